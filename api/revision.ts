@@ -1,0 +1,18 @@
+// The revision of a pod template: one function, used by the webhook and the controller alike,
+// so both always agree whether a Deployment holds its stable template.
+import crypto from 'node:crypto';
+
+/** JSON with object keys sorted at every depth: equal templates always serialise equally. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+/** SHA-256 of the template's canonical JSON, hex, first 16 characters (64 bits). */
+export function templateRevision(template: unknown): string {
+  return crypto.createHash('sha256').update(canonicalJson(template ?? {})).digest('hex').slice(0, 16);
+}

@@ -1,0 +1,77 @@
+// Instant queries against Prometheus's HTTP API, with a deadline. Every failure mode comes back
+// as a distinct, readable error, because each one means something different to the person
+// reading a Canary's events: the server is unreachable, the query is wrong, or there is no data.
+export class PrometheusError extends Error {
+  constructor(
+    readonly kind: 'unreachable' | 'timeout' | 'bad-query' | 'bad-response' | 'no-data' | 'not-a-number',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface Sample {
+  labels: Record<string, string>;
+  value: number;
+}
+
+interface ApiResponse {
+  status: 'success' | 'error';
+  errorType?: string;
+  error?: string;
+  data?: { resultType: string; result: unknown };
+}
+
+export class PrometheusClient {
+  constructor(
+    readonly address: string,
+    private readonly timeoutMs = 5000,
+    private readonly headers: Record<string, string> = {},
+  ) {}
+
+  /** Every series of an instant query (vector or scalar). */
+  async query(promql: string, at?: Date): Promise<Sample[]> {
+    const url = new URL('/api/v1/query', this.address.endsWith('/') ? this.address : `${this.address}/`);
+    const form = new URLSearchParams({ query: promql });
+    if (at) form.set('time', String(at.getTime() / 1000));
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method: 'POST',
+        body: form,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...this.headers },
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      const e = err as Error & { cause?: { code?: string } };
+      if (e.name === 'TimeoutError') throw new PrometheusError('timeout', `Prometheus at ${this.address} did not answer within ${this.timeoutMs} ms`);
+      throw new PrometheusError('unreachable', `Prometheus at ${this.address} is unreachable (${e.cause?.code ?? e.message})`);
+    }
+    let body: ApiResponse;
+    try {
+      body = (await res.json()) as ApiResponse;
+    } catch {
+      throw new PrometheusError('bad-response', `Prometheus at ${this.address} answered HTTP ${res.status} with a body that is not its API's JSON`);
+    }
+    if (body.status !== 'success') {
+      const kind = body.errorType === 'bad_data' ? 'bad-query' : 'bad-response';
+      throw new PrometheusError(kind, `Prometheus rejected the query (${body.errorType ?? res.status}): ${body.error ?? 'no reason given'}`);
+    }
+    const data = body.data;
+    if (data?.resultType === 'scalar') {
+      const [, v] = data.result as [number, string];
+      return [{ labels: {}, value: Number(v) }];
+    }
+    if (data?.resultType !== 'vector') throw new PrometheusError('bad-response', `expected an instant vector or scalar, got ${data?.resultType ?? 'nothing'}; wrap the query in sum() or similar`);
+    return (data.result as { metric: Record<string, string>; value: [number, string] }[]).map((r) => ({ labels: r.metric, value: Number(r.value[1]) }));
+  }
+
+  /** The single value of a query; no series and NaN are errors of their own. */
+  async value(promql: string, at?: Date): Promise<number> {
+    const samples = await this.query(promql, at);
+    if (samples.length === 0) throw new PrometheusError('no-data', 'the query returned no data (no series matched: is traffic reaching the canary, and are the labels right?)');
+    const v = samples[0]!.value;
+    if (Number.isNaN(v)) throw new PrometheusError('not-a-number', 'the query returned NaN (typically 0/0: no requests in the interval)');
+    return v;
+  }
+}

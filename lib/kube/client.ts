@@ -1,0 +1,334 @@
+// A thin JSON client for the Kubernetes REST API. client-node's KubeConfig supplies the
+// credentials and TLS settings; requests go through one keep-alive agent. Why not client-node's
+// generated APIs: sluice needs the status subresource of custom kinds, every patch type, the
+// apiserver's `Warning` headers, request counting and bounded timeouts uniformly across kinds,
+// which the generated classes expose differently per kind or not at all.
+import https from 'node:https';
+import http from 'node:http';
+import { KubeConfig } from '@kubernetes/client-node';
+
+export type PatchType = 'merge' | 'json' | 'strategic' | 'apply';
+const patchContentType: Record<PatchType, string> = {
+  merge: 'application/merge-patch+json',
+  json: 'application/json-patch+json',
+  strategic: 'application/strategic-merge-patch+json',
+  apply: 'application/apply-patch+yaml',
+};
+
+export interface ResourceRef {
+  group: string; // '' for the core group
+  version: string;
+  plural: string;
+  namespace?: string;
+  name?: string;
+  subresource?: string;
+}
+
+export function resourcePath(ref: ResourceRef): string {
+  const base = ref.group === '' ? `/api/${ref.version}` : `/apis/${ref.group}/${ref.version}`;
+  const ns = ref.namespace ? `/namespaces/${encodeURIComponent(ref.namespace)}` : '';
+  const name = ref.name ? `/${encodeURIComponent(ref.name)}` : '';
+  const sub = ref.subresource && ref.name ? `/${ref.subresource}` : '';
+  return `${base}${ns}/${ref.plural}${name}${sub}`;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+    readonly body: unknown,
+  ) {
+    super(message);
+  }
+  get notFound(): boolean {
+    return this.status === 404;
+  }
+  get conflict(): boolean {
+    return this.status === 409;
+  }
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  contentType?: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  timeoutMs?: number;
+}
+
+export interface KubeResponse<T> {
+  status: number;
+  body: T;
+  warnings: string[];
+}
+
+export interface WatchEvent<T> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: T;
+}
+
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    generation?: number;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }[];
+    deletionTimestamp?: string;
+    creationTimestamp?: string;
+  };
+  [key: string]: unknown;
+}
+
+export interface KubeList<T> {
+  metadata: { resourceVersion?: string; continue?: string };
+  items: T[];
+}
+
+const DEFAULT_TIMEOUT_MS = 15_000;
+
+function parseWarnings(header: string | string[] | undefined): string[] {
+  const values = header === undefined ? [] : Array.isArray(header) ? header : [header];
+  // RFC 7234 form: 299 - "text"; the apiserver may join several with commas.
+  const out: string[] = [];
+  for (const v of values) for (const m of v.matchAll(/\d{3} \S+ "((?:[^"\\]|\\.)*)"/g)) out.push((m[1] ?? '').replace(/\\(.)/g, '$1'));
+  return out;
+}
+
+export class KubeClient {
+  /** Requests sent, by verb; benchmarks read it to count what an idle controller costs. */
+  readonly requestCounts = new Map<string, number>();
+
+  private constructor(
+    private readonly server: URL,
+    private readonly tls: https.RequestOptions,
+    private readonly agent: https.Agent | http.Agent,
+    readonly userAgent: string,
+  ) {}
+
+  static async fromKubeConfig(kc: KubeConfig, userAgent = 'sluice'): Promise<KubeClient> {
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error('kubeconfig has no current cluster; set current-context or pass --kubeconfig');
+    const opts: https.RequestOptions = {};
+    await kc.applyToHTTPSOptions(opts);
+    const server = new URL(cluster.server);
+    const agent = server.protocol === 'https:'
+      ? new https.Agent({ keepAlive: true, maxSockets: 32, ca: opts.ca, cert: opts.cert, key: opts.key, rejectUnauthorized: opts.rejectUnauthorized })
+      : new http.Agent({ keepAlive: true, maxSockets: 32 });
+    return new KubeClient(server, opts, agent, userAgent);
+  }
+
+  /** `file` undefined: $KUBECONFIG, then in-cluster service account, as kubectl does. */
+  static async load(file?: string, userAgent?: string): Promise<KubeClient> {
+    const kc = new KubeConfig();
+    if (file) kc.loadFromFile(file);
+    else kc.loadFromDefault();
+    return KubeClient.fromKubeConfig(kc, userAgent);
+  }
+
+  private count(verb: string): void {
+    this.requestCounts.set(verb, (this.requestCounts.get(verb) ?? 0) + 1);
+  }
+
+  totalRequests(): number {
+    let n = 0;
+    for (const v of this.requestCounts.values()) n += v;
+    return n;
+  }
+
+  private url(path: string, query?: RequestOptions['query']): URL {
+    const url = new URL(path, this.server);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    return url;
+  }
+
+  private open(method: string, url: URL, headers: Record<string, string>, timeoutMs: number): http.ClientRequest {
+    const mod = url.protocol === 'https:' ? https : http;
+    // The kubeconfig may carry headers of its own (a bearer token); ours go on top of them.
+    const { headers: authHeaders, ...tls } = this.tls;
+    const req = mod.request(url, { ...tls, method, headers: { ...(authHeaders as Record<string, string> | undefined), 'user-agent': this.userAgent, ...headers }, agent: this.agent });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${url.pathname}: no answer from the apiserver within ${timeoutMs} ms`)));
+    return req;
+  }
+
+  async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<KubeResponse<T>> {
+    this.count(method);
+    const url = this.url(path, opts.query);
+    const payload = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (payload !== undefined) {
+      headers['content-type'] = opts.contentType ?? 'application/json';
+      headers['content-length'] = String(Buffer.byteLength(payload));
+    }
+    return new Promise<KubeResponse<T>>((resolve, reject) => {
+      const req = this.open(method, url, headers, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+      req.on('error', reject);
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let body: unknown = text;
+          try {
+            body = text.length > 0 ? JSON.parse(text) : undefined;
+          } catch {
+            /* non-JSON error bodies are kept as text */
+          }
+          const status = res.statusCode ?? 0;
+          if (status >= 400) {
+            const st = (body ?? {}) as { reason?: string; message?: string };
+            const message = st.message ?? (typeof body === 'string' ? body : `HTTP ${status}`);
+            reject(new ApiError(status, st.reason ?? '', `${method} ${url.pathname}: ${message}`, body));
+            return;
+          }
+          resolve({ status, body: body as T, warnings: parseWarnings(res.headers.warning) });
+        });
+      });
+      if (payload !== undefined) req.write(payload);
+      req.end();
+    });
+  }
+
+  async get<T extends KubeObject>(ref: ResourceRef): Promise<T> {
+    return (await this.request<T>('GET', resourcePath(ref))).body;
+  }
+
+  /** GET that answers undefined for a missing object instead of throwing. */
+  async find<T extends KubeObject>(ref: ResourceRef): Promise<T | undefined> {
+    try {
+      return await this.get<T>(ref);
+    } catch (err) {
+      if (err instanceof ApiError && err.notFound) return undefined;
+      throw err;
+    }
+  }
+
+  async list<T extends KubeObject>(ref: ResourceRef, query?: RequestOptions['query']): Promise<KubeList<T>> {
+    return (await this.request<KubeList<T>>('GET', resourcePath(ref), { query })).body;
+  }
+
+  async create<T extends KubeObject>(ref: ResourceRef, body: unknown, query?: RequestOptions['query']): Promise<T> {
+    return (await this.request<T>('POST', resourcePath(ref), { body, query })).body;
+  }
+
+  async replace<T extends KubeObject>(ref: ResourceRef, body: unknown, query?: RequestOptions['query']): Promise<KubeResponse<T>> {
+    return this.request<T>('PUT', resourcePath(ref), { body, query });
+  }
+
+  async patch<T extends KubeObject>(ref: ResourceRef, body: unknown, type: PatchType = 'merge', query?: RequestOptions['query']): Promise<KubeResponse<T>> {
+    return this.request<T>('PATCH', resourcePath(ref), { body, contentType: patchContentType[type], query });
+  }
+
+  /** Server-side apply as `fieldManager`, forcing ownership of the fields it sets. */
+  async apply<T extends KubeObject>(ref: ResourceRef, body: unknown, fieldManager: string): Promise<T> {
+    return (await this.patch<T>(ref, body, 'apply', { fieldManager, force: true })).body;
+  }
+
+  async delete(ref: ResourceRef, query?: RequestOptions['query']): Promise<boolean> {
+    try {
+      await this.request('DELETE', resourcePath(ref), { query });
+      return true;
+    } catch (err) {
+      if (err instanceof ApiError && err.notFound) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * One watch request; resolves when the server closes it (after `timeoutSeconds`) or rejects
+   * on a transport error. The caller re-lists and re-watches: level-triggered, nothing assumed.
+   */
+  watch<T extends KubeObject>(
+    ref: ResourceRef,
+    resourceVersion: string | undefined,
+    onEvent: (ev: WatchEvent<T>) => void,
+    opts: { timeoutSeconds?: number; labelSelector?: string; signal?: AbortSignal } = {},
+  ): Promise<void> {
+    this.count('WATCH');
+    const timeoutSeconds = opts.timeoutSeconds ?? 300;
+    const url = this.url(resourcePath(ref), {
+      watch: 1,
+      allowWatchBookmarks: true,
+      resourceVersion,
+      timeoutSeconds,
+      labelSelector: opts.labelSelector,
+    });
+    return new Promise<void>((resolve, reject) => {
+      // The socket timeout is the server's own plus slack: a watch that goes silent past it is dead.
+      const req = this.open('GET', url, { accept: 'application/json' }, (timeoutSeconds + 30) * 1000);
+      const abort = () => req.destroy();
+      opts.signal?.addEventListener('abort', abort, { once: true });
+      const finish = (err?: Error) => {
+        opts.signal?.removeEventListener('abort', abort);
+        if (err && !opts.signal?.aborted) reject(err);
+        else resolve();
+      };
+      req.on('error', finish);
+      req.on('response', (res) => {
+        if ((res.statusCode ?? 0) >= 400) {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => finish(new ApiError(res.statusCode ?? 0, '', `watch ${url.pathname}: ${Buffer.concat(chunks).toString('utf8')}`, undefined)));
+          return;
+        }
+        let buffered = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buffered += chunk;
+          let nl: number;
+          while ((nl = buffered.indexOf('\n')) >= 0) {
+            const line = buffered.slice(0, nl).trim();
+            buffered = buffered.slice(nl + 1);
+            if (line.length === 0) continue;
+            try {
+              onEvent(JSON.parse(line) as WatchEvent<T>);
+            } catch (err) {
+              req.destroy(err as Error);
+              return;
+            }
+          }
+        });
+        res.on('end', () => finish());
+        res.on('error', finish);
+        res.on('aborted', () => finish(new Error(`watch ${url.pathname} aborted`)));
+      });
+      req.end();
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+export const R = {
+  deployments: { group: 'apps', version: 'v1', plural: 'deployments' },
+  replicasets: { group: 'apps', version: 'v1', plural: 'replicasets' },
+  pods: { group: '', version: 'v1', plural: 'pods' },
+  services: { group: '', version: 'v1', plural: 'services' },
+  namespaces: { group: '', version: 'v1', plural: 'namespaces' },
+  nodes: { group: '', version: 'v1', plural: 'nodes' },
+  secrets: { group: '', version: 'v1', plural: 'secrets' },
+  configmaps: { group: '', version: 'v1', plural: 'configmaps' },
+  events: { group: '', version: 'v1', plural: 'events' },
+  serviceaccounts: { group: '', version: 'v1', plural: 'serviceaccounts' },
+  endpointslices: { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices' },
+  hpas: { group: 'autoscaling', version: 'v2', plural: 'horizontalpodautoscalers' },
+  leases: { group: 'coordination.k8s.io', version: 'v1', plural: 'leases' },
+  httproutes: { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'httproutes' },
+  gateways: { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'gateways' },
+  gatewayclasses: { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'gatewayclasses' },
+  mutatingwebhooks: { group: 'admissionregistration.k8s.io', version: 'v1', plural: 'mutatingwebhookconfigurations' },
+  validatingwebhooks: { group: 'admissionregistration.k8s.io', version: 'v1', plural: 'validatingwebhookconfigurations' },
+  crds: { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions' },
+} as const satisfies Record<string, ResourceRef>;
+
+export function at(ref: ResourceRef, namespace: string | undefined, name?: string, subresource?: string): ResourceRef {
+  return { ...ref, namespace, name, subresource };
+}

@@ -1,0 +1,144 @@
+// List-then-watch cache of one resource, the shape of client-go's reflector: a full list, a
+// watch from its resourceVersion, re-watch when the server closes it, re-list after an error or
+// an expired resourceVersion, and a periodic re-list that repairs anything a silent watch lost.
+// Handlers see every change as (type, object); they must be level-triggered (enqueue a key).
+import { ApiError, type KubeClient, type KubeObject, type ResourceRef, type WatchEvent } from './client.js';
+import { delay } from '../wait.js';
+
+export type ChangeType = 'ADDED' | 'MODIFIED' | 'DELETED';
+export type ChangeHandler<T> = (type: ChangeType, obj: T) => void;
+
+export interface InformerOptions {
+  labelSelector?: string;
+  relistIntervalMs?: number;
+  watchTimeoutSeconds?: number;
+  onError?: (err: unknown) => void;
+}
+
+export const objectKey = (o: KubeObject) => (o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name);
+
+export class Informer<T extends KubeObject> {
+  private readonly store = new Map<string, T>();
+  private readonly handlers: ChangeHandler<T>[] = [];
+  private readonly abort = new AbortController();
+  private synced = false;
+  private resourceVersion: string | undefined;
+  private lastList = 0;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly ref: ResourceRef,
+    private readonly opts: InformerOptions = {},
+  ) {}
+
+  onChange(handler: ChangeHandler<T>): this {
+    this.handlers.push(handler);
+    return this;
+  }
+
+  get hasSynced(): boolean {
+    return this.synced;
+  }
+
+  items(): T[] {
+    return [...this.store.values()];
+  }
+
+  get(namespace: string | undefined, name: string): T | undefined {
+    return this.store.get(namespace ? `${namespace}/${name}` : name);
+  }
+
+  private firstListDone: () => void = () => undefined;
+  private readonly firstList = new Promise<void>((resolve) => (this.firstListDone = resolve));
+
+  /** Starts the loop; resolves after the first successful list (errors go to `onError` meanwhile). */
+  async start(): Promise<void> {
+    this.running ??= this.loop();
+    await this.firstList;
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.running;
+  }
+
+  private emit(type: ChangeType, obj: T): void {
+    for (const h of this.handlers) {
+      try {
+        h(type, obj);
+      } catch (err) {
+        this.opts.onError?.(err);
+      }
+    }
+  }
+
+  private async relist(): Promise<void> {
+    const list = await this.client.list<T>(this.ref, { labelSelector: this.opts.labelSelector });
+    const seen = new Set<string>();
+    for (const item of list.items) {
+      const key = objectKey(item);
+      seen.add(key);
+      const prev = this.store.get(key);
+      this.store.set(key, item);
+      if (!prev) this.emit('ADDED', item);
+      else if (prev.metadata.resourceVersion !== item.metadata.resourceVersion) this.emit('MODIFIED', item);
+    }
+    for (const [key, obj] of this.store) {
+      if (!seen.has(key)) {
+        this.store.delete(key);
+        this.emit('DELETED', obj);
+      }
+    }
+    this.resourceVersion = list.metadata.resourceVersion;
+    this.lastList = Date.now();
+    if (!this.synced) {
+      this.synced = true;
+      this.firstListDone();
+    }
+  }
+
+  private apply(ev: WatchEvent<T>): void {
+    if (ev.type === 'BOOKMARK') {
+      this.resourceVersion = ev.object.metadata.resourceVersion;
+      return;
+    }
+    if (ev.type === 'ERROR') {
+      const status = ev.object as unknown as { code?: number; message?: string };
+      throw new ApiError(status.code ?? 500, 'WatchError', status.message ?? 'watch error', ev.object);
+    }
+    const key = objectKey(ev.object);
+    this.resourceVersion = ev.object.metadata.resourceVersion;
+    if (ev.type === 'DELETED') this.store.delete(key);
+    else this.store.set(key, ev.object);
+    this.emit(ev.type, ev.object);
+  }
+
+  private async loop(): Promise<void> {
+    const relistEvery = this.opts.relistIntervalMs ?? 300_000;
+    let backoff = 200;
+    let needList = true;
+    while (!this.abort.signal.aborted) {
+      try {
+        if (needList || Date.now() - this.lastList > relistEvery) {
+          await this.relist();
+          needList = false;
+        }
+        const watchSeconds = Math.max(1, Math.min(this.opts.watchTimeoutSeconds ?? 240, Math.ceil((relistEvery - (Date.now() - this.lastList)) / 1000)));
+        await this.client.watch<T>(this.ref, this.resourceVersion, (ev) => this.apply(ev), {
+          timeoutSeconds: watchSeconds,
+          labelSelector: this.opts.labelSelector,
+          signal: this.abort.signal,
+        });
+        backoff = 200;
+      } catch (err) {
+        if (this.abort.signal.aborted) break;
+        // 410 Gone: our resourceVersion is too old; anything else: the server or network failed.
+        needList = true;
+        this.opts.onError?.(err);
+        await delay(backoff);
+        backoff = Math.min(backoff * 2, 10_000);
+      }
+    }
+  }
+}

@@ -1,0 +1,77 @@
+// What integration and e2e tests share: clients for the world's real apiserver, Prometheus and
+// the traffic simulator, and throwaway namespaces.
+import crypto from 'node:crypto';
+import { KubeClient, R, at, type KubeObject } from '../../lib/kube/client.js';
+import { PrometheusClient } from '../../controller/analysis/prometheus-client.js';
+import { paths, urls } from '../world/layout.js';
+import { waitFor } from '../../lib/wait.js';
+
+let adminClient: KubeClient | undefined;
+export async function admin(): Promise<KubeClient> {
+  adminClient ??= await KubeClient.load(paths.kubeconfig, 'sluice-tests');
+  return adminClient;
+}
+
+export const prometheus = new PrometheusClient(urls.prometheus, 5000);
+
+export async function simulator(method: 'PUT' | 'DELETE' | 'GET', path: string, body?: unknown): Promise<unknown> {
+  const res = await fetch(`${urls.simulator}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`simulator ${method} ${path}: HTTP ${res.status} ${await res.text()}`);
+  return res.status === 204 ? undefined : res.json();
+}
+
+/** A fresh namespace per test file; deleted afterwards (without waiting for finalisation). */
+export async function testNamespace(prefix: string, labels: Record<string, string> = {}): Promise<string> {
+  const name = `${prefix}-${crypto.randomBytes(3).toString('hex')}`;
+  const client = await admin();
+  await client.create(R.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
+  // Pods are refused until the namespace's default ServiceAccount exists.
+  await waitFor(() => client.find(at(R.serviceaccounts, name, 'default')), { timeoutMs: 20_000, what: `ServiceAccount default in ${name}` });
+  return name;
+}
+
+export async function deleteNamespace(name: string): Promise<void> {
+  await (await admin()).delete(at(R.namespaces, undefined, name));
+}
+
+export function deploymentManifest(namespace: string, name: string, opts: { replicas?: number; image?: string; labels?: Record<string, string>; port?: number } = {}) {
+  const app = { app: name };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace, labels: { ...app, ...opts.labels } },
+    spec: {
+      replicas: opts.replicas ?? 1,
+      selector: { matchLabels: app },
+      template: {
+        metadata: { labels: app },
+        spec: { containers: [{ name: 'app', image: opts.image ?? 'ghcr.io/stefanprodan/podinfo:6.0.0', ports: [{ name: 'http', containerPort: opts.port ?? 9898 }] }] },
+      },
+    },
+  };
+}
+
+export function serviceManifest(namespace: string, name: string, selector: Record<string, string>, port = 9898) {
+  return { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace }, spec: { selector, ports: [{ name: 'http', port, targetPort: port }] } };
+}
+
+export type Deployment = KubeObject & {
+  spec: { replicas?: number; paused?: boolean; template: { spec: { containers: { name: string; image: string }[] } } };
+  status?: { availableReplicas?: number; updatedReplicas?: number; observedGeneration?: number; conditions?: { type: string; status: string }[] };
+};
+
+export async function waitAvailable(namespace: string, name: string, replicas: number, timeoutMs = 60_000): Promise<Deployment> {
+  const client = await admin();
+  return waitFor(
+    async () => {
+      const d = await client.get<Deployment>(at(R.deployments, namespace, name));
+      const available = d.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True');
+      return available && d.status?.availableReplicas === replicas && d.status?.observedGeneration === d.metadata.generation ? d : undefined;
+    },
+    { timeoutMs, what: `Deployment ${name}.${namespace} to have ${replicas} available replicas` },
+  );
+}

@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import request from 'supertest';
+import winston from 'winston';
+import { createApp } from '../../webhook/app.js';
+import { WebhookMetrics } from '../../webhook/metrics.js';
+import { controllerUser } from '../world/layout.js';
+import { fixtureNames, reviewFixture } from './fixtures.js';
+
+const silent = winston.createLogger({ silent: true });
+
+function makeApp(ready = true) {
+  const metrics = new WebhookMetrics(false);
+  const app = createApp({ flags: { controllerUsers: [controllerUser] }, metrics, logger: silent, ready: () => ready });
+  return { app, metrics };
+}
+
+const decode = (patch: string) => JSON.parse(Buffer.from(patch, 'base64').toString('utf8'));
+
+describe('webhook over HTTP', () => {
+  it('freezes a kubectl set image with a JSON patch that sets spec.paused, and a warning', async () => {
+    const { app } = makeApp();
+    const review = reviewFixture('set-image');
+    const res = await request(app).post('/mutate').send(review).expect(200);
+    assert.equal(res.body.apiVersion, 'admission.k8s.io/v1');
+    assert.equal(res.body.response.uid, review.request.uid);
+    assert.equal(res.body.response.allowed, true);
+    assert.equal(res.body.response.patchType, 'JSONPatch');
+    assert.deepEqual(decode(res.body.response.patch), [{ op: 'add', path: '/spec/paused', value: true }]);
+    assert.match(res.body.response.warnings[0], /^sluice: podinfo\.fixtures frozen at revision [0-9a-f]{10}…; revision [0-9a-f]{10}… will roll out through canary podinfo$/);
+  });
+
+  it('passes a controller write with no patch', async () => {
+    const { app } = makeApp();
+    const res = await request(app).post('/mutate').send(reviewFixture('controller-unpause')).expect(200);
+    assert.equal(res.body.response.allowed, true);
+    assert.equal(res.body.response.patch, undefined);
+  });
+
+  it('answers 400 with a message for a body that is not JSON', async () => {
+    const { app, metrics } = makeApp();
+    const res = await request(app).post('/mutate').set('content-type', 'application/json').send('{"apiVersion":').expect(400);
+    assert.match(res.body.error, /not valid JSON/);
+    assert.equal((await metrics.requests.get()).values.find((v) => v.labels.decision === 'bad-request')?.value, 1);
+  });
+
+  it('answers 400 for JSON that is not an AdmissionReview', async () => {
+    const { app } = makeApp();
+    const res = await request(app).post('/mutate').send({ hello: 'world' }).expect(400);
+    assert.match(res.body.error, /admission\.k8s\.io\/v1/);
+    const noRequest = await request(app).post('/mutate').send({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }).expect(400);
+    assert.match(noRequest.body.error, /no request/);
+  });
+
+  it('answers 413 for an oversized body', async () => {
+    const { app } = makeApp();
+    const huge = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', pad: 'x'.repeat(5 * 1024 * 1024) });
+    const res = await request(app).post('/mutate').set('content-type', 'application/json').send(huge).expect(413);
+    assert.match(res.body.error, /larger than/);
+  });
+
+  it('passes an object of another kind', async () => {
+    const { app } = makeApp();
+    const review = reviewFixture('set-image');
+    review.request.kind = { group: 'apps', version: 'v1', kind: 'StatefulSet' };
+    const res = await request(app).post('/mutate').send(review).expect(200);
+    assert.equal(res.body.response.allowed, true);
+    assert.equal(res.body.response.patch, undefined);
+  });
+
+  it('denies with a message naming the object when it cannot examine it', async () => {
+    const { app, metrics } = makeApp();
+    const review = reviewFixture('set-image');
+    (review.request as { object: unknown }).object = { metadata: { name: 'podinfo' } };
+    const res = await request(app).post('/mutate').send(review).expect(200);
+    assert.equal(res.body.response.allowed, false);
+    assert.match(res.body.response.status.message, /podinfo\.fixtures/);
+    assert.equal((await metrics.requests.get()).values.find((v) => v.labels.decision === 'error')?.value, 1);
+  });
+
+  it('refuses a template change while a release is in progress, with 409', async () => {
+    const { app } = makeApp();
+    const review = reviewFixture('set-image');
+    review.request.oldObject.metadata.annotations = { ...review.request.oldObject.metadata.annotations, 'sluice.dev/promoting': 'abcdef0123456789' };
+    const res = await request(app).post('/mutate').send(review).expect(200);
+    assert.equal(res.body.response.allowed, false);
+    assert.equal(res.body.response.status.code, 409);
+    assert.match(res.body.response.status.message, /retry/);
+  });
+
+  it('serves health and readiness', async () => {
+    await request(makeApp(true).app).get('/healthz').expect(200);
+    await request(makeApp(true).app).get('/readyz').expect(200);
+    await request(makeApp(false).app).get('/readyz').expect(503);
+  });
+
+  it('counts requests by decision and records latency', async () => {
+    const { app, metrics } = makeApp();
+    await request(app).post('/mutate').send(reviewFixture('set-image')).expect(200);
+    await request(app).post('/mutate').send(reviewFixture('label')).expect(200);
+    await request(app).post('/mutate').send(reviewFixture('revert-to-stable')).expect(200);
+    const byDecision = Object.fromEntries((await metrics.requests.get()).values.map((v) => [v.labels.decision, v.value]));
+    assert.deepEqual(byDecision, { frozen: 1, 're-paused': 1, passed: 1 });
+    const count = (await metrics.duration.get()).values.filter((v) => v.metricName === 'sluice_webhook_request_duration_seconds_count').reduce((a, v) => a + v.value, 0);
+    assert.equal(count, 3);
+  });
+
+  describe('fuzz: random and mutated reviews', function () {
+    this.timeout(120_000);
+    // Deterministic PRNG so a failure reproduces.
+    let seed = 0x5eed;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+    const junk = (): unknown => pick<() => unknown>([() => null, () => 42, () => 'x', () => [], () => ({}), () => true, () => ({ a: [1, { b: null }] }), () => -1e309, () => 'é\u0000\uffff'])();
+
+    function mutate(value: unknown, depth = 0): unknown {
+      if (value === null || typeof value !== 'object') return rnd() < 0.1 ? junk() : value;
+      if (rnd() < 0.05 && depth > 0) return junk();
+      const out: Record<string, unknown> | unknown[] = Array.isArray(value) ? [...value] : { ...(value as Record<string, unknown>) };
+      const keys = Object.keys(out);
+      for (let i = 0; i < 2 && keys.length > 0; i++) {
+        const key = pick(keys);
+        const r = rnd();
+        if (r < 0.3) delete (out as Record<string, unknown>)[key];
+        else if (r < 0.6) (out as Record<string, unknown>)[key] = junk();
+        else (out as Record<string, unknown>)[key] = mutate((out as Record<string, unknown>)[key], depth + 1);
+      }
+      return out;
+    }
+
+    it('answers every one of 3000 requests with 200, 400 or 413 and stays up', async () => {
+      const { app } = makeApp();
+      const agent = request(app);
+      const names = fixtureNames();
+      const statuses = new Map<number, number>();
+      for (let i = 0; i < 3000; i++) {
+        const base = reviewFixture(pick(names));
+        // A mix: junk, reviews damaged anywhere, and reviews damaged only inside the objects.
+        const r = rnd();
+        let body: string;
+        if (r < 0.15) body = JSON.stringify(junk());
+        else if (r < 0.5) body = JSON.stringify(mutate(base));
+        else {
+          base.request.object = mutate(base.request.object) as typeof base.request.object;
+          if (rnd() < 0.5) base.request.oldObject = mutate(base.request.oldObject) as typeof base.request.oldObject;
+          body = JSON.stringify(base);
+        }
+        const res = await agent.post('/mutate').set('content-type', 'application/json').send(body).timeout(5000);
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        assert.ok([200, 400, 413].includes(res.status), `request ${i} got ${res.status}: ${JSON.stringify(res.body)}`);
+        if (res.status === 200) assert.equal(typeof res.body.response?.allowed, 'boolean');
+        else assert.equal(typeof res.body.error, 'string');
+      }
+      assert.ok((statuses.get(200) ?? 0) > 500, `too few valid reviews exercised: ${JSON.stringify([...statuses])}`);
+      assert.ok((statuses.get(400) ?? 0) > 100, `too few invalid reviews exercised: ${JSON.stringify([...statuses])}`);
+      await agent.get('/healthz').expect(200);
+    });
+  });
+});

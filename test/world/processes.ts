@@ -1,0 +1,123 @@
+// Starting and stopping the world's processes. Each runs detached in its own process group with
+// its output in .world/logs/<name>.log and its pid in .world/pids/<name>.pid, so `world down`
+// (or a later `world up`) finds exactly what an earlier run started, even after a crash.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { paths } from './layout.js';
+import { delay, waitFor } from '../../lib/wait.js';
+
+export interface ProcessSpec {
+  name: string;
+  command: string;
+  args: string[];
+  env?: Record<string, string>;
+  /** Resolves truthy once the component serves; may throw while it is starting. */
+  ready: () => Promise<boolean>;
+  readyTimeoutMs?: number;
+}
+
+const pidFile = (name: string) => path.join(paths.pids, `${name}.pid`);
+export const logFile = (name: string) => path.join(paths.logs, `${name}.log`);
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export function runningPid(name: string): number | undefined {
+  try {
+    const pid = Number(fs.readFileSync(pidFile(name), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function tail(file: string, lines: number): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log written)';
+  }
+}
+
+export class ComponentError extends Error {
+  constructor(readonly component: string, why: string) {
+    super(`world: ${component} ${why}; its log is ${logFile(component)}. Last lines:\n${tail(logFile(component), 15)}`);
+  }
+}
+
+/** Starts the component unless it already runs and answers its readiness check. */
+export async function ensureStarted(spec: ProcessSpec): Promise<'started' | 'already running'> {
+  fs.mkdirSync(paths.logs, { recursive: true });
+  fs.mkdirSync(paths.pids, { recursive: true });
+  const existing = runningPid(spec.name);
+  if (existing !== undefined) {
+    if (await spec.ready().catch(() => false)) return 'already running';
+    await stopComponent(spec.name);
+  }
+  const out = fs.openSync(logFile(spec.name), 'a');
+  const child = spawn(spec.command, spec.args, {
+    detached: true,
+    stdio: ['ignore', out, out],
+    env: { ...process.env, ...spec.env },
+  });
+  fs.closeSync(out);
+  const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
+  const pid = child.pid;
+  if (pid === undefined) throw new ComponentError(spec.name, `could not be started (${(await spawnError).message})`);
+  child.unref();
+  fs.writeFileSync(pidFile(spec.name), String(pid));
+  const timeoutMs = spec.readyTimeoutMs ?? 60_000;
+  try {
+    await waitFor(
+      async () => {
+        if (!isAlive(pid)) throw new ComponentError(spec.name, 'exited during start-up');
+        return spec.ready();
+      },
+      { timeoutMs, intervalMs: 100, what: `${spec.name} to become ready` },
+    );
+  } catch (err) {
+    const exited = !isAlive(pid);
+    await stopComponent(spec.name);
+    throw new ComponentError(spec.name, exited ? 'exited during start-up' : `was not ready within ${timeoutMs / 1000} s`);
+  }
+  return 'started';
+}
+
+/** SIGTERM to the process group, then SIGKILL after a grace period. Safe to call on anything. */
+export async function stopComponent(name: string, graceMs = 10_000): Promise<void> {
+  const pid = runningPid(name);
+  if (pid !== undefined) {
+    const signal = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(-pid, sig);
+      } catch {
+        try {
+          process.kill(pid, sig);
+        } catch {
+          /* already gone */
+        }
+      }
+    };
+    signal('SIGTERM');
+    const deadline = Date.now() + graceMs;
+    while (isAlive(pid) && Date.now() < deadline) await delay(50);
+    if (isAlive(pid)) signal('SIGKILL');
+    while (isAlive(pid)) await delay(20);
+  }
+  fs.rmSync(pidFile(name), { force: true });
+}
+
+export function startedComponents(): string[] {
+  try {
+    return fs.readdirSync(paths.pids).filter((f) => f.endsWith('.pid')).map((f) => f.slice(0, -4));
+  } catch {
+    return [];
+  }
+}

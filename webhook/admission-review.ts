@@ -1,0 +1,71 @@
+// From an HTTP body to an AdmissionReview response: shape checks on the way in, the decision,
+// and the JSON patch computed as a diff of the object on the way out.
+import jsonPatch from 'fast-json-patch';
+import type { AdmissionRequest, AdmissionResponse, AdmissionReview } from './admission-types.js';
+import { decideFreeze, type DecisionKind, type FreezeFlags } from './freeze-decision.js';
+
+export class BadReviewError extends Error {}
+
+/** Throws BadReviewError with a message saying what is wrong, for a 400 answer. */
+export function parseReview(body: unknown): AdmissionRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new BadReviewError('expected a JSON AdmissionReview object (admission.k8s.io/v1)');
+  }
+  const review = body as Partial<AdmissionReview>;
+  if (review.apiVersion !== 'admission.k8s.io/v1' || review.kind !== 'AdmissionReview') {
+    throw new BadReviewError(`expected apiVersion admission.k8s.io/v1 and kind AdmissionReview, got ${JSON.stringify(review.apiVersion)} ${JSON.stringify(review.kind)}`);
+  }
+  const req = review.request as Partial<AdmissionRequest> | undefined;
+  if (typeof req !== 'object' || req === null) throw new BadReviewError('AdmissionReview has no request');
+  if (typeof req.uid !== 'string' || req.uid.length === 0) throw new BadReviewError('request.uid must be a non-empty string');
+  const kind = req.kind as Partial<AdmissionRequest['kind']> | undefined;
+  if (typeof kind !== 'object' || kind === null || typeof kind.group !== 'string' || typeof kind.version !== 'string' || typeof kind.kind !== 'string') {
+    throw new BadReviewError('request.kind must be {group, version, kind}');
+  }
+  if (typeof req.operation !== 'string') throw new BadReviewError('request.operation must be a string');
+  if (req.userInfo !== undefined && (typeof req.userInfo !== 'object' || req.userInfo === null)) throw new BadReviewError('request.userInfo must be an object');
+  return { ...(req as AdmissionRequest), userInfo: req.userInfo ?? {} };
+}
+
+export interface Answer {
+  review: AdmissionReview;
+  decision: DecisionKind | 'error';
+  note: string;
+  /** `name.namespace` or the request's uid: for logs. */
+  subject: string;
+}
+
+function subjectOf(req: AdmissionRequest): string {
+  const name = req.name ?? (req.object as { metadata?: { name?: string } } | undefined)?.metadata?.name;
+  return name ? `${name}.${req.namespace ?? ''}` : `request ${req.uid}`;
+}
+
+const wrap = (response: AdmissionResponse): AdmissionReview => ({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response });
+
+export function answerMutate(req: AdmissionRequest, flags: FreezeFlags): Answer {
+  const subject = subjectOf(req);
+  let decision;
+  try {
+    decision = decideFreeze(req, flags);
+  } catch (err) {
+    // Denying is the safe failure: an unexamined template change must not roll out.
+    const message = `sluice could not examine Deployment ${subject}: ${(err as Error).message}. The change was not applied; retry, and if it persists check the sluice-webhook logs`;
+    return { review: wrap({ uid: req.uid, allowed: false, status: { code: 500, message } }), decision: 'error', note: message, subject };
+  }
+  switch (decision.kind) {
+    case 'passed':
+      return { review: wrap({ uid: req.uid, allowed: true }), decision: 'passed', note: decision.reason, subject };
+    case 'refused':
+      return { review: wrap({ uid: req.uid, allowed: false, status: { code: decision.code, message: decision.message, reason: 'Conflict' } }), decision: 'refused', note: decision.message, subject };
+    case 'frozen':
+    case 're-paused': {
+      const ops = jsonPatch.compare(req.object as object, decision.mutated);
+      const response: AdmissionResponse = { uid: req.uid, allowed: true, warnings: [decision.warning] };
+      if (ops.length > 0) {
+        response.patchType = 'JSONPatch';
+        response.patch = Buffer.from(JSON.stringify(ops)).toString('base64');
+      }
+      return { review: wrap(response), decision: decision.kind, note: decision.warning, subject };
+    }
+  }
+}

@@ -1,0 +1,70 @@
+// The webhook's HTTP routes, independent of TLS so supertest can drive them directly.
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from '../lib/logger.js';
+import { BadReviewError, answerMutate, parseReview } from './admission-review.js';
+import type { FreezeFlags } from './freeze-decision.js';
+import type { WebhookMetrics } from './metrics.js';
+
+export interface AppOptions {
+  flags: FreezeFlags;
+  metrics: WebhookMetrics;
+  logger: Logger;
+  /** Readiness: true once a serving certificate is loaded. */
+  ready: () => boolean;
+  /** Largest accepted body. The apiserver's objects are at most ~1.5 MiB each; a review holds two. */
+  bodyLimit?: string;
+}
+
+export function createApp(opts: AppOptions): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/healthz', (_req, res) => void res.type('text').send('ok'));
+  app.get('/readyz', (_req, res) => void (opts.ready() ? res.type('text').send('ok') : res.status(503).type('text').send('no serving certificate yet')));
+
+  const json = express.json({ limit: opts.bodyLimit ?? '4mb', type: () => true, strict: false });
+
+  app.post('/mutate', (req, res, next) => {
+    const started = performance.now();
+    res.locals.started = started;
+    json(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      let request;
+      try {
+        request = parseReview(req.body);
+      } catch (e) {
+        return next(e);
+      }
+      const answer = answerMutate(request, opts.flags);
+      const level = answer.decision === 'passed' ? 'debug' : answer.decision === 'error' ? 'error' : 'info';
+      opts.logger.log(level, answer.note, { key: answer.subject, decision: answer.decision, user: request.userInfo.username, dryRun: request.dryRun === true });
+      res.json(answer.review);
+      opts.metrics.observe('mutate', answer.decision, (performance.now() - started) / 1000);
+    });
+  });
+
+  // Bad input: a clear message and a 4xx status, never a crash or a hang.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const e = err as { type?: string; status?: number; message?: string };
+    let status = 500;
+    let message = 'internal error';
+    if (err instanceof BadReviewError) {
+      status = 400;
+      message = err.message;
+    } else if (e.type === 'entity.too.large') {
+      status = 413;
+      message = `request body larger than ${opts.bodyLimit ?? '4mb'}; an AdmissionReview of one Deployment is far smaller`;
+    } else if (e.type === 'entity.parse.failed') {
+      status = 400;
+      message = `body is not valid JSON: ${e.message}`;
+    } else if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+      status = e.status;
+      message = e.message ?? message;
+    } else {
+      opts.logger.error(`unexpected error serving ${req.method} ${req.path}: ${e.message}`);
+    }
+    opts.metrics.observe(req.path.replace(/^\//, '') || 'root', 'bad-request', res.locals.started ? (performance.now() - (res.locals.started as number)) / 1000 : 0);
+    res.status(status).json({ error: message });
+  });
+  return app;
+}

@@ -1,0 +1,28 @@
+// The webhook's own metrics, served on a separate plain-HTTP port for Prometheus.
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class WebhookMetrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'sluice_webhook_requests_total',
+    help: 'Admission requests answered, by endpoint and decision (frozen, passed, re-paused, refused, error, bad-request)',
+    labelNames: ['endpoint', 'decision'],
+    registers: [this.registry],
+  });
+  readonly duration = new Histogram({
+    name: 'sluice_webhook_request_duration_seconds',
+    help: 'Time from receiving an admission request to answering it',
+    labelNames: ['endpoint', 'decision'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+
+  constructor(withProcessMetrics = true) {
+    if (withProcessMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  observe(endpoint: string, decision: string, seconds: number): void {
+    this.requests.inc({ endpoint, decision });
+    this.duration.observe({ endpoint, decision }, seconds);
+  }
+}
