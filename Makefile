@@ -4,7 +4,7 @@ NODE ?= node
 MOCHA := npx --no-install mocha
 WORLD := $(NODE) dist/test/world/world.js
 
-.PHONY: all install build binaries test test-unit test-integration test-e2e world-up world-down demo bench up down clean
+.PHONY: all install build binaries test test-unit test-integration world-up world-down up down demo bench bench-cold fault clear-fault clean
 
 all: build
 
@@ -39,11 +39,28 @@ world-up: build binaries
 world-down:
 	@if [ -f dist/test/world/world.js ]; then $(WORLD) down; fi
 
+# The world plus sluice (webhook; the controller once it exists) as local processes.
+up: world-up
+	$(NODE) dist/test/world/sluice.js up
+
+down: world-down
+
+# Fault injection in the traffic simulator: make fault SVC=test/podinfo-canary ERRORS=0.5 LATENCY=0
+fault:
+	$(NODE) dist/test/world/simulator/ctl.js fault $(SVC) --errors $(or $(ERRORS),0) --latency $(or $(LATENCY),0)
+
+clear-fault:
+	$(NODE) dist/test/world/simulator/ctl.js clear $(SVC)
+
 demo: build binaries
 	@$(WORLD) up && { status=0; $(NODE) dist/test/world/demo.js || status=$$?; $(WORLD) down; exit $$status; }
 
 bench: build binaries
 	$(NODE) dist/bench/run.js
+
+# 15-20 minutes: rebuilds the control plane with an empty Go build cache.
+bench-cold:
+	$(NODE) dist/bench/run.js cold-build
 
 clean: world-down
 	rm -rf dist .world
