@@ -19,6 +19,8 @@ export const annotations = {
   canary: `${GROUP}/canary`,
   /** The revision being released; while present, template changes are refused. */
   promoting: `${GROUP}/promoting`,
+  /** On the canary copy: the revision of the user's template it runs. */
+  revision: `${GROUP}/revision`,
 } as const;
 
 export const values = {

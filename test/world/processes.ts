@@ -90,8 +90,11 @@ export async function ensureStarted(spec: ProcessSpec): Promise<'started' | 'alr
   return 'started';
 }
 
-/** SIGTERM to the process group, then SIGKILL after a grace period. Safe to call on anything. */
-export async function stopComponent(name: string, graceMs = 10_000): Promise<void> {
+/**
+ * SIGTERM to the process group, then SIGKILL after a grace period; with `kill`, SIGKILL at once
+ * (a crash, for tests of recovery). Safe to call on anything.
+ */
+export async function stopComponent(name: string, graceMs = 10_000, kill = false): Promise<void> {
   const pid = runningPid(name);
   if (pid !== undefined) {
     const signal = (sig: NodeJS.Signals) => {
@@ -105,7 +108,7 @@ export async function stopComponent(name: string, graceMs = 10_000): Promise<voi
         }
       }
     };
-    signal('SIGTERM');
+    signal(kill ? 'SIGKILL' : 'SIGTERM');
     const deadline = Date.now() + graceMs;
     while (isAlive(pid) && Date.now() < deadline) await delay(50);
     if (isAlive(pid)) signal('SIGKILL');

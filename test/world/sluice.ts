@@ -13,6 +13,7 @@ import { KubeClient, R, at } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 
 export const WEBHOOK = 'sluice-webhook';
+export const CONTROLLER = 'sluice-controller';
 
 export interface WebhookOptions {
   /** Extra flags, e.g. short certificate lifetimes for a rotation test. */
@@ -50,8 +51,47 @@ export function webhookSpec(opts: WebhookOptions = {}): ProcessSpec {
   };
 }
 
+export interface ControllerOptions {
+  /** Process name (pid file, log file); a second controller for leader-election tests takes another. */
+  name?: string;
+  metricsPort?: number;
+  extraArgs?: string[];
+}
+
+export function controllerSpec(opts: ControllerOptions = {}): ProcessSpec {
+  const port = opts.metricsPort ?? ports.controllerMetrics;
+  const name = opts.name ?? CONTROLLER;
+  return {
+    name,
+    command: process.execPath,
+    args: [
+      path.join(root, 'dist/controller/main.js'),
+      `--kubeconfig=${paths.controllerKubeconfig}`,
+      `--metrics-server=${urls.prometheus}`,
+      `--metrics-port=${port}`,
+      '--bind-address=127.0.0.1',
+      // Seconds, not minutes: analysis intervals in tests and the demo are a few seconds.
+      '--min-interval=1',
+      '--poll-interval=0.5',
+      `--identity=${name}`,
+      ...(opts.extraArgs ?? []),
+    ],
+    ready: async () => (await probe(`http://127.0.0.1:${port}/readyz`)).status === 200,
+  };
+}
+
+export async function startController(opts: ControllerOptions = {}): Promise<void> {
+  await ensureStarted(controllerSpec(opts));
+}
+
+export async function stopController(name = CONTROLLER, signal: 'graceful' | 'kill' = 'graceful'): Promise<void> {
+  await stopComponent(name, 10_000, signal === 'kill');
+}
+
 /** Installs sluice's cluster objects; idempotent (server-side apply). */
 export function installManifests(binDir: string): void {
+  kubectl(binDir, ['apply', '--server-side', '-f', path.join(root, 'manifests/crds')]);
+  kubectl(binDir, ['wait', '--for=condition=Established', '--timeout=60s', '-f', path.join(root, 'manifests/crds')]);
   kubectl(binDir, ['apply', '--server-side', '-f', path.join(root, 'manifests/namespace.yaml'), '-f', path.join(root, 'manifests/rbac.yaml')]);
   kubectl(binDir, ['apply', '--server-side', '--force-conflicts', '-f', '-'], localWebhookConfigurations());
 }
@@ -102,14 +142,18 @@ export async function stopWebhook(): Promise<void> {
 export async function up(): Promise<void> {
   installManifests(buildBinaries().binDir);
   await startWebhook();
-  process.stderr.write(`[sluice] webhook ready on ${urls.webhook}; logs in ${paths.logs}\n`);
+  await startController();
+  process.stderr.write(`[sluice] webhook ready on ${urls.webhook}, controller running; logs in ${paths.logs}\n`);
 }
 
 async function cli(): Promise<void> {
   const cmd = process.argv[2];
   try {
     if (cmd === 'up') await up();
-    else if (cmd === 'down') await stopWebhook();
+    else if (cmd === 'down') {
+      await stopController();
+      await stopWebhook();
+    }
     else {
       console.error('usage: sluice.js up|down');
       process.exit(2);

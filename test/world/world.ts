@@ -22,7 +22,7 @@ interface WorldState {
 }
 
 // Stopped in this order (reverse of start); sluice's own processes first.
-export const STOP_ORDER = ['sluice-controller', 'sluice-webhook', 'simulator', 'prometheus', 'kwok', 'kube-scheduler', 'kube-controller-manager', 'kube-apiserver', 'etcd'];
+export const STOP_ORDER = ['sluice-controller', 'sluice-controller-2', 'sluice-webhook', 'simulator', 'prometheus', 'kwok', 'kube-scheduler', 'kube-controller-manager', 'kube-apiserver', 'etcd'];
 
 function readState(): WorldState | undefined {
   try {

@@ -1,0 +1,137 @@
+// Flagger's flagger.app/v1beta1 kinds, as far as sluice reads them. The CRDs accept every field
+// Flagger documents; fields not listed here are reported as unsupported (controller/spec-check.ts).
+import type { KubeObject } from '../lib/kube/client.js';
+
+export const FLAGGER_GROUP = 'flagger.app';
+export const FLAGGER_VERSION = 'v1beta1';
+
+export interface CrossNamespaceRef {
+  apiVersion?: string;
+  kind?: string;
+  name: string;
+  namespace?: string;
+}
+
+export interface MetricThreshold {
+  min?: number;
+  max?: number;
+}
+
+export interface CanaryMetric {
+  name: string;
+  interval?: string;
+  threshold?: number;
+  thresholdRange?: MetricThreshold;
+  query?: string;
+  templateRef?: CrossNamespaceRef;
+  templateVariables?: Record<string, string>;
+}
+
+export interface CanaryWebhook {
+  name: string;
+  type?: string;
+  url: string;
+  timeout?: string;
+  retries?: number;
+  muteAlert?: boolean;
+  metadata?: Record<string, string>;
+}
+
+export interface GatewayRef {
+  name: string;
+  namespace?: string;
+  group?: string;
+  kind?: string;
+  sectionName?: string;
+  port?: number;
+}
+
+export interface CanaryService {
+  name?: string;
+  port: number;
+  portName?: string;
+  targetPort?: number | string;
+  gatewayRefs?: GatewayRef[];
+  hosts?: string[];
+  match?: unknown[];
+  timeout?: string;
+  [k: string]: unknown;
+}
+
+export interface CanaryAnalysis {
+  interval?: string;
+  iterations?: number;
+  threshold?: number;
+  maxWeight?: number;
+  stepWeight?: number;
+  stepWeights?: number[];
+  stepWeightPromotion?: number;
+  primaryReadyThreshold?: number;
+  canaryReadyThreshold?: number;
+  metrics?: CanaryMetric[];
+  webhooks?: CanaryWebhook[];
+  match?: unknown[];
+  alerts?: unknown[];
+  [k: string]: unknown;
+}
+
+export interface CanarySpec {
+  targetRef: { apiVersion?: string; kind: string; name: string };
+  autoscalerRef?: { apiVersion?: string; kind: string; name: string };
+  service: CanaryService;
+  analysis?: CanaryAnalysis;
+  progressDeadlineSeconds?: number;
+  skipAnalysis?: boolean;
+  suspend?: boolean;
+  revertOnDeletion?: boolean;
+  [k: string]: unknown;
+}
+
+export type Phase =
+  | ''
+  | 'Initializing'
+  | 'Initialized'
+  | 'Waiting'
+  | 'Progressing'
+  | 'WaitingPromotion'
+  | 'Promoting'
+  | 'Finalising'
+  | 'Succeeded'
+  | 'Failed'
+  | 'Terminating';
+
+export interface CanaryCondition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  lastUpdateTime?: string;
+  lastTransitionTime?: string;
+  reason?: string;
+  message?: string;
+}
+
+export interface CanaryStatus {
+  phase?: Phase;
+  canaryWeight?: number;
+  failedChecks?: number;
+  iterations?: number;
+  lastAppliedSpec?: string;
+  lastPromotedSpec?: string;
+  lastTransitionTime?: string;
+  conditions?: CanaryCondition[];
+  observedGeneration?: number;
+}
+
+export type Canary = KubeObject & { spec: CanarySpec; status?: CanaryStatus };
+
+export interface MetricTemplateSpec {
+  provider: { type: string; address?: string; secretRef?: { name: string }; insecureSkipVerify?: boolean };
+  query: string;
+}
+
+export type MetricTemplate = KubeObject & { spec: MetricTemplateSpec };
+
+export const CR = {
+  canaries: { group: FLAGGER_GROUP, version: FLAGGER_VERSION, plural: 'canaries' },
+  metrictemplates: { group: FLAGGER_GROUP, version: FLAGGER_VERSION, plural: 'metrictemplates' },
+  alertproviders: { group: FLAGGER_GROUP, version: FLAGGER_VERSION, plural: 'alertproviders' },
+} as const;

@@ -1,0 +1,72 @@
+// One analysis pass: every metric of the Canary queried in parallel and judged. A query that
+// cannot be answered (no template, Prometheus down, no data, NaN) is a failed check whose message
+// says which and what to do; it never throws.
+import { objectName } from '../../api/contract.js';
+import type { Canary, CanaryMetric, MetricTemplate } from '../../api/flagger-types.js';
+import { parseDuration, promDuration } from '../duration.js';
+import { apexName } from '../generated-objects.js';
+import type { MetricResult } from '../state-machine.js';
+import { BUILTIN_QUERIES } from './builtin-metrics.js';
+import { PrometheusClient, PrometheusError } from './prometheus-client.js';
+import { renderQuery, TemplateError } from './render.js';
+import { failure, verdict } from './verdict.js';
+
+export interface AnalysisDeps {
+  metricTemplate(namespace: string, name: string): MetricTemplate | undefined;
+  /** The Prometheus for builtin checks and templates that name no address. */
+  defaultPrometheus: string;
+  timeoutMs: number;
+}
+
+const clients = new Map<string, PrometheusClient>();
+function clientFor(address: string, timeoutMs: number): PrometheusClient {
+  const key = `${address}|${timeoutMs}`;
+  let c = clients.get(key);
+  if (!c) clients.set(key, (c = new PrometheusClient(address, timeoutMs)));
+  return c;
+}
+
+function explain(err: unknown, canary: Canary): string {
+  if (err instanceof PrometheusError) {
+    if (err.kind === 'no-data') return `no values found; is ${objectName(`${apexName(canary)}-canary`, canary.metadata.namespace)} receiving traffic?`;
+    return err.message;
+  }
+  if (err instanceof TemplateError) return err.message;
+  return (err as Error).message;
+}
+
+async function checkOne(canary: Canary, metric: CanaryMetric, deps: AnalysisDeps): Promise<MetricResult> {
+  const ns = canary.metadata.namespace ?? 'default';
+  let query: string | undefined;
+  let address = deps.defaultPrometheus;
+  if (metric.templateRef) {
+    const tns = metric.templateRef.namespace ?? ns;
+    const tpl = deps.metricTemplate(tns, metric.templateRef.name);
+    if (!tpl) return failure(metric, `MetricTemplate ${objectName(metric.templateRef.name, tns)} not found; create it or fix templateRef`);
+    if (tpl.spec.provider.type !== 'prometheus') return failure(metric, `provider type "${tpl.spec.provider.type}" of MetricTemplate ${objectName(tpl.metadata.name, tns)} is not supported; sluice queries Prometheus`);
+    query = tpl.spec.query;
+    address = tpl.spec.provider.address ?? deps.defaultPrometheus;
+  } else if (metric.query) {
+    query = metric.query;
+  } else {
+    query = BUILTIN_QUERIES[metric.name];
+    if (!query) return failure(metric, `"${metric.name}" is not a builtin metric (request-success-rate, request-duration); give it a templateRef`);
+  }
+  try {
+    const rendered = renderQuery(query, {
+      name: canary.metadata.name,
+      namespace: ns,
+      target: canary.spec.targetRef.name,
+      service: apexName(canary),
+      interval: promDuration(parseDuration(metric.interval, 60_000)),
+      variables: metric.templateVariables ?? {},
+    });
+    return verdict(metric, await clientFor(address, deps.timeoutMs).value(rendered));
+  } catch (err) {
+    return failure(metric, explain(err, canary));
+  }
+}
+
+export async function runAnalysis(canary: Canary, deps: AnalysisDeps): Promise<MetricResult[]> {
+  return Promise.all((canary.spec.analysis?.metrics ?? []).map((m) => checkOne(canary, m, deps)));
+}

@@ -1,0 +1,79 @@
+// What the world should look like for a Canary's status: the canary copy, the route weight and
+// the target's pause and annotations. Pure; the reconciler makes the live objects match it, so
+// after a crash between a status write and an object write, the next pass finishes the job.
+import { annotations as A, labels as L, values } from '../api/contract.js';
+import type { Canary, CanaryStatus } from '../api/flagger-types.js';
+import { ACTIVE, releasedRevision } from './state-machine.js';
+import { revisionOf, type Deployment, type HorizontalPodAutoscaler, type PodTemplate } from './workload.js';
+
+export interface DesiredTarget {
+  paused: boolean;
+  labels: Record<string, string>;
+  /** null: the annotation must be absent. */
+  annotations: Record<string, string | null>;
+}
+
+export interface Desired {
+  /** template undefined: leave the copy's template as it is (only its replicas matter then). */
+  copy: { template?: PodTemplate; revision?: string; replicas: number };
+  canaryWeight: number;
+  target: DesiredTarget | undefined;
+}
+
+export function primaryReplicas(target: Deployment, autoscaler: HorizontalPodAutoscaler | undefined): number {
+  return Math.max(target.spec.replicas ?? 1, autoscaler?.spec.minReplicas ?? 1, 1);
+}
+
+export function desiredState(canary: Canary, status: CanaryStatus, target: Deployment, copy: Deployment | undefined, autoscaler: HorizontalPodAutoscaler | undefined): Desired {
+  const phase = status.phase ?? '';
+  const active = ACTIVE.includes(phase);
+  const revision = revisionOf(target);
+  // The copy runs the revision under test while a rollout is active; otherwise it keeps what it
+  // had (at zero replicas), or the stable template when it is first created.
+  const testing = active && revision === status.lastAppliedSpec;
+  const fromTarget = testing || copy?.metadata.annotations?.[A.revision] === undefined;
+  const canaryWeight = phase === 'Promoting' ? 100 : phase === 'Progressing' || phase === 'Finalising' ? (status.canaryWeight ?? 0) : 0;
+
+  let desiredTarget: DesiredTarget | undefined;
+  const released = releasedRevision(status);
+  if (released !== undefined && phase !== 'Initializing' && phase !== '') {
+    desiredTarget = {
+      // Unpaused exactly when its template is the released revision: that is the whole freeze.
+      paused: revision !== released,
+      labels: { [L.managed]: values.managed },
+      annotations: {
+        [A.stableRevision]: released,
+        [A.canary]: canary.metadata.name,
+        [A.promoting]: phase === 'Promoting' ? (status.lastAppliedSpec ?? null) : null,
+      },
+    };
+  }
+  return {
+    copy: {
+      template: fromTarget ? target.spec.template : undefined,
+      revision: fromTarget ? revision : undefined,
+      replicas: active ? primaryReplicas(target, autoscaler) : 0,
+    },
+    canaryWeight,
+    target: desiredTarget,
+  };
+}
+
+/** The merge patch that brings the target to `want`, or undefined when it already matches. */
+export function targetPatch(target: Deployment, want: DesiredTarget): Record<string, unknown> | undefined {
+  const labels: Record<string, string> = {};
+  for (const [k, v] of Object.entries(want.labels)) if (target.metadata.labels?.[k] !== v) labels[k] = v;
+  const anns: Record<string, string | null> = {};
+  for (const [k, v] of Object.entries(want.annotations)) {
+    const have = target.metadata.annotations?.[k];
+    if (v === null ? have !== undefined : have !== v) anns[k] = v;
+  }
+  const pausedNow = target.spec.paused === true;
+  const meta: Record<string, unknown> = {};
+  if (Object.keys(labels).length) meta.labels = labels;
+  if (Object.keys(anns).length) meta.annotations = anns;
+  const patch: Record<string, unknown> = {};
+  if (Object.keys(meta).length) patch.metadata = meta;
+  if (pausedNow !== want.paused) patch.spec = { paused: want.paused };
+  return Object.keys(patch).length ? patch : undefined;
+}

@@ -1,0 +1,59 @@
+// Kubernetes Events on Canaries, as `kubectl describe canary` shows them. A message repeated
+// within the window updates the existing Event's count instead of creating another (as client-go's
+// correlator does), and at most once per `minGapMs`, so waiting loops do not flood the apiserver.
+import crypto from 'node:crypto';
+import { R, at, type KubeClient, type KubeObject } from '../lib/kube/client.js';
+import type { CanaryEvent } from './state-machine.js';
+
+interface Seen {
+  name: string;
+  count: number;
+  firstTimestamp: string;
+  lastSent: number;
+}
+
+export class EventRecorder {
+  private readonly seen = new Map<string, Seen>();
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly component = 'sluice',
+    private readonly windowMs = 10 * 60_000,
+    private readonly minGapMs = 5_000,
+  ) {}
+
+  async record(obj: KubeObject, ev: CanaryEvent, now = new Date()): Promise<void> {
+    const ns = obj.metadata.namespace ?? 'default';
+    const key = `${obj.metadata.uid}|${ev.type}|${ev.message}`;
+    const prev = this.seen.get(key);
+    const iso = now.toISOString();
+    if (prev && now.getTime() - Date.parse(prev.firstTimestamp) < this.windowMs) {
+      prev.count++;
+      if (now.getTime() - prev.lastSent < this.minGapMs) return;
+      prev.lastSent = now.getTime();
+      try {
+        await this.client.patch(at(R.events, ns, prev.name), { count: prev.count, lastTimestamp: iso });
+        return;
+      } catch {
+        /* the Event expired or was deleted: create a new one below */
+      }
+    }
+    const name = `${obj.metadata.name}.${crypto.randomBytes(8).toString('hex')}`;
+    this.seen.set(key, { name, count: 1, firstTimestamp: iso, lastSent: now.getTime() });
+    if (this.seen.size > 5000) this.seen.delete(this.seen.keys().next().value!);
+    await this.client.create(at(R.events, ns), {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name, namespace: ns },
+      involvedObject: { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, namespace: ns, uid: obj.metadata.uid, resourceVersion: obj.metadata.resourceVersion },
+      reason: 'Synced',
+      message: ev.message,
+      type: ev.type,
+      source: { component: this.component },
+      reportingComponent: this.component,
+      firstTimestamp: iso,
+      lastTimestamp: iso,
+      count: 1,
+    });
+  }
+}

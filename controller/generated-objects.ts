@@ -1,0 +1,120 @@
+// The objects a Canary generates (see docs/design.md, "Objects"), built as plain manifests.
+// Pure: the reconciler compares them with what exists and writes only differences.
+import { annotations as A, labels as L, names, values } from '../api/contract.js';
+import type { Canary } from '../api/flagger-types.js';
+import { FLAGGER_GROUP, FLAGGER_VERSION } from '../api/flagger-types.js';
+import type { Deployment, HorizontalPodAutoscaler, PodTemplate } from './workload.js';
+
+export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'sluice' };
+/** On every generated object: which Canary it belongs to (ownerReferences say it too; labels are selectable). */
+export const CANARY_LABEL = 'sluice.dev/canary-name';
+
+export function ownerReference(canary: Canary) {
+  return {
+    apiVersion: `${FLAGGER_GROUP}/${FLAGGER_VERSION}`,
+    kind: 'Canary',
+    name: canary.metadata.name,
+    uid: canary.metadata.uid ?? '',
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+function meta(canary: Canary, name: string, extraLabels: Record<string, string> = {}) {
+  return {
+    name,
+    namespace: canary.metadata.namespace,
+    labels: { ...MANAGED_BY, [CANARY_LABEL]: canary.metadata.name, ...extraLabels },
+    ownerReferences: [ownerReference(canary)],
+  };
+}
+
+export const apexName = (canary: Canary) => canary.spec.service.name ?? canary.spec.targetRef.name;
+
+/** Every value of the primary's selector labels gets `-canary`, so no canary pod is ever selected by the primary's selector (or the user's Services). */
+export function canarySelector(primarySelector: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(primarySelector).map(([k, v]) => [k, `${v}-canary`]));
+}
+
+export function canaryTemplate(template: PodTemplate, primarySelector: Record<string, string>): PodTemplate {
+  const podLabels = { ...(template.metadata?.labels ?? {}), ...canarySelector(primarySelector), [L.role]: values.canaryRole };
+  return { ...template, metadata: { ...template.metadata, labels: podLabels } };
+}
+
+export function canaryDeployment(canary: Canary, target: Deployment, template: PodTemplate, revision: string, replicas: number): Deployment {
+  const selector = target.spec.selector.matchLabels ?? {};
+  // Copy what shapes the rollout of the canary's own pods; never the target's paused flag.
+  const { minReadySeconds, strategy, revisionHistoryLimit, progressDeadlineSeconds } = target.spec as Record<string, unknown>;
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { ...meta(canary, names.canaryDeployment(target.metadata.name), { [L.role]: values.canaryRole }), annotations: { [A.revision]: revision } },
+    spec: {
+      replicas,
+      selector: { matchLabels: canarySelector(selector) },
+      template: canaryTemplate(template, selector),
+      ...(minReadySeconds !== undefined ? { minReadySeconds } : {}),
+      ...(strategy !== undefined ? { strategy } : {}),
+      ...(revisionHistoryLimit !== undefined ? { revisionHistoryLimit } : {}),
+      ...(progressDeadlineSeconds !== undefined ? { progressDeadlineSeconds } : {}),
+    },
+  };
+}
+
+function servicePort(canary: Canary) {
+  const s = canary.spec.service;
+  return { name: s.portName ?? 'http', port: s.port, targetPort: s.targetPort ?? s.port, protocol: 'TCP' };
+}
+
+export function service(canary: Canary, name: string, selector: Record<string, string>) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(canary, name),
+    spec: { type: 'ClusterIP', selector, ports: [servicePort(canary)] },
+  };
+}
+
+export function generatedServices(canary: Canary, target: Deployment) {
+  const apex = apexName(canary);
+  const selector = target.spec.selector.matchLabels ?? {};
+  return {
+    primary: service(canary, names.primaryService(apex), selector),
+    canary: service(canary, names.canaryService(apex), canarySelector(selector)),
+    // Created only when absent: an existing apex Service is the user's and already selects only primary pods.
+    apex: service(canary, names.apexService(apex), selector),
+  };
+}
+
+export function httpRoute(canary: Canary, canaryWeight: number) {
+  const apex = apexName(canary);
+  const s = canary.spec.service;
+  const w = Math.max(0, Math.min(100, Math.round(canaryWeight)));
+  const rule: Record<string, unknown> = {
+    backendRefs: [
+      { group: '', kind: 'Service', name: names.primaryService(apex), port: s.port, weight: 100 - w },
+      { group: '', kind: 'Service', name: names.canaryService(apex), port: s.port, weight: w },
+    ],
+  };
+  if (Array.isArray(s.match) && s.match.length > 0) rule.matches = s.match;
+  if (s.timeout) rule.timeouts = { request: s.timeout };
+  return {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'HTTPRoute',
+    metadata: meta(canary, names.httpRoute(apex)),
+    spec: {
+      parentRefs: (s.gatewayRefs ?? []).map((g) => ({ group: g.group ?? 'gateway.networking.k8s.io', kind: g.kind ?? 'Gateway', name: g.name, ...(g.namespace ? { namespace: g.namespace } : {}), ...(g.sectionName ? { sectionName: g.sectionName } : {}) })),
+      ...(s.hosts && s.hosts.length > 0 ? { hostnames: s.hosts } : {}),
+      rules: [rule],
+    },
+  };
+}
+
+export function canaryHpa(canary: Canary, source: HorizontalPodAutoscaler, targetName: string): HorizontalPodAutoscaler {
+  return {
+    apiVersion: 'autoscaling/v2',
+    kind: 'HorizontalPodAutoscaler',
+    metadata: meta(canary, names.canaryHpa(targetName)),
+    spec: { ...source.spec, scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: names.canaryDeployment(targetName) } },
+  };
+}

@@ -1,0 +1,170 @@
+// sluice-controller: watches Canaries and the objects they touch, feeds a per-key work queue and
+// reconciles one Canary at a time per key, while it holds the leader Lease.
+//   node dist/controller/main.js [--kubeconfig F] [--metrics-server URL] [--min-interval S] ...
+import http from 'node:http';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { CR, type Canary, type MetricTemplate } from '../api/flagger-types.js';
+import { KubeClient, R, type KubeObject, type ResourceRef } from '../lib/kube/client.js';
+import { Informer, objectKey } from '../lib/kube/informer.js';
+import { createLogger } from '../lib/logger.js';
+import { ControllerMetrics } from './controller-metrics.js';
+import { EventRecorder } from './event-recorder.js';
+import { CANARY_LABEL } from './generated-objects.js';
+import { LeaderElector } from './leader-election.js';
+import { Reconciler } from './reconciler.js';
+import { WorkQueue } from './work-queue.js';
+import type { Deployment, HorizontalPodAutoscaler } from './workload.js';
+
+const { values: flags } = parseArgs({
+  options: {
+    kubeconfig: { type: 'string' },
+    'metrics-server': { type: 'string', default: 'http://prometheus.monitoring:9090' },
+    'prometheus-timeout': { type: 'string', default: '5' },
+    'metrics-port': { type: 'string', default: '8082' },
+    'bind-address': { type: 'string', default: '0.0.0.0' },
+    'min-interval': { type: 'string', default: '10' },
+    'poll-interval': { type: 'string', default: '1' },
+    concurrency: { type: 'string', default: '4' },
+    'leader-elect': { type: 'boolean', default: true },
+    'lease-namespace': { type: 'string', default: 'sluice-system' },
+    'lease-name': { type: 'string', default: 'sluice-controller' },
+    'lease-duration': { type: 'string', default: '15' },
+    'renew-deadline': { type: 'string', default: '10' },
+    'retry-period': { type: 'string', default: '2' },
+    identity: { type: 'string', default: `${os.hostname()}-${process.pid}` },
+    'relist-interval': { type: 'string', default: '300' },
+  },
+  strict: true,
+});
+
+function seconds(name: keyof typeof flags): number {
+  const v = Number(flags[name]);
+  if (!Number.isFinite(v) || v <= 0) {
+    console.error(`sluice-controller: --${name} must be a positive number of seconds, got ${String(flags[name])}`);
+    process.exit(2);
+  }
+  return v;
+}
+
+async function main(): Promise<void> {
+  const logger = createLogger('controller');
+  const client = await KubeClient.load(flags.kubeconfig, 'sluice-controller');
+  const metrics = new ControllerMetrics();
+  const onError = (what: string) => (err: unknown) => logger.warn(`watch ${what}: ${(err as Error).message}`);
+  const relistIntervalMs = seconds('relist-interval') * 1000;
+  const inf = <T extends KubeObject>(what: string, ref: ResourceRef, labelSelector?: string) =>
+    new Informer<T>(client, ref, { onError: onError(what), relistIntervalMs, labelSelector });
+  const canaries = inf<Canary>('canaries', CR.canaries);
+  const caches = {
+    deployments: inf<Deployment>('deployments', R.deployments),
+    services: inf<KubeObject>('services', R.services),
+    routes: inf<KubeObject>('httproutes', R.httproutes, 'app.kubernetes.io/managed-by=sluice'),
+    hpas: inf<HorizontalPodAutoscaler>('hpas', R.hpas),
+    templates: inf<MetricTemplate>('metrictemplates', CR.metrictemplates),
+  };
+
+  let elector: LeaderElector | undefined;
+  const reconciler = new Reconciler({
+    client,
+    caches,
+    events: new EventRecorder(client),
+    metrics,
+    logger,
+    settings: {
+      minIntervalMs: seconds('min-interval') * 1000,
+      pollMs: seconds('poll-interval') * 1000,
+      prometheus: flags['metrics-server']!,
+      prometheusTimeoutMs: seconds('prometheus-timeout') * 1000,
+    },
+    isLeader: () => !elector || elector.isLeader,
+  });
+  const queue = new WorkQueue(
+    async (key) => {
+      const r = await reconciler.reconcile(key);
+      metrics.reconciles.inc({ result: 'ok' });
+      return r;
+    },
+    {
+      concurrency: Number(flags.concurrency),
+      onError: (key, err, retry) => {
+        metrics.reconciles.inc({ result: 'error' });
+        logger.warn(`reconcile failed: ${(err as Error).message}; retrying in ${retry} ms`, { key });
+      },
+    },
+  );
+
+  // Which Canaries an object concerns: generated objects carry the Canary's name in a label;
+  // targets and autoscalers are found through the Canaries that reference them.
+  const byLabel = (o: KubeObject) => (o.metadata.labels?.[CANARY_LABEL] ? [`${o.metadata.namespace}/${o.metadata.labels[CANARY_LABEL]}`] : []);
+  const referencing = (o: KubeObject, refOf: (c: Canary) => string | undefined) =>
+    canaries.items().filter((c) => c.metadata.namespace === o.metadata.namespace && refOf(c) === o.metadata.name).map(objectKey);
+  canaries.onChange((_t, c) => queue.add(objectKey(c)));
+  caches.deployments.onChange((_t, d) => [...byLabel(d), ...referencing(d, (c) => c.spec.targetRef?.name)].forEach((k) => queue.add(k)));
+  caches.services.onChange((_t, s) => byLabel(s).forEach((k) => queue.add(k)));
+  caches.routes.onChange((_t, r) => byLabel(r).forEach((k) => queue.add(k)));
+  caches.hpas.onChange((_t, h) => [...byLabel(h), ...referencing(h, (c) => c.spec.autoscalerRef?.name)].forEach((k) => queue.add(k)));
+  caches.templates.onChange((_t, t) =>
+    canaries.items()
+      .filter((c) => (c.spec.analysis?.metrics ?? []).some((m) => m.templateRef?.name === t.metadata.name && (m.templateRef.namespace ?? c.metadata.namespace) === t.metadata.namespace))
+      .forEach((c) => queue.add(objectKey(c))),
+  );
+  canaries.onChange(() => {
+    const perNs = new Map<string, number>();
+    for (const c of canaries.items()) perNs.set(c.metadata.namespace ?? '', (perNs.get(c.metadata.namespace ?? '') ?? 0) + 1);
+    metrics.total.reset();
+    for (const [ns, n] of perNs) metrics.total.set({ namespace: ns }, n);
+  });
+
+  // Caches fill before any reconcile, so no pass acts on a half-listed world.
+  await Promise.all([...Object.values(caches), canaries].map((i) => (i as Informer<KubeObject>).start()));
+  logger.info('caches synced', { canaries: canaries.items().length });
+
+  const server = http.createServer(async (req, res) => {
+    if (req.url === '/metrics') {
+      res.setHeader('content-type', metrics.registry.contentType);
+      res.end(await metrics.registry.metrics());
+    } else if (req.url === '/healthz' || req.url === '/readyz') {
+      res.end('ok');
+    } else {
+      res.statusCode = 404;
+      res.end();
+    }
+  });
+  server.listen(Number(flags['metrics-port']), flags['bind-address']);
+
+  const lead = () => {
+    for (const c of canaries.items()) queue.add(objectKey(c));
+    queue.start();
+  };
+  if (flags['leader-elect']) {
+    elector = new LeaderElector(client, {
+      namespace: flags['lease-namespace']!,
+      name: flags['lease-name']!,
+      identity: flags.identity!,
+      leaseDurationMs: seconds('lease-duration') * 1000,
+      renewDeadlineMs: seconds('renew-deadline') * 1000,
+      retryMs: seconds('retry-period') * 1000,
+      onStartedLeading: lead,
+      onStoppedLeading: () => void queue.stop(),
+    }, logger);
+    void elector.run();
+  } else {
+    lead();
+  }
+
+  const shutdown = async () => {
+    logger.info('shutting down');
+    await queue.stop();
+    await elector?.release();
+    server.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown());
+  process.on('SIGINT', () => void shutdown());
+}
+
+main().catch((err) => {
+  console.error(`sluice-controller: ${(err as Error).stack ?? err}`);
+  process.exit(1);
+});

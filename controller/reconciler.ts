@@ -1,0 +1,283 @@
+// One reconcile pass for one Canary: read (the Canary fresh from the apiserver, the rest from
+// informer caches), decide (pure), record the decision in status, then make the objects match it.
+// Level-triggered and idempotent: a pass interrupted anywhere is finished by the next one.
+import { annotations as A, labels as L, names, objectName, shortRevision } from '../api/contract.js';
+import { CR, type Canary, type CanaryStatus, type MetricTemplate } from '../api/flagger-types.js';
+import { ApiError, R, at, type KubeClient, type KubeObject } from '../lib/kube/client.js';
+import type { Informer } from '../lib/kube/informer.js';
+import type { Logger } from '../lib/logger.js';
+import { runAnalysis } from './analysis/run-analysis.js';
+import type { ControllerMetrics } from './controller-metrics.js';
+import { desiredState, targetPatch } from './desired-state.js';
+import type { EventRecorder } from './event-recorder.js';
+import { apexName, canaryDeployment, canaryHpa, generatedServices, httpRoute } from './generated-objects.js';
+import { unsupportedFields } from './spec-check.js';
+import { decide, type Decision, type Settings } from './state-machine.js';
+import { revisionOf, type Deployment, type HorizontalPodAutoscaler } from './workload.js';
+
+export const FINALIZER = 'sluice.dev/finalizer';
+export const FIELD_MANAGER = 'sluice';
+
+export interface Caches {
+  deployments: Informer<Deployment>;
+  services: Informer<KubeObject & { spec?: Record<string, unknown> }>;
+  routes: Informer<KubeObject & { spec?: Record<string, unknown> }>;
+  hpas: Informer<HorizontalPodAutoscaler>;
+  templates: Informer<MetricTemplate>;
+}
+
+export interface ReconcilerDeps {
+  client: KubeClient;
+  caches: Caches;
+  events: EventRecorder;
+  metrics: ControllerMetrics;
+  logger: Logger;
+  settings: Settings & { prometheus: string; prometheusTimeoutMs: number };
+  /** Checked before every write: a controller that lost its Lease must not act. */
+  isLeader: () => boolean;
+}
+
+class NotLeader extends Error {}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+export class Reconciler {
+  private readonly started = new Map<string, number>();
+
+  constructor(private readonly d: ReconcilerDeps) {}
+
+  private guard(): void {
+    if (!this.d.isLeader()) throw new NotLeader('not the leader');
+  }
+
+  async reconcile(key: string): Promise<{ requeueAfterMs?: number } | void> {
+    const [namespace, name] = key.split('/') as [string, string];
+    const canary = await this.d.client.find<Canary>(at(CR.canaries, namespace, name));
+    if (!canary) {
+      this.started.delete(key);
+      return;
+    }
+    try {
+      if (canary.metadata.deletionTimestamp) return await this.finalize(canary);
+      return await this.sync(canary, key);
+    } catch (err) {
+      if (err instanceof NotLeader) return;
+      throw err;
+    }
+  }
+
+  private async sync(canary: Canary, key: string): Promise<{ requeueAfterMs?: number }> {
+    const ns = canary.metadata.namespace!;
+    if (!(canary.metadata as { finalizers?: string[] }).finalizers?.includes(FINALIZER)) {
+      this.guard();
+      const fins = (canary.metadata as { finalizers?: string[] }).finalizers;
+      await this.d.client.patch(at(CR.canaries, ns, canary.metadata.name), fins ? [{ op: 'add', path: '/metadata/finalizers/-', value: FINALIZER }] : [{ op: 'add', path: '/metadata/finalizers', value: [FINALIZER] }], 'json');
+      return { requeueAfterMs: 0 };
+    }
+    const { deployments, hpas } = this.d.caches;
+    const target = deployments.get(ns, canary.spec.targetRef.name);
+    const copy = deployments.get(ns, names.canaryDeployment(canary.spec.targetRef.name));
+    const autoscaler = canary.spec.autoscalerRef ? hpas.get(ns, canary.spec.autoscalerRef.name) : undefined;
+    const observed = { target, canaryDeployment: copy, autoscaler };
+    const now = new Date();
+
+    let decision: Decision = decide(canary, observed, undefined, now, this.d.settings);
+    if (decision.needMetrics) {
+      const results = await runAnalysis(canary, {
+        metricTemplate: (tns, tname) => this.d.caches.templates.get(tns, tname),
+        defaultPrometheus: this.d.settings.prometheus,
+        timeoutMs: this.d.settings.prometheusTimeoutMs,
+      });
+      this.d.metrics.metricResults(canary, results);
+      decision = decide(canary, observed, results, now, this.d.settings);
+    }
+    const status: CanaryStatus = { ...decision.status, observedGeneration: canary.metadata.generation };
+    const bootstrapping = (canary.status?.phase ?? '') === '' || canary.status?.phase === 'Initializing';
+
+    // Bootstrap creates the objects before saying "Initialization done!"; every later step records
+    // its decision first, so objects always converge to a status that was durably written.
+    const convergedFirst = bootstrapping && target !== undefined && status.phase === 'Initialized';
+    if (convergedFirst) await this.converge(canary, status, target, copy, autoscaler);
+    const written = await this.writeStatus(canary, status);
+    if (!written) return { requeueAfterMs: 0 };
+    if (canary.metadata.generation !== canary.status?.observedGeneration) await this.reportUnsupported(canary);
+    for (const ev of decision.events) await this.d.events.record(canary, ev).catch((err) => this.d.logger.warn(`event not recorded: ${(err as Error).message}`, { key }));
+    this.observeTransitions(canary, key, status);
+    if (target && !convergedFirst && status.phase && status.phase !== 'Initializing') await this.converge(canary, status, target, copy, autoscaler);
+    const apex = apexName(canary);
+    this.d.metrics.observe(canary, status.phase, status.phase === 'Promoting' ? 100 : (status.canaryWeight ?? 0), names.primaryService(apex), names.canaryService(apex));
+    return decision.requeueAfterMs === undefined ? {} : { requeueAfterMs: decision.requeueAfterMs };
+  }
+
+  private observeTransitions(canary: Canary, key: string, next: CanaryStatus): void {
+    const prev = canary.status?.phase;
+    if (next.phase === prev) return;
+    this.d.logger.info(`phase ${prev ?? '(none)'} → ${next.phase}`, { key, weight: next.canaryWeight, revision: next.lastAppliedSpec });
+    if (next.phase === 'Progressing' && !this.started.has(key)) this.started.set(key, Date.now());
+    if (next.phase === 'Succeeded' || next.phase === 'Failed') {
+      const t0 = this.started.get(key);
+      if (t0 !== undefined) this.d.metrics.finished(canary, next.phase, (Date.now() - t0) / 1000);
+      this.started.delete(key);
+    }
+  }
+
+  /** Status through the status subresource, conditional on the resourceVersion we read. */
+  private async writeStatus(canary: Canary, status: CanaryStatus): Promise<boolean> {
+    if (same(status, canary.status ?? {})) return true;
+    this.guard();
+    try {
+      await this.d.client.patch(at(CR.canaries, canary.metadata.namespace, canary.metadata.name, 'status'), { metadata: { resourceVersion: canary.metadata.resourceVersion }, status });
+      return true;
+    } catch (err) {
+      if (err instanceof ApiError && err.conflict) return false;
+      throw err;
+    }
+  }
+
+  private async reportUnsupported(canary: Canary): Promise<void> {
+    const fields = unsupportedFields(canary.spec as Record<string, unknown>);
+    if (fields.length === 0) return;
+    await this.d.events.record(canary, { type: 'Warning', message: `Unsupported by sluice, ignored: spec.${fields.join(', spec.')}` }).catch(() => undefined);
+  }
+
+  /** Makes the generated objects and the target match the status. */
+  private async converge(canary: Canary, status: CanaryStatus, target: Deployment, copy: Deployment | undefined, autoscaler: HorizontalPodAutoscaler | undefined): Promise<void> {
+    const ns = canary.metadata.namespace!;
+    const want = desiredState(canary, status, target, copy, autoscaler);
+    await this.ensureCopy(canary, target, copy, want.copy);
+    await this.ensureServices(canary, target);
+    if (autoscaler) await this.ensureHpa(canary, autoscaler);
+    await this.ensureRoute(canary, want.canaryWeight);
+    if (want.target) {
+      const patch = targetPatch(target, want.target);
+      if (patch) {
+        this.guard();
+        const pausingBehindOurBack = want.target.paused && target.spec.paused !== true && status.phase !== 'Promoting' && revisionOf(target) !== target.metadata.annotations?.[A.stableRevision];
+        await this.d.client.patch(at(R.deployments, ns, target.metadata.name), patch);
+        if (pausingBehindOurBack && target.metadata.labels?.[L.managed] === 'true') {
+          // The webhook would have paused this write; reaching here means it was bypassed.
+          await this.d.events.record(canary, {
+            type: 'Warning',
+            message: `${objectName(target.metadata.name, ns)} changed to revision ${shortRevision(revisionOf(target))} without being paused (was the webhook bypassed?); paused it until analysis releases the revision`,
+          }).catch(() => undefined);
+        }
+      }
+    }
+  }
+
+  private async ensureCopy(canary: Canary, target: Deployment, copy: Deployment | undefined, want: { template?: unknown; revision?: string; replicas: number }): Promise<void> {
+    const ns = canary.metadata.namespace!;
+    if (!copy) {
+      this.guard();
+      try {
+        await this.d.client.create(at(R.deployments, ns), canaryDeployment(canary, target, target.spec.template, revisionOf(target), want.replicas));
+      } catch (err) {
+        if (!(err instanceof ApiError && err.conflict)) throw err; // created meanwhile: the cache is behind; the next pass adjusts it
+      }
+      return;
+    }
+    const ops: unknown[] = [];
+    if (want.template && want.revision && copy.metadata.annotations?.[A.revision] !== want.revision) {
+      const fresh = canaryDeployment(canary, target, target.spec.template, want.revision, want.replicas);
+      ops.push({ op: 'replace', path: '/spec/template', value: fresh.spec.template });
+      ops.push({ op: 'add', path: `/metadata/annotations`, value: { ...(copy.metadata.annotations ?? {}), [A.revision]: want.revision } });
+    }
+    if ((copy.spec.replicas ?? 1) !== want.replicas) ops.push({ op: 'replace', path: '/spec/replicas', value: want.replicas });
+    if (ops.length === 0) return;
+    this.guard();
+    await this.d.client.patch(at(R.deployments, ns, copy.metadata.name), ops, 'json');
+  }
+
+  private async ensureServices(canary: Canary, target: Deployment): Promise<void> {
+    const ns = canary.metadata.namespace!;
+    const svcs = generatedServices(canary, target);
+    for (const [role, want] of Object.entries(svcs)) {
+      const have = this.d.caches.services.get(ns, want.metadata.name);
+      if (!have) {
+        this.guard();
+        try {
+          await this.d.client.create(at(R.services, ns), want);
+        } catch (err) {
+          if (!(err instanceof ApiError && err.conflict)) throw err; // created meanwhile: the cache is behind
+        }
+        continue;
+      }
+      // The apex Service, when it is the user's, is theirs to keep as it is.
+      if (role === 'apex' && !have.metadata.labels?.['sluice.dev/canary-name']) continue;
+      const spec = have.spec as { selector?: unknown; ports?: { name?: string; port?: number; targetPort?: unknown }[] } | undefined;
+      const ports = (spec?.ports ?? []).map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPort, protocol: 'TCP' }));
+      if (same(spec?.selector, want.spec.selector) && same(ports, want.spec.ports)) continue;
+      this.guard();
+      await this.d.client.patch(at(R.services, ns, want.metadata.name), { spec: { selector: want.spec.selector, ports: want.spec.ports } });
+    }
+  }
+
+  private async ensureRoute(canary: Canary, weight: number): Promise<void> {
+    const ns = canary.metadata.namespace!;
+    const want = httpRoute(canary, weight);
+    const have = this.d.caches.routes.get(ns, want.metadata.name);
+    if (!have) {
+      this.guard();
+      try {
+        await this.d.client.create(at(R.httproutes, ns), want);
+      } catch (err) {
+        if (!(err instanceof ApiError && err.conflict)) throw err;
+        await this.d.client.patch(at(R.httproutes, ns, want.metadata.name), { spec: want.spec });
+      }
+      return;
+    }
+    const spec = have.spec as { parentRefs?: unknown[]; hostnames?: unknown[]; rules?: { backendRefs?: unknown[]; matches?: unknown; timeouts?: unknown }[] } | undefined;
+    const weights = (rs: { backendRefs?: unknown[] }[] | undefined) => (rs ?? []).map((r) => (r.backendRefs ?? []).map((b) => { const x = b as { name: string; weight?: number; port?: number }; return [x.name, x.weight ?? 1, x.port]; }));
+    const parents = (ps: unknown[] | undefined) => (ps ?? []).map((p) => { const x = p as { name: string; namespace?: string }; return [x.name, x.namespace ?? ns]; });
+    if (same(weights(spec?.rules), weights(want.spec.rules)) && same(parents(spec?.parentRefs), parents(want.spec.parentRefs)) && same(spec?.hostnames ?? [], want.spec.hostnames ?? [])) return;
+    this.guard();
+    await this.d.client.patch(at(R.httproutes, ns, want.metadata.name), { spec: { parentRefs: want.spec.parentRefs, hostnames: want.spec.hostnames ?? null, rules: want.spec.rules } });
+  }
+
+  private async ensureHpa(canary: Canary, source: HorizontalPodAutoscaler): Promise<void> {
+    const ns = canary.metadata.namespace!;
+    const want = canaryHpa(canary, source, canary.spec.targetRef.name);
+    const have = this.d.caches.hpas.get(ns, want.metadata.name);
+    if (!have) {
+      this.guard();
+      try {
+        await this.d.client.create(at(R.hpas, ns), want);
+      } catch (err) {
+        if (!(err instanceof ApiError && err.conflict)) throw err;
+      }
+      return;
+    }
+    const pick = (h: HorizontalPodAutoscaler) => [h.spec.minReplicas ?? 1, h.spec.maxReplicas, h.spec.metrics, h.spec.scaleTargetRef.name];
+    if (same(pick(have), pick(want))) return;
+    this.guard();
+    await this.d.client.patch(at(R.hpas, ns, want.metadata.name), { spec: want.spec });
+  }
+
+  /** Canary deleted: hand the target back to its owner, then let garbage collection do the rest. */
+  private async finalize(canary: Canary): Promise<void> {
+    const ns = canary.metadata.namespace!;
+    const fins = (canary.metadata as { finalizers?: string[] }).finalizers ?? [];
+    if (!fins.includes(FINALIZER)) return;
+    this.guard();
+    const target = await this.d.client.find<Deployment>(at(R.deployments, ns, canary.spec.targetRef.name));
+    if (target && target.metadata.annotations?.[A.canary] === canary.metadata.name) {
+      const stable = canary.status?.lastPromotedSpec;
+      const tested = stable !== undefined && revisionOf(target) === stable;
+      await this.d.client.patch(at(R.deployments, ns, target.metadata.name), {
+        metadata: { labels: { [L.managed]: null }, annotations: { [A.stableRevision]: null, [A.canary]: null, [A.promoting]: null } },
+        ...(tested ? { spec: { paused: false } } : {}),
+      });
+      if (!tested && target.spec.paused === true) {
+        await this.d.events.record(canary, {
+          type: 'Warning',
+          message: `${objectName(target.metadata.name, ns)} stays paused on revision ${shortRevision(revisionOf(target))}, which never passed analysis; run "kubectl rollout resume deployment/${target.metadata.name} -n ${ns}" to release it unanalysed, or revert its template`,
+        }).catch(() => undefined);
+      }
+    }
+    const idx = fins.indexOf(FINALIZER);
+    await this.d.client.patch(at(CR.canaries, ns, canary.metadata.name), [
+      { op: 'test', path: `/metadata/finalizers/${idx}`, value: FINALIZER },
+      { op: 'remove', path: `/metadata/finalizers/${idx}` },
+    ], 'json');
+  }
+}

@@ -1,0 +1,29 @@
+// Fields of a Flagger Canary that sluice does not act on. The CRD accepts them (Flagger manifests
+// must apply unchanged), so they would be silently ignored; instead they are named in a Warning
+// event once per generation.
+const SUPPORTED: Record<string, true> = Object.fromEntries(
+  [
+    'targetRef', 'targetRef.apiVersion', 'targetRef.kind', 'targetRef.name',
+    'autoscalerRef', 'autoscalerRef.apiVersion', 'autoscalerRef.kind', 'autoscalerRef.name',
+    'service', 'service.name', 'service.port', 'service.portName', 'service.targetPort', 'service.gatewayRefs', 'service.hosts', 'service.match', 'service.timeout',
+    'analysis', 'analysis.interval', 'analysis.threshold', 'analysis.maxWeight', 'analysis.stepWeight', 'analysis.stepWeights', 'analysis.stepWeightPromotion',
+    'analysis.primaryReadyThreshold', 'analysis.canaryReadyThreshold', 'analysis.metrics',
+    'progressDeadlineSeconds', 'skipAnalysis', 'suspend', 'provider',
+  ].map((k) => [k, true]),
+);
+
+// Inside these, every field is interpreted by its own code (metrics) or is free-form.
+const OPAQUE = new Set(['analysis.metrics', 'service.match', 'service.gatewayRefs', 'targetRef', 'autoscalerRef']);
+
+export function unsupportedFields(spec: Record<string, unknown>, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(spec)) {
+    const path = prefix ? `${prefix}.${k}` : k;
+    if (!SUPPORTED[path]) {
+      out.push(path);
+      continue;
+    }
+    if (!OPAQUE.has(path) && v !== null && typeof v === 'object' && !Array.isArray(v)) out.push(...unsupportedFields(v as Record<string, unknown>, path));
+  }
+  return out;
+}

@@ -1,0 +1,255 @@
+// The rollout state machine: (Canary, observed objects, metric results, now) → (next status,
+// events, requeue-after). Pure and level-triggered: everything it needs to resume after a crash
+// is in the Canary's status and the live objects, and a step is recorded (weight, failed checks,
+// lastTransitionTime) in the same status write that decides it, so no step repeats or is skipped.
+import { annotations, names, objectName, shortRevision } from '../api/contract.js';
+import type { Canary, CanaryCondition, CanaryStatus, Phase } from '../api/flagger-types.js';
+import { parseDuration } from './duration.js';
+import { revisionOf, rolloutProgress, type Deployment, type HorizontalPodAutoscaler } from './workload.js';
+
+export interface Observed {
+  target: Deployment | undefined;
+  canaryDeployment: Deployment | undefined;
+  autoscaler: HorizontalPodAutoscaler | undefined;
+}
+
+export interface MetricResult {
+  name: string;
+  ok: boolean;
+  /** For a failed check, Flagger's wording after "advancement", e.g. "success rate 69.17% < 99%". */
+  message: string;
+  value?: number;
+}
+
+export interface CanaryEvent {
+  type: 'Normal' | 'Warning';
+  message: string;
+}
+
+export interface Settings {
+  /** Floor for analysis intervals (tests run with seconds). */
+  minIntervalMs: number;
+  /** How often to look again while waiting on a rollout. */
+  pollMs: number;
+}
+
+export interface Decision {
+  status: CanaryStatus;
+  events: CanaryEvent[];
+  requeueAfterMs: number | undefined;
+  /** The step is due and needs metric results: call again with them. */
+  needMetrics?: boolean;
+}
+
+export const DEFAULTS = {
+  intervalMs: 60_000,
+  threshold: 5,
+  maxWeight: 100,
+  stepWeight: 10,
+  progressDeadlineSeconds: 600,
+  readyThreshold: 100,
+};
+
+const IDLE: Phase[] = ['Initialized', 'Succeeded', 'Failed'];
+export const ACTIVE: Phase[] = ['Progressing', 'Promoting', 'Finalising'];
+
+export function analysisInterval(canary: Canary, s: Settings): number {
+  return Math.max(s.minIntervalMs, parseDuration(canary.spec.analysis?.interval, DEFAULTS.intervalMs));
+}
+
+/** The weight after `current` on a passing check: the next of stepWeights, or current + stepWeight, capped at maxWeight. */
+export function nextWeight(canary: Canary, current: number): number {
+  const a = canary.spec.analysis ?? {};
+  const max = a.maxWeight ?? (a.stepWeights && a.stepWeights.length > 0 ? Math.max(...a.stepWeights) : DEFAULTS.maxWeight);
+  if (a.stepWeights && a.stepWeights.length > 0) {
+    const next = a.stepWeights.find((w) => w > current);
+    return Math.min(next ?? max, max);
+  }
+  return Math.min(current + (a.stepWeight ?? DEFAULTS.stepWeight), max);
+}
+
+export function maxWeight(canary: Canary): number {
+  const a = canary.spec.analysis ?? {};
+  return a.maxWeight ?? (a.stepWeights && a.stepWeights.length > 0 ? Math.max(...a.stepWeights) : DEFAULTS.maxWeight);
+}
+
+/** The revision the target's primary pods should run now (what the stable-revision annotation says). */
+export function releasedRevision(status: CanaryStatus): string | undefined {
+  return status.phase === 'Promoting' || status.phase === 'Finalising' ? status.lastAppliedSpec : status.lastPromotedSpec;
+}
+
+const promotedCondition = (phase: Phase, now: string, prev: CanaryCondition[] | undefined): CanaryCondition[] => {
+  const table: Partial<Record<Phase, [CanaryCondition['status'], string, string]>> = {
+    Initialized: ['True', 'Initialized', 'Deployment initialization completed.'],
+    Progressing: ['Unknown', 'Progressing', 'New revision detected, analysing it on the canary.'],
+    Promoting: ['Unknown', 'Progressing', 'Analysis passed, releasing the revision to the primary.'],
+    Finalising: ['Unknown', 'Finalising', 'Primary released, routing traffic back to it.'],
+    Succeeded: ['True', 'Succeeded', 'Canary analysis completed successfully, promotion finished.'],
+    Failed: ['False', 'Failed', 'Canary analysis failed, canary scaled to zero.'],
+  };
+  const row = table[phase];
+  if (!row) return prev ?? [];
+  const old = prev?.find((c) => c.type === 'Promoted');
+  const transition = old && old.status === row[0] ? (old.lastTransitionTime ?? now) : now;
+  return [{ type: 'Promoted', status: row[0], reason: row[1], message: row[2], lastUpdateTime: now, lastTransitionTime: transition }];
+};
+
+function withPhase(status: CanaryStatus, phase: Phase, now: Date, extra: Partial<CanaryStatus> = {}): CanaryStatus {
+  const iso = now.toISOString();
+  return { ...status, ...extra, phase, lastTransitionTime: iso, conditions: promotedCondition(phase, iso, status.conditions) };
+}
+
+function msSince(iso: string | undefined, now: Date): number {
+  return iso ? now.getTime() - Date.parse(iso) : Infinity;
+}
+
+export function decide(canary: Canary, observed: Observed, metrics: MetricResult[] | undefined, now: Date, s: Settings): Decision {
+  const st: CanaryStatus = { ...(canary.status ?? {}) };
+  const ns = canary.metadata.namespace;
+  const cname = objectName(canary.metadata.name, ns);
+  const targetName = canary.spec.targetRef.name;
+  const tname = objectName(targetName, ns);
+  const copyName = objectName(names.canaryDeployment(targetName), ns);
+  const stay = (requeueAfterMs: number | undefined, events: CanaryEvent[] = []): Decision => ({ status: st, events, requeueAfterMs });
+  const go = (status: CanaryStatus, events: CanaryEvent[], requeueAfterMs: number | undefined): Decision => ({ status, events, requeueAfterMs });
+  const phase: Phase = st.phase ?? '';
+
+  const target = observed.target;
+  if (!target || (canary.spec.targetRef.kind ?? 'Deployment') !== 'Deployment') {
+    const why = !target ? `target Deployment ${tname} not found; create it or correct spec.targetRef` : `targetRef kind ${canary.spec.targetRef.kind} is not supported; sluice manages Deployments`;
+    return go({ ...st, phase: phase === '' ? 'Initializing' : phase }, [{ type: 'Warning', message: why }], 10_000);
+  }
+  if (Object.keys(target.spec.selector.matchLabels ?? {}).length === 0) {
+    return go({ ...st, phase: phase === '' ? 'Initializing' : phase }, [{ type: 'Warning', message: `${tname} has no spec.selector.matchLabels; sluice needs them to tell primary pods from canary pods` }], 10_000);
+  }
+  const revision = revisionOf(target);
+  const interval = analysisInterval(canary, s);
+
+  if (phase === '' || phase === 'Initializing') {
+    const stable = target.metadata.annotations?.[annotations.stableRevision];
+    const p = rolloutProgress(target);
+    // A Deployment in the middle of its own rollout is waited for, unless it is paused (then
+    // there is nothing to wait for: its running pods are what it has).
+    if (!p.done && target.spec.paused !== true && stable === undefined) {
+      return go({ ...st, phase: 'Initializing' }, [{ type: 'Warning', message: `Waiting for ${tname} rollout to finish: ${p.available} of ${p.desired} updated replicas are available` }], s.pollMs);
+    }
+    // A Deployment sluice managed before (Canary recreated) keeps the stable revision it recorded.
+    const next = withPhase(st, 'Initialized', now, { lastPromotedSpec: stable ?? revision, canaryWeight: 0, failedChecks: 0, iterations: 0 });
+    return go(next, [{ type: 'Normal', message: `Initialization done! ${cname}` }], 0);
+  }
+  if (canary.spec.suspend === true) return stay(undefined);
+
+  const stable = st.lastPromotedSpec;
+  const rollback = (reason: string): Decision =>
+    go(withPhase(st, 'Failed', now, { canaryWeight: 0 }), [
+      { type: 'Warning', message: `Rolling back ${cname} ${reason}` },
+      { type: 'Warning', message: `Canary failed! Scaling down ${copyName}` },
+    ], undefined);
+  const startAnalysis = (restart: boolean): Decision => {
+    if (canary.spec.skipAnalysis === true) {
+      return go(withPhase(st, 'Promoting', now, { lastAppliedSpec: revision, canaryWeight: 100, failedChecks: 0, iterations: 0 }), [
+        { type: 'Normal', message: `New revision detected! Skipping analysis of ${cname} (skipAnalysis)` },
+        { type: 'Normal', message: 'Routing all traffic to canary' },
+        { type: 'Normal', message: `Promoting revision ${shortRevision(revision)} to ${tname}` },
+      ], s.pollMs);
+    }
+    const message = restart ? `New revision detected! Restarting analysis for ${cname}` : `New revision detected! Scaling up ${copyName}`;
+    return go(withPhase(st, 'Progressing', now, { lastAppliedSpec: revision, canaryWeight: 0, failedChecks: 0, iterations: 0 }), [{ type: 'Normal', message }], 0);
+  };
+
+  if (IDLE.includes(phase)) {
+    if (revision === stable) return stay(undefined);
+    if (phase === 'Failed' && revision === st.lastAppliedSpec) return stay(undefined);
+    return startAnalysis(false);
+  }
+
+  if (phase === 'Progressing') {
+    if (revision !== st.lastAppliedSpec) {
+      if (revision === stable) {
+        return go(withPhase(st, 'Initialized', now, { canaryWeight: 0, lastAppliedSpec: stable }), [
+          { type: 'Normal', message: `${tname} reverted to its stable revision ${shortRevision(stable)}; analysis of ${shortRevision(st.lastAppliedSpec)} abandoned` },
+        ], undefined);
+      }
+      return startAnalysis(true);
+    }
+    const copy = observed.canaryDeployment;
+    // The copy must run the revision under test, not merely be ready.
+    const copyReady = copy !== undefined && copy.metadata.annotations?.[annotations.revision] === st.lastAppliedSpec;
+    const progress = copy ? rolloutProgress(copy, canary.spec.analysis?.canaryReadyThreshold ?? DEFAULTS.readyThreshold) : undefined;
+    const weight = st.canaryWeight ?? 0;
+    if (!copyReady || !progress?.done || (copy.spec.replicas ?? 0) === 0) {
+      const deadline = (canary.spec.progressDeadlineSeconds ?? DEFAULTS.progressDeadlineSeconds) * 1000;
+      if (msSince(st.lastTransitionTime, now) > deadline) {
+        return rollback(`progress deadline exceeded: ${copyName} not ready after ${deadline / 1000} s`);
+      }
+      const p = progress ?? { available: 0, desired: 0 };
+      return stay(s.pollMs, [{ type: 'Warning', message: `Waiting for ${copyName} rollout to finish: ${p.available} of ${p.desired} updated replicas are available` }]);
+    }
+    if (weight === 0 && (st.iterations ?? 0) === 0) {
+      const first = nextWeight(canary, 0);
+      return go(withPhase(st, 'Progressing', now, { canaryWeight: first, iterations: 1 }), [
+        { type: 'Normal', message: `Starting canary analysis for ${cname}` },
+        { type: 'Normal', message: `Advance ${cname} canary weight ${first}` },
+      ], interval);
+    }
+    const wait = interval - msSince(st.lastTransitionTime, now);
+    if (wait > 0) return stay(wait);
+    if (!metrics) return { status: st, events: [], requeueAfterMs: 0, needMetrics: true };
+    const failed = metrics.filter((m) => !m.ok);
+    if (failed.length > 0) {
+      const failedChecks = (st.failedChecks ?? 0) + 1;
+      const halt: CanaryEvent[] = failed.map((m) => ({ type: 'Normal', message: `Halt ${cname} advancement ${m.message}` }));
+      const threshold = canary.spec.analysis?.threshold ?? DEFAULTS.threshold;
+      if (failedChecks >= threshold) {
+        const r = rollback(`failed checks threshold reached ${failedChecks}`);
+        return go({ ...r.status, failedChecks }, [...halt, ...r.events], undefined);
+      }
+      return go({ ...st, failedChecks, lastTransitionTime: now.toISOString() }, halt, interval);
+    }
+    const iterations = (st.iterations ?? 0) + 1;
+    if (weight >= maxWeight(canary)) {
+      return go(withPhase(st, 'Promoting', now, { canaryWeight: 100, iterations }), [
+        { type: 'Normal', message: 'Routing all traffic to canary' },
+        { type: 'Normal', message: `Promoting revision ${shortRevision(revision)} to ${tname}` },
+      ], s.pollMs);
+    }
+    const next = nextWeight(canary, weight);
+    return go({ ...st, canaryWeight: next, iterations, lastTransitionTime: now.toISOString() }, [{ type: 'Normal', message: `Advance ${cname} canary weight ${next}` }], interval);
+  }
+
+  if (phase === 'Promoting') {
+    const p = rolloutProgress(target, canary.spec.analysis?.primaryReadyThreshold ?? DEFAULTS.readyThreshold);
+    if (revision !== st.lastAppliedSpec) {
+      // A change slipped in before the release began (the webhook refuses them during it): the
+      // revision that passed analysis becomes stable, and the newer one is analysed next.
+      return go(withPhase(st, 'Progressing', now, { lastPromotedSpec: st.lastAppliedSpec, lastAppliedSpec: revision, canaryWeight: 0, failedChecks: 0, iterations: 0 }), [
+        { type: 'Normal', message: `New revision detected! Restarting analysis for ${cname}` },
+      ], 0);
+    }
+    if (!p.done || target.spec.paused === true) {
+      return stay(s.pollMs, [{ type: 'Warning', message: `Waiting for ${tname} rollout to finish: ${p.available} of ${p.desired} updated replicas are available` }]);
+    }
+    return finalise(canary, st, now, cname, copyName, interval);
+  }
+
+  if (phase === 'Finalising') {
+    const wait = interval - msSince(st.lastTransitionTime, now);
+    if ((st.canaryWeight ?? 0) > 0 && wait > 0) return stay(wait);
+    return finalise(canary, st, now, cname, copyName, interval);
+  }
+  return stay(undefined);
+}
+
+/** Traffic back to the primary, by stepWeightPromotion per interval (default: at once), then done. */
+function finalise(canary: Canary, st: CanaryStatus, now: Date, cname: string, copyName: string, interval: number): Decision {
+  const step = canary.spec.analysis?.stepWeightPromotion ?? 100;
+  const weight = Math.max(0, (st.canaryWeight ?? 100) - (step > 0 ? step : 100));
+  if (weight > 0) {
+    return { status: withPhase(st, 'Finalising', now, { canaryWeight: weight }), events: [{ type: 'Normal', message: `Advance ${cname} primary weight ${100 - weight}` }], requeueAfterMs: interval };
+  }
+  return {
+    status: withPhase(st, 'Succeeded', now, { canaryWeight: 0, lastPromotedSpec: st.lastAppliedSpec }),
+    events: [{ type: 'Normal', message: `Promotion completed! Scaling down ${copyName}` }],
+    requeueAfterMs: undefined,
+  };
+}

@@ -1,0 +1,100 @@
+// A per-key work queue in the shape of client-go's: a key is queued at most once, never
+// processed by two workers at once, re-run if it changed while being processed, delayed by
+// requeue-after timers, and retried with per-key exponential backoff when its handler fails.
+export type Handler = (key: string) => Promise<{ requeueAfterMs?: number } | void>;
+
+export interface QueueOptions {
+  concurrency?: number;
+  baseBackoffMs?: number;
+  maxBackoffMs?: number;
+  onError?: (key: string, err: unknown, retryInMs: number) => void;
+}
+
+export class WorkQueue {
+  private readonly queue: string[] = [];
+  private readonly queued = new Set<string>();
+  private readonly processing = new Set<string>();
+  private readonly dirty = new Set<string>();
+  private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  private readonly failures = new Map<string, number>();
+  private running = 0;
+  private stopped = true;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly handler: Handler,
+    private readonly opts: QueueOptions = {},
+  ) {}
+
+  add(key: string): void {
+    if (this.processing.has(key)) {
+      this.dirty.add(key);
+      return;
+    }
+    if (this.queued.has(key)) return;
+    this.queued.add(key);
+    this.queue.push(key);
+    this.pump();
+  }
+
+  /** Adds `key` after `ms`; an earlier pending timer for the key wins. */
+  addAfter(key: string, ms: number): void {
+    if (ms <= 0) return this.add(key);
+    const at = Date.now() + ms;
+    const existing = this.timers.get(key);
+    if (existing && existing.at <= at) return;
+    if (existing) clearTimeout(existing.timer);
+    const timer = setTimeout(() => {
+      this.timers.delete(key);
+      this.add(key);
+    }, ms);
+    this.timers.set(key, { at, timer });
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.pump();
+  }
+
+  /** Stops taking work; resolves when in-flight handlers finish. Queued keys stay for a later start. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.running === 0) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  get length(): number {
+    return this.queue.length;
+  }
+
+  private pump(): void {
+    const concurrency = this.opts.concurrency ?? 4;
+    while (!this.stopped && this.running < concurrency && this.queue.length > 0) {
+      const key = this.queue.shift()!;
+      this.queued.delete(key);
+      this.processing.add(key);
+      this.running++;
+      void this.run(key);
+    }
+  }
+
+  private async run(key: string): Promise<void> {
+    try {
+      const result = await this.handler(key);
+      this.failures.delete(key);
+      if (result?.requeueAfterMs !== undefined) this.addAfter(key, result.requeueAfterMs);
+    } catch (err) {
+      const n = (this.failures.get(key) ?? 0) + 1;
+      this.failures.set(key, n);
+      const delay = Math.min((this.opts.baseBackoffMs ?? 200) * 2 ** (n - 1), this.opts.maxBackoffMs ?? 30_000);
+      this.opts.onError?.(key, err, delay);
+      this.addAfter(key, delay);
+    } finally {
+      this.processing.delete(key);
+      this.running--;
+      if (this.dirty.delete(key)) this.add(key);
+      if (this.running === 0 && this.stopped) for (const w of this.idleWaiters.splice(0)) w();
+      this.pump();
+    }
+  }
+}

@@ -1,0 +1,54 @@
+// Facts about Deployments that the state machine reads: revision, readiness, replica counts.
+import type { KubeObject } from '../lib/kube/client.js';
+import { templateRevision } from '../api/revision.js';
+
+export interface PodTemplate {
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: unknown;
+}
+
+export type Deployment = KubeObject & {
+  spec: {
+    replicas?: number;
+    paused?: boolean;
+    selector: { matchLabels?: Record<string, string>; matchExpressions?: unknown[] };
+    template: PodTemplate;
+    [k: string]: unknown;
+  };
+  status?: {
+    observedGeneration?: number;
+    replicas?: number;
+    updatedReplicas?: number;
+    readyReplicas?: number;
+    availableReplicas?: number;
+    unavailableReplicas?: number;
+  };
+};
+
+export type HorizontalPodAutoscaler = KubeObject & {
+  spec: { minReplicas?: number; maxReplicas: number; scaleTargetRef: { apiVersion?: string; kind: string; name: string }; [k: string]: unknown };
+};
+
+export const revisionOf = (d: Deployment) => templateRevision(d.spec.template);
+
+export interface RolloutProgress {
+  done: boolean;
+  updated: number;
+  available: number;
+  desired: number;
+}
+
+/**
+ * Whether a Deployment's current template is rolled out: the controller has seen this
+ * generation, every replica is updated, and at least `thresholdPercent` of them are available.
+ */
+export function rolloutProgress(d: Deployment, thresholdPercent = 100): RolloutProgress {
+  const desired = d.spec.replicas ?? 1;
+  const s = d.status ?? {};
+  const updated = s.updatedReplicas ?? 0;
+  const available = Math.min(s.availableReplicas ?? 0, updated);
+  const seen = (s.observedGeneration ?? 0) >= (d.metadata.generation ?? 0);
+  const noOld = (s.replicas ?? 0) <= updated;
+  const enough = desired === 0 ? true : (available * 100) / desired >= thresholdPercent;
+  return { done: seen && updated >= desired && noOld && enough, updated, available, desired };
+}
