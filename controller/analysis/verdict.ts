@@ -13,7 +13,8 @@ export function verdict(metric: CanaryMetric, value: number): MetricResult {
   const below = range.min !== undefined && value < range.min;
   const above = range.max !== undefined && value > range.max;
   if (!below && !above) return { name: metric.name, ok: true, value, message: '' };
-  const bound = below ? `< ${fmt(range.min!)}` : `> ${fmt(range.max!)}`;
+  // The value with two decimals, the bound as the user wrote it.
+  const bound = below ? `< ${range.min}` : `> ${range.max}`;
   let message: string;
   if (metric.name === 'request-success-rate') message = `success rate ${value.toFixed(2)}% ${bound}%`;
   else if (metric.name === 'request-duration') message = `request duration ${fmt(value)}ms ${bound}ms`;

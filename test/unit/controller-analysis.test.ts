@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { renderQuery } from '../../controller/analysis/render.js';
+import { verdict } from '../../controller/analysis/verdict.js';
+import { parseDuration, promDuration } from '../../controller/duration.js';
+import { unsupportedFields } from '../../controller/spec-check.js';
+import { runAnalysis } from '../../controller/analysis/run-analysis.js';
+import { seedCanary } from './controller-fixtures.js';
+
+const ctx = { name: 'podinfo', namespace: 'test', target: 'podinfo', service: 'podinfo', interval: '1m', variables: { region: 'eu' } };
+
+describe('analysis', () => {
+  describe('renderQuery', () => {
+    it('fills Flagger\'s placeholders, spaced or not', () => {
+      assert.equal(renderQuery('x{ns="{{ namespace }}",t=~"{{target}}-canary",r="{{ variables.region }}"}[{{ interval }}]', ctx), 'x{ns="test",t=~"podinfo-canary",r="eu"}[1m]');
+    });
+    it('names a missing variable', () => assert.throws(() => renderQuery('{{ variables.zone }}', ctx), /variable "zone" is not set/));
+    it('names an unknown placeholder', () => assert.throws(() => renderQuery('{{ args.name }}', ctx), /unknown placeholder \{\{ args\.name \}\}/));
+  });
+
+  describe('verdict', () => {
+    it('words a low success rate as Flagger does', () => {
+      assert.equal(verdict({ name: 'request-success-rate', thresholdRange: { min: 99 } }, 69.1749).message, 'success rate 69.17% < 99%');
+    });
+    it('words a slow request duration', () => {
+      assert.equal(verdict({ name: 'request-duration', thresholdRange: { max: 500 } }, 812.5).message, 'request duration 812.50ms > 500ms');
+    });
+    it('words a custom metric', () => {
+      assert.equal(verdict({ name: 'latency', thresholdRange: { max: 0.5 } }, 1.2).message, 'latency 1.20 > 0.5');
+    });
+    it('passes inside the range, including its bounds', () => {
+      assert.ok(verdict({ name: 'x', thresholdRange: { min: 1, max: 2 } }, 1).ok);
+      assert.ok(verdict({ name: 'x', thresholdRange: { min: 1, max: 2 } }, 2).ok);
+    });
+    it('reads the legacy threshold as a minimum for the success rate and a maximum otherwise', () => {
+      assert.equal(verdict({ name: 'request-success-rate', threshold: 99 }, 98).ok, false);
+      assert.equal(verdict({ name: 'request-duration', threshold: 500 }, 400).ok, true);
+    });
+  });
+
+  describe('durations', () => {
+    it('parses Go durations', () => {
+      assert.deepEqual(['1m', '30s', '1m30s', '500ms', '1h'].map((d) => parseDuration(d, 0)), [60_000, 30_000, 90_000, 500, 3_600_000]);
+      assert.equal(parseDuration(undefined, 7), 7);
+    });
+    it('rejects what is not a duration, saying how to write one', () => assert.throws(() => parseDuration('1 minute', 0), /write it like 30s/));
+    it('writes Prometheus ranges in whole units', () => assert.deepEqual([60_000, 90_000, 500].map(promDuration), ['1m', '90s', '500ms']));
+  });
+
+  it('names unsupported Canary fields', () => {
+    const spec = { ...seedCanary().spec, ingressRef: { name: 'x' }, analysis: { interval: '1m', mirror: true } } as Record<string, unknown>;
+    assert.deepEqual(unsupportedFields(spec).sort(), ['analysis.mirror', 'ingressRef']);
+    assert.deepEqual(unsupportedFields(seedCanary().spec as Record<string, unknown>), []);
+  });
+
+  describe('runAnalysis errors (no Prometheus needed)', () => {
+    it('fails a check whose template is missing, naming it', async () => {
+      const c = seedCanary({ analysis: { metrics: [{ name: 'error-rate', templateRef: { name: 'error-rate', namespace: 'flagger-system' }, thresholdRange: { max: 1 } }] } });
+      const [r] = await runAnalysis(c, { metricTemplate: () => undefined, defaultPrometheus: 'http://127.0.0.1:9', timeoutMs: 500 });
+      assert.equal(r?.ok, false);
+      assert.match(r?.message ?? '', /MetricTemplate error-rate\.flagger-system not found/);
+    });
+    it('fails a check when Prometheus is unreachable, saying so', async () => {
+      const c = seedCanary();
+      const [r] = await runAnalysis(c, { metricTemplate: () => undefined, defaultPrometheus: 'http://127.0.0.1:9', timeoutMs: 500 });
+      assert.equal(r?.ok, false);
+      assert.match(r?.message ?? '', /unreachable/);
+    });
+    it('fails an unknown builtin', async () => {
+      const c = seedCanary({ analysis: { metrics: [{ name: 'made-up' }] } });
+      const [r] = await runAnalysis(c, { metricTemplate: () => undefined, defaultPrometheus: 'http://127.0.0.1:9', timeoutMs: 500 });
+      assert.match(r?.message ?? '', /not a builtin metric/);
+    });
+  });
+});
