@@ -14,6 +14,7 @@ interface Seen {
 
 export class EventRecorder {
   private readonly seen = new Map<string, Seen>();
+  private sequence = crypto.randomInt(1_000_000);
 
   constructor(
     private readonly client: KubeClient,
@@ -38,7 +39,9 @@ export class EventRecorder {
         /* the Event expired or was deleted: create a new one below */
       }
     }
-    const name = `${obj.metadata.name}.${crypto.randomBytes(8).toString('hex')}`;
+    // Named by the time in nanoseconds, as client-go does: unique, and sorting by name sorts by
+    // creation even where timestamps (whole seconds) tie.
+    const name = `${obj.metadata.name}.${(BigInt(now.getTime()) * 1_000_000n + BigInt(this.sequence++ % 1_000_000)).toString(16)}`;
     this.seen.set(key, { name, count: 1, firstTimestamp: iso, lastSent: now.getTime() });
     if (this.seen.size > 5000) this.seen.delete(this.seen.keys().next().value!);
     await this.client.create(at(R.events, ns), {

@@ -60,7 +60,7 @@ export function serviceManifest(namespace: string, name: string, selector: Recor
 }
 
 export type Deployment = KubeObject & {
-  spec: { replicas?: number; paused?: boolean; template: { spec: { containers: { name: string; image: string }[] } } };
+  spec: { replicas?: number; paused?: boolean; selector: { matchLabels?: Record<string, string> }; template: { spec: { containers: { name: string; image: string }[] } } };
   status?: { availableReplicas?: number; updatedReplicas?: number; observedGeneration?: number; conditions?: { type: string; status: string }[] };
 };
 

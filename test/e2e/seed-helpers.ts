@@ -1,0 +1,81 @@
+// The seed guide on the local world: its manifests from examples/, in a namespace of the test's,
+// with intervals of seconds instead of minutes (the only adaptation besides the Prometheus address).
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { CR, type Canary } from '../../api/flagger-types.js';
+import { R, at, type KubeObject } from '../../lib/kube/client.js';
+import { waitFor } from '../../lib/wait.js';
+import { root } from '../world/layout.js';
+import { admin } from '../integration/world-helpers.js';
+
+export const ANALYSIS_INTERVAL = '3s';
+export const METRIC_INTERVAL = '6s';
+
+function example(file: string, namespace: string): KubeObject[] {
+  return YAML.parseAllDocuments(fs.readFileSync(path.join(root, 'examples/podinfo', file), 'utf8'))
+    .map((d) => d.toJSON() as KubeObject)
+    .map((o) => (o.metadata.namespace === 'test' ? { ...o, metadata: { ...o.metadata, namespace } } : o));
+}
+
+export function seedCanaryManifest(namespace: string): Canary {
+  const [canary] = example('canary.yaml', namespace) as Canary[];
+  canary!.spec.analysis!.interval = ANALYSIS_INTERVAL;
+  for (const m of canary!.spec.analysis!.metrics ?? []) m.interval = METRIC_INTERVAL;
+  return canary!;
+}
+
+/** Applies the seed's MetricTemplates (shared, in flagger-system), Deployment, HPA and Canary. */
+export async function applySeed(namespace: string): Promise<void> {
+  const client = await admin();
+  for (const o of example('metric-templates.yaml', namespace)) {
+    const ref = o.kind === 'Namespace' ? R.namespaces : at(CR.metrictemplates, o.metadata.namespace);
+    await client.apply(at(ref, o.metadata.namespace, o.metadata.name), o, 'sluice-e2e');
+  }
+  for (const o of example('deployment.yaml', namespace)) await client.create(at(R.deployments, namespace), o);
+  for (const o of example('hpa.yaml', namespace)) await client.create(at(R.hpas, namespace), o);
+  await client.create(at(CR.canaries, namespace), seedCanaryManifest(namespace));
+}
+
+export async function getCanary(namespace: string, name = 'podinfo'): Promise<Canary> {
+  return (await admin()).get<Canary>(at(CR.canaries, namespace, name));
+}
+
+/** Waits for `phase`; with `revision`, for that phase reached by that revision (not a previous one's). */
+export async function waitPhase(namespace: string, phase: string, timeoutMs = 120_000, revision?: string, name = 'podinfo'): Promise<Canary> {
+  return waitFor(async () => {
+    const c = await getCanary(namespace, name);
+    return c.status?.phase === phase && (revision === undefined || c.status.lastAppliedSpec === revision) ? c : undefined;
+  }, { timeoutMs, intervalMs: 250, what: `Canary ${name}.${namespace} to reach ${phase}${revision ? ` with revision ${revision}` : ''}` });
+}
+
+export interface EventRow {
+  name: string;
+  message: string;
+  type: string;
+  count: number;
+  first: number;
+  last: number;
+}
+
+/** The Canary's events, oldest first by creation (sluice names events by creation time). */
+export async function canaryEvents(namespace: string, name = 'podinfo'): Promise<EventRow[]> {
+  const list = await (await admin()).list<KubeObject & { message: string; type: string; count?: number; firstTimestamp?: string; lastTimestamp?: string; involvedObject: { kind: string; name: string } }>(
+    at(R.events, namespace),
+    { fieldSelector: `involvedObject.kind=Canary,involvedObject.name=${name}` },
+  );
+  return list.items
+    .map((e) => ({ name: e.metadata.name, message: e.message, type: e.type, count: e.count ?? 1, first: Date.parse(e.firstTimestamp ?? ''), last: Date.parse(e.lastTimestamp ?? '') }))
+    .sort((a, b) => (a.name.length - b.name.length) || a.name.localeCompare(b.name));
+}
+
+/** Asserts `expected` messages occur in this order among `rows` (others may come between). */
+export function inOrder(rows: EventRow[], expected: (string | RegExp)[]): string | undefined {
+  let i = 0;
+  for (const row of rows) {
+    const want = expected[i];
+    if (want === undefined) break;
+    if (typeof want === 'string' ? row.message === want : want.test(row.message)) i++;
+  }
+  return i === expected.length ? undefined : `missing, in order: ${String(expected[i])}\nevents:\n${rows.map((r) => `  ${r.type} ${r.message} (x${r.count})`).join('\n')}`;
+}
