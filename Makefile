@@ -4,7 +4,7 @@ NODE ?= node
 MOCHA := npx --no-install mocha
 WORLD := $(NODE) dist/test/world/world.js
 
-.PHONY: all install build binaries test test-unit test-integration world-up world-down up down demo bench bench-cold fault clear-fault clean
+.PHONY: all install build binaries test test-unit test-integration test-e2e world-up world-down up down demo bench bench-cold fault clear-fault clean
 
 all: build
 
@@ -31,7 +31,14 @@ test-integration: build binaries
 
 test: build binaries
 	$(MOCHA) --config test/.mocharc.unit.json
-	@$(WORLD) up && { status=0; $(MOCHA) --config test/.mocharc.integration.json || status=$$?; $(WORLD) down; exit $$status; }
+	@$(WORLD) up && { status=0; \
+	  $(MOCHA) --config test/.mocharc.integration.json || status=$$?; \
+	  if [ $$status -eq 0 ]; then $(MOCHA) --config test/.mocharc.e2e.json || status=$$?; fi; \
+	  if [ $$status -ne 0 ]; then echo "logs of every component: .world/logs/"; tail -n 5 .world/logs/*.log; fi; \
+	  $(WORLD) down; exit $$status; }
+
+test-e2e: build binaries
+	@$(WORLD) up && { status=0; $(MOCHA) --config test/.mocharc.e2e.json || status=$$?; $(WORLD) down; exit $$status; }
 
 world-up: build binaries
 	$(WORLD) up

@@ -4,7 +4,8 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { root } from '../test/world/layout.js';
 import { down, up } from '../test/world/world.js';
-import { installManifests, startWebhook } from '../test/world/sluice.js';
+import { installManifests, startController, startWebhook } from '../test/world/sluice.js';
+import { controllerBench } from './controller-bench.js';
 import { buildBinaries } from '../test/world/world.js';
 import { record, percentile, round, type Figure } from './results.js';
 import { webhookLatency } from './webhook-latency.js';
@@ -32,6 +33,8 @@ async function main(): Promise<void> {
   installManifests(buildBinaries().binDir);
   await startWebhook();
   figures.push(...(await apiserverOverhead()));
+  await startController();
+  figures.push(...(await controllerBench()));
   await down();
   record(figures);
 }

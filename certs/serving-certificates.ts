@@ -3,6 +3,7 @@
 //  - FileCertificates: files another tool manages (cert-manager), used as they are and reloaded
 //    when they change; no generation and no caBundle injection.
 import fs from 'node:fs';
+import tls from 'node:tls';
 import type { Logger } from '../lib/logger.js';
 import type { KubeClient } from '../lib/kube/client.js';
 import type { KeyAndCert } from './authority.js';
@@ -91,6 +92,8 @@ export class SecretCertificates extends ListenableSource implements CertificateS
 
 export class FileCertificates extends ListenableSource implements CertificateSource {
   private timer: NodeJS.Timeout | undefined;
+  /** Reads of the files so far. */
+  checks = 0;
 
   constructor(
     private readonly certFile: string,
@@ -102,8 +105,11 @@ export class FileCertificates extends ListenableSource implements CertificateSou
   }
 
   private load(): void {
+    this.checks++;
     try {
       const pair = { certPem: fs.readFileSync(this.certFile, 'utf8'), keyPem: fs.readFileSync(this.keyFile, 'utf8') };
+      // Mid-rotation the two files may not belong together yet: such a pair is not served.
+      tls.createSecureContext({ cert: pair.certPem, key: pair.keyPem });
       if (this.serve(pair)) this.logger.info('serving certificate loaded from files', { cert: this.certFile });
     } catch (err) {
       this.logger.warn(`cannot read the serving certificate ${this.certFile} / ${this.keyFile}: ${(err as Error).message}; still serving the previous one`);

@@ -12,6 +12,7 @@ export class ControllerMetrics {
   readonly analysis = new Gauge({ name: 'flagger_canary_metric_analysis', help: 'Last value of each analysis metric', labelNames: ['name', 'namespace', 'metric'], registers: [this.registry] });
   readonly successes = new Counter({ name: 'flagger_canary_successes_total', help: 'Rollouts that passed analysis and were released', labelNames: ['name', 'namespace', 'deployment_strategy', 'analysis_status'], registers: [this.registry] });
   readonly failures = new Counter({ name: 'flagger_canary_failures_total', help: 'Rollouts that failed analysis and were rolled back', labelNames: ['name', 'namespace', 'deployment_strategy', 'analysis_status'], registers: [this.registry] });
+  readonly apiRequests = new Counter({ name: 'sluice_controller_apiserver_requests_total', help: 'Requests this controller sent to the apiserver, by verb (WATCH: a watch opened) and resource', labelNames: ['verb', 'resource'], registers: [this.registry] });
   readonly reconciles = new Counter({ name: 'sluice_controller_reconciles_total', help: 'Reconcile passes, by result', labelNames: ['result'], registers: [this.registry] });
 
   constructor(withProcessMetrics = true) {

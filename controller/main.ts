@@ -51,6 +51,7 @@ async function main(): Promise<void> {
   const logger = createLogger('controller');
   const client = await KubeClient.load(flags.kubeconfig, 'sluice-controller');
   const metrics = new ControllerMetrics();
+  client.onRequest = (verb, resource) => metrics.apiRequests.inc({ verb, resource });
   const onError = (what: string) => (err: unknown) => logger.warn(`watch ${what}: ${(err as Error).message}`);
   const relistIntervalMs = seconds('relist-interval') * 1000;
   const inf = <T extends KubeObject>(what: string, ref: ResourceRef, labelSelector?: string) =>

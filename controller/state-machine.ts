@@ -114,13 +114,20 @@ export function decide(canary: Canary, observed: Observed, metrics: MetricResult
   const go = (status: CanaryStatus, events: CanaryEvent[], requeueAfterMs: number | undefined): Decision => ({ status, events, requeueAfterMs });
   const phase: Phase = st.phase ?? '';
 
+  // A target that cannot be managed is reported on status (condition Promoted, Unknown, with the
+  // reason) and in an event, and looked at again shortly: it may be created or fixed any moment.
+  const blocked = (reason: string, message: string): Decision => {
+    const iso = now.toISOString();
+    const conditions: CanaryCondition[] = [{ type: 'Promoted', status: 'Unknown', reason, message, lastUpdateTime: iso, lastTransitionTime: iso }];
+    return go({ ...st, phase: phase === '' ? 'Initializing' : phase, conditions }, [{ type: 'Warning', message }], 10_000);
+  };
   const target = observed.target;
-  if (!target || (canary.spec.targetRef.kind ?? 'Deployment') !== 'Deployment') {
-    const why = !target ? `target Deployment ${tname} not found; create it or correct spec.targetRef` : `targetRef kind ${canary.spec.targetRef.kind} is not supported; sluice manages Deployments`;
-    return go({ ...st, phase: phase === '' ? 'Initializing' : phase }, [{ type: 'Warning', message: why }], 10_000);
+  if ((canary.spec.targetRef.kind ?? 'Deployment') !== 'Deployment') {
+    return blocked('TargetNotSupported', `targetRef kind ${canary.spec.targetRef.kind} is not supported; sluice manages Deployments`);
   }
+  if (!target) return blocked('TargetNotFound', `target Deployment ${tname} not found; create it or correct spec.targetRef`);
   if (Object.keys(target.spec.selector.matchLabels ?? {}).length === 0) {
-    return go({ ...st, phase: phase === '' ? 'Initializing' : phase }, [{ type: 'Warning', message: `${tname} has no spec.selector.matchLabels; sluice needs them to tell primary pods from canary pods` }], 10_000);
+    return blocked('TargetInvalid', `${tname} has no spec.selector.matchLabels; sluice needs them to tell primary pods from canary pods`);
   }
   const revision = revisionOf(target);
   const interval = analysisInterval(canary, s);

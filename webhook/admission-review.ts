@@ -31,6 +31,8 @@ export interface Answer {
   review: AdmissionReview;
   decision: DecisionKind | 'error';
   note: string;
+  /** Worth logging at info even though it passed. */
+  notable?: boolean;
   /** `name.namespace` or the request's uid: for logs. */
   subject: string;
 }
@@ -54,7 +56,7 @@ export function answerMutate(req: AdmissionRequest, flags: FreezeFlags): Answer 
   }
   switch (decision.kind) {
     case 'passed':
-      return { review: wrap({ uid: req.uid, allowed: true }), decision: 'passed', note: decision.reason, subject };
+      return { review: wrap({ uid: req.uid, allowed: true }), decision: 'passed', note: decision.reason, subject, notable: decision.unexpected };
     case 'refused':
       return { review: wrap({ uid: req.uid, allowed: false, status: { code: decision.code, message: decision.message, reason: 'Conflict' } }), decision: 'refused', note: decision.message, subject };
     case 'frozen':

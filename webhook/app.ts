@@ -36,7 +36,7 @@ export function createApp(opts: AppOptions): express.Express {
         return next(e);
       }
       const answer = answerMutate(request, opts.flags);
-      const level = answer.decision === 'passed' ? 'debug' : answer.decision === 'error' ? 'error' : 'info';
+      const level = answer.decision === 'error' ? 'error' : answer.decision === 'passed' && !answer.notable ? 'debug' : 'info';
       opts.logger.log(level, answer.note, { key: answer.subject, decision: answer.decision, user: request.userInfo.username, dryRun: request.dryRun === true });
       res.json(answer.review);
       opts.metrics.observe('mutate', answer.decision, (performance.now() - started) / 1000);

@@ -10,7 +10,8 @@ export interface FreezeFlags {
 }
 
 export type Decision =
-  | { kind: 'passed'; reason: string }
+  /** `unexpected`: the webhook should never have been sent this (a misconfigured rule): worth a note in the log. */
+  | { kind: 'passed'; reason: string; unexpected?: boolean }
   | { kind: 'frozen'; mutated: Deployment; warning: string }
   | { kind: 're-paused'; mutated: Deployment; warning: string }
   | { kind: 'refused'; code: number; message: string };
@@ -29,7 +30,7 @@ function paused(d: Deployment): Deployment {
 export function decideFreeze(req: AdmissionRequest, flags: FreezeFlags): Decision {
   const { kind } = req;
   if (req.operation !== 'UPDATE' || kind.group !== 'apps' || kind.kind !== 'Deployment' || (req.subResource ?? '') !== '') {
-    return { kind: 'passed', reason: `not an UPDATE of an apps Deployment (${req.operation} ${kind.group}/${kind.version} ${kind.kind}${req.subResource ? `/${req.subResource}` : ''})` };
+    return { kind: 'passed', unexpected: true, reason: `not an UPDATE of an apps Deployment (${req.operation} ${kind.group}/${kind.version} ${kind.kind}${req.subResource ? `/${req.subResource}` : ''}); passed unchanged, check the webhook configuration's rules` };
   }
   if (!isDeployment(req.object) || !isDeployment(req.oldObject)) {
     throw new Error('the request carries no Deployment in object and oldObject');

@@ -32,6 +32,14 @@ export function resourcePath(ref: ResourceRef): string {
   return `${base}${ns}/${ref.plural}${name}${sub}`;
 }
 
+/** The plural of the resource a path addresses: /api/v1/namespaces/x/pods/y/status → pods. */
+export function resourceOf(path: string): string {
+  const parts = path.split('?')[0]!.split('/').filter(Boolean);
+  let i = parts[0] === 'api' ? 2 : 3;
+  if (parts[i] === 'namespaces' && parts.length > i + 2) i += 2;
+  return parts[i] ?? '';
+}
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -103,6 +111,8 @@ function parseWarnings(header: string | string[] | undefined): string[] {
 export class KubeClient {
   /** Requests sent, by verb; benchmarks read it to count what an idle controller costs. */
   readonly requestCounts = new Map<string, number>();
+  /** Called for every request sent (metrics), with the resource's plural (e.g. "leases"). */
+  onRequest: ((verb: string, resource: string) => void) | undefined;
 
   private constructor(
     private readonly server: URL,
@@ -131,8 +141,9 @@ export class KubeClient {
     return KubeClient.fromKubeConfig(kc, userAgent);
   }
 
-  private count(verb: string): void {
+  private count(verb: string, path: string): void {
     this.requestCounts.set(verb, (this.requestCounts.get(verb) ?? 0) + 1);
+    this.onRequest?.(verb, resourceOf(path));
   }
 
   totalRequests(): number {
@@ -157,7 +168,7 @@ export class KubeClient {
   }
 
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<KubeResponse<T>> {
-    this.count(method);
+    this.count(method, path);
     const url = this.url(path, opts.query);
     const payload = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -250,7 +261,7 @@ export class KubeClient {
     onEvent: (ev: WatchEvent<T>) => void,
     opts: { timeoutSeconds?: number; labelSelector?: string; signal?: AbortSignal } = {},
   ): Promise<void> {
-    this.count('WATCH');
+    this.count('WATCH', resourcePath(ref));
     const timeoutSeconds = opts.timeoutSeconds ?? 300;
     const url = this.url(resourcePath(ref), {
       watch: 1,

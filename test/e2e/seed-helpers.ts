@@ -18,15 +18,20 @@ function example(file: string, namespace: string): KubeObject[] {
     .map((o) => (o.metadata.namespace === 'test' ? { ...o, metadata: { ...o.metadata, namespace } } : o));
 }
 
-export function seedCanaryManifest(namespace: string): Canary {
+export interface Intervals {
+  analysisInterval: string;
+  metricInterval: string;
+}
+
+export function seedCanaryManifest(namespace: string, iv: Intervals = { analysisInterval: ANALYSIS_INTERVAL, metricInterval: METRIC_INTERVAL }): Canary {
   const [canary] = example('canary.yaml', namespace) as Canary[];
-  canary!.spec.analysis!.interval = ANALYSIS_INTERVAL;
-  for (const m of canary!.spec.analysis!.metrics ?? []) m.interval = METRIC_INTERVAL;
+  canary!.spec.analysis!.interval = iv.analysisInterval;
+  for (const m of canary!.spec.analysis!.metrics ?? []) m.interval = iv.metricInterval;
   return canary!;
 }
 
 /** Applies the seed's MetricTemplates (shared, in flagger-system), Deployment, HPA and Canary. */
-export async function applySeed(namespace: string): Promise<void> {
+export async function applySeed(namespace: string, iv?: Intervals): Promise<void> {
   const client = await admin();
   for (const o of example('metric-templates.yaml', namespace)) {
     const ref = o.kind === 'Namespace' ? R.namespaces : at(CR.metrictemplates, o.metadata.namespace);
@@ -34,7 +39,7 @@ export async function applySeed(namespace: string): Promise<void> {
   }
   for (const o of example('deployment.yaml', namespace)) await client.create(at(R.deployments, namespace), o);
   for (const o of example('hpa.yaml', namespace)) await client.create(at(R.hpas, namespace), o);
-  await client.create(at(CR.canaries, namespace), seedCanaryManifest(namespace));
+  await client.create(at(CR.canaries, namespace), seedCanaryManifest(namespace, iv));
 }
 
 export async function getCanary(namespace: string, name = 'podinfo'): Promise<Canary> {

@@ -183,4 +183,21 @@ describe('the seed guide, end to end', function () {
     assert.equal(done.status?.lastPromotedSpec, rev);
     assert.ok(handover <= 20, `handover took ${handover} s`);
   });
+
+  it('7. pauses at once, with a Warning, a template change that bypassed the webhook', async () => {
+    const client = await admin();
+    await client.delete(at(R.mutatingwebhooks, undefined, 'sluice'));
+    try {
+      const t0 = await snapshot();
+      const r = await setImage('6.0.7');
+      assert.doesNotMatch(r.stderr, /sluice/, 'the webhook really was out of the way');
+      await waitFor(async () => (await target()).spec.paused === true, { timeoutMs: 15_000, intervalMs: 100, what: 'the controller to pause the Deployment' });
+      const warning = (await eventsSince(t0)).find((e) => e.type === 'Warning' && /without being paused \(was the webhook bypassed\?\); paused it/.test(e.message));
+      assert.ok(warning, 'a Warning event explains the pause');
+      await waitPhase(ns, 'Succeeded', 120_000, templateRevision((await target()).spec.template));
+    } finally {
+      installManifests(binDir);
+      await startWebhook();
+    }
+  });
 });

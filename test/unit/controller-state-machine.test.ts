@@ -22,6 +22,8 @@ describe('rollout state machine', () => {
       const d = decide(seedCanary(), { target: undefined, canaryDeployment: undefined, autoscaler: undefined }, undefined, T0, settings);
       assert.equal(d.status.phase, 'Initializing');
       assert.match(messages(d)[0]!, /target Deployment podinfo\.test not found/);
+      assert.equal(d.status.conditions?.[0]?.reason, 'TargetNotFound');
+      assert.match(d.status.conditions?.[0]?.message ?? '', /not found/);
       assert.equal(d.requeueAfterMs, 10_000);
     });
     it('reports a target without matchLabels', () => {

@@ -1,75 +1,99 @@
-// `make demo` (with the world already up, as the Makefile arranges): shows the local world and
-// the webhook at work on the seed's podinfo. Each step prints what a person would type and see.
-import fs from 'node:fs';
-import path from 'node:path';
-import YAML from 'yaml';
-import { KubeClient, R, at } from '../../lib/kube/client.js';
-import { PrometheusClient } from '../../controller/analysis/prometheus-client.js';
+// `make demo` (the Makefile brings the world up first and down after): the seed guide on the
+// local world. sluice starts, the seed's manifests apply (intervals in seconds instead of
+// minutes), 6.0.1 is promoted, 6.0.2 is rolled back under injected errors. Progress is printed
+// live: phase, weight, each metric against its bound; a summary closes.
+import assert from 'node:assert/strict';
+import { CR, type Canary } from '../../api/flagger-types.js';
+import { KubeClient, R, at, type KubeObject } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { templateRevision } from '../../api/revision.js';
-import { annotations, labels } from '../../api/contract.js';
-import { paths, root, urls } from './layout.js';
+import { paths, ports, urls } from './layout.js';
 import { buildBinaries, runKubectl } from './world.js';
-import { installManifests, startWebhook } from './sluice.js';
+import { up as sluiceUp } from './sluice.js';
+import { applySeed, canaryEvents } from '../e2e/seed-helpers.js';
 
+const NS = 'test';
 const { binDir } = buildBinaries();
-const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
+const tty = process.stdout.isTTY;
+const bold = (s: string) => (tty ? `\x1b[1m${s}\x1b[0m` : s);
 
-async function sh(...args: string[]): Promise<string> {
+async function sh(...args: string[]): Promise<void> {
   console.log(bold(`$ kubectl ${args.join(' ')}`));
   const r = await runKubectl(binDir, args);
-  process.stdout.write(r.stdout);
-  if (r.stderr) process.stdout.write(r.stderr);
+  process.stdout.write(r.stdout + r.stderr);
   if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} exited ${r.code}`);
-  return r.stdout;
+}
+
+/** Last metric values, from the controller's own flagger_canary_metric_analysis gauge. */
+async function metricValues(): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${ports.controllerMetrics}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/^flagger_canary_metric_analysis\{([^}]*)\} (\S+)/gm)) {
+    const labels = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
+    if (labels.namespace === NS && labels.metric) out.set(labels.metric, Number(m[2]));
+  }
+  return out;
+}
+
+async function follow(client: KubeClient, revision: string, until: string[]): Promise<Canary> {
+  let last = '';
+  return waitFor(async () => {
+    const c = await client.get<Canary>(at(CR.canaries, NS, 'podinfo'));
+    const s = c.status ?? {};
+    const values = await metricValues();
+    const checks = (c.spec.analysis?.metrics ?? []).map((m) => {
+      const v = values.get(m.name);
+      const bound = m.thresholdRange?.min !== undefined ? `≥ ${m.thresholdRange.min}` : `≤ ${m.thresholdRange?.max}`;
+      return `${m.name} ${v === undefined ? '–' : v.toFixed(2)} (${bound})`;
+    });
+    const line = `  ${(s.phase ?? '').padEnd(12)} weight ${String(s.phase === 'Promoting' ? 100 : (s.canaryWeight ?? 0)).padStart(3)}  failed checks ${s.failedChecks ?? 0}  ${checks.join('  ')}`;
+    if (line !== last) console.log(line);
+    last = line;
+    return s.lastAppliedSpec === revision && until.includes(s.phase ?? '') ? c : undefined;
+  }, { timeoutMs: 240_000, intervalMs: 1000, what: `canary podinfo.${NS} to reach ${until.join(' or ')}` });
 }
 
 async function main(): Promise<void> {
-  const started = Date.now();
+  const t0 = Date.now();
   const client = await KubeClient.load(paths.kubeconfig, 'sluice-demo');
-  const prom = new PrometheusClient(urls.prometheus);
-  console.log(bold('\n== 1. A real control plane with three kwok nodes'));
-  await sh('get', 'nodes', '-o', 'wide');
+  console.log(bold('\n== sluice on the local world: a real control plane, three kwok nodes, Prometheus, a simulated gateway'));
+  await sh('get', 'nodes');
+  await sluiceUp();
 
-  console.log(bold('\n== 2. The seed\'s podinfo Deployment and HPA become Available'));
-  await sh('create', 'namespace', 'test');
-  await sh('apply', '-f', path.join(root, 'examples/podinfo/deployment.yaml'), '-f', path.join(root, 'examples/podinfo/hpa.yaml'));
-  await sh('rollout', 'status', '-n', 'test', 'deployment/podinfo', '--timeout=90s');
+  console.log(bold('\n== 1. The seed\'s podinfo, HPA, MetricTemplates and Canary (analysis interval 5s instead of 1m)'));
+  await client.create(R.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
+  await waitFor(() => client.find(at(R.serviceaccounts, NS, 'default')), { timeoutMs: 30_000, what: 'the namespace to be ready' });
+  await applySeed(NS, { analysisInterval: '5s', metricInterval: '10s' });
+  await fetch(`${urls.simulator}/traffic/${NS}/podinfo`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ratePerSecond: 100 }) });
+  await waitFor(async () => (await client.get<Canary>(at(CR.canaries, NS, 'podinfo'))).status?.phase === 'Initialized', { timeoutMs: 90_000, what: 'Initialized' });
+  await sh('-n', NS, 'get', 'canaries,deployments,services,httproutes,hpa');
 
-  console.log(bold('\n== 3. The gateway splits traffic by HTTPRoute weight (90/10), as Prometheus sees it'));
-  const canary = YAML.parse(fs.readFileSync(path.join(root, 'examples/podinfo/deployment.yaml'), 'utf8'));
-  canary.metadata.name = 'podinfo-canary';
-  canary.spec.selector.matchLabels.app = canary.spec.template.metadata.labels.app = 'podinfo-canary';
-  await client.create(at(R.deployments, 'test'), canary);
-  for (const [name, app] of [['podinfo-primary', 'podinfo'], ['podinfo-canary', 'podinfo-canary']] as const) {
-    await client.create(at(R.services, 'test'), { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'test' }, spec: { selector: { app }, ports: [{ name: 'http', port: 9898, targetPort: 9898 }] } });
-  }
-  await client.create(at(R.httproutes, 'test'), {
-    apiVersion: 'gateway.networking.k8s.io/v1',
-    kind: 'HTTPRoute',
-    metadata: { name: 'podinfo', namespace: 'test' },
-    spec: { parentRefs: [{ name: 'cilium', namespace: 'cilium' }], rules: [{ backendRefs: [{ name: 'podinfo-primary', port: 9898, weight: 90 }, { name: 'podinfo-canary', port: 9898, weight: 10 }] }] },
-  });
-  await sh('rollout', 'status', '-n', 'test', 'deployment/podinfo-canary', '--timeout=90s');
-  const q = (svc: string) => `sum(rate(envoy_cluster_upstream_rq{envoy_cluster_name="test_${svc}_9898"}[10s]))`;
-  const share = await waitFor(async () => {
-    const c = await prom.value(q('podinfo-canary'));
-    const p = await prom.value(q('podinfo-primary'));
-    process.stdout.write(`\r  primary ${p.toFixed(1)} req/s, canary ${c.toFixed(1)} req/s, canary share ${((100 * c) / (c + p)).toFixed(1)}%   `);
-    return c + p > 15 ? (100 * c) / (c + p) : undefined;
-  }, { timeoutMs: 60_000, intervalMs: 1000, what: 'traffic in Prometheus' });
-  console.log(`\n  canary share of gateway traffic: ${share.toFixed(1)}% (route weight 10%)`);
+  console.log(bold('\n== 2. kubectl set image → analysed on the canary, weights 10 … 50, released'));
+  const t2 = Date.now();
+  await sh('-n', NS, 'set', 'image', 'deployment/podinfo', 'podinfod=ghcr.io/stefanprodan/podinfo:6.0.1');
+  type D = KubeObject & { spec: { paused?: boolean; template: { spec: { containers: { image: string }[] } } } };
+  const rev1 = templateRevision((await client.get<D>(at(R.deployments, NS, 'podinfo'))).spec.template);
+  const promoted = await follow(client, rev1, ['Succeeded', 'Failed']);
+  const promotedIn = (Date.now() - t2) / 1000;
+  assert.equal(promoted.status?.phase, 'Succeeded', 'the healthy revision must be promoted');
 
-  console.log(bold('\n== 4. sluice\'s webhook freezes a template change of a managed Deployment'));
-  installManifests(binDir);
-  await startWebhook();
-  const d = await client.get<{ metadata: { name: string }; spec: { template: unknown } }>(at(R.deployments, 'test', 'podinfo'));
-  // What the controller does at bootstrap: mark the Deployment managed and record its stable revision.
-  await client.patch(at(R.deployments, 'test', 'podinfo'), { metadata: { labels: { [labels.managed]: 'true' }, annotations: { [annotations.stableRevision]: templateRevision(d.spec.template), [annotations.canary]: 'podinfo' } } });
-  await sh('-n', 'test', 'set', 'image', 'deployment/podinfo', 'podinfod=ghcr.io/stefanprodan/podinfo:6.0.1');
-  await sh('-n', 'test', 'get', 'deployment', 'podinfo', '-o', 'custom-columns=NAME:.metadata.name,PAUSED:.spec.paused,IMAGE:.spec.template.spec.containers[0].image,AVAILABLE:.status.availableReplicas');
-  await sh('-n', 'test', 'get', 'replicasets', '-l', 'app=podinfo');
-  console.log(`\nDemo done in ${((Date.now() - started) / 1000).toFixed(0)} s: the spec holds 6.0.1, the pods still run 6.0.0, one ReplicaSet.`);
+  console.log(bold('\n== 3. 6.0.2 with 50% errors injected on podinfo-canary → halted, rolled back'));
+  await fetch(`${urls.simulator}/faults/${NS}/podinfo-canary`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ errorRatio: 0.5 }) });
+  const t3 = Date.now();
+  await sh('-n', NS, 'set', 'image', 'deployment/podinfo', 'podinfod=ghcr.io/stefanprodan/podinfo:6.0.2');
+  const rev2 = templateRevision((await client.get<D>(at(R.deployments, NS, 'podinfo'))).spec.template);
+  const failed = await follow(client, rev2, ['Succeeded', 'Failed']);
+  const rolledBackIn = (Date.now() - t3) / 1000;
+  assert.equal(failed.status?.phase, 'Failed', 'the faulty revision must be rolled back');
+  await sh('-n', NS, 'get', 'deployment', 'podinfo', '-o', 'custom-columns=NAME:.metadata.name,PAUSED:.spec.paused,SPEC IMAGE:.spec.template.spec.containers[0].image,AVAILABLE:.status.availableReplicas');
+  await sh('-n', NS, 'get', 'pods', '-l', 'app=podinfo', '-o', 'custom-columns=POD:.metadata.name,RUNNING IMAGE:.spec.containers[0].image');
+
+  console.log(bold('\n== Events of canary/podinfo'));
+  for (const e of await canaryEvents(NS)) console.log(`  ${e.type.padEnd(8)} ${e.message}${e.count > 1 ? ` (x${e.count})` : ''}`);
+  console.log(bold('\n== Summary'));
+  console.log(`  6.0.1: ${promoted.status?.phase} in ${promotedIn.toFixed(0)} s — the primary runs it, unpaused`);
+  console.log(`  6.0.2: ${failed.status?.phase} in ${rolledBackIn.toFixed(0)} s after ${failed.status?.failedChecks} failed checks — never reached more than 10% of traffic nor one primary pod; the Deployment holds it paused`);
+  console.log(`  whole demo: ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   client.close();
 }
 
