@@ -55,7 +55,15 @@ export async function controllerBench(canaries = 5, rollouts = 7): Promise<Figur
       return list.items.length === canaries && list.items.every((c) => c.status?.phase === 'Initialized');
     }, { timeoutMs: 120_000, what: `${canaries} Canaries to be Initialized` });
 
-    // Idle: a minute in which nothing changes.
+    // Idle: first the aftermath of bootstrap settles (route status, copies' status, …): no
+    // reconcile for 10 s; then a minute in which nothing changes is counted.
+    const reconciles = async () => Number(/^sluice_controller_reconciles_total\{result="ok"\} (\S+)/m.exec(await (await fetch(`http://127.0.0.1:${ports.controllerMetrics}/metrics`)).text())?.[1] ?? 0);
+    let last = { n: await reconciles(), since: Date.now() };
+    await waitFor(async () => {
+      const n = await reconciles();
+      if (n !== last.n) last = { n, since: Date.now() };
+      return Date.now() - last.since >= 10_000;
+    }, { timeoutMs: 180_000, intervalMs: 1000, what: 'the controller to go quiet after bootstrap' });
     const before = await controllerRequests();
     const idleMs = 60_000;
     await delay(idleMs); // the measurement window itself, not synchronisation

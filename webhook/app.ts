@@ -37,7 +37,10 @@ export function createApp(opts: AppOptions): express.Express {
       }
       const answer = answerMutate(request, opts.flags);
       const level = answer.decision === 'error' ? 'error' : answer.decision === 'passed' && !answer.notable ? 'debug' : 'info';
-      opts.logger.log(level, answer.note, { key: answer.subject, decision: answer.decision, user: request.userInfo.username, dryRun: request.dryRun === true });
+      // Most reviews pass; building a log entry nobody keeps would be paid on every one of them.
+      if (opts.logger.isLevelEnabled(level)) {
+        opts.logger.log(level, answer.note, { key: answer.subject, decision: answer.decision, user: request.userInfo.username, dryRun: request.dryRun === true });
+      }
       res.json(answer.review);
       opts.metrics.observe('mutate', answer.decision, (performance.now() - started) / 1000);
     });

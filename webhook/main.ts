@@ -81,6 +81,7 @@ async function main(): Promise<void> {
   // setSecureContext swaps it in place for new connections, so rotation drops no request.
   const server = https.createServer({ requestTimeout: 10_000, keepAliveTimeout: 30_000 }, app);
   source.onChange((pair) => server.setSecureContext({ cert: pair.certPem, key: pair.keyPem }));
+  server.on('secureConnection', () => metrics.handshakes.inc());
   await source.start();
   if (!source.current()) logger.warn('no serving certificate yet; /readyz answers 503 until one is loaded');
 

@@ -17,6 +17,12 @@ export class WebhookMetrics {
     registers: [this.registry],
   });
 
+  readonly handshakes = new Counter({
+    name: 'sluice_webhook_tls_handshakes_total',
+    help: 'TLS connections established (the apiserver reuses connections; a high rate means it cannot)',
+    registers: [this.registry],
+  });
+
   constructor(withProcessMetrics = true) {
     if (withProcessMetrics) collectDefaultMetrics({ register: this.registry });
   }
