@@ -1,5 +1,6 @@
 // make bench: every benchmark that runs in minutes, then their figures into bench/RESULTS.md and
-// bench/results.json. `node dist/bench/run.js cold-build` measures the 15-20 minute cold build.
+// bench/results.json. `node dist/bench/run.js cold-build` measures the 15-20 minute cold build;
+// `node dist/bench/run.js controller` only the controller's figures.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { root } from '../test/world/layout.js';
@@ -25,6 +26,16 @@ async function main(): Promise<void> {
   if (process.argv[2] === 'cold-build') {
     const seconds = Number(execFileSync('bash', [path.join(root, 'bench/cold-build.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim());
     record([{ name: 'world_cold_build', value: seconds, unit: 's', note: 'bench/cold-build.sh: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok with an empty Go build cache (module downloads excluded), 2 cores' }]);
+    return;
+  }
+  if (process.argv[2] === 'controller') {
+    await up();
+    installManifests(buildBinaries().binDir);
+    await startWebhook();
+    await startController();
+    const figures = await controllerBench();
+    await down();
+    record(figures);
     return;
   }
   const figures: Figure[] = [];

@@ -4,6 +4,7 @@
 import http from 'node:http';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { positiveSeconds } from '../lib/flags.js';
 import { CR, type Canary, type MetricTemplate } from '../api/flagger-types.js';
 import { KubeClient, R, type KubeObject, type ResourceRef } from '../lib/kube/client.js';
 import { Informer, objectKey } from '../lib/kube/informer.js';
@@ -38,14 +39,7 @@ const { values: flags } = parseArgs({
   strict: true,
 });
 
-function seconds(name: keyof typeof flags): number {
-  const v = Number(flags[name]);
-  if (!Number.isFinite(v) || v <= 0) {
-    console.error(`sluice-controller: --${name} must be a positive number of seconds, got ${String(flags[name])}`);
-    process.exit(2);
-  }
-  return v;
-}
+const seconds = (name: keyof typeof flags) => positiveSeconds('sluice-controller', name, flags[name] as string | undefined);
 
 async function main(): Promise<void> {
   const logger = createLogger('controller');

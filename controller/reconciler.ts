@@ -3,7 +3,7 @@
 // Level-triggered and idempotent: a pass interrupted anywhere is finished by the next one.
 import { annotations as A, labels as L, names, objectName, shortRevision } from '../api/contract.js';
 import { CR, type Canary, type CanaryStatus, type MetricTemplate } from '../api/flagger-types.js';
-import { ApiError, R, at, type KubeClient, type KubeObject } from '../lib/kube/client.js';
+import { ApiError, R, at, type KubeClient, type KubeObject, type ResourceRef } from '../lib/kube/client.js';
 import type { Informer } from '../lib/kube/informer.js';
 import type { Logger } from '../lib/logger.js';
 import { runAnalysis } from './analysis/run-analysis.js';
@@ -48,6 +48,21 @@ export class Reconciler {
 
   private guard(): void {
     if (!this.d.isLeader()) throw new NotLeader('not the leader');
+  }
+
+  /**
+   * Creates an object the cache says is missing. "Already exists" means the cache is behind (we
+   * or another pass created it moments ago): not an error; answers whether this call created it.
+   */
+  private async createMissing(ref: ResourceRef, body: unknown): Promise<boolean> {
+    this.guard();
+    try {
+      await this.d.client.create(ref, body);
+      return true;
+    } catch (err) {
+      if (err instanceof ApiError && err.conflict) return false;
+      throw err;
+    }
   }
 
   async reconcile(key: string): Promise<{ requeueAfterMs?: number } | void> {
@@ -168,12 +183,7 @@ export class Reconciler {
   private async ensureCopy(canary: Canary, target: Deployment, copy: Deployment | undefined, want: { template?: unknown; revision?: string; replicas: number }): Promise<void> {
     const ns = canary.metadata.namespace!;
     if (!copy) {
-      this.guard();
-      try {
-        await this.d.client.create(at(R.deployments, ns), canaryDeployment(canary, target, target.spec.template, revisionOf(target), want.replicas));
-      } catch (err) {
-        if (!(err instanceof ApiError && err.conflict)) throw err; // created meanwhile: the cache is behind; the next pass adjusts it
-      }
+      await this.createMissing(at(R.deployments, ns), canaryDeployment(canary, target, target.spec.template, revisionOf(target), want.replicas));
       return;
     }
     const ops: unknown[] = [];
@@ -194,12 +204,7 @@ export class Reconciler {
     for (const [role, want] of Object.entries(svcs)) {
       const have = this.d.caches.services.get(ns, want.metadata.name);
       if (!have) {
-        this.guard();
-        try {
-          await this.d.client.create(at(R.services, ns), want);
-        } catch (err) {
-          if (!(err instanceof ApiError && err.conflict)) throw err; // created meanwhile: the cache is behind
-        }
+        await this.createMissing(at(R.services, ns), want);
         continue;
       }
       // The apex Service, when it is the user's, is theirs to keep as it is.
@@ -217,13 +222,7 @@ export class Reconciler {
     const want = httpRoute(canary, weight);
     const have = this.d.caches.routes.get(ns, want.metadata.name);
     if (!have) {
-      this.guard();
-      try {
-        await this.d.client.create(at(R.httproutes, ns), want);
-      } catch (err) {
-        if (!(err instanceof ApiError && err.conflict)) throw err;
-        await this.d.client.patch(at(R.httproutes, ns, want.metadata.name), { spec: want.spec });
-      }
+      if (!(await this.createMissing(at(R.httproutes, ns), want))) await this.d.client.patch(at(R.httproutes, ns, want.metadata.name), { spec: want.spec });
       return;
     }
     const spec = have.spec as { parentRefs?: unknown[]; hostnames?: unknown[]; rules?: { backendRefs?: unknown[]; matches?: unknown; timeouts?: unknown }[] } | undefined;
@@ -239,12 +238,7 @@ export class Reconciler {
     const want = canaryHpa(canary, source, canary.spec.targetRef.name);
     const have = this.d.caches.hpas.get(ns, want.metadata.name);
     if (!have) {
-      this.guard();
-      try {
-        await this.d.client.create(at(R.hpas, ns), want);
-      } catch (err) {
-        if (!(err instanceof ApiError && err.conflict)) throw err;
-      }
+      await this.createMissing(at(R.hpas, ns), want);
       return;
     }
     const pick = (h: HorizontalPodAutoscaler) => [h.spec.minReplicas ?? 1, h.spec.maxReplicas, h.spec.metrics, h.spec.scaleTargetRef.name];

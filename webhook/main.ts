@@ -4,6 +4,7 @@
 import https from 'node:https';
 import http from 'node:http';
 import { parseArgs } from 'node:util';
+import { positiveSeconds } from '../lib/flags.js';
 import { KubeClient } from '../lib/kube/client.js';
 import { createLogger } from '../lib/logger.js';
 import { createApp } from './app.js';
@@ -34,14 +35,7 @@ const { values: flags } = parseArgs({
   strict: true,
 });
 
-function seconds(name: keyof typeof flags): number {
-  const v = Number(flags[name]);
-  if (!Number.isFinite(v) || v <= 0) {
-    console.error(`sluice-webhook: --${name} must be a positive number of seconds, got ${String(flags[name])}`);
-    process.exit(2);
-  }
-  return v;
-}
+const seconds = (name: keyof typeof flags) => positiveSeconds('sluice-webhook', name, flags[name] as string | undefined);
 
 async function main(): Promise<void> {
   const logger = createLogger('webhook');

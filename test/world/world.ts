@@ -88,6 +88,12 @@ function insecureHealthz(port: number): () => Promise<boolean> {
   return () => ok(`https://127.0.0.1:${port}/healthz`, { insecure: true });
 }
 
+/** What kube-controller-manager and kube-scheduler share: admin identity, loopback, one replica. */
+function controlLoopArgs(port: number): string[] {
+  const kc = paths.kubeconfig;
+  return [`--kubeconfig=${kc}`, `--authentication-kubeconfig=${kc}`, `--authorization-kubeconfig=${kc}`, '--bind-address=127.0.0.1', `--secure-port=${port}`, '--leader-elect=false'];
+}
+
 function controlPlane({ binDir, kwokStagesDir }: Binaries, pki: ReturnType<typeof ensureWorldPki>): ProcessSpec[] {
   const bin = (name: string) => path.join(binDir, name);
   const stages = fs.readdirSync(kwokStagesDir).map((f) => `--config=${path.join(kwokStagesDir, f)}`);
@@ -140,12 +146,7 @@ function controlPlane({ binDir, kwokStagesDir }: Binaries, pki: ReturnType<typeo
       name: 'kube-controller-manager',
       command: bin('kube-controller-manager'),
       args: [
-        `--kubeconfig=${kc}`,
-        `--authentication-kubeconfig=${kc}`,
-        `--authorization-kubeconfig=${kc}`,
-        '--bind-address=127.0.0.1',
-        `--secure-port=${ports.controllerManager}`,
-        '--leader-elect=false',
+        ...controlLoopArgs(ports.controllerManager),
         `--service-account-private-key-file=${pki.serviceAccountKeyFile}`,
         `--root-ca-file=${pki.caFile}`,
         '--cluster-name=sluice-world',
@@ -158,15 +159,7 @@ function controlPlane({ binDir, kwokStagesDir }: Binaries, pki: ReturnType<typeo
     {
       name: 'kube-scheduler',
       command: bin('kube-scheduler'),
-      args: [
-        `--kubeconfig=${kc}`,
-        `--authentication-kubeconfig=${kc}`,
-        `--authorization-kubeconfig=${kc}`,
-        '--bind-address=127.0.0.1',
-        `--secure-port=${ports.scheduler}`,
-        '--leader-elect=false',
-        '--v=1',
-      ],
+      args: [...controlLoopArgs(ports.scheduler), '--v=1'],
       ready: insecureHealthz(ports.scheduler),
     },
     {
