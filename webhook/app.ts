@@ -19,6 +19,8 @@ export interface AppOptions {
 export function createApp(opts: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // The apiserver never revalidates: an ETag would only cost a hash of every answer.
+  app.set('etag', false);
   app.get('/healthz', (_req, res) => void res.type('text').send('ok'));
   app.get('/readyz', (_req, res) => void (opts.ready() ? res.type('text').send('ok') : res.status(503).type('text').send('no serving certificate yet')));
 
