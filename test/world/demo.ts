@@ -35,8 +35,12 @@ async function metricValues(): Promise<Map<string, number>> {
   return out;
 }
 
+/** Highest canary weight seen while following the last rollout. */
+let peakWeight = 0;
+
 async function follow(client: KubeClient, revision: string, until: string[]): Promise<Canary> {
   let last = '';
+  peakWeight = 0;
   return waitFor(async () => {
     const c = await client.get<Canary>(at(CR.canaries, NS, 'podinfo'));
     const s = c.status ?? {};
@@ -46,7 +50,9 @@ async function follow(client: KubeClient, revision: string, until: string[]): Pr
       const bound = m.thresholdRange?.min !== undefined ? `≥ ${m.thresholdRange.min}` : `≤ ${m.thresholdRange?.max}`;
       return `${m.name} ${v === undefined ? '–' : v.toFixed(2)} (${bound})`;
     });
-    const line = `  ${(s.phase ?? '').padEnd(12)} weight ${String(s.phase === 'Promoting' ? 100 : (s.canaryWeight ?? 0)).padStart(3)}  failed checks ${s.failedChecks ?? 0}  ${checks.join('  ')}`;
+    const weight = s.phase === 'Promoting' ? 100 : (s.canaryWeight ?? 0);
+    if (s.lastAppliedSpec === revision) peakWeight = Math.max(peakWeight, weight);
+    const line = `  ${(s.phase ?? '').padEnd(12)} weight ${String(weight).padStart(3)}  failed checks ${s.failedChecks ?? 0}  ${checks.join('  ')}`;
     if (line !== last) console.log(line);
     last = line;
     return s.lastAppliedSpec === revision && until.includes(s.phase ?? '') ? c : undefined;
@@ -83,7 +89,9 @@ async function main(): Promise<void> {
   await sh('-n', NS, 'set', 'image', 'deployment/podinfo', 'podinfod=ghcr.io/stefanprodan/podinfo:6.0.2');
   const rev2 = templateRevision((await client.get<D>(at(R.deployments, NS, 'podinfo'))).spec.template);
   const failed = await follow(client, rev2, ['Succeeded', 'Failed']);
+  const failedPeak = peakWeight;
   const rolledBackIn = (Date.now() - t3) / 1000;
+  const primaryImages = (await client.list<KubeObject & { spec: { containers: { image: string }[] } }>(at(R.pods, NS), { labelSelector: 'app=podinfo' })).items.map((p) => p.spec.containers[0]?.image);
   assert.equal(failed.status?.phase, 'Failed', 'the faulty revision must be rolled back');
   await sh('-n', NS, 'get', 'deployment', 'podinfo', '-o', 'custom-columns=NAME:.metadata.name,PAUSED:.spec.paused,SPEC IMAGE:.spec.template.spec.containers[0].image,AVAILABLE:.status.availableReplicas');
   await sh('-n', NS, 'get', 'pods', '-l', 'app=podinfo', '-o', 'custom-columns=POD:.metadata.name,RUNNING IMAGE:.spec.containers[0].image');
@@ -92,7 +100,8 @@ async function main(): Promise<void> {
   for (const e of await canaryEvents(NS)) console.log(`  ${e.type.padEnd(8)} ${e.message}${e.count > 1 ? ` (x${e.count})` : ''}`);
   console.log(bold('\n== Summary'));
   console.log(`  6.0.1: ${promoted.status?.phase} in ${promotedIn.toFixed(0)} s — the primary runs it, unpaused`);
-  console.log(`  6.0.2: ${failed.status?.phase} in ${rolledBackIn.toFixed(0)} s after ${failed.status?.failedChecks} failed checks — never reached more than 10% of traffic nor one primary pod; the Deployment holds it paused`);
+  const onPrimary = primaryImages.filter((i) => i?.endsWith(':6.0.2')).length;
+  console.log(`  6.0.2: ${failed.status?.phase} in ${rolledBackIn.toFixed(0)} s after ${failed.status?.failedChecks} failed checks — at most ${failedPeak}% of gateway traffic, on ${onPrimary} of ${primaryImages.length} primary pods; the Deployment holds it paused`);
   console.log(`  whole demo: ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   client.close();
 }

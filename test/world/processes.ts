@@ -74,18 +74,16 @@ export async function ensureStarted(spec: ProcessSpec): Promise<'started' | 'alr
   child.unref();
   fs.writeFileSync(pidFile(spec.name), String(pid));
   const timeoutMs = spec.readyTimeoutMs ?? 60_000;
-  try {
-    await waitFor(
-      async () => {
-        if (!isAlive(pid)) throw new ComponentError(spec.name, 'exited during start-up');
-        return spec.ready();
-      },
-      { timeoutMs, intervalMs: 100, what: `${spec.name} to become ready` },
-    );
-  } catch (err) {
-    const exited = !isAlive(pid);
+  // A component that dies while starting is reported at once, not after the readiness deadline.
+  const exited = new Promise<'exited'>((resolve) => child.once('exit', () => resolve('exited')));
+  const ready = waitFor(() => spec.ready(), { timeoutMs, intervalMs: 100, what: `${spec.name} to become ready` }).then(
+    () => 'ready' as const,
+    () => 'timeout' as const,
+  );
+  const outcome = await Promise.race([ready, exited]);
+  if (outcome !== 'ready') {
     await stopComponent(spec.name);
-    throw new ComponentError(spec.name, exited ? 'exited during start-up' : `was not ready within ${timeoutMs / 1000} s`);
+    throw new ComponentError(spec.name, outcome === 'exited' ? 'exited during start-up' : `was not ready within ${timeoutMs / 1000} s`);
   }
   return 'started';
 }
@@ -108,13 +106,27 @@ export async function stopComponent(name: string, graceMs = 10_000, kill = false
         }
       }
     };
+    // Done when nothing of the process group is left: children of a component go with it.
+    const anyLeft = () => isAlive(pid) || groupAlive(pid);
     signal(kill ? 'SIGKILL' : 'SIGTERM');
     const deadline = Date.now() + graceMs;
-    while (isAlive(pid) && Date.now() < deadline) await delay(50);
-    if (isAlive(pid)) signal('SIGKILL');
-    while (isAlive(pid)) await delay(20);
+    while (anyLeft() && Date.now() < deadline) await delay(50);
+    if (anyLeft()) signal('SIGKILL');
+    const killDeadline = Date.now() + 5000;
+    while (anyLeft() && Date.now() < killDeadline) await delay(20);
+    // An unreaped zombie is not a running process; say so rather than wait for ever.
+    if (anyLeft()) process.stderr.write(`[world] ${name} (pid ${pid}) still listed after SIGKILL; probably a zombie awaiting its parent\n`);
   }
   fs.rmSync(pidFile(name), { force: true });
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export function startedComponents(): string[] {
