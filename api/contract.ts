@@ -29,7 +29,7 @@ export const values = {
   rolloutsEnabled: 'enabled',
 } as const;
 
-/** Names of generated objects (see docs/design.md, "Objects"). */
+/** Names of generated objects (docs/design.md, "Objects"). */
 export const names = {
   canaryDeployment: (target: string) => `${target}-canary`,
   canaryHpa: (target: string) => `${target}-canary`,

@@ -1,4 +1,4 @@
-// The objects a Canary generates (see docs/design.md, "Objects"), built as plain manifests.
+// The objects a Canary generates (docs/design.md, "Objects"), built as plain manifests.
 // Pure: the reconciler compares them with what exists and writes only differences.
 import { annotations as A, labels as L, names, values } from '../api/contract.js';
 import type { Canary } from '../api/flagger-types.js';

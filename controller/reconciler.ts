@@ -16,7 +16,6 @@ import { decide, type Decision, type Settings } from './state-machine.js';
 import { revisionOf, type Deployment, type HorizontalPodAutoscaler } from './workload.js';
 
 export const FINALIZER = 'sluice.dev/finalizer';
-export const FIELD_MANAGER = 'sluice';
 
 export interface Caches {
   deployments: Informer<Deployment>;

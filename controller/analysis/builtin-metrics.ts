@@ -6,5 +6,3 @@ export const BUILTIN_QUERIES: Record<string, string> = {
   // 99th percentile of upstream time to the canary Service, in milliseconds.
   'request-duration': `histogram_quantile(0.99, sum(rate(envoy_cluster_upstream_rq_time_bucket{envoy_cluster_name=~"{{ namespace }}_{{ service }}-canary_[0-9a-zA-Z-]+"}[{{ interval }}])) by (le))`,
 };
-
-export const isBuiltin = (name: string) => name in BUILTIN_QUERIES;
