@@ -104,6 +104,11 @@ export class LeaderElector {
     }
   }
 
+  /** Stops campaigning and renewing without giving the Lease up (as a crash would). */
+  stop(): void {
+    this.stopped = true;
+  }
+
   /** Gives the Lease up so a standby takes over at once rather than after it expires. */
   async release(): Promise<void> {
     this.stopped = true;
