@@ -6,7 +6,7 @@ import { KubeClient, R, at } from '../lib/kube/client.js';
 import { annotations, labels } from '../api/contract.js';
 import { templateRevision } from '../api/revision.js';
 import { paths } from '../test/world/layout.js';
-import { waitFor } from '../lib/wait.js';
+import { readyNamespace } from '../test/world/namespaces.js';
 import { percentile, round, type Figure } from './results.js';
 
 const NS = 'bench-overhead';
@@ -26,11 +26,7 @@ function deployment(name: string, managed: boolean) {
 export async function apiserverOverhead(rounds = 300): Promise<Figure[]> {
   const client = await KubeClient.load(paths.kubeconfig, 'sluice-bench');
   try {
-    // A namespace left by an earlier run must be gone, not terminating, before it is made again.
-    await client.delete(at(R.namespaces, undefined, NS));
-    await waitFor(async () => !(await client.find(at(R.namespaces, undefined, NS))), { timeoutMs: 120_000, what: `namespace ${NS} to be gone` });
-    await client.create(R.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
-    await waitFor(() => client.find(at(R.serviceaccounts, NS, 'default')), { timeoutMs: 30_000, what: 'the default ServiceAccount' });
+    await readyNamespace(client, NS);
     for (const [name, managed] of [['with-webhook', true], ['without-webhook', false]] as const) {
       await client.create(at(R.deployments, NS), deployment(name, managed));
     }

@@ -7,6 +7,7 @@ import { CR, type Canary } from '../api/flagger-types.js';
 import { KubeClient, R, at } from '../lib/kube/client.js';
 import { waitFor, delay } from '../lib/wait.js';
 import { paths, ports } from '../test/world/layout.js';
+import { readyNamespace } from '../test/world/namespaces.js';
 import { buildBinaries, runKubectl } from '../test/world/world.js';
 import { percentile, round, type Figure } from './results.js';
 import type { Deployment } from '../controller/workload.js';
@@ -41,10 +42,7 @@ export async function controllerBench(canaries = 5, rollouts = 7): Promise<Figur
   const client = await KubeClient.load(paths.kubeconfig, 'sluice-bench');
   const { binDir } = buildBinaries();
   try {
-    await client.delete(at(R.namespaces, undefined, NS));
-    await waitFor(async () => !(await client.find(at(R.namespaces, undefined, NS))), { timeoutMs: 120_000, what: `namespace ${NS} to be gone` });
-    await client.create(R.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
-    await waitFor(() => client.find(at(R.serviceaccounts, NS, 'default')), { timeoutMs: 30_000, what: 'the default ServiceAccount' });
+    await readyNamespace(client, NS);
     const names = Array.from({ length: canaries }, (_, i) => `app${i}`);
     for (const n of names) {
       await client.create(at(R.deployments, NS), deploymentFor(n));

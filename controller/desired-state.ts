@@ -32,7 +32,8 @@ export function desiredState(canary: Canary, status: CanaryStatus, target: Deplo
   // had (at zero replicas), or the stable template when it is first created.
   const testing = active && revision === status.lastAppliedSpec;
   const fromTarget = testing || copy?.metadata.annotations?.[A.revision] === undefined;
-  const canaryWeight = phase === 'Promoting' ? 100 : phase === 'Progressing' || phase === 'Finalising' ? (status.canaryWeight ?? 0) : 0;
+  // decide() records 100 on entering Promoting, so the status weight is the route weight throughout.
+  const canaryWeight = active ? (status.canaryWeight ?? 0) : 0;
 
   let desiredTarget: DesiredTarget | undefined;
   const released = releasedRevision(status);

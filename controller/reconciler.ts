@@ -119,7 +119,7 @@ export class Reconciler {
     this.observeTransitions(canary, key, status);
     if (target && !convergedFirst && status.phase && status.phase !== 'Initializing') await this.converge(canary, status, target, copy, autoscaler);
     const apex = apexName(canary);
-    this.d.metrics.observe(canary, status.phase, status.phase === 'Promoting' ? 100 : (status.canaryWeight ?? 0), names.primaryService(apex), names.canaryService(apex));
+    this.d.metrics.observe(canary, status.phase, status.canaryWeight ?? 0, names.primaryService(apex), names.canaryService(apex));
     return decision.requeueAfterMs === undefined ? {} : { requeueAfterMs: decision.requeueAfterMs };
   }
 

@@ -60,7 +60,7 @@ export function analysisInterval(canary: Canary, s: Settings): number {
 /** The weight after `current` on a passing check: the next of stepWeights, or current + stepWeight, capped at maxWeight. */
 export function nextWeight(canary: Canary, current: number): number {
   const a = canary.spec.analysis ?? {};
-  const max = a.maxWeight ?? (a.stepWeights && a.stepWeights.length > 0 ? Math.max(...a.stepWeights) : DEFAULTS.maxWeight);
+  const max = maxWeight(canary);
   if (a.stepWeights && a.stepWeights.length > 0) {
     const next = a.stepWeights.find((w) => w > current);
     return Math.min(next ?? max, max);

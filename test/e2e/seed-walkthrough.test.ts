@@ -174,14 +174,12 @@ describe('the seed guide, end to end', function () {
     type Lease = KubeObject & { spec: { holderIdentity?: string } };
     const holder = async () => (await (await admin()).get<Lease>(at(R.leases, 'sluice-system', 'sluice-controller'))).spec.holderIdentity;
     assert.equal(await holder(), 'sluice-controller');
-    const killedAt = Date.now();
     await stopController('sluice-controller', 'kill');
-    await waitFor(async () => (await holder()) === 'sluice-controller-2', { timeoutMs: 20_000, intervalMs: 250, what: 'the standby to take the Lease' });
-    const handover = (Date.now() - killedAt) / 1000;
+    // The 20 s deadline is the requirement itself: waitFor fails the test past it.
+    await waitFor(async () => (await holder()) === 'sluice-controller-2', { timeoutMs: 20_000, intervalMs: 250, what: 'the standby to take the Lease within 20 s' });
     const rev = templateRevision((await target()).spec.template);
     const done = await waitPhase(ns, 'Succeeded', 120_000, rev);
     assert.equal(done.status?.lastPromotedSpec, rev);
-    assert.ok(handover <= 20, `handover took ${handover} s`);
   });
 
   it('7. pauses at once, with a Warning, a template change that bypassed the webhook', async () => {

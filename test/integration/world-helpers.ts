@@ -4,6 +4,7 @@ import crypto from 'node:crypto';
 import { KubeClient, R, at, type KubeObject } from '../../lib/kube/client.js';
 import { PrometheusClient } from '../../controller/analysis/prometheus-client.js';
 import { paths, urls } from '../world/layout.js';
+import { readyNamespace } from '../world/namespaces.js';
 import { waitFor } from '../../lib/wait.js';
 
 let adminClient: KubeClient | undefined;
@@ -26,12 +27,7 @@ export async function simulator(method: 'PUT' | 'DELETE' | 'GET', path: string, 
 
 /** A fresh namespace per test file; deleted afterwards (without waiting for finalisation). */
 export async function testNamespace(prefix: string, labels: Record<string, string> = {}): Promise<string> {
-  const name = `${prefix}-${crypto.randomBytes(3).toString('hex')}`;
-  const client = await admin();
-  await client.create(R.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
-  // Pods are refused until the namespace's default ServiceAccount exists.
-  await waitFor(() => client.find(at(R.serviceaccounts, name, 'default')), { timeoutMs: 20_000, what: `ServiceAccount default in ${name}` });
-  return name;
+  return readyNamespace(await admin(), `${prefix}-${crypto.randomBytes(3).toString('hex')}`, labels);
 }
 
 export async function deleteNamespace(name: string): Promise<void> {

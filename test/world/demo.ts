@@ -8,6 +8,7 @@ import { KubeClient, R, at, type KubeObject } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { templateRevision } from '../../api/revision.js';
 import { paths, ports, urls } from './layout.js';
+import { readyNamespace } from './namespaces.js';
 import { buildBinaries, runKubectl } from './world.js';
 import { up as sluiceUp } from './sluice.js';
 import { applySeed, canaryEvents } from '../e2e/seed-helpers.js';
@@ -50,7 +51,7 @@ async function follow(client: KubeClient, revision: string, until: string[]): Pr
       const bound = m.thresholdRange?.min !== undefined ? `≥ ${m.thresholdRange.min}` : `≤ ${m.thresholdRange?.max}`;
       return `${m.name} ${v === undefined ? '–' : v.toFixed(2)} (${bound})`;
     });
-    const weight = s.phase === 'Promoting' ? 100 : (s.canaryWeight ?? 0);
+    const weight = s.canaryWeight ?? 0;
     if (s.lastAppliedSpec === revision) peakWeight = Math.max(peakWeight, weight);
     const line = `  ${(s.phase ?? '').padEnd(12)} weight ${String(weight).padStart(3)}  failed checks ${s.failedChecks ?? 0}  ${checks.join('  ')}`;
     if (line !== last) console.log(line);
@@ -67,8 +68,7 @@ async function main(): Promise<void> {
   await sluiceUp();
 
   console.log(bold('\n== 1. The seed\'s podinfo, HPA, MetricTemplates and Canary (analysis interval 5s instead of 1m)'));
-  await client.create(R.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
-  await waitFor(() => client.find(at(R.serviceaccounts, NS, 'default')), { timeoutMs: 30_000, what: 'the namespace to be ready' });
+  await readyNamespace(client, NS);
   await applySeed(NS, { analysisInterval: '5s', metricInterval: '10s' });
   await fetch(`${urls.simulator}/traffic/${NS}/podinfo`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ratePerSecond: 100 }) });
   await waitFor(async () => (await client.get<Canary>(at(CR.canaries, NS, 'podinfo'))).status?.phase === 'Initialized', { timeoutMs: 90_000, what: 'Initialized' });
