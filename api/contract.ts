@@ -10,6 +10,8 @@ export const labels = {
   role: `${GROUP}/role`,
   /** On a Namespace: opt-in for cluster policy. */
   rollouts: `${GROUP}/rollouts`,
+  /** On a Canary generated from a ClusterCanaryPolicy: the policy's name. Set by the controller only. */
+  policy: `${GROUP}/policy`,
 } as const;
 
 export const annotations = {

@@ -14,6 +14,8 @@ import { EventRecorder } from './event-recorder.js';
 import { CANARY_LABEL } from './generated-objects.js';
 import { LeaderElector } from './leader-election.js';
 import { Reconciler } from './reconciler.js';
+import { PolicyReconciler, STATUS_KEY } from './policy-reconciler.js';
+import { POLICY_REF, type ClusterCanaryPolicy } from '../api/policy-types.js';
 import { WorkQueue } from './work-queue.js';
 import type { Deployment, HorizontalPodAutoscaler } from './workload.js';
 
@@ -57,13 +59,16 @@ async function main(): Promise<void> {
     routes: inf<KubeObject>('httproutes', R.httproutes, 'app.kubernetes.io/managed-by=sluice'),
     hpas: inf<HorizontalPodAutoscaler>('hpas', R.hpas),
     templates: inf<MetricTemplate>('metrictemplates', CR.metrictemplates),
+    namespaces: inf<KubeObject>('namespaces', R.namespaces),
+    policies: inf<ClusterCanaryPolicy>('clustercanarypolicies', POLICY_REF),
   };
 
   let elector: LeaderElector | undefined;
+  const events = new EventRecorder(client);
   const reconciler = new Reconciler({
     client,
     caches,
-    events: new EventRecorder(client),
+    events,
     metrics,
     logger,
     settings: {
@@ -88,6 +93,37 @@ async function main(): Promise<void> {
       },
     },
   );
+
+  // Cluster policy: one key per namespace (generate / remove Canaries there) and one for the
+  // policies' status, written after the namespace passes that feed it.
+  const policyReconciler = new PolicyReconciler(client, { ...caches, canaries }, events, logger, () => {
+    if (elector && !elector.isLeader) throw new Error('not the leader');
+  });
+  const policyQueue = new WorkQueue(
+    async (key) => {
+      if (key === STATUS_KEY) return policyReconciler.syncStatus();
+      await policyReconciler.syncNamespace(key);
+      policyQueue.addAfter(STATUS_KEY, 500);
+    },
+    {
+      concurrency: 1,
+      onError: (key, err, retry) => logger.warn(`cluster policy pass failed: ${(err as Error).message}; retrying in ${retry} ms`, { key }),
+    },
+  );
+  const allNamespaces = () => caches.namespaces.items().forEach((n) => policyQueue.add(n.metadata.name));
+  caches.namespaces.onChange((_t, n) => policyQueue.add(n.metadata.name));
+  caches.policies.onChange(() => {
+    allNamespaces();
+    policyQueue.addAfter(STATUS_KEY, 500);
+  });
+  const namespaceOf = (_t: unknown, o: KubeObject) => policyQueue.add(o.metadata.namespace!);
+  caches.deployments.onChange(namespaceOf);
+  caches.hpas.onChange(namespaceOf);
+  canaries.onChange(namespaceOf);
+  // A Canary analysed within a policy's limits follows the policy's changes.
+  const canariesIn = (ns: string | undefined) => canaries.items().filter((c) => ns === undefined || c.metadata.namespace === ns).forEach((c) => queue.add(objectKey(c)));
+  caches.policies.onChange(() => canariesIn(undefined));
+  caches.namespaces.onChange((_t, n) => canariesIn(n.metadata.name));
 
   // Which Canaries an object concerns: generated objects carry the Canary's name in a label;
   // targets and autoscalers are found through the Canaries that reference them.
@@ -130,7 +166,10 @@ async function main(): Promise<void> {
 
   const lead = () => {
     for (const c of canaries.items()) queue.add(objectKey(c));
+    allNamespaces();
+    policyQueue.addAfter(STATUS_KEY, 1000);
     queue.start();
+    policyQueue.start();
   };
   if (flags['leader-elect']) {
     elector = new LeaderElector(client, {
@@ -141,7 +180,7 @@ async function main(): Promise<void> {
       renewDeadlineMs: seconds('renew-deadline') * 1000,
       retryMs: seconds('retry-period') * 1000,
       onStartedLeading: lead,
-      onStoppedLeading: () => void queue.stop(),
+      onStoppedLeading: () => void Promise.all([queue.stop(), policyQueue.stop()]),
     }, logger);
     void elector.run();
   } else {
@@ -150,7 +189,7 @@ async function main(): Promise<void> {
 
   const shutdown = async () => {
     logger.info('shutting down');
-    await queue.stop();
+    await Promise.all([queue.stop(), policyQueue.stop()]);
     await elector?.release();
     server.close();
     process.exit(0);

@@ -12,6 +12,9 @@ import { desiredState, targetPatch } from './desired-state.js';
 import type { EventRecorder } from './event-recorder.js';
 import { apexName, canaryDeployment, canaryHpa, generatedServices, httpRoute } from './generated-objects.js';
 import { unsupportedFields } from './spec-check.js';
+import type { ClusterCanaryPolicy } from '../api/policy-types.js';
+import { enforce, policyViolations } from '../policy/constraints.js';
+import { policiesForNamespace } from '../policy/selection.js';
 import { decide, type Decision, type Settings } from './state-machine.js';
 import { revisionOf, type Deployment, type HorizontalPodAutoscaler } from './workload.js';
 
@@ -23,6 +26,8 @@ export interface Caches {
   routes: Informer<KubeObject & { spec?: Record<string, unknown> }>;
   hpas: Informer<HorizontalPodAutoscaler>;
   templates: Informer<MetricTemplate>;
+  namespaces: Informer<KubeObject>;
+  policies: Informer<ClusterCanaryPolicy>;
 }
 
 export interface ReconcilerDeps {
@@ -80,8 +85,12 @@ export class Reconciler {
     }
   }
 
-  private async sync(canary: Canary, key: string): Promise<{ requeueAfterMs?: number }> {
-    const ns = canary.metadata.namespace!;
+  private async sync(stored: Canary, key: string): Promise<{ requeueAfterMs?: number }> {
+    const ns = stored.metadata.namespace!;
+    // A Canary that predates a policy (or was admitted while the webhook was down) is analysed
+    // within the policy's limits: decisions use the tightened spec, the stored one is untouched.
+    const policies = policiesForNamespace(this.d.caches.policies.items(), this.d.caches.namespaces.get(undefined, ns));
+    const canary: Canary = policies.length > 0 ? { ...stored, spec: enforce(stored.spec, policies) } : stored;
     if (!(canary.metadata as { finalizers?: string[] }).finalizers?.includes(FINALIZER)) {
       this.guard();
       const fins = (canary.metadata as { finalizers?: string[] }).finalizers;
@@ -114,7 +123,7 @@ export class Reconciler {
     if (convergedFirst) await this.converge(canary, status, target, copy, autoscaler);
     const written = await this.writeStatus(canary, status);
     if (!written) return { requeueAfterMs: 0 };
-    if (canary.metadata.generation !== canary.status?.observedGeneration) await this.reportUnsupported(canary);
+    if (canary.metadata.generation !== canary.status?.observedGeneration) await this.reportSpecProblems(stored, policies);
     for (const ev of decision.events) await this.d.events.record(canary, ev).catch((err) => this.d.logger.warn(`event not recorded: ${(err as Error).message}`, { key }));
     this.observeTransitions(canary, key, status);
     if (target && !convergedFirst && status.phase && status.phase !== 'Initializing') await this.converge(canary, status, target, copy, autoscaler);
@@ -148,10 +157,11 @@ export class Reconciler {
     }
   }
 
-  private async reportUnsupported(canary: Canary): Promise<void> {
+  private async reportSpecProblems(canary: Canary, policies: ClusterCanaryPolicy[]): Promise<void> {
     const fields = unsupportedFields(canary.spec as Record<string, unknown>);
-    if (fields.length === 0) return;
-    await this.d.events.record(canary, { type: 'Warning', message: `Unsupported by sluice, ignored: spec.${fields.join(', spec.')}` }).catch(() => undefined);
+    if (fields.length > 0) await this.d.events.record(canary, { type: 'Warning', message: `Unsupported by sluice, ignored: spec.${fields.join(', spec.')}` }).catch(() => undefined);
+    const broken = policyViolations(canary.spec, policies);
+    if (broken.length > 0) await this.d.events.record(canary, { type: 'Warning', message: `Breaks cluster policy, analysed within its limits instead: ${broken.join('; ')}` }).catch(() => undefined);
   }
 
   /** Makes the generated objects and the target match the status. */
@@ -261,10 +271,13 @@ export class Reconciler {
         ...(tested ? { spec: { paused: false } } : {}),
       });
       if (!tested && target.spec.paused === true) {
-        await this.d.events.record(canary, {
-          type: 'Warning',
+        const warning = {
+          type: 'Warning' as const,
           message: `${objectName(target.metadata.name, ns)} stays paused on revision ${shortRevision(revisionOf(target))}, which never passed analysis; run "kubectl rollout resume deployment/${target.metadata.name} -n ${ns}" to release it unanalysed, or revert its template`,
-        }).catch(() => undefined);
+        };
+        // On the Deployment too: the Canary is about to disappear, the Deployment stays paused.
+        await this.d.events.record(canary, warning).catch(() => undefined);
+        await this.d.events.record(target, warning).catch(() => undefined);
       }
     }
     const idx = fins.indexOf(FINALIZER);

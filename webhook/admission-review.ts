@@ -3,6 +3,7 @@
 import jsonPatch from 'fast-json-patch';
 import type { AdmissionRequest, AdmissionResponse, AdmissionReview } from './admission-types.js';
 import { decideFreeze, type DecisionKind, type FreezeFlags } from './freeze-decision.js';
+import { decideValidate, type ValidateContext } from './validate-decision.js';
 
 export class BadReviewError extends Error {}
 
@@ -29,7 +30,7 @@ export function parseReview(body: unknown): AdmissionRequest {
 
 export interface Answer {
   review: AdmissionReview;
-  decision: DecisionKind | 'error';
+  decision: DecisionKind | 'allowed' | 'denied' | 'error';
   note: string;
   /** Worth logging at info even though it passed. */
   notable?: boolean;
@@ -70,4 +71,22 @@ export function answerMutate(req: AdmissionRequest, flags: FreezeFlags): Answer 
       return { review: wrap(response), decision: decision.kind, note: decision.warning, subject };
     }
   }
+}
+
+export function answerValidate(req: AdmissionRequest, ctx: ValidateContext): Answer {
+  const subject = subjectOf(req);
+  let verdict;
+  try {
+    verdict = decideValidate(req, ctx);
+  } catch (err) {
+    const message = `sluice could not examine ${req.kind.kind} ${subject}: ${(err as Error).message}. The change was not applied; retry, and if it persists check the sluice-webhook logs`;
+    return { review: wrap({ uid: req.uid, allowed: false, status: { code: 500, message } }), decision: 'error', note: message, subject };
+  }
+  if (verdict.allowed) return { review: wrap({ uid: req.uid, allowed: true }), decision: 'allowed', note: verdict.reason, subject };
+  return {
+    review: wrap({ uid: req.uid, allowed: false, status: { code: verdict.code, reason: verdict.reason, message: verdict.message } }),
+    decision: 'denied',
+    note: verdict.message,
+    subject,
+  };
 }

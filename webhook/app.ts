@@ -2,15 +2,19 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../lib/logger.js';
-import { BadReviewError, answerMutate, parseReview } from './admission-review.js';
+import { BadReviewError, answerMutate, answerValidate, parseReview, type Answer } from './admission-review.js';
+import type { AdmissionRequest } from './admission-types.js';
+import type { ValidateContext } from './validate-decision.js';
 import type { FreezeFlags } from './freeze-decision.js';
 import type { WebhookMetrics } from './metrics.js';
 
 export interface AppOptions {
   flags: FreezeFlags;
+  /** What /validate needs besides the request: the policies and Canaries from the caches. */
+  validation: Omit<ValidateContext, 'controllerUsers'>;
   metrics: WebhookMetrics;
   logger: Logger;
-  /** Readiness: true once a serving certificate is loaded. */
+  /** Readiness: true once a serving certificate is loaded and the policy caches are filled. */
   ready: () => boolean;
   /** Largest accepted body. The apiserver's objects are at most ~1.5 MiB each; a review holds two. */
   bodyLimit?: string;
@@ -22,31 +26,37 @@ export function createApp(opts: AppOptions): express.Express {
   // The apiserver never revalidates: an ETag would only cost a hash of every answer.
   app.set('etag', false);
   app.get('/healthz', (_req, res) => void res.type('text').send('ok'));
-  app.get('/readyz', (_req, res) => void (opts.ready() ? res.type('text').send('ok') : res.status(503).type('text').send('no serving certificate yet')));
+  app.get('/readyz', (_req, res) => void (opts.ready() ? res.type('text').send('ok') : res.status(503).type('text').send('not ready: no serving certificate yet, or cluster policies still loading')));
 
   const json = express.json({ limit: opts.bodyLimit ?? '4mb', type: () => true, strict: false });
 
-  app.post('/mutate', (req, res, next) => {
-    const started = performance.now();
-    res.locals.started = started;
-    json(req, res, (err?: unknown) => {
-      if (err) return next(err);
-      let request;
-      try {
-        request = parseReview(req.body);
-      } catch (e) {
-        return next(e);
-      }
-      const answer = answerMutate(request, opts.flags);
-      const level = answer.decision === 'error' ? 'error' : answer.decision === 'passed' && !answer.notable ? 'debug' : 'info';
-      // Most reviews pass; building a log entry nobody keeps would be paid on every one of them.
-      if (opts.logger.isLevelEnabled(level)) {
-        opts.logger.log(level, answer.note, { key: answer.subject, decision: answer.decision, user: request.userInfo.username, dryRun: request.dryRun === true });
-      }
-      res.json(answer.review);
-      opts.metrics.observe('mutate', answer.decision, (performance.now() - started) / 1000);
+  // Both endpoints: parse, decide (pure), log what matters, answer, measure.
+  const review = (path: 'mutate' | 'validate', decide: (r: AdmissionRequest) => Answer) => {
+    app.post(`/${path}`, (req, res, next) => {
+      const started = performance.now();
+      res.locals.started = started;
+      json(req, res, (err?: unknown) => {
+        if (err) return next(err);
+        let request;
+        try {
+          request = parseReview(req.body);
+        } catch (e) {
+          return next(e);
+        }
+        const answer = decide(request);
+        const quiet = answer.decision === 'passed' || answer.decision === 'allowed';
+        const level = answer.decision === 'error' ? 'error' : quiet && !answer.notable ? 'debug' : 'info';
+        // Most reviews pass; building a log entry nobody keeps would be paid on every one of them.
+        if (opts.logger.isLevelEnabled(level)) {
+          opts.logger.log(level, answer.note, { key: answer.subject, endpoint: path, decision: answer.decision, user: request.userInfo.username, dryRun: request.dryRun === true });
+        }
+        res.json(answer.review);
+        opts.metrics.observe(path, answer.decision, (performance.now() - started) / 1000);
+      });
     });
-  });
+  };
+  review('mutate', (r) => answerMutate(r, opts.flags));
+  review('validate', (r) => answerValidate(r, { ...opts.validation, controllerUsers: opts.flags.controllerUsers }));
 
   // Bad input: a clear message and a 4xx status, never a crash or a hang.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {

@@ -9,6 +9,7 @@ import { positiveSeconds } from '../lib/flags.js';
 import { KubeClient } from '../lib/kube/client.js';
 import { createLogger } from '../lib/logger.js';
 import { createApp } from './app.js';
+import { PolicyCache } from './policy-cache.js';
 import { WebhookMetrics } from './metrics.js';
 import { FileCertificates, SecretCertificates, type CertificateSource } from '../certs/serving-certificates.js';
 import { SecretStore } from '../certs/secret-store.js';
@@ -41,6 +42,9 @@ const seconds = (name: keyof typeof flags) => positiveSeconds('sluice-webhook', 
 async function main(): Promise<void> {
   const logger = createLogger('webhook');
   const metrics = new WebhookMetrics();
+  const client = await KubeClient.load(flags.kubeconfig, 'sluice-webhook');
+  const policyCache = new PolicyCache(client, logger);
+  policyCache.start();
   let source: CertificateSource;
   if (flags['tls-cert-file'] || flags['tls-key-file']) {
     if (!flags['tls-cert-file'] || !flags['tls-key-file']) throw new Error('--tls-cert-file and --tls-key-file go together');
@@ -48,7 +52,6 @@ async function main(): Promise<void> {
   } else {
     const [ns, name] = (flags['tls-secret'] ?? '').split('/');
     if (!ns || !name) throw new Error('--tls-secret must be NAMESPACE/NAME');
-    const client = await KubeClient.load(flags.kubeconfig, 'sluice-webhook');
     const targets: InjectionTarget[] = (flags['webhook-configuration'] ?? []).map((t) => {
       const [kind, n] = t.split('/');
       if ((kind !== 'mutating' && kind !== 'validating') || !n) throw new Error(`--webhook-configuration ${t}: expected mutating/NAME or validating/NAME`);
@@ -70,7 +73,14 @@ async function main(): Promise<void> {
       seconds('cert-check-interval') * 1000,
     );
   }
-  const app = createApp({ flags: { controllerUsers: flags['controller-user'] ?? [] }, metrics, logger, ready: () => source.current() !== undefined });
+  const app = createApp({
+    flags: { controllerUsers: flags['controller-user'] ?? [] },
+    validation: policyCache.context,
+    metrics,
+    logger,
+    // Ready once it can serve TLS and its policy answers are complete.
+    ready: () => source.current() !== undefined && policyCache.synced,
+  });
 
   // The HTTPS server starts without a certificate and gets one as soon as the source has it;
   // setSecureContext swaps it in place for new connections, so rotation drops no request.

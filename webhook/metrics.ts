@@ -5,7 +5,7 @@ export class WebhookMetrics {
   readonly registry = new Registry();
   readonly requests = new Counter({
     name: 'sluice_webhook_requests_total',
-    help: 'Admission requests answered, by endpoint and decision (frozen, passed, re-paused, refused, error, bad-request)',
+    help: 'Admission requests answered, by endpoint and decision (mutate: frozen, passed, re-paused, refused; validate: allowed, denied; both: error, bad-request)',
     labelNames: ['endpoint', 'decision'],
     registers: [this.registry],
   });

@@ -10,7 +10,7 @@ const silent = winston.createLogger({ silent: true });
 
 function makeApp(ready = true) {
   const metrics = new WebhookMetrics(false);
-  const app = createApp({ flags: { controllerUsers: [controllerUser] }, metrics, logger: silent, ready: () => ready });
+  const app = createApp({ flags: { controllerUsers: [controllerUser] }, validation: { policiesFor: () => [], canaryExists: () => true }, metrics, logger: silent, ready: () => ready });
   return { app, metrics };
 }
 

@@ -1,0 +1,71 @@
+// sluice.dev/v1alpha1 ClusterCanaryPolicy: which Deployments get a generated Canary, from what
+// template, and the limits every Canary in the covered namespaces must keep (docs/policy.md).
+import type { CanaryAnalysis, CanaryMetric, CanaryService, CanaryWebhook } from './flagger-types.js';
+import type { KubeObject } from '../lib/kube/client.js';
+import { GROUP } from './contract.js';
+
+export const POLICY_VERSION = 'v1alpha1';
+export const POLICY_KIND = 'ClusterCanaryPolicy';
+
+export interface LabelSelectorRequirement {
+  key: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  values?: string[];
+}
+
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: LabelSelectorRequirement[];
+}
+
+export interface PolicyConstraints {
+  /** Ceiling on analysis.maxWeight and on every entry of stepWeights. */
+  maxWeight?: number;
+  /** Ceiling on analysis.stepWeight and on each increment of stepWeights. */
+  maxStepWeight?: number;
+  /** Floor on analysis.interval (a duration such as "30s"). */
+  minInterval?: string;
+  /** Ceiling on analysis.threshold: how many failed checks a rollout may survive. */
+  maxThreshold?: number;
+  /** Each must be in analysis.metrics (same name), with bounds no looser than these. */
+  requiredMetrics?: CanaryMetric[];
+  /** Each must be in analysis.webhooks (same type, and same name when given). */
+  requiredWebhooks?: Partial<CanaryWebhook>[];
+  /** Refuse `skipAnalysis: true`, which would release revisions unanalysed. */
+  forbidSkipAnalysis?: boolean;
+}
+
+export interface CanaryTemplate {
+  service?: Partial<CanaryService> & { hostPattern?: string };
+  analysis?: CanaryAnalysis;
+  progressDeadlineSeconds?: number;
+}
+
+export interface ClusterCanaryPolicySpec {
+  /** Higher wins when several policies select one Deployment; equal top priorities are a conflict. */
+  priority?: number;
+  namespaceSelector?: LabelSelector;
+  deploymentSelector?: LabelSelector;
+  exclude?: { name: string; namespace?: string }[];
+  canaryTemplate?: CanaryTemplate;
+  constraints?: PolicyConstraints;
+}
+
+export interface PolicyProblem {
+  /** `namespace/name` of the Deployment or Canary concerned. */
+  object: string;
+  reason: string;
+}
+
+export interface ClusterCanaryPolicyStatus {
+  observedGeneration?: number;
+  namespaces?: string[];
+  deployments?: string[];
+  generated?: number;
+  problems?: PolicyProblem[];
+  conditions?: { type: string; status: 'True' | 'False'; reason: string; message: string; lastTransitionTime: string }[];
+}
+
+export type ClusterCanaryPolicy = KubeObject & { spec: ClusterCanaryPolicySpec; status?: ClusterCanaryPolicyStatus };
+
+export const POLICY_REF = { group: GROUP, version: POLICY_VERSION, plural: 'clustercanarypolicies' } as const;

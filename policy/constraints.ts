@@ -1,0 +1,137 @@
+// A ClusterCanaryPolicy's constraints against one Canary spec. Two uses of the same rules:
+// `violations` lists every broken rule (the validating webhook refuses with all of them at once);
+// `enforce` returns the spec tightened to the rules (the controller analyses a Canary that existed
+// before the policy, or was admitted while the webhook was down, within the platform's limits).
+import type { CanaryMetric, CanarySpec, CanaryWebhook } from '../api/flagger-types.js';
+import type { ClusterCanaryPolicy, PolicyConstraints } from '../api/policy-types.js';
+import { parseDuration } from '../controller/duration.js';
+import { DEFAULTS } from '../controller/state-machine.js';
+
+const effectiveMaxWeight = (spec: CanarySpec) => {
+  const a = spec.analysis ?? {};
+  return a.maxWeight ?? (a.stepWeights && a.stepWeights.length > 0 ? Math.max(...a.stepWeights) : DEFAULTS.maxWeight);
+};
+
+const unsetNote = (value: unknown, dflt: unknown) => (value === undefined ? ` (unset, so ${dflt})` : '');
+
+/** The increments of stepWeights, starting from 0: [10, 30] climbs by 10 then 20. */
+function increments(steps: number[]): { from: number; to: number }[] {
+  const out: { from: number; to: number }[] = [];
+  let prev = 0;
+  for (const w of [...steps].sort((x, y) => x - y)) {
+    out.push({ from: prev, to: w });
+    prev = w;
+  }
+  return out;
+}
+
+const metricNamed = (spec: CanarySpec, name: string | undefined) => (spec.analysis?.metrics ?? []).find((m) => m.name === name);
+
+function boundsLooser(have: CanaryMetric, want: CanaryMetric): string[] {
+  const out: string[] = [];
+  const h = have.thresholdRange ?? {};
+  const w = want.thresholdRange ?? {};
+  if (w.min !== undefined && (h.min === undefined || h.min < w.min)) out.push(`thresholdRange.min ${h.min ?? 'unset'} is looser than ${w.min}`);
+  if (w.max !== undefined && (h.max === undefined || h.max > w.max)) out.push(`thresholdRange.max ${h.max ?? 'unset'} is looser than ${w.max}`);
+  return out;
+}
+
+const hookMatches = (have: CanaryWebhook, want: Partial<CanaryWebhook>) =>
+  (want.type === undefined || (have.type ?? 'rollout') === want.type) && (want.name === undefined || have.name === want.name);
+const hookLabel = (w: Partial<CanaryWebhook>) => [w.type ?? 'any-type', w.name ? `"${w.name}"` : ''].filter(Boolean).join(' ');
+
+/** Every rule of `c` that `spec` breaks, worded for a person; empty when it complies. */
+export function violations(spec: CanarySpec, c: PolicyConstraints): string[] {
+  const out: string[] = [];
+  const a = spec.analysis ?? {};
+  if (c.forbidSkipAnalysis && spec.skipAnalysis === true) out.push('skipAnalysis: true is forbidden');
+  if (c.maxWeight !== undefined) {
+    const mw = effectiveMaxWeight(spec);
+    // Without maxWeight, stepWeights' largest entry is the ceiling: the entries below name it.
+    const fromSteps = a.maxWeight === undefined && (a.stepWeights ?? []).length > 0;
+    if (mw > c.maxWeight && !fromSteps) out.push(`analysis.maxWeight ${mw}${unsetNote(a.maxWeight, 'the default')} is above the ceiling ${c.maxWeight}`);
+    for (const w of a.stepWeights ?? []) if (w > c.maxWeight) out.push(`analysis.stepWeights entry ${w} is above the ceiling ${c.maxWeight}`);
+  }
+  if (c.maxStepWeight !== undefined) {
+    if (a.stepWeights && a.stepWeights.length > 0) {
+      for (const s of increments(a.stepWeights)) if (s.to - s.from > c.maxStepWeight) out.push(`analysis.stepWeights step ${s.from}→${s.to} is above the ceiling ${c.maxStepWeight} per step`);
+    } else {
+      const sw = a.stepWeight ?? DEFAULTS.stepWeight;
+      if (sw > c.maxStepWeight) out.push(`analysis.stepWeight ${sw}${unsetNote(a.stepWeight, 'the default')} is above the ceiling ${c.maxStepWeight}`);
+    }
+  }
+  if (c.minInterval !== undefined) {
+    const floor = parseDuration(c.minInterval, 0);
+    const have = parseDuration(a.interval, DEFAULTS.intervalMs);
+    if (have < floor) out.push(`analysis.interval ${a.interval ?? '1m (unset)'} is below the floor ${c.minInterval}`);
+  }
+  if (c.maxThreshold !== undefined) {
+    const t = a.threshold ?? DEFAULTS.threshold;
+    if (t > c.maxThreshold) out.push(`analysis.threshold ${t}${unsetNote(a.threshold, 'the default')} is above the ceiling ${c.maxThreshold}`);
+  }
+  for (const want of c.requiredMetrics ?? []) {
+    const have = metricNamed(spec, want.name);
+    if (!have) {
+      out.push(`analysis.metrics has no "${want.name}", which is required`);
+      continue;
+    }
+    if (want.templateRef && (have.templateRef?.name !== want.templateRef.name || (want.templateRef.namespace ?? '') !== (have.templateRef?.namespace ?? ''))) {
+      out.push(`analysis.metrics "${want.name}" must use templateRef ${want.templateRef.namespace ? `${want.templateRef.namespace}/` : ''}${want.templateRef.name}`);
+    }
+    for (const b of boundsLooser(have, want)) out.push(`analysis.metrics "${want.name}" ${b}`);
+  }
+  for (const want of c.requiredWebhooks ?? []) {
+    if (!(a.webhooks ?? []).some((h) => hookMatches(h, want))) out.push(`analysis.webhooks has no ${hookLabel(want)} hook, which is required`);
+  }
+  return out;
+}
+
+/** Violations of every policy, each prefixed with the policy that sets the rule. */
+export function policyViolations(spec: CanarySpec, policies: ClusterCanaryPolicy[]): string[] {
+  return policies.flatMap((p) => violations(spec, p.spec.constraints ?? {}).map((v) => `${v} (ClusterCanaryPolicy ${p.metadata.name})`));
+}
+
+/** stepWeights with steps no larger than `maxStep` and entries no larger than `ceiling`. */
+function tightenSteps(steps: number[], maxStep: number | undefined, ceiling: number | undefined): number[] {
+  const out: number[] = [];
+  let prev = 0;
+  for (const raw of [...steps].sort((x, y) => x - y)) {
+    const w = ceiling === undefined ? raw : Math.min(raw, ceiling);
+    if (maxStep !== undefined) for (let mid = prev + maxStep; mid < w; mid += maxStep) out.push(mid);
+    if (w > prev) out.push(w);
+    prev = Math.max(prev, w);
+  }
+  return out;
+}
+
+/** `spec` tightened to every policy's rules. Rules it cannot satisfy (a required hook without a URL) stay violations. */
+export function enforce(spec: CanarySpec, policies: ClusterCanaryPolicy[]): CanarySpec {
+  if (policies.length === 0) return spec;
+  const out: CanarySpec = structuredClone(spec);
+  const a = (out.analysis ??= {});
+  for (const p of policies) {
+    const c = p.spec.constraints ?? {};
+    if (c.forbidSkipAnalysis && out.skipAnalysis) out.skipAnalysis = false;
+    if (a.stepWeights && a.stepWeights.length > 0) a.stepWeights = tightenSteps(a.stepWeights, c.maxStepWeight, c.maxWeight);
+    else if (c.maxStepWeight !== undefined) a.stepWeight = Math.min(a.stepWeight ?? DEFAULTS.stepWeight, c.maxStepWeight);
+    if (c.maxWeight !== undefined) a.maxWeight = Math.min(effectiveMaxWeight(out), c.maxWeight);
+    if (c.minInterval !== undefined && parseDuration(a.interval, DEFAULTS.intervalMs) < parseDuration(c.minInterval, 0)) a.interval = c.minInterval;
+    if (c.maxThreshold !== undefined) a.threshold = Math.min(a.threshold ?? DEFAULTS.threshold, c.maxThreshold);
+    for (const want of c.requiredMetrics ?? []) {
+      const have = (a.metrics ??= []).find((m) => m.name === want.name);
+      if (!have) {
+        a.metrics.push(structuredClone(want));
+        continue;
+      }
+      if (want.templateRef) have.templateRef = structuredClone(want.templateRef);
+      const r = (have.thresholdRange ??= {});
+      const w = want.thresholdRange ?? {};
+      if (w.min !== undefined) r.min = Math.max(r.min ?? -Infinity, w.min);
+      if (w.max !== undefined) r.max = Math.min(r.max ?? Infinity, w.max);
+    }
+    for (const want of c.requiredWebhooks ?? []) {
+      if (want.url && want.name && !(a.webhooks ?? []).some((h) => hookMatches(h, want))) (a.webhooks ??= []).push(structuredClone(want) as CanaryWebhook);
+    }
+  }
+  return out;
+}

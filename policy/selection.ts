@@ -1,0 +1,121 @@
+// Which policy covers what: namespaces (opted in and selected), Deployments (selected, not
+// excluded, not sluice's own copies), the winner among several policies, and for one namespace the
+// whole plan: Canaries to generate, to remove, to let go of, and what could not be applied.
+import { labels as L, values } from '../api/contract.js';
+import type { Canary } from '../api/flagger-types.js';
+import { POLICY_KIND, type ClusterCanaryPolicy, type PolicyProblem } from '../api/policy-types.js';
+import type { KubeObject } from '../lib/kube/client.js';
+import type { Deployment, HorizontalPodAutoscaler } from '../controller/workload.js';
+import { policyViolations } from './constraints.js';
+import { generatedCanary } from './generated-canary.js';
+import { selectorMatches } from './label-selector.js';
+
+export const optedIn = (ns: KubeObject) => ns.metadata.labels?.[L.rollouts] === values.rolloutsEnabled;
+
+/** Policies whose rules hold in namespace `ns`: it opted in and their namespaceSelector selects it. */
+export function policiesForNamespace(policies: ClusterCanaryPolicy[], ns: KubeObject | undefined): ClusterCanaryPolicy[] {
+  if (!ns || !optedIn(ns) || ns.metadata.deletionTimestamp) return [];
+  return policies.filter((p) => !p.metadata.deletionTimestamp && selectorMatches(p.spec.namespaceSelector, ns.metadata.labels));
+}
+
+/** sluice's own workload (canary copies) is never a target. */
+export const isSluiceWorkload = (d: Deployment) => d.metadata.labels?.[L.role] === values.canaryRole || d.metadata.labels?.['app.kubernetes.io/managed-by'] === 'sluice';
+
+export function selectsDeployment(p: ClusterCanaryPolicy, d: Deployment): boolean {
+  if (isSluiceWorkload(d) || d.metadata.deletionTimestamp) return false;
+  if ((p.spec.exclude ?? []).some((x) => x.name === d.metadata.name && (x.namespace === undefined || x.namespace === d.metadata.namespace))) return false;
+  return selectorMatches(p.spec.deploymentSelector, d.metadata.labels);
+}
+
+export type Choice = { policy: ClusterCanaryPolicy } | { tie: ClusterCanaryPolicy[] } | undefined;
+
+/** The highest priority wins; a tie at the top is a conflict for a person to settle, never guessed. */
+export function choosePolicy(candidates: ClusterCanaryPolicy[]): Choice {
+  if (candidates.length === 0) return undefined;
+  const prio = (p: ClusterCanaryPolicy) => p.spec.priority ?? 0;
+  const top = Math.max(...candidates.map(prio));
+  const winners = candidates.filter((p) => prio(p) === top);
+  return winners.length === 1 ? { policy: winners[0]! } : { tie: winners.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name)) };
+}
+
+export const isGenerated = (c: Canary) => c.metadata.labels?.[L.policy] !== undefined;
+
+export interface Coverage {
+  deployments: string[];
+  problems: PolicyProblem[];
+}
+
+export interface NamespacePlan {
+  /** Generated Canaries as they should be, with the policy that generates each. */
+  desired: { canary: Canary; policy: ClusterCanaryPolicy }[];
+  /** Generated Canaries nothing asks for any more. */
+  remove: Canary[];
+  /** Canaries taken over by a person (policy label removed) still owned by a policy. */
+  disown: Canary[];
+  /** Per policy name: what it covers here and what it could not apply. */
+  coverage: Map<string, Coverage>;
+}
+
+export interface NamespaceInput {
+  namespace: KubeObject | undefined;
+  policies: ClusterCanaryPolicy[];
+  deployments: Deployment[];
+  canaries: Canary[];
+  hpas: HorizontalPodAutoscaler[];
+}
+
+export function planNamespace(input: NamespaceInput): NamespacePlan {
+  const covering = policiesForNamespace(input.policies, input.namespace);
+  const coverage = new Map<string, Coverage>(covering.map((p) => [p.metadata.name, { deployments: [], problems: [] }]));
+  const problem = (p: ClusterCanaryPolicy, object: string, reason: string) => coverage.get(p.metadata.name)?.problems.push({ object, reason });
+  const live = input.canaries.filter((c) => !c.metadata.deletionTimestamp);
+  const explicit = live.filter((c) => !isGenerated(c));
+  const desired: NamespacePlan['desired'] = [];
+
+  for (const d of input.deployments) {
+    const key = `${d.metadata.namespace}/${d.metadata.name}`;
+    const choice = choosePolicy(covering.filter((p) => selectsDeployment(p, d)));
+    if (!choice) continue;
+    if ('tie' in choice) {
+      const names = choice.tie.map((p) => p.metadata.name).join(', ');
+      for (const p of choice.tie) problem(p, key, `selected by policies ${names} at equal priority ${choice.tie[0]!.spec.priority ?? 0}; give one a higher spec.priority or narrow a selector`);
+      continue;
+    }
+    const { policy } = choice;
+    // An explicit Canary for this Deployment wins over any policy.
+    if (explicit.some((c) => c.spec.targetRef?.name === d.metadata.name)) continue;
+    const squatter = explicit.find((c) => c.metadata.name === d.metadata.name);
+    if (squatter) {
+      problem(policy, key, `Canary ${key} already exists for Deployment ${squatter.spec.targetRef?.name}; rename one of them`);
+      continue;
+    }
+    const built = generatedCanary(policy, d, input.hpas);
+    if ('problem' in built) {
+      problem(policy, key, built.problem);
+      continue;
+    }
+    const broken = policyViolations(built.canary.spec, covering);
+    if (broken.length > 0) {
+      problem(policy, key, `its canaryTemplate breaks the constraints: ${broken.join('; ')}`);
+      continue;
+    }
+    desired.push({ canary: built.canary, policy });
+    coverage.get(policy.metadata.name)!.deployments.push(key);
+  }
+
+  // Explicit Canaries that break a rule are analysed within it (controller) and reported here.
+  for (const c of explicit) {
+    for (const p of covering) {
+      const broken = policyViolations(c.spec, [p]);
+      if (broken.length > 0) problem(p, `${c.metadata.namespace}/${c.metadata.name}`, `Canary breaks the constraints and is analysed within them: ${broken.join('; ')}`);
+    }
+  }
+
+  const wanted = new Set(desired.map((x) => x.canary.metadata.name));
+  return {
+    desired,
+    remove: live.filter((c) => isGenerated(c) && !wanted.has(c.metadata.name)),
+    disown: explicit.filter((c) => (c.metadata.ownerReferences ?? []).some((o) => o.kind === POLICY_KIND)),
+    coverage,
+  };
+}

@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import type { CanarySpec } from '../../api/flagger-types.js';
+import type { ClusterCanaryPolicy, PolicyConstraints } from '../../api/policy-types.js';
+import { enforce, policyViolations, violations } from '../../policy/constraints.js';
+import { maxWeight, nextWeight } from '../../controller/state-machine.js';
+import { seedCanary } from './controller-fixtures.js';
+
+const policy = (name: string, constraints: PolicyConstraints): ClusterCanaryPolicy => ({ metadata: { name }, spec: { constraints } });
+const spec = (analysis: NonNullable<CanarySpec['analysis']>, extra: Partial<CanarySpec> = {}): CanarySpec => ({ ...seedCanary().spec, analysis, ...extra });
+
+describe('policy constraints', () => {
+  const strict: PolicyConstraints = {
+    maxWeight: 50,
+    maxStepWeight: 10,
+    minInterval: '30s',
+    maxThreshold: 5,
+    forbidSkipAnalysis: true,
+    requiredMetrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }, { name: 'request-duration', thresholdRange: { max: 500 } }],
+    requiredWebhooks: [{ type: 'pre-rollout' }],
+  };
+
+  it('passes the seed Canary against limits it meets', () => {
+    assert.deepEqual(violations(seedCanary().spec, { maxWeight: 50, maxStepWeight: 10, minInterval: '1m', maxThreshold: 5, requiredMetrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }] }), []);
+  });
+
+  it('lists every broken rule at once, each naming the field, its value and the limit', () => {
+    const s = spec({ interval: '10s', threshold: 10, maxWeight: 90, stepWeight: 30, metrics: [{ name: 'request-success-rate', thresholdRange: { min: 90 } }] }, { skipAnalysis: true });
+    assert.deepEqual(violations(s, strict), [
+      'skipAnalysis: true is forbidden',
+      'analysis.maxWeight 90 is above the ceiling 50',
+      'analysis.stepWeight 30 is above the ceiling 10',
+      'analysis.interval 10s is below the floor 30s',
+      'analysis.threshold 10 is above the ceiling 5',
+      'analysis.metrics "request-success-rate" thresholdRange.min 90 is looser than 99',
+      'analysis.metrics has no "request-duration", which is required',
+      'analysis.webhooks has no pre-rollout hook, which is required',
+    ]);
+  });
+
+  it('judges unset fields by the defaults the controller would use', () => {
+    assert.deepEqual(violations(spec({}), { maxWeight: 50, maxStepWeight: 5, minInterval: '2m', maxThreshold: 3 }), [
+      'analysis.maxWeight 100 (unset, so the default) is above the ceiling 50',
+      'analysis.stepWeight 10 (unset, so the default) is above the ceiling 5',
+      'analysis.interval 1m (unset) is below the floor 2m',
+      'analysis.threshold 5 (unset, so the default) is above the ceiling 3',
+    ]);
+  });
+
+  it('checks stepWeights entries and increments, and a missing bound counts as looser', () => {
+    const s = spec({ stepWeights: [5, 10, 40, 80], metrics: [{ name: 'request-duration' }] });
+    assert.deepEqual(violations(s, { maxWeight: 60, maxStepWeight: 20, requiredMetrics: [{ name: 'request-duration', thresholdRange: { max: 500 } }] }), [
+      'analysis.stepWeights entry 80 is above the ceiling 60',
+      'analysis.stepWeights step 10→40 is above the ceiling 20 per step',
+      'analysis.stepWeights step 40→80 is above the ceiling 20 per step',
+      'analysis.metrics "request-duration" thresholdRange.max unset is looser than 500',
+    ]);
+  });
+
+  it('requires a hook by type and, when given, by name', () => {
+    const s = spec({ webhooks: [{ name: 'load', type: 'rollout', url: 'http://x' }, { name: 'gate', type: 'pre-rollout', url: 'http://x' }] });
+    assert.deepEqual(violations(s, { requiredWebhooks: [{ type: 'pre-rollout' }, { type: 'rollout', name: 'load' }] }), []);
+    assert.deepEqual(violations(s, { requiredWebhooks: [{ type: 'pre-rollout', name: 'smoke' }] }), ['analysis.webhooks has no pre-rollout "smoke" hook, which is required']);
+  });
+
+  it('a required templateRef must be the one used', () => {
+    const s = spec({ metrics: [{ name: 'error-rate', templateRef: { name: 'mine' }, thresholdRange: { max: 1 } }] });
+    assert.deepEqual(violations(s, { requiredMetrics: [{ name: 'error-rate', templateRef: { name: 'platform-errors', namespace: 'sluice-system' }, thresholdRange: { max: 1 } }] }), [
+      'analysis.metrics "error-rate" must use templateRef sluice-system/platform-errors',
+    ]);
+  });
+
+  it('prefixes each violation with the policy that sets the rule', () => {
+    const s = spec({ maxWeight: 90 });
+    assert.deepEqual(policyViolations(s, [policy('a', { maxWeight: 50 }), policy('b', { maxWeight: 80 }), policy('c', {})]), [
+      'analysis.maxWeight 90 is above the ceiling 50 (ClusterCanaryPolicy a)',
+      'analysis.maxWeight 90 is above the ceiling 80 (ClusterCanaryPolicy b)',
+    ]);
+  });
+
+  describe('enforce', () => {
+    it('tightens a loose spec to the strictest of several policies, leaving the stored spec untouched', () => {
+      const s = spec({ interval: '10s', threshold: 10, maxWeight: 90, stepWeight: 30, metrics: [{ name: 'request-success-rate', thresholdRange: { min: 90 } }] }, { skipAnalysis: true });
+      const before = structuredClone(s);
+      const out = enforce(s, [policy('a', strict), policy('b', { maxWeight: 40 })]);
+      assert.deepEqual(s, before);
+      assert.equal(out.skipAnalysis, false);
+      assert.equal(out.analysis!.maxWeight, 40);
+      assert.equal(out.analysis!.stepWeight, 10);
+      assert.equal(out.analysis!.interval, '30s');
+      assert.equal(out.analysis!.threshold, 5);
+      assert.deepEqual(out.analysis!.metrics, [
+        { name: 'request-success-rate', thresholdRange: { min: 99 } },
+        { name: 'request-duration', thresholdRange: { max: 500 } },
+      ]);
+      // A required hook without a URL cannot be made up: it stays a violation, reported.
+      assert.deepEqual(violations(out, strict), ['analysis.webhooks has no pre-rollout hook, which is required']);
+    });
+
+    it('splits stepWeights into steps no larger than the ceiling', () => {
+      const out = enforce(spec({ stepWeights: [10, 50, 90] }), [policy('a', { maxStepWeight: 20, maxWeight: 60 })]);
+      assert.deepEqual(out.analysis!.stepWeights, [10, 30, 50, 60]);
+      assert.equal(out.analysis!.maxWeight, 60);
+    });
+
+    it('adds a required hook that carries its URL', () => {
+      const out = enforce(spec({}), [policy('a', { requiredWebhooks: [{ type: 'pre-rollout', name: 'smoke', url: 'http://tester/gate' }] })]);
+      assert.deepEqual(out.analysis!.webhooks, [{ type: 'pre-rollout', name: 'smoke', url: 'http://tester/gate' }]);
+    });
+
+    it('always yields a spec with no enforceable violation, and weights the state machine keeps under the ceiling (500 random cases)', () => {
+      let seed = 7;
+      const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+      const maybe = <T>(v: T) => (rnd(3) === 0 ? undefined : v);
+      for (let i = 0; i < 500; i++) {
+        const steps = rnd(2) === 0 ? undefined : [...new Set(Array.from({ length: 1 + rnd(4) }, () => 1 + rnd(100)))];
+        const s = spec({
+          interval: maybe(`${1 + rnd(120)}s`),
+          threshold: maybe(1 + rnd(10)),
+          maxWeight: maybe(1 + rnd(100)),
+          stepWeight: maybe(1 + rnd(50)),
+          stepWeights: steps,
+          metrics: rnd(2) === 0 ? [] : [{ name: 'request-success-rate', thresholdRange: maybe({ min: rnd(100) }) }],
+        }, { skipAnalysis: rnd(4) === 0 });
+        const c: PolicyConstraints = {
+          maxWeight: maybe(1 + rnd(100)),
+          maxStepWeight: maybe(1 + rnd(40)),
+          minInterval: maybe(`${1 + rnd(90)}s`),
+          maxThreshold: maybe(1 + rnd(8)),
+          forbidSkipAnalysis: rnd(2) === 0,
+          requiredMetrics: rnd(2) === 0 ? [] : [{ name: 'request-success-rate', thresholdRange: { min: 90 + rnd(10) } }],
+        };
+        const out = enforce(s, [policy('p', c)]);
+        assert.deepEqual(violations(out, c), [], `case ${i}: ${JSON.stringify({ s: s.analysis, c })}`);
+        if (c.maxWeight !== undefined) {
+          const canary = { ...seedCanary(), spec: out };
+          assert.ok(maxWeight(canary) <= c.maxWeight, `case ${i}`);
+          for (let w = 0, n = 0; w < maxWeight(canary) && n < 200; n++) {
+            const next = nextWeight(canary, w);
+            assert.ok(next <= c.maxWeight && (c.maxStepWeight === undefined || next - w <= c.maxStepWeight), `case ${i}: ${w}→${next}`);
+            w = next;
+          }
+        }
+      }
+    });
+  });
+});
