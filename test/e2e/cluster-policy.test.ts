@@ -1,0 +1,174 @@
+// Namespace opt-in and ClusterCanaryPolicy on the local world: a labelled namespace's Deployments
+// get Canaries, a change goes through analysis, a late Deployment is covered, the validating
+// webhook refuses a Canary above the policy's cap and a hand edit of a generated HTTPRoute, and
+// removing the label leaves nothing generated behind and no Deployment paused unexplained.
+import assert from 'node:assert/strict';
+import { annotations, labels } from '../../api/contract.js';
+import { CR, type Canary } from '../../api/flagger-types.js';
+import { POLICY_REF, type ClusterCanaryPolicy } from '../../api/policy-types.js';
+import { templateRevision } from '../../api/revision.js';
+import { R, at, type KubeObject } from '../../lib/kube/client.js';
+import { waitFor } from '../../lib/wait.js';
+import { buildBinaries, runKubectl } from '../world/world.js';
+import { installManifests, startController, startWebhook } from '../world/sluice.js';
+import { admin, deleteNamespace, deploymentManifest, simulator, testNamespace, type Deployment } from '../integration/world-helpers.js';
+import { canaryEvents, inOrder, waitPhase } from './seed-helpers.js';
+
+const IMG = 'ghcr.io/stefanprodan/podinfo';
+const APPS = ['web', 'api', 'cart'];
+
+describe('namespace opt-in and cluster policy, end to end', function () {
+  const { binDir } = buildBinaries();
+  let ns: string;
+  let policyName: string;
+  const kubectl = (args: string[], stdin?: string) => runKubectl(binDir, args, stdin);
+  const canaries = async () => (await (await admin()).list<Canary>(at(CR.canaries, ns))).items;
+  const allInitialized = (names: string[]) => async () => {
+    const got = await canaries();
+    return names.every((n) => ['Initialized', 'Succeeded'].includes(got.find((c) => c.metadata.name === n)?.status?.phase ?? '')) ? got : undefined;
+  };
+  const policy = async () => (await admin()).get<ClusterCanaryPolicy>(at(POLICY_REF, undefined, policyName));
+
+  before(async function () {
+    this.timeout(120_000);
+    installManifests(binDir);
+    await startWebhook();
+    await startController();
+    ns = await testNamespace('policy', { team: 'shop' });
+    policyName = `e2e-${ns}`;
+    const client = await admin();
+    for (const app of APPS) await client.create(at(R.deployments, ns), deploymentManifest(ns, app, { replicas: 2 }));
+    // Only this test's namespace, so other tests' namespaces are never touched.
+    await client.create(POLICY_REF, {
+      apiVersion: 'sluice.dev/v1alpha1',
+      kind: 'ClusterCanaryPolicy',
+      metadata: { name: policyName },
+      spec: {
+        priority: 10,
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
+        exclude: [{ name: 'batch' }],
+        canaryTemplate: {
+          service: { gatewayRefs: [{ name: 'cilium', namespace: 'cilium' }], hostPattern: '{name}.{namespace}.example.com' },
+          analysis: { interval: '3s', threshold: 3, maxWeight: 30, stepWeight: 10, metrics: [{ name: 'request-success-rate', interval: '6s', thresholdRange: { min: 99 } }] },
+        },
+        constraints: { maxWeight: 50, maxStepWeight: 10, requiredMetrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }] },
+      },
+    });
+    for (const app of APPS) await simulator('PUT', `/traffic/${ns}/${app}`, { ratePerSecond: 60 });
+  });
+  after(async () => {
+    for (const app of APPS) await simulator('DELETE', `/traffic/${ns}/${app}`).catch(() => undefined);
+    await (await admin()).delete(at(POLICY_REF, undefined, policyName)).catch(() => undefined);
+    await deleteNamespace(ns);
+  });
+
+  it('1. labelling the namespace gives each of its three Deployments a Canary, Initialized, and the policy says so', async () => {
+    assert.deepEqual(await canaries(), [], 'nothing before the namespace opts in');
+    const t0 = Date.now();
+    const r = await kubectl(['label', 'namespace', ns, `${labels.rollouts}=enabled`]);
+    assert.equal(r.code, 0, r.stderr);
+    const got = await waitFor(allInitialized(APPS), { timeoutMs: 30_000, intervalMs: 200, what: `Canaries ${APPS.join(', ')} in ${ns} to be Initialized` });
+    process.stdout.write(`      (three Canaries Initialized ${Date.now() - t0} ms after the label)\n`);
+    for (const c of got) {
+      assert.equal(c.metadata.labels?.[labels.policy], policyName);
+      assert.deepEqual(c.metadata.ownerReferences?.map((o) => [o.kind, o.name]), [['ClusterCanaryPolicy', policyName]]);
+      assert.deepEqual(c.spec.service.hosts, [`${c.metadata.name}.${ns}.example.com`]);
+      assert.equal(c.spec.service.port, 9898, 'port from the first container port');
+    }
+    const st = await waitFor(async () => { const p = await policy(); return p.status?.generated === 3 ? p.status : undefined; }, { timeoutMs: 10_000, what: `${policyName} status to count 3 Deployments` });
+    assert.deepEqual(st.namespaces, [ns]);
+    assert.deepEqual(st.deployments, APPS.map((a) => `${ns}/${a}`).sort());
+    assert.deepEqual(st.problems, []);
+    assert.equal(st.conditions?.[0]?.status, 'True');
+  });
+
+  it('2. kubectl set image on one of them goes through analysis to the primary', async () => {
+    const r = await kubectl(['-n', ns, 'set', 'image', 'deployment/web', `app=${IMG}:6.0.1`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /frozen at revision .* will roll out through canary web/);
+    const rev = templateRevision((await (await admin()).get<Deployment>(at(R.deployments, ns, 'web'))).spec.template);
+    await waitPhase(ns, 'Succeeded', 120_000, rev, 'web');
+    const problem = inOrder(await canaryEvents(ns, 'web'), [
+      `New revision detected! Scaling up web-canary.${ns}`,
+      `Starting canary analysis for web.${ns}`,
+      ...[10, 20, 30].map((w) => `Advance web.${ns} canary weight ${w}`),
+      `Promotion completed! Scaling down web-canary.${ns}`,
+    ]);
+    assert.equal(problem, undefined, problem);
+    const web = await (await admin()).get<Deployment>(at(R.deployments, ns, 'web'));
+    assert.notEqual(web.spec.paused, true);
+    assert.equal(web.metadata.annotations?.[annotations.stableRevision], rev);
+  });
+
+  it('3. a Deployment created later in the namespace is covered; an excluded one is not', async () => {
+    const client = await admin();
+    const t0 = Date.now();
+    await client.create(at(R.deployments, ns), deploymentManifest(ns, 'late', { replicas: 1 }));
+    await client.create(at(R.deployments, ns), deploymentManifest(ns, 'batch', { replicas: 1 }));
+    await waitFor(allInitialized(['late']), { timeoutMs: 30_000, intervalMs: 200, what: `Canary late.${ns} to be Initialized` });
+    process.stdout.write(`      (late Deployment's Canary Initialized ${Date.now() - t0} ms after its creation)\n`);
+    await waitFor(async () => (await policy()).status?.generated === 4 || undefined, { timeoutMs: 10_000, what: `${policyName} status to count 4 Deployments` });
+    assert.equal((await canaries()).some((c) => c.metadata.name === 'batch'), false);
+  });
+
+  it('4. a Canary with maxWeight 90 under a cap of 50 is refused with the reason, and nothing is stored', async () => {
+    const manifest = {
+      apiVersion: 'flagger.app/v1beta1',
+      kind: 'Canary',
+      metadata: { name: 'greedy', namespace: ns },
+      spec: {
+        targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'batch' },
+        service: { port: 9898 },
+        analysis: { interval: '3s', maxWeight: 90, stepWeight: 10, metrics: [{ name: 'request-success-rate', thresholdRange: { min: 95 } }] },
+      },
+    };
+    for (const dry of [['--dry-run=server'], []]) {
+      const r = await kubectl(['apply', ...dry, '-f', '-'], JSON.stringify(manifest));
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /admission webhook "canaries\.sluice\.dev" denied the request: Canary greedy\.policy-[0-9a-f]+ breaks cluster policy \(2 violations\): 1\) analysis\.maxWeight 90 is above the ceiling 50 \(ClusterCanaryPolicy e2e-policy-[0-9a-f]+\); 2\) analysis\.metrics "request-success-rate" thresholdRange\.min 95 is looser than 99/);
+    }
+    assert.equal(await (await admin()).find(at(CR.canaries, ns, 'greedy')), undefined);
+  });
+
+  it('5. a hand edit of a generated HTTPRoute\'s weights is refused, naming its Canary', async () => {
+    const patch = JSON.stringify({ spec: { rules: [{ backendRefs: [{ name: 'cart-primary', port: 9898, weight: 0 }, { name: 'cart-canary', port: 9898, weight: 100 }] }] } });
+    const r = await kubectl(['-n', ns, 'patch', 'httproute', 'cart', '--type=merge', '-p', patch]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, new RegExp(`denied the request: HTTPRoute cart\\.${ns} is generated by Canary cart\\.${ns} and changed only by sluice's controller`));
+    const route = await (await admin()).get<KubeObject & { spec: { rules: { backendRefs: { name: string; weight: number }[] }[] } }>(at(R.httproutes, ns, 'cart'));
+    assert.deepEqual(route.spec.rules[0]!.backendRefs.map((b) => [b.name, b.weight]), [['cart-primary', 100], ['cart-canary', 0]]);
+    // The contract on the target is locked the same way.
+    const r2 = await kubectl(['-n', ns, 'label', 'deployment', 'cart', `${labels.managed}-`]);
+    assert.notEqual(r2.code, 0);
+    assert.match(r2.stderr, /sluice's record of the rollout owned by Canary cart\./);
+  });
+
+  it('6. removing the label mid-rollout leaves no generated object, releases tested Deployments and explains the paused one', async () => {
+    const client = await admin();
+    const r = await kubectl(['-n', ns, 'set', 'image', 'deployment/api', `app=${IMG}:6.0.1`]);
+    assert.equal(r.code, 0, r.stderr);
+    await waitPhase(ns, 'Progressing', 60_000, undefined, 'api');
+    const un = await kubectl(['label', 'namespace', ns, `${labels.rollouts}-`]);
+    assert.equal(un.code, 0, un.stderr);
+    const kinds = [R.deployments, R.services, R.httproutes, R.hpas];
+    await waitFor(async () => {
+      if ((await canaries()).length > 0) return undefined;
+      for (const k of kinds) if ((await client.list(at(k, ns), { labelSelector: 'app.kubernetes.io/managed-by=sluice' })).items.length > 0) return undefined;
+      return true;
+    }, { timeoutMs: 60_000, intervalMs: 250, what: `every generated Canary and object in ${ns} to be gone` });
+    for (const app of [...APPS, 'late']) {
+      const d = await client.get<Deployment>(at(R.deployments, ns, app));
+      assert.equal(d.metadata.labels?.[labels.managed], undefined, `${app} no longer managed`);
+      assert.equal(d.metadata.annotations?.[annotations.canary], undefined);
+      if (app === 'api') {
+        assert.equal(d.spec.paused, true, 'api holds an untested revision: it stays paused');
+        const evs = (await client.list<KubeObject & { message: string; type: string }>(at(R.events, ns), { fieldSelector: 'involvedObject.kind=Deployment,involvedObject.name=api' })).items;
+        assert.ok(evs.some((e) => e.type === 'Warning' && /stays paused on revision .* which never passed analysis; run "kubectl rollout resume deployment\/api/.test(e.message)), JSON.stringify(evs.map((e) => e.message)));
+      } else {
+        assert.notEqual(d.spec.paused, true, `${app} runs its tested revision and is released`);
+      }
+    }
+    const st = await waitFor(async () => { const p = await policy(); return p.status?.generated === 0 ? p.status : undefined; }, { timeoutMs: 10_000, what: `${policyName} status to count 0` });
+    assert.deepEqual(st.namespaces, []);
+  });
+});
