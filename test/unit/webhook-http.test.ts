@@ -104,6 +104,20 @@ describe('webhook over HTTP', () => {
     assert.equal(count, 3);
   });
 
+  it('serves /validate: refuses a hand edit of the contract with the reason in the review status', async () => {
+    const { app, metrics } = makeApp();
+    const review = reviewFixture('label');
+    delete review.request.object.metadata.labels!['sluice.dev/managed'];
+    const res = await request(app).post('/validate').send(review).expect(200);
+    assert.equal(res.body.response.uid, review.request.uid);
+    assert.equal(res.body.response.allowed, false);
+    assert.equal(res.body.response.status.code, 403);
+    assert.match(res.body.response.status.message, /^Deployment podinfo\.fixtures: label sluice\.dev\/managed is sluice's record of the rollout owned by Canary podinfo\.fixtures/);
+    await request(app).post('/validate').send(reviewFixture('set-image')).expect(200).expect((r) => assert.equal(r.body.response.allowed, true));
+    const byDecision = Object.fromEntries((await metrics.requests.get()).values.map((v) => [`${v.labels.endpoint}/${v.labels.decision}`, v.value]));
+    assert.deepEqual(byDecision, { 'validate/denied': 1, 'validate/allowed': 1 });
+  });
+
   describe('fuzz: random and mutated reviews', function () {
     this.timeout(120_000);
     // Deterministic PRNG so a failure reproduces.
@@ -127,7 +141,7 @@ describe('webhook over HTTP', () => {
       return out;
     }
 
-    it('answers every one of 3000 requests with 200, 400 or 413 and stays up', async () => {
+    it('answers every one of 3000 requests to /mutate and /validate with 200, 400 or 413 and stays up', async () => {
       const { app } = makeApp();
       const agent = request(app);
       const names = fixtureNames();
@@ -144,7 +158,7 @@ describe('webhook over HTTP', () => {
           if (rnd() < 0.5) base.request.oldObject = mutate(base.request.oldObject) as typeof base.request.oldObject;
           body = JSON.stringify(base);
         }
-        const res = await agent.post('/mutate').set('content-type', 'application/json').send(body).timeout(5000);
+        const res = await agent.post(i % 2 === 0 ? '/mutate' : '/validate').set('content-type', 'application/json').send(body).timeout(5000);
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         assert.ok([200, 400, 413].includes(res.status), `request ${i} got ${res.status}: ${JSON.stringify(res.body)}`);
         if (res.status === 200) assert.equal(typeof res.body.response?.allowed, 'boolean');
