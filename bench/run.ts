@@ -1,12 +1,13 @@
 // make bench: every benchmark that runs in minutes, then their figures into bench/RESULTS.md and
 // bench/results.json. `node dist/bench/run.js cold-build` measures the 15-20 minute cold build;
-// `node dist/bench/run.js controller` only the controller's figures.
+// `node dist/bench/run.js controller` only the controller's and cluster policy's figures.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { root } from '../test/world/layout.js';
 import { down, up } from '../test/world/world.js';
 import { installManifests, startController, startWebhook } from '../test/world/sluice.js';
 import { controllerBench } from './controller-bench.js';
+import { policyBench } from './policy-bench.js';
 import { buildBinaries } from '../test/world/world.js';
 import { record, percentile, round, type Figure } from './results.js';
 import { webhookLatency } from './webhook-latency.js';
@@ -33,19 +34,21 @@ async function main(): Promise<void> {
     installManifests(buildBinaries().binDir);
     await startWebhook();
     await startController();
-    const figures = await controllerBench();
+    const figures = [...(await controllerBench()), ...(await policyBench())];
     await down();
     record(figures);
     return;
   }
   const figures: Figure[] = [];
-  figures.push(...(await webhookLatency()));
   figures.push(...(await worldStart()));
+  // The webhook reads namespaces and policies from the apiserver: the world and CRDs come first.
   installManifests(buildBinaries().binDir);
+  figures.push(...(await webhookLatency()));
   await startWebhook();
   figures.push(...(await apiserverOverhead()));
   await startController();
   figures.push(...(await controllerBench()));
+  figures.push(...(await policyBench()));
   await down();
   record(figures);
 }
