@@ -67,7 +67,7 @@ async function main(): Promise<void> {
   const events = new EventRecorder(client);
   const reconciler = new Reconciler({
     client,
-    caches,
+    caches: { ...caches, canaries },
     events,
     metrics,
     logger,

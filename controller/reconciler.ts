@@ -10,11 +10,11 @@ import { runAnalysis } from './analysis/run-analysis.js';
 import type { ControllerMetrics } from './controller-metrics.js';
 import { desiredState, targetPatch } from './desired-state.js';
 import type { EventRecorder } from './event-recorder.js';
-import { apexName, canaryDeployment, canaryHpa, generatedServices, httpRoute } from './generated-objects.js';
+import { CANARY_LABEL, apexName, canaryDeployment, canaryHpa, generatedServices, httpRoute, ownerReference } from './generated-objects.js';
 import { unsupportedFields } from './spec-check.js';
 import type { ClusterCanaryPolicy } from '../api/policy-types.js';
 import { enforce, policyViolations } from '../policy/constraints.js';
-import { policiesForNamespace } from '../policy/selection.js';
+import { isGenerated, policiesForNamespace } from '../policy/selection.js';
 import { decide, type Decision, type Settings } from './state-machine.js';
 import { revisionOf, type Deployment, type HorizontalPodAutoscaler } from './workload.js';
 
@@ -28,6 +28,7 @@ export interface Caches {
   templates: Informer<MetricTemplate>;
   namespaces: Informer<KubeObject>;
   policies: Informer<ClusterCanaryPolicy>;
+  canaries: Informer<Canary>;
 }
 
 export interface ReconcilerDeps {
@@ -96,6 +97,11 @@ export class Reconciler {
       const fins = (canary.metadata as { finalizers?: string[] }).finalizers;
       await this.d.client.patch(at(CR.canaries, ns, canary.metadata.name), fins ? [{ op: 'add', path: '/metadata/finalizers/-', value: FINALIZER }] : [{ op: 'add', path: '/metadata/finalizers', value: [FINALIZER] }], 'json');
       return { requeueAfterMs: 0 };
+    }
+    // A policy's Canary gives way to an explicit one for the same Deployment (the policy pass
+    // deletes it); acting meanwhile would fight the explicit Canary over the same objects.
+    if (isGenerated(canary) && this.d.caches.canaries.items().some((c) => c.metadata.namespace === ns && !isGenerated(c) && c.spec.targetRef?.name === canary.spec.targetRef.name && !c.metadata.deletionTimestamp)) {
+      return {};
     }
     const { deployments, hpas } = this.d.caches;
     const target = deployments.get(ns, canary.spec.targetRef.name);
@@ -168,6 +174,7 @@ export class Reconciler {
   private async converge(canary: Canary, status: CanaryStatus, target: Deployment, copy: Deployment | undefined, autoscaler: HorizontalPodAutoscaler | undefined): Promise<void> {
     const ns = canary.metadata.namespace!;
     const want = desiredState(canary, status, target, copy, autoscaler);
+    await this.adoptGenerated(canary);
     await this.ensureCopy(canary, target, copy, want.copy);
     await this.ensureServices(canary, target);
     if (autoscaler) await this.ensureHpa(canary, autoscaler);
@@ -187,6 +194,50 @@ export class Reconciler {
         }
       }
     }
+  }
+
+  /** The generated objects that exist under this Canary's names, whoever generated them. */
+  private objectsNamedFor(canary: Canary): [ResourceRef, KubeObject][] {
+    const ns = canary.metadata.namespace!;
+    const target = canary.spec.targetRef.name;
+    const apex = apexName(canary);
+    const c = this.d.caches;
+    const found: [ResourceRef, KubeObject | undefined][] = [
+      [R.deployments, c.deployments.get(ns, names.canaryDeployment(target))],
+      [R.hpas, c.hpas.get(ns, names.canaryHpa(target))],
+      [R.httproutes, c.routes.get(ns, names.httpRoute(apex))],
+      ...[names.apexService(apex), names.primaryService(apex), names.canaryService(apex)].map((n): [ResourceRef, KubeObject | undefined] => [R.services, c.services.get(ns, n)]),
+    ];
+    return found.filter((x): x is [ResourceRef, KubeObject] => x[1]?.metadata.labels?.[CANARY_LABEL] !== undefined);
+  }
+
+  /** Label and owner reference moved to `owner`: garbage collection then keeps the object when the old owner goes. */
+  private async takeOver(ref: ResourceRef, obj: KubeObject, owner: Canary): Promise<void> {
+    this.guard();
+    const others = (obj.metadata.ownerReferences ?? []).filter((o) => o.kind !== 'Canary');
+    await this.d.client.patch(at(ref, owner.metadata.namespace, obj.metadata.name), { metadata: { labels: { [CANARY_LABEL]: owner.metadata.name }, ownerReferences: [...others, ownerReference(owner)] } });
+    this.d.logger.info(`took over ${obj.metadata.name} from Canary ${obj.metadata.labels?.[CANARY_LABEL]}`, { key: `${owner.metadata.namespace}/${owner.metadata.name}` });
+  }
+
+  /**
+   * Objects with this Canary's names that another Canary generated are taken over when that
+   * Canary is gone, being deleted, or a policy's Canary giving way to an explicit one. Otherwise
+   * garbage collection would delete the Services and HTTPRoute under live traffic when it goes.
+   */
+  private async adoptGenerated(canary: Canary): Promise<void> {
+    for (const [ref, obj] of this.objectsNamedFor(canary)) {
+      const owner = obj.metadata.labels![CANARY_LABEL]!;
+      if (owner === canary.metadata.name) continue;
+      const current = this.d.caches.canaries.get(canary.metadata.namespace, owner);
+      if (!current || current.metadata.deletionTimestamp !== undefined || (isGenerated(current) && !isGenerated(canary))) await this.takeOver(ref, obj, canary);
+    }
+  }
+
+  /** A live Canary for the same Deployment that inherits this one's objects when it is deleted. */
+  private successorOf(canary: Canary): Canary | undefined {
+    return this.d.caches.canaries.items().find((c) =>
+      c.metadata.namespace === canary.metadata.namespace && c.metadata.name !== canary.metadata.name && !c.metadata.deletionTimestamp &&
+      c.spec.targetRef?.name === canary.spec.targetRef.name && apexName(c) === apexName(canary));
   }
 
   private async ensureCopy(canary: Canary, target: Deployment, copy: Deployment | undefined, want: { template?: unknown; revision?: string; replicas: number }): Promise<void> {
@@ -262,12 +313,20 @@ export class Reconciler {
     const fins = (canary.metadata as { finalizers?: string[] }).finalizers ?? [];
     if (!fins.includes(FINALIZER)) return;
     this.guard();
+    // Handing over to a Canary that replaces this one (an explicit Canary taking a policy's
+    // place): its objects change owner before this one disappears, so none is deleted under traffic.
+    const successor = this.successorOf(canary);
+    if (successor) {
+      for (const [ref, obj] of this.objectsNamedFor(canary)) if (obj.metadata.labels![CANARY_LABEL] === canary.metadata.name) await this.takeOver(ref, obj, successor);
+    }
     const target = await this.d.client.find<Deployment>(at(R.deployments, ns, canary.spec.targetRef.name));
     if (target && target.metadata.annotations?.[A.canary] === canary.metadata.name) {
       const stable = canary.status?.lastPromotedSpec;
       const tested = stable !== undefined && revisionOf(target) === stable;
+      // Conditional on what was read: a successor's bootstrap writing the same annotations
+      // meanwhile makes this a conflict and a retry, never a lost write.
       await this.d.client.patch(at(R.deployments, ns, target.metadata.name), {
-        metadata: { labels: { [L.managed]: null }, annotations: { [A.stableRevision]: null, [A.canary]: null, [A.promoting]: null } },
+        metadata: { resourceVersion: target.metadata.resourceVersion, labels: { [L.managed]: null }, annotations: { [A.stableRevision]: null, [A.canary]: null, [A.promoting]: null } },
         ...(tested ? { spec: { paused: false } } : {}),
       });
       if (!tested && target.spec.paused === true) {

@@ -143,7 +143,36 @@ describe('namespace opt-in and cluster policy, end to end', function () {
     assert.match(r2.stderr, /sluice's record of the rollout owned by Canary cart\./);
   });
 
-  it('6. removing the label mid-rollout leaves no generated object, releases tested Deployments and explains the paused one', async () => {
+  it('6. an explicit Canary wins over the policy: the generated one goes, its objects are taken over without being recreated', async () => {
+    const client = await admin();
+    const uids = async () => Object.fromEntries(await Promise.all([
+      ['route', at(R.httproutes, ns, 'cart')], ['apex', at(R.services, ns, 'cart')], ['primary', at(R.services, ns, 'cart-primary')], ['copy', at(R.deployments, ns, 'cart-canary')],
+    ].map(async ([k, ref]) => [k, (await client.get(ref as ReturnType<typeof at>)).metadata.uid])));
+    const before = await uids();
+    await client.create(at(CR.canaries, ns), {
+      apiVersion: 'flagger.app/v1beta1',
+      kind: 'Canary',
+      metadata: { name: 'cart-team', namespace: ns },
+      spec: {
+        targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'cart' },
+        service: { name: 'cart', port: 9898, gatewayRefs: [{ name: 'cilium', namespace: 'cilium' }] },
+        analysis: { interval: '3s', threshold: 2, maxWeight: 40, stepWeight: 10, metrics: [{ name: 'request-success-rate', interval: '6s', thresholdRange: { min: 99.5 } }] },
+      },
+    });
+    await waitFor(async () => {
+      const got = await canaries();
+      return !got.some((c) => c.metadata.name === 'cart') && got.find((c) => c.metadata.name === 'cart-team')?.status?.phase === 'Initialized' ? true : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 200, what: `generated Canary cart.${ns} gone and cart-team Initialized` });
+    const route = await waitFor(async () => {
+      const r = await client.get(at(R.httproutes, ns, 'cart'));
+      return r.metadata.ownerReferences?.some((o) => o.name === 'cart-team') ? r : undefined;
+    }, { timeoutMs: 10_000, what: 'HTTPRoute cart owned by cart-team' });
+    assert.equal(route.metadata.labels?.['sluice.dev/canary-name'], 'cart-team');
+    assert.deepEqual(await uids(), before, 'the same objects, never deleted and recreated');
+    assert.equal((await client.get<Deployment>(at(R.deployments, ns, 'cart'))).metadata.annotations?.[annotations.canary], 'cart-team');
+  });
+
+  it('7. removing the label mid-rollout removes every generated Canary and its objects, releases tested Deployments, explains the paused one, and leaves the explicit Canary alone', async () => {
     const client = await admin();
     const r = await kubectl(['-n', ns, 'set', 'image', 'deployment/api', `app=${IMG}:6.0.1`]);
     assert.equal(r.code, 0, r.stderr);
@@ -151,12 +180,16 @@ describe('namespace opt-in and cluster policy, end to end', function () {
     const un = await kubectl(['label', 'namespace', ns, `${labels.rollouts}-`]);
     assert.equal(un.code, 0, un.stderr);
     const kinds = [R.deployments, R.services, R.httproutes, R.hpas];
+    const removed = ['web', 'api', 'late'];
     await waitFor(async () => {
-      if ((await canaries()).length > 0) return undefined;
-      for (const k of kinds) if ((await client.list(at(k, ns), { labelSelector: 'app.kubernetes.io/managed-by=sluice' })).items.length > 0) return undefined;
+      if ((await canaries()).map((c) => c.metadata.name).join() !== 'cart-team') return undefined;
+      for (const k of kinds) {
+        const left = (await client.list(at(k, ns), { labelSelector: 'app.kubernetes.io/managed-by=sluice' })).items;
+        if (left.some((o) => removed.includes(o.metadata.labels?.['sluice.dev/canary-name'] ?? ''))) return undefined;
+      }
       return true;
-    }, { timeoutMs: 60_000, intervalMs: 250, what: `every generated Canary and object in ${ns} to be gone` });
-    for (const app of [...APPS, 'late']) {
+    }, { timeoutMs: 60_000, intervalMs: 250, what: `the generated Canaries in ${ns} and everything they generated to be gone` });
+    for (const app of removed) {
       const d = await client.get<Deployment>(at(R.deployments, ns, app));
       assert.equal(d.metadata.labels?.[labels.managed], undefined, `${app} no longer managed`);
       assert.equal(d.metadata.annotations?.[annotations.canary], undefined);
@@ -168,6 +201,10 @@ describe('namespace opt-in and cluster policy, end to end', function () {
         assert.notEqual(d.spec.paused, true, `${app} runs its tested revision and is released`);
       }
     }
+    // The team's own Canary is not the policy's to remove.
+    const cart = await client.get<Deployment>(at(R.deployments, ns, 'cart'));
+    assert.equal(cart.metadata.labels?.[labels.managed], 'true');
+    assert.ok(await client.find(at(R.httproutes, ns, 'cart')));
     const st = await waitFor(async () => { const p = await policy(); return p.status?.generated === 0 ? p.status : undefined; }, { timeoutMs: 10_000, what: `${policyName} status to count 0` });
     assert.deepEqual(st.namespaces, []);
   });
