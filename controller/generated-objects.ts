@@ -1,13 +1,17 @@
 // The objects a Canary generates (docs/design.md, "Objects"), built as plain manifests.
 // Pure: the reconciler compares them with what exists and writes only differences.
 import { annotations as A, labels as L, names, values } from '../api/contract.js';
-import type { Canary } from '../api/flagger-types.js';
+import crypto from 'node:crypto';
+import type { Canary, CanaryStatus } from '../api/flagger-types.js';
+import { httpRoute as buildRoute } from './router/http-route.js';
 import { FLAGGER_GROUP, FLAGGER_VERSION } from '../api/flagger-types.js';
 import type { Deployment, HorizontalPodAutoscaler, PodTemplate } from './workload.js';
 
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'sluice' };
 /** On every generated object: which Canary it belongs to (ownerReferences say it too; labels are selectable). */
 export const CANARY_LABEL = 'sluice.dev/canary-name';
+/** On the HTTPRoute: hash of the spec sluice last wrote, so unchanged routes cost no write despite apiserver defaults. */
+export const ROUTE_HASH = 'sluice.dev/route-hash';
 
 export function ownerReference(canary: Canary) {
   return {
@@ -86,28 +90,12 @@ export function generatedServices(canary: Canary, target: Deployment) {
   };
 }
 
-export function httpRoute(canary: Canary, canaryWeight: number) {
-  const apex = apexName(canary);
-  const s = canary.spec.service;
-  const w = Math.max(0, Math.min(100, Math.round(canaryWeight)));
-  const rule: Record<string, unknown> = {
-    backendRefs: [
-      { group: '', kind: 'Service', name: names.primaryService(apex), port: s.port, weight: 100 - w },
-      { group: '', kind: 'Service', name: names.canaryService(apex), port: s.port, weight: w },
-    ],
-  };
-  if (Array.isArray(s.match) && s.match.length > 0) rule.matches = s.match;
-  if (s.timeout) rule.timeouts = { request: s.timeout };
-  return {
-    apiVersion: 'gateway.networking.k8s.io/v1',
-    kind: 'HTTPRoute',
-    metadata: meta(canary, names.httpRoute(apex)),
-    spec: {
-      parentRefs: (s.gatewayRefs ?? []).map((g) => ({ group: g.group ?? 'gateway.networking.k8s.io', kind: g.kind ?? 'Gateway', name: g.name, ...(g.namespace ? { namespace: g.namespace } : {}), ...(g.sectionName ? { sectionName: g.sectionName } : {}) })),
-      ...(s.hosts && s.hosts.length > 0 ? { hostnames: s.hosts } : {}),
-      rules: [rule],
-    },
-  };
+/** The Canary's HTTPRoute (controller/router/http-route.ts) with sluice's labels and owner. */
+export function httpRoute(canary: Canary, status: CanaryStatus, canaryWeight: number) {
+  const r = buildRoute(canary, status, canaryWeight);
+  const m = meta(canary, r.metadata.name);
+  const hash = crypto.createHash('sha256').update(JSON.stringify(r.spec)).digest('hex').slice(0, 16);
+  return { ...r, metadata: { ...m, labels: { ...r.metadata.labels, ...m.labels }, annotations: { ...r.metadata.annotations, [ROUTE_HASH]: hash } } };
 }
 
 export function canaryHpa(canary: Canary, source: HorizontalPodAutoscaler, targetName: string): HorizontalPodAutoscaler {

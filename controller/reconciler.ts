@@ -10,12 +10,14 @@ import { runAnalysis } from './analysis/run-analysis.js';
 import type { ControllerMetrics } from './controller-metrics.js';
 import { desiredState, targetPatch } from './desired-state.js';
 import type { EventRecorder } from './event-recorder.js';
-import { CANARY_LABEL, apexName, canaryDeployment, canaryHpa, generatedServices, httpRoute, ownerReference } from './generated-objects.js';
+import { isManagedRule, mergeRules } from './router/http-route.js';
+import { CANARY_LABEL, ROUTE_HASH, apexName, canaryDeployment, canaryHpa, generatedServices, httpRoute, ownerReference } from './generated-objects.js';
 import { unsupportedFields } from './spec-check.js';
 import type { ClusterCanaryPolicy } from '../api/policy-types.js';
 import { enforce, policyViolations } from '../policy/constraints.js';
 import { isGenerated, policiesForNamespace } from '../policy/selection.js';
-import { decide, type Decision, type Settings } from './state-machine.js';
+import { decide, hooksOf, type CanaryEvent, type Decision, type HookResult, type HookResults, type HookType, type MetricResult, type Settings } from './state-machine.js';
+import { callHook, hookPayload } from './hooks/call-hook.js';
 import { revisionOf, type Deployment, type HorizontalPodAutoscaler } from './workload.js';
 
 export const FINALIZER = 'sluice.dev/finalizer';
@@ -48,6 +50,8 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 
 export class Reconciler {
   private readonly started = new Map<string, number>();
+  /** Per Canary, the tail of its event/post-rollout hook calls, so they arrive in order. */
+  private readonly announcing = new Map<string, Promise<void>>();
 
   constructor(private readonly d: ReconcilerDeps) {}
 
@@ -110,15 +114,23 @@ export class Reconciler {
     const observed = { target, canaryDeployment: copy, autoscaler };
     const now = new Date();
 
+    // decide() asks for what the step needs, one kind at a time and in Flagger's order (rollback
+    // hooks, rollout hooks, metrics, gates), so nothing is called that the step would not use.
+    let hookResults: HookResults = {};
+    let metricResults: MetricResult[] | undefined;
     let decision: Decision = decide(canary, observed, undefined, now, this.d.settings);
-    if (decision.needMetrics) {
-      const results = await runAnalysis(canary, {
-        metricTemplate: (tns, tname) => this.d.caches.templates.get(tns, tname),
-        defaultPrometheus: this.d.settings.prometheus,
-        timeoutMs: this.d.settings.prometheusTimeoutMs,
-      });
-      this.d.metrics.metricResults(canary, results);
-      decision = decide(canary, observed, results, now, this.d.settings);
+    for (let round = 0; round < 10 && (decision.needMetrics || decision.needHooks); round++) {
+      if (decision.needHooks) {
+        hookResults = { ...hookResults, [decision.needHooks]: await this.runHooks(canary, decision.needHooks) };
+      } else {
+        metricResults = await runAnalysis(canary, {
+          metricTemplate: (tns, tname) => this.d.caches.templates.get(tns, tname),
+          defaultPrometheus: this.d.settings.prometheus,
+          timeoutMs: this.d.settings.prometheusTimeoutMs,
+        });
+        this.d.metrics.metricResults(canary, metricResults);
+      }
+      decision = decide(canary, observed, metricResults, now, this.d.settings, hookResults);
     }
     const status: CanaryStatus = { ...decision.status, observedGeneration: canary.metadata.generation };
     const bootstrapping = (canary.status?.phase ?? '') === '' || canary.status?.phase === 'Initializing';
@@ -131,11 +143,48 @@ export class Reconciler {
     if (!written) return { requeueAfterMs: 0 };
     if (canary.metadata.generation !== canary.status?.observedGeneration) await this.reportSpecProblems(stored, policies);
     for (const ev of decision.events) await this.d.events.record(canary, ev).catch((err) => this.d.logger.warn(`event not recorded: ${(err as Error).message}`, { key }));
+    this.announce(canary, status, decision.events);
     this.observeTransitions(canary, key, status);
     if (target && !convergedFirst && status.phase && status.phase !== 'Initializing') await this.converge(canary, status, target, copy, autoscaler);
     const apex = apexName(canary);
     this.d.metrics.observe(canary, status.phase, status.canaryWeight ?? 0, names.primaryService(apex), names.canaryService(apex));
     return decision.requeueAfterMs === undefined ? {} : { requeueAfterMs: decision.requeueAfterMs };
+  }
+
+  /** All of a type's hooks at once (their timeouts overlap rather than add up). */
+  private async runHooks(canary: Canary, type: HookType): Promise<HookResult[]> {
+    const results = await Promise.all(hooksOf(canary, type).map((h) => callHook(h, hookPayload(canary, h, canary.status?.phase))));
+    for (const r of results) if (!r.ok) this.d.logger.info(`${type} hook ${r.name} ${r.message}`, { key: `${canary.metadata.namespace}/${canary.metadata.name}` });
+    return results;
+  }
+
+  /**
+   * After the status is written: event hooks get every event, post-rollout hooks run once the
+   * rollout ends (Succeeded or Failed). Neither can change the outcome, so they run in the
+   * background, one Canary's calls in order, and a failure is logged.
+   */
+  private announce(canary: Canary, next: CanaryStatus, events: CanaryEvent[]): void {
+    const key = `${canary.metadata.namespace}/${canary.metadata.name}`;
+    const ended = next.phase !== canary.status?.phase && (next.phase === 'Succeeded' || next.phase === 'Failed');
+    const eventHooks = hooksOf(canary, 'event');
+    const postHooks = ended ? hooksOf(canary, 'post-rollout') : [];
+    if ((eventHooks.length === 0 || events.length === 0) && postHooks.length === 0) return;
+    const view: Canary = { ...canary, status: next };
+    const previous = this.announcing.get(key) ?? Promise.resolve();
+    const run = previous.then(async () => {
+      for (const ev of events) {
+        for (const h of eventHooks) {
+          const r = await callHook(h, hookPayload(view, h, next.phase, { eventMessage: ev.message, eventType: ev.type, timestamp: String(Date.now()) }));
+          if (!r.ok) this.d.logger.warn(`event hook ${h.name} ${r.message}`, { key });
+        }
+      }
+      for (const h of postHooks) {
+        const r = await callHook(h, hookPayload(view, h, next.phase));
+        if (!r.ok) this.d.logger.warn(`post-rollout hook ${h.name} ${r.message}`, { key });
+      }
+    });
+    this.announcing.set(key, run);
+    void run.finally(() => { if (this.announcing.get(key) === run) this.announcing.delete(key); });
   }
 
   private observeTransitions(canary: Canary, key: string, next: CanaryStatus): void {
@@ -178,7 +227,7 @@ export class Reconciler {
     await this.ensureCopy(canary, target, copy, want.copy);
     await this.ensureServices(canary, target);
     if (autoscaler) await this.ensureHpa(canary, autoscaler);
-    await this.ensureRoute(canary, want.canaryWeight);
+    await this.ensureRoute(canary, status, want.canaryWeight);
     if (want.target) {
       const patch = targetPatch(target, want.target);
       if (patch) {
@@ -277,20 +326,26 @@ export class Reconciler {
     }
   }
 
-  private async ensureRoute(canary: Canary, weight: number): Promise<void> {
+  private async ensureRoute(canary: Canary, status: CanaryStatus, weight: number): Promise<void> {
     const ns = canary.metadata.namespace!;
-    const want = httpRoute(canary, weight);
+    const want = httpRoute(canary, status, weight);
     const have = this.d.caches.routes.get(ns, want.metadata.name);
     if (!have) {
       if (!(await this.createMissing(at(R.httproutes, ns), want))) await this.d.client.patch(at(R.httproutes, ns, want.metadata.name), { spec: want.spec });
       return;
     }
-    const spec = have.spec as { parentRefs?: unknown[]; hostnames?: unknown[]; rules?: { backendRefs?: unknown[]; matches?: unknown; timeouts?: unknown }[] } | undefined;
-    const weights = (rs: { backendRefs?: unknown[] }[] | undefined) => (rs ?? []).map((r) => (r.backendRefs ?? []).map((b) => { const x = b as { name: string; weight?: number; port?: number }; return [x.name, x.weight ?? 1, x.port]; }));
-    const parents = (ps: unknown[] | undefined) => (ps ?? []).map((p) => { const x = p as { name: string; namespace?: string }; return [x.name, x.namespace ?? ns]; });
-    if (same(weights(spec?.rules), weights(want.spec.rules)) && same(parents(spec?.parentRefs), parents(want.spec.parentRefs)) && same(spec?.hostnames ?? [], want.spec.hostnames ?? [])) return;
+    type LiveRule = { backendRefs?: { name?: string; weight?: number; port?: number }[]; filters?: { type?: string }[] };
+    const spec = have.spec as { parentRefs?: unknown[]; hostnames?: unknown[]; rules?: LiveRule[] } | undefined;
+    const apex = apexName(canary);
+    // The hash says whether sluice's rules are what it last wrote; the weights are compared too,
+    // in case someone edited them with the validating webhook out of the way.
+    const weights = (rs: LiveRule[] | undefined) => (rs ?? []).filter((r) => isManagedRule(r, apex)).map((r) => (r.backendRefs ?? []).map((b) => [b.name, b.weight ?? 1]));
+    if (have.metadata.annotations?.[ROUTE_HASH] === want.metadata.annotations[ROUTE_HASH] && same(weights(spec?.rules), weights(want.spec.rules as LiveRule[]))) return;
     this.guard();
-    await this.d.client.patch(at(R.httproutes, ns, want.metadata.name), { spec: { parentRefs: want.spec.parentRefs, hostnames: want.spec.hostnames ?? null, rules: want.spec.rules } });
+    await this.d.client.patch(at(R.httproutes, ns, want.metadata.name), {
+      metadata: { labels: want.metadata.labels, annotations: want.metadata.annotations },
+      spec: { parentRefs: want.spec.parentRefs, hostnames: want.spec.hostnames ?? null, rules: mergeRules(want.spec.rules, spec?.rules, apex) },
+    });
   }
 
   private async ensureHpa(canary: Canary, source: HorizontalPodAutoscaler): Promise<void> {

@@ -33,12 +33,27 @@ export interface Settings {
   pollMs: number;
 }
 
+export type HookType = 'confirm-rollout' | 'pre-rollout' | 'rollout' | 'confirm-traffic-increase' | 'confirm-promotion' | 'post-rollout' | 'rollback' | 'event';
+
+export interface HookResult {
+  name: string;
+  /** Answered 2xx within its timeout. */
+  ok: boolean;
+  /** For a hook that did not: what happened, for events ("answered 403: closed", "timed out after 5s"). */
+  message: string;
+}
+
+/** Hook answers gathered so far in this pass, by type. */
+export type HookResults = Partial<Record<HookType, HookResult[]>>;
+
 export interface Decision {
   status: CanaryStatus;
   events: CanaryEvent[];
   requeueAfterMs: number | undefined;
   /** The step is due and needs metric results: call again with them. */
   needMetrics?: boolean;
+  /** The step needs the answers of this type's hooks: call again with them added. */
+  needHooks?: HookType;
 }
 
 export const DEFAULTS = {
@@ -51,7 +66,22 @@ export const DEFAULTS = {
 };
 
 const IDLE: Phase[] = ['Initialized', 'Succeeded', 'Failed'];
-export const ACTIVE: Phase[] = ['Progressing', 'Promoting', 'Finalising'];
+/** Phases in which the canary copy runs the revision under test. */
+export const ACTIVE: Phase[] = ['Progressing', 'WaitingPromotion', 'Promoting', 'Finalising'];
+
+export const hooksOf = (canary: Canary, type: HookType) => (canary.spec.analysis?.webhooks ?? []).filter((h) => (h.type ?? 'rollout') === type);
+
+/**
+ * How a Canary shifts traffic. `canary`: weights step up to maxWeight. With `analysis.iterations`,
+ * no weights: `ab` sends requests matching `analysis.match` to the canary; `bluegreen` sends it
+ * nothing (or a mirror of the traffic); both release after that many passing checks.
+ */
+export type Strategy = 'canary' | 'ab' | 'bluegreen';
+export function strategyOf(canary: Canary): Strategy {
+  const a = canary.spec.analysis ?? {};
+  if (a.iterations === undefined || a.iterations <= 0) return 'canary';
+  return Array.isArray(a.match) && a.match.length > 0 ? 'ab' : 'bluegreen';
+}
 
 export function analysisInterval(canary: Canary, s: Settings): number {
   return Math.max(s.minIntervalMs, parseDuration(canary.spec.analysis?.interval, DEFAULTS.intervalMs));
@@ -103,7 +133,7 @@ function msSince(iso: string | undefined, now: Date): number {
   return iso ? now.getTime() - Date.parse(iso) : Infinity;
 }
 
-export function decide(canary: Canary, observed: Observed, metrics: MetricResult[] | undefined, now: Date, s: Settings): Decision {
+export function decide(canary: Canary, observed: Observed, metrics: MetricResult[] | undefined, now: Date, s: Settings, hooks: HookResults = {}): Decision {
   const st: CanaryStatus = { ...(canary.status ?? {}) };
   const ns = canary.metadata.namespace;
   const cname = objectName(canary.metadata.name, ns);
@@ -113,6 +143,26 @@ export function decide(canary: Canary, observed: Observed, metrics: MetricResult
   const stay = (requeueAfterMs: number | undefined, events: CanaryEvent[] = []): Decision => ({ status: st, events, requeueAfterMs });
   const go = (status: CanaryStatus, events: CanaryEvent[], requeueAfterMs: number | undefined): Decision => ({ status, events, requeueAfterMs });
   const phase: Phase = st.phase ?? '';
+  const strategy = strategyOf(canary);
+
+  // Hooks of one type: passed (none configured, or all answered 2xx), failed, or not asked yet.
+  type Check = { need: HookType } | { ok: true } | { ok: false; failed: HookResult[] };
+  const check = (type: HookType): Check => {
+    if (hooksOf(canary, type).length === 0) return { ok: true };
+    const r = hooks[type];
+    if (!r) return { need: type };
+    const failed = r.filter((h) => !h.ok);
+    return failed.length === 0 ? { ok: true } : { ok: false, failed };
+  };
+  const ask = (type: HookType): Decision => ({ status: st, events: [], requeueAfterMs: 0, needHooks: type });
+  const hookNames = (rs: HookResult[]) => rs.map((r) => r.name).join(', ');
+  /** A rollback hook answering 2xx: the person (or system) behind it asks for a rollback now. */
+  const rollbackAsked = (): { need: HookType } | boolean => {
+    if (hooksOf(canary, 'rollback').length === 0) return false;
+    const r = hooks.rollback;
+    if (!r) return { need: 'rollback' };
+    return r.some((h) => h.ok);
+  };
 
   // A target that cannot be managed is reported on status (condition Promoted, Unknown, with the
   // reason) and in an event, and looked at again shortly: it may be created or fixed any moment.
@@ -153,6 +203,14 @@ export function decide(canary: Canary, observed: Observed, metrics: MetricResult
       { type: 'Warning', message: `Canary failed! Scaling down ${copyName}` },
     ], undefined);
   const startAnalysis = (restart: boolean): Decision => {
+    // confirm-rollout gates scaling the canary up at all: closed, the revision waits (copy at zero).
+    const gate = check('confirm-rollout');
+    if ('need' in gate) return ask(gate.need);
+    if (!gate.ok) {
+      const waiting = phase === 'Waiting' && st.lastAppliedSpec === revision;
+      const events: CanaryEvent[] = waiting ? [] : [{ type: 'Normal', message: `Halt ${cname} advancement waiting for approval ${hookNames(gate.failed)}` }];
+      return go(waiting ? st : withPhase(st, 'Waiting', now, { lastAppliedSpec: revision, canaryWeight: 0, failedChecks: 0, iterations: 0 }), events, interval);
+    }
     if (canary.spec.skipAnalysis === true) {
       return go(withPhase(st, 'Promoting', now, { lastAppliedSpec: revision, canaryWeight: 100, failedChecks: 0, iterations: 0 }), [
         { type: 'Normal', message: `New revision detected! Skipping analysis of ${cname} (skipAnalysis)` },
@@ -170,15 +228,25 @@ export function decide(canary: Canary, observed: Observed, metrics: MetricResult
     return startAnalysis(false);
   }
 
-  if (phase === 'Progressing') {
-    if (revision !== st.lastAppliedSpec) {
-      if (revision === stable) {
-        return go(withPhase(st, 'Initialized', now, { canaryWeight: 0, lastAppliedSpec: stable }), [
+  const abandonOnRevert = (): Decision | undefined =>
+    revision === stable
+      ? go(withPhase(st, 'Initialized', now, { canaryWeight: 0, lastAppliedSpec: stable }), [
           { type: 'Normal', message: `${tname} reverted to its stable revision ${shortRevision(stable)}; analysis of ${shortRevision(st.lastAppliedSpec)} abandoned` },
-        ], undefined);
-      }
-      return startAnalysis(true);
-    }
+        ], undefined)
+      : undefined;
+
+  if (phase === 'Waiting') {
+    const reverted = abandonOnRevert();
+    if (reverted) return reverted;
+    const rb = rollbackAsked();
+    if (typeof rb === 'object') return ask(rb.need);
+    if (rb) return rollback('manual webhook invoked');
+    // A newer revision while waiting waits for the same approval; startAnalysis records it.
+    return startAnalysis(false);
+  }
+
+  if (phase === 'Progressing' || phase === 'WaitingPromotion') {
+    if (revision !== st.lastAppliedSpec) return abandonOnRevert() ?? startAnalysis(true);
     const copy = observed.canaryDeployment;
     // The copy must run the revision under test, not merely be ready.
     const copyReady = copy !== undefined && copy.metadata.annotations?.[annotations.revision] === st.lastAppliedSpec;
@@ -192,33 +260,70 @@ export function decide(canary: Canary, observed: Observed, metrics: MetricResult
       const p = progress ?? { available: 0, desired: 0 };
       return stay(s.pollMs, [{ type: 'Warning', message: `Waiting for ${copyName} rollout to finish: ${p.available} of ${p.desired} updated replicas are available` }]);
     }
-    if (weight === 0 && (st.iterations ?? 0) === 0) {
-      const first = nextWeight(canary, 0);
-      return go(withPhase(st, 'Progressing', now, { canaryWeight: first, iterations: 1 }), [
-        { type: 'Normal', message: `Starting canary analysis for ${cname}` },
-        { type: 'Normal', message: `Advance ${cname} canary weight ${first}` },
-      ], interval);
-    }
     const wait = interval - msSince(st.lastTransitionTime, now);
-    if (wait > 0) return stay(wait);
-    if (!metrics) return { status: st, events: [], requeueAfterMs: 0, needMetrics: true };
-    const failed = metrics.filter((m) => !m.ok);
-    if (failed.length > 0) {
+    const threshold = canary.spec.analysis?.threshold ?? DEFAULTS.threshold;
+    /** One more failed check: halted with these events, or rolled back at the threshold. */
+    const failCheck = (halt: CanaryEvent[]): Decision => {
       const failedChecks = (st.failedChecks ?? 0) + 1;
-      const halt: CanaryEvent[] = failed.map((m) => ({ type: 'Normal', message: `Halt ${cname} advancement ${m.message}` }));
-      const threshold = canary.spec.analysis?.threshold ?? DEFAULTS.threshold;
       if (failedChecks >= threshold) {
         const r = rollback(`failed checks threshold reached ${failedChecks}`);
         return go({ ...r.status, failedChecks }, [...halt, ...r.events], undefined);
       }
       return go({ ...st, failedChecks, lastTransitionTime: now.toISOString() }, halt, interval);
+    };
+    if (phase === 'Progressing' && weight === 0 && (st.iterations ?? 0) === 0) {
+      // Before any traffic: pre-rollout hooks (smoke tests), retried each interval until they
+      // pass or the failed checks reach the threshold.
+      if ((st.failedChecks ?? 0) > 0 && wait > 0) return stay(wait);
+      const pre = check('pre-rollout');
+      if ('need' in pre) return ask(pre.need);
+      if (!pre.ok) return failCheck(pre.failed.map((h) => ({ type: 'Warning', message: `Halt ${cname} advancement pre-rollout check ${h.name} failed ${h.message}` })));
+      if (strategy !== 'canary') {
+        const how = strategy === 'ab' ? 'requests matching analysis.match' : canary.spec.analysis?.mirror === true ? 'a mirror of the traffic' : 'no traffic';
+        return go(withPhase(st, 'Progressing', now, { canaryWeight: 0, iterations: 1, failedChecks: 0 }), [
+          { type: 'Normal', message: `Starting canary analysis for ${cname}` },
+          { type: 'Normal', message: `Advance ${cname} canary iteration 1/${canary.spec.analysis!.iterations} (${how} to the canary)` },
+        ], interval);
+      }
+      const first = nextWeight(canary, 0);
+      return go(withPhase(st, 'Progressing', now, { canaryWeight: first, iterations: 1, failedChecks: 0 }), [
+        { type: 'Normal', message: `Starting canary analysis for ${cname}` },
+        { type: 'Normal', message: `Advance ${cname} canary weight ${first}` },
+      ], interval);
+    }
+    if (wait > 0) return stay(wait);
+    const rb = rollbackAsked();
+    if (typeof rb === 'object') return ask(rb.need);
+    if (rb) return rollback('manual webhook invoked');
+    const load = check('rollout');
+    if ('need' in load) return ask(load.need);
+    if (!metrics) return { status: st, events: [], requeueAfterMs: 0, needMetrics: true };
+    const failed = metrics.filter((m) => !m.ok);
+    const hookHalts: CanaryEvent[] = load.ok ? [] : load.failed.map((h) => ({ type: 'Warning', message: `Halt ${cname} advancement rollout check ${h.name} failed ${h.message}` }));
+    if (failed.length > 0 || hookHalts.length > 0) {
+      return failCheck([...hookHalts, ...failed.map((m): CanaryEvent => ({ type: 'Normal', message: `Halt ${cname} advancement ${m.message}` }))]);
     }
     const iterations = (st.iterations ?? 0) + 1;
-    if (weight >= maxWeight(canary)) {
+    const done = strategy === 'canary' ? weight >= maxWeight(canary) : (st.iterations ?? 0) >= canary.spec.analysis!.iterations!;
+    if (done) {
+      const promote = check('confirm-promotion');
+      if ('need' in promote) return ask(promote.need);
+      if (!promote.ok) {
+        const first = phase !== 'WaitingPromotion';
+        return go(first ? withPhase(st, 'WaitingPromotion', now) : { ...st, lastTransitionTime: now.toISOString() }, first ? [{ type: 'Normal', message: `Halt ${cname} advancement waiting for promotion approval ${hookNames(promote.failed)}` }] : [], interval);
+      }
       return go(withPhase(st, 'Promoting', now, { canaryWeight: 100, iterations }), [
-        { type: 'Normal', message: 'Routing all traffic to canary' },
+        { type: 'Normal', message: strategy === 'bluegreen' || strategy === 'ab' ? `Routing all traffic to canary ${copyName}` : 'Routing all traffic to canary' },
         { type: 'Normal', message: `Promoting revision ${shortRevision(revision)} to ${tname}` },
       ], s.pollMs);
+    }
+    const more = check('confirm-traffic-increase');
+    if ('need' in more) return ask(more.need);
+    if (!more.ok) {
+      return go({ ...st, lastTransitionTime: now.toISOString() }, [{ type: 'Normal', message: `Halt ${cname} advancement waiting for traffic increase approval ${hookNames(more.failed)}` }], interval);
+    }
+    if (strategy !== 'canary') {
+      return go({ ...st, iterations, lastTransitionTime: now.toISOString() }, [{ type: 'Normal', message: `Advance ${cname} canary iteration ${iterations}/${canary.spec.analysis!.iterations}` }], interval);
     }
     const next = nextWeight(canary, weight);
     return go({ ...st, canaryWeight: next, iterations, lastTransitionTime: now.toISOString() }, [{ type: 'Normal', message: `Advance ${cname} canary weight ${next}` }], interval);

@@ -82,10 +82,10 @@ describe('generated objects', () => {
   it('names Services and the route after service.name when given', () => {
     const web = seedCanary({ spec: { service: { name: 'web', port: 80 } } });
     assert.equal(generatedServices(web, target).canary.metadata.name, 'web-canary');
-    assert.equal(httpRoute(web, 0).metadata.name, 'web');
+    assert.equal(httpRoute(web, {}, 0).metadata.name, 'web');
   });
   it('splits the route by weight and attaches it to the gateways', () => {
-    const r = httpRoute(c, 30);
+    const r = httpRoute(c, { phase: 'Progressing' }, 30);
     assert.deepEqual(r.spec.parentRefs, [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'cilium', namespace: 'cilium' }]);
     assert.deepEqual((r.spec.rules[0]!.backendRefs as { name: string; weight: number }[]).map((b) => [b.name, b.weight]), [['podinfo-primary', 70], ['podinfo-canary', 30]]);
   });

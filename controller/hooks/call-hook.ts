@@ -1,0 +1,71 @@
+// Calling a Canary's analysis webhooks with Flagger's payload. A hook that hangs, refuses or
+// answers non-2xx costs at most its timeout (retries included) and comes back as a result naming
+// what happened; it never throws.
+import type { Canary, CanaryWebhook, Phase } from '../../api/flagger-types.js';
+import { parseDuration } from '../duration.js';
+import type { HookResult } from '../state-machine.js';
+
+/** Flagger's default when a hook gives no timeout. */
+export const DEFAULT_HOOK_TIMEOUT_MS = 10_000;
+
+export interface HookPayload {
+  name: string;
+  namespace: string;
+  phase: Phase;
+  checksum: string;
+  metadata: Record<string, string>;
+}
+
+/** The body Flagger POSTs to a hook: the Canary, its phase, the revision under test, the hook's metadata. */
+export function hookPayload(canary: Canary, hook: Pick<CanaryWebhook, 'metadata'>, phase: Phase | undefined, extra: Record<string, string> = {}): HookPayload {
+  return {
+    name: canary.metadata.name,
+    namespace: canary.metadata.namespace ?? '',
+    phase: phase ?? canary.status?.phase ?? '',
+    checksum: canary.status?.lastAppliedSpec ?? '',
+    metadata: { ...(hook.metadata ?? {}), ...extra },
+  };
+}
+
+const brief = (text: string) => {
+  const t = text.trim().replace(/\s+/g, ' ');
+  return t.length > 200 ? `${t.slice(0, 200)}…` : t;
+};
+
+/**
+ * POSTs `payload` to the hook; `retries` more attempts after a failure, with a short backoff,
+ * all within the one timeout.
+ */
+export async function callHook(hook: CanaryWebhook, payload: HookPayload, fetchImpl: typeof fetch = fetch): Promise<HookResult> {
+  let timeoutMs: number;
+  try {
+    timeoutMs = parseDuration(hook.timeout, DEFAULT_HOOK_TIMEOUT_MS);
+  } catch (err) {
+    return { name: hook.name, ok: false, message: `has an invalid timeout: ${(err as Error).message}` };
+  }
+  const deadline = Date.now() + timeoutMs;
+  const attempts = 1 + Math.max(0, hook.retries ?? 0);
+  let last = '';
+  for (let i = 0; i < attempts; i++) {
+    const left = deadline - Date.now();
+    if (left <= 0) break;
+    try {
+      const res = await fetchImpl(hook.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(payload),
+        signal: AbortSignal.timeout(left),
+      });
+      const body = await res.text().catch(() => '');
+      if (res.status >= 200 && res.status < 300) return { name: hook.name, ok: true, message: `answered ${res.status}` };
+      last = `answered ${res.status}${body ? `: ${brief(body)}` : ''}`;
+    } catch (err) {
+      const e = err as Error & { cause?: { code?: string; message?: string } };
+      last = e.name === 'TimeoutError' || e.name === 'AbortError'
+        ? `timed out after ${timeoutMs / 1000}s`
+        : `could not be reached at ${hook.url}: ${e.cause?.code ?? e.cause?.message ?? e.message}`;
+    }
+    if (i + 1 < attempts) await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** i, Math.max(0, deadline - Date.now()))));
+  }
+  return { name: hook.name, ok: false, message: last || `timed out after ${timeoutMs / 1000}s` };
+}

@@ -1,0 +1,156 @@
+// The HTTPRoute for a Canary in a given status: which requests reach the primary and which the
+// canary copy. Pure. One builder for every strategy:
+//   canary      one rule split by weight (and, with sessionAffinity, a cookie that keeps a client
+//               on the side it first reached, plus a rule that honours it);
+//   A/B         requests matching analysis.match go to the canary, the rest to the primary;
+//   blue/green  everything to the primary, optionally mirrored to the canary;
+// then at release all traffic to the canary, and back to the primary once it runs the revision.
+import { names } from '../../api/contract.js';
+import type { Canary, CanaryStatus } from '../../api/flagger-types.js';
+import { strategyOf } from '../state-machine.js';
+import { combine, toGatewayMatch, type GatewayMatch } from './flagger-match.js';
+
+/** Rule and filter types sluice writes; anything else on a rule of ours is the user's and kept. */
+export const MANAGED_FILTERS = new Set(['RequestMirror', 'RequestHeaderModifier', 'ResponseHeaderModifier', 'URLRewrite']);
+
+export interface BackendRef {
+  group: string;
+  kind: string;
+  name: string;
+  port: number;
+  weight: number;
+  filters?: unknown[];
+}
+
+export interface RouteRule {
+  matches?: GatewayMatch[];
+  backendRefs: BackendRef[];
+  filters?: unknown[];
+  timeouts?: { request?: string; backendRequest?: string };
+}
+
+export interface SessionAffinity {
+  cookieName?: string;
+  maxAge?: number;
+  primaryCookieName?: string;
+}
+
+type HeaderOps = { add?: Record<string, string>; set?: Record<string, string>; remove?: string[] };
+
+/** Phases in which the revision under test is served the strategy's way (not yet released). */
+const ANALYSING = new Set(['Progressing', 'WaitingPromotion']);
+
+function headerModifier(type: 'RequestHeaderModifier' | 'ResponseHeaderModifier', ops: HeaderOps | undefined) {
+  if (!ops) return [];
+  const pairs = (r: Record<string, string> | undefined) => Object.entries(r ?? {}).map(([name, value]) => ({ name, value }));
+  const mod: Record<string, unknown> = {};
+  if (ops.add && Object.keys(ops.add).length) mod.add = pairs(ops.add);
+  if (ops.set && Object.keys(ops.set).length) mod.set = pairs(ops.set);
+  if (ops.remove && ops.remove.length) mod.remove = ops.remove;
+  if (Object.keys(mod).length === 0) return [];
+  const key = type === 'RequestHeaderModifier' ? 'requestHeaderModifier' : 'responseHeaderModifier';
+  return [{ type, [key]: mod }];
+}
+
+/** The cookie that pins a client to this revision's canary: a new revision, a new value. */
+export function affinityCookie(canary: Canary, status: CanaryStatus): { name: string; value: string } | undefined {
+  const a = canary.spec.analysis?.sessionAffinity as SessionAffinity | undefined;
+  if (!a) return undefined;
+  return { name: a.cookieName ?? 'flagger-cookie', value: (status.lastAppliedSpec ?? 'canary').slice(0, 16) };
+}
+
+const cookieMatch = (name: string, value: string): GatewayMatch => ({
+  headers: [{ type: 'RegularExpression', name: 'Cookie', value: `(.*; ?)?${name}=${value}(;.*)?` }],
+});
+
+export function httpRoute(canary: Canary, status: CanaryStatus, canaryWeight: number) {
+  const apex = canary.spec.service.name ?? canary.spec.targetRef.name;
+  const s = canary.spec.service;
+  const a = canary.spec.analysis ?? {};
+  const phase = status.phase ?? '';
+  const strategy = strategyOf(canary);
+  const w = Math.max(0, Math.min(100, Math.round(canaryWeight)));
+  const primaryName = names.primaryService(apex);
+  const canaryName = names.canaryService(apex);
+  const ref = (name: string, weight: number, filters?: unknown[]): BackendRef => ({ group: '', kind: 'Service', name, port: s.port, weight, ...(filters && filters.length ? { filters } : {}) });
+
+  // Service-wide parts every rule carries: headers, rewrite, timeouts.
+  const service = s as typeof s & { headers?: { request?: HeaderOps; response?: HeaderOps }; rewrite?: { uri?: string; authority?: string }; backendTimeout?: string; apex?: { labels?: Record<string, string>; annotations?: Record<string, string> } };
+  const baseMatches: GatewayMatch[] = (Array.isArray(s.match) ? s.match : []).map(toGatewayMatch);
+  const common: unknown[] = [...headerModifier('RequestHeaderModifier', service.headers?.request), ...headerModifier('ResponseHeaderModifier', service.headers?.response)];
+  if (service.rewrite?.uri !== undefined || service.rewrite?.authority !== undefined) {
+    const prefixed = baseMatches.length > 0 && baseMatches.every((m) => m.path?.type === 'PathPrefix');
+    common.push({
+      type: 'URLRewrite',
+      urlRewrite: {
+        ...(service.rewrite.authority ? { hostname: service.rewrite.authority } : {}),
+        ...(service.rewrite.uri !== undefined ? { path: prefixed ? { type: 'ReplacePrefixMatch', replacePrefixMatch: service.rewrite.uri } : { type: 'ReplaceFullPath', replaceFullPath: service.rewrite.uri } } : {}),
+      },
+    });
+  }
+  const timeouts = s.timeout || service.backendTimeout ? { timeouts: { ...(s.timeout ? { request: s.timeout } : {}), ...(service.backendTimeout ? { backendRequest: service.backendTimeout } : {}) } } : {};
+  const rule = (matches: GatewayMatch[], backendRefs: BackendRef[], extraFilters: unknown[] = []): RouteRule => ({
+    ...(matches.length ? { matches } : {}),
+    backendRefs,
+    ...(common.length + extraFilters.length ? { filters: [...extraFilters, ...common] } : {}),
+    ...timeouts,
+  });
+  const within = (extra: GatewayMatch[]) => (baseMatches.length === 0 ? extra : baseMatches.flatMap((b) => extra.map((e) => combine(b, e))));
+
+  const rules: RouteRule[] = [];
+  const analysing = ANALYSING.has(phase);
+  if (analysing && strategy === 'ab') {
+    const abMatches = (a.match as unknown[]).map(toGatewayMatch);
+    rules.push(rule(within(abMatches), [ref(primaryName, 0), ref(canaryName, 100)]));
+    rules.push(rule(baseMatches, [ref(primaryName, 100), ref(canaryName, 0)]));
+  } else if (analysing && strategy === 'bluegreen') {
+    const mirror = a.mirror === true ? [{ type: 'RequestMirror', requestMirror: { backendRef: { group: '', kind: 'Service', name: canaryName, port: s.port } } }] : [];
+    rules.push(rule(baseMatches, [ref(primaryName, 100), ref(canaryName, 0)], mirror));
+  } else {
+    const cookie = affinityCookie(canary, status);
+    const aff = a.sessionAffinity as SessionAffinity | undefined;
+    if (analysing && cookie && w > 0) {
+      // A client the split sent to the canary gets its cookie and comes back to it; one sent to
+      // the primary gets the primary's cookie (when named) and stays there, so no client flips
+      // between revisions mid-rollout.
+      const maxAge = aff?.maxAge ?? 86400;
+      const setCookie = (name: string, value: string) => [{ type: 'ResponseHeaderModifier', responseHeaderModifier: { add: [{ name: 'Set-Cookie', value: `${name}=${value}; Max-Age=${maxAge}` }] } }];
+      rules.push(rule(within([cookieMatch(cookie.name, cookie.value)]), [ref(primaryName, 0), ref(canaryName, 100)]));
+      if (aff?.primaryCookieName) rules.push(rule(within([cookieMatch(aff.primaryCookieName, cookie.value)]), [ref(primaryName, 100), ref(canaryName, 0)]));
+      rules.push(rule(baseMatches, [
+        ref(primaryName, 100 - w, aff?.primaryCookieName ? setCookie(aff.primaryCookieName, cookie.value) : undefined),
+        ref(canaryName, w, setCookie(cookie.name, cookie.value)),
+      ]));
+    } else {
+      rules.push(rule(baseMatches, [ref(primaryName, 100 - w), ref(canaryName, w)]));
+    }
+  }
+  return {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'HTTPRoute',
+    metadata: { name: names.httpRoute(apex), labels: service.apex?.labels ?? {}, annotations: service.apex?.annotations ?? {} },
+    spec: {
+      parentRefs: (s.gatewayRefs ?? []).map((g) => ({ group: g.group ?? 'gateway.networking.k8s.io', kind: g.kind ?? 'Gateway', name: g.name, ...(g.namespace ? { namespace: g.namespace } : {}), ...(g.sectionName ? { sectionName: g.sectionName } : {}), ...(g.port ? { port: g.port } : {}) })),
+      ...(s.hosts && s.hosts.length > 0 ? { hostnames: s.hosts } : {}),
+      rules,
+    },
+  };
+}
+
+/** A rule is sluice's when it routes to the Canary's primary or canary Service. */
+export function isManagedRule(rule: { backendRefs?: { name?: string }[] }, apex: string): boolean {
+  return (rule.backendRefs ?? []).some((b) => b.name === names.primaryService(apex) || b.name === names.canaryService(apex));
+}
+
+/**
+ * The rules to write: sluice's, then every rule of the live route that is not sluice's (a user's
+ * redirect, another backend), and on sluice's default (last) rule any filter of a type sluice
+ * never sets, found on sluice's rules of the live route.
+ */
+export function mergeRules(want: RouteRule[], live: { backendRefs?: { name?: string }[]; filters?: { type?: string }[] }[] | undefined, apex: string): unknown[] {
+  const theirs = (live ?? []).filter((r) => !isManagedRule(r, apex));
+  const keptFilters = (live ?? []).filter((r) => isManagedRule(r, apex)).flatMap((r) => (r.filters ?? []).filter((f) => !MANAGED_FILTERS.has(f.type ?? '')));
+  const unique = keptFilters.filter((f, i) => keptFilters.findIndex((g) => JSON.stringify(g) === JSON.stringify(f)) === i);
+  const ours = want.map((r, i) => (i === want.length - 1 && unique.length ? { ...r, filters: [...unique, ...(r.filters ?? [])] } : r));
+  return [...ours, ...theirs];
+}
