@@ -70,11 +70,15 @@ function servicePort(canary: Canary) {
   return { name: s.portName ?? 'http', port: s.port, targetPort: s.targetPort ?? s.port, protocol: 'TCP' };
 }
 
-export function service(canary: Canary, name: string, selector: Record<string, string>) {
+type ObjectMeta = { labels?: Record<string, string>; annotations?: Record<string, string> };
+
+export function service(canary: Canary, name: string, selector: Record<string, string>, extra: ObjectMeta | undefined = undefined) {
+  const m = meta(canary, name);
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: meta(canary, name),
+    // The Canary's service.apex / primary / canary metadata, under sluice's own labels.
+    metadata: { ...m, labels: { ...(extra?.labels ?? {}), ...m.labels }, ...(extra?.annotations ? { annotations: extra.annotations } : {}) },
     spec: { type: 'ClusterIP', selector, ports: [servicePort(canary)] },
   };
 }
@@ -83,10 +87,10 @@ export function generatedServices(canary: Canary, target: Deployment) {
   const apex = apexName(canary);
   const selector = target.spec.selector.matchLabels ?? {};
   return {
-    primary: service(canary, names.primaryService(apex), selector),
-    canary: service(canary, names.canaryService(apex), canarySelector(selector)),
+    primary: service(canary, names.primaryService(apex), selector, canary.spec.service.primary as ObjectMeta | undefined),
+    canary: service(canary, names.canaryService(apex), canarySelector(selector), canary.spec.service.canary as ObjectMeta | undefined),
     // Created only when absent: an existing apex Service is the user's and already selects only primary pods.
-    apex: service(canary, names.apexService(apex), selector),
+    apex: service(canary, names.apexService(apex), selector, canary.spec.service.apex as ObjectMeta | undefined),
   };
 }
 

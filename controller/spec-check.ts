@@ -6,14 +6,19 @@ const SUPPORTED: Record<string, true> = Object.fromEntries(
     'targetRef', 'targetRef.apiVersion', 'targetRef.kind', 'targetRef.name',
     'autoscalerRef', 'autoscalerRef.apiVersion', 'autoscalerRef.kind', 'autoscalerRef.name',
     'service', 'service.name', 'service.port', 'service.portName', 'service.targetPort', 'service.gatewayRefs', 'service.hosts', 'service.match', 'service.timeout',
+    'service.backendTimeout', 'service.headers', 'service.rewrite', 'service.apex', 'service.primary', 'service.canary',
     'analysis', 'analysis.interval', 'analysis.threshold', 'analysis.maxWeight', 'analysis.stepWeight', 'analysis.stepWeights', 'analysis.stepWeightPromotion',
     'analysis.primaryReadyThreshold', 'analysis.canaryReadyThreshold', 'analysis.metrics',
+    'analysis.webhooks', 'analysis.iterations', 'analysis.match', 'analysis.mirror', 'analysis.sessionAffinity',
     'progressDeadlineSeconds', 'skipAnalysis', 'suspend', 'provider',
   ].map((k) => [k, true]),
 );
 
 // Inside these, every field is interpreted by its own code (metrics) or is free-form.
-const OPAQUE = new Set(['analysis.metrics', 'service.match', 'service.gatewayRefs', 'targetRef', 'autoscalerRef']);
+const OPAQUE = new Set([
+  'analysis.metrics', 'analysis.webhooks', 'analysis.match', 'analysis.sessionAffinity', 'service.match', 'service.gatewayRefs', 'service.headers', 'service.rewrite',
+  'service.apex', 'service.primary', 'service.canary', 'targetRef', 'autoscalerRef',
+]);
 
 export function unsupportedFields(spec: Record<string, unknown>, prefix = ''): string[] {
   const out: string[] = [];
