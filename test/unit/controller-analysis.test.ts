@@ -47,8 +47,8 @@ describe('analysis', () => {
   });
 
   it('names unsupported Canary fields', () => {
-    const spec = { ...seedCanary().spec, ingressRef: { name: 'x' }, analysis: { interval: '1m', mirror: true } } as Record<string, unknown>;
-    assert.deepEqual(unsupportedFields(spec).sort(), ['analysis.mirror', 'ingressRef']);
+    const spec = { ...seedCanary().spec, ingressRef: { name: 'x' }, service: { port: 80, corsPolicy: { allowOrigin: ['*'] } }, analysis: { interval: '1m', mirror: true, mirrorWeight: 10 } } as Record<string, unknown>;
+    assert.deepEqual(unsupportedFields(spec).sort(), ['analysis.mirrorWeight', 'ingressRef', 'service.corsPolicy']);
     assert.deepEqual(unsupportedFields(seedCanary().spec as Record<string, unknown>), []);
   });
 
