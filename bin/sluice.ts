@@ -1,7 +1,8 @@
-// One image, one entry point: `sluice webhook [flags]` or `sluice controller [flags]`.
+// One image, one entry point: `sluice webhook|controller|tester [flags]`.
 const commands: Record<string, string> = {
   webhook: '../webhook/main.js',
   controller: '../controller/main.js',
+  tester: '../tester/main.js',
 };
 
 const [command] = process.argv.splice(2, 1);

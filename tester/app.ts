@@ -1,0 +1,110 @@
+// sluice's tester: the endpoints Flagger's guides point their webhooks at, without a shell.
+//   /gate/open|close|check       manual gating per Canary (check answers 200 when open, 403 when closed)
+//   /gate/approve, /gate/halt    always 200, always 403
+//   /rollback/open|close|check   a rollback switch per Canary (check answers 200 when open)
+//   POST /                       start a bounded load task from metadata (hey command or plain), once per Canary and command
+//   GET /status                  gates, switches and running tasks
+import express, { type Request, type Response } from 'express';
+import type { Logger } from '../lib/logger.js';
+import { parseHey, parsePlain, runTask, type RunningTask } from './load-task.js';
+
+interface HookBody {
+  name?: string;
+  namespace?: string;
+  metadata?: Record<string, string>;
+}
+
+export interface Tester {
+  app: express.Express;
+  tasks: Map<string, RunningTask>;
+  stopAll: () => Promise<void>;
+}
+
+export function createTester(logger: Logger): Tester {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(express.json({ limit: '64kb', type: () => true }));
+  const gates = new Set<string>();
+  const rollbacks = new Set<string>();
+  const tasks = new Map<string, RunningTask>();
+
+  const canaryOf = (req: Request, res: Response): string | undefined => {
+    const b = (req.body ?? {}) as HookBody;
+    if (typeof b.name !== 'string' || typeof b.namespace !== 'string' || !b.name || !b.namespace) {
+      res.status(400).json({ error: 'expected a JSON body with the Canary\'s name and namespace, e.g. {"name":"podinfo","namespace":"test"}' });
+      return undefined;
+    }
+    return `${b.name}.${b.namespace}`;
+  };
+  const switchRoutes = (path: string, set: Set<string>, what: string) => {
+    app.post(`/${path}/open`, (req, res) => {
+      const key = canaryOf(req, res);
+      if (!key) return;
+      set.add(key);
+      logger.info(`${what} opened for ${key}`);
+      res.json({ [key]: 'open' });
+    });
+    app.post(`/${path}/close`, (req, res) => {
+      const key = canaryOf(req, res);
+      if (!key) return;
+      set.delete(key);
+      logger.info(`${what} closed for ${key}`);
+      res.json({ [key]: 'closed' });
+    });
+    app.post(`/${path}/check`, (req, res) => {
+      const key = canaryOf(req, res);
+      if (!key) return;
+      if (set.has(key)) res.json({ [key]: 'open' });
+      else res.status(403).json({ [key]: 'closed' });
+    });
+  };
+  switchRoutes('gate', gates, 'gate');
+  switchRoutes('rollback', rollbacks, 'rollback switch');
+  app.post('/gate/approve', (_req, res) => void res.json({ gate: 'approved' }));
+  app.post('/gate/halt', (_req, res) => void res.status(403).json({ gate: 'halted' }));
+
+  app.post('/', (req, res) => {
+    const key = canaryOf(req, res);
+    if (!key) return;
+    const meta = ((req.body as HookBody).metadata ?? {}) as Record<string, string>;
+    let task;
+    try {
+      if (meta.type === 'load') task = parsePlain(meta);
+      else if ((meta.type === undefined || meta.type === 'cmd') && meta.cmd) task = parseHey(meta.cmd);
+      else throw new Error(`metadata must be {type: cmd, cmd: "hey …"} or {type: load, url, rate, duration}; got type ${meta.type ?? '(none)'}`);
+    } catch (err) {
+      res.status(400).json({ error: `${key}: ${(err as Error).message}` });
+      return;
+    }
+    // As Flagger's tester: a command already running for this Canary is not started twice.
+    const taskKey = `${key} ${meta.cmd ?? JSON.stringify(meta)}`;
+    const running = tasks.get(taskKey);
+    if (running) {
+      res.json({ task: taskKey, state: 'already running', sent: running.sent });
+      return;
+    }
+    const r = runTask(taskKey, task);
+    tasks.set(taskKey, r);
+    void r.done.finally(() => tasks.delete(taskKey));
+    logger.info(`load task started for ${key}: ${task.method} ${task.url} at ${task.ratePerSecond}/s for ${task.durationMs / 1000}s`);
+    res.json({ task: taskKey, state: 'started' });
+  });
+
+  app.get('/status', (_req, res) => {
+    res.json({
+      gates: [...gates].sort(),
+      rollbacks: [...rollbacks].sort(),
+      tasks: [...tasks.values()].map((t) => ({ task: t.key, sent: t.sent, failed: t.failed, secondsLeft: Math.max(0, Math.round((t.task.durationMs - (Date.now() - t.started)) / 1000)) })),
+    });
+  });
+  app.get('/healthz', (_req, res) => void res.type('text').send('ok'));
+
+  return {
+    app,
+    tasks,
+    stopAll: async () => {
+      for (const t of tasks.values()) t.stop();
+      await Promise.all([...tasks.values()].map((t) => t.done));
+    },
+  };
+}
