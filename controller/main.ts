@@ -14,6 +14,7 @@ import { EventRecorder } from './event-recorder.js';
 import { CANARY_LABEL } from './generated-objects.js';
 import { LeaderElector } from './leader-election.js';
 import { Reconciler } from './reconciler.js';
+import { Notifier, type AlertProvider } from './alerts/notifier.js';
 import { PolicyReconciler, STATUS_KEY } from './policy-reconciler.js';
 import { POLICY_REF, type ClusterCanaryPolicy } from '../api/policy-types.js';
 import { WorkQueue } from './work-queue.js';
@@ -37,6 +38,9 @@ const { values: flags } = parseArgs({
     'retry-period': { type: 'string', default: '2' },
     identity: { type: 'string', default: `${os.hostname()}-${process.pid}` },
     'relist-interval': { type: 'string', default: '300' },
+    'alert-timeout': { type: 'string', default: '10' },
+    'alert-retries': { type: 'string', default: '3' },
+    'alert-backoff': { type: 'string', default: '1' },
   },
   strict: true,
 });
@@ -62,6 +66,12 @@ async function main(): Promise<void> {
     namespaces: inf<KubeObject>('namespaces', R.namespaces),
     policies: inf<ClusterCanaryPolicy>('clustercanarypolicies', POLICY_REF),
   };
+  const alertProviders = inf<AlertProvider>('alertproviders', CR.alertproviders);
+  const notifier = new Notifier(client, alertProviders, logger, {
+    timeoutMs: seconds('alert-timeout') * 1000,
+    retries: Number(flags['alert-retries']),
+    backoffMs: seconds('alert-backoff') * 1000,
+  });
 
   let elector: LeaderElector | undefined;
   const events = new EventRecorder(client);
@@ -78,6 +88,7 @@ async function main(): Promise<void> {
       prometheusTimeoutMs: seconds('prometheus-timeout') * 1000,
     },
     isLeader: () => !elector || elector.isLeader,
+    notifier,
   });
   const queue = new WorkQueue(
     async (key) => {
@@ -148,7 +159,7 @@ async function main(): Promise<void> {
   });
 
   // Caches fill before any reconcile, so no pass acts on a half-listed world.
-  await Promise.all([...Object.values(caches), canaries].map((i) => (i as Informer<KubeObject>).start()));
+  await Promise.all([...Object.values(caches), canaries, alertProviders].map((i) => (i as Informer<KubeObject>).start()));
   logger.info('caches synced', { canaries: canaries.items().length });
 
   const server = http.createServer(async (req, res) => {

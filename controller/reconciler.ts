@@ -18,6 +18,7 @@ import { enforce, policyViolations } from '../policy/constraints.js';
 import { isGenerated, policiesForNamespace } from '../policy/selection.js';
 import { decide, hooksOf, type CanaryEvent, type Decision, type HookResult, type HookResults, type HookType, type MetricResult, type Settings } from './state-machine.js';
 import { callHook, hookPayload } from './hooks/call-hook.js';
+import type { Notifier } from './alerts/notifier.js';
 import { revisionOf, type Deployment, type HorizontalPodAutoscaler } from './workload.js';
 
 export const FINALIZER = 'sluice.dev/finalizer';
@@ -42,6 +43,7 @@ export interface ReconcilerDeps {
   settings: Settings & { prometheus: string; prometheusTimeoutMs: number };
   /** Checked before every write: a controller that lost its Lease must not act. */
   isLeader: () => boolean;
+  notifier?: Notifier;
 }
 
 class NotLeader extends Error {}
@@ -159,17 +161,18 @@ export class Reconciler {
   }
 
   /**
-   * After the status is written: event hooks get every event, post-rollout hooks run once the
-   * rollout ends (Succeeded or Failed). Neither can change the outcome, so they run in the
-   * background, one Canary's calls in order, and a failure is logged.
+   * After the status is written: alerts go out, event hooks get every event, post-rollout hooks
+   * run once the rollout ends (Succeeded or Failed). None can change the outcome, so they run in
+   * the background, one Canary's calls in order, and a failure is logged.
    */
   private announce(canary: Canary, next: CanaryStatus, events: CanaryEvent[]): void {
     const key = `${canary.metadata.namespace}/${canary.metadata.name}`;
     const ended = next.phase !== canary.status?.phase && (next.phase === 'Succeeded' || next.phase === 'Failed');
     const eventHooks = hooksOf(canary, 'event');
     const postHooks = ended ? hooksOf(canary, 'post-rollout') : [];
-    if ((eventHooks.length === 0 || events.length === 0) && postHooks.length === 0) return;
     const view: Canary = { ...canary, status: next };
+    this.d.notifier?.notify(view, events);
+    if ((eventHooks.length === 0 || events.length === 0) && postHooks.length === 0) return;
     const previous = this.announcing.get(key) ?? Promise.resolve();
     const run = previous.then(async () => {
       for (const ev of events) {

@@ -9,14 +9,14 @@ const SUPPORTED: Record<string, true> = Object.fromEntries(
     'service.backendTimeout', 'service.headers', 'service.rewrite', 'service.apex', 'service.primary', 'service.canary',
     'analysis', 'analysis.interval', 'analysis.threshold', 'analysis.maxWeight', 'analysis.stepWeight', 'analysis.stepWeights', 'analysis.stepWeightPromotion',
     'analysis.primaryReadyThreshold', 'analysis.canaryReadyThreshold', 'analysis.metrics',
-    'analysis.webhooks', 'analysis.iterations', 'analysis.match', 'analysis.mirror', 'analysis.sessionAffinity',
+    'analysis.webhooks', 'analysis.iterations', 'analysis.match', 'analysis.mirror', 'analysis.sessionAffinity', 'analysis.alerts',
     'progressDeadlineSeconds', 'skipAnalysis', 'suspend', 'provider',
   ].map((k) => [k, true]),
 );
 
 // Inside these, every field is interpreted by its own code (metrics) or is free-form.
 const OPAQUE = new Set([
-  'analysis.metrics', 'analysis.webhooks', 'analysis.match', 'analysis.sessionAffinity', 'service.match', 'service.gatewayRefs', 'service.headers', 'service.rewrite',
+  'analysis.metrics', 'analysis.webhooks', 'analysis.alerts', 'analysis.match', 'analysis.sessionAffinity', 'service.match', 'service.gatewayRefs', 'service.headers', 'service.rewrite',
   'service.apex', 'service.primary', 'service.canary', 'targetRef', 'autoscalerRef',
 ]);
 

@@ -24,6 +24,8 @@ export interface MetricResult {
 export interface CanaryEvent {
   type: 'Normal' | 'Warning';
   message: string;
+  /** The hook whose answer caused it (a hook with muteAlert raises no alert). */
+  hook?: string;
 }
 
 export interface Settings {
@@ -277,7 +279,7 @@ export function decide(canary: Canary, observed: Observed, metrics: MetricResult
       if ((st.failedChecks ?? 0) > 0 && wait > 0) return stay(wait);
       const pre = check('pre-rollout');
       if ('need' in pre) return ask(pre.need);
-      if (!pre.ok) return failCheck(pre.failed.map((h) => ({ type: 'Warning', message: `Halt ${cname} advancement pre-rollout check ${h.name} failed ${h.message}` })));
+      if (!pre.ok) return failCheck(pre.failed.map((h): CanaryEvent => ({ type: 'Warning', message: `Halt ${cname} advancement pre-rollout check ${h.name} failed ${h.message}`, hook: h.name })));
       if (strategy !== 'canary') {
         const how = strategy === 'ab' ? 'requests matching analysis.match' : canary.spec.analysis?.mirror === true ? 'a mirror of the traffic' : 'no traffic';
         return go(withPhase(st, 'Progressing', now, { canaryWeight: 0, iterations: 1, failedChecks: 0 }), [
@@ -299,7 +301,7 @@ export function decide(canary: Canary, observed: Observed, metrics: MetricResult
     if ('need' in load) return ask(load.need);
     if (!metrics) return { status: st, events: [], requeueAfterMs: 0, needMetrics: true };
     const failed = metrics.filter((m) => !m.ok);
-    const hookHalts: CanaryEvent[] = load.ok ? [] : load.failed.map((h) => ({ type: 'Warning', message: `Halt ${cname} advancement rollout check ${h.name} failed ${h.message}` }));
+    const hookHalts: CanaryEvent[] = load.ok ? [] : load.failed.map((h): CanaryEvent => ({ type: 'Warning', message: `Halt ${cname} advancement rollout check ${h.name} failed ${h.message}`, hook: h.name }));
     if (failed.length > 0 || hookHalts.length > 0) {
       return failCheck([...hookHalts, ...failed.map((m): CanaryEvent => ({ type: 'Normal', message: `Halt ${cname} advancement ${m.message}` }))]);
     }
