@@ -167,7 +167,7 @@ async function main(): Promise<void> {
     const rate = body.ratePerSecond ?? args.rate;
     const variants = body.variants ?? defaultProfile.variants;
     if (typeof rate !== 'number' || rate < 0 || rate > 2000 || !Array.isArray(variants) || variants.length === 0) {
-      res.status(400).json({ error: 'ratePerSecond must be 0..2000 and variants a non-empty list of {share, path, headers, query}' });
+      res.status(400).json({ error: 'ratePerSecond must be 0..2000 and variants a non-empty list of {share, path, method, headers, query, clients}' });
       return;
     }
     const profile = { ratePerSecond: rate, variants };

@@ -15,6 +15,17 @@ export interface RouteMatch {
   method?: string;
 }
 
+export interface HeaderModifier {
+  add?: { name: string; value: string }[];
+  set?: { name: string; value: string }[];
+}
+
+export interface RouteFilter {
+  type: string;
+  requestMirror?: { backendRef: BackendRef };
+  responseHeaderModifier?: HeaderModifier;
+}
+
 export interface BackendRef {
   name: string;
   namespace?: string;
@@ -22,12 +33,28 @@ export interface BackendRef {
   weight?: number;
   kind?: string;
   group?: string;
+  filters?: RouteFilter[];
 }
 
 export interface RouteRule {
   matches?: RouteMatch[];
   backendRefs?: BackendRef[];
-  filters?: { type: string; requestMirror?: { backendRef: BackendRef } }[];
+  filters?: RouteFilter[];
+}
+
+/** The cookies a response sets through ResponseHeaderModifier filters (rule's, then the backend's): name → value. */
+export function cookiesSet(filters: RouteFilter[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const f of filters) {
+    if (f.type !== 'ResponseHeaderModifier') continue;
+    for (const h of [...(f.responseHeaderModifier?.add ?? []), ...(f.responseHeaderModifier?.set ?? [])]) {
+      if (h.name.toLowerCase() !== 'set-cookie') continue;
+      const pair = h.value.split(';')[0] ?? '';
+      const eq = pair.indexOf('=');
+      if (eq > 0) out.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
+    }
+  }
+  return out;
 }
 
 export interface SimRequest {

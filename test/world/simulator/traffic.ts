@@ -2,7 +2,7 @@
 // share of a steady request rate; each request is routed, answered and recorded as metrics.
 import type { BackendState, Fault, Random } from './outcome.js';
 import { requestOutcome } from './outcome.js';
-import { envoyClusterName, pickBackend, selectRule, type RouteRule, type SimRequest } from './routing.js';
+import { cookiesSet, envoyClusterName, pickBackend, selectRule, type RouteRule, type SimRequest } from './routing.js';
 import type { SimulatorMetrics } from './metrics.js';
 
 export interface RequestVariant {
@@ -12,6 +12,11 @@ export interface RequestVariant {
   method?: string;
   headers?: Record<string, string>;
   query?: Record<string, string>;
+  /**
+   * Requests of this variant come from this many clients that keep the cookies responses set
+   * (a browser's cookie jar), as a session-affinity test needs.
+   */
+  clients?: number;
 }
 
 export interface TrafficProfile {
@@ -29,6 +34,8 @@ export interface RouteStats {
   requests: number;
   notMatched: number;
   byBackend: Record<string, { requests: number; errors: number }>;
+  /** For requests that carried a cookie: `name=value` → backend → requests. */
+  byCookie: Record<string, Record<string, number>>;
 }
 
 export interface TrafficWorld {
@@ -50,6 +57,8 @@ function pickVariant(variants: RequestVariant[], random: Random): RequestVariant
 
 export class TrafficEngine {
   private readonly debt = new Map<string, number>();
+  /** Cookie jars per route, variant and client. */
+  private readonly jars = new Map<string, Map<string, string>[]>();
   readonly stats = new Map<string, RouteStats>();
 
   constructor(
@@ -72,13 +81,22 @@ export class TrafficEngine {
 
   private statsFor(key: string): RouteStats {
     let s = this.stats.get(key);
-    if (!s) this.stats.set(key, (s = { requests: 0, notMatched: 0, byBackend: {} }));
+    if (!s) this.stats.set(key, (s = { requests: 0, notMatched: 0, byBackend: {}, byCookie: {} }));
     return s;
   }
 
   private send(route: ActiveRoute, profile: TrafficProfile, key: string): void {
     const v = pickVariant(profile.variants, this.random);
-    const req: SimRequest = { method: v.method ?? 'GET', path: v.path ?? '/', headers: v.headers ?? {}, query: v.query ?? {} };
+    let jar: Map<string, string> | undefined;
+    if (v.clients && v.clients > 0) {
+      const jarsKey = `${key}#${profile.variants.indexOf(v)}`;
+      let jars = this.jars.get(jarsKey);
+      if (!jars || jars.length !== v.clients) this.jars.set(jarsKey, (jars = Array.from({ length: v.clients }, () => new Map<string, string>())));
+      jar = jars[Math.floor(this.random() * jars.length)]!;
+    }
+    const headers = { ...(v.headers ?? {}) };
+    if (jar && jar.size > 0) headers.Cookie = [...jar].map(([k, val]) => `${k}=${val}`).join('; ');
+    const req: SimRequest = { method: v.method ?? 'GET', path: v.path ?? '/', headers, query: v.query ?? {} };
     const stats = this.statsFor(key);
     stats.requests++;
     const rule = selectRule(route.rules, req);
@@ -99,6 +117,13 @@ export class TrafficEngine {
       return;
     }
     this.deliver(route, ref, req, stats);
+    if (jar) {
+      for (const [k, val] of jar) {
+        const row = (stats.byCookie[`${k}=${val}`] ??= {});
+        row[ref.name] = (row[ref.name] ?? 0) + 1;
+      }
+      for (const [k, val] of cookiesSet([...(rule.filters ?? []), ...(ref.filters ?? [])])) jar.set(k, val);
+    }
   }
 
   private deliver(route: ActiveRoute, ref: { name: string; namespace?: string; port?: number }, req: SimRequest, stats: RouteStats | undefined): void {
