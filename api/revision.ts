@@ -12,7 +12,20 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
-/** SHA-256 of the template's canonical JSON, hex, first 16 characters (64 bits). */
+/** Set on the pod template by the controller to roll primary pods onto new config snapshots. */
+const CONFIG_REVISION = 'sluice.dev/config-revision';
+
+/**
+ * SHA-256 of the template's canonical JSON, hex, first 16 characters (64 bits). The controller's
+ * config-revision annotation is left out: it restarts pods onto a released config, it is not a
+ * change of the user's template.
+ */
 export function templateRevision(template: unknown): string {
-  return crypto.createHash('sha256').update(canonicalJson(template ?? {})).digest('hex').slice(0, 16);
+  const t = template as { metadata?: { annotations?: Record<string, string> } } | undefined;
+  let hashed = template ?? {};
+  if (t?.metadata?.annotations?.[CONFIG_REVISION] !== undefined) {
+    const { [CONFIG_REVISION]: _dropped, ...rest } = t.metadata.annotations;
+    hashed = { ...t, metadata: { ...t.metadata, annotations: Object.keys(rest).length ? rest : undefined } };
+  }
+  return crypto.createHash('sha256').update(canonicalJson(hashed)).digest('hex').slice(0, 16);
 }

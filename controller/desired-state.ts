@@ -4,6 +4,7 @@
 import { annotations as A, labels as L, values } from '../api/contract.js';
 import type { Canary, CanaryStatus } from '../api/flagger-types.js';
 import { ACTIVE, releasedRevision } from './state-machine.js';
+import { CONFIG_REVISION, STABLE_CONFIGS, templatePart } from '../api/tracked-configs.js';
 import { revisionOf, type Deployment, type HorizontalPodAutoscaler, type PodTemplate } from './workload.js';
 
 export interface DesiredTarget {
@@ -11,6 +12,14 @@ export interface DesiredTarget {
   labels: Record<string, string>;
   /** null: the annotation must be absent. */
   annotations: Record<string, string | null>;
+  /** On the pod template (the config revision that rolls primary pods onto released configs); null: absent. */
+  templateAnnotations?: Record<string, string | null>;
+}
+
+/** The target's tracked configs now (controller/config-tracker.ts): snapshot per reference, and their hash. */
+export interface TrackedNow {
+  snapshots: Record<string, string>;
+  hash: string | undefined;
 }
 
 export interface Desired {
@@ -24,7 +33,7 @@ export function primaryReplicas(target: Deployment, autoscaler: HorizontalPodAut
   return Math.max(target.spec.replicas ?? 1, autoscaler?.spec.minReplicas ?? 1, 1);
 }
 
-export function desiredState(canary: Canary, status: CanaryStatus, target: Deployment, copy: Deployment | undefined, autoscaler: HorizontalPodAutoscaler | undefined): Desired {
+export function desiredState(canary: Canary, status: CanaryStatus, target: Deployment, copy: Deployment | undefined, autoscaler: HorizontalPodAutoscaler | undefined, tracked: TrackedNow = { snapshots: {}, hash: undefined }): Desired {
   const phase = status.phase ?? '';
   const active = ACTIVE.includes(phase);
   const revision = revisionOf(target);
@@ -43,11 +52,19 @@ export function desiredState(canary: Canary, status: CanaryStatus, target: Deplo
       paused: revision !== released,
       labels: { [L.managed]: values.managed },
       annotations: {
-        [A.stableRevision]: released,
+        // The template part only: the webhook compares it with what it can hash itself.
+        [A.stableRevision]: templatePart(released)!,
         [A.canary]: canary.metadata.name,
         [A.promoting]: phase === 'Promoting' ? (status.lastAppliedSpec ?? null) : null,
       },
     };
+    // Once the configs the template reads now are the released ones, the primary pods are pinned
+    // to their snapshots (the webhook reads the annotation when it admits a primary pod) and rolled
+    // onto them by the config revision on the template.
+    if (released === revision) {
+      desiredTarget.annotations[STABLE_CONFIGS] = tracked.hash ? JSON.stringify(tracked.snapshots) : null;
+      desiredTarget.templateAnnotations = { [CONFIG_REVISION]: tracked.hash ?? null };
+    }
   }
   return {
     copy: {
@@ -69,12 +86,20 @@ export function targetPatch(target: Deployment, want: DesiredTarget): Record<str
     const have = target.metadata.annotations?.[k];
     if (v === null ? have !== undefined : have !== v) anns[k] = v;
   }
+  const tanns: Record<string, string | null> = {};
+  for (const [k, v] of Object.entries(want.templateAnnotations ?? {})) {
+    const have = target.spec.template.metadata?.annotations?.[k];
+    if (v === null ? have !== undefined : have !== v) tanns[k] = v;
+  }
   const pausedNow = target.spec.paused === true;
   const meta: Record<string, unknown> = {};
   if (Object.keys(labels).length) meta.labels = labels;
   if (Object.keys(anns).length) meta.annotations = anns;
   const patch: Record<string, unknown> = {};
   if (Object.keys(meta).length) patch.metadata = meta;
-  if (pausedNow !== want.paused) patch.spec = { paused: want.paused };
+  const spec: Record<string, unknown> = {};
+  if (pausedNow !== want.paused) spec.paused = want.paused;
+  if (Object.keys(tanns).length) spec.template = { metadata: { annotations: tanns } };
+  if (Object.keys(spec).length) patch.spec = spec;
   return Object.keys(patch).length ? patch : undefined;
 }

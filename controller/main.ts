@@ -14,6 +14,7 @@ import { EventRecorder } from './event-recorder.js';
 import { CANARY_LABEL } from './generated-objects.js';
 import { LeaderElector } from './leader-election.js';
 import { Reconciler } from './reconciler.js';
+import type { ConfigObject } from './config-tracker.js';
 import { Notifier, type AlertProvider } from './alerts/notifier.js';
 import { PolicyReconciler, STATUS_KEY } from './policy-reconciler.js';
 import { POLICY_REF, type ClusterCanaryPolicy } from '../api/policy-types.js';
@@ -65,6 +66,9 @@ async function main(): Promise<void> {
     templates: inf<MetricTemplate>('metrictemplates', CR.metrictemplates),
     namespaces: inf<KubeObject>('namespaces', R.namespaces),
     policies: inf<ClusterCanaryPolicy>('clustercanarypolicies', POLICY_REF),
+    // Only objects sluice tracks or snapshots: a cluster's Secrets are not all cached.
+    configmaps: inf<ConfigObject>('configmaps', R.configmaps, 'sluice.dev/tracked'),
+    secrets: inf<ConfigObject>('secrets', R.secrets, 'sluice.dev/tracked'),
   };
   const alertProviders = inf<AlertProvider>('alertproviders', CR.alertproviders);
   const notifier = new Notifier(client, alertProviders, logger, {
@@ -146,6 +150,13 @@ async function main(): Promise<void> {
   caches.services.onChange((_t, s) => byLabel(s).forEach((k) => queue.add(k)));
   caches.routes.onChange((_t, r) => byLabel(r).forEach((k) => queue.add(k)));
   caches.hpas.onChange((_t, h) => [...byLabel(h), ...referencing(h, (c) => c.spec.autoscalerRef?.name)].forEach((k) => queue.add(k)));
+  // A tracked ConfigMap or Secret edited in place is a new revision of the Deployments reading it.
+  const readers = (_t: unknown, o: KubeObject) => {
+    if (o.metadata.labels?.['sluice.dev/tracked'] !== 'true') return;
+    canaries.items().filter((c) => c.metadata.namespace === o.metadata.namespace).forEach((c) => queue.add(objectKey(c)));
+  };
+  caches.configmaps.onChange(readers);
+  caches.secrets.onChange(readers);
   caches.templates.onChange((_t, t) =>
     canaries.items()
       .filter((c) => (c.spec.analysis?.metrics ?? []).some((m) => m.templateRef?.name === t.metadata.name && (m.templateRef.namespace ?? c.metadata.namespace) === t.metadata.namespace))

@@ -19,7 +19,10 @@ import { isGenerated, policiesForNamespace } from '../policy/selection.js';
 import { decide, hooksOf, type CanaryEvent, type Decision, type HookResult, type HookResults, type HookType, type MetricResult, type Settings } from './state-machine.js';
 import { callHook, hookPayload } from './hooks/call-hook.js';
 import type { Notifier } from './alerts/notifier.js';
-import { revisionOf, type Deployment, type HorizontalPodAutoscaler } from './workload.js';
+import { CONFIG_HASH, revisionOf, type Deployment, type HorizontalPodAutoscaler } from './workload.js';
+import { ConfigTracker, type ConfigObject, type Tracked } from './config-tracker.js';
+import { CONFIG_REVISION, STABLE_CONFIGS, rewriteRefs, templatePart } from '../api/tracked-configs.js';
+import { templateRevision } from '../api/revision.js';
 
 export const FINALIZER = 'sluice.dev/finalizer';
 
@@ -32,6 +35,9 @@ export interface Caches {
   namespaces: Informer<KubeObject>;
   policies: Informer<ClusterCanaryPolicy>;
   canaries: Informer<Canary>;
+  /** Tracked ConfigMaps and Secrets and sluice's snapshots of them (label sluice.dev/tracked). */
+  configmaps: Informer<ConfigObject>;
+  secrets: Informer<ConfigObject>;
 }
 
 export interface ReconcilerDeps {
@@ -55,7 +61,11 @@ export class Reconciler {
   /** Per Canary, the tail of its event/post-rollout hook calls, so they arrive in order. */
   private readonly announcing = new Map<string, Promise<void>>();
 
-  constructor(private readonly d: ReconcilerDeps) {}
+  private readonly tracker: ConfigTracker;
+
+  constructor(private readonly d: ReconcilerDeps) {
+    this.tracker = new ConfigTracker(d.client, d.caches, () => this.guard());
+  }
 
   private guard(): void {
     if (!this.d.isLeader()) throw new NotLeader('not the leader');
@@ -110,7 +120,10 @@ export class Reconciler {
       return {};
     }
     const { deployments, hpas } = this.d.caches;
-    const target = deployments.get(ns, canary.spec.targetRef.name);
+    const live = deployments.get(ns, canary.spec.targetRef.name);
+    // The revision covers the ConfigMaps and Secrets the template reads (docs/tracked-configs.md).
+    const tracked = live ? await this.tracker.track(live) : undefined;
+    const target: Deployment | undefined = live && tracked?.hash ? { ...live, [CONFIG_HASH]: tracked.hash } : live;
     const copy = deployments.get(ns, names.canaryDeployment(canary.spec.targetRef.name));
     const autoscaler = canary.spec.autoscalerRef ? hpas.get(ns, canary.spec.autoscalerRef.name) : undefined;
     const observed = { target, canaryDeployment: copy, autoscaler };
@@ -140,14 +153,14 @@ export class Reconciler {
     // Bootstrap creates the objects before saying "Initialization done!"; every later step records
     // its decision first, so objects always converge to a status that was durably written.
     const convergedFirst = bootstrapping && target !== undefined && status.phase === 'Initialized';
-    if (convergedFirst) await this.converge(canary, status, target, copy, autoscaler);
+    if (convergedFirst) await this.converge(canary, status, target, copy, autoscaler, tracked);
     const written = await this.writeStatus(canary, status);
     if (!written) return { requeueAfterMs: 0 };
     if (canary.metadata.generation !== canary.status?.observedGeneration) await this.reportSpecProblems(stored, policies);
     for (const ev of decision.events) await this.d.events.record(canary, ev).catch((err) => this.d.logger.warn(`event not recorded: ${(err as Error).message}`, { key }));
     this.announce(canary, status, decision.events);
     this.observeTransitions(canary, key, status);
-    if (target && !convergedFirst && status.phase && status.phase !== 'Initializing') await this.converge(canary, status, target, copy, autoscaler);
+    if (target && !convergedFirst && status.phase && status.phase !== 'Initializing') await this.converge(canary, status, target, copy, autoscaler, tracked);
     const apex = apexName(canary);
     this.d.metrics.observe(canary, status.phase, status.canaryWeight ?? 0, names.primaryService(apex), names.canaryService(apex));
     return decision.requeueAfterMs === undefined ? {} : { requeueAfterMs: decision.requeueAfterMs };
@@ -223,19 +236,23 @@ export class Reconciler {
   }
 
   /** Makes the generated objects and the target match the status. */
-  private async converge(canary: Canary, status: CanaryStatus, target: Deployment, copy: Deployment | undefined, autoscaler: HorizontalPodAutoscaler | undefined): Promise<void> {
+  private async converge(canary: Canary, status: CanaryStatus, target: Deployment, copy: Deployment | undefined, autoscaler: HorizontalPodAutoscaler | undefined, tracked: Tracked | undefined): Promise<void> {
     const ns = canary.metadata.namespace!;
-    const want = desiredState(canary, status, target, copy, autoscaler);
+    const want = desiredState(canary, status, target, copy, autoscaler, tracked);
+    // Snapshots first: the copy and the primary's pods must never name one that does not exist.
+    if (tracked && tracked.objects.size > 0) await this.tracker.ensureSnapshots(canary, tracked);
     await this.adoptGenerated(canary);
-    await this.ensureCopy(canary, target, copy, want.copy);
+    await this.ensureCopy(canary, target, copy, want.copy, tracked?.snapshots ?? {});
     await this.ensureServices(canary, target);
     if (autoscaler) await this.ensureHpa(canary, autoscaler);
     await this.ensureRoute(canary, status, want.canaryWeight);
+    const idle = status.phase === 'Initialized' || status.phase === 'Succeeded' || status.phase === 'Failed';
+    if (idle && tracked) await this.tracker.collect(canary, target, tracked);
     if (want.target) {
       const patch = targetPatch(target, want.target);
       if (patch) {
         this.guard();
-        const pausingBehindOurBack = want.target.paused && target.spec.paused !== true && status.phase !== 'Promoting' && revisionOf(target) !== target.metadata.annotations?.[A.stableRevision];
+        const pausingBehindOurBack = want.target.paused && target.spec.paused !== true && status.phase !== 'Promoting' && templateRevision(target.spec.template) !== target.metadata.annotations?.[A.stableRevision];
         await this.d.client.patch(at(R.deployments, ns, target.metadata.name), patch);
         if (pausingBehindOurBack && target.metadata.labels?.[L.managed] === 'true') {
           // The webhook would have paused this write; reaching here means it was bypassed.
@@ -292,15 +309,17 @@ export class Reconciler {
       c.spec.targetRef?.name === canary.spec.targetRef.name && apexName(c) === apexName(canary));
   }
 
-  private async ensureCopy(canary: Canary, target: Deployment, copy: Deployment | undefined, want: { template?: unknown; revision?: string; replicas: number }): Promise<void> {
+  private async ensureCopy(canary: Canary, target: Deployment, copy: Deployment | undefined, want: { template?: unknown; revision?: string; replicas: number }, snapshots: Record<string, string>): Promise<void> {
     const ns = canary.metadata.namespace!;
+    // The copy reads the snapshots of the configs under test, never the live objects.
+    const template = Object.keys(snapshots).length > 0 ? { ...target.spec.template, spec: rewriteRefs(target.spec.template.spec, snapshots) } : target.spec.template;
     if (!copy) {
-      await this.createMissing(at(R.deployments, ns), canaryDeployment(canary, target, target.spec.template, revisionOf(target), want.replicas));
+      await this.createMissing(at(R.deployments, ns), canaryDeployment(canary, target, template, revisionOf(target), want.replicas));
       return;
     }
     const ops: unknown[] = [];
     if (want.template && want.revision && copy.metadata.annotations?.[A.revision] !== want.revision) {
-      const fresh = canaryDeployment(canary, target, target.spec.template, want.revision, want.replicas);
+      const fresh = canaryDeployment(canary, target, template, want.revision, want.replicas);
       ops.push({ op: 'replace', path: '/spec/template', value: fresh.spec.template });
       ops.push({ op: 'add', path: `/metadata/annotations`, value: { ...(copy.metadata.annotations ?? {}), [A.revision]: want.revision } });
     }
@@ -380,11 +399,13 @@ export class Reconciler {
     const target = await this.d.client.find<Deployment>(at(R.deployments, ns, canary.spec.targetRef.name));
     if (target && target.metadata.annotations?.[A.canary] === canary.metadata.name) {
       const stable = canary.status?.lastPromotedSpec;
-      const tested = stable !== undefined && revisionOf(target) === stable;
+      const tested = stable !== undefined && templateRevision(target.spec.template) === templatePart(stable);
       // Conditional on what was read: a successor's bootstrap writing the same annotations
       // meanwhile makes this a conflict and a retry, never a lost write.
       await this.d.client.patch(at(R.deployments, ns, target.metadata.name), {
-        metadata: { resourceVersion: target.metadata.resourceVersion, labels: { [L.managed]: null }, annotations: { [A.stableRevision]: null, [A.canary]: null, [A.promoting]: null } },
+        metadata: { resourceVersion: target.metadata.resourceVersion, labels: { [L.managed]: null }, annotations: { [A.stableRevision]: null, [A.canary]: null, [A.promoting]: null, [STABLE_CONFIGS]: null } },
+        // Pods pinned to config snapshots roll back onto the live objects before the snapshots go.
+        ...(target.spec.template.metadata?.annotations?.[CONFIG_REVISION] !== undefined ? { spec: { template: { metadata: { annotations: { [CONFIG_REVISION]: null } } } } } : {}),
         ...(tested ? { spec: { paused: false } } : {}),
       });
       if (!tested && target.spec.paused === true) {

@@ -5,6 +5,7 @@
 import { annotations, names, objectName, shortRevision } from '../api/contract.js';
 import type { Canary, CanaryCondition, CanaryStatus, Phase } from '../api/flagger-types.js';
 import { parseDuration } from './duration.js';
+import { templatePart } from '../api/tracked-configs.js';
 import { revisionOf, rolloutProgress, type Deployment, type HorizontalPodAutoscaler } from './workload.js';
 
 export interface Observed {
@@ -193,7 +194,9 @@ export function decide(canary: Canary, observed: Observed, metrics: MetricResult
       return go({ ...st, phase: 'Initializing' }, [{ type: 'Warning', message: `Waiting for ${tname} rollout to finish: ${p.available} of ${p.desired} updated replicas are available` }], s.pollMs);
     }
     // A Deployment sluice managed before (Canary recreated) keeps the stable revision it recorded.
-    const next = withPhase(st, 'Initialized', now, { lastPromotedSpec: stable ?? revision, canaryWeight: 0, failedChecks: 0, iterations: 0 });
+    // The annotation holds the template part of the revision (tracked configs add `+hash`).
+    const known = stable === undefined || stable === templatePart(revision) ? revision : stable;
+    const next = withPhase(st, 'Initialized', now, { lastPromotedSpec: known, canaryWeight: 0, failedChecks: 0, iterations: 0 });
     return go(next, [{ type: 'Normal', message: `Initialization done! ${cname}` }], 0);
   }
   if (canary.spec.suspend === true) return stay(undefined);

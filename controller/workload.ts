@@ -1,6 +1,13 @@
 // Facts about Deployments that the state machine reads: revision, readiness, replica counts.
 import type { KubeObject } from '../lib/kube/client.js';
 import { templateRevision } from '../api/revision.js';
+import { effectiveRevision } from '../api/tracked-configs.js';
+
+/**
+ * On the reconciler's in-memory view of a target (never written): the hash of the tracked
+ * configs its template reads, so the revision covers them (docs/tracked-configs.md).
+ */
+export const CONFIG_HASH = Symbol('sluice.configHash');
 
 export interface PodTemplate {
   metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
@@ -8,6 +15,7 @@ export interface PodTemplate {
 }
 
 export type Deployment = KubeObject & {
+  [CONFIG_HASH]?: string;
   spec: {
     replicas?: number;
     paused?: boolean;
@@ -29,7 +37,7 @@ export type HorizontalPodAutoscaler = KubeObject & {
   spec: { minReplicas?: number; maxReplicas: number; scaleTargetRef: { apiVersion?: string; kind: string; name: string }; [k: string]: unknown };
 };
 
-export const revisionOf = (d: Deployment) => templateRevision(d.spec.template);
+export const revisionOf = (d: Deployment) => effectiveRevision(templateRevision(d.spec.template), d[CONFIG_HASH]);
 
 export interface RolloutProgress {
   done: boolean;

@@ -4,6 +4,7 @@ import jsonPatch from 'fast-json-patch';
 import type { AdmissionRequest, AdmissionResponse, AdmissionReview } from './admission-types.js';
 import { decideFreeze, type DecisionKind, type FreezeFlags } from './freeze-decision.js';
 import { decideValidate, type ValidateContext } from './validate-decision.js';
+import { decidePin } from './pin-decision.js';
 
 export class BadReviewError extends Error {}
 
@@ -30,7 +31,7 @@ export function parseReview(body: unknown): AdmissionRequest {
 
 export interface Answer {
   review: AdmissionReview;
-  decision: DecisionKind | 'allowed' | 'denied' | 'error';
+  decision: DecisionKind | 'allowed' | 'denied' | 'pinned' | 'error';
   note: string;
   /** Worth logging at info even though it passed. */
   notable?: boolean;
@@ -89,4 +90,24 @@ export function answerValidate(req: AdmissionRequest, ctx: ValidateContext): Ans
     note: verdict.message,
     subject,
   };
+}
+
+export function answerPin(req: AdmissionRequest, pins: (namespace: string, deployment: string) => Record<string, string> | undefined): Answer {
+  const subject = subjectOf(req);
+  let d;
+  try {
+    d = decidePin(req, pins);
+  } catch (err) {
+    // Admitting unpinned would let a pod read unanalysed config; the ReplicaSet retries the create.
+    const message = `sluice could not pin Pod ${subject} to its config snapshots: ${(err as Error).message}`;
+    return { review: wrap({ uid: req.uid, allowed: false, status: { code: 500, message } }), decision: 'error', note: message, subject };
+  }
+  if (!d.pinned) return { review: wrap({ uid: req.uid, allowed: true }), decision: 'passed', note: d.reason, subject };
+  const ops = jsonPatch.compare(req.object as object, d.pod);
+  const response: AdmissionResponse = { uid: req.uid, allowed: true };
+  if (ops.length > 0) {
+    response.patchType = 'JSONPatch';
+    response.patch = Buffer.from(JSON.stringify(ops)).toString('base64');
+  }
+  return { review: wrap(response), decision: ops.length > 0 ? 'pinned' : 'passed', note: `pinned to the config snapshots of Deployment ${d.deployment}`, subject, notable: ops.length > 0 };
 }

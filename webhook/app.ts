@@ -2,7 +2,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../lib/logger.js';
-import { BadReviewError, answerMutate, answerValidate, parseReview, type Answer } from './admission-review.js';
+import { BadReviewError, answerMutate, answerPin, answerValidate, parseReview, type Answer } from './admission-review.js';
 import type { AdmissionRequest } from './admission-types.js';
 import type { ValidateContext } from './validate-decision.js';
 import type { FreezeFlags } from './freeze-decision.js';
@@ -12,6 +12,8 @@ export interface AppOptions {
   flags: FreezeFlags;
   /** What /validate needs besides the request: the policies and Canaries from the caches. */
   validation: Omit<ValidateContext, 'controllerUsers'>;
+  /** For /mutate-pod: the config snapshots a managed Deployment's primary pods are pinned to. */
+  pins?: (namespace: string, deployment: string) => Record<string, string> | undefined;
   metrics: WebhookMetrics;
   logger: Logger;
   /** Readiness: true once a serving certificate is loaded and the policy caches are filled. */
@@ -31,7 +33,7 @@ export function createApp(opts: AppOptions): express.Express {
   const json = express.json({ limit: opts.bodyLimit ?? '4mb', type: () => true, strict: false });
 
   // Both endpoints: parse, decide (pure), log what matters, answer, measure.
-  const review = (path: 'mutate' | 'validate', decide: (r: AdmissionRequest) => Answer) => {
+  const review = (path: 'mutate' | 'validate' | 'mutate-pod', decide: (r: AdmissionRequest) => Answer) => {
     app.post(`/${path}`, (req, res, next) => {
       const started = performance.now();
       res.locals.started = started;
@@ -57,6 +59,7 @@ export function createApp(opts: AppOptions): express.Express {
   };
   review('mutate', (r) => answerMutate(r, opts.flags));
   review('validate', (r) => answerValidate(r, { ...opts.validation, controllerUsers: opts.flags.controllerUsers }));
+  review('mutate-pod', (r) => answerPin(r, opts.pins ?? (() => undefined)));
 
   // Bad input: a clear message and a 4xx status, never a crash or a hang.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {

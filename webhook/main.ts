@@ -9,7 +9,7 @@ import { positiveSeconds } from '../lib/flags.js';
 import { KubeClient } from '../lib/kube/client.js';
 import { createLogger } from '../lib/logger.js';
 import { createApp } from './app.js';
-import { PolicyCache } from './policy-cache.js';
+import { AdmissionCache } from './admission-cache.js';
 import { WebhookMetrics } from './metrics.js';
 import { FileCertificates, SecretCertificates, type CertificateSource } from '../certs/serving-certificates.js';
 import { SecretStore } from '../certs/secret-store.js';
@@ -43,8 +43,8 @@ async function main(): Promise<void> {
   const logger = createLogger('webhook');
   const metrics = new WebhookMetrics();
   const client = await KubeClient.load(flags.kubeconfig, 'sluice-webhook');
-  const policyCache = new PolicyCache(client, logger);
-  policyCache.start();
+  const cache = new AdmissionCache(client, logger);
+  cache.start();
   let source: CertificateSource;
   if (flags['tls-cert-file'] || flags['tls-key-file']) {
     if (!flags['tls-cert-file'] || !flags['tls-key-file']) throw new Error('--tls-cert-file and --tls-key-file go together');
@@ -75,11 +75,12 @@ async function main(): Promise<void> {
   }
   const app = createApp({
     flags: { controllerUsers: flags['controller-user'] ?? [] },
-    validation: policyCache.context,
+    validation: cache.context,
+    pins: cache.pins,
     metrics,
     logger,
     // Ready once it can serve TLS and its policy answers are complete.
-    ready: () => source.current() !== undefined && policyCache.synced,
+    ready: () => source.current() !== undefined && cache.synced,
   });
 
   // The HTTPS server starts without a certificate and gets one as soon as the source has it;

@@ -7,6 +7,7 @@ import type { CanarySpec } from '../api/flagger-types.js';
 import type { ClusterCanaryPolicy } from '../api/policy-types.js';
 import { policyViolations } from '../policy/constraints.js';
 import { isManagedRule } from '../controller/router/http-route.js';
+import { STABLE_CONFIGS } from '../api/tracked-configs.js';
 import type { AdmissionRequest } from './admission-types.js';
 
 export interface ValidateContext {
@@ -21,7 +22,7 @@ export type Verdict = { allowed: true; reason: string } | { allowed: false; code
 
 /** Labels that tie a generated object to its Canary (generated-objects.ts writes them). */
 const GENERATED_LABELS = ['app.kubernetes.io/managed-by', 'sluice.dev/canary-name', L.role];
-const TARGET_ANNOTATIONS = [A.stableRevision, A.canary, A.promoting];
+const TARGET_ANNOTATIONS = [A.stableRevision, A.canary, A.promoting, STABLE_CONFIGS];
 
 interface Meta {
   name?: string;

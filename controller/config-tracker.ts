@@ -1,0 +1,128 @@
+// Tracked configs in the controller (docs/tracked-configs.md): which ConfigMaps and Secrets a
+// target reads, their fingerprints, the immutable snapshots the canary copy and the primary pods
+// are pinned to, and cleaning up snapshots nothing uses. Content is copied only into snapshots of
+// the same kind in the same namespace; only names and hashes are logged or annotated.
+import {
+  CONFIG_REVISION,
+  STABLE_CONFIGS,
+  TRACKED_LABEL,
+  TRACKING_ANNOTATION,
+  configHash,
+  configRefs,
+  fingerprint,
+  refKey,
+  snapshotName,
+  type ConfigRef,
+} from '../api/tracked-configs.js';
+import type { Canary } from '../api/flagger-types.js';
+import { ApiError, R, at, type KubeClient, type KubeObject } from '../lib/kube/client.js';
+import type { Informer } from '../lib/kube/informer.js';
+import { CANARY_LABEL, MANAGED_BY, ownerReference } from './generated-objects.js';
+import type { Deployment } from './workload.js';
+
+export type ConfigObject = KubeObject & { data?: Record<string, string>; binaryData?: Record<string, string>; type?: string; immutable?: boolean };
+
+export interface Tracked {
+  /** refKey → fingerprint of the live content. */
+  fingerprints: Record<string, string>;
+  /** refKey → the snapshot holding that content. */
+  snapshots: Record<string, string>;
+  hash: string | undefined;
+  /** The live objects, for making snapshots. */
+  objects: Map<string, { ref: ConfigRef; obj: ConfigObject }>;
+}
+
+const refOf = (kind: 'ConfigMap' | 'Secret') => (kind === 'ConfigMap' ? R.configmaps : R.secrets);
+
+export class ConfigTracker {
+  constructor(
+    private readonly client: KubeClient,
+    private readonly caches: { configmaps: Informer<ConfigObject>; secrets: Informer<ConfigObject> },
+    private readonly guard: () => void,
+  ) {}
+
+  private cached(ns: string, ref: ConfigRef): ConfigObject | undefined {
+    return (ref.kind === 'ConfigMap' ? this.caches.configmaps : this.caches.secrets).get(ns, ref.name);
+  }
+
+  /**
+   * The target's tracked configs as they are now. An object not yet tracked is labelled so the
+   * informer follows it; one annotated `flagger.app/config-tracking: disabled`, or missing (an
+   * optional reference), is not tracked.
+   */
+  async track(target: Deployment): Promise<Tracked> {
+    const ns = target.metadata.namespace!;
+    const out: Tracked = { fingerprints: {}, snapshots: {}, hash: undefined, objects: new Map() };
+    for (const ref of configRefs(target.spec.template.spec)) {
+      let obj = this.cached(ns, ref);
+      if (!obj) {
+        obj = await this.client.find<ConfigObject>(at(refOf(ref.kind), ns, ref.name));
+        if (!obj || obj.metadata.annotations?.[TRACKING_ANNOTATION] === 'disabled') continue;
+        this.guard();
+        await this.client.patch(at(refOf(ref.kind), ns, ref.name), { metadata: { labels: { [TRACKED_LABEL]: 'true' } } });
+      }
+      if (obj.metadata.annotations?.[TRACKING_ANNOTATION] === 'disabled') continue;
+      const fp = fingerprint(obj);
+      out.fingerprints[refKey(ref)] = fp;
+      out.snapshots[refKey(ref)] = snapshotName(ref.name, fp);
+      out.objects.set(refKey(ref), { ref, obj });
+    }
+    out.hash = configHash(out.fingerprints);
+    return out;
+  }
+
+  /** Creates the snapshots of `tracked` that do not exist yet: immutable copies owned by the Canary. */
+  async ensureSnapshots(canary: Canary, tracked: Tracked): Promise<void> {
+    const ns = canary.metadata.namespace!;
+    for (const [key, { ref, obj }] of tracked.objects) {
+      const name = tracked.snapshots[key]!;
+      if (this.cached(ns, { kind: ref.kind, name })) continue;
+      this.guard();
+      try {
+        await this.client.create(at(refOf(ref.kind), ns), {
+          apiVersion: 'v1',
+          kind: ref.kind,
+          metadata: {
+            name,
+            namespace: ns,
+            labels: { ...MANAGED_BY, [CANARY_LABEL]: canary.metadata.name, [TRACKED_LABEL]: 'snapshot' },
+            annotations: { 'sluice.dev/snapshot-of': ref.name },
+            ownerReferences: [{ ...ownerReference(canary), controller: false, blockOwnerDeletion: false }],
+          },
+          immutable: true,
+          ...(obj.data ? { data: obj.data } : {}),
+          ...(obj.binaryData ? { binaryData: obj.binaryData } : {}),
+          ...(ref.kind === 'Secret' && obj.type ? { type: obj.type } : {}),
+        });
+      } catch (err) {
+        if (!(err instanceof ApiError && err.conflict)) throw err;
+      }
+    }
+  }
+
+  /** Deletes this Canary's snapshots that neither the primary (stable) nor the candidate uses. */
+  async collect(canary: Canary, target: Deployment, current: Tracked): Promise<void> {
+    const ns = canary.metadata.namespace!;
+    const keep = new Set([...Object.values(current.snapshots), ...Object.values(stableConfigs(target))]);
+    for (const [kind, inf] of [['ConfigMap', this.caches.configmaps], ['Secret', this.caches.secrets]] as const) {
+      for (const o of inf.items()) {
+        if (o.metadata.namespace !== ns || o.metadata.labels?.[TRACKED_LABEL] !== 'snapshot' || o.metadata.labels?.[CANARY_LABEL] !== canary.metadata.name) continue;
+        if (keep.has(o.metadata.name)) continue;
+        this.guard();
+        await this.client.delete(at(refOf(kind), ns, o.metadata.name));
+      }
+    }
+  }
+}
+
+/** The snapshots the target's primary pods are pinned to (its annotation). */
+export function stableConfigs(target: Deployment): Record<string, string> {
+  try {
+    const parsed = JSON.parse(target.metadata.annotations?.[STABLE_CONFIGS] ?? '{}') as unknown;
+    return parsed && typeof parsed === 'object' ? (parsed as Record<string, string>) : {};
+  } catch {
+    return {};
+  }
+}
+
+export { CONFIG_REVISION };
