@@ -118,6 +118,22 @@ describe('webhook over HTTP', () => {
     assert.deepEqual(byDecision, { 'validate/denied': 1, 'validate/allowed': 1 });
   });
 
+  it('serves /mutate-pod: a primary pod of a Deployment with tracked configs gets a JSON patch to the snapshots', async () => {
+    const metrics = new WebhookMetrics(false);
+    const app = createApp({ flags: { controllerUsers: [controllerUser] }, validation: { policiesFor: () => [], canaryExists: () => true }, pins: () => ({ 'ConfigMap/settings': 'settings-sluice-1' }), metrics, logger: silent, ready: () => true });
+    const review = {
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: {
+        uid: 'p1', kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: 'shop', operation: 'CREATE', userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
+        object: { metadata: { labels: { 'pod-template-hash': 'abc' }, ownerReferences: [{ kind: 'ReplicaSet', name: 'cfg-abc', controller: true }] }, spec: { volumes: [{ name: 's', configMap: { name: 'settings' } }], containers: [{ name: 'c' }] } },
+      },
+    };
+    const res = await request(app).post('/mutate-pod').send(review).expect(200);
+    assert.equal(res.body.response.allowed, true);
+    assert.deepEqual(decode(res.body.response.patch), [{ op: 'replace', path: '/spec/volumes/0/configMap/name', value: 'settings-sluice-1' }]);
+  });
+
   describe('fuzz: random and mutated reviews', function () {
     this.timeout(120_000);
     // Deterministic PRNG so a failure reproduces.
@@ -141,7 +157,7 @@ describe('webhook over HTTP', () => {
       return out;
     }
 
-    it('answers every one of 3000 requests to /mutate and /validate with 200, 400 or 413 and stays up', async () => {
+    it('answers every one of 3000 requests to /mutate, /validate and /mutate-pod with 200, 400 or 413 and stays up', async () => {
       const { app } = makeApp();
       const agent = request(app);
       const names = fixtureNames();
@@ -158,7 +174,7 @@ describe('webhook over HTTP', () => {
           if (rnd() < 0.5) base.request.oldObject = mutate(base.request.oldObject) as typeof base.request.oldObject;
           body = JSON.stringify(base);
         }
-        const res = await agent.post(i % 2 === 0 ? '/mutate' : '/validate').set('content-type', 'application/json').send(body).timeout(5000);
+        const res = await agent.post(['/mutate', '/validate', '/mutate-pod'][i % 3]!).set('content-type', 'application/json').send(body).timeout(5000);
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         assert.ok([200, 400, 413].includes(res.status), `request ${i} got ${res.status}: ${JSON.stringify(res.body)}`);
         if (res.status === 200) assert.equal(typeof res.body.response?.allowed, 'boolean');
