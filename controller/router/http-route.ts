@@ -56,7 +56,10 @@ function headerModifier(type: 'RequestHeaderModifier' | 'ResponseHeaderModifier'
 export function affinityCookie(canary: Canary, status: CanaryStatus): { name: string; value: string } | undefined {
   const a = canary.spec.analysis?.sessionAffinity as SessionAffinity | undefined;
   if (!a) return undefined;
-  return { name: a.cookieName ?? 'flagger-cookie', value: (status.lastAppliedSpec ?? 'canary').slice(0, 16) };
+  // With tracked configs the revision is `template+configs`: both halves go in, so a config-only
+  // change gets a new cookie too.
+  const [tpl, cfg] = (status.lastAppliedSpec ?? 'canary').split('+');
+  return { name: a.cookieName ?? 'flagger-cookie', value: cfg ? `${tpl!.slice(0, 8)}${cfg.slice(0, 8)}` : tpl!.slice(0, 16) };
 }
 
 const cookieMatch = (name: string, value: string): GatewayMatch => ({

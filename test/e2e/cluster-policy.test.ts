@@ -10,9 +10,8 @@ import { templateRevision } from '../../api/revision.js';
 import { R, at, type KubeObject } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { buildBinaries, runKubectl } from '../world/world.js';
-import { installManifests, startController, startWebhook } from '../world/sluice.js';
-import { admin, deleteNamespace, deploymentManifest, simulator, testNamespace, type Deployment } from '../integration/world-helpers.js';
-import { canaryEvents, inOrder, waitPhase } from './seed-helpers.js';
+import { admin, deleteNamespace, deploymentManifest, simulator, type Deployment } from '../integration/world-helpers.js';
+import { canaryEvents, inOrder, waitPhase, sluiceAndNamespace } from './seed-helpers.js';
 
 const IMG = 'ghcr.io/stefanprodan/podinfo';
 const APPS = ['web', 'api', 'cart'];
@@ -31,10 +30,7 @@ describe('namespace opt-in and cluster policy, end to end', function () {
 
   before(async function () {
     this.timeout(120_000);
-    installManifests(binDir);
-    await startWebhook();
-    await startController();
-    ns = await testNamespace('policy', { team: 'shop' });
+    ns = await sluiceAndNamespace('policy', { team: 'shop' });
     policyName = `e2e-${ns}`;
     const client = await admin();
     for (const app of APPS) await client.create(at(R.deployments, ns), deploymentManifest(ns, app, { replicas: 2 }));

@@ -7,7 +7,9 @@ import { CR, type Canary } from '../../api/flagger-types.js';
 import { R, at, type KubeObject } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { root } from '../world/layout.js';
-import { admin } from '../integration/world-helpers.js';
+import { admin, testNamespace } from '../integration/world-helpers.js';
+import { buildBinaries } from '../world/world.js';
+import { installManifests, startController, startWebhook } from '../world/sluice.js';
 
 export const ANALYSIS_INTERVAL = '3s';
 export const METRIC_INTERVAL = '6s';
@@ -83,4 +85,12 @@ export function inOrder(rows: EventRow[], expected: (string | RegExp)[]): string
     if (typeof want === 'string' ? row.message === want : want.test(row.message)) i++;
   }
   return i === expected.length ? undefined : `missing, in order: ${String(expected[i])}\nevents:\n${rows.map((r) => `  ${r.type} ${r.message} (x${r.count})`).join('\n')}`;
+}
+
+/** sluice installed and running on the world (idempotent), and a fresh namespace for one test file. */
+export async function sluiceAndNamespace(prefix: string, labels: Record<string, string> = {}): Promise<string> {
+  installManifests(buildBinaries().binDir);
+  await startWebhook();
+  await startController();
+  return testNamespace(prefix, labels);
 }

@@ -8,8 +8,8 @@ import { R, at, type KubeObject } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { buildBinaries, runKubectl } from '../world/world.js';
 import { installManifests, startController, startWebhook, stopController } from '../world/sluice.js';
-import { admin, deleteNamespace, simulator, testNamespace, type Deployment } from '../integration/world-helpers.js';
-import { applySeed, canaryEvents, getCanary, inOrder, waitPhase } from './seed-helpers.js';
+import { admin, deleteNamespace, simulator, type Deployment } from '../integration/world-helpers.js';
+import { applySeed, canaryEvents, getCanary, inOrder, waitPhase, sluiceAndNamespace } from './seed-helpers.js';
 
 const IMG = 'ghcr.io/stefanprodan/podinfo';
 
@@ -34,10 +34,7 @@ describe('the seed guide, end to end', function () {
 
   before(async function () {
     this.timeout(120_000);
-    installManifests(binDir);
-    await startWebhook();
-    await startController();
-    ns = await testNamespace('seed');
+    ns = await sluiceAndNamespace('seed');
     // A steadier request rate than the default, so a few seconds of data make a clear verdict.
     await simulator('PUT', `/traffic/${ns}/podinfo`, { ratePerSecond: 100 });
   });

@@ -12,9 +12,8 @@ import { R, at, type KubeObject } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { createTester } from '../../tester/app.js';
 import { buildBinaries, runKubectl } from '../world/world.js';
-import { installManifests, startController, startWebhook } from '../world/sluice.js';
-import { admin, deleteNamespace, deploymentManifest, prometheus, simulator, testNamespace, type Deployment } from '../integration/world-helpers.js';
-import { canaryEvents, getCanary, inOrder, waitPhase } from './seed-helpers.js';
+import { admin, deleteNamespace, deploymentManifest, prometheus, simulator, type Deployment } from '../integration/world-helpers.js';
+import { canaryEvents, getCanary, inOrder, waitPhase, sluiceAndNamespace } from './seed-helpers.js';
 
 const IMG = 'ghcr.io/stefanprodan/podinfo';
 const SUCCESS = { name: 'request-success-rate', interval: '6s', thresholdRange: { min: 99 } };
@@ -63,10 +62,7 @@ describe('strategies, hooks and alerts, end to end', function () {
 
   before(async function () {
     this.timeout(120_000);
-    installManifests(binDir);
-    await startWebhook();
-    await startController();
-    ns = await testNamespace('strategies');
+    ns = await sluiceAndNamespace('strategies');
     testerServer = http.createServer(tester.app);
     testerUrl = await listen(testerServer);
     receiver = http.createServer((req, res) => {

@@ -7,9 +7,8 @@ import { CR } from '../../api/flagger-types.js';
 import { R, at, type KubeObject, type ResourceRef } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { buildBinaries, runKubectl } from '../world/world.js';
-import { installManifests, startController, startWebhook } from '../world/sluice.js';
-import { admin, deleteNamespace, simulator, testNamespace, type Deployment } from '../integration/world-helpers.js';
-import { canaryEvents, getCanary, inOrder, waitPhase } from './seed-helpers.js';
+import { admin, deleteNamespace, simulator, type Deployment } from '../integration/world-helpers.js';
+import { canaryEvents, getCanary, inOrder, waitPhase, sluiceAndNamespace } from './seed-helpers.js';
 
 type Pod = KubeObject & { spec: { volumes?: { configMap?: { name: string } }[]; containers: { envFrom?: { secretRef?: { name: string } }[]; env?: { valueFrom?: { configMapKeyRef?: { name: string } } }[] }[] } };
 type Config = KubeObject & { data?: Record<string, string>; immutable?: boolean };
@@ -32,10 +31,7 @@ describe('tracked configs, end to end', function () {
 
   before(async function () {
     this.timeout(120_000);
-    installManifests(binDir);
-    await startWebhook();
-    await startController();
-    ns = await testNamespace('configs');
+    ns = await sluiceAndNamespace('configs');
     const client = await admin();
     await client.create(at(R.configmaps, ns), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: ns }, data: { color: 'blue' } });
     await client.create(at(R.configmaps, ns), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'untracked', namespace: ns, annotations: { 'flagger.app/config-tracking': 'disabled' } }, data: { x: '1' } });

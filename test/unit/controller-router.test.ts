@@ -55,6 +55,10 @@ describe('HTTPRoute builder', () => {
     assert.equal(weights(rules[1]!), 'podinfo-primary=100 podinfo-canary=0');
     assert.equal(weights(rules[2]!), 'podinfo-primary=80 podinfo-canary=20');
     assert.deepEqual(rules[2]!.backendRefs[1]!.filters, [{ type: 'ResponseHeaderModifier', responseHeaderModifier: { add: [{ name: 'Set-Cookie', value: `flagger-cookie=${value}; Max-Age=600` }] } }]);
+    // A config-only change (revision template+configs) gets a cookie of its own.
+    const cfgRev = `${rev('podinfo:6.0.1')}+${'c'.repeat(16)}`;
+    const cfgRules = httpRoute(c, { phase: 'Progressing', lastAppliedSpec: cfgRev }, 20).spec.rules;
+    assert.match(JSON.stringify(cfgRules[0]!.matches), new RegExp(`flagger-cookie=${rev('podinfo:6.0.1').slice(0, 8)}cccccccc`));
     // Once the rollout is over (or before any weight), no cookie rule: holders are released.
     assert.equal(httpRoute(c, { phase: 'Succeeded', lastAppliedSpec: progressing.lastAppliedSpec }, 0).spec.rules.length, 1);
   });
