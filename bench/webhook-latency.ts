@@ -68,7 +68,10 @@ export async function webhookLatency(): Promise<Figure[]> {
   try {
     await waitFor(async () => (await probe(`https://127.0.0.1:${PORT}/readyz`, { ca: ca.certPem })).status === 200, { timeoutMs: 15_000, what: 'the webhook to serve' });
     vegeta(bin, dir, 'targets.txt', ['-rate=500/1s', '-duration=5s']); // warm-up: JIT, TLS sessions
-    const fixed = vegeta(bin, dir, 'targets.txt', ['-rate=500/1s', '-duration=20s']);
+    // Three runs: on two cores shared with the world, one run's tail says more about its
+    // neighbours than about the webhook; the median run is reported, the others beside it.
+    const runs = [0, 1, 2].map(() => vegeta(bin, dir, 'targets.txt', ['-rate=500/1s', '-duration=10s'])).sort((a, b) => a.latencies['99th'] - b.latencies['99th']);
+    const fixed = runs[1]!;
     const serverP99 = bucketQuantile(await (await fetch(`http://127.0.0.1:${PORT + 1}/metrics`)).text(), 0.99);
     const max = vegeta(bin, dir, 'targets.txt', ['-rate=0', '-max-workers=32', '-duration=10s']);
     vegeta(bin, dir, 'validate.txt', ['-rate=500/1s', '-duration=3s']);
@@ -76,9 +79,9 @@ export async function webhookLatency(): Promise<Figure[]> {
     const ms = (ns: number) => round(ns / 1e6, 3);
     const size = Math.round(fs.statSync(body).size / 1024);
     return [
-      { name: 'webhook_admission_p50_at_500rps', value: ms(fixed.latencies['50th']), unit: 'ms', note: `vegeta, 500 req/s for 20 s over TLS (keep-alive) on loopback, ${fixed.requests} requests, success ${fixed.success * 100}%; body: captured kubectl set image review (${size} KiB); vegeta with GOMAXPROCS=1 beside the webhook on the 2 cores` },
-      { name: 'webhook_admission_p99_at_500rps', value: ms(fixed.latencies['99th']), unit: 'ms', target: '< 5 ms', note: `same run; max ${ms(fixed.latencies.max)} ms` },
-      { name: 'webhook_handler_p99_at_500rps', value: serverP99 * 1000, unit: 'ms', note: 'same run, the webhook\'s own histogram (sluice_webhook_request_duration_seconds, from body parsing to answer): the bucket bound holding the 99th percentile' },
+      { name: 'webhook_admission_p50_at_500rps', value: ms(fixed.latencies['50th']), unit: 'ms', note: `vegeta, 500 req/s for 10 s over TLS (keep-alive) on loopback, the median of 3 runs by p99, ${fixed.requests} requests, success ${fixed.success * 100}%; body: captured kubectl set image review (${size} KiB); vegeta with GOMAXPROCS=1 beside the webhook on the 2 cores, the local world running idle beside them (the webhook's policy caches watch its apiserver)` },
+      { name: 'webhook_admission_p99_at_500rps', value: ms(fixed.latencies['99th']), unit: 'ms', target: '< 5 ms', note: `same run; max ${ms(fixed.latencies.max)} ms; the three runs' p99: ${runs.map((r) => ms(r.latencies['99th'])).join(', ')} ms` },
+      { name: 'webhook_handler_p99_at_500rps', value: serverP99 * 1000, unit: 'ms', note: 'all three runs, the webhook\'s own histogram (sluice_webhook_request_duration_seconds, from body parsing to answer): the bucket bound holding the 99th percentile' },
       { name: 'webhook_validate_canary_p99_at_500rps', value: ms(validate.latencies['99th']), unit: 'ms', target: '< 5 ms', note: `vegeta, 500 req/s for 20 s, /validate with a Canary CREATE review (the seed's Canary), answered from the policy caches; ${validate.requests} requests, success ${validate.success * 100}%, p50 ${ms(validate.latencies['50th'])} ms` },
       { name: 'webhook_max_sustained_rate', value: Math.round(max.throughput), unit: 'req/s', note: `vegeta, unthrottled with 32 workers for 10 s, one webhook process; success ${round(max.success * 100, 1)}%, p99 ${ms(max.latencies['99th'])} ms` },
     ];
