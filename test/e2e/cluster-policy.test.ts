@@ -11,7 +11,7 @@ import { R, at, type KubeObject } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { buildBinaries, runKubectl } from '../world/world.js';
 import { admin, deleteNamespace, deploymentManifest, simulator, type Deployment } from '../integration/world-helpers.js';
-import { canaryEvents, inOrder, waitPhase, sluiceAndNamespace } from './seed-helpers.js';
+import { canaryEvents, eventuallyInOrder, waitPhase, sluiceAndNamespace } from './seed-helpers.js';
 
 const IMG = 'ghcr.io/stefanprodan/podinfo';
 const APPS = ['web', 'api', 'cart'];
@@ -84,7 +84,7 @@ describe('namespace opt-in and cluster policy, end to end', function () {
     assert.match(r.stderr, /frozen at revision .* will roll out through canary web/);
     const rev = templateRevision((await (await admin()).get<Deployment>(at(R.deployments, ns, 'web'))).spec.template);
     await waitPhase(ns, 'Succeeded', 120_000, rev, 'web');
-    const problem = inOrder(await canaryEvents(ns, 'web'), [
+    const problem = await eventuallyInOrder(() => canaryEvents(ns, 'web'), [
       `New revision detected! Scaling up web-canary.${ns}`,
       `Starting canary analysis for web.${ns}`,
       ...[10, 20, 30].map((w) => `Advance web.${ns} canary weight ${w}`),
@@ -191,8 +191,11 @@ describe('namespace opt-in and cluster policy, end to end', function () {
       assert.equal(d.metadata.annotations?.[annotations.canary], undefined);
       if (app === 'api') {
         assert.equal(d.spec.paused, true, 'api holds an untested revision: it stays paused');
-        const evs = (await client.list<KubeObject & { message: string; type: string }>(at(R.events, ns), { fieldSelector: 'involvedObject.kind=Deployment,involvedObject.name=api' })).items;
-        assert.ok(evs.some((e) => e.type === 'Warning' && /stays paused on revision .* which never passed analysis; run "kubectl rollout resume deployment\/api/.test(e.message)), JSON.stringify(evs.map((e) => e.message)));
+        // The Warning is written as the Canary goes; wait for it rather than race it.
+        await waitFor(async () => {
+          const evs = (await client.list<KubeObject & { message: string; type: string }>(at(R.events, ns), { fieldSelector: 'involvedObject.kind=Deployment,involvedObject.name=api' })).items;
+          return evs.some((e) => e.type === 'Warning' && /stays paused on revision .* which never passed analysis; run "kubectl rollout resume deployment\/api/.test(e.message)) || undefined;
+        }, { timeoutMs: 15_000, what: 'the Warning on Deployment api saying how to release it' });
       } else {
         assert.notEqual(d.spec.paused, true, `${app} runs its tested revision and is released`);
       }

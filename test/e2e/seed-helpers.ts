@@ -76,6 +76,24 @@ export async function canaryEvents(namespace: string, name = 'podinfo'): Promise
     .sort((a, b) => (a.name.length - b.name.length) || a.name.localeCompare(b.name));
 }
 
+/**
+ * inOrder, waited for: events are written just after the status write that decides them, so a
+ * test that has seen the phase can be a moment ahead of its events. Undefined once they are all
+ * there; otherwise, after the deadline, what is missing.
+ */
+export async function eventuallyInOrder(read: () => Promise<EventRow[]>, expected: (string | RegExp)[], timeoutMs = 15_000): Promise<string | undefined> {
+  let problem: string | undefined = 'events never read';
+  try {
+    await waitFor(async () => {
+      problem = inOrder(await read(), expected);
+      return problem === undefined || undefined;
+    }, { timeoutMs, intervalMs: 200, what: 'the events' });
+  } catch {
+    // `problem` says what the last reading lacked.
+  }
+  return problem;
+}
+
 /** Asserts `expected` messages occur in this order among `rows` (others may come between). */
 export function inOrder(rows: EventRow[], expected: (string | RegExp)[]): string | undefined {
   let i = 0;

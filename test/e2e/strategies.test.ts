@@ -13,7 +13,7 @@ import { waitFor } from '../../lib/wait.js';
 import { createTester } from '../../tester/app.js';
 import { buildBinaries, runKubectl } from '../world/world.js';
 import { admin, deleteNamespace, deploymentManifest, prometheus, simulator, type Deployment } from '../integration/world-helpers.js';
-import { canaryEvents, getCanary, inOrder, waitPhase, sluiceAndNamespace } from './seed-helpers.js';
+import { canaryEvents, eventuallyInOrder, getCanary, waitPhase, sluiceAndNamespace } from './seed-helpers.js';
 
 const IMG = 'ghcr.io/stefanprodan/podinfo';
 const SUCCESS = { name: 'request-success-rate', interval: '6s', thresholdRange: { min: 99 } };
@@ -98,7 +98,7 @@ describe('strategies, hooks and alerts, end to end', function () {
     }, { timeoutMs: 20_000, what: 'six seconds of A/B traffic in Prometheus' });
     assert.ok(Math.abs(share - 0.3) < 0.08, `canary share ${share.toFixed(3)}, expected the insiders' 0.3`);
     await waitPhase(ns, 'Succeeded', 90_000, rev, 'ab');
-    const problem = inOrder(await events('ab'), [`Starting canary analysis for ab.${ns}`, /^Advance ab\..* canary iteration 1\/4 \(requests matching analysis\.match to the canary\)$/, `Advance ab.${ns} canary iteration 4/4`, `Routing all traffic to canary ab-canary.${ns}`, `Promotion completed! Scaling down ab-canary.${ns}`]);
+    const problem = await eventuallyInOrder(() => events('ab'), [`Starting canary analysis for ab.${ns}`, /^Advance ab\..* canary iteration 1\/4 \(requests matching analysis\.match to the canary\)$/, `Advance ab.${ns} canary iteration 4/4`, `Routing all traffic to canary ab-canary.${ns}`, `Promotion completed! Scaling down ab-canary.${ns}`]);
     assert.equal(problem, undefined, problem);
     assert.deepEqual(weights(await route('ab')), ['primary=100 canary=0']);
   });
@@ -110,11 +110,12 @@ describe('strategies, hooks and alerts, end to end', function () {
     assert.equal(held.status?.phase, 'Progressing');
     assert.equal(held.status?.canaryWeight, 0);
     assert.deepEqual(weights(await route('bg')), ['primary=100 canary=0']);
-    assert.ok((await events('bg')).some((e) => /^Halt bg\..* advancement pre-rollout check smoke failed answered 403/.test(e.message)));
+    const halted = await eventuallyInOrder(() => events('bg'), [/^Halt bg\..* advancement pre-rollout check smoke failed answered 403/]);
+    assert.equal(halted, undefined, halted);
     assert.equal(await served('bg-canary'), 0, 'the canary received nothing');
     await tester_('/gate/open', 'bg');
     await waitPhase(ns, 'Succeeded', 60_000, rev, 'bg');
-    const problem = inOrder(await events('bg'), [/pre-rollout check smoke failed/, `Starting canary analysis for bg.${ns}`, `Advance bg.${ns} canary iteration 2/2`, `Promotion completed! Scaling down bg-canary.${ns}`]);
+    const problem = await eventuallyInOrder(() => events('bg'), [/pre-rollout check smoke failed/, `Starting canary analysis for bg.${ns}`, `Advance bg.${ns} canary iteration 2/2`, `Promotion completed! Scaling down bg-canary.${ns}`]);
     assert.equal(problem, undefined, problem);
   });
 
@@ -165,7 +166,7 @@ describe('strategies, hooks and alerts, end to end', function () {
     assert.deepEqual(weights(await route('promo')), ['primary=50 canary=50']);
     await tester_('/gate/open', 'promo');
     await waitPhase(ns, 'Succeeded', 60_000, rev, 'promo');
-    const problem = inOrder(await events('promo'), [`Advance promo.${ns} canary weight 50`, `Halt promo.${ns} advancement waiting for promotion approval promotion gate`, 'Routing all traffic to canary', `Promotion completed! Scaling down promo-canary.${ns}`]);
+    const problem = await eventuallyInOrder(() => events('promo'), [`Advance promo.${ns} canary weight 50`, `Halt promo.${ns} advancement waiting for promotion approval promotion gate`, 'Routing all traffic to canary', `Promotion completed! Scaling down promo-canary.${ns}`]);
     assert.equal(problem, undefined, problem);
   });
 
@@ -176,7 +177,8 @@ describe('strategies, hooks and alerts, end to end', function () {
     await tester_('/rollback/open', 'rb');
     const failed = await waitPhase(ns, 'Failed', 30_000, rev, 'rb');
     assert.equal(failed.status?.failedChecks, 0, 'rolled back by the switch, not by failed checks');
-    assert.ok((await events('rb')).some((e) => e.message === `Rolling back rb.${ns} manual webhook invoked`));
+    const rolledBack = await eventuallyInOrder(() => events('rb'), [`Rolling back rb.${ns} manual webhook invoked`]);
+    assert.equal(rolledBack, undefined, rolledBack);
     assert.equal((await (await admin()).get<Deployment>(at(R.deployments, ns, 'rb'))).spec.paused, true);
     await waitFor(async () => weights(await route('rb'))[0] === 'primary=100 canary=0' || undefined, { timeoutMs: 10_000, what: 'all traffic back on the primary' });
   });

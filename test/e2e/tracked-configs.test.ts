@@ -8,7 +8,7 @@ import { R, at, type KubeObject, type ResourceRef } from '../../lib/kube/client.
 import { waitFor } from '../../lib/wait.js';
 import { buildBinaries, runKubectl } from '../world/world.js';
 import { admin, deleteNamespace, simulator, type Deployment } from '../integration/world-helpers.js';
-import { canaryEvents, getCanary, inOrder, waitPhase, sluiceAndNamespace } from './seed-helpers.js';
+import { canaryEvents, eventuallyInOrder, getCanary, waitPhase, sluiceAndNamespace } from './seed-helpers.js';
 
 type Pod = KubeObject & { spec: { volumes?: { configMap?: { name: string } }[]; containers: { envFrom?: { secretRef?: { name: string } }[]; env?: { valueFrom?: { configMapKeyRef?: { name: string } } }[] }[] } };
 type Config = KubeObject & { data?: Record<string, string>; immutable?: boolean };
@@ -108,7 +108,7 @@ describe('tracked configs, end to end', function () {
     assert.deepEqual([...new Set(await reads('cfg'))], [`${before!.metadata.name} ${creds!.metadata.name} untracked`], 'primary pods untouched while the change is analysed');
     await waitPhase(ns, 'Succeeded', 60_000, c.status!.lastAppliedSpec, 'cfg');
     await waitFor(allRead('cfg', new RegExp(`^${after.metadata.name} `), 2), { timeoutMs: 60_000, what: 'primary pods rolled onto the released snapshot' });
-    const problem = inOrder(await canaryEvents(ns, 'cfg'), [`New revision detected! Scaling up cfg-canary.${ns}`, `Advance cfg.${ns} canary weight 50`, `Promotion completed! Scaling down cfg-canary.${ns}`]);
+    const problem = await eventuallyInOrder(() => canaryEvents(ns, 'cfg'), [`New revision detected! Scaling up cfg-canary.${ns}`, `Advance cfg.${ns} canary weight 50`, `Promotion completed! Scaling down cfg-canary.${ns}`]);
     assert.equal(problem, undefined, problem);
     await waitFor(async () => (await snapshotsOf(R.configmaps, 'settings')).length === 1 || undefined, { timeoutMs: 20_000, what: 'the superseded snapshot to be removed' });
   });
