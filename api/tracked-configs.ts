@@ -95,4 +95,3 @@ export function configHash(fps: Record<string, string>): string | undefined {
  */
 export const effectiveRevision = (templateRev: string, cfgHash: string | undefined) => (cfgHash ? `${templateRev}+${cfgHash}` : templateRev);
 export const templatePart = (revision: string | undefined) => revision?.split('+')[0];
-export const configPart = (revision: string | undefined) => revision?.split('+')[1];

@@ -3,7 +3,6 @@
 // are pinned to, and cleaning up snapshots nothing uses. Content is copied only into snapshots of
 // the same kind in the same namespace; only names and hashes are logged or annotated.
 import {
-  CONFIG_REVISION,
   STABLE_CONFIGS,
   TRACKED_LABEL,
   TRACKING_ANNOTATION,
@@ -34,7 +33,17 @@ export interface Tracked {
 
 const refOf = (kind: 'ConfigMap' | 'Secret') => (kind === 'ConfigMap' ? R.configmaps : R.secrets);
 
+/** How long a reference found missing or opted out is not looked up again. */
+const UNTRACKED_TTL_MS = 30_000;
+
 export class ConfigTracker {
+  /**
+   * References that are missing or opted out, by `namespace/kind/name`, until when: they are not
+   * in the informer (it sees tracked objects only), and a Canary waiting on its rollout reconciles
+   * every half second, so without this each pass would GET them again.
+   */
+  private readonly untracked = new Map<string, number>();
+
   constructor(
     private readonly client: KubeClient,
     private readonly caches: { configmaps: Informer<ConfigObject>; secrets: Informer<ConfigObject> },
@@ -56,8 +65,14 @@ export class ConfigTracker {
     for (const ref of configRefs(target.spec.template.spec)) {
       let obj = this.cached(ns, ref);
       if (!obj) {
+        const key = `${ns}/${refKey(ref)}`;
+        if ((this.untracked.get(key) ?? 0) > Date.now()) continue;
         obj = await this.client.find<ConfigObject>(at(refOf(ref.kind), ns, ref.name));
-        if (!obj || obj.metadata.annotations?.[TRACKING_ANNOTATION] === 'disabled') continue;
+        if (!obj || obj.metadata.annotations?.[TRACKING_ANNOTATION] === 'disabled') {
+          if (this.untracked.size > 10_000) this.untracked.clear();
+          this.untracked.set(key, Date.now() + UNTRACKED_TTL_MS);
+          continue;
+        }
         this.guard();
         await this.client.patch(at(refOf(ref.kind), ns, ref.name), { metadata: { labels: { [TRACKED_LABEL]: 'true' } } });
       }
@@ -125,4 +140,3 @@ export function stableConfigs(target: Deployment): Record<string, string> {
   }
 }
 
-export { CONFIG_REVISION };

@@ -25,6 +25,8 @@ import { CONFIG_REVISION, STABLE_CONFIGS, rewriteRefs, templatePart } from '../a
 import { templateRevision } from '../api/revision.js';
 
 export const FINALIZER = 'sluice.dev/finalizer';
+/** Passes' worth of event/post-rollout hook calls one Canary may have waiting. */
+const MAX_PENDING_ANNOUNCEMENTS = 50;
 
 export interface Caches {
   deployments: Informer<Deployment>;
@@ -60,6 +62,7 @@ export class Reconciler {
   private readonly started = new Map<string, number>();
   /** Per Canary, the tail of its event/post-rollout hook calls, so they arrive in order. */
   private readonly announcing = new Map<string, Promise<void>>();
+  private readonly announcePending = new Map<string, number>();
 
   private readonly tracker: ConfigTracker;
 
@@ -186,6 +189,14 @@ export class Reconciler {
     const view: Canary = { ...canary, status: next };
     this.d.notifier?.notify(view, events);
     if ((eventHooks.length === 0 || events.length === 0) && postHooks.length === 0) return;
+    // A hook that hangs costs its timeout per call; behind it, calls queue up. Past a bound the
+    // newest are dropped (and said so) rather than held in memory without end.
+    const pending = this.announcePending.get(key) ?? 0;
+    if (pending >= MAX_PENDING_ANNOUNCEMENTS) {
+      this.d.logger.warn(`event/post-rollout hooks are ${pending} passes behind (a hook is slow or hanging); these events were not sent to them`, { key });
+      return;
+    }
+    this.announcePending.set(key, pending + 1);
     const previous = this.announcing.get(key) ?? Promise.resolve();
     const run = previous.then(async () => {
       for (const ev of events) {
@@ -200,7 +211,12 @@ export class Reconciler {
       }
     });
     this.announcing.set(key, run);
-    void run.finally(() => { if (this.announcing.get(key) === run) this.announcing.delete(key); });
+    void run.finally(() => {
+      const left = (this.announcePending.get(key) ?? 1) - 1;
+      if (left > 0) this.announcePending.set(key, left);
+      else this.announcePending.delete(key);
+      if (this.announcing.get(key) === run) this.announcing.delete(key);
+    });
   }
 
   private observeTransitions(canary: Canary, key: string, next: CanaryStatus): void {
