@@ -59,6 +59,19 @@ describe('strategies, hooks and alerts, end to end', function () {
   // A Service that never received a request has no series at all: that is zero.
   const served = async (svc: string, window = 6) => prometheus.value(`sum(increase(envoy_cluster_upstream_rq{envoy_cluster_name=~"${ns}_${svc}_[0-9]+"}[${window}s])) or vector(0)`);
   const events = async (name: string) => canaryEvents(ns, name);
+  /** Requests each Service has received so far (its counter's current sum). */
+  const total = async (svc: string) => prometheus.value(`sum(envoy_cluster_upstream_rq{envoy_cluster_name=~"${ns}_${svc}_[0-9]+"}) or vector(0)`);
+  /**
+   * Requests two Services receive from now on, once `enough` have come in: measured from counters
+   * read after the route was seen in place, so no request from before the switch is counted.
+   */
+  const fromNowOn = async (a: string, b: string, enough: number) => {
+    const [a0, b0] = [await total(a), await total(b)];
+    return waitFor(async () => {
+      const [da, db] = [(await total(a)) - a0, (await total(b)) - b0];
+      return da + db >= enough ? { a: da, b: db } : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 500, what: `${enough} requests to ${a} and ${b} in Prometheus` });
+  };
 
   before(async function () {
     this.timeout(120_000);
@@ -83,7 +96,7 @@ describe('strategies, hooks and alerts, end to end', function () {
   });
 
   it('A/B: only requests with x-canary: insider reach the canary, for every iteration, then it is released', async () => {
-    await rollout('ab', { iterations: 4, match: [{ headers: { 'x-canary': { exact: 'insider' } } }], metrics: [SUCCESS] }, {
+    await rollout('ab', { iterations: 6, match: [{ headers: { 'x-canary': { exact: 'insider' } } }], metrics: [SUCCESS] }, {
       ratePerSecond: 100,
       variants: [{ share: 3, headers: { 'x-canary': 'insider' } }, { share: 7 }],
     });
@@ -92,13 +105,11 @@ describe('strategies, hooks and alerts, end to end', function () {
     const r = await route('ab');
     assert.deepEqual(r.spec.rules[0]!.matches, [{ headers: [{ type: 'Exact', name: 'x-canary', value: 'insider' }], path: { type: 'PathPrefix', value: '/' } }]);
     assert.deepEqual(weights(r), ['primary=0 canary=100', 'primary=100 canary=0']);
-    const share = await waitFor(async () => {
-      const [c, p] = [await served('ab-canary'), await served('ab-primary')];
-      return c + p > 300 ? c / (c + p) : undefined;
-    }, { timeoutMs: 20_000, what: 'six seconds of A/B traffic in Prometheus' });
+    const n = await fromNowOn('ab-canary', 'ab-primary', 400);
+    const share = n.a / (n.a + n.b);
     assert.ok(Math.abs(share - 0.3) < 0.08, `canary share ${share.toFixed(3)}, expected the insiders' 0.3`);
     await waitPhase(ns, 'Succeeded', 90_000, rev, 'ab');
-    const problem = await eventuallyInOrder(() => events('ab'), [`Starting canary analysis for ab.${ns}`, /^Advance ab\..* canary iteration 1\/4 \(requests matching analysis\.match to the canary\)$/, `Advance ab.${ns} canary iteration 4/4`, `Routing all traffic to canary ab-canary.${ns}`, `Promotion completed! Scaling down ab-canary.${ns}`]);
+    const problem = await eventuallyInOrder(() => events('ab'), [`Starting canary analysis for ab.${ns}`, /^Advance ab\..* canary iteration 1\/6 \(requests matching analysis\.match to the canary\)$/, `Advance ab.${ns} canary iteration 6/6`, `Routing all traffic to canary ab-canary.${ns}`, `Promotion completed! Scaling down ab-canary.${ns}`]);
     assert.equal(problem, undefined, problem);
     assert.deepEqual(weights(await route('ab')), ['primary=100 canary=0']);
   });
@@ -120,17 +131,15 @@ describe('strategies, hooks and alerts, end to end', function () {
   });
 
   it('mirroring: the canary gets a copy of every request while the primary answers them, then is released', async () => {
-    await rollout('mirror', { iterations: 3, mirror: true, metrics: [SUCCESS] }, { ratePerSecond: 80 });
+    await rollout('mirror', { iterations: 5, mirror: true, metrics: [SUCCESS] }, { ratePerSecond: 80 });
     const rev = await setImage('mirror', '6.0.1');
     await waitFor(async () => ((await getCanary(ns, 'mirror')).status?.iterations ?? 0) >= 2 || undefined, { timeoutMs: 60_000, what: 'mirroring at iteration 2' });
     const r = await route('mirror');
     assert.deepEqual(weights(r), ['primary=100 canary=0']);
     assert.equal(r.spec.rules[0]!.filters?.[0]?.type, 'RequestMirror');
     assert.equal(r.spec.rules[0]!.filters?.[0]?.requestMirror?.backendRef.name, 'mirror-canary');
-    const ratio = await waitFor(async () => {
-      const [c, p] = [await served('mirror-canary'), await served('mirror-primary')];
-      return p > 200 ? c / p : undefined;
-    }, { timeoutMs: 20_000, what: 'six seconds of mirrored traffic in Prometheus' });
+    const m = await fromNowOn('mirror-canary', 'mirror-primary', 400);
+    const ratio = m.a / m.b;
     assert.ok(Math.abs(ratio - 1) < 0.15, `canary/primary requests ${ratio.toFixed(3)}, expected 1 (a mirror of each)`);
     await waitPhase(ns, 'Succeeded', 60_000, rev, 'mirror');
   });
