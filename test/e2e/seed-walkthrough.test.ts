@@ -26,6 +26,9 @@ describe('the seed guide, end to end', function () {
     (await (await admin()).list<KubeObject & { spec: { containers: { image: string }[] } }>(at(R.pods, ns), { labelSelector: 'app=podinfo' })).items.filter((p) => !p.metadata.deletionTimestamp);
   const route = async () =>
     ((await (await admin()).get<KubeObject & { spec: { rules: { backendRefs: { name: string; weight: number }[] }[] } }>(at(R.httproutes, ns, 'podinfo'))).spec.rules[0]!.backendRefs).map((b) => [b.name, b.weight]);
+  // The route is written just after the status that decides it: wait for it, do not race it.
+  const routeBecomes = (want: (string | number)[][]) =>
+    waitFor(async () => JSON.stringify(await route()) === JSON.stringify(want) || undefined, { timeoutMs: 10_000, what: `route podinfo to be ${JSON.stringify(want)}` });
   // Events are aggregated (same message: count + 1), and timestamps are whole seconds, so "what
   // happened since" is: Events that are new, or whose count grew, against a snapshot.
   type Snapshot = Map<string, number>;
@@ -86,7 +89,7 @@ describe('the seed guide, end to end', function () {
       return pods.length === 2 && pods.every((p) => p.spec.containers[0]?.image === `${IMG}:6.0.1`);
     }, { timeoutMs: 60_000, what: 'every primary pod to run 6.0.1' });
     await waitFor(async () => (await (await admin()).get<Deployment>(at(R.deployments, ns, 'podinfo-canary'))).spec.replicas === 0, { timeoutMs: 10_000, what: 'the canary copy at 0' });
-    assert.deepEqual(await route(), [['podinfo-primary', 100], ['podinfo-canary', 0]]);
+    await routeBecomes([['podinfo-primary', 100], ['podinfo-canary', 0]]);
   });
 
   it('3. rolls 6.0.2 back on 50% errors without replacing one primary pod; the Deployment stays paused on 6.0.2', async () => {
@@ -107,7 +110,7 @@ describe('the seed guide, end to end', function () {
     const t = await target();
     assert.equal(t.spec.paused, true);
     assert.equal(t.spec.template.spec.containers[0]?.image, `${IMG}:6.0.2`);
-    assert.deepEqual(await route(), [['podinfo-primary', 100], ['podinfo-canary', 0]]);
+    await routeBecomes([['podinfo-primary', 100], ['podinfo-canary', 0]]);
     await simulator('DELETE', `/faults/${ns}/podinfo-canary`);
   });
 
@@ -142,7 +145,7 @@ describe('the seed guide, end to end', function () {
     await setImage('6.0.1'); // the stable revision
     await waitPhase(ns, 'Initialized', 30_000);
     await waitFor(async () => (await target()).spec.paused !== true, { timeoutMs: 15_000, what: 'the reverted Deployment to be unpaused' });
-    assert.deepEqual(await route(), [['podinfo-primary', 100], ['podinfo-canary', 0]]);
+    await routeBecomes([['podinfo-primary', 100], ['podinfo-canary', 0]]);
     assert.deepEqual((await primaryPods()).map((p) => p.metadata.uid).sort(), stablePods, 'the revert replaced no pod');
   });
 

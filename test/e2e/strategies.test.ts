@@ -111,7 +111,7 @@ describe('strategies, hooks and alerts, end to end', function () {
     await waitPhase(ns, 'Succeeded', 90_000, rev, 'ab');
     const problem = await eventuallyInOrder(() => events('ab'), [`Starting canary analysis for ab.${ns}`, /^Advance ab\..* canary iteration 1\/6 \(requests matching analysis\.match to the canary\)$/, `Advance ab.${ns} canary iteration 6/6`, `Routing all traffic to canary ab-canary.${ns}`, `Promotion completed! Scaling down ab-canary.${ns}`]);
     assert.equal(problem, undefined, problem);
-    assert.deepEqual(weights(await route('ab')), ['primary=100 canary=0']);
+    await waitFor(async () => weights(await route('ab')).join() === 'primary=100 canary=0' || undefined, { timeoutMs: 10_000, what: 'all traffic back on the primary after the release' });
   });
 
   it('blue/green: no traffic to the canary, a pre-rollout gate that fails holds it, and once opened the revision is released', async () => {
