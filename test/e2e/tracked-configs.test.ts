@@ -118,8 +118,10 @@ describe('tracked configs, end to end', function () {
     assert.equal(r.code, 0, r.stderr);
     const c = await waitFor(async () => { const x = await getCanary(ns, 'cfg'); return x.status?.phase === 'Progressing' ? x : undefined; }, { timeoutMs: 30_000, what: 'analysis of the edited Secret' });
     await waitPhase(ns, 'Succeeded', 60_000, c.status!.lastAppliedSpec, 'cfg');
-    const [creds] = await snapshotsOf(R.secrets, 'creds');
-    await waitFor(allRead('cfg', new RegExp(` ${creds!.metadata.name} untracked$`), 2), { timeoutMs: 60_000, what: 'primary pods on the new Secret snapshot' });
+    // The snapshot of the new content (the old one may not be collected yet).
+    const creds = (await snapshotsOf(R.secrets, 'creds')).find((o) => o.data?.token === Buffer.from('second-secret-token').toString('base64'));
+    assert.ok(creds, 'a snapshot of the new Secret content');
+    await waitFor(allRead('cfg', new RegExp(` ${creds.metadata.name} untracked$`), 2), { timeoutMs: 60_000, what: 'primary pods on the new Secret snapshot' });
     assert.notEqual((await (await admin()).get<Deployment>(at(R.deployments, ns, 'cfg'))).spec.paused, true);
   });
 });
