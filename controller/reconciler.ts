@@ -60,9 +60,8 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 
 export class Reconciler {
   private readonly started = new Map<string, number>();
-  /** Per Canary, the tail of its event/post-rollout hook calls, so they arrive in order. */
-  private readonly announcing = new Map<string, Promise<void>>();
-  private readonly announcePending = new Map<string, number>();
+  /** Per Canary, the tail of its event/post-rollout hook calls (so they arrive in order) and how many passes wait in it. */
+  private readonly announcing = new Map<string, { tail: Promise<void>; pending: number }>();
 
   private readonly tracker: ConfigTracker;
 
@@ -191,14 +190,13 @@ export class Reconciler {
     if ((eventHooks.length === 0 || events.length === 0) && postHooks.length === 0) return;
     // A hook that hangs costs its timeout per call; behind it, calls queue up. Past a bound the
     // newest are dropped (and said so) rather than held in memory without end.
-    const pending = this.announcePending.get(key) ?? 0;
-    if (pending >= MAX_PENDING_ANNOUNCEMENTS) {
-      this.d.logger.warn(`event/post-rollout hooks are ${pending} passes behind (a hook is slow or hanging); these events were not sent to them`, { key });
+    const queue = this.announcing.get(key) ?? { tail: Promise.resolve(), pending: 0 };
+    if (queue.pending >= MAX_PENDING_ANNOUNCEMENTS) {
+      this.d.logger.warn(`event/post-rollout hooks are ${queue.pending} passes behind (a hook is slow or hanging); these events were not sent to them`, { key });
       return;
     }
-    this.announcePending.set(key, pending + 1);
-    const previous = this.announcing.get(key) ?? Promise.resolve();
-    const run = previous.then(async () => {
+    queue.pending++;
+    queue.tail = queue.tail.then(async () => {
       for (const ev of events) {
         for (const h of eventHooks) {
           const r = await callHook(h, hookPayload(view, h, next.phase, { eventMessage: ev.message, eventType: ev.type, timestamp: String(Date.now()) }));
@@ -209,14 +207,10 @@ export class Reconciler {
         const r = await callHook(h, hookPayload(view, h, next.phase));
         if (!r.ok) this.d.logger.warn(`post-rollout hook ${h.name} ${r.message}`, { key });
       }
+    }).finally(() => {
+      if (--queue.pending === 0) this.announcing.delete(key);
     });
-    this.announcing.set(key, run);
-    void run.finally(() => {
-      const left = (this.announcePending.get(key) ?? 1) - 1;
-      if (left > 0) this.announcePending.set(key, left);
-      else this.announcePending.delete(key);
-      if (this.announcing.get(key) === run) this.announcing.delete(key);
-    });
+    this.announcing.set(key, queue);
   }
 
   private observeTransitions(canary: Canary, key: string, next: CanaryStatus): void {

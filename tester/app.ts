@@ -37,20 +37,16 @@ export function createTester(logger: Logger): Tester {
     return `${b.name}.${b.namespace}`;
   };
   const switchRoutes = (path: string, set: Set<string>, what: string) => {
-    app.post(`/${path}/open`, (req, res) => {
-      const key = canaryOf(req, res);
-      if (!key) return;
-      set.add(key);
-      logger.info(`${what} opened for ${key}`);
-      res.json({ [key]: 'open' });
-    });
-    app.post(`/${path}/close`, (req, res) => {
-      const key = canaryOf(req, res);
-      if (!key) return;
-      set.delete(key);
-      logger.info(`${what} closed for ${key}`);
-      res.json({ [key]: 'closed' });
-    });
+    for (const [action, open] of [['open', true], ['close', false]] as const) {
+      app.post(`/${path}/${action}`, (req, res) => {
+        const key = canaryOf(req, res);
+        if (!key) return;
+        if (open) set.add(key);
+        else set.delete(key);
+        logger.info(`${what} ${open ? 'opened' : 'closed'} for ${key}`);
+        res.json({ [key]: open ? 'open' : 'closed' });
+      });
+    }
     app.post(`/${path}/check`, (req, res) => {
       const key = canaryOf(req, res);
       if (!key) return;

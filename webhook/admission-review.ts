@@ -46,15 +46,29 @@ function subjectOf(req: AdmissionRequest): string {
 
 const wrap = (response: AdmissionResponse): AdmissionReview => ({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response });
 
+/** A decision that threw: denied with a 500 naming the object (denying is the safe failure on every endpoint). */
+const failed = (req: AdmissionRequest, subject: string, message: string): Answer =>
+  ({ review: wrap({ uid: req.uid, allowed: false, status: { code: 500, message } }), decision: 'error', note: message, subject });
+
+/** Allowed, with the JSON patch from the request's object to `mutated` (none when they are equal). */
+function allowedAs(req: AdmissionRequest, mutated: object, warnings?: string[]): { response: AdmissionResponse; changed: boolean } {
+  const ops = jsonPatch.compare(req.object as object, mutated);
+  const response: AdmissionResponse = { uid: req.uid, allowed: true, ...(warnings ? { warnings } : {}) };
+  if (ops.length > 0) {
+    response.patchType = 'JSONPatch';
+    response.patch = Buffer.from(JSON.stringify(ops)).toString('base64');
+  }
+  return { response, changed: ops.length > 0 };
+}
+
 export function answerMutate(req: AdmissionRequest, flags: FreezeFlags): Answer {
   const subject = subjectOf(req);
   let decision;
   try {
     decision = decideFreeze(req, flags);
   } catch (err) {
-    // Denying is the safe failure: an unexamined template change must not roll out.
-    const message = `sluice could not examine Deployment ${subject}: ${(err as Error).message}. The change was not applied; retry, and if it persists check the sluice-webhook logs`;
-    return { review: wrap({ uid: req.uid, allowed: false, status: { code: 500, message } }), decision: 'error', note: message, subject };
+    // An unexamined template change must not roll out.
+    return failed(req, subject, `sluice could not examine Deployment ${subject}: ${(err as Error).message}. The change was not applied; retry, and if it persists check the sluice-webhook logs`);
   }
   switch (decision.kind) {
     case 'passed':
@@ -62,15 +76,8 @@ export function answerMutate(req: AdmissionRequest, flags: FreezeFlags): Answer 
     case 'refused':
       return { review: wrap({ uid: req.uid, allowed: false, status: { code: decision.code, message: decision.message, reason: 'Conflict' } }), decision: 'refused', note: decision.message, subject };
     case 'frozen':
-    case 're-paused': {
-      const ops = jsonPatch.compare(req.object as object, decision.mutated);
-      const response: AdmissionResponse = { uid: req.uid, allowed: true, warnings: [decision.warning] };
-      if (ops.length > 0) {
-        response.patchType = 'JSONPatch';
-        response.patch = Buffer.from(JSON.stringify(ops)).toString('base64');
-      }
-      return { review: wrap(response), decision: decision.kind, note: decision.warning, subject };
-    }
+    case 're-paused':
+      return { review: wrap(allowedAs(req, decision.mutated, [decision.warning]).response), decision: decision.kind, note: decision.warning, subject };
   }
 }
 
@@ -80,8 +87,7 @@ export function answerValidate(req: AdmissionRequest, ctx: ValidateContext): Ans
   try {
     verdict = decideValidate(req, ctx);
   } catch (err) {
-    const message = `sluice could not examine ${req.kind.kind} ${subject}: ${(err as Error).message}. The change was not applied; retry, and if it persists check the sluice-webhook logs`;
-    return { review: wrap({ uid: req.uid, allowed: false, status: { code: 500, message } }), decision: 'error', note: message, subject };
+    return failed(req, subject, `sluice could not examine ${req.kind.kind} ${subject}: ${(err as Error).message}. The change was not applied; retry, and if it persists check the sluice-webhook logs`);
   }
   if (verdict.allowed) return { review: wrap({ uid: req.uid, allowed: true }), decision: 'allowed', note: verdict.reason, subject };
   return {
@@ -99,15 +105,9 @@ export function answerPin(req: AdmissionRequest, pins: (namespace: string, deplo
     d = decidePin(req, pins);
   } catch (err) {
     // Admitting unpinned would let a pod read unanalysed config; the ReplicaSet retries the create.
-    const message = `sluice could not pin Pod ${subject} to its config snapshots: ${(err as Error).message}`;
-    return { review: wrap({ uid: req.uid, allowed: false, status: { code: 500, message } }), decision: 'error', note: message, subject };
+    return failed(req, subject, `sluice could not pin Pod ${subject} to its config snapshots: ${(err as Error).message}`);
   }
   if (!d.pinned) return { review: wrap({ uid: req.uid, allowed: true }), decision: 'passed', note: d.reason, subject };
-  const ops = jsonPatch.compare(req.object as object, d.pod);
-  const response: AdmissionResponse = { uid: req.uid, allowed: true };
-  if (ops.length > 0) {
-    response.patchType = 'JSONPatch';
-    response.patch = Buffer.from(JSON.stringify(ops)).toString('base64');
-  }
-  return { review: wrap(response), decision: ops.length > 0 ? 'pinned' : 'passed', note: `pinned to the config snapshots of Deployment ${d.deployment}`, subject, notable: ops.length > 0 };
+  const { response, changed } = allowedAs(req, d.pod);
+  return { review: wrap(response), decision: changed ? 'pinned' : 'passed', note: `pinned to the config snapshots of Deployment ${d.deployment}`, subject, notable: changed };
 }
