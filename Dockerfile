@@ -1,24 +1,29 @@
-# The sluice image: webhook and controller, one binary (`sluice webhook`, `sluice controller`).
-FROM node:20-bookworm-slim AS build
+# The sluice image: one entry point, `sluice webhook|controller|tester [flags]`.
+# Built from tsconfig.build.json (the runtime build the tests also compile and start; see
+# test/integration/image-tree.test.ts). Node.js is pinned to one 24.x LTS release in both stages;
+# bump both lines together.
+FROM node:24.11.1-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json ./
+COPY tsconfig.json tsconfig.build.json ./
 COPY api api
 COPY bin bin
 COPY certs certs
 COPY controller controller
 COPY lib lib
+COPY policy policy
+COPY tester tester
 COPY webhook webhook
-# tsconfig includes test/ and bench/; the image needs neither, so compile the runtime only.
-RUN npx tsc --outDir dist --rootDir . --module NodeNext --moduleResolution NodeNext --target ES2022 --strict --skipLibCheck --esModuleInterop bin/sluice.ts webhook/main.ts controller/main.ts \
- && npm prune --omit=dev
+RUN npx --no-install tsc -p tsconfig.build.json && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:20-bookworm-slim
+FROM node:24.11.1-bookworm-slim
+# No package manager at run time: npm, npx and corepack are removed from the runtime stage.
+RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack
 WORKDIR /app
 ENV NODE_ENV=production
+COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules node_modules
 COPY --from=build /src/dist dist
-COPY package.json ./
 USER 65532:65532
-ENTRYPOINT ["node", "dist/bin/sluice.js"]
+ENTRYPOINT ["node", "/app/dist/bin/sluice.js"]

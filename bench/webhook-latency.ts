@@ -57,7 +57,7 @@ export async function webhookLatency(): Promise<Figure[]> {
   }));
   fs.writeFileSync(path.join(dir, 'validate.txt'), `POST https://127.0.0.1:${PORT}/validate\nContent-Type: application/json\n@${canaryReview}\n`);
   const child = spawn(process.execPath, [
-    path.join(root, 'dist/webhook/main.js'),
+    path.join(root, 'dist/bin/sluice.js'), 'webhook',
     `--port=${PORT}`,
     '--bind-address=127.0.0.1',
     `--metrics-port=${PORT + 1}`,

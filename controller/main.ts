@@ -1,10 +1,9 @@
-// sluice-controller: watches Canaries and the objects they touch, feeds a per-key work queue and
+// `sluice controller`: watches Canaries and the objects they touch, feeds a per-key work queue and
 // reconciles one Canary at a time per key, while it holds the leader Lease.
-//   node dist/controller/main.js [--kubeconfig F] [--metrics-server URL] [--min-interval S] ...
+// `sluice controller --help` lists every flag.
 import http from 'node:http';
 import os from 'node:os';
-import { parseArgs } from 'node:util';
-import { positiveSeconds } from '../lib/flags.js';
+import { flagsOrHelp, positiveSeconds } from '../lib/flags.js';
 import { CR, type Canary, type MetricTemplate } from '../api/flagger-types.js';
 import { KubeClient, R, type KubeObject, type ResourceRef } from '../lib/kube/client.js';
 import { Informer, objectKey } from '../lib/kube/informer.js';
@@ -21,36 +20,38 @@ import { POLICY_REF, type ClusterCanaryPolicy } from '../api/policy-types.js';
 import { WorkQueue } from './work-queue.js';
 import type { Deployment, HorizontalPodAutoscaler } from './workload.js';
 
-const { values: flags } = parseArgs({
+export const controllerProgram = {
+  name: 'sluice controller',
+  summary: 'The rollout controller: tries each new revision of a managed Deployment on its canary copy, shifts HTTPRoute weights while the analysis passes, then releases it or rolls it back.',
   options: {
-    kubeconfig: { type: 'string' },
-    'metrics-server': { type: 'string', default: 'http://prometheus.monitoring:9090' },
-    'prometheus-timeout': { type: 'string', default: '5' },
-    'metrics-port': { type: 'string', default: '8082' },
-    'bind-address': { type: 'string', default: '0.0.0.0' },
-    'min-interval': { type: 'string', default: '10' },
-    'poll-interval': { type: 'string', default: '1' },
-    concurrency: { type: 'string', default: '4' },
-    'leader-elect': { type: 'boolean', default: true },
-    'lease-namespace': { type: 'string', default: 'sluice-system' },
-    'lease-name': { type: 'string', default: 'sluice-controller' },
-    'lease-duration': { type: 'string', default: '15' },
-    'renew-deadline': { type: 'string', default: '10' },
-    'retry-period': { type: 'string', default: '2' },
-    identity: { type: 'string', default: `${os.hostname()}-${process.pid}` },
-    'relist-interval': { type: 'string', default: '300' },
-    'alert-timeout': { type: 'string', default: '10' },
-    'alert-retries': { type: 'string', default: '3' },
-    'alert-backoff': { type: 'string', default: '1' },
+    kubeconfig: { type: 'string', help: 'kubeconfig file; without it, $KUBECONFIG, then the in-cluster service account' },
+    'in-cluster-root': { type: 'string', help: 'use the in-cluster service account found below this directory (DIR/var/run/secrets/kubernetes.io/serviceaccount) and $KUBERNETES_SERVICE_HOST/PORT: a process outside a Pod running as if inside one' },
+    'metrics-server': { type: 'string', default: 'http://prometheus.monitoring:9090', help: "Prometheus address for metrics without a template's own address" },
+    'prometheus-timeout': { type: 'string', default: '5', help: 'seconds a Prometheus query may take' },
+    'metrics-port': { type: 'string', default: '8082', help: 'plain HTTP port for /metrics, /healthz and /readyz' },
+    'bind-address': { type: 'string', default: '0.0.0.0', help: 'address the metrics server listens on' },
+    'min-interval': { type: 'string', default: '10', help: 'floor, in seconds, for analysis intervals' },
+    'poll-interval': { type: 'string', default: '1', help: 'seconds between checks while waiting on a rollout' },
+    concurrency: { type: 'string', default: '4', help: 'Canaries reconciled at once' },
+    'leader-elect': { type: 'boolean', default: true, help: 'act only while holding the Lease (run two replicas with it on)' },
+    'lease-namespace': { type: 'string', default: 'sluice-system', help: "namespace of the leader Lease" },
+    'lease-name': { type: 'string', default: 'sluice-controller', help: 'name of the leader Lease' },
+    'lease-duration': { type: 'string', default: '15', help: 'seconds a Lease is held without renewal' },
+    'renew-deadline': { type: 'string', default: '10', help: 'seconds the leader tries to renew before it stops acting' },
+    'retry-period': { type: 'string', default: '2', help: 'seconds between Lease attempts' },
+    identity: { type: 'string', default: `${os.hostname()}-${process.pid}`, help: 'holder identity in the Lease (the Pod name in a cluster)' },
+    'relist-interval': { type: 'string', default: '300', help: 'seconds between full re-lists of every watched kind' },
+    'alert-timeout': { type: 'string', default: '10', help: 'seconds an alert delivery may take' },
+    'alert-retries': { type: 'string', default: '3', help: 'attempts per alert' },
+    'alert-backoff': { type: 'string', default: '1', help: 'seconds before the first retry (doubling)' },
   },
-  strict: true,
-});
+} as const;
 
-const seconds = (name: keyof typeof flags) => positiveSeconds('sluice-controller', name, flags[name] as string | undefined);
-
-async function main(): Promise<void> {
+export async function runController(argv: string[]): Promise<void> {
+  const flags = flagsOrHelp(controllerProgram, argv);
+  const seconds = (name: keyof typeof flags) => positiveSeconds(name, flags[name] as string | undefined);
   const logger = createLogger('controller');
-  const client = await KubeClient.load(flags.kubeconfig, 'sluice-controller');
+  const client = await KubeClient.load(flags.kubeconfig, 'sluice-controller', flags['in-cluster-root']);
   const metrics = new ControllerMetrics();
   client.onRequest = (verb, resource) => metrics.apiRequests.inc({ verb, resource });
   const onError = (what: string) => (err: unknown) => logger.warn(`watch ${what}: ${(err as Error).message}`);
@@ -219,8 +220,3 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown());
   process.on('SIGINT', () => void shutdown());
 }
-
-main().catch((err) => {
-  console.error(`sluice-controller: ${(err as Error).stack ?? err}`);
-  process.exit(1);
-});

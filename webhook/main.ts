@@ -1,11 +1,9 @@
-// sluice-webhook: the admission server. HTTPS for the apiserver, plain HTTP for metrics.
-//   node dist/webhook/main.js [--kubeconfig F] [--port 8443] [--metrics-port 8081] ...
-// See README.md ("The webhook") for every flag.
+// `sluice webhook`: the admission server. HTTPS for the apiserver, plain HTTP for metrics.
+// `sluice webhook --help` lists every flag.
 import https from 'node:https';
 import type net from 'node:net';
 import http from 'node:http';
-import { parseArgs } from 'node:util';
-import { positiveSeconds } from '../lib/flags.js';
+import { FlagError, flagsOrHelp, positiveSeconds } from '../lib/flags.js';
 import { KubeClient } from '../lib/kube/client.js';
 import { createLogger } from '../lib/logger.js';
 import { createApp } from './app.js';
@@ -16,65 +14,71 @@ import { SecretStore } from '../certs/secret-store.js';
 import { DEFAULT_POLICY } from '../certs/rotation-plan.js';
 import type { InjectionTarget } from '../certs/ca-bundle-injector.js';
 
-const { values: flags } = parseArgs({
+export const webhookProgram = {
+  name: 'sluice webhook',
+  summary: 'The admission server: freezes template changes of managed Deployments (/mutate), checks Canaries against cluster policy (/validate), pins primary pods to released configs (/mutate-pod).',
   options: {
-    kubeconfig: { type: 'string' },
-    port: { type: 'string', default: '8443' },
-    'bind-address': { type: 'string', default: '0.0.0.0' },
-    'metrics-port': { type: 'string', default: '8081' },
-    'controller-user': { type: 'string', multiple: true, default: ['system:serviceaccount:sluice-system:sluice'] },
-    'tls-cert-file': { type: 'string' },
-    'tls-key-file': { type: 'string' },
-    'tls-secret': { type: 'string', default: 'sluice-system/sluice-webhook-tls' },
-    'dns-name': { type: 'string', multiple: true, default: ['sluice-webhook.sluice-system.svc', 'sluice-webhook.sluice-system.svc.cluster.local'] },
-    'ip-address': { type: 'string', multiple: true, default: [] },
-    'webhook-configuration': { type: 'string', multiple: true, default: ['mutating/sluice', 'validating/sluice'] },
-    'ca-lifetime': { type: 'string', default: String(DEFAULT_POLICY.caLifetimeSeconds) },
-    'cert-lifetime': { type: 'string', default: String(DEFAULT_POLICY.servingLifetimeSeconds) },
-    'rotation-propagation': { type: 'string', default: String(DEFAULT_POLICY.propagationSeconds) },
-    'cert-check-interval': { type: 'string', default: '30' },
+    kubeconfig: { type: 'string', help: 'kubeconfig file; without it, $KUBECONFIG, then the in-cluster service account' },
+    'in-cluster-root': { type: 'string', help: 'use the in-cluster service account found below this directory (DIR/var/run/secrets/kubernetes.io/serviceaccount) and $KUBERNETES_SERVICE_HOST/PORT: a process outside a Pod running as if inside one' },
+    port: { type: 'string', default: '8443', help: 'HTTPS port for the apiserver' },
+    'bind-address': { type: 'string', default: '0.0.0.0', help: 'address the HTTPS and metrics servers listen on' },
+    'metrics-port': { type: 'string', default: '8081', help: 'plain HTTP port for /metrics' },
+    'controller-user': { type: 'string', multiple: true, default: ['system:serviceaccount:sluice-system:sluice'], help: "the controller's username; its writes pass the freeze unchanged" },
+    'tls-cert-file': { type: 'string', help: 'serving certificate from a file (with --tls-key-file; e.g. from cert-manager), reloaded when it changes' },
+    'tls-key-file': { type: 'string', help: 'private key of --tls-cert-file' },
+    'tls-secret': { type: 'string', default: 'sluice-system/sluice-webhook-tls', help: 'NAMESPACE/NAME of the Secret holding the self-managed CA and serving certificate' },
+    'dns-name': { type: 'string', multiple: true, default: ['sluice-webhook.sluice-system.svc', 'sluice-webhook.sluice-system.svc.cluster.local'], help: 'DNS name in the serving certificate' },
+    'ip-address': { type: 'string', multiple: true, default: [], help: 'IP address in the serving certificate' },
+    'webhook-configuration': { type: 'string', multiple: true, default: ['mutating/sluice', 'validating/sluice'], help: 'mutating/NAME or validating/NAME whose caBundle sluice keeps current' },
+    'ca-lifetime': { type: 'string', default: String(DEFAULT_POLICY.caLifetimeSeconds), help: 'seconds a self-managed CA is valid' },
+    'cert-lifetime': { type: 'string', default: String(DEFAULT_POLICY.servingLifetimeSeconds), help: 'seconds a serving certificate is valid' },
+    'rotation-propagation': { type: 'string', default: String(DEFAULT_POLICY.propagationSeconds), help: 'seconds a new CA is trusted before it signs (caBundle propagation)' },
+    'cert-check-interval': { type: 'string', default: '30', help: 'seconds between certificate checks' },
   },
-  strict: true,
-});
+} as const;
 
-const seconds = (name: keyof typeof flags) => positiveSeconds('sluice-webhook', name, flags[name] as string | undefined);
+export async function runWebhook(argv: string[]): Promise<void> {
+  const flags = flagsOrHelp(webhookProgram, argv);
+  const seconds = (name: keyof typeof flags) => positiveSeconds(name, flags[name] as string | undefined);
+  // Every flag is checked before anything starts, so a typo exits 2 with its name.
+  const certFiles = flags['tls-cert-file'] || flags['tls-key-file'];
+  if (certFiles && (!flags['tls-cert-file'] || !flags['tls-key-file'])) throw new FlagError('--tls-cert-file and --tls-key-file go together');
+  const [ns, name] = flags['tls-secret'].split('/');
+  if (!ns || !name) throw new FlagError('--tls-secret must be NAMESPACE/NAME');
+  const targets: InjectionTarget[] = flags['webhook-configuration'].map((t) => {
+    const [kind, n] = t.split('/');
+    if ((kind !== 'mutating' && kind !== 'validating') || !n) throw new FlagError(`--webhook-configuration ${t}: expected mutating/NAME or validating/NAME`);
+    return { kind, name: n };
+  });
+  const lifetimes = { ca: seconds('ca-lifetime'), serving: seconds('cert-lifetime'), propagation: seconds('rotation-propagation'), check: seconds('cert-check-interval') };
 
-async function main(): Promise<void> {
   const logger = createLogger('webhook');
   const metrics = new WebhookMetrics();
-  const client = await KubeClient.load(flags.kubeconfig, 'sluice-webhook');
+  const client = await KubeClient.load(flags.kubeconfig, 'sluice-webhook', flags['in-cluster-root']);
   const cache = new AdmissionCache(client, logger);
   cache.start();
   let source: CertificateSource;
-  if (flags['tls-cert-file'] || flags['tls-key-file']) {
-    if (!flags['tls-cert-file'] || !flags['tls-key-file']) throw new Error('--tls-cert-file and --tls-key-file go together');
+  if (flags['tls-cert-file'] && flags['tls-key-file']) {
     source = new FileCertificates(flags['tls-cert-file'], flags['tls-key-file'], logger);
   } else {
-    const [ns, name] = (flags['tls-secret'] ?? '').split('/');
-    if (!ns || !name) throw new Error('--tls-secret must be NAMESPACE/NAME');
-    const targets: InjectionTarget[] = (flags['webhook-configuration'] ?? []).map((t) => {
-      const [kind, n] = t.split('/');
-      if ((kind !== 'mutating' && kind !== 'validating') || !n) throw new Error(`--webhook-configuration ${t}: expected mutating/NAME or validating/NAME`);
-      return { kind, name: n };
-    });
     source = new SecretCertificates(
       client,
       new SecretStore(client, ns, name),
       {
-        caLifetimeSeconds: seconds('ca-lifetime'),
-        servingLifetimeSeconds: seconds('cert-lifetime'),
+        caLifetimeSeconds: lifetimes.ca,
+        servingLifetimeSeconds: lifetimes.serving,
         renewWhenRemaining: DEFAULT_POLICY.renewWhenRemaining,
-        propagationSeconds: seconds('rotation-propagation'),
-        dnsNames: flags['dns-name'] ?? [],
-        ipAddresses: flags['ip-address'] ?? [],
+        propagationSeconds: lifetimes.propagation,
+        dnsNames: flags['dns-name'],
+        ipAddresses: flags['ip-address'],
       },
       targets,
       logger,
-      seconds('cert-check-interval') * 1000,
+      lifetimes.check * 1000,
     );
   }
   const app = createApp({
-    flags: { controllerUsers: flags['controller-user'] ?? [] },
+    flags: { controllerUsers: flags['controller-user'] },
     validation: cache.context,
     pins: cache.pins,
     metrics,
@@ -116,8 +120,3 @@ async function main(): Promise<void> {
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
 }
-
-main().catch((err) => {
-  console.error(`sluice-webhook: ${(err as Error).message}`);
-  process.exit(1);
-});

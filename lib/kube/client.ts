@@ -116,29 +116,47 @@ export class KubeClient {
 
   private constructor(
     private readonly server: URL,
-    private readonly tls: https.RequestOptions,
     private readonly agent: https.Agent | http.Agent,
+    private readonly credentials: KubeConfig,
     readonly userAgent: string,
   ) {}
 
   static async fromKubeConfig(kc: KubeConfig, userAgent = 'sluice'): Promise<KubeClient> {
     const cluster = kc.getCurrentCluster();
+    const user = kc.getCurrentUser();
     if (!cluster) throw new Error('kubeconfig has no current cluster; set current-context or pass --kubeconfig');
     const opts: https.RequestOptions = {};
     await kc.applyToHTTPSOptions(opts);
     const server = new URL(cluster.server);
     const agent = server.protocol === 'https:'
-      ? new https.Agent({ keepAlive: true, maxSockets: 32, ca: opts.ca, cert: opts.cert, key: opts.key, rejectUnauthorized: opts.rejectUnauthorized })
+      ? new https.Agent({ keepAlive: true, maxSockets: 32, ca: opts.ca, cert: opts.cert, key: opts.key, rejectUnauthorized: opts.rejectUnauthorized, servername: cluster.tlsServerName })
       : new http.Agent({ keepAlive: true, maxSockets: 32 });
-    return new KubeClient(server, opts, agent, userAgent);
+    // The user alone, without the cluster's CA file: asked for headers before every request, so a
+    // rotated service-account token (re-read at most every minute by client-node, as client-go
+    // does) or an expired exec-plugin token is picked up without a restart.
+    const credentials = new KubeConfig();
+    credentials.loadFromClusterAndUser({ name: 'credentials', server: cluster.server, skipTLSVerify: false }, user ?? { name: 'anonymous' });
+    return new KubeClient(server, agent, credentials, userAgent);
   }
 
-  /** `file` undefined: $KUBECONFIG, then in-cluster service account, as kubectl does. */
-  static async load(file?: string, userAgent?: string): Promise<KubeClient> {
+  /**
+   * `file` undefined: $KUBECONFIG, then ~/.kube/config, then the in-cluster service account, as
+   * kubectl does. `inClusterRoot`: the in-cluster service account read below this directory (a
+   * process outside a Pod that runs as if inside one, e.g. in the local world).
+   */
+  static async load(file?: string, userAgent?: string, inClusterRoot?: string): Promise<KubeClient> {
     const kc = new KubeConfig();
     if (file) kc.loadFromFile(file);
+    else if (inClusterRoot) kc.loadFromCluster(inClusterRoot);
     else kc.loadFromDefault();
     return KubeClient.fromKubeConfig(kc, userAgent);
+  }
+
+  /** Authorization (and impersonation) headers for the next request. */
+  private async authHeaders(): Promise<Record<string, string>> {
+    const opts: https.RequestOptions = { headers: {} };
+    await this.credentials.applyToHTTPSOptions(opts);
+    return (opts.headers ?? {}) as Record<string, string>;
   }
 
   private count(verb: string, path: string): void {
@@ -158,11 +176,10 @@ export class KubeClient {
     return url;
   }
 
-  private open(method: string, url: URL, headers: Record<string, string>, timeoutMs: number): http.ClientRequest {
+  private async open(method: string, url: URL, headers: Record<string, string>, timeoutMs: number): Promise<http.ClientRequest> {
     const mod = url.protocol === 'https:' ? https : http;
-    // The kubeconfig may carry headers of its own (a bearer token); ours go on top of them.
-    const { headers: authHeaders, ...tls } = this.tls;
-    const req = mod.request(url, { ...tls, method, headers: { ...(authHeaders as Record<string, string> | undefined), 'user-agent': this.userAgent, ...headers }, agent: this.agent });
+    const auth = await this.authHeaders();
+    const req = mod.request(url, { method, headers: { ...auth, 'user-agent': this.userAgent, ...headers }, agent: this.agent });
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${url.pathname}: no answer from the apiserver within ${timeoutMs} ms`)));
     return req;
   }
@@ -176,8 +193,8 @@ export class KubeClient {
       headers['content-type'] = opts.contentType ?? 'application/json';
       headers['content-length'] = String(Buffer.byteLength(payload));
     }
+    const req = await this.open(method, url, headers, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     return new Promise<KubeResponse<T>>((resolve, reject) => {
-      const req = this.open(method, url, headers, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
       req.on('error', reject);
       req.on('response', (res) => {
         const chunks: Buffer[] = [];
@@ -255,7 +272,7 @@ export class KubeClient {
    * One watch request; resolves when the server closes it (after `timeoutSeconds`) or rejects
    * on a transport error. The caller re-lists and re-watches: level-triggered, nothing assumed.
    */
-  watch<T extends KubeObject>(
+  async watch<T extends KubeObject>(
     ref: ResourceRef,
     resourceVersion: string | undefined,
     onEvent: (ev: WatchEvent<T>) => void,
@@ -270,9 +287,9 @@ export class KubeClient {
       timeoutSeconds,
       labelSelector: opts.labelSelector,
     });
+    // The socket timeout is the server's own plus slack: a watch that goes silent past it is dead.
+    const req = await this.open('GET', url, { accept: 'application/json' }, (timeoutSeconds + 30) * 1000);
     return new Promise<void>((resolve, reject) => {
-      // The socket timeout is the server's own plus slack: a watch that goes silent past it is dead.
-      const req = this.open('GET', url, { accept: 'application/json' }, (timeoutSeconds + 30) * 1000);
       const abort = () => req.destroy();
       opts.signal?.addEventListener('abort', abort, { once: true });
       const finish = (err?: Error) => {

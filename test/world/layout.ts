@@ -1,5 +1,7 @@
 // Where the local world keeps its files and which loopback ports it listens on: the one place
 // every script, test and benchmark reads them from. `.world/kubeconfig` is a stable contract.
+import crypto from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -33,6 +35,13 @@ export const paths = {
   etcdData: path.join(worldDir, 'etcd'),
   buildScript: path.join(root, 'test/world/build-binaries.sh'),
   manifests: path.join(root, 'test/world/manifests'),
+  podNetworkRules: path.join(worldDir, 'pod-network.json'),
+  egressSelectorConfig: path.join(worldDir, 'egress-selector.yaml'),
+  // A Unix socket path must stay under 108 bytes, wherever the clone lives: in the temp folder,
+  // named after the world directory so two worlds never share one.
+  podNetworkSocket: path.join(os.tmpdir(), `sluice-pod-network-${crypto.createHash('sha256').update(worldDir).digest('hex').slice(0, 10)}.sock`),
+  /** Where the world's sluice processes find their service account, as a kubelet mounts it. */
+  serviceAccountRoot: path.join(worldDir, 'serviceaccount-root'),
 };
 
 export const ports = {
@@ -44,6 +53,7 @@ export const ports = {
   kwok: port('SLUICE_KWOK_PORT', 20247),
   prometheus: port('SLUICE_PROMETHEUS_PORT', 29090),
   simulator: port('SLUICE_SIMULATOR_PORT', 28080),
+  podNetwork: port('SLUICE_POD_NETWORK_PORT', 28090),
   webhook: port('SLUICE_WEBHOOK_PORT', 28443),
   webhookMetrics: port('SLUICE_WEBHOOK_METRICS_PORT', 28081),
   controllerMetrics: port('SLUICE_CONTROLLER_METRICS_PORT', 28082),

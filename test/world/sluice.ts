@@ -1,11 +1,14 @@
-// sluice itself on the local world: its namespace, RBAC and webhook configuration from
-// manifests/ (the webhook registered by URL on loopback instead of through a Service), and the
-// webhook (later also the controller) as local processes running as the controller's identity.
+// sluice itself on the local world, installed the way a platform team installs it: manifests/
+// applied unchanged (`kubectl apply -k`, server-side), the webhook configurations reached through
+// their Service (the apiserver dials a ready endpoint of Service sluice-system/sluice-webhook — a
+// kwok pod of Deployment sluice — through the world's pod network, which hands the connection to
+// the local webhook process), and the processes running on the service account's token as a
+// kubelet mounts it (--in-cluster-root), not on an admin kubeconfig.
 // Usage: node dist/test/world/sluice.js up|down
 import fs from 'node:fs';
 import path from 'node:path';
-import YAML from 'yaml';
 import { paths, ports, root, urls } from './layout.js';
+import { writeRule } from './pod-network.js';
 import { ensureStarted, stopComponent, type ProcessSpec } from './processes.js';
 import { probe } from './probe.js';
 import { buildBinaries, kubectl } from './world.js';
@@ -14,22 +17,46 @@ import { waitFor } from '../../lib/wait.js';
 
 export const WEBHOOK = 'sluice-webhook';
 export const CONTROLLER = 'sluice-controller';
+export const SLUICE_NAMESPACE = 'sluice-system';
+const SERVICE_ACCOUNT = 'sluice';
+/** The pods of manifests/deployment.yaml, whose webhook port the local webhook process serves. */
+const SLUICE_POD_LABELS = { 'app.kubernetes.io/name': 'sluice' };
+const WEBHOOK_CONTAINER_PORT = 8443;
+const TOKEN_SECONDS = 24 * 3600;
 
 export interface WebhookOptions {
   /** Extra flags, e.g. short certificate lifetimes for a rotation test. */
   extraArgs?: string[];
 }
 
-/** manifests/webhook-configurations.yaml with each Service reference turned into a loopback URL. */
-export function localWebhookConfigurations(): string {
-  const docs = YAML.parseAllDocuments(fs.readFileSync(path.join(root, 'manifests/webhook-configurations.yaml'), 'utf8')).map((d) => d.toJSON());
-  for (const doc of docs) {
-    for (const w of doc.webhooks ?? []) {
-      const svcPath = w.clientConfig?.service?.path ?? '/';
-      w.clientConfig = { url: `${urls.webhook}${svcPath}` };
-    }
-  }
-  return docs.map((d) => YAML.stringify(d)).join('---\n');
+/** What a kubelet gives a container of a Pod: the API's address in its environment. */
+function inClusterEnv(): Record<string, string> {
+  return { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(ports.apiserver) };
+}
+
+/**
+ * The service account's token, CA and namespace below paths.serviceAccountRoot, as a kubelet
+ * projects them into a Pod: a TokenRequest for sluice-system/sluice, renewed when older than an
+ * hour (kubelets renew at 80% of the lifetime; sluice re-reads the file as client-go does).
+ */
+export async function ensureServiceAccountToken(client: KubeClient, force = false): Promise<void> {
+  const dir = path.join(paths.serviceAccountRoot, 'var/run/secrets/kubernetes.io/serviceaccount');
+  const tokenFile = path.join(dir, 'token');
+  const age = fs.existsSync(tokenFile) ? Date.now() - fs.statSync(tokenFile).mtimeMs : Infinity;
+  if (!force && age < 3600_000) return;
+  fs.mkdirSync(dir, { recursive: true });
+  const tr = await client.create<{ metadata: { name: string }; status: { token: string } }>(at(R.serviceaccounts, SLUICE_NAMESPACE, SERVICE_ACCOUNT, 'token'), {
+    apiVersion: 'authentication.k8s.io/v1',
+    kind: 'TokenRequest',
+    spec: { expirationSeconds: TOKEN_SECONDS },
+  });
+  const write = (name: string, content: string) => {
+    fs.writeFileSync(path.join(dir, `.${name}.tmp`), content, { mode: 0o600 });
+    fs.renameSync(path.join(dir, `.${name}.tmp`), path.join(dir, name));
+  };
+  write('ca.crt', fs.readFileSync(path.join(paths.pki, 'ca.crt'), 'utf8'));
+  write('namespace', SLUICE_NAMESPACE);
+  write('token', tr.status.token);
 }
 
 export function webhookSpec(opts: WebhookOptions = {}): ProcessSpec {
@@ -37,16 +64,15 @@ export function webhookSpec(opts: WebhookOptions = {}): ProcessSpec {
     name: WEBHOOK,
     command: process.execPath,
     args: [
-      path.join(root, 'dist/webhook/main.js'),
-      `--kubeconfig=${paths.controllerKubeconfig}`,
+      path.join(root, 'dist/bin/sluice.js'), 'webhook',
+      `--in-cluster-root=${paths.serviceAccountRoot}`,
       `--port=${ports.webhook}`,
       '--bind-address=127.0.0.1',
       `--metrics-port=${ports.webhookMetrics}`,
-      '--ip-address=127.0.0.1',
-      '--dns-name=localhost',
       '--cert-check-interval=2',
       ...(opts.extraArgs ?? []),
     ],
+    env: inClusterEnv(),
     ready: async () => (await probe(`${urls.webhook}/readyz`, { insecure: true })).status === 200,
   };
 }
@@ -65,8 +91,8 @@ export function controllerSpec(opts: ControllerOptions = {}): ProcessSpec {
     name,
     command: process.execPath,
     args: [
-      path.join(root, 'dist/controller/main.js'),
-      `--kubeconfig=${paths.controllerKubeconfig}`,
+      path.join(root, 'dist/bin/sluice.js'), 'controller',
+      `--in-cluster-root=${paths.serviceAccountRoot}`,
       `--metrics-server=${urls.prometheus}`,
       `--metrics-port=${port}`,
       '--bind-address=127.0.0.1',
@@ -76,11 +102,13 @@ export function controllerSpec(opts: ControllerOptions = {}): ProcessSpec {
       `--identity=${name}`,
       ...(opts.extraArgs ?? []),
     ],
+    env: inClusterEnv(),
     ready: async () => (await probe(`http://127.0.0.1:${port}/readyz`)).status === 200,
   };
 }
 
 export async function startController(opts: ControllerOptions = {}): Promise<void> {
+  await withAdmin((client) => ensureServiceAccountToken(client));
   await ensureStarted(controllerSpec(opts));
 }
 
@@ -88,12 +116,16 @@ export async function stopController(name = CONTROLLER, signal: 'graceful' | 'ki
   await stopComponent(name, 10_000, signal === 'kill');
 }
 
-/** Installs sluice's cluster objects; idempotent (server-side apply). */
+/**
+ * Installs sluice as a platform team does, `kubectl apply --server-side -k manifests/`, unchanged;
+ * then points the pod network at the local webhook for the webhook port of sluice's pods.
+ * Idempotent.
+ */
 export function installManifests(binDir: string): void {
-  kubectl(binDir, ['apply', '--server-side', '-f', path.join(root, 'manifests/crds')]);
-  kubectl(binDir, ['wait', '--for=condition=Established', '--timeout=60s', '-f', path.join(root, 'manifests/crds')]);
-  kubectl(binDir, ['apply', '--server-side', '-f', path.join(root, 'manifests/namespace.yaml'), '-f', path.join(root, 'manifests/rbac.yaml')]);
-  kubectl(binDir, ['apply', '--server-side', '--force-conflicts', '-f', '-'], localWebhookConfigurations());
+  const crds = path.join(root, 'manifests/crds');
+  kubectl(binDir, ['apply', '--server-side', '--force-conflicts', '-k', path.join(root, 'manifests')]);
+  kubectl(binDir, ['wait', '--for=condition=Established', '--timeout=60s', '-f', crds]);
+  writeRule(paths.podNetworkRules, { namespace: SLUICE_NAMESPACE, matchLabels: SLUICE_POD_LABELS, port: WEBHOOK_CONTAINER_PORT, to: `127.0.0.1:${ports.webhook}` });
 }
 
 const PROBE_NS = 'sluice-world-probe';
@@ -125,14 +157,21 @@ export async function webhookTrusted(client: KubeClient): Promise<void> {
   );
 }
 
-export async function startWebhook(opts: WebhookOptions = {}): Promise<void> {
-  await ensureStarted(webhookSpec(opts));
+async function withAdmin<T>(fn: (client: KubeClient) => Promise<T>): Promise<T> {
   const client = await KubeClient.load(paths.kubeconfig);
   try {
-    await webhookTrusted(client);
+    return await fn(client);
   } finally {
     client.close();
   }
+}
+
+export async function startWebhook(opts: WebhookOptions = {}): Promise<void> {
+  await withAdmin(async (client) => {
+    await ensureServiceAccountToken(client);
+    await ensureStarted(webhookSpec(opts));
+    await webhookTrusted(client);
+  });
 }
 
 export async function stopWebhook(): Promise<void> {
@@ -143,7 +182,7 @@ export async function up(): Promise<void> {
   installManifests(buildBinaries().binDir);
   await startWebhook();
   await startController();
-  process.stderr.write(`[sluice] webhook ready on ${urls.webhook}, controller running; logs in ${paths.logs}\n`);
+  process.stderr.write(`[sluice] installed from manifests/; webhook reached through Service ${SLUICE_NAMESPACE}/sluice-webhook (local process on ${urls.webhook}), controller running; logs in ${paths.logs}\n`);
 }
 
 async function cli(): Promise<void> {

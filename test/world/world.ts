@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fakeNodeCount, paths, ports, root, urls } from './layout.js';
+import YAML from 'yaml';
 import { ensureWorldPki } from './pki.js';
 import { ComponentError, ensureStarted, runningPid, startedComponents, stopComponent, type ProcessSpec } from './processes.js';
 import { adminTls, ok, probe } from './probe.js';
@@ -22,7 +23,7 @@ interface WorldState {
 }
 
 // Stopped in this order (reverse of start); sluice's own processes first.
-export const STOP_ORDER = ['sluice-controller', 'sluice-controller-2', 'sluice-webhook', 'simulator', 'prometheus', 'kwok', 'kube-scheduler', 'kube-controller-manager', 'kube-apiserver', 'etcd'];
+export const STOP_ORDER = ['sluice-controller', 'sluice-controller-2', 'sluice-webhook', 'simulator', 'prometheus', 'kwok', 'pod-network', 'kube-scheduler', 'kube-controller-manager', 'kube-apiserver', 'etcd'];
 
 function readState(): WorldState | undefined {
   try {
@@ -94,6 +95,16 @@ function controlLoopArgs(port: number): string[] {
   return [`--kubeconfig=${kc}`, `--authentication-kubeconfig=${kc}`, `--authorization-kubeconfig=${kc}`, '--bind-address=127.0.0.1', `--secure-port=${port}`, '--leader-elect=false'];
 }
 
+/** The apiserver's "cluster" traffic (webhooks, aggregated APIs, kubelets) goes through the pod network proxy. */
+function egressSelectorConfig(): string {
+  fs.writeFileSync(paths.egressSelectorConfig, YAML.stringify({
+    apiVersion: 'apiserver.k8s.io/v1beta1',
+    kind: 'EgressSelectorConfiguration',
+    egressSelections: [{ name: 'cluster', connection: { proxyProtocol: 'HTTPConnect', transport: { uds: { udsName: paths.podNetworkSocket } } } }],
+  }));
+  return paths.egressSelectorConfig;
+}
+
 function controlPlane({ binDir, kwokStagesDir }: Binaries, pki: ReturnType<typeof ensureWorldPki>): ProcessSpec[] {
   const bin = (name: string) => path.join(binDir, name);
   const stages = fs.readdirSync(kwokStagesDir).map((f) => `--config=${path.join(kwokStagesDir, f)}`);
@@ -136,11 +147,21 @@ function controlPlane({ binDir, kwokStagesDir }: Binaries, pki: ReturnType<typeo
         '--allow-privileged=true',
         // The `kubernetes` Service would point at 127.0.0.1, which EndpointSlices may not hold.
         '--endpoint-reconciler-type=none',
+        // Webhooks named by Service are dialled at a ready endpoint (a pod address), through the
+        // pod network proxy (pod-network.ts), exactly as a cluster's apiserver reaches them.
+        '--enable-aggregator-routing=true',
+        `--egress-selector-config-file=${egressSelectorConfig()}`,
         '--profiling=false',
         '--v=1',
       ],
       ready: () => ok(`${urls.apiserver}/readyz`, adminTls()),
       readyTimeoutMs: 90_000,
+    },
+    {
+      name: 'pod-network',
+      command: process.execPath,
+      args: [path.join(root, 'dist/test/world/pod-network.js'), '--kubeconfig', kc, '--socket', paths.podNetworkSocket, '--port', String(ports.podNetwork), '--rules', paths.podNetworkRules],
+      ready: () => ok(`http://127.0.0.1:${ports.podNetwork}/healthz`),
     },
     {
       name: 'kube-controller-manager',
@@ -187,7 +208,7 @@ function observability(state: WorldState): ProcessSpec[] {
   return [
     {
       name: 'prometheus',
-      command: 'prometheus',
+      command: path.join(state.binDir, 'prometheus'),
       args: [
         `--config.file=${configFile}`,
         `--storage.tsdb.path=${state.prometheusData}`,

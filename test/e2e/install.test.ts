@@ -1,0 +1,108 @@
+// Installing sluice the two ways a platform team does — manifests/ with kustomize, and the Helm
+// chart rendered by a real helm — each applied server-side to the world and followed by the same
+// smoke: the seed's Canary initialised, a `kubectl set image` frozen with kubectl's warning (the
+// apiserver calling the webhook through its Service), and the revision released.
+import assert from 'node:assert/strict';
+import { templateRevision } from '../../api/revision.js';
+import { R, at, type KubeObject } from '../../lib/kube/client.js';
+import { paths, ports } from '../world/layout.js';
+import { buildBinaries, kubectl, runKubectl } from '../world/world.js';
+import { controllerSpec, ensureServiceAccountToken, installManifests, SLUICE_NAMESPACE, startController, startWebhook, stopController, stopWebhook, webhookSpec } from '../world/sluice.js';
+import { admin, deleteNamespace, testNamespace, type Deployment } from '../integration/world-helpers.js';
+import { renderChart, toYamlStream } from '../world/helm.js';
+import { applySeed, waitPhase } from './seed-helpers.js';
+
+type WebhookConfiguration = KubeObject & { webhooks: { name: string; clientConfig: { url?: string; service?: { namespace: string; name: string } } }[] };
+
+async function forwardedToSluicePods(): Promise<number> {
+  const stats = (await (await fetch(`http://127.0.0.1:${ports.podNetwork}/connections`)).json()) as { forwarded: Record<string, number> };
+  return Object.entries(stats.forwarded).filter(([k]) => k.startsWith(`${SLUICE_NAMESPACE}/sluice-`) && k.endsWith(':8443')).reduce((n, [, v]) => n + v, 0);
+}
+
+async function mutateRequests(): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${ports.webhookMetrics}/metrics`)).text();
+  let n = 0;
+  for (const m of text.matchAll(/^sluice_webhook_requests_total\{[^}]*endpoint="mutate"[^}]*\} (\d+)/gm)) n += Number(m[1]);
+  return n;
+}
+
+describe('installing sluice as a platform team does', function () {
+  this.timeout(300_000);
+  const { binDir } = buildBinaries();
+
+  /** The seed's Canary through one revision, on whatever install is in place. */
+  async function smoke(prefix: string): Promise<void> {
+    const ns = await testNamespace(prefix);
+    try {
+      await applySeed(ns);
+      await waitPhase(ns, 'Initialized');
+      const before = await mutateRequests();
+      const r = await runKubectl(binDir, ['-n', ns, 'set', 'image', 'deployment/podinfo', 'podinfod=ghcr.io/stefanprodan/podinfo:6.0.1']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, new RegExp(`Warning: sluice: podinfo\\.${ns} frozen at revision`), 'kubectl prints the freeze');
+      assert.ok((await mutateRequests()) > before, 'the webhook answered the freeze');
+      // The webhook listens on loopback only and is registered by Service: what reached it came
+      // through the pod network, at a pod address of Deployment sluice (kept-alive connections
+      // are counted once, so the count is of connections, not requests).
+      assert.ok((await forwardedToSluicePods()) > 0, 'the apiserver dialled a pod of Deployment sluice through the pod network');
+      const d = await (await admin()).get<Deployment & { spec: { template: unknown } }>(at(R.deployments, ns, 'podinfo'));
+      assert.equal(d.spec.paused, true);
+      const rev = templateRevision(d.spec.template as Parameters<typeof templateRevision>[0]);
+      const done = await waitPhase(ns, 'Succeeded', 120_000, rev);
+      assert.equal(done.status?.lastPromotedSpec, rev);
+    } finally {
+      await deleteNamespace(ns);
+    }
+  }
+
+  async function webhookConfigurations(): Promise<WebhookConfiguration[]> {
+    const client = await admin();
+    return [await client.get<WebhookConfiguration>(at(R.mutatingwebhooks, undefined, 'sluice')), await client.get<WebhookConfiguration>(at(R.validatingwebhooks, undefined, 'sluice'))];
+  }
+
+  it('kustomize: manifests/ applied unchanged, the webhook reached through its Service, the processes on the service account token', async () => {
+    installManifests(binDir);
+    await startWebhook();
+    await startController();
+    for (const c of await webhookConfigurations()) {
+      for (const w of c.webhooks) {
+        assert.equal(w.clientConfig.url, undefined, `${w.name} is not registered by URL`);
+        assert.deepEqual(w.clientConfig.service && [w.clientConfig.service.namespace, w.clientConfig.service.name], [SLUICE_NAMESPACE, 'sluice-webhook']);
+      }
+    }
+    for (const spec of [webhookSpec(), controllerSpec()]) {
+      assert.ok(!spec.args.some((a) => a.startsWith('--kubeconfig')), `${spec.name} has no kubeconfig`);
+      assert.ok(spec.args.includes(`--in-cluster-root=${paths.serviceAccountRoot}`), `${spec.name} reads the mounted service account`);
+    }
+    await smoke('kustomize');
+  });
+
+  it('helm: the chart, rendered by helm and applied server-side in place of manifests/, passes the same smoke', async () => {
+    await stopController();
+    await stopWebhook();
+    // Everything the kustomize install made but its CRDs and namespace goes, so the chart must
+    // create it all again (the service account too: its old tokens die with it).
+    const gone = ['deployment/sluice', 'service/sluice-webhook', 'poddisruptionbudget/sluice', 'serviceaccount/sluice', 'role/sluice-webhook-tls', 'rolebinding/sluice-webhook-tls'];
+    kubectl(binDir, ['delete', '-n', SLUICE_NAMESPACE, '--wait=true', ...gone]);
+    kubectl(binDir, ['delete', '--wait=true', 'mutatingwebhookconfiguration/sluice', 'validatingwebhookconfiguration/sluice', 'clusterrole/sluice', 'clusterrolebinding/sluice']);
+    try {
+      const manifests = renderChart(binDir, SLUICE_NAMESPACE, ['image.repository=registry.example.com/platform/sluice', 'image.tag=test']);
+      kubectl(binDir, ['apply', '--server-side', '--field-manager=helm', '-f', '-'], toYamlStream(manifests));
+      const dep = await (await admin()).get<KubeObject & { spec: { template: { spec: { containers: { image: string }[] } } } }>(at(R.deployments, SLUICE_NAMESPACE, 'sluice'));
+      assert.equal(dep.spec.template.spec.containers[0]!.image, 'registry.example.com/platform/sluice:test');
+      assert.equal(dep.metadata.labels?.['helm.sh/chart'], 'sluice-0.1.0');
+      await ensureServiceAccountToken(await admin(), true);
+      await startWebhook();
+      await startController();
+      await smoke('helm');
+    } finally {
+      // Back to the kustomize install for the tests after this one.
+      await stopController();
+      await stopWebhook();
+      installManifests(binDir);
+      await ensureServiceAccountToken(await admin(), true);
+      await startWebhook();
+      await startController();
+    }
+  });
+});

@@ -1,0 +1,101 @@
+// The Helm chart, rendered by a real helm (built from its Go module) and read against manifests/:
+// the chart takes its RBAC rules and webhook rules from manifests/ (one home each), so a kustomize
+// install and a Helm install must describe the same objects; values move only what they promise.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import YAML from 'yaml';
+import { root } from '../world/layout.js';
+import { chartDir as chart, helm, renderChart, type Rendered as Obj } from '../world/helm.js';
+import { buildBinaries, kubectl } from '../world/world.js';
+
+const id = (o: Obj) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+const find = (objs: Obj[], kind: string, name: string) => {
+  const o = objs.find((x) => x.kind === kind && x.metadata.name === name);
+  assert.ok(o, `${kind} ${name} rendered`);
+  return o;
+};
+type Container = { name: string; args: string[]; ports: unknown; securityContext: unknown; volumeMounts?: unknown };
+const containers = (d: Obj) => ((d.spec as { template: { spec: { containers: Container[] } } }).template.spec.containers);
+const podSpec = (d: Obj) => (d.spec as { template: { spec: Record<string, unknown> } }).template.spec;
+
+describe('the Helm chart', function () {
+  this.timeout(60_000);
+  const { binDir } = buildBinaries();
+  const kustomized = () => YAML.parseAllDocuments(kubectl(binDir, ['kustomize', path.join(root, 'manifests')])).map((d) => d.toJSON() as Obj).filter((o) => o?.kind);
+
+  it('passes helm lint, in both certificate modes', () => {
+    helm(binDir, ['lint', chart]);
+    helm(binDir, ['lint', chart, '--set', 'certificates.mode=cert-manager']);
+  });
+
+  it('describes what manifests/ describes: the same objects, RBAC rules, webhook rules and pod security', () => {
+    const fromChart = renderChart(binDir, 'sluice-system', [], ['--include-crds']);
+    const fromKustomize = kustomized().filter((o) => o.kind !== 'Namespace');
+    const chartIds = new Set(fromChart.map(id));
+    for (const o of fromKustomize) assert.ok(chartIds.has(id(o)), `${id(o)} is in the chart`);
+    const extra = [...chartIds].filter((i) => !fromKustomize.some((o) => id(o) === i));
+    assert.deepEqual(extra, ['Service/sluice-system/sluice-metrics'], 'the chart adds only its metrics Service');
+    for (const [kind, name, field] of [['ClusterRole', 'sluice', 'rules'], ['Role', 'sluice-webhook-tls', 'rules'], ['MutatingWebhookConfiguration', 'sluice', 'webhooks'], ['ValidatingWebhookConfiguration', 'sluice', 'webhooks'], ['CustomResourceDefinition', 'canaries.flagger.app', 'spec']] as const) {
+      assert.deepEqual(find(fromChart, kind, name)[field], find(fromKustomize, kind, name)[field], `${kind} ${name} ${field}`);
+    }
+    const [chartDep, kustDep] = [find(fromChart, 'Deployment', 'sluice'), find(fromKustomize, 'Deployment', 'sluice')];
+    assert.deepEqual(podSpec(chartDep).securityContext, podSpec(kustDep).securityContext);
+    assert.deepEqual(containers(chartDep).map((c) => [c.name, c.ports, c.securityContext]), containers(kustDep).map((c) => [c.name, c.ports, c.securityContext]));
+    assert.deepEqual((podSpec(chartDep).securityContext as { seccompProfile: unknown }).seccompProfile, { type: 'RuntimeDefault' }, 'restricted Pod Security level');
+  });
+
+  it('moves everything namespaced, and every flag that names the namespace, into the release namespace', () => {
+    const objs = renderChart(binDir, 'delivery');
+    const clusterScoped = new Set(['ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']);
+    for (const o of objs) {
+      if (clusterScoped.has(o.kind!)) continue;
+      assert.equal(o.metadata.namespace, 'delivery', `${id(o)} in the release namespace`);
+    }
+    assert.equal((find(objs, 'ClusterRoleBinding', 'sluice').subjects as { namespace: string }[])[0]!.namespace, 'delivery');
+    for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
+      for (const w of find(objs, kind, 'sluice').webhooks as { clientConfig: { service: { namespace: string } }; namespaceSelector: { matchExpressions: { values: string[] }[] } }[]) {
+        assert.equal(w.clientConfig.service.namespace, 'delivery');
+        assert.deepEqual(w.namespaceSelector.matchExpressions[0]!.values, ['kube-system', 'delivery']);
+      }
+    }
+    const [webhook, controller] = containers(find(objs, 'Deployment', 'sluice'));
+    for (const flag of ['--controller-user=system:serviceaccount:delivery:sluice', '--dns-name=sluice-webhook.delivery.svc', '--tls-secret=delivery/sluice-webhook-tls']) assert.ok(webhook!.args.includes(flag), flag);
+    assert.ok(controller!.args.includes('--lease-namespace=delivery'));
+  });
+
+  it('takes image, replicas, leader election and extra flags from values', () => {
+    const objs = renderChart(binDir, 'sluice-system', ['image.repository=registry.example/sluice', 'image.tag=1.2.3', 'replicaCount=1', 'leaderElection.enabled=false', 'controller.extraArgs[0]=--min-interval=5']);
+    const dep = find(objs, 'Deployment', 'sluice');
+    assert.equal((dep.spec as { replicas: number }).replicas, 1);
+    const [webhook, controller] = containers(dep);
+    assert.equal((webhook as unknown as { image: string }).image, 'registry.example/sluice:1.2.3');
+    assert.ok(controller!.args.includes('--leader-elect=false'));
+    assert.ok(controller!.args.includes('--min-interval=5'));
+  });
+
+  it('in cert-manager mode: a Certificate for the Service, the Secret mounted as files, the CA injected by cainjector', () => {
+    const objs = renderChart(binDir, 'sluice-system', ['certificates.mode=cert-manager']);
+    const cert = find(objs, 'Certificate', 'sluice-webhook');
+    assert.deepEqual((cert.spec as { dnsNames: string[] }).dnsNames, ['sluice-webhook.sluice-system.svc', 'sluice-webhook.sluice-system.svc.cluster.local']);
+    assert.ok(find(objs, 'Issuer', 'sluice-selfsigned'), 'a self-signed Issuer when none is given');
+    const [webhook] = containers(find(objs, 'Deployment', 'sluice'));
+    assert.ok(webhook!.args.includes('--tls-cert-file=/tls/tls.crt'));
+    assert.ok(!webhook!.args.some((a) => a.startsWith('--tls-secret')));
+    assert.equal(find(objs, 'MutatingWebhookConfiguration', 'sluice').metadata.annotations?.['cert-manager.io/inject-ca-from'], 'sluice-system/sluice-webhook');
+    const withIssuer = renderChart(binDir, 'sluice-system', ['certificates.mode=cert-manager', 'certificates.certManager.issuerRef.name=corp-ca', 'certificates.certManager.issuerRef.kind=ClusterIssuer']);
+    assert.ok(!withIssuer.some((o) => o.kind === 'Issuer'));
+    assert.deepEqual((find(withIssuer, 'Certificate', 'sluice-webhook').spec as { issuerRef: unknown }).issuerRef, { name: 'corp-ca', kind: 'ClusterIssuer' });
+  });
+
+  it('refuses an unknown certificate mode by name', () => {
+    assert.throws(() => renderChart(binDir, 'sluice-system', ['certificates.mode=vault']), /certificates.mode must be self-managed or cert-manager, not "vault"/);
+  });
+
+  it('renders the ServiceMonitor and the policy examples only when asked', () => {
+    const plain = renderChart(binDir, 'sluice-system');
+    assert.ok(!plain.some((o) => o.kind === 'ServiceMonitor' || o.kind === 'ClusterCanaryPolicy'));
+    const all = renderChart(binDir, 'sluice-system', ['metrics.serviceMonitor.enabled=true', 'policyExamples.enabled=true']);
+    assert.ok(find(all, 'ServiceMonitor', 'sluice'));
+    assert.ok(find(all, 'ClusterCanaryPolicy', 'baseline'));
+  });
+});

@@ -1,0 +1,150 @@
+// The local world's pod network. kwok's pods have addresses (10.244.x.y) but nothing listens
+// there, and no traffic may leave loopback here. kube-apiserver is started with an egress selector
+// whose "cluster" connection is this HTTP CONNECT proxy (the role konnectivity plays in real
+// clusters), and with --enable-aggregator-routing, so a webhook configuration that names a Service
+// is resolved to a ready endpoint — a pod address — and dialled through here. The proxy finds the
+// pod that owns the address and forwards the connection to the local process that "runs" that
+// pod's container port, according to rules the world's launchers write. Anything else is refused:
+// no connection ever leaves 127.0.0.1.
+//   node dist/test/world/pod-network.js --kubeconfig F --socket PATH --port P --rules FILE
+// The apiserver speaks CONNECT on the Unix socket (its plain-TCP egress transport requires TLS).
+// GET /healthz and /connections (connections forwarded per pod and port, and refused) on the port.
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { parseArgs } from 'node:util';
+import { KubeClient, R, type KubeObject } from '../../lib/kube/client.js';
+
+/** One local process standing in for a container port of the pods a rule selects. */
+export interface PodNetworkRule {
+  namespace: string;
+  /** Pods whose labels include all of these. */
+  matchLabels: Record<string, string>;
+  /** The container port the apiserver dials (the EndpointSlice's port). */
+  port: number;
+  /** Where that port is served on this machine: a loopback host:port. */
+  to: string;
+}
+
+export interface PodIdentity {
+  namespace: string;
+  name: string;
+  labels: Record<string, string>;
+}
+
+/** The loopback address a connection to `pod`:`port` goes to, or why it is refused. */
+export function routeFor(rules: PodNetworkRule[], pod: PodIdentity | undefined, port: number): { to: string } | { refused: string } {
+  if (!pod) return { refused: 'no pod has this address' };
+  const rule = rules.find((r) => r.namespace === pod.namespace && r.port === port && Object.entries(r.matchLabels).every(([k, v]) => pod.labels[k] === v));
+  if (!rule) return { refused: `no local process serves port ${port} of pod ${pod.namespace}/${pod.name}` };
+  const [host] = splitHostPort(rule.to);
+  if (!host || !net.isIPv4(host) || !host.startsWith('127.')) return { refused: `rule target ${rule.to} is not a loopback address` };
+  return { to: rule.to };
+}
+
+export function splitHostPort(hostPort: string): [string | undefined, number] {
+  const i = hostPort.lastIndexOf(':');
+  if (i < 0) return [undefined, NaN];
+  return [hostPort.slice(0, i).replace(/^\[|\]$/g, ''), Number(hostPort.slice(i + 1))];
+}
+
+export function readRules(file: string): PodNetworkRule[] {
+  try {
+    const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+    return Array.isArray(parsed) ? (parsed as PodNetworkRule[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Adds or replaces the rule for (namespace, labels, port); what the launchers call. */
+export function writeRule(file: string, rule: PodNetworkRule): void {
+  const same = (r: PodNetworkRule) => r.namespace === rule.namespace && r.port === rule.port && JSON.stringify(r.matchLabels) === JSON.stringify(rule.matchLabels);
+  const rules = [...readRules(file).filter((r) => !same(r)), rule];
+  const tmp = `${file}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(rules, null, 2));
+  fs.renameSync(tmp, file);
+}
+
+async function podAt(client: KubeClient, ip: string): Promise<PodIdentity | undefined> {
+  const pods = await client.list<KubeObject>(R.pods, { fieldSelector: `status.podIP=${ip}` });
+  // A deleted pod keeps its address until it is gone; prefer the one still running.
+  const pod = pods.items.find((p) => !p.metadata.deletionTimestamp) ?? pods.items[0];
+  return pod && { namespace: pod.metadata.namespace ?? '', name: pod.metadata.name, labels: pod.metadata.labels ?? {} };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { kubeconfig: { type: 'string' }, socket: { type: 'string' }, port: { type: 'string' }, rules: { type: 'string' } }, strict: true });
+  if (!values.kubeconfig || !values.socket || !values.port || !values.rules) throw new Error('usage: pod-network.js --kubeconfig F --socket PATH --port P --rules FILE');
+  const rulesFile = values.rules;
+  const client = await KubeClient.load(values.kubeconfig, 'world-pod-network');
+  const log = (msg: string) => process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
+  // Connections forwarded per pod and port, and refused: tests read them to prove a path was taken.
+  const forwarded: Record<string, number> = {};
+  let refused = 0;
+  const status = http.createServer((req, res) => {
+    if (req.url === '/healthz') res.end('ok');
+    else if (req.url === '/connections') {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ forwarded, refused }));
+    } else {
+      res.statusCode = 404;
+      res.end();
+    }
+  });
+  const proxy = http.createServer((_req, res) => {
+    res.statusCode = 405;
+    res.end('CONNECT only');
+  });
+  proxy.on('connect', (req: http.IncomingMessage, client_: net.Socket, head: Buffer) => {
+    const target = req.url ?? '';
+    const refuse = (code: number, why: string) => {
+      refused++;
+      log(`refused CONNECT ${target}: ${why}`);
+      client_.end(`HTTP/1.1 ${code} ${why.replace(/[\r\n]/g, ' ')}\r\n\r\n`);
+    };
+    client_.on('error', () => client_.destroy());
+    const [host, port] = splitHostPort(target);
+    if (!host || !net.isIP(host) || !Number.isInteger(port)) return refuse(400, 'CONNECT target must be IP:port');
+    podAt(client, host).then(
+      (pod) => {
+        const route = routeFor(readRules(rulesFile), pod, port);
+        if ('refused' in route) return refuse(502, `${target}: ${route.refused}`);
+        const [toHost, toPort] = splitHostPort(route.to);
+        const upstream = net.connect(toPort, toHost!);
+        let connected = false;
+        upstream.once('connect', () => {
+          connected = true;
+          const key = `${pod!.namespace}/${pod!.name}:${port}`;
+          forwarded[key] = (forwarded[key] ?? 0) + 1;
+          client_.write('HTTP/1.1 200 Connection established\r\n\r\n');
+          if (head.length > 0) upstream.write(head);
+          upstream.pipe(client_);
+          client_.pipe(upstream);
+        });
+        upstream.once('error', (err) => {
+          if (!connected) refuse(502, `${target} (pod ${pod!.namespace}/${pod!.name}) -> ${route.to}: ${err.message}`);
+          else client_.destroy();
+        });
+        client_.once('close', () => upstream.destroy());
+      },
+      (err: Error) => refuse(503, `looking up the pod at ${host}: ${err.message}`),
+    );
+  });
+  fs.rmSync(values.socket, { force: true });
+  proxy.listen(values.socket, () => log(`pod network proxy on ${values.socket}, rules in ${rulesFile}`));
+  status.listen(Number(values.port), '127.0.0.1');
+  const stop = () => {
+    status.close();
+    proxy.close(() => process.exit(0));
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((err) => {
+    console.error(`pod-network: ${(err as Error).message}`);
+    process.exit(1);
+  });
+}
