@@ -4,7 +4,7 @@
 //   /rollback/open|close|check   a rollback switch per Canary (check answers 200 when open)
 //   POST /                       start a bounded load task from metadata (hey command or plain), once per Canary and command
 //   GET /status                  gates, switches and running tasks
-import express, { type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from '../lib/logger.js';
 import { parseHey, parsePlain, runTask, type RunningTask } from './load-task.js';
 
@@ -94,6 +94,14 @@ export function createTester(logger: Logger): Tester {
     });
   });
   app.get('/healthz', (_req, res) => void res.type('text').send('ok'));
+  // A body that is not JSON, too large, or anything else that fails: a JSON answer naming it,
+  // never express's HTML page (hook callers log the body they get).
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const e = err as { status?: number; type?: string; message?: string };
+    const status = typeof e.status === 'number' && e.status >= 400 && e.status < 500 ? e.status : 500;
+    if (status === 500) logger.error(`tester: ${e.message ?? String(err)}`);
+    res.status(status).json({ error: e.type === 'entity.too.large' ? 'body larger than 64kb' : status === 500 ? 'internal error' : `bad request: ${e.message ?? ''}` });
+  });
 
   return {
     app,

@@ -5,6 +5,7 @@ import type { AdmissionRequest, AdmissionResponse, AdmissionReview } from './adm
 import { decideFreeze, type DecisionKind, type FreezeFlags } from './freeze-decision.js';
 import { decideValidate, type ValidateContext } from './validate-decision.js';
 import { decidePin } from './pin-decision.js';
+import { reviewShapeProblem } from './admission-schema.js';
 
 export class BadReviewError extends Error {}
 
@@ -13,20 +14,11 @@ export function parseReview(body: unknown): AdmissionRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new BadReviewError('expected a JSON AdmissionReview object (admission.k8s.io/v1)');
   }
-  const review = body as Partial<AdmissionReview>;
-  if (review.apiVersion !== 'admission.k8s.io/v1' || review.kind !== 'AdmissionReview') {
-    throw new BadReviewError(`expected apiVersion admission.k8s.io/v1 and kind AdmissionReview, got ${JSON.stringify(review.apiVersion)} ${JSON.stringify(review.kind)}`);
-  }
-  const req = review.request as Partial<AdmissionRequest> | undefined;
-  if (typeof req !== 'object' || req === null) throw new BadReviewError('AdmissionReview has no request');
-  if (typeof req.uid !== 'string' || req.uid.length === 0) throw new BadReviewError('request.uid must be a non-empty string');
-  const kind = req.kind as Partial<AdmissionRequest['kind']> | undefined;
-  if (typeof kind !== 'object' || kind === null || typeof kind.group !== 'string' || typeof kind.version !== 'string' || typeof kind.kind !== 'string') {
-    throw new BadReviewError('request.kind must be {group, version, kind}');
-  }
-  if (typeof req.operation !== 'string') throw new BadReviewError('request.operation must be a string');
-  if (req.userInfo !== undefined && (typeof req.userInfo !== 'object' || req.userInfo === null)) throw new BadReviewError('request.userInfo must be an object');
-  return { ...(req as AdmissionRequest), userInfo: req.userInfo ?? {} };
+  // Every field the decisions and logs read is type-checked here, before any of them is read.
+  const problem = reviewShapeProblem(body);
+  if (problem) throw new BadReviewError(`not an AdmissionReview sluice can read (admission.k8s.io/v1): ${problem}`);
+  const req = (body as AdmissionReview).request!;
+  return { ...req, userInfo: req.userInfo ?? {} };
 }
 
 export interface Answer {

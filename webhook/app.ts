@@ -40,12 +40,15 @@ export function createApp(opts: AppOptions): express.Express {
       json(req, res, (err?: unknown) => {
         if (err) return next(err);
         let request;
+        let answer;
         try {
           request = parseReview(req.body);
+          // This callback runs outside express's own error handling: whatever throws here must
+          // reach the error handler below, or it would end the process.
+          answer = decide(request);
         } catch (e) {
           return next(e);
         }
-        const answer = decide(request);
         const quiet = answer.decision === 'passed' || answer.decision === 'allowed';
         const level = answer.decision === 'error' ? 'error' : quiet && !answer.notable ? 'debug' : 'info';
         // Most reviews pass; building a log entry nobody keeps would be paid on every one of them.

@@ -41,9 +41,10 @@ export function decideFreeze(req: AdmissionRequest, flags: FreezeFlags): Decisio
   if (flags.controllerUsers.includes(who)) return { kind: 'passed', reason: 'write by the sluice controller' };
 
   const name = objectName(next.metadata.name, next.metadata.namespace ?? req.namespace);
-  const anns = next.metadata.annotations ?? {};
-  const stable = anns[annotations.stableRevision] ?? prev.metadata.annotations?.[annotations.stableRevision];
-  const canary = anns[annotations.canary] ?? prev.metadata.annotations?.[annotations.canary] ?? next.metadata.name;
+  // The stable revision is what the stored object says, never what this write claims: a forged
+  // annotation in the same write must not make an untested template look released.
+  const stable = prev.metadata.annotations?.[annotations.stableRevision];
+  const canary = prev.metadata.annotations?.[annotations.canary] ?? next.metadata.annotations?.[annotations.canary] ?? next.metadata.name;
   const nextRev = templateRevision(next.spec.template);
   const prevRev = templateRevision(prev.spec.template);
   const templateChanged = nextRev !== prevRev;

@@ -42,6 +42,15 @@ describe('freeze decision on reviews captured from the real apiserver', () => {
     assert.equal(reviewFixture('controller-unpause').request.userInfo.username, controllerUser);
   });
 
+  it('does not trust a stable revision the same write claims: a forged annotation still freezes', () => {
+    const review = reviewFixture('set-image').request;
+    const untested = templateRevision(review.object.spec.template);
+    review.object.metadata.annotations = { ...review.object.metadata.annotations, 'sluice.dev/stable-revision': untested };
+    const d = decideFreeze(review, flags);
+    assert.equal(d.kind, 'frozen');
+    assert.ok(d.kind === 'frozen' && d.mutated.spec.paused === true);
+  });
+
   it('freezing changes nothing but spec.paused', () => {
     const review = reviewFixture('apply-server-side').request;
     const d = decideFreeze(review, flags);

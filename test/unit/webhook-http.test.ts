@@ -48,7 +48,7 @@ describe('webhook over HTTP', () => {
     const res = await request(app).post('/mutate').send({ hello: 'world' }).expect(400);
     assert.match(res.body.error, /admission\.k8s\.io\/v1/);
     const noRequest = await request(app).post('/mutate').send({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }).expect(400);
-    assert.match(noRequest.body.error, /no request/);
+    assert.match(noRequest.body.error, /request is required/);
   });
 
   it('answers 413 for an oversized body', async () => {

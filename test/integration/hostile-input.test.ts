@@ -1,0 +1,254 @@
+// Hostile input against the real processes: generated AdmissionReviews (fast-check) — real reviews
+// captured from the apiserver with any field removed or given any JSON type, huge strings, deep
+// nesting, prototype keys, bare junk — sent over HTTPS to a running `sluice webhook`, and junk to a
+// running `sluice tester`. Neither process may exit, every answer must be well formed, and no UPDATE
+// of a Deployment by anyone but the controller may be allowed to leave an untested template
+// unpaused. The seed is printed, so a failure reproduces (SLUICE_HOSTILE_SEED); the count can be
+// raised or lowered with SLUICE_HOSTILE_REVIEWS.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import https from 'node:https';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import fc from 'fast-check';
+import jsonPatch from 'fast-json-patch';
+import { templateRevision } from '../../api/revision.js';
+import { createAuthority, issueCertificate } from '../../certs/authority.js';
+import { waitFor } from '../../lib/wait.js';
+import { controllerUser, paths, root } from '../world/layout.js';
+import { probe } from '../world/probe.js';
+import { fixtureNames, reviewFixture } from '../unit/fixtures.js';
+
+const REVIEWS = Number(process.env.SLUICE_HOSTILE_REVIEWS ?? 100_000);
+const TESTER_REQUESTS = Math.ceil(REVIEWS / 5);
+const SEED = Number(process.env.SLUICE_HOSTILE_SEED ?? Date.now() % 2 ** 31);
+const BATCH = 500;
+const CONCURRENCY = 8;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const nest = (depth: number): unknown => {
+  let v: unknown = 'bottom';
+  for (let i = 0; i < depth; i++) v = i % 2 ? [v] : { a: v };
+  return v;
+};
+
+/** Any JSON value, and the shapes that break naive code. */
+const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 6, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
+  { weight: 1, arbitrary: fc.integer({ min: 50, max: 3000 }).map(nest) },
+  { weight: 1, arbitrary: fc.integer({ min: 10_000, max: 300_000 }).map((n) => 'x'.repeat(n)) },
+  // Made afresh for every use: the generator writes into what it picked.
+  { weight: 1, arbitrary: fc.constantFrom('{"toString":1}', '{"valueOf":{}}', '{"__proto__":{"polluted":1}}', '{"constructor":{"prototype":1}}', '-0', '1e308', '""', '"\\u0000\\ud800"', '[]').map((t) => JSON.parse(t) as unknown) },
+);
+
+/** Where a real review is damaged: every field the webhook reads, and their parents. */
+const FIELDS = [
+  'apiVersion', 'kind', 'request', 'request.uid', 'request.kind', 'request.kind.group', 'request.kind.kind', 'request.resource', 'request.subResource',
+  'request.name', 'request.namespace', 'request.operation', 'request.userInfo', 'request.userInfo.username', 'request.userInfo.groups', 'request.dryRun',
+  ...['object', 'oldObject'].flatMap((o) => [`request.${o}`, `request.${o}.metadata`, `request.${o}.metadata.name`, `request.${o}.metadata.namespace`, `request.${o}.metadata.labels`,
+    `request.${o}.metadata.annotations`, `request.${o}.metadata.annotations.sluice.dev/stable-revision`, `request.${o}.metadata.annotations.sluice.dev/promoting`,
+    `request.${o}.metadata.ownerReferences`, `request.${o}.spec`, `request.${o}.spec.paused`, `request.${o}.spec.template`, `request.${o}.spec.template.spec.containers`,
+    `request.${o}.spec.template.metadata.annotations`]),
+];
+
+function setPath(target: Record<string, unknown>, dotted: string, value: unknown): void {
+  // Annotation keys contain dots; they are the last segment after "annotations.".
+  const m = /^(.*\.annotations)\.(.+)$/.exec(dotted);
+  const parts = m ? [...m[1]!.split('.'), m[2]!] : dotted.split('.');
+  let o: Record<string, unknown> = target;
+  for (const p of parts.slice(0, -1)) {
+    if (typeof o[p] !== 'object' || o[p] === null) o[p] = {};
+    o = o[p] as Record<string, unknown>;
+  }
+  const last = parts.at(-1)!;
+  if (value === undefined) delete o[last];
+  else o[last] = value;
+}
+
+interface Case {
+  endpoint: '/mutate' | '/validate' | '/mutate-pod';
+  body: string;
+}
+
+const fixtures = fixtureNames().map((n) => reviewFixture(n));
+const damagedReview: fc.Arbitrary<Case> = fc.record({
+  endpoint: fc.constantFrom('/mutate' as const, '/validate' as const, '/mutate-pod' as const),
+  base: fc.integer({ min: 0, max: fixtures.length - 1 }),
+  damage: fc.array(fc.tuple(fc.constantFrom(...FIELDS), fc.option(hostileValue, { nil: undefined, freq: 4 })), { minLength: 0, maxLength: 4 }),
+  // A template change and a writer that is, or is not, the controller: the freeze's own inputs.
+  image: fc.option(fc.string({ maxLength: 20 }), { nil: undefined }),
+  user: fc.constantFrom(controllerUser, 'kubernetes-admin', 'system:serviceaccount:argocd:argocd-application-controller', undefined),
+}).map(({ endpoint, base, damage, image, user }) => {
+  const review = structuredClone(fixtures[base]!) as unknown as Record<string, unknown>;
+  if (image !== undefined) setPath(review, 'request.object.spec.template.spec.containers', [{ name: 'podinfod', image }]);
+  setPath(review, 'request.userInfo.username', user);
+  for (const [field, value] of damage) setPath(review, field, value);
+  return { endpoint, body: JSON.stringify(review) };
+});
+
+const junkBody: fc.Arbitrary<Case> = fc.record({
+  endpoint: fc.constantFrom('/mutate' as const, '/validate' as const, '/mutate-pod' as const),
+  body: fc.oneof(hostileValue.map((v) => JSON.stringify(v) ?? 'null'), fc.string({ maxLength: 200 })),
+});
+
+const hostileCase = fc.oneof({ weight: 9, arbitrary: damagedReview }, { weight: 1, arbitrary: junkBody });
+
+interface Reply {
+  status: number;
+  body: string;
+}
+
+function post(agent: http.Agent, base: string, endpoint: string, body: string): Promise<Reply> {
+  const url = new URL(endpoint, base);
+  const mod = url.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = mod.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.setTimeout(15_000, () => req.destroy(new Error(`${endpoint}: no answer within 15 s`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const isDeployment = (o: unknown): o is { metadata: { annotations?: Record<string, string> }; spec: { paused?: unknown; template?: unknown } } =>
+  typeof o === 'object' && o !== null && typeof (o as { metadata?: unknown }).metadata === 'object' && (o as { metadata?: unknown }).metadata !== null &&
+  typeof (o as { spec?: unknown }).spec === 'object' && (o as { spec?: unknown }).spec !== null;
+
+/** What must hold for one answer; a string says what did not. */
+export function checkAnswer(c: Case, reply: Reply): string | undefined {
+  if (![200, 400, 413].includes(reply.status)) return `status ${reply.status}`;
+  let answer: { apiVersion?: string; kind?: string; response?: { uid?: unknown; allowed?: unknown; patch?: string; patchType?: string }; error?: unknown };
+  try {
+    answer = JSON.parse(reply.body);
+  } catch {
+    return `answer is not JSON: ${reply.body.slice(0, 200)}`;
+  }
+  if (reply.status !== 200) return typeof answer.error === 'string' && answer.error.length > 0 ? undefined : 'an error answer without a message';
+  const review = JSON.parse(c.body) as { request: { uid: string; operation: string; kind: { group: string; kind: string }; subResource?: string; userInfo?: { username?: string }; object: unknown; oldObject: unknown } };
+  const r = answer.response;
+  if (answer.apiVersion !== 'admission.k8s.io/v1' || answer.kind !== 'AdmissionReview' || !r) return 'not an AdmissionReview response';
+  if (r.uid !== review.request.uid) return `uid ${String(r.uid)} answers request ${review.request.uid}`;
+  if (typeof r.allowed !== 'boolean') return 'allowed is not a boolean';
+  let result = review.request.object;
+  if (r.patch !== undefined) {
+    if (r.patchType !== 'JSONPatch') return 'a patch without patchType JSONPatch';
+    try {
+      // Applied in place (`review` is this check's own parse) without fast-json-patch's validation:
+      // cloning or validating recurses through the whole document, nested thousands deep here.
+      result = jsonPatch.applyPatch(result, JSON.parse(Buffer.from(r.patch, 'base64').toString('utf8')), false, true).newDocument;
+    } catch (err) {
+      return `the patch does not apply: ${(err as Error).message}`;
+    }
+  }
+  // The freeze's promise: an allowed non-controller UPDATE of a Deployment leaves it paused,
+  // unless the template it keeps is the stored stable revision (or, before sluice recorded one,
+  // the template it already had).
+  const q = review.request;
+  if (c.endpoint === '/mutate' && r.allowed && q.operation === 'UPDATE' && q.kind.group === 'apps' && q.kind.kind === 'Deployment' && !q.subResource &&
+    q.userInfo?.username !== controllerUser && isDeployment(result) && isDeployment(q.oldObject) && result.spec.paused !== true) {
+    const stable = q.oldObject.metadata.annotations?.['sluice.dev/stable-revision'];
+    const rev = templateRevision(result.spec.template);
+    const ok = rev === stable || (stable === undefined && rev === templateRevision(q.oldObject.spec.template));
+    if (!ok) return `allowed unpaused with untested revision ${rev} (stable ${String(stable)})`;
+  }
+  return undefined;
+}
+
+async function hammer(base: string, agent: http.Agent, cases: Case[], isAlive: () => boolean, seen: Map<number, number>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < cases.length) {
+      const c = cases[next++]!;
+      const reply = await post(agent, base, c.endpoint, c.body).catch((err: Error) => {
+        throw new Error(`${err.message}; process alive: ${isAlive()}; seed ${SEED}; body: ${c.body.slice(0, 1000)}`);
+      });
+      seen.set(reply.status, (seen.get(reply.status) ?? 0) + 1);
+      const problem = checkAnswer(c, reply);
+      if (problem) throw new Error(`${c.endpoint}: ${problem}; seed ${SEED}; body: ${c.body.slice(0, 2000)}; answer: ${reply.body.slice(0, 500)}`);
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+}
+
+describe(`hostile input to the running processes (seed ${SEED})`, function () {
+  this.timeout(900_000);
+  const children: ChildProcess[] = [];
+  let scratch: string;
+  const start = (args: string[]) => {
+    const child = spawn(process.execPath, [path.join(root, 'dist/bin/sluice.js'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
+    children.push(child);
+    return { child, stderr: () => stderr };
+  };
+  before(() => {
+    scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-hostile-'));
+  });
+  after(() => {
+    for (const c of children) c.kill('SIGKILL');
+    fs.rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it(`sluice webhook answers ${REVIEWS} generated reviews on /mutate, /validate and /mutate-pod, well formed, never exiting, never letting an untested template through unpaused`, async () => {
+    const ca = createAuthority('hostile-ca', 3600);
+    const leaf = issueCertificate(ca, { commonName: 'hostile', usage: 'server', lifetimeSeconds: 3600, ipAddresses: ['127.0.0.1'] });
+    fs.writeFileSync(path.join(scratch, 'tls.crt'), leaf.certPem);
+    fs.writeFileSync(path.join(scratch, 'tls.key'), leaf.keyPem);
+    const [port, metricsPort] = [await freePort(), await freePort()];
+    const w = start(['webhook', `--kubeconfig=${paths.kubeconfig}`, `--port=${port}`, `--metrics-port=${metricsPort}`, '--bind-address=127.0.0.1', `--tls-cert-file=${path.join(scratch, 'tls.crt')}`, `--tls-key-file=${path.join(scratch, 'tls.key')}`, `--controller-user=${controllerUser}`]);
+    const base = `https://127.0.0.1:${port}`;
+    await waitFor(async () => (await probe(`${base}/readyz`, { ca: ca.certPem })).status === 200, { timeoutMs: 30_000, what: `the webhook to be ready: ${w.stderr()}` });
+    const agent = new https.Agent({ keepAlive: true, maxSockets: CONCURRENCY, ca: ca.certPem });
+    const seen = new Map<number, number>();
+    for (let sent = 0, batch = 0; sent < REVIEWS; sent += BATCH, batch++) {
+      const cases = fc.sample(hostileCase, { numRuns: Math.min(BATCH, REVIEWS - sent), seed: SEED + batch });
+      await hammer(base, agent, cases, () => w.child.exitCode === null, seen);
+    }
+    agent.destroy();
+    assert.equal(w.child.exitCode, null, `the webhook exited: ${w.stderr()}`);
+    assert.equal((await probe(`${base}/healthz`, { ca: ca.certPem })).status, 200);
+    // The generator really reaches both sides of the parser.
+    assert.ok((seen.get(200) ?? 0) > REVIEWS / 5, `answers by status: ${JSON.stringify([...seen])}`);
+    assert.ok((seen.get(400) ?? 0) > REVIEWS / 10, `answers by status: ${JSON.stringify([...seen])}`);
+  });
+
+  it(`sluice tester answers ${TESTER_REQUESTS} junk requests to its gates, switches and tasks without exiting`, async () => {
+    const port = await freePort();
+    const t = start(['tester', `--port=${port}`, '--bind-address=127.0.0.1']);
+    const base = `http://127.0.0.1:${port}`;
+    await waitFor(async () => (await probe(`${base}/healthz`)).status === 200, { timeoutMs: 20_000, what: `the tester to be ready: ${t.stderr()}` });
+    const endpoints = ['/gate/open', '/gate/close', '/gate/check', '/rollback/open', '/rollback/check', '/gate/approve', '/'];
+    // Never a load task towards a real address: bodies naming any URL are left out.
+    const body = fc.oneof(hostileValue, fc.record({ name: hostileValue, namespace: hostileValue, metadata: hostileValue })).map((v) => JSON.stringify(v) ?? 'null').filter((b) => !b.includes('://'));
+    const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+    const cases = fc.sample(fc.record({ endpoint: fc.constantFrom(...endpoints), body }), { numRuns: TESTER_REQUESTS, seed: SEED });
+    let next = 0;
+    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+      while (next < cases.length) {
+        const c = cases[next++]!;
+        const reply = await post(agent, base, c.endpoint, c.body);
+        assert.ok([200, 400, 403, 413].includes(reply.status), `${c.endpoint} answered ${reply.status} to ${c.body.slice(0, 300)} (seed ${SEED})`);
+        assert.doesNotThrow(() => JSON.parse(reply.body), `${c.endpoint}: the answer is JSON`);
+      }
+    }));
+    agent.destroy();
+    assert.equal(t.child.exitCode, null, `the tester exited: ${t.stderr()}`);
+  });
+});
