@@ -18,6 +18,8 @@ export interface AppOptions {
   logger: Logger;
   /** Readiness: true once a serving certificate is loaded and the policy caches are filled. */
   ready: () => boolean;
+  /** True after SIGTERM: every answer closes its connection, so callers reconnect elsewhere. */
+  draining?: () => boolean;
   /** Largest accepted body. The apiserver's objects are at most ~1.5 MiB each; a review holds two. */
   bodyLimit?: string;
 }
@@ -27,6 +29,13 @@ export function createApp(opts: AppOptions): express.Express {
   app.disable('x-powered-by');
   // The apiserver never revalidates: an ETag would only cost a hash of every answer.
   app.set('etag', false);
+  if (opts.draining) {
+    const draining = opts.draining;
+    app.use((_req, res, next) => {
+      if (draining()) res.setHeader('connection', 'close');
+      next();
+    });
+  }
   app.get('/healthz', (_req, res) => void res.type('text').send('ok'));
   app.get('/readyz', (_req, res) => void (opts.ready() ? res.type('text').send('ok') : res.status(503).type('text').send('not ready: no serving certificate yet, or cluster policies still loading')));
 

@@ -34,6 +34,7 @@ export const webhookProgram = {
     'cert-lifetime': { type: 'string', default: String(DEFAULT_POLICY.servingLifetimeSeconds), help: 'seconds a serving certificate is valid' },
     'rotation-propagation': { type: 'string', default: String(DEFAULT_POLICY.propagationSeconds), help: 'seconds a new CA is trusted before it signs (caBundle propagation)' },
     'cert-check-interval': { type: 'string', default: '30', help: 'seconds between certificate checks' },
+    'shutdown-delay': { type: 'string', default: '5', help: 'seconds it keeps answering after SIGTERM (not ready, closing each connection after its answer) while endpoints drop it' },
   },
 } as const;
 
@@ -51,6 +52,8 @@ export async function runWebhook(argv: string[]): Promise<void> {
     return { kind, name: n };
   });
   const lifetimes = { ca: seconds('ca-lifetime'), serving: seconds('cert-lifetime'), propagation: seconds('rotation-propagation'), check: seconds('cert-check-interval') };
+  const shutdownDelayMs = Number(flags['shutdown-delay']) * 1000;
+  if (!Number.isFinite(shutdownDelayMs) || shutdownDelayMs < 0) throw new FlagError(`--shutdown-delay must be zero or more seconds, got ${flags['shutdown-delay']}`);
 
   const logger = createLogger('webhook');
   const metrics = new WebhookMetrics();
@@ -77,14 +80,16 @@ export async function runWebhook(argv: string[]): Promise<void> {
       lifetimes.check * 1000,
     );
   }
+  let draining = false;
   const app = createApp({
     flags: { controllerUsers: flags['controller-user'] },
     validation: cache.context,
     pins: cache.pins,
     metrics,
     logger,
-    // Ready once it can serve TLS and its policy answers are complete.
-    ready: () => source.current() !== undefined && cache.synced,
+    // Ready once it can serve TLS and its policy answers are complete; not while draining.
+    ready: () => !draining && source.current() !== undefined && cache.synced,
+    draining: () => draining,
   });
 
   // The HTTPS server starts without a certificate and gets one as soon as the source has it;
@@ -110,12 +115,22 @@ export async function runWebhook(argv: string[]): Promise<void> {
   });
   metricsServer.listen(Number(flags['metrics-port']), flags['bind-address']);
 
+  // failurePolicy Fail: an answer that never comes is a user's change refused. On SIGTERM the
+  // apiserver may still dial this pod until its endpoint is gone, and keeps reusing its open
+  // connections here; so keep answering for --shutdown-delay, not ready, each answer closing its
+  // connection (the apiserver reconnects through the Service to a pod that stays), then close.
   const shutdown = () => {
-    logger.info('shutting down');
-    source.stop();
-    metricsServer.close();
-    server.close(() => process.exit(0));
-    setTimeout(() => process.exit(0), 5000).unref();
+    if (draining) return;
+    draining = true;
+    logger.info(`shutting down: draining for ${shutdownDelayMs / 1000} s`);
+    server.closeIdleConnections();
+    setTimeout(() => {
+      source.stop();
+      metricsServer.close();
+      server.close(() => process.exit(0));
+      server.closeIdleConnections();
+      setTimeout(() => process.exit(0), 5000).unref();
+    }, shutdownDelayMs).unref();
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);

@@ -21,6 +21,8 @@ import { waitFor } from '../../lib/wait.js';
 import { controllerUser, paths, root } from '../world/layout.js';
 import { probe } from '../world/probe.js';
 import { fixtureNames, reviewFixture } from '../unit/fixtures.js';
+import { installManifests } from '../world/sluice.js';
+import { buildBinaries } from '../world/world.js';
 
 const REVIEWS = Number(process.env.SLUICE_HOSTILE_REVIEWS ?? 100_000);
 const TESTER_REQUESTS = Math.ceil(REVIEWS / 5);
@@ -200,6 +202,8 @@ describe(`hostile input to the running processes (seed ${SEED})`, function () {
   };
   before(() => {
     scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-hostile-'));
+    // The webhook is ready once its caches of sluice's kinds are filled: their CRDs must exist.
+    installManifests(buildBinaries().binDir);
   });
   after(() => {
     for (const c of children) c.kill('SIGKILL');

@@ -17,6 +17,8 @@ import { buildImageTree, type ImageTree } from '../world/image-tree.js';
 import { paths, root } from '../world/layout.js';
 import { probe } from '../world/probe.js';
 import { admin, deleteNamespace, testNamespace } from './world-helpers.js';
+import { installManifests } from '../world/sluice.js';
+import { buildBinaries } from '../world/world.js';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -51,6 +53,8 @@ describe('the image tree the Dockerfile builds', function () {
     // npm ci as the Dockerfile runs it, served from npm's local cache where it can be.
     tree = buildImageTree(path.join(root, 'Dockerfile'), root, scratch, { npm_config_prefer_offline: 'true' });
     ns = await testNamespace('image');
+    // The webhook is ready once its caches of sluice's kinds are filled: their CRDs must exist.
+    installManifests(buildBinaries().binDir);
   });
   after(async () => {
     for (const c of children) c.kill('SIGKILL');

@@ -51,6 +51,19 @@ describe('webhook over HTTP', () => {
     assert.match(noRequest.body.error, /request is required/);
   });
 
+  it('while draining, answers every request and closes each connection after it, so the apiserver reconnects elsewhere', async () => {
+    let draining = false;
+    const app = createApp({ flags: { controllerUsers: [controllerUser] }, validation: { policiesFor: () => [], canaryExists: () => true }, metrics: new WebhookMetrics(false), logger: silent, ready: () => true, draining: () => draining });
+    const review = reviewFixture('set-image');
+    const before = await request(app).post('/mutate').set('connection', 'keep-alive').send(review).expect(200);
+    assert.notEqual(before.headers.connection, 'close');
+    draining = true;
+    const during = await request(app).post('/mutate').set('connection', 'keep-alive').send(review).expect(200);
+    assert.equal(during.headers.connection, 'close');
+    assert.equal(during.body.response.allowed, true, 'still answered, the same way');
+    assert.deepEqual(decode(during.body.response.patch), decode(before.body.response.patch));
+  });
+
   it('answers 413 for an oversized body', async () => {
     const { app } = makeApp();
     const huge = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', pad: 'x'.repeat(5 * 1024 * 1024) });

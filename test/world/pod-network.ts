@@ -20,6 +20,8 @@ export interface PodNetworkRule {
   namespace: string;
   /** Pods whose labels include all of these. */
   matchLabels: Record<string, string>;
+  /** This pod only (a replica's own process); such rules win over label rules. */
+  pod?: string;
   /** The container port the apiserver dials (the EndpointSlice's port). */
   port: number;
   /** Where that port is served on this machine: a loopback host:port. */
@@ -35,7 +37,8 @@ export interface PodIdentity {
 /** The loopback address a connection to `pod`:`port` goes to, or why it is refused. */
 export function routeFor(rules: PodNetworkRule[], pod: PodIdentity | undefined, port: number): { to: string } | { refused: string } {
   if (!pod) return { refused: 'no pod has this address' };
-  const rule = rules.find((r) => r.namespace === pod.namespace && r.port === port && Object.entries(r.matchLabels).every(([k, v]) => pod.labels[k] === v));
+  const matches = rules.filter((r) => r.namespace === pod.namespace && r.port === port && Object.entries(r.matchLabels).every(([k, v]) => pod.labels[k] === v) && (r.pod === undefined || r.pod === pod.name));
+  const rule = matches.find((r) => r.pod !== undefined) ?? matches[0];
   if (!rule) return { refused: `no local process serves port ${port} of pod ${pod.namespace}/${pod.name}` };
   const [host] = splitHostPort(rule.to);
   if (!host || !net.isIPv4(host) || !host.startsWith('127.')) return { refused: `rule target ${rule.to} is not a loopback address` };
@@ -59,11 +62,17 @@ export function readRules(file: string): PodNetworkRule[] {
 
 /** Adds or replaces the rule for (namespace, labels, port); what the launchers call. */
 export function writeRule(file: string, rule: PodNetworkRule): void {
-  const same = (r: PodNetworkRule) => r.namespace === rule.namespace && r.port === rule.port && JSON.stringify(r.matchLabels) === JSON.stringify(rule.matchLabels);
+  const same = (r: PodNetworkRule) => r.namespace === rule.namespace && r.port === rule.port && r.pod === rule.pod && JSON.stringify(r.matchLabels) === JSON.stringify(rule.matchLabels);
   const rules = [...readRules(file).filter((r) => !same(r)), rule];
   const tmp = `${file}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(rules, null, 2));
   fs.renameSync(tmp, file);
+}
+
+/** Drops every pod-specific rule: label rules alone decide again. */
+export function clearPodRules(file: string): void {
+  const rules = readRules(file).filter((r) => r.pod === undefined);
+  fs.writeFileSync(file, JSON.stringify(rules, null, 2));
 }
 
 async function podAt(client: KubeClient, ip: string): Promise<PodIdentity | undefined> {

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { paths, ports, root, urls } from './layout.js';
-import { writeRule } from './pod-network.js';
+import { clearPodRules, writeRule } from './pod-network.js';
 import { ensureStarted, stopComponent, type ProcessSpec } from './processes.js';
 import { probe } from './probe.js';
 import { buildBinaries, kubectl } from './world.js';
@@ -24,7 +24,20 @@ const SLUICE_POD_LABELS = { 'app.kubernetes.io/name': 'sluice' };
 const WEBHOOK_CONTAINER_PORT = 8443;
 const TOKEN_SECONDS = 24 * 3600;
 
+/** How a sluice process is started: this checkout's build, or another (e.g. the image's tree). */
+export interface Build {
+  /** The command and its leading arguments, up to the subcommand: [node, .../dist/bin/sluice.js]. */
+  entrypoint: string[];
+}
+
+export const thisBuild: Build = { entrypoint: [process.execPath, path.join(root, 'dist/bin/sluice.js')] };
+
 export interface WebhookOptions {
+  /** Process name (pid file, log file); a second replica takes another. */
+  name?: string;
+  port?: number;
+  metricsPort?: number;
+  build?: Build;
   /** Extra flags, e.g. short certificate lifetimes for a rotation test. */
   extraArgs?: string[];
 }
@@ -60,20 +73,24 @@ export async function ensureServiceAccountToken(client: KubeClient, force = fals
 }
 
 export function webhookSpec(opts: WebhookOptions = {}): ProcessSpec {
+  const port = opts.port ?? ports.webhook;
+  const [command, ...lead] = (opts.build ?? thisBuild).entrypoint;
   return {
-    name: WEBHOOK,
-    command: process.execPath,
+    name: opts.name ?? WEBHOOK,
+    command: command!,
     args: [
-      path.join(root, 'dist/bin/sluice.js'), 'webhook',
+      ...lead, 'webhook',
       `--in-cluster-root=${paths.serviceAccountRoot}`,
-      `--port=${ports.webhook}`,
+      `--port=${port}`,
       '--bind-address=127.0.0.1',
-      `--metrics-port=${ports.webhookMetrics}`,
+      `--metrics-port=${opts.metricsPort ?? ports.webhookMetrics}`,
       '--cert-check-interval=2',
+      // The world's endpoints change within a second; a pod's usual 5 s drain would only slow tests.
+      '--shutdown-delay=2',
       ...(opts.extraArgs ?? []),
     ],
     env: inClusterEnv(),
-    ready: async () => (await probe(`${urls.webhook}/readyz`, { insecure: true })).status === 200,
+    ready: async () => (await probe(`https://127.0.0.1:${port}/readyz`, { insecure: true })).status === 200,
   };
 }
 
@@ -81,17 +98,19 @@ export interface ControllerOptions {
   /** Process name (pid file, log file); a second controller for leader-election tests takes another. */
   name?: string;
   metricsPort?: number;
+  build?: Build;
   extraArgs?: string[];
 }
 
 export function controllerSpec(opts: ControllerOptions = {}): ProcessSpec {
   const port = opts.metricsPort ?? ports.controllerMetrics;
   const name = opts.name ?? CONTROLLER;
+  const [command, ...lead] = (opts.build ?? thisBuild).entrypoint;
   return {
     name,
-    command: process.execPath,
+    command: command!,
     args: [
-      path.join(root, 'dist/bin/sluice.js'), 'controller',
+      ...lead, 'controller',
       `--in-cluster-root=${paths.serviceAccountRoot}`,
       `--metrics-server=${urls.prometheus}`,
       `--metrics-port=${port}`,
@@ -125,7 +144,16 @@ export function installManifests(binDir: string): void {
   const crds = path.join(root, 'manifests/crds');
   kubectl(binDir, ['apply', '--server-side', '--force-conflicts', '-k', path.join(root, 'manifests')]);
   kubectl(binDir, ['wait', '--for=condition=Established', '--timeout=60s', '-f', crds]);
-  writeRule(paths.podNetworkRules, { namespace: SLUICE_NAMESPACE, matchLabels: SLUICE_POD_LABELS, port: WEBHOOK_CONTAINER_PORT, to: `127.0.0.1:${ports.webhook}` });
+  clearPodRules(paths.podNetworkRules);
+  routeWebhook(ports.webhook);
+}
+
+/**
+ * The apiserver's calls to the webhook port of `pod` — or, without a pod, of every sluice pod
+ * without a rule of its own — go to the local webhook listening on `port`.
+ */
+export function routeWebhook(port: number, pod?: string): void {
+  writeRule(paths.podNetworkRules, { namespace: SLUICE_NAMESPACE, matchLabels: SLUICE_POD_LABELS, port: WEBHOOK_CONTAINER_PORT, to: `127.0.0.1:${port}`, ...(pod ? { pod } : {}) });
 }
 
 const PROBE_NS = 'sluice-world-probe';
@@ -174,8 +202,8 @@ export async function startWebhook(opts: WebhookOptions = {}): Promise<void> {
   });
 }
 
-export async function stopWebhook(): Promise<void> {
-  await stopComponent(WEBHOOK);
+export async function stopWebhook(name = WEBHOOK): Promise<void> {
+  await stopComponent(name);
 }
 
 export async function up(): Promise<void> {

@@ -257,6 +257,8 @@ export async function up(): Promise<WorldState> {
     // A world that is not running starts clean: no objects left over from an earlier run.
     fs.rmSync(paths.etcdData, { recursive: true, force: true });
     if (previous?.prometheusData) fs.rmSync(previous.prometheusData, { recursive: true, force: true });
+    // A token of the last world names a service account that no longer exists.
+    fs.rmSync(paths.serviceAccountRoot, { recursive: true, force: true });
   }
   const state: WorldState = { binDir, gatewayCrdDir, prometheusData: fresh ? undefined : previous?.prometheusData };
   writeState(state);
