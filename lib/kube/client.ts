@@ -99,6 +99,9 @@ export interface KubeList<T> {
 }
 
 const DEFAULT_TIMEOUT_MS = 15_000;
+/** Ceilings on what a watch stream may make us hold. */
+const MAX_WATCH_LINE = 16 * 1024 * 1024;
+const MAX_ERROR_BODY = 64 * 1024;
 
 function parseWarnings(header: string | string[] | undefined): string[] {
   const values = header === undefined ? [] : Array.isArray(header) ? header : [header];
@@ -133,9 +136,11 @@ export class KubeClient {
       : new http.Agent({ keepAlive: true, maxSockets: 32 });
     // The user alone, without the cluster's CA file: asked for headers before every request, so a
     // rotated service-account token (re-read at most every minute by client-node, as client-go
-    // does) or an expired exec-plugin token is picked up without a restart.
+    // does) or an expired exec-plugin token is picked up without a restart. Its cluster entry only
+    // satisfies client-node and never opens a connection (the agent above does, verifying TLS as
+    // the kubeconfig says), so it states no CA and asks for no verification.
     const credentials = new KubeConfig();
-    credentials.loadFromClusterAndUser({ name: 'credentials', server: cluster.server, skipTLSVerify: false }, user ?? { name: 'anonymous' });
+    credentials.loadFromClusterAndUser({ name: 'credentials', server: cluster.server, skipTLSVerify: true }, user ?? { name: 'anonymous' });
     return new KubeClient(server, agent, credentials, userAgent);
   }
 
@@ -290,24 +295,42 @@ export class KubeClient {
     // The socket timeout is the server's own plus slack: a watch that goes silent past it is dead.
     const req = await this.open('GET', url, { accept: 'application/json' }, (timeoutSeconds + 30) * 1000);
     return new Promise<void>((resolve, reject) => {
-      const abort = () => req.destroy();
-      opts.signal?.addEventListener('abort', abort, { once: true });
+      // Every way a watch can end comes here once: the server closing it, a transport error, an
+      // ERROR event or an unreadable line (a handler that throws), the caller's abort. Nothing is
+      // destroyed *with* an error, so no 'error' event can go unheard on the request, the response
+      // or the socket; both carry listeners anyway.
+      let done = false;
       const finish = (err?: Error) => {
+        if (done) return;
+        done = true;
         opts.signal?.removeEventListener('abort', abort);
         if (err && !opts.signal?.aborted) reject(err);
         else resolve();
       };
-      req.on('error', finish);
+      const stopWith = (err?: Error) => {
+        finish(err);
+        req.destroy();
+      };
+      const abort = () => stopWith();
+      if (opts.signal?.aborted) return stopWith();
+      opts.signal?.addEventListener('abort', abort, { once: true });
+      req.on('error', (err) => finish(err));
       req.on('response', (res) => {
+        res.on('error', (err) => finish(err));
         if ((res.statusCode ?? 0) >= 400) {
           const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size <= MAX_ERROR_BODY) chunks.push(c);
+          });
           res.on('end', () => finish(new ApiError(res.statusCode ?? 0, '', `watch ${url.pathname}: ${Buffer.concat(chunks).toString('utf8')}`, undefined)));
           return;
         }
         let buffered = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => {
+          if (done) return;
           buffered += chunk;
           let nl: number;
           while ((nl = buffered.indexOf('\n')) >= 0) {
@@ -317,14 +340,16 @@ export class KubeClient {
             try {
               onEvent(JSON.parse(line) as WatchEvent<T>);
             } catch (err) {
-              req.destroy(err as Error);
-              return;
+              return stopWith(err instanceof Error ? err : new Error(String(err)));
             }
+            if (done) return;
           }
+          // An object in etcd is at most 1.5 MiB; a line far beyond that is not a watch event.
+          if (buffered.length > MAX_WATCH_LINE) stopWith(new Error(`watch ${url.pathname}: an event longer than ${MAX_WATCH_LINE} bytes; re-listing`));
         });
         res.on('end', () => finish());
-        res.on('error', finish);
         res.on('aborted', () => finish(new Error(`watch ${url.pathname} aborted`)));
+        res.on('close', () => finish(done ? undefined : new Error(`watch ${url.pathname}: connection closed`)));
       });
       req.end();
     });

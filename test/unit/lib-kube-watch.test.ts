@@ -1,0 +1,86 @@
+// Every shape of a watch ending, against a scripted server on loopback: the watch settles once,
+// with the right outcome, and nothing is left to crash the process (an 'error' nobody hears).
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type net from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import { ApiError, KubeClient, R, type KubeObject, type WatchEvent } from '../../lib/kube/client.js';
+import { Informer } from '../../lib/kube/informer.js';
+import { waitFor } from '../../lib/wait.js';
+
+type Script = (res: http.ServerResponse, socket: net.Socket) => void;
+
+async function scriptedServer(watch: Script, lists: { count: number }) {
+  const server = http.createServer((req, res) => {
+    if (!req.url?.includes('watch=1')) {
+      lists.count++;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ metadata: { resourceVersion: String(lists.count) }, items: [] }));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    res.flushHeaders();
+    // The next tick, as a server that answers headers first would.
+    setImmediate(() => watch(res, req.socket));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const kc = new KubeConfig();
+  kc.loadFromClusterAndUser({ name: 'c', server: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, skipTLSVerify: true }, { name: 'u' });
+  const client = await KubeClient.fromKubeConfig(kc);
+  return { client, close: () => new Promise<void>((r) => { client.close(); server.closeAllConnections(); server.close(() => r()); }) };
+}
+
+const gone = JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' } });
+/** What the informer does with an ERROR event: it throws, to end the watch and re-list. */
+const throwOnError = (ev: WatchEvent<KubeObject>) => {
+  if (ev.type === 'ERROR') throw new ApiError(410, 'Expired', 'too old resource version', ev.object);
+};
+
+describe('watch streams, every way they end', () => {
+  const cases: [string, Script, (err: unknown) => void][] = [
+    ['an ERROR event, the connection left open', (res) => res.write(`${gone}\n`), (err) => assert.ok(err instanceof ApiError && err.status === 410)],
+    ['an ERROR event, then the end', (res) => res.end(`${gone}\n`), (err) => assert.ok(err instanceof ApiError && err.status === 410)],
+    ['an ERROR event split across chunks', (res) => { res.write(gone.slice(0, 20)); setImmediate(() => res.write(`${gone.slice(20)}\n`)); }, (err) => assert.ok(err instanceof ApiError)],
+    ['a line that is not JSON', (res) => res.write('{"type": "ADDED", "obj\n'), (err) => assert.ok(err instanceof SyntaxError)],
+    ['the socket torn down mid-stream', (_res, socket) => socket.destroy(), (err) => assert.match(String((err as Error).message), /aborted|closed|socket hang up|ECONNRESET/)],
+    ['the server closing it cleanly', (res) => res.end(), (err) => assert.equal(err, undefined)],
+  ];
+  for (const [name, script, check] of cases) {
+    it(name, async () => {
+      const { client, close } = await scriptedServer(script, { count: 0 });
+      try {
+        const outcome = await client.watch(R.deployments, '1', throwOnError, { timeoutSeconds: 5 }).then(() => undefined, (err: unknown) => err);
+        check(outcome);
+      } finally {
+        await close();
+      }
+    });
+  }
+
+  it('an abort while the stream is open settles the watch without an error', async () => {
+    const { client, close } = await scriptedServer(() => undefined, { count: 0 });
+    try {
+      const ac = new AbortController();
+      const watching = client.watch(R.deployments, '1', throwOnError, { timeoutSeconds: 5, signal: ac.signal });
+      setImmediate(() => ac.abort());
+      assert.equal(await watching, undefined);
+    } finally {
+      await close();
+    }
+  });
+
+  it('the informer re-lists after a 410 ERROR event, and keeps watching', async () => {
+    const lists = { count: 0 };
+    const { client, close } = await scriptedServer((res) => res.end(`${gone}\n`), lists);
+    const errors: unknown[] = [];
+    const informer = new Informer(client, R.deployments, { onError: (e) => errors.push(e) });
+    try {
+      await informer.start();
+      await waitFor(() => lists.count >= 3 || undefined, { timeoutMs: 5000, what: 'two re-lists after ERROR events' });
+      assert.ok(errors.some((e) => e instanceof ApiError && e.status === 410));
+    } finally {
+      await informer.stop();
+      await close();
+    }
+  });
+});
