@@ -412,12 +412,7 @@ export class Reconciler {
       const tested = stable !== undefined && templateRevision(target.spec.template) === templatePart(stable);
       // Conditional on what was read: a successor's bootstrap writing the same annotations
       // meanwhile makes this a conflict and a retry, never a lost write.
-      await this.d.client.patch(at(R.deployments, ns, target.metadata.name), {
-        metadata: { resourceVersion: target.metadata.resourceVersion, labels: { [L.managed]: null }, annotations: { [A.stableRevision]: null, [A.canary]: null, [A.promoting]: null, [STABLE_CONFIGS]: null } },
-        // Pods pinned to config snapshots roll back onto the live objects before the snapshots go.
-        ...(target.spec.template.metadata?.annotations?.[CONFIG_REVISION] !== undefined ? { spec: { template: { metadata: { annotations: { [CONFIG_REVISION]: null } } } } } : {}),
-        ...(tested ? { spec: { paused: false } } : {}),
-      });
+      await this.d.client.patch(at(R.deployments, ns, target.metadata.name), handBackPatch(target, tested));
       if (!tested && target.spec.paused === true) {
         const warning = {
           type: 'Warning' as const,
@@ -434,4 +429,20 @@ export class Reconciler {
       { op: 'remove', path: `/metadata/finalizers/${idx}` },
     ], 'json');
   }
+}
+
+/**
+ * The merge patch that hands a target back when its Canary goes: the contract's label and
+ * annotations removed, the config pin removed (its pods roll back onto the live ConfigMaps and
+ * Secrets before the snapshots are collected), and unpaused only if it holds a tested template.
+ * Conditional on the resourceVersion read, so a concurrent writer makes it a retry.
+ */
+export function handBackPatch(target: Deployment, tested: boolean): Record<string, unknown> {
+  const spec: Record<string, unknown> = {};
+  if (target.spec.template.metadata?.annotations?.[CONFIG_REVISION] !== undefined) spec.template = { metadata: { annotations: { [CONFIG_REVISION]: null } } };
+  if (tested) spec.paused = false;
+  return {
+    metadata: { resourceVersion: target.metadata.resourceVersion, labels: { [L.managed]: null }, annotations: { [A.stableRevision]: null, [A.canary]: null, [A.promoting]: null, [STABLE_CONFIGS]: null } },
+    ...(Object.keys(spec).length > 0 ? { spec } : {}),
+  };
 }

@@ -36,6 +36,30 @@ function boundsLooser(have: CanaryMetric, want: CanaryMetric): string[] {
   return out;
 }
 
+/**
+ * How a metric is computed: a builtin (by its name), a MetricTemplate with its variables, or an
+ * inline query. A required metric must be computed the policy's way, or a Canary could keep the
+ * name and bounds and measure anything (`query: vector(100)` under "request-success-rate").
+ */
+function computation(m: CanaryMetric): string {
+  if (m.query !== undefined) return `query ${JSON.stringify(m.query)}`;
+  if (m.templateRef) {
+    const vars = Object.entries(m.templateVariables ?? {}).sort(([x], [y]) => (x < y ? -1 : 1));
+    return `templateRef ${m.templateRef.namespace ? `${m.templateRef.namespace}/` : ''}${m.templateRef.name}${vars.length ? ` with templateVariables ${vars.map(([k, v]) => `${k}=${v}`).join(', ')}` : ''}`;
+  }
+  return 'the builtin query';
+}
+
+/** The metric with its computation (query, templateRef, templateVariables) replaced by `want`'s. */
+function computedAs(have: CanaryMetric, want: CanaryMetric): void {
+  delete have.query;
+  delete have.templateRef;
+  delete have.templateVariables;
+  if (want.query !== undefined) have.query = want.query;
+  if (want.templateRef) have.templateRef = structuredClone(want.templateRef);
+  if (want.templateVariables) have.templateVariables = structuredClone(want.templateVariables);
+}
+
 const hookMatches = (have: CanaryWebhook, want: Partial<CanaryWebhook>) =>
   (want.type === undefined || (have.type ?? 'rollout') === want.type) && (want.name === undefined || have.name === want.name);
 const hookLabel = (w: Partial<CanaryWebhook>) => [w.type ?? 'any-type', w.name ? `"${w.name}"` : ''].filter(Boolean).join(' ');
@@ -75,8 +99,8 @@ export function violations(spec: CanarySpec, c: PolicyConstraints): string[] {
       out.push(`analysis.metrics has no "${want.name}", which is required`);
       continue;
     }
-    if (want.templateRef && (have.templateRef?.name !== want.templateRef.name || (want.templateRef.namespace ?? '') !== (have.templateRef?.namespace ?? ''))) {
-      out.push(`analysis.metrics "${want.name}" must use templateRef ${want.templateRef.namespace ? `${want.templateRef.namespace}/` : ''}${want.templateRef.name}`);
+    if (computation(have) !== computation(want)) {
+      out.push(`analysis.metrics "${want.name}" must be computed by ${computation(want)}, not ${computation(have)}`);
     }
     for (const b of boundsLooser(have, want)) out.push(`analysis.metrics "${want.name}" ${b}`);
   }
@@ -123,7 +147,7 @@ export function enforce(spec: CanarySpec, policies: ClusterCanaryPolicy[]): Cana
         a.metrics.push(structuredClone(want));
         continue;
       }
-      if (want.templateRef) have.templateRef = structuredClone(want.templateRef);
+      computedAs(have, want);
       const r = (have.thresholdRange ??= {});
       const w = want.thresholdRange ?? {};
       if (w.min !== undefined) r.min = Math.max(r.min ?? -Infinity, w.min);

@@ -46,6 +46,7 @@ export function createApp(opts: AppOptions): express.Express {
     app.post(`/${path}`, (req, res, next) => {
       const started = performance.now();
       res.locals.started = started;
+      res.locals.endpoint = path;
       json(req, res, (err?: unknown) => {
         if (err) return next(err);
         let request;
@@ -93,7 +94,9 @@ export function createApp(opts: AppOptions): express.Express {
     } else {
       opts.logger.error(`unexpected error serving ${req.method} ${req.path}: ${e.message}`);
     }
-    opts.metrics.observe(req.path.replace(/^\//, '') || 'root', 'bad-request', res.locals.started ? (performance.now() - (res.locals.started as number)) / 1000 : 0);
+    // The label is the route that took the request, never the path as sent (express matches
+    // /MUTATE/ to /mutate): a path is the caller's to choose, a metric series is not.
+    opts.metrics.observe((res.locals.endpoint as string | undefined) ?? 'other', 'bad-request', res.locals.started ? (performance.now() - (res.locals.started as number)) / 1000 : 0);
     res.status(status).json({ error: message });
   });
   return app;

@@ -126,6 +126,23 @@ describe('namespace opt-in and cluster policy, end to end', function () {
     assert.equal(await (await admin()).find(at(CR.canaries, ns, 'greedy')), undefined);
   });
 
+  it('4b. a required metric kept by name and bound but computed another way (a query of its own) is refused', async () => {
+    const manifest = {
+      apiVersion: 'flagger.app/v1beta1',
+      kind: 'Canary',
+      metadata: { name: 'always-green', namespace: ns },
+      spec: {
+        targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'batch' },
+        service: { port: 9898 },
+        analysis: { interval: '3s', maxWeight: 50, stepWeight: 10, metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 }, query: 'vector(100)' }] },
+      },
+    };
+    const r = await kubectl(['apply', '-f', '-'], JSON.stringify(manifest));
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /analysis\.metrics "request-success-rate" must be computed by the builtin query, not query "vector\(100\)"/);
+    assert.equal(await (await admin()).find(at(CR.canaries, ns, 'always-green')), undefined);
+  });
+
   it('5. a hand edit of a generated HTTPRoute\'s weights is refused, naming its Canary', async () => {
     const patch = JSON.stringify({ spec: { rules: [{ backendRefs: [{ name: 'cart-primary', port: 9898, weight: 0 }, { name: 'cart-canary', port: 9898, weight: 100 }] }] } });
     const r = await kubectl(['-n', ns, 'patch', 'httproute', 'cart', '--type=merge', '-p', patch]);

@@ -65,8 +65,26 @@ describe('policy constraints', () => {
   it('a required templateRef must be the one used', () => {
     const s = spec({ metrics: [{ name: 'error-rate', templateRef: { name: 'mine' }, thresholdRange: { max: 1 } }] });
     assert.deepEqual(violations(s, { requiredMetrics: [{ name: 'error-rate', templateRef: { name: 'platform-errors', namespace: 'sluice-system' }, thresholdRange: { max: 1 } }] }), [
-      'analysis.metrics "error-rate" must use templateRef sluice-system/platform-errors',
+      'analysis.metrics "error-rate" must be computed by templateRef sluice-system/platform-errors, not templateRef mine',
     ]);
+  });
+
+  it('a required metric must be computed the policy\'s way: no query, template or variables of the Canary\'s own', () => {
+    const required = [{ name: 'request-success-rate', thresholdRange: { min: 99 } }];
+    const bypasses: [object, string][] = [
+      [{ query: 'vector(100)' }, 'query "vector(100)"'],
+      [{ templateRef: { name: 'always-100' } }, 'templateRef always-100'],
+    ];
+    for (const [how, said] of bypasses) {
+      const s = spec({ metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 }, ...how }] });
+      assert.deepEqual(violations(s, { requiredMetrics: required }), [`analysis.metrics "request-success-rate" must be computed by the builtin query, not ${said}`]);
+      const fixed = enforce(s, [policy('p', { requiredMetrics: required })]);
+      assert.deepEqual(fixed.analysis?.metrics?.[0], { name: 'request-success-rate', thresholdRange: { min: 99 } }, 'enforced: the builtin again');
+    }
+    const templated = [{ name: 'errors', templateRef: { name: 'platform-errors', namespace: 'sluice-system' }, templateVariables: { service: 'x' }, thresholdRange: { max: 1 } }];
+    const s = spec({ metrics: [{ name: 'errors', templateRef: { name: 'platform-errors', namespace: 'sluice-system' }, templateVariables: { service: 'other' }, thresholdRange: { max: 1 } }] });
+    assert.deepEqual(violations(s, { requiredMetrics: templated }), ['analysis.metrics "errors" must be computed by templateRef sluice-system/platform-errors with templateVariables service=x, not templateRef sluice-system/platform-errors with templateVariables service=other']);
+    assert.deepEqual(violations(enforce(s, [policy('p', { requiredMetrics: templated })]), { requiredMetrics: templated }), []);
   });
 
   it('prefixes each violation with the policy that sets the rule', () => {

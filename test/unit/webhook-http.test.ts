@@ -64,6 +64,14 @@ describe('webhook over HTTP', () => {
     assert.deepEqual(decode(during.body.response.patch), decode(before.body.response.patch));
   });
 
+  it('labels metrics with known endpoints only, whatever path a caller invents', async () => {
+    const { app, metrics } = makeApp();
+    // Express routes ignore case and a trailing slash: each of these reaches /mutate.
+    for (const p of ['/MUTATE', '/Mutate/', '/mUtAtE', '/mutate/']) await request(app).post(p).set('content-type', 'application/json').send('{').expect(400);
+    const endpoints = new Set((await metrics.requests.get()).values.map((v) => v.labels.endpoint));
+    assert.deepEqual([...endpoints], ['mutate']);
+  });
+
   it('answers 413 for an oversized body', async () => {
     const { app } = makeApp();
     const huge = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', pad: 'x'.repeat(5 * 1024 * 1024) });

@@ -15,13 +15,16 @@ export interface ProbeTls {
   cert?: string;
   key?: string;
   insecure?: boolean;
+  /** A bearer token to present (e.g. a service account's). */
+  bearer?: string;
 }
 
 export function probe(url: string, tls: ProbeTls = {}, timeoutMs = 2000): Promise<ProbeResult> {
   const u = new URL(url);
   const mod = u.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const req = mod.request(u, { method: 'GET', ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: !tls.insecure, agent: false }, (res) => {
+    const headers = tls.bearer ? { authorization: `Bearer ${tls.bearer}` } : {};
+    const req = mod.request(u, { method: 'GET', headers, ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: !tls.insecure, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));

@@ -52,7 +52,7 @@ function inClusterEnv(): Record<string, string> {
  * projects them into a Pod: a TokenRequest for sluice-system/sluice, renewed when older than an
  * hour (kubelets renew at 80% of the lifetime; sluice re-reads the file as client-go does).
  */
-export async function ensureServiceAccountToken(client: KubeClient, force = false): Promise<void> {
+export async function ensureServiceAccountToken(client: KubeClient, force = false, boundTo?: { name: string; uid: string }): Promise<void> {
   const dir = path.join(paths.serviceAccountRoot, 'var/run/secrets/kubernetes.io/serviceaccount');
   const tokenFile = path.join(dir, 'token');
   const age = fs.existsSync(tokenFile) ? Date.now() - fs.statSync(tokenFile).mtimeMs : Infinity;
@@ -61,7 +61,8 @@ export async function ensureServiceAccountToken(client: KubeClient, force = fals
   const tr = await client.create<{ metadata: { name: string }; status: { token: string } }>(at(R.serviceaccounts, SLUICE_NAMESPACE, SERVICE_ACCOUNT, 'token'), {
     apiVersion: 'authentication.k8s.io/v1',
     kind: 'TokenRequest',
-    spec: { expirationSeconds: TOKEN_SECONDS },
+    // Bound to a Secret, a token dies with it: how a test revokes the token it rotated away from.
+    spec: { expirationSeconds: TOKEN_SECONDS, ...(boundTo ? { boundObjectRef: { kind: 'Secret', apiVersion: 'v1', ...boundTo } } : {}) },
   });
   const write = (name: string, content: string) => {
     fs.writeFileSync(path.join(dir, `.${name}.tmp`), content, { mode: 0o600 });
