@@ -1,6 +1,8 @@
 // Instant queries against Prometheus's HTTP API, with a deadline. Every failure mode comes back
 // as a distinct, readable error, because each one means something different to the person
 // reading a Canary's events: the server is unreachable, the query is wrong, or there is no data.
+import { BodyTooLargeError, readBounded } from '../../lib/bounded-body.js';
+
 export class PrometheusError extends Error {
   constructor(
     readonly kind: 'unreachable' | 'timeout' | 'bad-query' | 'bad-response' | 'no-data' | 'not-a-number',
@@ -21,6 +23,9 @@ interface ApiResponse {
   error?: string;
   data?: { resultType: string; result: unknown };
 }
+
+/** A check reads one value; an answer past this is a runaway query, not data to hold in memory. */
+export const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
 
 export class PrometheusClient {
   constructor(
@@ -49,8 +54,11 @@ export class PrometheusClient {
     }
     let body: ApiResponse;
     try {
-      body = (await res.json()) as ApiResponse;
-    } catch {
+      body = JSON.parse(await readBounded(res, MAX_ANSWER_BYTES)) as ApiResponse;
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) throw new PrometheusError('bad-response', `Prometheus at ${this.address} answered more than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB; a check needs one value: aggregate the query (sum(), max())`);
+      const e = err as Error;
+      if (e.name === 'TimeoutError') throw new PrometheusError('timeout', `Prometheus at ${this.address} did not finish answering within ${this.timeoutMs} ms`);
       throw new PrometheusError('bad-response', `Prometheus at ${this.address} answered HTTP ${res.status} with a body that is not its API's JSON`);
     }
     if (body.status !== 'success') {

@@ -3,10 +3,19 @@
 // what happened; it never throws.
 import type { Canary, CanaryWebhook, Phase } from '../../api/flagger-types.js';
 import { parseDuration } from '../duration.js';
+import { readBounded } from '../../lib/bounded-body.js';
 import type { HookResult } from '../state-machine.js';
 
 /** Flagger's default when a hook gives no timeout. */
 export const DEFAULT_HOOK_TIMEOUT_MS = 10_000;
+/**
+ * The longest a hook may take, whatever its `timeout` says (Flagger's guides give pre-rollout
+ * test hooks a few minutes). A hook still holds a reconcile worker while it runs: the ceiling
+ * bounds that, a `timeout: 500h` no longer holds one for ever.
+ */
+export const MAX_HOOK_TIMEOUT_MS = 5 * 60_000;
+/** A hook's answer only names its outcome: the first 64 KiB are read, the rest is not. */
+export const MAX_HOOK_BODY_BYTES = 64 * 1024;
 
 export interface HookPayload {
   name: string;
@@ -39,7 +48,7 @@ const brief = (text: string) => {
 export async function callHook(hook: CanaryWebhook, payload: HookPayload, fetchImpl: typeof fetch = fetch): Promise<HookResult> {
   let timeoutMs: number;
   try {
-    timeoutMs = parseDuration(hook.timeout, DEFAULT_HOOK_TIMEOUT_MS);
+    timeoutMs = Math.min(parseDuration(hook.timeout, DEFAULT_HOOK_TIMEOUT_MS), MAX_HOOK_TIMEOUT_MS);
   } catch (err) {
     return { name: hook.name, ok: false, message: `has an invalid timeout: ${(err as Error).message}` };
   }
@@ -56,7 +65,7 @@ export async function callHook(hook: CanaryWebhook, payload: HookPayload, fetchI
         body: JSON.stringify(payload),
         signal: AbortSignal.timeout(left),
       });
-      const body = await res.text().catch(() => '');
+      const body = await readBounded(res, MAX_HOOK_BODY_BYTES, true).catch(() => '');
       if (res.status >= 200 && res.status < 300) return { name: hook.name, ok: true, message: `answered ${res.status}` };
       last = `answered ${res.status}${body ? `: ${brief(body)}` : ''}`;
     } catch (err) {

@@ -8,7 +8,7 @@ import { R, at, type KubeObject } from '../../lib/kube/client.js';
 import { paths, ports } from '../world/layout.js';
 import { buildBinaries, kubectl, runKubectl } from '../world/world.js';
 import { controllerSpec, ensureServiceAccountToken, installManifests, SLUICE_NAMESPACE, startController, startWebhook, stopController, stopWebhook, webhookSpec } from '../world/sluice.js';
-import { admin, deleteNamespace, testNamespace, type Deployment } from '../integration/world-helpers.js';
+import { admin, deleteNamespace, testNamespace, webhookRequestCount, type Deployment } from '../integration/world-helpers.js';
 import { renderChart, toYamlStream } from '../world/helm.js';
 import { applySeed, waitPhase } from './seed-helpers.js';
 
@@ -17,13 +17,6 @@ type WebhookConfiguration = KubeObject & { webhooks: { name: string; clientConfi
 async function forwardedToSluicePods(): Promise<number> {
   const stats = (await (await fetch(`http://127.0.0.1:${ports.podNetwork}/connections`)).json()) as { forwarded: Record<string, number> };
   return Object.entries(stats.forwarded).filter(([k]) => k.startsWith(`${SLUICE_NAMESPACE}/sluice-`) && k.endsWith(':8443')).reduce((n, [, v]) => n + v, 0);
-}
-
-async function mutateRequests(): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${ports.webhookMetrics}/metrics`)).text();
-  let n = 0;
-  for (const m of text.matchAll(/^sluice_webhook_requests_total\{[^}]*endpoint="mutate"[^}]*\} (\d+)/gm)) n += Number(m[1]);
-  return n;
 }
 
 describe('installing sluice as a platform team does', function () {
@@ -36,11 +29,11 @@ describe('installing sluice as a platform team does', function () {
     try {
       await applySeed(ns);
       await waitPhase(ns, 'Initialized');
-      const before = await mutateRequests();
+      const before = await webhookRequestCount('mutate');
       const r = await runKubectl(binDir, ['-n', ns, 'set', 'image', 'deployment/podinfo', 'podinfod=ghcr.io/stefanprodan/podinfo:6.0.1']);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, new RegExp(`Warning: sluice: podinfo\\.${ns} frozen at revision`), 'kubectl prints the freeze');
-      assert.ok((await mutateRequests()) > before, 'the webhook answered the freeze');
+      assert.ok((await webhookRequestCount('mutate')) > before, 'the webhook answered the freeze');
       // The webhook listens on loopback only and is registered by Service: what reached it came
       // through the pod network, at a pod address of Deployment sluice (kept-alive connections
       // are counted once, so the count is of connections, not requests).

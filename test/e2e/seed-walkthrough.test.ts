@@ -167,6 +167,8 @@ describe('the seed guide, end to end', function () {
     }, { timeoutMs: 30_000, what: 'the next step after the restart' });
     assert.equal(at30.status?.canaryWeight, 30, 'the next step, not a later one');
     assert.equal(at30.status?.lastAppliedSpec, at20.status?.lastAppliedSpec);
+    // The event follows the status write that decided it: wait for it rather than race it.
+    await waitFor(async () => (await count(30)) > c30 || undefined, { timeoutMs: 10_000, what: 'the event announcing weight 30' });
     assert.equal(await count(20), c20, 'weight 20 was not announced again');
     assert.equal(await count(30), c30 + 1, 'weight 30 announced once');
   });

@@ -10,7 +10,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
@@ -19,7 +18,7 @@ import { templateRevision } from '../../api/revision.js';
 import { createAuthority, issueCertificate } from '../../certs/authority.js';
 import { waitFor } from '../../lib/wait.js';
 import { controllerUser, paths, root } from '../world/layout.js';
-import { probe } from '../world/probe.js';
+import { freePort, probe } from '../world/probe.js';
 import { fixtureNames, reviewFixture } from '../unit/fixtures.js';
 import { installManifests } from '../world/sluice.js';
 import { buildBinaries } from '../world/world.js';
@@ -29,17 +28,6 @@ const TESTER_REQUESTS = Math.ceil(REVIEWS / 5);
 const SEED = Number(process.env.SLUICE_HOSTILE_SEED ?? Date.now() % 2 ** 31);
 const BATCH = 500;
 const CONCURRENCY = 8;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const nest = (depth: number): unknown => {
   let v: unknown = 'bottom';

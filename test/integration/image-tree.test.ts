@@ -4,7 +4,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { R, at, type KubeObject } from '../../lib/kube/client.js';
@@ -15,21 +14,10 @@ import { testerProgram } from '../../tester/main.js';
 import { webhookProgram } from '../../webhook/main.js';
 import { buildImageTree, type ImageTree } from '../world/image-tree.js';
 import { paths, root } from '../world/layout.js';
-import { probe } from '../world/probe.js';
+import { freePort, probe } from '../world/probe.js';
 import { admin, deleteNamespace, testNamespace } from './world-helpers.js';
 import { installManifests } from '../world/sluice.js';
 import { buildBinaries } from '../world/world.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('the image tree the Dockerfile builds', function () {
   this.timeout(240_000);

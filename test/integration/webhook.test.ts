@@ -5,17 +5,10 @@ import { KubeClient } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { templateRevision } from '../../api/revision.js';
 import { annotations, labels } from '../../api/contract.js';
-import { paths, ports } from '../world/layout.js';
+import { paths } from '../world/layout.js';
 import { buildBinaries, runKubectl } from '../world/world.js';
 import { installManifests, startWebhook, stopWebhook } from '../world/sluice.js';
-import { admin, deleteNamespace, deploymentManifest, testNamespace, waitAvailable, type Deployment } from './world-helpers.js';
-
-async function webhookRequestCount(): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${ports.webhookMetrics}/metrics`)).text();
-  let n = 0;
-  for (const m of text.matchAll(/^sluice_webhook_requests_total\{[^}]*endpoint="mutate"[^}]*\} (\d+)/gm)) n += Number(m[1]);
-  return n;
-}
+import { admin, deleteNamespace, deploymentManifest, testNamespace, waitAvailable, webhookRequestCount, type Deployment } from './world-helpers.js';
 
 describe('webhook through the real apiserver', function () {
   this.timeout(120_000);

@@ -3,7 +3,7 @@
 import crypto from 'node:crypto';
 import { KubeClient, R, at, type KubeObject } from '../../lib/kube/client.js';
 import { PrometheusClient } from '../../controller/analysis/prometheus-client.js';
-import { paths, urls } from '../world/layout.js';
+import { paths, ports, urls } from '../world/layout.js';
 import { readyNamespace } from '../world/namespaces.js';
 import { waitFor } from '../../lib/wait.js';
 
@@ -70,4 +70,12 @@ export async function waitAvailable(namespace: string, name: string, replicas: n
     },
     { timeoutMs, what: `Deployment ${name}.${namespace} to have ${replicas} available replicas` },
   );
+}
+
+/** Requests the world's webhook has answered on one endpoint, from its own metrics. */
+export async function webhookRequestCount(endpoint: 'mutate' | 'validate' | 'mutate-pod' = 'mutate'): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${ports.webhookMetrics}/metrics`)).text();
+  let n = 0;
+  for (const m of text.matchAll(new RegExp(`^sluice_webhook_requests_total\\{[^}]*endpoint="${endpoint}"[^}]*\\} (\\d+)`, 'gm'))) n += Number(m[1]);
+  return n;
 }

@@ -81,6 +81,23 @@ describe('alerts', () => {
     }
   });
 
+  it('gives up on an endpoint that drips its answer a byte at a time, at the delivery\'s deadline', async () => {
+    const drip = http.createServer((_req, res) => {
+      res.writeHead(200);
+      const t = setInterval(() => res.write('x'), 100);
+      res.on('close', () => clearInterval(t));
+    });
+    await new Promise<void>((ok) => drip.listen(0, '127.0.0.1', ok));
+    const started = Date.now();
+    try {
+      await assert.rejects(deliver({ url: `http://127.0.0.1:${(drip.address() as AddressInfo).port}/`, body: { text: 'hi' }, timeoutMs: 800 }), /did not finish within 0.8s/);
+      assert.ok(Date.now() - started < 3000, 'cut off at the deadline, not by silence');
+    } finally {
+      drip.closeAllConnections();
+      drip.close();
+    }
+  });
+
   const provider = (spec: AlertProvider['spec']): AlertProvider => ({ metadata: { name: 'chat', namespace: 'test' }, spec });
   const cache = (p: AlertProvider | undefined) => ({ get: () => p }) as unknown as Informer<AlertProvider>;
   const withAlerts = (severity: string) => seedCanary({ analysis: { alerts: [{ name: 'on-call', severity, providerRef: { name: 'chat' } }] }, status: canary.status });

@@ -2,6 +2,7 @@
 import https from 'node:https';
 import http from 'node:http';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { paths } from './layout.js';
 
@@ -45,4 +46,16 @@ export function adminTls(): ProbeTls {
 export async function ok(url: string, tls?: ProbeTls): Promise<boolean> {
   const r = await probe(url, tls);
   return r.status === 200;
+}
+
+/** A TCP port free on loopback right now, for a process a test starts. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
 }
