@@ -6,6 +6,7 @@ import type { Canary, CanaryStatus } from '../api/flagger-types.js';
 import { httpRoute as buildRoute } from './router/http-route.js';
 import { FLAGGER_GROUP, FLAGGER_VERSION } from '../api/flagger-types.js';
 import type { Deployment, HorizontalPodAutoscaler, PodTemplate } from './workload.js';
+import type { KubeObject } from '../lib/kube/client.js';
 
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'sluice' };
 /** On every generated object: which Canary it belongs to (ownerReferences say it too; labels are selectable). */
@@ -109,4 +110,29 @@ export function canaryHpa(canary: Canary, source: HorizontalPodAutoscaler, targe
     metadata: meta(canary, names.canaryHpa(targetName)),
     spec: { ...source.spec, scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: names.canaryDeployment(targetName) } },
   };
+}
+
+/** An object at a name sluice generates that sluice did not generate. */
+export interface ForeignObject {
+  kind: string;
+  name: string;
+}
+
+/**
+ * Which of the objects at this Canary's generated names are someone else's: present, but without
+ * sluice's Canary label. sluice neither patches nor adopts them; the Canary waits until they are
+ * renamed or removed. The apex Service is exempt: a user's own Service of that name is used as is.
+ */
+export function foreignObjects(found: { canaryDeployment?: KubeObject; canaryHpa?: KubeObject; primaryService?: KubeObject; canaryService?: KubeObject; route?: KubeObject }): ForeignObject[] {
+  const kinds: [keyof typeof found, string][] = [['canaryDeployment', 'Deployment'], ['canaryHpa', 'HorizontalPodAutoscaler'], ['primaryService', 'Service'], ['canaryService', 'Service'], ['route', 'HTTPRoute']];
+  return kinds.flatMap(([slot, kind]) => {
+    const o = found[slot];
+    return o && o.metadata.labels?.[CANARY_LABEL] === undefined ? [{ kind, name: o.metadata.name }] : [];
+  });
+}
+
+export class NameClashError extends Error {
+  constructor(readonly canary: string, readonly objects: ForeignObject[]) {
+    super(`${objects.map((o) => `${o.kind} ${o.name}`).join(', ')} already exist${objects.length === 1 ? 's' : ''} and ${objects.length === 1 ? 'is' : 'are'} not sluice's: Canary ${canary} will not take ${objects.length === 1 ? 'it' : 'them'} over; rename or delete ${objects.length === 1 ? 'it' : 'them'}, or give the Canary another service.name`);
+  }
 }

@@ -11,7 +11,7 @@ import type { ControllerMetrics } from './controller-metrics.js';
 import { desiredState, targetPatch } from './desired-state.js';
 import type { EventRecorder } from './event-recorder.js';
 import { isManagedRule, mergeRules } from './router/http-route.js';
-import { CANARY_LABEL, ROUTE_HASH, apexName, canaryDeployment, canaryHpa, generatedServices, httpRoute, ownerReference } from './generated-objects.js';
+import { CANARY_LABEL, NameClashError, ROUTE_HASH, apexName, canaryDeployment, canaryHpa, foreignObjects, generatedServices, httpRoute, ownerReference } from './generated-objects.js';
 import { unsupportedFields } from './spec-check.js';
 import type { ClusterCanaryPolicy } from '../api/policy-types.js';
 import { enforce, policyViolations } from '../policy/constraints.js';
@@ -100,6 +100,7 @@ export class Reconciler {
       return await this.sync(canary, key);
     } catch (err) {
       if (err instanceof NotLeader) return;
+      if (err instanceof NameClashError) return this.reportClash(canary, err);
       throw err;
     }
   }
@@ -251,6 +252,7 @@ export class Reconciler {
     const want = desiredState(canary, status, target, copy, autoscaler, tracked);
     // Snapshots first: the copy and the primary's pods must never name one that does not exist.
     if (tracked && tracked.objects.size > 0) await this.tracker.ensureSnapshots(canary, tracked);
+    await this.refuseForeign(canary, target, autoscaler);
     await this.adoptGenerated(canary);
     await this.ensureCopy(canary, target, copy, want.copy, tracked?.snapshots ?? {});
     await this.ensureServices(canary, target);
@@ -312,6 +314,39 @@ export class Reconciler {
     }
   }
 
+  /** Throws NameClashError when an object at one of this Canary's generated names is not sluice's. */
+  private async refuseForeign(canary: Canary, target: Deployment, autoscaler: HorizontalPodAutoscaler | undefined): Promise<void> {
+    const ns = canary.metadata.namespace!;
+    const apex = apexName(canary);
+    const c = this.d.caches;
+    const routeName = names.httpRoute(apex);
+    // Only sluice's routes are cached (by label): a route missing there is looked up.
+    const route = c.routes.get(ns, routeName) ?? (await this.d.client.find<KubeObject>(at(R.httproutes, ns, routeName)));
+    const foreign = foreignObjects({
+      canaryDeployment: c.deployments.get(ns, names.canaryDeployment(target.metadata.name)),
+      canaryHpa: autoscaler ? c.hpas.get(ns, names.canaryHpa(target.metadata.name)) : undefined,
+      primaryService: c.services.get(ns, names.primaryService(apex)),
+      canaryService: c.services.get(ns, names.canaryService(apex)),
+      route,
+    });
+    if (foreign.length > 0) throw new NameClashError(objectName(canary.metadata.name, ns), foreign);
+  }
+
+  /** A name clash: said on the Canary (a Warning event, and its Promoted condition), retried calmly. */
+  private async reportClash(canary: Canary, err: NameClashError): Promise<{ requeueAfterMs: number }> {
+    const key = `${canary.metadata.namespace}/${canary.metadata.name}`;
+    this.d.logger.warn(err.message, { key });
+    await this.d.events.record(canary, { type: 'Warning', message: err.message }).catch(() => undefined);
+    const now = new Date().toISOString();
+    const others = (canary.status?.conditions ?? []).filter((x) => x.type !== 'Promoted');
+    const prev = canary.status?.conditions?.find((x) => x.type === 'Promoted');
+    if (prev?.reason !== 'NameClash' || prev.message !== err.message) {
+      const condition = { type: 'Promoted' as const, status: 'False' as const, reason: 'NameClash', message: err.message, lastUpdateTime: now, lastTransitionTime: now };
+      await this.writeStatus(canary, { ...(canary.status ?? {}), phase: canary.status?.phase ?? 'Initializing', conditions: [...others, condition] });
+    }
+    return { requeueAfterMs: 30_000 };
+  }
+
   /** A live Canary for the same Deployment that inherits this one's objects when it is deleted. */
   private successorOf(canary: Canary): Canary | undefined {
     return this.d.caches.canaries.items().find((c) =>
@@ -363,7 +398,11 @@ export class Reconciler {
     const want = httpRoute(canary, status, weight);
     const have = this.d.caches.routes.get(ns, want.metadata.name);
     if (!have) {
-      if (!(await this.createMissing(at(R.httproutes, ns), want))) await this.d.client.patch(at(R.httproutes, ns, want.metadata.name), { spec: want.spec });
+      if (await this.createMissing(at(R.httproutes, ns), want)) return;
+      // Created meanwhile: patched only if it is sluice's (the cache had not caught up), never adopted.
+      const existing = await this.d.client.find<KubeObject>(at(R.httproutes, ns, want.metadata.name));
+      if (existing && existing.metadata.labels?.[CANARY_LABEL] === undefined) throw new NameClashError(objectName(canary.metadata.name, ns), [{ kind: 'HTTPRoute', name: want.metadata.name }]);
+      await this.d.client.patch(at(R.httproutes, ns, want.metadata.name), { spec: want.spec });
       return;
     }
     type LiveRule = { backendRefs?: { name?: string; weight?: number; port?: number }[]; filters?: { type?: string }[] };
