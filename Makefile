@@ -65,7 +65,7 @@ demo: build binaries
 bench: build binaries
 	$(NODE) dist/bench/run.js
 
-# 15-20 minutes: rebuilds the control plane with an empty Go build cache.
+# About 25 minutes: rebuilds the world's binaries with an empty Go build cache.
 bench-cold:
 	$(NODE) dist/bench/run.js cold-build
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cold build of the world's binaries: empty Go build cache and empty output cache, the module
 # cache kept (module downloads depend on the network, not on us). Prints the seconds taken.
-# Takes 15-20 minutes on 2 cores; run by hand or `make bench-cold`, not by `make bench`.
+# Takes about 25 minutes on 2 cores; run by hand or `make bench-cold`, not by `make bench`.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
