@@ -34,6 +34,7 @@ export const webhookProgram = {
     'cert-lifetime': { type: 'string', default: String(DEFAULT_POLICY.servingLifetimeSeconds), help: 'seconds a serving certificate is valid' },
     'rotation-propagation': { type: 'string', default: String(DEFAULT_POLICY.propagationSeconds), help: 'seconds a new CA is trusted before it signs (caBundle propagation)' },
     'cert-check-interval': { type: 'string', default: '30', help: 'seconds between certificate checks' },
+    'max-connections': { type: 'string', default: '1000', help: 'open connections at most; more are refused until some close' },
     'shutdown-delay': { type: 'string', default: '5', help: 'seconds it keeps answering after SIGTERM (not ready, closing each connection after its answer) while endpoints drop it' },
   },
 } as const;
@@ -52,6 +53,8 @@ export async function runWebhook(argv: string[]): Promise<void> {
     return { kind, name: n };
   });
   const lifetimes = { ca: seconds('ca-lifetime'), serving: seconds('cert-lifetime'), propagation: seconds('rotation-propagation'), check: seconds('cert-check-interval') };
+  const maxConnections = Number(flags['max-connections']);
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) throw new FlagError(`--max-connections must be a whole number above 0, got ${flags['max-connections']}`);
   const shutdownDelayMs = Number(flags['shutdown-delay']) * 1000;
   if (!Number.isFinite(shutdownDelayMs) || shutdownDelayMs < 0) throw new FlagError(`--shutdown-delay must be zero or more seconds, got ${flags['shutdown-delay']}`);
 
@@ -94,7 +97,11 @@ export async function runWebhook(argv: string[]): Promise<void> {
 
   // The HTTPS server starts without a certificate and gets one as soon as the source has it;
   // setSecureContext swaps it in place for new connections, so rotation drops no request.
-  const server = https.createServer({ requestTimeout: 10_000, keepAliveTimeout: 30_000 }, app);
+  // Ceilings on what a caller can hold: a TLS handshake must finish within 5 s (Node's default is
+  // 120 s, so a few thousand silent connections would hold the process), a request within 10 s,
+  // and at most --max-connections are open at once (the apiserver needs a handful).
+  const server = https.createServer({ requestTimeout: 10_000, headersTimeout: 10_000, keepAliveTimeout: 30_000, handshakeTimeout: 5_000 }, app);
+  server.maxConnections = maxConnections;
   source.onChange((pair) => server.setSecureContext({ cert: pair.certPem, key: pair.keyPem }));
   server.on('secureConnection', () => metrics.handshakes.inc());
   // The apiserver waits on every answer: no Nagle delay on the small responses.

@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
@@ -219,6 +220,31 @@ describe(`hostile input to the running processes (seed ${SEED})`, function () {
     // The generator really reaches both sides of the parser.
     assert.ok((seen.get(200) ?? 0) > REVIEWS / 5, `answers by status: ${JSON.stringify([...seen])}`);
     assert.ok((seen.get(400) ?? 0) > REVIEWS / 10, `answers by status: ${JSON.stringify([...seen])}`);
+  });
+
+  it('sluice webhook drops a connection that never starts TLS within its handshake timeout, and refuses connections past its cap', async () => {
+    const ca = createAuthority('hostile-ca-2', 3600);
+    const leaf = issueCertificate(ca, { commonName: 'hostile', usage: 'server', lifetimeSeconds: 3600, ipAddresses: ['127.0.0.1'] });
+    fs.writeFileSync(path.join(scratch, 'tls2.crt'), leaf.certPem);
+    fs.writeFileSync(path.join(scratch, 'tls2.key'), leaf.keyPem);
+    const [port, metricsPort] = [await freePort(), await freePort()];
+    const w = start(['webhook', `--kubeconfig=${paths.kubeconfig}`, `--port=${port}`, `--metrics-port=${metricsPort}`, '--bind-address=127.0.0.1', '--max-connections=20',
+      `--tls-cert-file=${path.join(scratch, 'tls2.crt')}`, `--tls-key-file=${path.join(scratch, 'tls2.key')}`]);
+    const base = `https://127.0.0.1:${port}`;
+    await waitFor(async () => (await probe(`${base}/readyz`, { ca: ca.certPem })).status === 200, { timeoutMs: 30_000, what: `the webhook to be ready: ${w.stderr()}` });
+    // 30 connections that say nothing: past the cap of 20 they are refused, and the rest are
+    // closed by the handshake timeout (5 s), not held for Node's default 120 s.
+    const opened = Date.now();
+    const silent = await Promise.all(Array.from({ length: 30 }, () => new Promise<net.Socket>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => resolve(s));
+      s.on('error', () => undefined);
+    })));
+    const closedAt = await Promise.all(silent.map((s) => new Promise<number>((resolve) => (s.destroyed ? resolve(Date.now()) : s.once('close', () => resolve(Date.now()))))));
+    const slowest = Math.max(...closedAt) - opened;
+    assert.ok(slowest < 15_000, `the last silent connection was held ${slowest} ms`);
+    // Serving again once they are gone.
+    assert.equal((await probe(`${base}/healthz`, { ca: ca.certPem })).status, 200);
+    assert.equal(w.child.exitCode, null);
   });
 
   it(`sluice tester answers ${TESTER_REQUESTS} junk requests to its gates, switches and tasks without exiting`, async () => {
