@@ -1,6 +1,6 @@
 // Command-line flags shared by sluice's programs: one table per program that both parses and
 // documents (`--help`), so the help text can never drift from what is accepted.
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 export interface FlagSpec {
   type: 'string' | 'boolean';
@@ -63,7 +63,7 @@ export function parseFlags<O extends Record<string, FlagSpec>>(program: Program<
       ...(s.multiple ? { multiple: true } : {}),
       ...(s.default === undefined ? {} : { default: typeof s.default === 'object' ? [...s.default] : s.default }),
     }]),
-  ) as Parameters<typeof parseArgs>[0] extends infer C ? C extends { options?: infer P } ? P : never : never;
+  ) as NonNullable<ParseArgsConfig['options']>;
   try {
     const { values, positionals } = parseArgs({ args: normaliseBooleans(argv, program.options), options, strict: true, allowPositionals: true, allowNegative: true });
     if (positionals.length > 0) throw new FlagError(`unexpected argument "${positionals[0]}"`);

@@ -99,6 +99,8 @@ export interface KubeList<T> {
 }
 
 const DEFAULT_TIMEOUT_MS = 15_000;
+/** How long credentials' headers are reused before client-node is asked again. */
+const AUTH_REFRESH_MS = 5_000;
 /** Ceilings on what a watch stream may make us hold. */
 const MAX_WATCH_LINE = 16 * 1024 * 1024;
 const MAX_ERROR_BODY = 64 * 1024;
@@ -134,7 +136,7 @@ export class KubeClient {
     const agent = server.protocol === 'https:'
       ? new https.Agent({ keepAlive: true, maxSockets: 32, ca: opts.ca, cert: opts.cert, key: opts.key, rejectUnauthorized: opts.rejectUnauthorized, servername: cluster.tlsServerName })
       : new http.Agent({ keepAlive: true, maxSockets: 32 });
-    // The user alone, without the cluster's CA file: asked for headers before every request, so a
+    // The user alone, without the cluster's CA file: asked for headers again every few seconds, so a
     // rotated service-account token (re-read at most every minute by client-node, as client-go
     // does) or an expired exec-plugin token is picked up without a restart. Its cluster entry only
     // satisfies client-node and never opens a connection (the agent above does, verifying TLS as
@@ -157,11 +159,25 @@ export class KubeClient {
     return KubeClient.fromKubeConfig(kc, userAgent);
   }
 
-  /** Authorization (and impersonation) headers for the next request. */
-  private async authHeaders(): Promise<Record<string, string>> {
-    const opts: https.RequestOptions = { headers: {} };
-    await this.credentials.applyToHTTPSOptions(opts);
-    return (opts.headers ?? {}) as Record<string, string>;
+  private cachedAuth: { headers: Promise<Record<string, string>>; until: number } | undefined;
+
+  /**
+   * Authorization (and impersonation) headers for the next request. client-node builds an agent
+   * each time it is asked, so the answer is kept for a few seconds rather than asked per request:
+   * a token file is re-read at most once a minute anyway.
+   */
+  private authHeaders(): Promise<Record<string, string>> {
+    const now = Date.now();
+    if (this.cachedAuth && now < this.cachedAuth.until) return this.cachedAuth.headers;
+    const headers = (async () => {
+      const opts: https.RequestOptions = { headers: {} };
+      await this.credentials.applyToHTTPSOptions(opts);
+      return (opts.headers ?? {}) as Record<string, string>;
+    })();
+    this.cachedAuth = { headers, until: now + AUTH_REFRESH_MS };
+    // A failure (an exec plugin that errs) is not kept: the next request asks again.
+    headers.catch(() => (this.cachedAuth = undefined));
+    return headers;
   }
 
   private count(verb: string, path: string): void {

@@ -9,11 +9,11 @@ import { paths, urls } from '../world/layout.js';
 import { probe } from '../world/probe.js';
 import { R, at, type KubeObject } from '../../lib/kube/client.js';
 import { runningPid } from '../world/processes.js';
-import { CONTROLLER, SLUICE_NAMESPACE, ensureServiceAccountToken, startController, stopController } from '../world/sluice.js';
+import { CONTROLLER, SLUICE_NAMESPACE, ensureServiceAccountToken, serviceAccountDir, startController, stopController } from '../world/sluice.js';
 import { admin, deleteNamespace } from '../integration/world-helpers.js';
 import { applySeed, sluiceAndNamespace, waitPhase } from './seed-helpers.js';
 
-const tokenFile = path.join(paths.serviceAccountRoot, 'var/run/secrets/kubernetes.io/serviceaccount/token');
+const tokenFile = path.join(serviceAccountDir, 'token');
 const tls = { ca: fs.existsSync(path.join(paths.pki, 'ca.crt')) ? fs.readFileSync(path.join(paths.pki, 'ca.crt'), 'utf8') : undefined };
 
 describe('a rotated service-account token', function () {

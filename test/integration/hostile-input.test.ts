@@ -123,7 +123,7 @@ const isDeployment = (o: unknown): o is { metadata: { annotations?: Record<strin
   typeof (o as { spec?: unknown }).spec === 'object' && (o as { spec?: unknown }).spec !== null;
 
 /** What must hold for one answer; a string says what did not. */
-export function checkAnswer(c: Case, reply: Reply): string | undefined {
+function checkAnswer(c: Case, reply: Reply): string | undefined {
   if (![200, 400, 413].includes(reply.status)) return `status ${reply.status}`;
   let answer: { apiVersion?: string; kind?: string; response?: { uid?: unknown; allowed?: unknown; patch?: string; patchType?: string }; error?: unknown };
   try {

@@ -52,8 +52,11 @@ function inClusterEnv(): Record<string, string> {
  * projects them into a Pod: a TokenRequest for sluice-system/sluice, renewed when older than an
  * hour (kubelets renew at 80% of the lifetime; sluice re-reads the file as client-go does).
  */
+/** Where the processes read their service-account token, as a kubelet mounts it. */
+export const serviceAccountDir = path.join(paths.serviceAccountRoot, 'var/run/secrets/kubernetes.io/serviceaccount');
+
 export async function ensureServiceAccountToken(client: KubeClient, force = false, boundTo?: { name: string; uid: string }): Promise<void> {
-  const dir = path.join(paths.serviceAccountRoot, 'var/run/secrets/kubernetes.io/serviceaccount');
+  const dir = serviceAccountDir;
   const tokenFile = path.join(dir, 'token');
   const age = fs.existsSync(tokenFile) ? Date.now() - fs.statSync(tokenFile).mtimeMs : Infinity;
   if (!force && age < 3600_000) return;
