@@ -29,12 +29,15 @@ test-unit: build
 test-integration: build binaries
 	@$(WORLD) up && { status=0; $(MOCHA) --config test/.mocharc.integration.json || status=$$?; $(WORLD) down; exit $$status; }
 
+# Mocha's report is kept in .world/mocha.out; on a failure the failing tests are printed again
+# after the components' log tails, so the last lines of a CI log name what failed.
 test: build binaries
 	$(MOCHA) --config test/.mocharc.unit.json
-	@$(WORLD) up && { status=0; \
-	  $(MOCHA) --config test/.mocharc.integration.json || status=$$?; \
-	  if [ $$status -eq 0 ]; then $(MOCHA) --config test/.mocharc.e2e.json || status=$$?; fi; \
-	  if [ $$status -ne 0 ]; then echo "logs of every component: .world/logs/"; tail -n 5 .world/logs/*.log; fi; \
+	@set -o pipefail; $(WORLD) up && { status=0; \
+	  $(MOCHA) --config test/.mocharc.integration.json 2>&1 | tee .world/mocha.out || status=$$?; \
+	  if [ $$status -eq 0 ]; then $(MOCHA) --config test/.mocharc.e2e.json 2>&1 | tee .world/mocha.out || status=$$?; fi; \
+	  if [ $$status -ne 0 ]; then echo "logs of every component: .world/logs/"; tail -n 5 .world/logs/*.log; \
+	    echo; echo "what failed (whole report: .world/mocha.out):"; sed -n '/^ *[0-9][0-9]* failing/,$$p' .world/mocha.out | head -n 60; fi; \
 	  $(WORLD) down; exit $$status; }
 
 test-e2e: build binaries

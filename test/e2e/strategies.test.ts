@@ -185,7 +185,9 @@ describe('strategies, hooks and alerts, end to end', function () {
     await waitFor(async () => ((await getCanary(ns, 'rb')).status?.canaryWeight ?? 0) >= 20 || undefined, { timeoutMs: 60_000, what: 'rb at weight 20' });
     await tester_('/rollback/open', 'rb');
     const failed = await waitPhase(ns, 'Failed', 30_000, rev, 'rb');
-    assert.equal(failed.status?.failedChecks, 0, 'rolled back by the switch, not by failed checks');
+    // A first check can fail when Prometheus has no sample of the fresh canary yet; the threshold
+    // (10) is far away, so the rollback can only be the switch's (its event is checked next).
+    assert.ok((failed.status?.failedChecks ?? 0) < 10, `rolled back by the switch, not by failed checks: ${failed.status?.failedChecks}`);
     const rolledBack = await eventuallyInOrder(() => events('rb'), [`Rolling back rb.${ns} manual webhook invoked`]);
     assert.equal(rolledBack, undefined, rolledBack);
     assert.equal((await (await admin()).get<Deployment>(at(R.deployments, ns, 'rb'))).spec.paused, true);
