@@ -3,7 +3,7 @@
 // `sluice controller --help` lists every flag.
 import http from 'node:http';
 import os from 'node:os';
-import { flagsOrHelp, positiveSeconds } from '../lib/flags.js';
+import { flagsOrHelp, positiveCount, positiveSeconds } from '../lib/flags.js';
 import { CR, type Canary, type MetricTemplate } from '../api/flagger-types.js';
 import { KubeClient, R, type KubeObject, type ResourceRef } from '../lib/kube/client.js';
 import { Informer, objectKey } from '../lib/kube/informer.js';
@@ -18,6 +18,7 @@ import { Notifier, type AlertProvider } from './alerts/notifier.js';
 import { PolicyReconciler, STATUS_KEY } from './policy-reconciler.js';
 import { POLICY_REF, type ClusterCanaryPolicy } from '../api/policy-types.js';
 import { WorkQueue } from './work-queue.js';
+import { ChecksInFlight, DEFAULT_CHECK_LIMITS } from './checks-in-flight.js';
 import type { Deployment, HorizontalPodAutoscaler } from './workload.js';
 
 export const controllerProgram = {
@@ -33,6 +34,8 @@ export const controllerProgram = {
     'min-interval': { type: 'string', default: '10', help: 'floor, in seconds, for analysis intervals' },
     'poll-interval': { type: 'string', default: '1', help: 'seconds between checks while waiting on a rollout' },
     concurrency: { type: 'string', default: '4', help: 'Canaries reconciled at once' },
+    'max-checks': { type: 'string', default: String(DEFAULT_CHECK_LIMITS.maxInFlight), help: "analysis checks (one Canary's hooks of one type, or its metric queries) running at once, beside the reconcile workers" },
+    'max-checks-per-namespace': { type: 'string', default: String(DEFAULT_CHECK_LIMITS.maxPerNamespace), help: 'of those, how many one namespace may hold, so no tenant takes every slot' },
     'leader-elect': { type: 'boolean', default: true, help: 'act only while holding the Lease (run two replicas with it on)' },
     'lease-namespace': { type: 'string', default: 'sluice-system', help: "namespace of the leader Lease" },
     'lease-name': { type: 'string', default: 'sluice-controller', help: 'name of the leader Lease' },
@@ -80,6 +83,13 @@ export async function runController(argv: string[]): Promise<void> {
 
   let elector: LeaderElector | undefined;
   const events = new EventRecorder(client);
+  const count = (name: 'max-checks' | 'max-checks-per-namespace' | 'concurrency') => positiveCount(name, flags[name]);
+  // Woken by a check's end: the pass that needed it runs again and finds the result.
+  const checks = new ChecksInFlight((key) => queue.add(key), logger, {
+    ...DEFAULT_CHECK_LIMITS,
+    maxInFlight: count('max-checks'),
+    maxPerNamespace: count('max-checks-per-namespace'),
+  });
   const reconciler = new Reconciler({
     client,
     caches: { ...caches, canaries },
@@ -94,6 +104,7 @@ export async function runController(argv: string[]): Promise<void> {
     },
     isLeader: () => !elector || elector.isLeader,
     notifier,
+    checks,
   });
   const queue = new WorkQueue(
     async (key) => {
@@ -102,7 +113,7 @@ export async function runController(argv: string[]): Promise<void> {
       return r;
     },
     {
-      concurrency: Number(flags.concurrency),
+      concurrency: count('concurrency'),
       onError: (key, err, retry) => {
         metrics.reconciles.inc({ result: 'error' });
         logger.warn(`reconcile failed: ${(err as Error).message}; retrying in ${retry} ms`, { key });

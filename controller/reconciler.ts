@@ -17,7 +17,8 @@ import type { ClusterCanaryPolicy } from '../api/policy-types.js';
 import { enforce, policyViolations } from '../policy/constraints.js';
 import { isGenerated, policiesForNamespace } from '../policy/selection.js';
 import { decide, hooksOf, type CanaryEvent, type Decision, type HookResult, type HookResults, type HookType, type MetricResult, type Settings } from './state-machine.js';
-import { callHook, hookPayload } from './hooks/call-hook.js';
+import { MAX_HOOK_TIMEOUT_MS, callHook, hookPayload } from './hooks/call-hook.js';
+import type { ChecksInFlight } from './checks-in-flight.js';
 import type { Notifier } from './alerts/notifier.js';
 import { CONFIG_HASH, revisionOf, type Deployment, type HorizontalPodAutoscaler } from './workload.js';
 import { ConfigTracker, type ConfigObject, type Tracked } from './config-tracker.js';
@@ -27,6 +28,17 @@ import { templateRevision } from '../api/revision.js';
 export const FINALIZER = 'sluice.dev/finalizer';
 /** Passes' worth of event/post-rollout hook calls one Canary may have waiting. */
 const MAX_PENDING_ANNOUNCEMENTS = 50;
+/** How soon a Canary that found every check slot taken tries again. */
+const NO_SLOT_RETRY_MS = 1000;
+
+/**
+ * What a check's result is valid for: the Canary's spec and step as last written, and the target
+ * revision it saw. Any of them changing means the next pass decides a different step.
+ */
+function stepOf(canary: Canary, target: Deployment | undefined): string {
+  const st = canary.status;
+  return JSON.stringify([canary.metadata.generation, st?.phase, st?.lastAppliedSpec, st?.canaryWeight, st?.iterations, st?.failedChecks, st?.lastTransitionTime, target ? revisionOf(target) : null]);
+}
 
 export interface Caches {
   deployments: Informer<Deployment>;
@@ -52,6 +64,8 @@ export interface ReconcilerDeps {
   /** Checked before every write: a controller that lost its Lease must not act. */
   isLeader: () => boolean;
   notifier?: Notifier;
+  /** Where hooks and metric queries run (never on the reconcile worker). */
+  checks: ChecksInFlight;
 }
 
 class NotLeader extends Error {}
@@ -93,6 +107,7 @@ export class Reconciler {
     const canary = await this.d.client.find<Canary>(at(CR.canaries, namespace, name));
     if (!canary) {
       this.started.delete(key);
+      this.d.checks.forget(key);
       return;
     }
     try {
@@ -134,22 +149,21 @@ export class Reconciler {
 
     // decide() asks for what the step needs, one kind at a time and in Flagger's order (rollback
     // hooks, rollout hooks, metrics, gates), so nothing is called that the step would not use.
-    let hookResults: HookResults = {};
-    let metricResults: MetricResult[] | undefined;
-    let decision: Decision = decide(canary, observed, undefined, now, this.d.settings);
-    for (let round = 0; round < 10 && (decision.needMetrics || decision.needHooks); round++) {
-      if (decision.needHooks) {
-        hookResults = { ...hookResults, [decision.needHooks]: await this.runHooks(canary, decision.needHooks) };
-      } else {
-        metricResults = await runAnalysis(canary, {
-          metricTemplate: (tns, tname) => this.d.caches.templates.get(tns, tname),
-          defaultPrometheus: this.d.settings.prometheus,
-          timeoutMs: this.d.settings.prometheusTimeoutMs,
-        });
-        this.d.metrics.metricResults(canary, metricResults);
-      }
-      decision = decide(canary, observed, metricResults, now, this.d.settings, hookResults);
+    // Checks run beside the workers: a pass that needs one starts it and ends; the pass after it
+    // ends finds its result (checks-in-flight.ts).
+    const checks = this.d.checks;
+    const known = checks.known(key, stepOf(canary, target));
+    const hookResults: HookResults = {};
+    const metricResults = known.get('metrics') as MetricResult[] | undefined;
+    for (const [kind, value] of known) if (kind !== 'metrics') hookResults[kind] = value as HookResult[];
+    const decision: Decision = decide(canary, observed, metricResults, now, this.d.settings, hookResults);
+    const need = decision.needHooks ?? (decision.needMetrics ? 'metrics' : undefined);
+    if (need) {
+      const outcome = checks.start(key, need, (signal) => (need === 'metrics' ? this.runMetrics(canary) : this.runHooks(canary, need, signal)));
+      // Queued again when the check ends; the fallback only covers a lost wake-up.
+      return { requeueAfterMs: outcome === 'no-slot' ? NO_SLOT_RETRY_MS : MAX_HOOK_TIMEOUT_MS };
     }
+    checks.settle(key);
     const status: CanaryStatus = { ...decision.status, observedGeneration: canary.metadata.generation };
     const bootstrapping = (canary.status?.phase ?? '') === '' || canary.status?.phase === 'Initializing';
 
@@ -170,9 +184,19 @@ export class Reconciler {
   }
 
   /** All of a type's hooks at once (their timeouts overlap rather than add up). */
-  private async runHooks(canary: Canary, type: HookType): Promise<HookResult[]> {
-    const results = await Promise.all(hooksOf(canary, type).map((h) => callHook(h, hookPayload(canary, h, canary.status?.phase))));
+  private async runHooks(canary: Canary, type: HookType, signal: AbortSignal): Promise<HookResult[]> {
+    const results = await Promise.all(hooksOf(canary, type).map((h) => callHook(h, hookPayload(canary, h, canary.status?.phase), fetch, signal)));
     for (const r of results) if (!r.ok) this.d.logger.info(`${type} hook ${r.name} ${r.message}`, { key: `${canary.metadata.namespace}/${canary.metadata.name}` });
+    return results;
+  }
+
+  private async runMetrics(canary: Canary): Promise<MetricResult[]> {
+    const results = await runAnalysis(canary, {
+      metricTemplate: (tns, tname) => this.d.caches.templates.get(tns, tname),
+      defaultPrometheus: this.d.settings.prometheus,
+      timeoutMs: this.d.settings.prometheusTimeoutMs,
+    });
+    this.d.metrics.metricResults(canary, results);
     return results;
   }
 

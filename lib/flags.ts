@@ -83,6 +83,13 @@ export function flagsOrHelp<O extends Record<string, FlagSpec>>(program: Program
 }
 
 /** A flag that holds a positive number of seconds. */
+/** A count flag: a whole number of at least 1. */
+export function positiveCount(name: string, raw: string | undefined): number {
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < 1) throw new FlagError(`--${name} must be a whole number above 0, got ${String(raw)}`);
+  return v;
+}
+
 export function positiveSeconds(name: string, raw: string | undefined): number {
   const v = Number(raw);
   if (!Number.isFinite(v) || v <= 0) throw new FlagError(`--${name} must be a positive number of seconds, got ${String(raw)}`);

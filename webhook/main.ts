@@ -3,7 +3,7 @@
 import https from 'node:https';
 import type net from 'node:net';
 import http from 'node:http';
-import { FlagError, flagsOrHelp, positiveSeconds } from '../lib/flags.js';
+import { FlagError, flagsOrHelp, positiveCount, positiveSeconds } from '../lib/flags.js';
 import { KubeClient } from '../lib/kube/client.js';
 import { createLogger } from '../lib/logger.js';
 import { createApp } from './app.js';
@@ -53,8 +53,7 @@ export async function runWebhook(argv: string[]): Promise<void> {
     return { kind, name: n };
   });
   const lifetimes = { ca: seconds('ca-lifetime'), serving: seconds('cert-lifetime'), propagation: seconds('rotation-propagation'), check: seconds('cert-check-interval') };
-  const maxConnections = Number(flags['max-connections']);
-  if (!Number.isInteger(maxConnections) || maxConnections < 1) throw new FlagError(`--max-connections must be a whole number above 0, got ${flags['max-connections']}`);
+  const maxConnections = positiveCount('max-connections', flags['max-connections']);
   const shutdownDelayMs = Number(flags['shutdown-delay']) * 1000;
   if (!Number.isFinite(shutdownDelayMs) || shutdownDelayMs < 0) throw new FlagError(`--shutdown-delay must be zero or more seconds, got ${flags['shutdown-delay']}`);
 

@@ -1,6 +1,9 @@
 // Alerts for a Canary's events, to the AlertProviders its analysis.alerts name. Runs beside the
 // rollout and never holds it up: each provider has its own queue, a failed delivery is retried
 // with backoff and then dropped with a log line naming the provider (never its address).
+// A provider that answers slowly (each delivery costs up to its deadline and retries) cannot
+// make alerts pile up in memory: past `maxQueued` waiting for it, or `maxQueuedInAll` in all,
+// new alerts are dropped, counted, and said so once per backlog.
 import { type Canary } from '../../api/flagger-types.js';
 import { R, at, type KubeClient, type KubeObject } from '../../lib/kube/client.js';
 import type { Informer } from '../../lib/kube/informer.js';
@@ -21,12 +24,20 @@ export interface NotifierOptions {
   timeoutMs: number;
   retries: number;
   backoffMs: number;
+  /** Alerts one provider may have waiting. */
+  maxQueued?: number;
+  /** Alerts all providers together may have waiting. */
+  maxQueuedInAll?: number;
 }
 
+export const MAX_QUEUED_PER_PROVIDER = 100;
+export const MAX_QUEUED_IN_ALL = 2000;
+
 export class Notifier {
-  private readonly queues = new Map<string, Promise<void>>();
-  /** Deliveries that succeeded and failed for good, for metrics and tests. */
-  readonly counts = { sent: 0, dropped: 0 };
+  private readonly queues = new Map<string, { tail: Promise<void>; waiting: number; overflowing: boolean }>();
+  private waitingInAll = 0;
+  /** Deliveries that succeeded, failed for good, and were never tried because a queue was full. */
+  readonly counts = { sent: 0, dropped: 0, overflowed: 0 };
 
   constructor(
     private readonly client: KubeClient,
@@ -46,20 +57,42 @@ export class Notifier {
       for (const ref of refs) {
         if (!ref.providerRef?.name || !wants(ref.severity, severity)) continue;
         const ns = ref.providerRef.namespace ?? canary.metadata.namespace!;
-        this.enqueue(`${ns}/${ref.providerRef.name}`, () => this.send(ns, ref.providerRef!.name, canary, ev.message, severity));
+        this.enqueue(ns, ref.providerRef.name, () => this.send(ns, ref.providerRef!.name, canary, ev.message, severity));
       }
     }
   }
 
   /** Resolves when every queued delivery has been sent or dropped. */
   async idle(): Promise<void> {
-    while (this.queues.size > 0) await Promise.all([...this.queues.values()]);
+    while (this.queues.size > 0) await Promise.all([...this.queues.values()].map((q) => q.tail));
   }
 
-  private enqueue(key: string, job: () => Promise<void>): void {
-    const run = (this.queues.get(key) ?? Promise.resolve()).then(job);
-    this.queues.set(key, run);
-    void run.finally(() => { if (this.queues.get(key) === run) this.queues.delete(key); });
+  private enqueue(ns: string, name: string, job: () => Promise<void>): void {
+    const key = `${ns}/${name}`;
+    const q = this.queues.get(key) ?? { tail: Promise.resolve(), waiting: 0, overflowing: false };
+    const perProvider = this.opts.maxQueued ?? MAX_QUEUED_PER_PROVIDER;
+    const inAll = this.opts.maxQueuedInAll ?? MAX_QUEUED_IN_ALL;
+    if (q.waiting >= perProvider || this.waitingInAll >= inAll) {
+      this.counts.overflowed++;
+      if (!q.overflowing) {
+        q.overflowing = true;
+        const why = q.waiting >= perProvider ? `${q.waiting} alerts already wait for it` : `${this.waitingInAll} alerts already wait in all`;
+        this.logger.warn(`AlertProvider ${name}.${ns}: alerts dropped: ${why} (is it answering slowly?)`);
+      }
+      return;
+    }
+    q.waiting++;
+    this.waitingInAll++;
+    const run = q.tail.then(job).finally(() => {
+      q.waiting--;
+      this.waitingInAll--;
+      if (q.waiting === 0) {
+        q.overflowing = false;
+        if (this.queues.get(key) === q) this.queues.delete(key);
+      }
+    });
+    q.tail = run;
+    this.queues.set(key, q);
   }
 
   private async send(ns: string, name: string, canary: Canary, message: string, severity: Severity): Promise<void> {

@@ -10,8 +10,9 @@ import type { HookResult } from '../state-machine.js';
 export const DEFAULT_HOOK_TIMEOUT_MS = 10_000;
 /**
  * The longest a hook may take, whatever its `timeout` says (Flagger's guides give pre-rollout
- * test hooks a few minutes). A hook still holds a reconcile worker while it runs: the ceiling
- * bounds that, a `timeout: 500h` no longer holds one for ever.
+ * test hooks a few minutes). Hooks run beside the reconcile workers (checks-in-flight.ts), each
+ * holding one of a bounded number of check slots: the ceiling bounds how long, so a
+ * `timeout: 500h` does not hold one for ever.
  */
 export const MAX_HOOK_TIMEOUT_MS = 5 * 60_000;
 /** A hook's answer only names its outcome: the first 64 KiB are read, the rest is not. */
@@ -43,9 +44,9 @@ const brief = (text: string) => {
 
 /**
  * POSTs `payload` to the hook; `retries` more attempts after a failure, with a short backoff,
- * all within the one timeout.
+ * all within the one timeout. `signal` ends it early (the step it was asked for has moved on).
  */
-export async function callHook(hook: CanaryWebhook, payload: HookPayload, fetchImpl: typeof fetch = fetch): Promise<HookResult> {
+export async function callHook(hook: CanaryWebhook, payload: HookPayload, fetchImpl: typeof fetch = fetch, signal?: AbortSignal): Promise<HookResult> {
   let timeoutMs: number;
   try {
     timeoutMs = Math.min(parseDuration(hook.timeout, DEFAULT_HOOK_TIMEOUT_MS), MAX_HOOK_TIMEOUT_MS);
@@ -57,20 +58,22 @@ export async function callHook(hook: CanaryWebhook, payload: HookPayload, fetchI
   let last = '';
   for (let i = 0; i < attempts; i++) {
     const left = deadline - Date.now();
-    if (left <= 0) break;
+    if (left <= 0 || signal?.aborted) break;
     try {
       const res = await fetchImpl(hook.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(payload),
-        signal: AbortSignal.timeout(left),
+        signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(left)]) : AbortSignal.timeout(left),
       });
       const body = await readBounded(res, MAX_HOOK_BODY_BYTES, true).catch(() => '');
       if (res.status >= 200 && res.status < 300) return { name: hook.name, ok: true, message: `answered ${res.status}` };
       last = `answered ${res.status}${body ? `: ${brief(body)}` : ''}`;
     } catch (err) {
       const e = err as Error & { cause?: { code?: string; message?: string } };
-      last = e.name === 'TimeoutError' || e.name === 'AbortError'
+      last = signal?.aborted
+        ? 'was not needed any more (the step moved on)'
+        : e.name === 'TimeoutError' || e.name === 'AbortError'
         ? `timed out after ${timeoutMs / 1000}s`
         : `could not be reached at ${hook.url}: ${e.cause?.code ?? e.cause?.message ?? e.message}`;
     }

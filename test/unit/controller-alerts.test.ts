@@ -114,7 +114,7 @@ describe('alerts', () => {
       assert.ok(Date.now() - t0 < 20, 'notify returns at once');
       await n.idle();
       assert.equal(r.got.length, 3, 'two failures, then delivered');
-      assert.deepEqual(n.counts, { sent: 1, dropped: 0 });
+      assert.deepEqual(n.counts, { sent: 1, dropped: 0, overflowed: 0 });
     } finally {
       r.server.close();
     }
@@ -136,12 +136,42 @@ describe('alerts', () => {
       await n.idle();
       assert.equal(r.got.length, 2, 'only the rollback alert, tried twice');
       assert.equal((r.got[0]!.body as { summary: string }).summary, `podinfo.test: ${alert.message}`);
-      assert.deepEqual(n.counts, { sent: 0, dropped: 1 });
+      assert.deepEqual(n.counts, { sent: 0, dropped: 1, overflowed: 0 });
       assert.equal(warnings.length, 1);
       assert.match(warnings[0]!, /^AlertProvider chat\.test \(for Canary podinfo\.test\): alert dropped after 2 attempts: answered 503$/);
       assert.doesNotMatch(warnings[0]!, /secret-token/);
     } finally {
       r.server.close();
+    }
+  });
+
+  it('drops what overflows a slow provider\'s queue, says so once, and takes alerts again once it drains', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const slow = http.createServer((req, res) => {
+      req.resume();
+      void gate.then(() => res.end());
+    });
+    await new Promise<void>((ok) => slow.listen(0, '127.0.0.1', ok));
+    const warnings: string[] = [];
+    const logger = { warn: (m: string) => warnings.push(m), info: () => undefined } as unknown as winston.Logger;
+    const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
+    const n = new Notifier({} as KubeClient, cache(provider({ type: 'slack', address: url })), logger, { timeoutMs: 5000, retries: 0, backoffMs: 10, maxQueued: 3 });
+    try {
+      const c = withAlerts('info');
+      for (let i = 0; i < 10; i++) n.notify(c, [{ type: 'Normal', message: `New revision detected! Scaling up podinfo-canary.test (${i})` }]);
+      assert.equal(n.counts.overflowed, 7, 'three wait, seven are dropped');
+      assert.equal(warnings.length, 1, 'one line per backlog');
+      assert.match(warnings[0]!, /^AlertProvider chat\.test: alerts dropped: 3 alerts already wait for it/);
+      release();
+      await n.idle();
+      assert.equal(n.counts.sent, 3);
+      n.notify(c, [{ type: 'Normal', message: 'Promotion completed! Scaling down podinfo-canary.test' }]);
+      await n.idle();
+      assert.equal(n.counts.sent, 4, 'taken again once drained');
+    } finally {
+      slow.closeAllConnections();
+      slow.close();
     }
   });
 });
