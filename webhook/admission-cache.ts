@@ -1,7 +1,9 @@
 // What admission reads besides the request, kept by informers so it answers from memory and never
 // waits on the apiserver: for /validate, Namespaces (their labels decide which policies hold),
 // ClusterCanaryPolicies and Canaries (whether the owner of a target's lock still exists); for
-// /mutate-pod, managed Deployments (the config snapshots their primary pods are pinned to).
+// /mutate-pod, managed Deployments (the config snapshots their primary pods are pinned to); for
+// /mutate on CREATE, Canaries (which Deployment they target, its stable revision) and ReplicaSets
+// (whether a recreated Deployment's predecessor still has pods serving).
 import { CR, type Canary } from '../api/flagger-types.js';
 import { POLICY_REF, type ClusterCanaryPolicy } from '../api/policy-types.js';
 import { R, type KubeClient, type KubeObject } from '../lib/kube/client.js';
@@ -10,12 +12,31 @@ import type { Logger } from '../lib/logger.js';
 import { policiesForNamespace } from '../policy/selection.js';
 import { STABLE_CONFIGS } from '../api/tracked-configs.js';
 import type { ValidateContext } from './validate-decision.js';
+import type { FreezeContext } from './freeze-decision.js';
+
+/** What the webhook keeps of a ReplicaSet: enough to say whose it is and whether its pods serve. */
+type SlimReplicaSet = KubeObject & { status: { readyReplicas: number } };
+
+function slimReplicaSet(rs: KubeObject & { status?: { readyReplicas?: number } }): SlimReplicaSet {
+  const m = rs.metadata;
+  return {
+    metadata: {
+      name: m.name,
+      namespace: m.namespace,
+      resourceVersion: m.resourceVersion,
+      labels: m.labels,
+      ...(m.ownerReferences ? { ownerReferences: m.ownerReferences.map((o) => ({ apiVersion: o.apiVersion, kind: o.kind, name: o.name, uid: o.uid, controller: o.controller })) } : {}),
+    },
+    status: { readyReplicas: Number(rs.status?.readyReplicas ?? 0) || 0 },
+  };
+}
 
 export class AdmissionCache {
   private readonly namespaces: Informer<KubeObject>;
   private readonly policies: Informer<ClusterCanaryPolicy>;
   private readonly canaries: Informer<Canary>;
   private readonly managed: Informer<KubeObject>;
+  private readonly replicaSets: Informer<SlimReplicaSet>;
 
   constructor(client: KubeClient, logger: Logger) {
     const onError = (what: string) => (err: unknown) => logger.warn(`watch ${what}: ${(err as Error).message}`);
@@ -23,16 +44,36 @@ export class AdmissionCache {
     this.policies = new Informer(client, POLICY_REF, { onError: onError('clustercanarypolicies') });
     this.canaries = new Informer(client, CR.canaries, { onError: onError('canaries') });
     this.managed = new Informer(client, R.deployments, { onError: onError('deployments'), labelSelector: 'sluice.dev/managed=true' });
+    this.replicaSets = new Informer<SlimReplicaSet>(client, R.replicasets, { onError: onError('replicasets'), transform: slimReplicaSet });
   }
 
   /** Starts the informers without waiting; `synced` says when answers are complete. */
   start(): void {
-    for (const inf of [this.namespaces, this.policies, this.canaries, this.managed] as { start(): Promise<void> }[]) void inf.start();
+    for (const inf of [this.namespaces, this.policies, this.canaries, this.managed, this.replicaSets] as { start(): Promise<void> }[]) void inf.start();
   }
 
   get synced(): boolean {
-    return this.namespaces.hasSynced && this.policies.hasSynced && this.canaries.hasSynced && this.managed.hasSynced;
+    return this.namespaces.hasSynced && this.policies.hasSynced && this.canaries.hasSynced && this.managed.hasSynced && this.replicaSets.hasSynced;
   }
+
+  readonly freeze: FreezeContext = {
+    canaryFor: (namespace, deployment) => {
+      if (!this.synced) return undefined;
+      const c = this.canaries.items().find((x) => x.metadata.namespace === namespace && x.spec?.targetRef?.name === deployment && (x.spec.targetRef.kind ?? 'Deployment') === 'Deployment' && !x.metadata.deletionTimestamp);
+      return c ? { name: c.metadata.name, stableRevision: c.status?.lastPromotedSpec } : undefined;
+    },
+    // A ReplicaSet is the predecessor's when it is nobody's (the orphaning delete removed its
+    // owner) or still names a Deployment of this name (the cache has not seen that removal yet).
+    servingPods: (namespace, deployment, selector) =>
+      this.replicaSets.items()
+        .filter((rs) => rs.metadata.namespace === namespace)
+        .filter((rs) => {
+          const owner = rs.metadata.ownerReferences?.find((o) => o.controller);
+          return !owner || (owner.kind === 'Deployment' && owner.name === deployment);
+        })
+        .filter((rs) => Object.entries(selector).every(([k, v]) => rs.metadata.labels?.[k] === v))
+        .reduce((n, rs) => n + rs.status.readyReplicas, 0),
+  };
 
   readonly context: Omit<ValidateContext, 'controllerUsers'> = {
     policiesFor: (namespace) => (this.synced ? policiesForNamespace(this.policies.items(), this.namespaces.get(undefined, namespace)) : undefined),

@@ -2,7 +2,7 @@
 // and the JSON patch computed as a diff of the object on the way out.
 import jsonPatch from 'fast-json-patch';
 import type { AdmissionRequest, AdmissionResponse, AdmissionReview } from './admission-types.js';
-import { decideFreeze, type DecisionKind, type FreezeFlags } from './freeze-decision.js';
+import { decideFreeze, type DecisionKind, type FreezeContext, type FreezeFlags } from './freeze-decision.js';
 import { decideValidate, type ValidateContext } from './validate-decision.js';
 import { decidePin } from './pin-decision.js';
 import { reviewShapeProblem } from './admission-schema.js';
@@ -53,18 +53,21 @@ function allowedAs(req: AdmissionRequest, mutated: object, warnings?: string[]):
   return { response, changed: ops.length > 0 };
 }
 
-export function answerMutate(req: AdmissionRequest, flags: FreezeFlags): Answer {
+export function answerMutate(req: AdmissionRequest, flags: FreezeFlags, ctx?: FreezeContext): Answer {
   const subject = subjectOf(req);
   let decision;
   try {
-    decision = decideFreeze(req, flags);
+    decision = decideFreeze(req, flags, ctx);
   } catch (err) {
     // An unexamined template change must not roll out.
     return failed(req, subject, `sluice could not examine Deployment ${subject}: ${(err as Error).message}. The change was not applied; retry, and if it persists check the sluice-webhook logs`);
   }
   switch (decision.kind) {
     case 'passed':
+      if (decision.warning) return { review: wrap({ uid: req.uid, allowed: true, warnings: [decision.warning] }), decision: 'passed', note: decision.warning, subject, notable: true };
       return { review: wrap({ uid: req.uid, allowed: true }), decision: 'passed', note: decision.reason, subject, notable: decision.unexpected };
+    case 'marked':
+      return { review: wrap(allowedAs(req, decision.mutated).response), decision: 'passed', note: decision.reason, subject, notable: true };
     case 'refused':
       return { review: wrap({ uid: req.uid, allowed: false, status: { code: decision.code, message: decision.message, reason: 'Conflict' } }), decision: 'refused', note: decision.message, subject };
     case 'frozen':

@@ -5,13 +5,15 @@ import type { Logger } from '../lib/logger.js';
 import { BadReviewError, answerMutate, answerPin, answerValidate, parseReview, type Answer } from './admission-review.js';
 import type { AdmissionRequest } from './admission-types.js';
 import type { ValidateContext } from './validate-decision.js';
-import type { FreezeFlags } from './freeze-decision.js';
+import type { FreezeContext, FreezeFlags } from './freeze-decision.js';
 import type { WebhookMetrics } from './metrics.js';
 
 export interface AppOptions {
   flags: FreezeFlags;
   /** What /validate needs besides the request: the policies and Canaries from the caches. */
   validation: Omit<ValidateContext, 'controllerUsers'>;
+  /** For /mutate on CREATE: the Canary targeting a Deployment and its predecessor's serving pods. */
+  freeze?: FreezeContext;
   /** For /mutate-pod: the config snapshots a managed Deployment's primary pods are pinned to. */
   pins?: (namespace: string, deployment: string) => Record<string, string> | undefined;
   metrics: WebhookMetrics;
@@ -70,7 +72,7 @@ export function createApp(opts: AppOptions): express.Express {
       });
     });
   };
-  review('mutate', (r) => answerMutate(r, opts.flags));
+  review('mutate', (r) => answerMutate(r, opts.flags, opts.freeze));
   review('validate', (r) => answerValidate(r, { ...opts.validation, controllerUsers: opts.flags.controllerUsers }));
   review('mutate-pod', (r) => answerPin(r, opts.pins ?? (() => undefined)));
 

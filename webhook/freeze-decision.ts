@@ -1,7 +1,8 @@
 // The freeze decision: a pure function of one AdmissionRequest and the webhook's flags.
 // It never calls the apiserver, so admission stays fast and dry-run requests get the same answer.
-import { annotations, objectName, shortRevision } from '../api/contract.js';
+import { annotations, labels, objectName, shortRevision, values } from '../api/contract.js';
 import { templateRevision } from '../api/revision.js';
+import { templatePart } from '../api/tracked-configs.js';
 import type { AdmissionRequest, Deployment } from './admission-types.js';
 
 export interface FreezeFlags {
@@ -9,9 +10,24 @@ export interface FreezeFlags {
   controllerUsers: string[];
 }
 
+/**
+ * What a CREATE needs besides the request, from the webhook's caches (admission-cache.ts); an
+ * UPDATE needs nothing (the stored object carries the stable revision).
+ */
+export interface FreezeContext {
+  /** The Canary targeting this Deployment, if any, and the revision it last released. */
+  canaryFor(namespace: string, deployment: string): { name: string; stableRevision?: string } | undefined;
+  /** Ready pods of ReplicaSets the Deployment would adopt (its predecessor's, after an orphaning delete). */
+  servingPods(namespace: string, deployment: string, selector: Record<string, string>): number;
+}
+
+const NO_CONTEXT: FreezeContext = { canaryFor: () => undefined, servingPods: () => 0 };
+
 export type Decision =
   /** `unexpected`: the webhook should never have been sent this (a misconfigured rule): worth a note in the log. */
-  | { kind: 'passed'; reason: string; unexpected?: boolean }
+  | { kind: 'passed'; reason: string; unexpected?: boolean; warning?: string }
+  /** Admitted as it is, carrying the label and annotations that put its later updates under the freeze. */
+  | { kind: 'marked'; mutated: Deployment; reason: string }
   | { kind: 'frozen'; mutated: Deployment; warning: string }
   | { kind: 're-paused'; mutated: Deployment; warning: string }
   | { kind: 'refused'; code: number; message: string };
@@ -27,10 +43,24 @@ function paused(d: Deployment): Deployment {
   return { ...d, spec: { ...d.spec, paused: true } };
 }
 
-export function decideFreeze(req: AdmissionRequest, flags: FreezeFlags): Decision {
+/** `d` carrying what the webhook's objectSelector and the UPDATE freeze read. */
+function marked(d: Deployment, canary: string, stable: string): Deployment {
+  return {
+    ...d,
+    metadata: {
+      ...d.metadata,
+      labels: { ...d.metadata.labels, [labels.managed]: values.managed },
+      annotations: { ...d.metadata.annotations, [annotations.stableRevision]: stable, [annotations.canary]: canary },
+    },
+  };
+}
+
+export function decideFreeze(req: AdmissionRequest, flags: FreezeFlags, ctx: FreezeContext = NO_CONTEXT): Decision {
   const { kind } = req;
-  if (req.operation !== 'UPDATE' || kind.group !== 'apps' || kind.kind !== 'Deployment' || (req.subResource ?? '') !== '') {
-    return { kind: 'passed', unexpected: true, reason: `not an UPDATE of an apps Deployment (${req.operation} ${kind.group}/${kind.version} ${kind.kind}${req.subResource ? `/${req.subResource}` : ''}); passed unchanged, check the webhook configuration's rules` };
+  const isDeployment_ = kind.group === 'apps' && kind.kind === 'Deployment' && (req.subResource ?? '') === '';
+  if (isDeployment_ && req.operation === 'CREATE') return decideCreate(req, flags, ctx);
+  if (req.operation !== 'UPDATE' || !isDeployment_) {
+    return { kind: 'passed', unexpected: true, reason: `not a CREATE or UPDATE of an apps Deployment (${req.operation} ${kind.group}/${kind.version} ${kind.kind}${req.subResource ? `/${req.subResource}` : ''}); passed unchanged, check the webhook configuration's rules` };
   }
   if (!isDeployment(req.object) || !isDeployment(req.oldObject)) {
     throw new Error('the request carries no Deployment in object and oldObject');
@@ -78,4 +108,48 @@ export function decideFreeze(req: AdmissionRequest, flags: FreezeFlags): Decisio
     };
   }
   return { kind: 'passed', reason: templateChanged ? 'template reverted to the stable revision' : 'pod template unchanged' };
+}
+
+/**
+ * A Deployment created under a name a Canary targets: usually the same Deployment deleted with
+ * `--cascade=orphan` and applied again, its predecessor's pods still serving. Its ReplicaSets are
+ * adopted by the new Deployment, which would then roll its template onto them, unanalysed. So it
+ * is frozen like an UPDATE: created paused, at the Canary's stable revision, and the new template
+ * goes through the Canary. With no pod left serving there is nothing to keep: freezing would hold
+ * the Deployment at zero pods for the whole analysis, so it starts as it is, with a warning, and
+ * the Canary analyses it as usual (docs/webhook.md, "Recreated Deployments").
+ */
+function decideCreate(req: AdmissionRequest, flags: FreezeFlags, ctx: FreezeContext): Decision {
+  if (!isDeployment(req.object)) throw new Error('the request carries no Deployment in object');
+  const next = req.object;
+  const who = req.userInfo.username ?? '(unknown user)';
+  if (flags.controllerUsers.includes(who)) return { kind: 'passed', reason: 'write by the sluice controller' };
+  const ns = next.metadata.namespace ?? req.namespace ?? '';
+  const deployment = next.metadata.name ?? req.name ?? '';
+  const canary = ctx.canaryFor(ns, deployment);
+  if (!canary) return { kind: 'passed', reason: 'no Canary targets this Deployment' };
+  const name = objectName(deployment, ns);
+  const stable = templatePart(canary.stableRevision);
+  // Before the Canary first initialised, whatever is created becomes its stable revision.
+  if (stable === undefined) return { kind: 'passed', reason: `canary ${canary.name} has not released a revision yet` };
+  const nextRev = templateRevision(next.spec.template);
+  if (nextRev === stable) return { kind: 'marked', mutated: marked(next, canary.name, stable), reason: `created at the stable revision of canary ${canary.name}` };
+  const selector = (next.spec as { selector?: { matchLabels?: Record<string, string> } }).selector?.matchLabels ?? {};
+  const serving = Object.keys(selector).length > 0 ? ctx.servingPods(ns, deployment, selector) : 0;
+  if (serving === 0) {
+    return {
+      kind: 'passed',
+      reason: 'recreated with no pod of its predecessor serving',
+      warning:
+        `sluice: ${name} is created at revision ${shortRevision(nextRev)}, not the stable ${shortRevision(stable)} of canary ${canary.name}, ` +
+        `and no pod of the stable revision is left to serve: it starts unanalysed, and canary ${canary.name} analyses it now`,
+    };
+  }
+  return {
+    kind: 'frozen',
+    mutated: paused(marked(next, canary.name, stable)),
+    warning:
+      `sluice: ${name} recreated while ${serving} pod(s) of its stable revision ${shortRevision(stable)} still serve: ` +
+      `created paused on them; revision ${shortRevision(nextRev)} will roll out through canary ${canary.name}`,
+  };
 }

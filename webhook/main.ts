@@ -86,6 +86,7 @@ export async function runWebhook(argv: string[]): Promise<void> {
   const app = createApp({
     flags: { controllerUsers: flags['controller-user'] },
     validation: cache.context,
+    freeze: cache.freeze,
     pins: cache.pins,
     metrics,
     logger,

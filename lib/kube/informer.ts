@@ -8,11 +8,16 @@ import { delay } from '../wait.js';
 export type ChangeType = 'ADDED' | 'MODIFIED' | 'DELETED';
 export type ChangeHandler<T> = (type: ChangeType, obj: T) => void;
 
-export interface InformerOptions {
+export interface InformerOptions<T = unknown> {
   labelSelector?: string;
   relistIntervalMs?: number;
   watchTimeoutSeconds?: number;
   onError?: (err: unknown) => void;
+  /**
+   * What of each object is kept (as client-go's SetTransform): a cache of a kind that is large
+   * and numerous keeps only the fields it answers from. Keep metadata.resourceVersion.
+   */
+  transform?: (obj: T) => T;
 }
 
 export const objectKey = (o: KubeObject) => (o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name);
@@ -29,7 +34,7 @@ export class Informer<T extends KubeObject> {
   constructor(
     private readonly client: KubeClient,
     private readonly ref: ResourceRef,
-    private readonly opts: InformerOptions = {},
+    private readonly opts: InformerOptions<T> = {},
   ) {}
 
   onChange(handler: ChangeHandler<T>): this {
@@ -76,7 +81,8 @@ export class Informer<T extends KubeObject> {
   private async relist(): Promise<void> {
     const list = await this.client.list<T>(this.ref, { labelSelector: this.opts.labelSelector });
     const seen = new Set<string>();
-    for (const item of list.items) {
+    for (const raw of list.items) {
+      const item = this.opts.transform ? this.opts.transform(raw) : raw;
       const key = objectKey(item);
       seen.add(key);
       const prev = this.store.get(key);
@@ -107,11 +113,12 @@ export class Informer<T extends KubeObject> {
       const status = ev.object as unknown as { code?: number; message?: string };
       throw new ApiError(status.code ?? 500, 'WatchError', status.message ?? 'watch error', ev.object);
     }
-    const key = objectKey(ev.object);
-    this.resourceVersion = ev.object.metadata.resourceVersion;
+    const obj = this.opts.transform ? this.opts.transform(ev.object) : ev.object;
+    const key = objectKey(obj);
+    this.resourceVersion = obj.metadata.resourceVersion;
     if (ev.type === 'DELETED') this.store.delete(key);
-    else this.store.set(key, ev.object);
-    this.emit(ev.type, ev.object);
+    else this.store.set(key, obj);
+    this.emit(ev.type, obj);
   }
 
   private async loop(): Promise<void> {

@@ -113,7 +113,8 @@ describe('freeze decision on reviews captured from the real apiserver', () => {
 
   it('passes other operations, kinds and subresources', () => {
     const base = reviewFixture('set-image').request;
-    assert.equal(decideFreeze({ ...base, operation: 'CREATE' }, flags).kind, 'passed');
+    assert.equal(decideFreeze({ ...base, operation: 'CREATE', oldObject: undefined }, flags).kind, 'passed', 'a CREATE no Canary targets');
+    assert.equal(decideFreeze({ ...base, operation: 'DELETE' }, flags).kind, 'passed');
     assert.equal(decideFreeze({ ...base, kind: { group: 'apps', version: 'v1', kind: 'DaemonSet' } }, flags).kind, 'passed');
     assert.equal(decideFreeze({ ...base, subResource: 'scale' }, flags).kind, 'passed');
   });
@@ -126,5 +127,87 @@ describe('freeze decision on reviews captured from the real apiserver', () => {
   it('treats only the configured users as the controller', () => {
     const req = reviewFixture('controller-unpause').request;
     assert.equal(decideFreeze(req, { controllerUsers: ['someone-else'] }).kind, 're-paused');
+  });
+
+  describe('CREATE of a Deployment a Canary targets (recreated after an orphaning delete)', () => {
+    // A CREATE as the apiserver sends it: the Deployment of the set-image fixture, new template,
+    // none of sluice's label or annotations (a manifest applied again).
+    const create = () => {
+      const base = reviewFixture('set-image').request;
+      const object = structuredClone(base.object);
+      delete object.metadata.annotations;
+      object.metadata.labels = { app: 'podinfo' };
+      delete object.spec.paused;
+      return { request: { ...base, operation: 'CREATE' as const, oldObject: undefined, object }, stable: base.oldObject.metadata.annotations!['sluice.dev/stable-revision']! };
+    };
+    const ctx = (stable: string | undefined, serving: number, asked: unknown[] = []) => ({
+      canaryFor: (ns: string, d: string) => (d === 'podinfo' && ns === 'fixtures' ? { name: 'podinfo', stableRevision: stable } : undefined),
+      servingPods: (ns: string, d: string, selector: Record<string, string>) => {
+        asked.push({ ns, d, selector });
+        return serving;
+      },
+    });
+
+    it('freezes it on the stable revision while pods of its predecessor serve', () => {
+      const { request, stable } = create();
+      const asked: unknown[] = [];
+      const d = decideFreeze(request, flags, ctx(stable, 2, asked));
+      assert.ok(d.kind === 'frozen', d.kind);
+      assert.equal(d.mutated.spec.paused, true);
+      assert.equal(d.mutated.metadata.annotations?.['sluice.dev/stable-revision'], stable, 'the Canary\'s stable revision, not the new one');
+      assert.equal(d.mutated.metadata.annotations?.['sluice.dev/canary'], 'podinfo');
+      assert.equal(d.mutated.metadata.labels?.['sluice.dev/managed'], 'true', 'later UPDATEs reach the freeze');
+      assert.match(d.warning, /podinfo\.fixtures recreated while 2 pod\(s\) of its stable revision/);
+      assert.deepEqual(asked, [{ ns: 'fixtures', d: 'podinfo', selector: (request.object.spec as unknown as { selector: { matchLabels: unknown } }).selector.matchLabels }]);
+      // The answer as the apiserver gets it: a patch that pauses and marks, and the warning.
+      const answer = answerMutate(request, flags, ctx(stable, 2));
+      assert.equal(answer.decision, 'frozen');
+      const patched = jsonPatch.applyPatch(structuredClone(request.object), JSON.parse(Buffer.from(answer.review.response!.patch!, 'base64').toString('utf8'))).newDocument;
+      assert.equal(patched.spec.paused, true);
+      assert.equal(answer.review.response?.warnings?.length, 1);
+    });
+
+    it('does not trust a stable revision the new object claims', () => {
+      const { request, stable } = create();
+      const untested = templateRevision(request.object.spec.template);
+      request.object.metadata.annotations = { 'sluice.dev/stable-revision': untested };
+      const d = decideFreeze(request, flags, ctx(stable, 1));
+      assert.ok(d.kind === 'frozen');
+      assert.equal(d.mutated.metadata.annotations?.['sluice.dev/stable-revision'], stable);
+    });
+
+    it('lets it start, with a warning, when no pod is left to serve', () => {
+      const { request, stable } = create();
+      const d = decideFreeze(request, flags, ctx(stable, 0));
+      assert.ok(d.kind === 'passed');
+      assert.match(d.warning ?? '', /no pod of the stable revision is left to serve: it starts unanalysed, and canary podinfo analyses it now/);
+      const answer = answerMutate(request, flags, ctx(stable, 0));
+      assert.equal(answer.review.response?.patch, undefined);
+      assert.deepEqual(answer.review.response?.warnings, [d.warning]);
+    });
+
+    it('marks, without pausing, one created at the stable revision', () => {
+      const { request } = create();
+      const d = decideFreeze(request, flags, ctx(templateRevision(request.object.spec.template), 3));
+      assert.ok(d.kind === 'marked');
+      assert.equal(d.mutated.spec.paused, undefined);
+      assert.equal(d.mutated.metadata.labels?.['sluice.dev/managed'], 'true');
+    });
+
+    it('passes the controller, a Canary that released nothing yet, and Deployments no Canary targets', () => {
+      const { request, stable } = create();
+      assert.equal(decideFreeze({ ...request, userInfo: { username: controllerUser } }, flags, ctx(stable, 2)).kind, 'passed');
+      assert.equal(decideFreeze(request, flags, ctx(undefined, 2)).kind, 'passed');
+      const other = structuredClone(request);
+      other.object.metadata.name = 'other';
+      assert.equal(decideFreeze(other, flags, ctx(stable, 2)).kind, 'passed');
+    });
+
+    it('compares the template part of a stable revision that includes tracked configs', () => {
+      const { request, stable } = create();
+      const d = decideFreeze(request, flags, ctx(`${stable}+abc123`, 1));
+      assert.ok(d.kind === 'frozen');
+      assert.equal(d.mutated.metadata.annotations?.['sluice.dev/stable-revision'], stable);
+    });
   });
 });
