@@ -23,7 +23,7 @@ export const webhookProgram = {
     port: { type: 'string', default: '8443', help: 'HTTPS port for the apiserver' },
     'bind-address': { type: 'string', default: '0.0.0.0', help: 'address the HTTPS and metrics servers listen on' },
     'metrics-port': { type: 'string', default: '8081', help: 'plain HTTP port for /metrics' },
-    'controller-user': { type: 'string', multiple: true, default: ['system:serviceaccount:sluice-system:sluice'], help: "the controller's username; its writes pass the freeze unchanged" },
+    'controller-user': { type: 'string', multiple: true, default: ['system:serviceaccount:sluice-system:sluice-controller'], help: "the controller's username; its writes pass the freeze unchanged" },
     'tls-cert-file': { type: 'string', help: 'serving certificate from a file (with --tls-key-file; e.g. from cert-manager), reloaded when it changes' },
     'tls-key-file': { type: 'string', help: 'private key of --tls-cert-file' },
     'tls-secret': { type: 'string', default: 'sluice-system/sluice-webhook-tls', help: 'NAMESPACE/NAME of the Secret holding the self-managed CA and serving certificate' },

@@ -13,7 +13,7 @@ import { CONTROLLER, SLUICE_NAMESPACE, ensureServiceAccountToken, serviceAccount
 import { admin, deleteNamespace } from '../integration/world-helpers.js';
 import { applySeed, sluiceAndNamespace, waitPhase } from './seed-helpers.js';
 
-const tokenFile = path.join(serviceAccountDir, 'token');
+const tokenFile = path.join(serviceAccountDir('controller'), 'token');
 const tls = { ca: fs.existsSync(path.join(paths.pki, 'ca.crt')) ? fs.readFileSync(path.join(paths.pki, 'ca.crt'), 'utf8') : undefined };
 
 describe('a rotated service-account token', function () {
@@ -30,7 +30,7 @@ describe('a rotated service-account token', function () {
     for (const name of ['token-holder-a', 'token-holder-b']) await client.delete(at(R.secrets, SLUICE_NAMESPACE, name));
     // Back to a token that nothing revokes, for the tests after this one.
     await stopController();
-    await ensureServiceAccountToken(client, true);
+    await ensureServiceAccountToken(client, 'controller', { force: true });
     await startController();
     await deleteNamespace(ns);
   });
@@ -40,14 +40,14 @@ describe('a rotated service-account token', function () {
     // The controller starts on token A, which dies with Secret token-holder-a.
     const a = await secret('token-holder-a');
     await stopController();
-    await ensureServiceAccountToken(client, true, { name: a.metadata.name, uid: a.metadata.uid! });
+    await ensureServiceAccountToken(client, 'controller', { force: true, boundTo: { name: a.metadata.name, uid: a.metadata.uid! } });
     await startController();
     const pid = runningPid(CONTROLLER);
     const tokenA = fs.readFileSync(tokenFile, 'utf8');
     // Rotation: token B on disk, then A revoked — and seen revoked by the apiserver (it caches
     // accepted tokens for a few seconds), so the work below can only be done with B.
     const b = await secret('token-holder-b');
-    await ensureServiceAccountToken(client, true, { name: b.metadata.name, uid: b.metadata.uid! });
+    await ensureServiceAccountToken(client, 'controller', { force: true, boundTo: { name: b.metadata.name, uid: b.metadata.uid! } });
     await client.delete(at(R.secrets, SLUICE_NAMESPACE, a.metadata.name));
     await waitFor(async () => (await probe(`${urls.apiserver}/api/v1/namespaces/${SLUICE_NAMESPACE}/serviceaccounts`, { ...tls, bearer: tokenA })).status === 401 || undefined, {
       timeoutMs: 60_000, what: 'the apiserver to refuse the revoked token',

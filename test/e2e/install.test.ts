@@ -35,9 +35,9 @@ describe('installing sluice as a platform team does', function () {
       assert.match(r.stderr, new RegExp(`Warning: sluice: podinfo\\.${ns} frozen at revision`), 'kubectl prints the freeze');
       assert.ok((await webhookRequestCount('mutate')) > before, 'the webhook answered the freeze');
       // The webhook listens on loopback only and is registered by Service: what reached it came
-      // through the pod network, at a pod address of Deployment sluice (kept-alive connections
+      // through the pod network, at a pod address of Deployment sluice-webhook (kept-alive connections
       // are counted once, so the count is of connections, not requests).
-      assert.ok((await forwardedToSluicePods()) > 0, 'the apiserver dialled a pod of Deployment sluice through the pod network');
+      assert.ok((await forwardedToSluicePods()) > 0, 'the apiserver dialled a pod of Deployment sluice-webhook through the pod network');
       const d = await (await admin()).get<Deployment & { spec: { template: unknown } }>(at(R.deployments, ns, 'podinfo'));
       assert.equal(d.spec.paused, true);
       const rev = templateRevision(d.spec.template as Parameters<typeof templateRevision>[0]);
@@ -65,7 +65,7 @@ describe('installing sluice as a platform team does', function () {
     }
     for (const spec of [webhookSpec(), controllerSpec()]) {
       assert.ok(!spec.args.some((a) => a.startsWith('--kubeconfig')), `${spec.name} has no kubeconfig`);
-      assert.ok(spec.args.includes(`--in-cluster-root=${paths.serviceAccountRoot}`), `${spec.name} reads the mounted service account`);
+      assert.ok(spec.args.some((a) => a.startsWith(`--in-cluster-root=${paths.serviceAccountRoot}/`)), `${spec.name} reads the mounted service account`);
     }
     await smoke('kustomize');
   });
@@ -75,16 +75,18 @@ describe('installing sluice as a platform team does', function () {
     await stopWebhook();
     // Everything the kustomize install made but its CRDs and namespace goes, so the chart must
     // create it all again (the service account too: its old tokens die with it).
-    const gone = ['deployment/sluice', 'service/sluice-webhook', 'poddisruptionbudget/sluice', 'serviceaccount/sluice', 'role/sluice-webhook-tls', 'rolebinding/sluice-webhook-tls'];
+    const perIdentity = (id: string) => [`deployment/sluice-${id}`, `poddisruptionbudget/sluice-${id}`, `serviceaccount/sluice-${id}`];
+    const gone = [...perIdentity('webhook'), ...perIdentity('controller'), 'service/sluice-webhook', 'role/sluice-webhook-tls', 'rolebinding/sluice-webhook-tls', 'role/sluice-controller-lease', 'rolebinding/sluice-controller-lease'];
     kubectl(binDir, ['delete', '-n', SLUICE_NAMESPACE, '--wait=true', ...gone]);
-    kubectl(binDir, ['delete', '--wait=true', 'mutatingwebhookconfiguration/sluice', 'validatingwebhookconfiguration/sluice', 'clusterrole/sluice', 'clusterrolebinding/sluice']);
+    kubectl(binDir, ['delete', '--wait=true', 'mutatingwebhookconfiguration/sluice', 'validatingwebhookconfiguration/sluice', 'clusterrole/sluice-webhook', 'clusterrole/sluice-controller',
+      'clusterrolebinding/sluice-webhook', 'clusterrolebinding/sluice-controller', 'validatingadmissionpolicy/sluice-controller-contract', 'validatingadmissionpolicybinding/sluice-controller-contract']);
     try {
       const manifests = renderChart(binDir, SLUICE_NAMESPACE, ['image.repository=registry.example.com/platform/sluice', 'image.tag=test']);
       kubectl(binDir, ['apply', '--server-side', '--field-manager=helm', '-f', '-'], toYamlStream(manifests));
-      const dep = await (await admin()).get<KubeObject & { spec: { template: { spec: { containers: { image: string }[] } } } }>(at(R.deployments, SLUICE_NAMESPACE, 'sluice'));
+      const dep = await (await admin()).get<KubeObject & { spec: { template: { spec: { containers: { image: string }[] } } } }>(at(R.deployments, SLUICE_NAMESPACE, 'sluice-webhook'));
       assert.equal(dep.spec.template.spec.containers[0]!.image, 'registry.example.com/platform/sluice:test');
       assert.equal(dep.metadata.labels?.['helm.sh/chart'], 'sluice-0.1.0');
-      await ensureServiceAccountToken(await admin(), true);
+      for (const who of ['webhook', 'controller'] as const) await ensureServiceAccountToken(await admin(), who, { force: true });
       await startWebhook();
       await startController();
       await smoke('helm');
@@ -93,7 +95,7 @@ describe('installing sluice as a platform team does', function () {
       await stopController();
       await stopWebhook();
       installManifests(binDir);
-      await ensureServiceAccountToken(await admin(), true);
+      for (const who of ['webhook', 'controller'] as const) await ensureServiceAccountToken(await admin(), who, { force: true });
       await startWebhook();
       await startController();
     }

@@ -1,6 +1,6 @@
-// Upgrading sluice in the middle of an analysis, as a Deployment's rolling update does it: two
-// replicas (each a webhook and a controller, serving one pod of Deployment sluice), replaced one at
-// a time by processes of a new build — the image's tree, built from the Dockerfile. For each
+// Upgrading sluice in the middle of an analysis, as rolling updates of its two Deployments do it:
+// two replicas (each a webhook, serving one pod of Deployment sluice-webhook, and a controller),
+// replaced one at a time by processes of a new build — the image's tree, built from the Dockerfile. For each
 // replica: the new one starts, the old pod is deleted and its processes get SIGTERM together (as a
 // kubelet does), the ReplicaSet's new pod is served by the new processes. Meanwhile a steady
 // stream of server-side dry-run template changes goes through the webhook: none may fail. The
@@ -40,7 +40,7 @@ describe('upgrading sluice mid-analysis, one replica at a time', function () {
   let newBuild: Build;
 
   const sluicePods = async () =>
-    (await (await admin()).list<Pod>(at(R.pods, SLUICE_NAMESPACE), { labelSelector: 'app.kubernetes.io/name=sluice' })).items.filter((p) => !p.metadata.deletionTimestamp).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+    (await (await admin()).list<Pod>(at(R.pods, SLUICE_NAMESPACE), { labelSelector: 'app.kubernetes.io/name=sluice,app.kubernetes.io/component=webhook' })).items.filter((p) => !p.metadata.deletionTimestamp).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
   // By pod name: kwok may give the replacement pod the address its predecessor just freed.
   const readyEndpointPods = async () =>
     (await (await admin()).list<KubeObject & { endpoints?: { targetRef?: { name: string }; conditions?: { ready?: boolean } }[] }>(at(R.endpointslices, SLUICE_NAMESPACE), { labelSelector: 'kubernetes.io/service-name=sluice-webhook' }))
@@ -73,7 +73,7 @@ describe('upgrading sluice mid-analysis, one replica at a time', function () {
     pods = await waitFor(async () => {
       const pods = await sluicePods();
       return pods.length === 2 && pods.every((p) => p.status?.podIP) ? pods : undefined;
-    }, { timeoutMs: 30_000, what: 'the two pods of Deployment sluice' });
+    }, { timeoutMs: 30_000, what: 'the two pods of Deployment sluice-webhook' });
     const [podA, podB] = pods;
     old = [
       { webhook: WEBHOOK, controller: CONTROLLER, port: ports.webhook, metricsPort: ports.webhookMetrics, controllerMetricsPort: ports.controllerMetrics },
@@ -131,7 +131,7 @@ describe('upgrading sluice mid-analysis, one replica at a time', function () {
       const victim = i === 0 ? podA! : podB!;
       const before = new Set((await sluicePods()).map((p) => p.metadata.name));
       await client.delete(at(R.pods, SLUICE_NAMESPACE, victim.metadata.name));
-      // SIGTERM to both containers of the deleted pod, as the kubelet sends it.
+      // SIGTERM to the deleted pod's webhook, as the kubelet sends it, and to a controller replica.
       await Promise.all([stopComponent(replica.webhook), stopComponent(replica.controller)]);
       const newPod = await waitFor(async () => (await sluicePods()).find((p) => !before.has(p.metadata.name) && p.status?.podIP), { timeoutMs: 30_000, what: 'the replacement pod' });
       routeWebhook(fresh.port, newPod.metadata.name);

@@ -35,39 +35,51 @@ describe('the Helm chart', function () {
     for (const o of fromKustomize) assert.ok(chartIds.has(id(o)), `${id(o)} is in the chart`);
     const extra = [...chartIds].filter((i) => !fromKustomize.some((o) => id(o) === i));
     assert.deepEqual(extra, ['Service/sluice-system/sluice-metrics'], 'the chart adds only its metrics Service');
-    for (const [kind, name, field] of [['ClusterRole', 'sluice', 'rules'], ['Role', 'sluice-webhook-tls', 'rules'], ['MutatingWebhookConfiguration', 'sluice', 'webhooks'], ['ValidatingWebhookConfiguration', 'sluice', 'webhooks'], ['CustomResourceDefinition', 'canaries.flagger.app', 'spec']] as const) {
+    for (const [kind, name, field] of [
+      ['ClusterRole', 'sluice-webhook', 'rules'], ['ClusterRole', 'sluice-controller', 'rules'], ['Role', 'sluice-webhook-tls', 'rules'], ['Role', 'sluice-controller-lease', 'rules'],
+      ['ValidatingAdmissionPolicy', 'sluice-controller-contract', 'spec'], ['ValidatingAdmissionPolicyBinding', 'sluice-controller-contract', 'spec'],
+      ['MutatingWebhookConfiguration', 'sluice', 'webhooks'], ['ValidatingWebhookConfiguration', 'sluice', 'webhooks'], ['CustomResourceDefinition', 'canaries.flagger.app', 'spec'],
+    ] as const) {
       assert.deepEqual(find(fromChart, kind, name)[field], find(fromKustomize, kind, name)[field], `${kind} ${name} ${field}`);
     }
-    const [chartDep, kustDep] = [find(fromChart, 'Deployment', 'sluice'), find(fromKustomize, 'Deployment', 'sluice')];
-    assert.deepEqual(podSpec(chartDep).securityContext, podSpec(kustDep).securityContext);
-    assert.deepEqual(containers(chartDep).map((c) => [c.name, c.ports, c.securityContext]), containers(kustDep).map((c) => [c.name, c.ports, c.securityContext]));
-    assert.deepEqual((podSpec(chartDep).securityContext as { seccompProfile: unknown }).seccompProfile, { type: 'RuntimeDefault' }, 'restricted Pod Security level');
+    for (const name of ['sluice-webhook', 'sluice-controller']) {
+      const [chartDep, kustDep] = [find(fromChart, 'Deployment', name), find(fromKustomize, 'Deployment', name)];
+      assert.deepEqual(podSpec(chartDep).securityContext, podSpec(kustDep).securityContext);
+      assert.equal(podSpec(chartDep).serviceAccountName, podSpec(kustDep).serviceAccountName, `${name}: its own identity`);
+      assert.deepEqual((chartDep.spec as { selector: unknown }).selector, (kustDep.spec as { selector: unknown }).selector);
+      assert.deepEqual(containers(chartDep).map((c) => [c.name, c.ports, c.securityContext]), containers(kustDep).map((c) => [c.name, c.ports, c.securityContext]));
+      assert.deepEqual((podSpec(chartDep).securityContext as { seccompProfile: unknown }).seccompProfile, { type: 'RuntimeDefault' }, 'restricted Pod Security level');
+    }
   });
 
   it('moves everything namespaced, and every flag that names the namespace, into the release namespace', () => {
     const objs = renderChart(binDir, 'delivery');
-    const clusterScoped = new Set(['ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']);
+    const clusterScoped = new Set(['ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
     for (const o of objs) {
       if (clusterScoped.has(o.kind!)) continue;
       assert.equal(o.metadata.namespace, 'delivery', `${id(o)} in the release namespace`);
     }
-    assert.equal((find(objs, 'ClusterRoleBinding', 'sluice').subjects as { namespace: string }[])[0]!.namespace, 'delivery');
+    for (const name of ['sluice-webhook', 'sluice-controller']) assert.equal((find(objs, 'ClusterRoleBinding', name).subjects as { namespace: string }[])[0]!.namespace, 'delivery');
+    const policy = find(objs, 'ValidatingAdmissionPolicy', 'sluice-controller-contract').spec as { matchConditions: { expression: string }[] };
+    assert.match(policy.matchConditions[0]!.expression, /'system:serviceaccount:delivery:sluice-controller'/, 'the policy binds the release\'s controller');
     for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
       for (const w of find(objs, kind, 'sluice').webhooks as { clientConfig: { service: { namespace: string } }; namespaceSelector: { matchExpressions: { values: string[] }[] } }[]) {
         assert.equal(w.clientConfig.service.namespace, 'delivery');
         assert.deepEqual(w.namespaceSelector.matchExpressions[0]!.values, ['kube-system', 'delivery']);
       }
     }
-    const [webhook, controller] = containers(find(objs, 'Deployment', 'sluice'));
-    for (const flag of ['--controller-user=system:serviceaccount:delivery:sluice', '--dns-name=sluice-webhook.delivery.svc', '--tls-secret=delivery/sluice-webhook-tls']) assert.ok(webhook!.args.includes(flag), flag);
+    const [webhook] = containers(find(objs, 'Deployment', 'sluice-webhook'));
+    const [controller] = containers(find(objs, 'Deployment', 'sluice-controller'));
+    for (const flag of ['--controller-user=system:serviceaccount:delivery:sluice-controller', '--dns-name=sluice-webhook.delivery.svc', '--tls-secret=delivery/sluice-webhook-tls']) assert.ok(webhook!.args.includes(flag), flag);
     assert.ok(controller!.args.includes('--lease-namespace=delivery'));
   });
 
   it('takes image, replicas, leader election and extra flags from values', () => {
     const objs = renderChart(binDir, 'sluice-system', ['image.repository=registry.example/sluice', 'image.tag=1.2.3', 'replicaCount=1', 'leaderElection.enabled=false', 'controller.extraArgs[0]=--min-interval=5']);
-    const dep = find(objs, 'Deployment', 'sluice');
-    assert.equal((dep.spec as { replicas: number }).replicas, 1);
-    const [webhook, controller] = containers(dep);
+    const [webhookDep, controllerDep] = [find(objs, 'Deployment', 'sluice-webhook'), find(objs, 'Deployment', 'sluice-controller')];
+    for (const dep of [webhookDep, controllerDep]) assert.equal((dep.spec as { replicas: number }).replicas, 1);
+    const [webhook] = containers(webhookDep);
+    const [controller] = containers(controllerDep);
     assert.equal((webhook as unknown as { image: string }).image, 'registry.example/sluice:1.2.3');
     assert.ok(controller!.args.includes('--leader-elect=false'));
     assert.ok(controller!.args.includes('--min-interval=5'));
@@ -78,7 +90,7 @@ describe('the Helm chart', function () {
     const cert = find(objs, 'Certificate', 'sluice-webhook');
     assert.deepEqual((cert.spec as { dnsNames: string[] }).dnsNames, ['sluice-webhook.sluice-system.svc', 'sluice-webhook.sluice-system.svc.cluster.local']);
     assert.ok(find(objs, 'Issuer', 'sluice-selfsigned'), 'a self-signed Issuer when none is given');
-    const [webhook] = containers(find(objs, 'Deployment', 'sluice'));
+    const [webhook] = containers(find(objs, 'Deployment', 'sluice-webhook'));
     assert.ok(webhook!.args.includes('--tls-cert-file=/tls/tls.crt'));
     assert.ok(!webhook!.args.some((a) => a.startsWith('--tls-secret')));
     assert.equal(find(objs, 'MutatingWebhookConfiguration', 'sluice').metadata.annotations?.['cert-manager.io/inject-ca-from'], 'sluice-system/sluice-webhook');

@@ -67,5 +67,5 @@ export const urls = {
 };
 
 /** The identity the controller runs as, in the world and in a cluster alike. */
-export const controllerUser = 'system:serviceaccount:sluice-system:sluice';
+export const controllerUser = 'system:serviceaccount:sluice-system:sluice-controller';
 export const fakeNodeCount = 3;

@@ -1,9 +1,9 @@
 // sluice itself on the local world, installed the way a platform team installs it: manifests/
 // applied unchanged (`kubectl apply -k`, server-side), the webhook configurations reached through
 // their Service (the apiserver dials a ready endpoint of Service sluice-system/sluice-webhook — a
-// kwok pod of Deployment sluice — through the world's pod network, which hands the connection to
-// the local webhook process), and the processes running on the service account's token as a
-// kubelet mounts it (--in-cluster-root), not on an admin kubeconfig.
+// kwok pod of Deployment sluice-webhook — through the world's pod network, which hands the
+// connection to the local webhook process), and each process running on its own service account's
+// token as a kubelet mounts it (--in-cluster-root), not on an admin kubeconfig.
 // Usage: node dist/test/world/sluice.js up|down
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,9 +18,10 @@ import { waitFor } from '../../lib/wait.js';
 export const WEBHOOK = 'sluice-webhook';
 export const CONTROLLER = 'sluice-controller';
 export const SLUICE_NAMESPACE = 'sluice-system';
-const SERVICE_ACCOUNT = 'sluice';
-/** The pods of manifests/deployment.yaml, whose webhook port the local webhook process serves. */
-const SLUICE_POD_LABELS = { 'app.kubernetes.io/name': 'sluice' };
+/** Each process runs as its own ServiceAccount of manifests/rbac.yaml: sluice-webhook, sluice-controller. */
+export type Identity = 'webhook' | 'controller';
+/** The webhook pods of manifests/deployment.yaml, whose webhook port the local webhook process serves. */
+const WEBHOOK_POD_LABELS = { 'app.kubernetes.io/name': 'sluice', 'app.kubernetes.io/component': 'webhook' };
 const WEBHOOK_CONTAINER_PORT = 8443;
 const TOKEN_SECONDS = 24 * 3600;
 
@@ -47,25 +48,27 @@ function inClusterEnv(): Record<string, string> {
   return { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(ports.apiserver) };
 }
 
-/**
- * The service account's token, CA and namespace below paths.serviceAccountRoot, as a kubelet
- * projects them into a Pod: a TokenRequest for sluice-system/sluice, renewed when older than an
- * hour (kubelets renew at 80% of the lifetime; sluice re-reads the file as client-go does).
- */
-/** Where the processes read their service-account token, as a kubelet mounts it. */
-export const serviceAccountDir = path.join(paths.serviceAccountRoot, 'var/run/secrets/kubernetes.io/serviceaccount');
+/** The directory a process treats as its filesystem root for the in-cluster service account. */
+export const inClusterRoot = (who: Identity) => path.join(paths.serviceAccountRoot, who);
+/** Where a process reads its service-account token, as a kubelet mounts it. */
+export const serviceAccountDir = (who: Identity) => path.join(inClusterRoot(who), 'var/run/secrets/kubernetes.io/serviceaccount');
 
-export async function ensureServiceAccountToken(client: KubeClient, force = false, boundTo?: { name: string; uid: string }): Promise<void> {
-  const dir = serviceAccountDir;
+/**
+ * The token, CA and namespace of ServiceAccount sluice-<who> below inClusterRoot(who), as a kubelet
+ * projects them into a Pod: a TokenRequest, renewed when older than an hour (kubelets renew at 80%
+ * of the lifetime; sluice re-reads the file as client-go does).
+ */
+export async function ensureServiceAccountToken(client: KubeClient, who: Identity, opts: { force?: boolean; boundTo?: { name: string; uid: string } } = {}): Promise<void> {
+  const dir = serviceAccountDir(who);
   const tokenFile = path.join(dir, 'token');
   const age = fs.existsSync(tokenFile) ? Date.now() - fs.statSync(tokenFile).mtimeMs : Infinity;
-  if (!force && age < 3600_000) return;
+  if (!opts.force && age < 3600_000) return;
   fs.mkdirSync(dir, { recursive: true });
-  const tr = await client.create<{ metadata: { name: string }; status: { token: string } }>(at(R.serviceaccounts, SLUICE_NAMESPACE, SERVICE_ACCOUNT, 'token'), {
+  const tr = await client.create<{ metadata: { name: string }; status: { token: string } }>(at(R.serviceaccounts, SLUICE_NAMESPACE, `sluice-${who}`, 'token'), {
     apiVersion: 'authentication.k8s.io/v1',
     kind: 'TokenRequest',
     // Bound to a Secret, a token dies with it: how a test revokes the token it rotated away from.
-    spec: { expirationSeconds: TOKEN_SECONDS, ...(boundTo ? { boundObjectRef: { kind: 'Secret', apiVersion: 'v1', ...boundTo } } : {}) },
+    spec: { expirationSeconds: TOKEN_SECONDS, ...(opts.boundTo ? { boundObjectRef: { kind: 'Secret', apiVersion: 'v1', ...opts.boundTo } } : {}) },
   });
   const write = (name: string, content: string) => {
     fs.writeFileSync(path.join(dir, `.${name}.tmp`), content, { mode: 0o600 });
@@ -84,7 +87,7 @@ export function webhookSpec(opts: WebhookOptions = {}): ProcessSpec {
     command: command!,
     args: [
       ...lead, 'webhook',
-      `--in-cluster-root=${paths.serviceAccountRoot}`,
+      `--in-cluster-root=${inClusterRoot('webhook')}`,
       `--port=${port}`,
       '--bind-address=127.0.0.1',
       `--metrics-port=${opts.metricsPort ?? ports.webhookMetrics}`,
@@ -115,7 +118,7 @@ export function controllerSpec(opts: ControllerOptions = {}): ProcessSpec {
     command: command!,
     args: [
       ...lead, 'controller',
-      `--in-cluster-root=${paths.serviceAccountRoot}`,
+      `--in-cluster-root=${inClusterRoot('controller')}`,
       `--metrics-server=${urls.prometheus}`,
       `--metrics-port=${port}`,
       '--bind-address=127.0.0.1',
@@ -131,7 +134,7 @@ export function controllerSpec(opts: ControllerOptions = {}): ProcessSpec {
 }
 
 export async function startController(opts: ControllerOptions = {}): Promise<void> {
-  await withAdmin((client) => ensureServiceAccountToken(client));
+  await withAdmin((client) => ensureServiceAccountToken(client, 'controller'));
   await ensureStarted(controllerSpec(opts));
 }
 
@@ -157,7 +160,7 @@ export function installManifests(binDir: string): void {
  * without a rule of its own — go to the local webhook listening on `port`.
  */
 export function routeWebhook(port: number, pod?: string): void {
-  writeRule(paths.podNetworkRules, { namespace: SLUICE_NAMESPACE, matchLabels: SLUICE_POD_LABELS, port: WEBHOOK_CONTAINER_PORT, to: `127.0.0.1:${port}`, ...(pod ? { pod } : {}) });
+  writeRule(paths.podNetworkRules, { namespace: SLUICE_NAMESPACE, matchLabels: WEBHOOK_POD_LABELS, port: WEBHOOK_CONTAINER_PORT, to: `127.0.0.1:${port}`, ...(pod ? { pod } : {}) });
 }
 
 const PROBE_NS = 'sluice-world-probe';
@@ -200,7 +203,7 @@ async function withAdmin<T>(fn: (client: KubeClient) => Promise<T>): Promise<T> 
 
 export async function startWebhook(opts: WebhookOptions = {}): Promise<void> {
   await withAdmin(async (client) => {
-    await ensureServiceAccountToken(client);
+    await ensureServiceAccountToken(client, 'webhook');
     await ensureStarted(webhookSpec(opts));
     await webhookTrusted(client);
   });

@@ -17,7 +17,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end }}
 
 {{- define "sluice.serviceAccount" -}}
-system:serviceaccount:{{ .Release.Namespace }}:sluice
+system:serviceaccount:{{ .Release.Namespace }}:sluice-controller
 {{- end }}
 
 {{/* The documents of a multi-document YAML file of the chart, parsed; comments and empty documents dropped. */}}
