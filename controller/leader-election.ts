@@ -1,7 +1,10 @@
 // Leader election on a coordination.k8s.io Lease, as client-go does it: the holder renews every
 // `retryMs`; a candidate takes the Lease once it has seen no renewal for `leaseDurationMs` (by its
 // own clock, so clock skew between replicas does not matter); a leader that cannot renew within
-// `renewDeadlineMs` stops acting at once and becomes a candidate again.
+// `renewDeadlineMs` stops acting at once and becomes a candidate again. "At once" holds even when
+// the apiserver hangs: an attempt is cut off at the renew deadline, and `isLeader` (asked before
+// every write) turns false the moment the deadline passes, whatever an attempt is still doing —
+// otherwise a hung renew could keep a leader acting after a standby took the expired Lease.
 import { ApiError, R, at, type KubeClient, type KubeObject } from '../lib/kube/client.js';
 import { delay } from '../lib/wait.js';
 import type { Logger } from '../lib/logger.js';
@@ -25,6 +28,7 @@ const microTime = (d: Date) => d.toISOString().replace('Z', '000Z');
 
 export class LeaderElector {
   private leading = false;
+  private lastRenew = 0;
   private stopped = false;
   private observed: { record: string; at: number } | undefined;
 
@@ -35,7 +39,11 @@ export class LeaderElector {
   ) {}
 
   get isLeader(): boolean {
-    return this.leading;
+    return this.leading && Date.now() - this.lastRenew <= this.renewDeadlineMs;
+  }
+
+  private get renewDeadlineMs(): number {
+    return this.opts.renewDeadlineMs ?? 10_000;
   }
 
   private get durationMs(): number {
@@ -79,23 +87,30 @@ export class LeaderElector {
   /** Runs until stop(): campaigns, leads, and campaigns again after losing the Lease. */
   async run(): Promise<void> {
     const retry = this.opts.retryMs ?? 2_000;
-    const renewDeadline = this.opts.renewDeadlineMs ?? 10_000;
-    let lastRenew = 0;
+    const renewDeadline = this.renewDeadlineMs;
     while (!this.stopped) {
       let ok = false;
+      // A leader's attempt may last until its renew deadline; a candidate's, one lease duration.
+      const budget = this.leading ? Math.max(1, this.lastRenew + renewDeadline - Date.now()) : this.durationMs;
+      let timer: NodeJS.Timeout | undefined;
       try {
-        ok = await this.tryAcquireOrRenew();
+        ok = await Promise.race([
+          this.tryAcquireOrRenew(),
+          new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer from the apiserver within ${budget} ms`)), budget))),
+        ]);
       } catch (err) {
         this.logger.warn(`leader election: ${(err as Error).message}`);
+      } finally {
+        clearTimeout(timer);
       }
       if (ok) {
-        lastRenew = Date.now();
+        this.lastRenew = Date.now();
         if (!this.leading) {
           this.leading = true;
           this.logger.info(`became leader (${this.opts.identity})`, { lease: `${this.opts.namespace}/${this.opts.name}` });
           this.opts.onStartedLeading();
         }
-      } else if (this.leading && Date.now() - lastRenew > renewDeadline) {
+      } else if (this.leading && Date.now() - this.lastRenew > renewDeadline) {
         this.leading = false;
         this.logger.warn(`lost leadership (${this.opts.identity}); stopped acting`);
         this.opts.onStoppedLeading();

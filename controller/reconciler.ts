@@ -108,6 +108,7 @@ export class Reconciler {
     if (!canary) {
       this.started.delete(key);
       this.d.checks.forget(key);
+      this.d.metrics.forget(namespace, name);
       return;
     }
     try {
@@ -193,6 +194,10 @@ export class Reconciler {
   private async runMetrics(canary: Canary): Promise<MetricResult[]> {
     const results = await runAnalysis(canary, {
       metricTemplate: (tns, tname) => this.d.caches.templates.get(tns, tname),
+      secret: async (sns, sname) => {
+        const s = await this.d.client.find<KubeObject & { data?: Record<string, string> }>(at(R.secrets, sns, sname));
+        return s ? Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')])) : undefined;
+      },
       defaultPrometheus: this.d.settings.prometheus,
       timeoutMs: this.d.settings.prometheusTimeoutMs,
     });

@@ -28,15 +28,37 @@ interface ApiResponse {
 export const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
 
 export class PrometheusClient {
-  constructor(
-    readonly address: string,
-    private readonly timeoutMs = 5000,
-    private readonly headers: Record<string, string> = {},
-  ) {}
+  /** The address as it may be shown (Events, alerts, logs): without credentials. */
+  readonly address: string;
+  private readonly base: URL;
+  private readonly headers: Record<string, string>;
+
+  /**
+   * `address` may carry credentials (`https://user:pass@host/prefix`): they are sent as a Basic
+   * Authorization header and never appear in a message.
+   */
+  constructor(address: string, private readonly timeoutMs = 5000, headers: Record<string, string> = {}) {
+    let url: URL;
+    try {
+      url = new URL(address);
+    } catch {
+      throw new PrometheusError('unreachable', `Prometheus address "${redact(address)}" is not a URL`);
+    }
+    this.headers = { ...headers };
+    if (url.username || url.password) {
+      this.headers.authorization ??= `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
+      url.username = '';
+      url.password = '';
+    }
+    // The API path goes below the address's own path (a Prometheus served under /prometheus/).
+    if (!url.pathname.endsWith('/')) url.pathname += '/';
+    this.base = url;
+    this.address = url.toString().replace(/\/$/, '');
+  }
 
   /** Every series of an instant query (vector or scalar). */
   async query(promql: string, at?: Date): Promise<Sample[]> {
-    const url = new URL('/api/v1/query', this.address.endsWith('/') ? this.address : `${this.address}/`);
+    const url = new URL('api/v1/query', this.base);
     const form = new URLSearchParams({ query: promql });
     if (at) form.set('time', String(at.getTime() / 1000));
     let res: Response;
@@ -82,4 +104,9 @@ export class PrometheusClient {
     if (Number.isNaN(v)) throw new PrometheusError('not-a-number', 'the query returned NaN (typically 0/0: no requests in the interval)');
     return v;
   }
+}
+
+/** `address` without any user:password it carries, for messages about an address that is not a URL. */
+export function redact(address: string): string {
+  return address.replace(/\/\/[^/@\s]*@/, '//');
 }

@@ -13,17 +13,41 @@ import { failure, verdict } from './verdict.js';
 
 export interface AnalysisDeps {
   metricTemplate(namespace: string, name: string): MetricTemplate | undefined;
+  /** A Secret's data, decoded; undefined when it does not exist. For a template's `secretRef`. */
+  secret?(namespace: string, name: string): Promise<Record<string, string> | undefined>;
   /** The Prometheus for builtin checks and templates that name no address. */
   defaultPrometheus: string;
   timeoutMs: number;
 }
 
 const clients = new Map<string, PrometheusClient>();
-function clientFor(address: string, timeoutMs: number): PrometheusClient {
+/** Clients without credentials of their own are shared; a Secret's credentials get a client per query. */
+function clientFor(address: string, timeoutMs: number, headers?: Record<string, string>): PrometheusClient {
+  if (headers) return new PrometheusClient(address, timeoutMs, headers);
   const key = `${address}|${timeoutMs}`;
   let c = clients.get(key);
-  if (!c) clients.set(key, (c = new PrometheusClient(address, timeoutMs)));
+  if (!c) {
+    // Bounded: addresses come from MetricTemplates, which anyone with a namespace can write.
+    if (clients.size >= 1000) clients.clear();
+    clients.set(key, (c = new PrometheusClient(address, timeoutMs)));
+  }
   return c;
+}
+
+/**
+ * Flagger's `provider.secretRef` for Prometheus: keys `username` and `password` (Basic auth) or
+ * `token` (Bearer), from a Secret in the template's namespace.
+ */
+async function credentials(tpl: MetricTemplate, deps: AnalysisDeps): Promise<Record<string, string> | string | undefined> {
+  const ref = tpl.spec.provider.secretRef?.name;
+  if (!ref) return undefined;
+  const where = objectName(ref, tpl.metadata.namespace);
+  const data = deps.secret ? await deps.secret(tpl.metadata.namespace ?? '', ref).catch((err: Error) => `could not be read: ${err.message}`) : undefined;
+  if (typeof data === 'string') return `Secret ${where} of MetricTemplate ${objectName(tpl.metadata.name, tpl.metadata.namespace)} ${data}`;
+  if (!data) return `Secret ${where} of MetricTemplate ${objectName(tpl.metadata.name, tpl.metadata.namespace)} not found; create it or fix provider.secretRef`;
+  if (data.token) return { authorization: `Bearer ${data.token.trim()}` };
+  if (data.username !== undefined && data.password !== undefined) return { authorization: `Basic ${Buffer.from(`${data.username}:${data.password}`).toString('base64')}` };
+  return `Secret ${where} of MetricTemplate ${objectName(tpl.metadata.name, tpl.metadata.namespace)} has neither "token" nor "username" and "password"`;
 }
 
 function explain(err: unknown, canary: Canary): string {
@@ -39,6 +63,7 @@ async function checkOne(canary: Canary, metric: CanaryMetric, deps: AnalysisDeps
   const ns = canary.metadata.namespace ?? 'default';
   let query: string | undefined;
   let address = deps.defaultPrometheus;
+  let headers: Record<string, string> | undefined;
   if (metric.templateRef) {
     const tns = metric.templateRef.namespace ?? ns;
     const tpl = deps.metricTemplate(tns, metric.templateRef.name);
@@ -46,6 +71,9 @@ async function checkOne(canary: Canary, metric: CanaryMetric, deps: AnalysisDeps
     if (tpl.spec.provider.type !== 'prometheus') return failure(metric, `provider type "${tpl.spec.provider.type}" of MetricTemplate ${objectName(tpl.metadata.name, tns)} is not supported; sluice queries Prometheus`);
     query = tpl.spec.query;
     address = tpl.spec.provider.address ?? deps.defaultPrometheus;
+    const auth = await credentials(tpl, deps);
+    if (typeof auth === 'string') return failure(metric, auth);
+    headers = auth;
   } else if (metric.query) {
     query = metric.query;
   } else {
@@ -61,7 +89,7 @@ async function checkOne(canary: Canary, metric: CanaryMetric, deps: AnalysisDeps
       interval: promDuration(parseDuration(metric.interval, 60_000)),
       variables: metric.templateVariables ?? {},
     });
-    return verdict(metric, await clientFor(address, deps.timeoutMs).value(rendered));
+    return verdict(metric, await clientFor(address, deps.timeoutMs, headers).value(rendered));
   } catch (err) {
     return failure(metric, explain(err, canary));
   }

@@ -57,6 +57,12 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * A watch cut off in transit (the connection closed or aborted before the server ended it):
+ * every event up to the last one read was applied, so it can resume from there.
+ */
+export class WatchInterrupted extends Error {}
+
 export interface RequestOptions {
   body?: unknown;
   contentType?: string;
@@ -340,7 +346,18 @@ export class KubeClient {
             size += c.length;
             if (size <= MAX_ERROR_BODY) chunks.push(c);
           });
-          res.on('end', () => finish(new ApiError(res.statusCode ?? 0, '', `watch ${url.pathname}: ${Buffer.concat(chunks).toString('utf8')}`, undefined)));
+          res.on('end', () => {
+            // The apiserver answers a Status; its message is what a person needs, not the JSON.
+            const text = Buffer.concat(chunks).toString('utf8');
+            let status: { message?: unknown; reason?: unknown } = {};
+            try {
+              status = JSON.parse(text) as typeof status;
+            } catch {
+              /* not a Status: the text as it came */
+            }
+            const message = typeof status.message === 'string' ? status.message : text;
+            finish(new ApiError(res.statusCode ?? 0, typeof status.reason === 'string' ? status.reason : '', `watch ${url.pathname}: ${message}`, undefined));
+          });
           return;
         }
         let buffered = '';
@@ -364,8 +381,8 @@ export class KubeClient {
           if (buffered.length > MAX_WATCH_LINE) stopWith(new Error(`watch ${url.pathname}: an event longer than ${MAX_WATCH_LINE} bytes; re-listing`));
         });
         res.on('end', () => finish());
-        res.on('aborted', () => finish(new Error(`watch ${url.pathname} aborted`)));
-        res.on('close', () => finish(done ? undefined : new Error(`watch ${url.pathname}: connection closed`)));
+        res.on('aborted', () => finish(new WatchInterrupted(`watch ${url.pathname} aborted`)));
+        res.on('close', () => finish(done ? undefined : new WatchInterrupted(`watch ${url.pathname}: connection closed`)));
       });
       req.end();
     });

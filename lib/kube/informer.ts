@@ -2,7 +2,7 @@
 // watch from its resourceVersion, re-watch when the server closes it, re-list after an error or
 // an expired resourceVersion, and a periodic re-list that repairs anything a silent watch lost.
 // Handlers see every change as (type, object); they must be level-triggered (enqueue a key).
-import { ApiError, type KubeClient, type KubeObject, type ResourceRef, type WatchEvent } from './client.js';
+import { ApiError, WatchInterrupted, type KubeClient, type KubeObject, type ResourceRef, type WatchEvent } from './client.js';
 import { delay } from '../wait.js';
 
 export type ChangeType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -18,6 +18,24 @@ export interface InformerOptions<T = unknown> {
    * and numerous keeps only the fields it answers from. Keep metadata.resourceVersion.
    */
   transform?: (obj: T) => T;
+}
+
+/** Transport failures: nothing was read wrongly, the watch can resume from where it was. */
+const TRANSIENT = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET']);
+
+/**
+ * Whether a watch that ended with `err` can only go on after a new list. As client-go's reflector:
+ * 410 Gone (the resourceVersion was compacted away, or predates a restarted apiserver's cache) and
+ * ERROR events or unreadable lines need one; a refused connection, a cut stream or an apiserver
+ * answering 403/5xx while it starts is retried from the same resourceVersion, so a restart or a
+ * network blip costs a watch, not a list of everything (and the apiserver answers 410 if that
+ * resourceVersion is gone by then).
+ */
+export function needsList(err: unknown): boolean {
+  if (err instanceof ApiError) return err.status === 410 || err.reason === 'WatchError';
+  if (err instanceof WatchInterrupted) return false;
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return !(typeof code === 'string' && TRANSIENT.has(code));
 }
 
 export const objectKey = (o: KubeObject) => (o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name);
@@ -125,6 +143,7 @@ export class Informer<T extends KubeObject> {
     const relistEvery = this.opts.relistIntervalMs ?? 300_000;
     let backoff = 200;
     let needList = true;
+    let listedForGone = false;
     while (!this.abort.signal.aborted) {
       try {
         if (needList || Date.now() - this.lastList > relistEvery) {
@@ -138,11 +157,17 @@ export class Informer<T extends KubeObject> {
           signal: this.abort.signal,
         });
         backoff = 200;
+        listedForGone = false;
       } catch (err) {
         if (this.abort.signal.aborted) break;
-        // 410 Gone: our resourceVersion is too old; anything else: the server or network failed.
-        needList = true;
+        needList ||= needsList(err);
         this.opts.onError?.(err);
+        // Gone: a new list is the way on, at once (as client-go's reflector); a server that
+        // answers 410 again right after that list is backed off like any other failure.
+        if (err instanceof ApiError && err.status === 410 && !listedForGone) {
+          listedForGone = true;
+          continue;
+        }
         await delay(backoff);
         backoff = Math.min(backoff * 2, 10_000);
       }

@@ -5,6 +5,9 @@ import { parseDuration, promDuration } from '../../controller/duration.js';
 import { unsupportedFields } from '../../controller/spec-check.js';
 import { runAnalysis } from '../../controller/analysis/run-analysis.js';
 import { seedCanary } from './controller-fixtures.js';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { MetricTemplate } from '../../api/flagger-types.js';
 
 const ctx = { name: 'podinfo', namespace: 'test', target: 'podinfo', service: 'podinfo', interval: '1m', variables: { region: 'eu' } };
 
@@ -69,6 +72,54 @@ describe('analysis', () => {
       const c = seedCanary({ analysis: { metrics: [{ name: 'made-up' }] } });
       const [r] = await runAnalysis(c, { metricTemplate: () => undefined, defaultPrometheus: 'http://127.0.0.1:9', timeoutMs: 500 });
       assert.match(r?.message ?? '', /not a builtin metric/);
+    });
+  });
+
+  describe('Prometheus credentials', () => {
+    // Answers every query with 99.5, and records the path and Authorization header it was sent.
+    let server: http.Server;
+    let base: string;
+    const seen: { path: string; auth?: string }[] = [];
+    before(async () => {
+      server = http.createServer((req, res) => {
+        seen.push({ path: req.url ?? '', auth: req.headers.authorization });
+        req.resume();
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ status: 'success', data: { resultType: 'vector', result: [{ metric: {}, value: [0, '99.5'] }] } }));
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      base = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    });
+    after(() => server.close());
+    beforeEach(() => (seen.length = 0));
+
+    const template = (provider: MetricTemplate['spec']['provider']): MetricTemplate => ({ apiVersion: 'flagger.app/v1beta1', kind: 'MetricTemplate', metadata: { name: 'rate', namespace: 'ops' }, spec: { provider, query: 'vector(1)' } });
+    const canary = seedCanary({ analysis: { metrics: [{ name: 'rate', templateRef: { name: 'rate', namespace: 'ops' }, thresholdRange: { min: 99 } }] } });
+    const run = (tpl: MetricTemplate, secrets: Record<string, Record<string, string>> = {}) =>
+      runAnalysis(canary, { metricTemplate: () => tpl, secret: async (_ns, name) => secrets[name], defaultPrometheus: 'http://127.0.0.1:9', timeoutMs: 2000 });
+
+    it('sends an address\'s user:password as Basic auth, below its path, and never shows them', async () => {
+      const [ok] = await run(template({ type: 'prometheus', address: `http://scraper:s3cret@${base}/prom` }));
+      assert.equal(ok?.ok, true, ok?.message);
+      assert.deepEqual(seen, [{ path: '/prom/api/v1/query', auth: `Basic ${Buffer.from('scraper:s3cret').toString('base64')}` }]);
+      const [down] = await run(template({ type: 'prometheus', address: 'http://scraper:s3cret@127.0.0.1:9' }));
+      assert.equal(down?.ok, false);
+      assert.match(down?.message ?? '', /Prometheus at http:\/\/127\.0\.0\.1:9 is unreachable/);
+      assert.doesNotMatch(down?.message ?? '', /s3cret|scraper/);
+    });
+
+    it('reads provider.secretRef: token as Bearer, username and password as Basic', async () => {
+      const tpl = template({ type: 'prometheus', address: `http://${base}`, secretRef: { name: 'prom-auth' } });
+      assert.equal((await run(tpl, { 'prom-auth': { token: 'abc\n' } }))[0]?.ok, true);
+      assert.equal((await run(tpl, { 'prom-auth': { username: 'u', password: 'p' } }))[0]?.ok, true);
+      assert.deepEqual(seen.map((x) => x.auth), ['Bearer abc', `Basic ${Buffer.from('u:p').toString('base64')}`]);
+    });
+
+    it('fails the check, naming the Secret, when it is missing or holds no credentials', async () => {
+      const tpl = template({ type: 'prometheus', address: `http://${base}`, secretRef: { name: 'prom-auth' } });
+      assert.match((await run(tpl))[0]?.message ?? '', /Secret prom-auth\.ops of MetricTemplate rate\.ops not found/);
+      assert.match((await run(tpl, { 'prom-auth': { other: 'x' } }))[0]?.message ?? '', /has neither "token" nor "username" and "password"/);
+      assert.equal(seen.length, 0, 'nothing sent without the credentials');
     });
   });
 });

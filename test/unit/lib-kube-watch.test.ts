@@ -5,7 +5,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { ApiError, KubeClient, R, type KubeObject, type WatchEvent } from '../../lib/kube/client.js';
-import { Informer } from '../../lib/kube/informer.js';
+import { Informer, needsList } from '../../lib/kube/informer.js';
 import { waitFor } from '../../lib/wait.js';
 
 type Script = (res: http.ServerResponse, socket: net.Socket) => void;
@@ -82,5 +82,50 @@ describe('watch streams, every way they end', () => {
       await informer.stop();
       await close();
     }
+  });
+
+  it('the informer resumes from the same resourceVersion after a cut stream, without a list', async () => {
+    const lists = { count: 0 };
+    const watchedFrom: string[] = [];
+    const server = http.createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (url.searchParams.get('watch') !== '1') {
+        lists.count++;
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ metadata: { resourceVersion: '7' }, items: [] }));
+        return;
+      }
+      watchedFrom.push(url.searchParams.get('resourceVersion') ?? '');
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.flushHeaders();
+      // Cut in transit, as an apiserver that is killed or a load balancer that drops it.
+      setImmediate(() => req.socket.destroy());
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const kc = new KubeConfig();
+    kc.loadFromClusterAndUser({ name: 'c', server: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, skipTLSVerify: true }, { name: 'u' });
+    const client = await KubeClient.fromKubeConfig(kc);
+    const informer = new Informer(client, R.deployments, { onError: () => undefined });
+    try {
+      await informer.start();
+      await waitFor(() => watchedFrom.length >= 3 || undefined, { timeoutMs: 5000, what: 'three watches' });
+      assert.equal(lists.count, 1, 'no list after a cut stream');
+      assert.deepEqual(watchedFrom.slice(0, 3), ['7', '7', '7']);
+    } finally {
+      await informer.stop();
+      client.close();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it('says which endings need a new list', () => {
+    assert.equal(needsList(new ApiError(410, '', 'watch: too old resource version', undefined)), true, '410 at the start of a watch');
+    assert.equal(needsList(new ApiError(410, 'WatchError', 'too old', undefined)), true, 'a 410 ERROR event');
+    assert.equal(needsList(new ApiError(500, 'WatchError', 'internal', undefined)), true, 'any ERROR event');
+    assert.equal(needsList(new SyntaxError('bad line')), true, 'an unreadable line');
+    assert.equal(needsList(new ApiError(503, '', 'storage is (re)initializing', undefined)), false, 'an apiserver starting up');
+    assert.equal(needsList(new ApiError(403, '', 'forbidden', undefined)), false);
+    assert.equal(needsList(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })), false);
   });
 });

@@ -47,7 +47,17 @@ export function ensureWorldPki(): WorldPki {
     serviceAccountKeyFile: file('sa.key'),
     serviceAccountPubFile: file('sa.pub'),
   };
-  if (fs.existsSync(path.join(paths.pki, '.complete')) && fs.existsSync(paths.kubeconfig)) return result;
+  const marker = path.join(paths.pki, '.complete');
+  if (fs.existsSync(marker) && fs.existsSync(paths.kubeconfig)) {
+    // The marker names the controller identity its certificate was issued for: a world made
+    // before that identity changed gets a new controller certificate from the same CA.
+    if (fs.readFileSync(marker, 'utf8') !== controllerUser) {
+      const ca = { certPem: fs.readFileSync(result.caFile, 'utf8'), keyPem: fs.readFileSync(result.caKeyFile, 'utf8') };
+      issueControllerCredentials(ca);
+      fs.writeFileSync(marker, controllerUser);
+    }
+    return result;
+  }
   fs.mkdirSync(paths.pki, { recursive: true });
   const ca = createAuthority('sluice-world-ca', 10 * YEAR);
   writePair('ca', ca);
@@ -68,16 +78,20 @@ export function ensureWorldPki(): WorldPki {
   // Admin: member of system:masters. Controller: the service account's user and groups, so its
   // requests are authorised by the RBAC of manifests/ exactly as in a cluster.
   const admin = issueCertificate(ca, { commonName: 'sluice-admin', organizations: ['system:masters'], usage: 'client', lifetimeSeconds: YEAR });
+  writePair('admin', admin);
+  fs.writeFileSync(paths.kubeconfig, kubeconfigFor('sluice-admin', admin, ca.certPem), { mode: 0o600 });
+  issueControllerCredentials(ca);
+  fs.writeFileSync(marker, controllerUser);
+  return result;
+}
+
+function issueControllerCredentials(ca: { certPem: string; keyPem: string }): void {
   const controller = issueCertificate(ca, {
     commonName: controllerUser,
     organizations: ['system:serviceaccounts', 'system:serviceaccounts:sluice-system', 'system:authenticated'],
     usage: 'client',
     lifetimeSeconds: YEAR,
   });
-  writePair('admin', admin);
   writePair('controller', controller);
-  fs.writeFileSync(paths.kubeconfig, kubeconfigFor('sluice-admin', admin, ca.certPem), { mode: 0o600 });
   fs.writeFileSync(paths.controllerKubeconfig, kubeconfigFor(controllerUser, controller, ca.certPem), { mode: 0o600 });
-  fs.writeFileSync(path.join(paths.pki, '.complete'), '');
-  return result;
 }

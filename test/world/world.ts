@@ -285,6 +285,33 @@ export async function up(): Promise<WorldState> {
   return state;
 }
 
+/**
+ * Stops one control-plane component (etcd, kube-apiserver, ...) and starts it again with the same
+ * flags and data: a restart in the middle of a test. `crash`: SIGKILL, so it says goodbye to no one
+ * (a stopping apiserver sends its watchers a last bookmark; a crashed one does not).
+ */
+export async function restartControlPlane(name: string, opts: { crash?: boolean } = {}): Promise<void> {
+  const spec = controlPlane(buildBinaries(), ensureWorldPki()).find((s) => s.name === name);
+  if (!spec) throw new Error(`${name} is not a control-plane component of the world`);
+  await stopComponent(name, 10_000, opts.crash === true);
+  await ensureStarted(spec);
+}
+
+/**
+ * Compacts etcd's history up to its current revision (what the apiserver does every 5 minutes):
+ * a watch resumed from any older resourceVersion is answered 410 Gone. Answers that revision.
+ */
+export async function compactEtcd(): Promise<number> {
+  const call = async (api: string, body: unknown) => {
+    const res = await fetch(`http://127.0.0.1:${ports.etcdClient}/v3/kv/${api}`, { method: 'POST', body: JSON.stringify(body) });
+    if (!res.ok) throw new Error(`etcd ${api}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as { header: { revision: string } };
+  };
+  const revision = Number((await call('range', { key: Buffer.from('compaction-probe').toString('base64') })).header.revision);
+  await call('compaction', { revision: String(revision), physical: true });
+  return revision;
+}
+
 export async function down(): Promise<void> {
   const known = new Set([...STOP_ORDER, ...startedComponents()]);
   const order = [...STOP_ORDER.filter((n) => known.has(n)), ...[...known].filter((n) => !STOP_ORDER.includes(n))];
