@@ -3,7 +3,7 @@
 // `sluice controller --help` lists every flag.
 import http from 'node:http';
 import os from 'node:os';
-import { flagsOrHelp, positiveCount, positiveSeconds } from '../lib/flags.js';
+import { FlagError, flagsOrHelp, positiveCount, positiveSeconds } from '../lib/flags.js';
 import { CR, type Canary, type MetricTemplate } from '../api/flagger-types.js';
 import { KubeClient, R, type KubeObject, type ResourceRef } from '../lib/kube/client.js';
 import { Informer, objectKey } from '../lib/kube/informer.js';
@@ -19,6 +19,7 @@ import { PolicyReconciler, STATUS_KEY } from './policy-reconciler.js';
 import { POLICY_REF, type ClusterCanaryPolicy } from '../api/policy-types.js';
 import { WorkQueue } from './work-queue.js';
 import { ChecksInFlight, DEFAULT_CHECK_LIMITS } from './checks-in-flight.js';
+import { DEFAULT_DENIED_CIDRS, egress } from '../lib/egress-guard.js';
 import type { Deployment, HorizontalPodAutoscaler } from './workload.js';
 
 export const controllerProgram = {
@@ -47,12 +48,18 @@ export const controllerProgram = {
     'alert-timeout': { type: 'string', default: '10', help: 'seconds an alert delivery may take' },
     'alert-retries': { type: 'string', default: '3', help: 'attempts per alert' },
     'alert-backoff': { type: 'string', default: '1', help: 'seconds before the first retry (doubling)' },
+    'deny-egress-cidr': { type: 'string', multiple: true, default: DEFAULT_DENIED_CIDRS, help: 'address ranges hooks, alert providers and MetricTemplate addresses may not resolve to (repeatable; default: link-local, where clouds serve instance metadata); --deny-egress-cidr= allows all' },
   },
 } as const;
 
 export async function runController(argv: string[]): Promise<void> {
   const flags = flagsOrHelp(controllerProgram, argv);
   const seconds = (name: keyof typeof flags) => positiveSeconds(name, flags[name] as string | undefined);
+  try {
+    egress.configure((flags['deny-egress-cidr'] ?? []).filter((c) => c.trim() !== ''));
+  } catch (err) {
+    throw new FlagError(`--deny-egress-cidr: ${(err as Error).message}`);
+  }
   const logger = createLogger('controller');
   const client = await KubeClient.load(flags.kubeconfig, 'sluice-controller', flags['in-cluster-root']);
   const metrics = new ControllerMetrics();

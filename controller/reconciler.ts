@@ -19,6 +19,7 @@ import { isGenerated, policiesForNamespace } from '../policy/selection.js';
 import { decide, hooksOf, type CanaryEvent, type Decision, type HookResult, type HookResults, type HookType, type MetricResult, type Settings } from './state-machine.js';
 import { MAX_HOOK_TIMEOUT_MS, callHook, hookPayload } from './hooks/call-hook.js';
 import type { ChecksInFlight } from './checks-in-flight.js';
+import { egress } from '../lib/egress-guard.js';
 import type { Notifier } from './alerts/notifier.js';
 import { CONFIG_HASH, revisionOf, type Deployment, type HorizontalPodAutoscaler } from './workload.js';
 import { ConfigTracker, type ConfigObject, type Tracked } from './config-tracker.js';
@@ -200,6 +201,7 @@ export class Reconciler {
       },
       defaultPrometheus: this.d.settings.prometheus,
       timeoutMs: this.d.settings.prometheusTimeoutMs,
+      egress,
     });
     this.d.metrics.metricResults(canary, results);
     return results;

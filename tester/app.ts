@@ -4,6 +4,11 @@
 //   /rollback/open|close|check   a rollback switch per Canary (check answers 200 when open)
 //   POST /                       start a bounded load task from metadata (hey command or plain), once per Canary and command
 //   GET /status                  gates, switches and running tasks
+// Limits: Canary names as Kubernetes spells them; at most `maxSwitches` gates and switches open and
+// `maxTasks` load tasks running (past them: 429, saying which). With a token, opening and closing
+// gates and switches needs `Authorization: Bearer <token>`; checks and load tasks stay open to the
+// hooks, which send no credentials (Flagger's webhooks cannot).
+import { timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from '../lib/logger.js';
 import { parseHey, parsePlain, runTask, type RunningTask } from './load-task.js';
@@ -20,7 +25,30 @@ export interface Tester {
   stopAll: () => Promise<void>;
 }
 
-export function createTester(logger: Logger): Tester {
+export interface TesterOptions {
+  /** Gates and rollback switches open at once, in all. */
+  maxSwitches?: number;
+  /** Load tasks running at once. */
+  maxTasks?: number;
+  /** When set, /gate and /rollback open and close need this bearer token. */
+  token?: string;
+}
+
+export const TESTER_DEFAULTS = { maxSwitches: 10_000, maxTasks: 50 };
+
+// A DNS-1123 subdomain (a Canary's name) and label (a namespace), as the apiserver checks them.
+const NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+function sameToken(given: string, want: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(want);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function createTester(logger: Logger, opts: TesterOptions = {}): Tester {
+  const maxSwitches = opts.maxSwitches ?? TESTER_DEFAULTS.maxSwitches;
+  const maxTasks = opts.maxTasks ?? TESTER_DEFAULTS.maxTasks;
   const app = express();
   app.disable('x-powered-by');
   app.use(express.json({ limit: '64kb', type: () => true }));
@@ -34,13 +62,30 @@ export function createTester(logger: Logger): Tester {
       res.status(400).json({ error: 'expected a JSON body with the Canary\'s name and namespace, e.g. {"name":"podinfo","namespace":"test"}' });
       return undefined;
     }
+    if (!NAME.test(b.name) || !NAMESPACE.test(b.namespace)) {
+      res.status(400).json({ error: 'name and namespace must be a Canary\'s name and namespace as Kubernetes spells them (lowercase letters, digits, "-", at most 253 and 63 characters)' });
+      return undefined;
+    }
     return `${b.name}.${b.namespace}`;
+  };
+  /** Whether the caller may open or close (always, without a token); answers 401 when not. */
+  const authorised = (req: Request, res: Response): boolean => {
+    if (opts.token === undefined) return true;
+    const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    if (given !== undefined && sameToken(given, opts.token)) return true;
+    res.status(401).json({ error: 'opening and closing needs "Authorization: Bearer <token>" (the tester runs with --token-file)' });
+    return false;
   };
   const switchRoutes = (path: string, set: Set<string>, what: string) => {
     for (const [action, open] of [['open', true], ['close', false]] as const) {
       app.post(`/${path}/${action}`, (req, res) => {
+        if (!authorised(req, res)) return;
         const key = canaryOf(req, res);
         if (!key) return;
+        if (open && !set.has(key) && gates.size + rollbacks.size >= maxSwitches) {
+          res.status(429).json({ error: `${maxSwitches} gates and switches are open already; close some first` });
+          return;
+        }
         if (open) set.add(key);
         else set.delete(key);
         logger.info(`${what} ${open ? 'opened' : 'closed'} for ${key}`);
@@ -77,6 +122,10 @@ export function createTester(logger: Logger): Tester {
     const running = tasks.get(taskKey);
     if (running) {
       res.json({ task: taskKey, state: 'already running', sent: running.sent });
+      return;
+    }
+    if (tasks.size >= maxTasks) {
+      res.status(429).json({ error: `${key}: ${maxTasks} load tasks are running already; try again when one ends` });
       return;
     }
     const r = runTask(taskKey, task);

@@ -10,6 +10,7 @@ import type { Informer } from '../../lib/kube/informer.js';
 import type { Logger } from '../../lib/logger.js';
 import type { CanaryEvent } from '../state-machine.js';
 import { deliver } from './deliver.js';
+import { EgressDenied, egress } from '../../lib/egress-guard.js';
 import { deliveryUrl, payload, severityOf, wants, type ProviderSettings, type Severity } from './payloads.js';
 
 export type AlertProvider = KubeObject & { spec: ProviderSettings & { address?: string; proxy?: string; secretRef?: { name: string } } };
@@ -104,7 +105,13 @@ export class Notifier {
         const provider = this.providers.get(ns, name);
         if (!provider) throw new Error('not found; create it or correct analysis.alerts[].providerRef');
         const { address, proxy } = await this.addressOf(provider);
-        await deliver({ url: deliveryUrl(provider.spec, address), proxy, body: payload(provider.spec, { canary, message, severity, at: Date.now() }), timeoutMs: this.opts.timeoutMs });
+        const url = deliveryUrl(provider.spec, address);
+        // The first hop is what the controller connects to. The message names no address: a
+        // webhook URL is a credential.
+        await egress.check(proxy ?? url).catch((err: unknown) => {
+          throw err instanceof EgressDenied ? new Error(`its ${proxy ? 'proxy' : 'address'} is in a range the controller may not call (--deny-egress-cidr)`) : err;
+        });
+        await deliver({ url, proxy, body: payload(provider.spec, { canary, message, severity, at: Date.now() }), timeoutMs: this.opts.timeoutMs });
         this.counts.sent++;
         return;
       } catch (err) {

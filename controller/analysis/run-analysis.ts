@@ -7,9 +7,10 @@ import { parseDuration, promDuration } from '../duration.js';
 import { apexName } from '../generated-objects.js';
 import type { MetricResult } from '../state-machine.js';
 import { BUILTIN_QUERIES } from './builtin-metrics.js';
-import { PrometheusClient, PrometheusError } from './prometheus-client.js';
+import { PrometheusClient, PrometheusError, redact } from './prometheus-client.js';
 import { renderQuery, TemplateError } from './render.js';
 import { failure, verdict } from './verdict.js';
+import { EgressDenied, type EgressGuard } from '../../lib/egress-guard.js';
 
 export interface AnalysisDeps {
   metricTemplate(namespace: string, name: string): MetricTemplate | undefined;
@@ -18,6 +19,8 @@ export interface AnalysisDeps {
   /** The Prometheus for builtin checks and templates that name no address. */
   defaultPrometheus: string;
   timeoutMs: number;
+  /** Addresses the controller may not call (lib/egress-guard.ts). */
+  egress?: EgressGuard;
 }
 
 const clients = new Map<string, PrometheusClient>();
@@ -79,6 +82,12 @@ async function checkOne(canary: Canary, metric: CanaryMetric, deps: AnalysisDeps
   } else {
     query = BUILTIN_QUERIES[metric.name];
     if (!query) return failure(metric, `"${metric.name}" is not a builtin metric (request-success-rate, request-duration); give it a templateRef`);
+  }
+  try {
+    await deps.egress?.check(address);
+  } catch (err) {
+    if (err instanceof EgressDenied) return failure(metric, `Prometheus at ${redact(address)} may not be called: ${err.message}`);
+    throw err;
   }
   try {
     const rendered = renderQuery(query, {

@@ -4,6 +4,7 @@
 import type { Canary, CanaryWebhook, Phase } from '../../api/flagger-types.js';
 import { parseDuration } from '../duration.js';
 import { readBounded } from '../../lib/bounded-body.js';
+import { EgressDenied, egress, type EgressGuard } from '../../lib/egress-guard.js';
 import type { HookResult } from '../state-machine.js';
 
 /** Flagger's default when a hook gives no timeout. */
@@ -46,12 +47,18 @@ const brief = (text: string) => {
  * POSTs `payload` to the hook; `retries` more attempts after a failure, with a short backoff,
  * all within the one timeout. `signal` ends it early (the step it was asked for has moved on).
  */
-export async function callHook(hook: CanaryWebhook, payload: HookPayload, fetchImpl: typeof fetch = fetch, signal?: AbortSignal): Promise<HookResult> {
+export async function callHook(hook: CanaryWebhook, payload: HookPayload, fetchImpl: typeof fetch = fetch, signal?: AbortSignal, guard: EgressGuard = egress): Promise<HookResult> {
   let timeoutMs: number;
   try {
     timeoutMs = Math.min(parseDuration(hook.timeout, DEFAULT_HOOK_TIMEOUT_MS), MAX_HOOK_TIMEOUT_MS);
   } catch (err) {
     return { name: hook.name, ok: false, message: `has an invalid timeout: ${(err as Error).message}` };
+  }
+  try {
+    await guard.check(hook.url);
+  } catch (err) {
+    if (err instanceof EgressDenied) return { name: hook.name, ok: false, message: `may not be called: ${err.message}` };
+    throw err;
   }
   const deadline = Date.now() + timeoutMs;
   const attempts = 1 + Math.max(0, hook.retries ?? 0);

@@ -4,15 +4,14 @@
 // informer must list again and go on. The rollout finishes, and neither process restarts.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { CR } from '../../api/flagger-types.js';
 import { templateRevision } from '../../api/revision.js';
 import { R, at } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { logFile, runningPid } from '../world/processes.js';
 import { CONTROLLER, WEBHOOK } from '../world/sluice.js';
 import { buildBinaries, compactEtcd, restartControlPlane, runKubectl } from '../world/world.js';
-import { admin, deleteNamespace, deploymentManifest, type Deployment } from '../integration/world-helpers.js';
-import { canaryEvents, getCanary, sluiceAndNamespace, waitPhase } from './seed-helpers.js';
+import { admin, deleteNamespace, type Deployment } from '../integration/world-helpers.js';
+import { canaryEvents, deploymentWithCanary, getCanary, sluiceAndNamespace, waitPhase } from './seed-helpers.js';
 
 /** What a process logged after `offset` bytes of its log. */
 const logSince = (name: string, offset: number) => {
@@ -35,13 +34,7 @@ describe('the apiserver crashed and restarted, and etcd compacted, mid-rollout',
 
   it('the rollout finishes from its step, the informers list again after 410 Gone, no process restarts', async () => {
     const client = await admin();
-    await client.create(at(R.deployments, ns), deploymentManifest(ns, 'steady', { replicas: 2 }));
-    await client.create(at(CR.canaries, ns), {
-      apiVersion: 'flagger.app/v1beta1',
-      kind: 'Canary',
-      metadata: { name: 'steady', namespace: ns },
-      spec: { targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'steady' }, service: { port: 9898, gatewayRefs: [{ name: 'cilium', namespace: 'cilium' }] }, analysis: { interval: '3s', threshold: 3, stepWeight: 10, maxWeight: 50 } },
-    });
+    await deploymentWithCanary(ns, 'steady', { interval: '3s', threshold: 3, stepWeight: 10, maxWeight: 50 }, { replicas: 2 });
     await waitPhase(ns, 'Initialized', 60_000, undefined, 'steady');
     const pids = { webhook: runningPid(WEBHOOK), controller: runningPid(CONTROLLER) };
     assert.ok(pids.webhook && pids.controller, 'both processes run');

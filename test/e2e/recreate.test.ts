@@ -4,13 +4,12 @@
 // it. Now it is created paused on the stable revision and the template goes through the Canary.
 // Deleted with its pods, there is nothing to keep: it starts, and says so.
 import assert from 'node:assert/strict';
-import { CR } from '../../api/flagger-types.js';
 import { templateRevision } from '../../api/revision.js';
 import { R, at, type KubeObject } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { buildBinaries, runKubectl } from '../world/world.js';
 import { admin, deleteNamespace, deploymentManifest, type Deployment } from '../integration/world-helpers.js';
-import { getCanary, sluiceAndNamespace, waitPhase } from './seed-helpers.js';
+import { deploymentWithCanary, getCanary, sluiceAndNamespace, waitPhase } from './seed-helpers.js';
 
 type Pod = KubeObject & { spec: { containers: { image: string }[] } };
 const IMG = 'ghcr.io/stefanprodan/podinfo';
@@ -38,13 +37,7 @@ describe('a managed Deployment deleted and created again', function () {
   }
   async function managed(name: string): Promise<string> {
     const client = await admin();
-    await client.create(at(R.deployments, ns), deploymentManifest(ns, name, { replicas: 2 }));
-    await client.create(at(CR.canaries, ns), {
-      apiVersion: 'flagger.app/v1beta1',
-      kind: 'Canary',
-      metadata: { name, namespace: ns },
-      spec: { targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name }, service: { port: 9898, gatewayRefs: [{ name: 'cilium', namespace: 'cilium' }] }, analysis: { interval: '2s', threshold: 3, stepWeight: 25, maxWeight: 50 } },
-    });
+    await deploymentWithCanary(ns, name, { interval: '2s', threshold: 3, stepWeight: 25, maxWeight: 50 }, { replicas: 2 });
     const c = await waitPhase(ns, 'Initialized', 60_000, undefined, name);
     await waitFor(async () => ((await client.get<Deployment & { status?: { readyReplicas?: number } }>(at(R.deployments, ns, name))).status?.readyReplicas ?? 0) >= 2 || undefined, { timeoutMs: 30_000, what: `${name}'s 2 pods ready` });
     return c.status!.lastPromotedSpec!;

@@ -3,11 +3,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { CR, type Canary } from '../../api/flagger-types.js';
+import { CR, type Canary, type CanaryAnalysis } from '../../api/flagger-types.js';
 import { R, at, type KubeObject } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { root } from '../world/layout.js';
-import { admin, testNamespace } from '../integration/world-helpers.js';
+import { admin, deploymentManifest, testNamespace } from '../integration/world-helpers.js';
 import { buildBinaries } from '../world/world.js';
 import { installManifests, startController, startWebhook } from '../world/sluice.js';
 
@@ -42,6 +42,21 @@ export async function applySeed(namespace: string, iv?: Intervals): Promise<void
   for (const o of example('deployment.yaml', namespace)) await client.create(at(R.deployments, namespace), o);
   for (const o of example('hpa.yaml', namespace)) await client.create(at(R.hpas, namespace), o);
   await client.create(at(CR.canaries, namespace), seedCanaryManifest(namespace, iv));
+}
+
+/**
+ * A Deployment of podinfo 6.0.0 (container `app`) and a Canary for it behind the world's gateway,
+ * with `analysis` as given: the shape most e2e tests start from.
+ */
+export async function deploymentWithCanary(namespace: string, name: string, analysis: CanaryAnalysis, opts: { replicas?: number } = {}): Promise<void> {
+  const client = await admin();
+  await client.create(at(R.deployments, namespace), deploymentManifest(namespace, name, { replicas: opts.replicas ?? 1 }));
+  await client.create(at(CR.canaries, namespace), {
+    apiVersion: 'flagger.app/v1beta1',
+    kind: 'Canary',
+    metadata: { name, namespace },
+    spec: { targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name }, service: { port: 9898, gatewayRefs: [{ name: 'cilium', namespace: 'cilium' }] }, analysis },
+  });
 }
 
 export async function getCanary(namespace: string, name = 'podinfo'): Promise<Canary> {

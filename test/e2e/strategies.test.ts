@@ -12,8 +12,8 @@ import { R, at, type KubeObject } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { createTester } from '../../tester/app.js';
 import { buildBinaries, runKubectl } from '../world/world.js';
-import { admin, deleteNamespace, deploymentManifest, prometheus, simulator, type Deployment } from '../integration/world-helpers.js';
-import { canaryEvents, eventuallyInOrder, getCanary, waitPhase, sluiceAndNamespace } from './seed-helpers.js';
+import { admin, deleteNamespace, prometheus, simulator, type Deployment } from '../integration/world-helpers.js';
+import { canaryEvents, deploymentWithCanary, eventuallyInOrder, getCanary, waitPhase, sluiceAndNamespace } from './seed-helpers.js';
 
 const IMG = 'ghcr.io/stefanprodan/podinfo';
 const SUCCESS = { name: 'request-success-rate', interval: '6s', thresholdRange: { min: 99 } };
@@ -37,14 +37,7 @@ describe('strategies, hooks and alerts, end to end', function () {
 
   /** A Deployment and its Canary, Initialized, with steady traffic through its route. */
   async function rollout(name: string, analysis: CanaryAnalysis, traffic: Record<string, unknown> = { ratePerSecond: 100 }): Promise<void> {
-    const client = await admin();
-    await client.create(at(R.deployments, ns), deploymentManifest(ns, name, { replicas: 1 }));
-    await client.create(at(CR.canaries, ns), {
-      apiVersion: 'flagger.app/v1beta1',
-      kind: 'Canary',
-      metadata: { name, namespace: ns },
-      spec: { targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name }, service: { port: 9898, gatewayRefs: [{ name: 'cilium', namespace: 'cilium' }] }, analysis: { interval: '2s', threshold: 3, ...analysis } },
-    });
+    await deploymentWithCanary(ns, name, { interval: '2s', threshold: 3, ...analysis });
     await waitPhase(ns, 'Initialized', 60_000, undefined, name);
     await simulator('PUT', `/traffic/${ns}/${name}`, traffic);
   }

@@ -4,13 +4,11 @@
 // such hooks held all four workers and every other rollout stopped.
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Socket } from 'node:net';
-import { CR, type CanaryAnalysis } from '../../api/flagger-types.js';
+import type { AddressInfo, Socket } from 'node:net';
 import { R, at } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
-import { admin, deleteNamespace, deploymentManifest, testNamespace } from '../integration/world-helpers.js';
-import { getCanary, sluiceAndNamespace, waitPhase } from './seed-helpers.js';
+import { admin, deleteNamespace, testNamespace } from '../integration/world-helpers.js';
+import { deploymentWithCanary, getCanary, sluiceAndNamespace, waitPhase } from './seed-helpers.js';
 
 const NOISY = 10;
 const INTERVAL_S = 2;
@@ -39,16 +37,6 @@ describe('tenant isolation: hooks that never answer', function () {
   let silentUrl: string;
   let fastUrl: string;
 
-  async function canaryFor(ns: string, name: string, analysis: CanaryAnalysis): Promise<void> {
-    const client = await admin();
-    await client.create(at(R.deployments, ns), deploymentManifest(ns, name, { replicas: 1 }));
-    await client.create(at(CR.canaries, ns), {
-      apiVersion: 'flagger.app/v1beta1',
-      kind: 'Canary',
-      metadata: { name, namespace: ns },
-      spec: { targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name }, service: { port: 9898, gatewayRefs: [{ name: 'cilium', namespace: 'cilium' }] }, analysis },
-    });
-  }
   const newImage = async (ns: string, name: string, tag: string) =>
     (await admin()).patch(at(R.deployments, ns, name), { spec: { template: { spec: { containers: [{ name: 'app', image: `ghcr.io/stefanprodan/podinfo:${tag}` }] } } } }, 'strategic');
 
@@ -69,9 +57,9 @@ describe('tenant isolation: hooks that never answer', function () {
   it(`a Canary in another namespace advances on schedule while ${NOISY} Canaries wait on silent hooks`, async () => {
     const names = Array.from({ length: NOISY }, (_, i) => `stuck-${i}`);
     for (const name of names) {
-      await canaryFor(noisy, name, { interval: `${INTERVAL_S}s`, threshold: 3, stepWeight: 10, maxWeight: 50, webhooks: [{ name: 'silent', type: 'pre-rollout', url: silentUrl, timeout: '500h' }] });
+      await deploymentWithCanary(noisy, name, { interval: `${INTERVAL_S}s`, threshold: 3, stepWeight: 10, maxWeight: 50, webhooks: [{ name: 'silent', type: 'pre-rollout', url: silentUrl, timeout: '500h' }] });
     }
-    await canaryFor(quiet, 'steady', { interval: `${INTERVAL_S}s`, threshold: 3, stepWeight: 10, maxWeight: 50, webhooks: [{ name: 'quick', type: 'rollout', url: fastUrl, timeout: '5s' }] });
+    await deploymentWithCanary(quiet, 'steady', { interval: `${INTERVAL_S}s`, threshold: 3, stepWeight: 10, maxWeight: 50, webhooks: [{ name: 'quick', type: 'rollout', url: fastUrl, timeout: '5s' }] });
     await Promise.all([...names.map((n) => waitPhase(noisy, 'Initialized', 60_000, undefined, n)), waitPhase(quiet, 'Initialized', 60_000, undefined, 'steady')]);
 
     for (const name of names) await newImage(noisy, name, '6.0.1');

@@ -38,6 +38,7 @@ describe('the Helm chart', function () {
     for (const [kind, name, field] of [
       ['ClusterRole', 'sluice-webhook', 'rules'], ['ClusterRole', 'sluice-controller', 'rules'], ['Role', 'sluice-webhook-tls', 'rules'], ['Role', 'sluice-controller-lease', 'rules'],
       ['ValidatingAdmissionPolicy', 'sluice-controller-contract', 'spec'], ['ValidatingAdmissionPolicyBinding', 'sluice-controller-contract', 'spec'],
+      ['NetworkPolicy', 'sluice-webhook', 'spec'], ['NetworkPolicy', 'sluice-controller', 'spec'],
       ['MutatingWebhookConfiguration', 'sluice', 'webhooks'], ['ValidatingWebhookConfiguration', 'sluice', 'webhooks'], ['CustomResourceDefinition', 'canaries.flagger.app', 'spec'],
     ] as const) {
       assert.deepEqual(find(fromChart, kind, name)[field], find(fromKustomize, kind, name)[field], `${kind} ${name} ${field}`);

@@ -73,4 +73,30 @@ describe('tester', () => {
       target.close();
     }
   });
+
+  it('with a token: opening and closing need it, checks do not', async () => {
+    const { app } = createTester(silent, { token: 's3cret' });
+    const refused = await request(app).post('/rollback/open').send(podinfo).expect(401);
+    assert.match(refused.body.error, /Authorization: Bearer/);
+    await request(app).post('/rollback/open').set('authorization', 'Bearer wrong').send(podinfo).expect(401);
+    await request(app).post('/rollback/check').send(podinfo).expect(403);
+    await request(app).post('/rollback/open').set('authorization', 'Bearer s3cret').send(podinfo).expect(200);
+    await request(app).post('/rollback/check').send(podinfo).expect(200);
+    await request(app).post('/gate/close').send(podinfo).expect(401);
+  });
+
+  it('holds gates and switches to a ceiling, and Canary names to what Kubernetes allows', async () => {
+    const { app } = createTester(silent, { maxSwitches: 2 });
+    await request(app).post('/gate/open').send({ name: 'a', namespace: 'test' }).expect(200);
+    await request(app).post('/rollback/open').send({ name: 'b', namespace: 'test' }).expect(200);
+    const full = await request(app).post('/gate/open').send({ name: 'c', namespace: 'test' }).expect(429);
+    assert.match(full.body.error, /2 gates and switches are open already/);
+    await request(app).post('/gate/open').send({ name: 'a', namespace: 'test' }).expect(200);
+    await request(app).post('/gate/close').send({ name: 'a', namespace: 'test' }).expect(200);
+    await request(app).post('/gate/open').send({ name: 'c', namespace: 'test' }).expect(200);
+    for (const bad of [{ name: 'A', namespace: 'test' }, { name: 'x'.repeat(254), namespace: 'test' }, { name: 'ok', namespace: 'has.dot' }]) {
+      const r = await request(app).post('/gate/check').send(bad).expect(400);
+      assert.match(r.body.error, /as Kubernetes spells them/);
+    }
+  });
 });

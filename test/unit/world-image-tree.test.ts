@@ -59,6 +59,12 @@ describe('pod network: where a connection to a pod address goes', () => {
     assert.ok('refused' in routeFor(rules, { ...pod, namespace: 'other' }, 8443));
     assert.ok('refused' in routeFor(rules, { ...pod, labels: { app: 'sluice' } }, 8443));
   });
+  it('takes the most specific rule: one naming the pod, then the one matching more labels', () => {
+    const webhookPod = { ...pod, labels: { ...pod.labels, 'app.kubernetes.io/component': 'webhook' } };
+    const more: PodNetworkRule[] = [...rules, { namespace: 'sluice-system', matchLabels: { 'app.kubernetes.io/name': 'sluice', 'app.kubernetes.io/component': 'webhook' }, port: 8443, to: '127.0.0.1:28445' }];
+    assert.deepEqual(routeFor(more, webhookPod, 8443), { to: '127.0.0.1:28445' });
+    assert.deepEqual(routeFor([...more, { ...rules[0]!, pod: 'sluice-abc', to: '127.0.0.1:28446' }], webhookPod, 8443), { to: '127.0.0.1:28446' });
+  });
   it('never forwards off loopback, whatever a rule says', () => {
     assert.ok('refused' in routeFor([{ ...rules[0]!, to: '10.0.0.5:8443' }], pod, 8443));
     assert.ok('refused' in routeFor([{ ...rules[0]!, to: 'example.com:443' }], pod, 8443));

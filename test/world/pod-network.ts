@@ -38,7 +38,9 @@ export interface PodIdentity {
 export function routeFor(rules: PodNetworkRule[], pod: PodIdentity | undefined, port: number): { to: string } | { refused: string } {
   if (!pod) return { refused: 'no pod has this address' };
   const matches = rules.filter((r) => r.namespace === pod.namespace && r.port === port && Object.entries(r.matchLabels).every(([k, v]) => pod.labels[k] === v) && (r.pod === undefined || r.pod === pod.name));
-  const rule = matches.find((r) => r.pod !== undefined) ?? matches[0];
+  // The most specific rule wins: one naming the pod, then the one matching the most labels.
+  const specificity = (r: PodNetworkRule) => (r.pod !== undefined ? 1000 : 0) + Object.keys(r.matchLabels).length;
+  const rule = [...matches].sort((a, b) => specificity(b) - specificity(a))[0];
   if (!rule) return { refused: `no local process serves port ${port} of pod ${pod.namespace}/${pod.name}` };
   const [host] = splitHostPort(rule.to);
   if (!host || !net.isIPv4(host) || !host.startsWith('127.')) return { refused: `rule target ${rule.to} is not a loopback address` };
@@ -69,10 +71,9 @@ export function writeRule(file: string, rule: PodNetworkRule): void {
   fs.renameSync(tmp, file);
 }
 
-/** Drops every pod-specific rule: label rules alone decide again. */
-export function clearPodRules(file: string): void {
-  const rules = readRules(file).filter((r) => r.pod === undefined);
-  fs.writeFileSync(file, JSON.stringify(rules, null, 2));
+/** Drops every rule: nothing is served until rules are written again. */
+export function clearRules(file: string): void {
+  fs.writeFileSync(file, '[]');
 }
 
 async function podAt(client: KubeClient, ip: string): Promise<PodIdentity | undefined> {

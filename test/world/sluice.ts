@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { paths, ports, root, urls } from './layout.js';
-import { clearPodRules, writeRule } from './pod-network.js';
+import { clearRules, writeRule } from './pod-network.js';
 import { ensureStarted, stopComponent, type ProcessSpec } from './processes.js';
 import { probe } from './probe.js';
 import { buildBinaries, kubectl } from './world.js';
@@ -151,7 +151,9 @@ export function installManifests(binDir: string): void {
   const crds = path.join(root, 'manifests/crds');
   kubectl(binDir, ['apply', '--server-side', '--force-conflicts', '-k', path.join(root, 'manifests')]);
   kubectl(binDir, ['wait', '--for=condition=Established', '--timeout=60s', '-f', crds]);
-  clearPodRules(paths.podNetworkRules);
+  // The install owns the pod network's rules: those of an earlier install (other labels, other
+  // pods) would still match sluice's pods.
+  clearRules(paths.podNetworkRules);
   routeWebhook(ports.webhook);
 }
 

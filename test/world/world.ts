@@ -259,6 +259,8 @@ export async function up(): Promise<WorldState> {
     if (previous?.prometheusData) fs.rmSync(previous.prometheusData, { recursive: true, force: true });
     // A token of the last world names a service account that no longer exists.
     fs.rmSync(paths.serviceAccountRoot, { recursive: true, force: true });
+    // Rules of the last world name its pods and labels.
+    fs.rmSync(paths.podNetworkRules, { force: true });
   }
   const state: WorldState = { binDir, gatewayCrdDir, prometheusData: fresh ? undefined : previous?.prometheusData };
   writeState(state);
