@@ -161,6 +161,8 @@ export class Reconciler {
     const decision: Decision = decide(canary, observed, metricResults, now, this.d.settings, hookResults);
     const need = decision.needHooks ?? (decision.needMetrics ? 'metrics' : undefined);
     if (need) {
+      // decide() asks only for what it was not given; asking again would start the same check for ever.
+      if (known.has(need)) throw new Error(`the state machine asked again for the ${need} results it was given (a bug: please report it)`);
       const outcome = checks.start(key, need, (signal) => (need === 'metrics' ? this.runMetrics(canary) : this.runHooks(canary, need, signal)));
       // Queued again when the check ends; the fallback only covers a lost wake-up.
       return { requeueAfterMs: outcome === 'no-slot' ? NO_SLOT_RETRY_MS : MAX_HOOK_TIMEOUT_MS };

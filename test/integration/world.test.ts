@@ -88,12 +88,17 @@ describe('the local world', function () {
       await client.create(at(R.httproutes, ns), route('split', [{ name: 'web', weight: 90 }, { name: 'web-canary', weight: 10 }]));
       await simulator('PUT', `/traffic/${ns}/split`, { ratePerSecond: 200 });
       const sel = (svc: string) => `envoy_cluster_upstream_rq{envoy_cluster_name="${ns}_${svc}_9898"}`;
-      // Counters start when the first request goes out; wait until both are well populated.
+      const counts = async () => [await prometheus.value(`sum(${sel('web-canary')}) or vector(0)`), await prometheus.value(`sum(${sel('web')}) or vector(0)`)] as const;
+      // Counted from the moment both backends answer: until the gateway has seen a backend's
+      // endpoints, its requests are answered by the gateway itself and never reach the backend.
+      const [c0, p0] = await waitFor(async () => {
+        const [c, p] = await counts();
+        return c > 0 && p > 0 ? [c, p] : undefined;
+      }, { timeoutMs: 60_000, intervalMs: 500, what: 'Prometheus to see requests reach both backends of route split' });
       const [canary, total] = await waitFor(async () => {
-        const c = await prometheus.value(`sum(${sel('web-canary')})`);
-        const p = await prometheus.value(`sum(${sel('web')})`);
-        return c + p >= 3000 ? [c, c + p] : undefined;
-      }, { timeoutMs: 90_000, intervalMs: 1000, what: 'Prometheus to see 3000 requests through route split' });
+        const [c, p] = await counts();
+        return c - c0 + (p - p0) >= 3000 ? [c - c0, c - c0 + (p - p0)] : undefined;
+      }, { timeoutMs: 90_000, intervalMs: 1000, what: 'Prometheus to see 3000 more requests through route split' });
       const share = canary / total;
       assert.ok(Math.abs(share - 0.1) <= 0.03, `canary share ${(share * 100).toFixed(2)}% of ${total} requests`);
       await simulator('DELETE', `/traffic/${ns}/split`);
