@@ -77,6 +77,7 @@ describe('tenant isolation: hooks that never answer', function () {
     assert.equal(done.status?.phase, 'Succeeded');
     assert.deepEqual(seen.map((s) => s.weight), [10, 20, 30, 40, 50], 'every step seen, in order');
     const gaps = seen.slice(1).map((s, i) => s.at - seen[i]!.at);
+    process.stdout.write(`      (steps ${gaps.join(', ')} ms apart with ${held.size} silent hooks in flight)\n`);
     for (const gap of gaps) assert.ok(gap <= (INTERVAL_S + 1) * 1000, `steps ${gaps.join(', ')} ms apart; each must be within the ${INTERVAL_S} s interval plus 1 s`);
     assert.ok(fastCalls >= 5, `the quiet Canary's own rollout hook was called each step (${fastCalls})`);
 
