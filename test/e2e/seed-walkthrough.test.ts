@@ -194,8 +194,9 @@ describe('the seed guide, end to end', function () {
       const r = await setImage('6.0.7');
       assert.doesNotMatch(r.stderr, /sluice/, 'the webhook really was out of the way');
       await waitFor(async () => (await target()).spec.paused === true, { timeoutMs: 15_000, intervalMs: 100, what: 'the controller to pause the Deployment' });
-      const warning = (await eventsSince(t0)).find((e) => e.type === 'Warning' && /without being paused \(was the webhook bypassed\?\); paused it/.test(e.message));
-      assert.ok(warning, 'a Warning event explains the pause');
+      // The event is recorded right after the pausing write: read until it is there.
+      const warning = await waitFor(async () => (await eventsSince(t0)).find((e) => e.type === 'Warning' && /without being paused \(was the webhook bypassed\?\); paused it/.test(e.message)), { timeoutMs: 10_000, intervalMs: 100, what: 'a Warning event explaining the pause' });
+      assert.match(warning.message, /changed to revision \S+ without being paused/);
       await waitPhase(ns, 'Succeeded', 120_000, templateRevision((await target()).spec.template));
     } finally {
       installManifests(binDir);
