@@ -10,7 +10,7 @@ import { paths, ports } from '../test/world/layout.js';
 import { readyNamespace } from '../test/world/namespaces.js';
 import { buildBinaries, runKubectl } from '../test/world/world.js';
 import { percentile, round, type Figure } from './results.js';
-import type { Deployment } from '../controller/workload.js';
+import type { Deployment } from '../api/workload.js';
 
 const NS = 'bench-controller';
 

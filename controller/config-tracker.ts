@@ -17,7 +17,7 @@ import type { Canary } from '../api/flagger-types.js';
 import { ApiError, R, at, type KubeClient, type KubeObject } from '../lib/kube/client.js';
 import type { Informer } from '../lib/kube/informer.js';
 import { CANARY_LABEL, MANAGED_BY, ownerReference } from './generated-objects.js';
-import type { Deployment } from './workload.js';
+import type { Deployment } from '../api/workload.js';
 
 export type ConfigObject = KubeObject & { data?: Record<string, string>; binaryData?: Record<string, string>; type?: string; immutable?: boolean };
 

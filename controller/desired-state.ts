@@ -5,7 +5,7 @@ import { annotations as A, labels as L, values } from '../api/contract.js';
 import type { Canary, CanaryStatus } from '../api/flagger-types.js';
 import { ACTIVE, releasedRevision } from './state-machine.js';
 import { CONFIG_REVISION, STABLE_CONFIGS, templatePart } from '../api/tracked-configs.js';
-import { revisionOf, type Deployment, type HorizontalPodAutoscaler, type PodTemplate } from './workload.js';
+import { revisionOf, type Deployment, type HorizontalPodAutoscaler, type PodTemplate } from '../api/workload.js';
 
 export interface DesiredTarget {
   paused: boolean;

@@ -5,7 +5,7 @@ import crypto from 'node:crypto';
 import type { Canary, CanaryStatus } from '../api/flagger-types.js';
 import { httpRoute as buildRoute } from './router/http-route.js';
 import { FLAGGER_GROUP, FLAGGER_VERSION } from '../api/flagger-types.js';
-import type { Deployment, HorizontalPodAutoscaler, PodTemplate } from './workload.js';
+import type { Deployment, HorizontalPodAutoscaler, PodTemplate } from '../api/workload.js';
 import type { KubeObject } from '../lib/kube/client.js';
 
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'sluice' };

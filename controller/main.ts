@@ -20,7 +20,7 @@ import { POLICY_REF, type ClusterCanaryPolicy } from '../api/policy-types.js';
 import { WorkQueue } from './work-queue.js';
 import { ChecksInFlight, DEFAULT_CHECK_LIMITS } from './checks-in-flight.js';
 import { DEFAULT_DENIED_CIDRS, egress } from '../lib/egress-guard.js';
-import type { Deployment, HorizontalPodAutoscaler } from './workload.js';
+import type { Deployment, HorizontalPodAutoscaler } from '../api/workload.js';
 
 export const controllerProgram = {
   name: 'sluice controller',

@@ -11,7 +11,7 @@ import type { Logger } from '../lib/logger.js';
 import type { EventRecorder } from './event-recorder.js';
 import { TEMPLATE_HASH } from '../policy/generated-canary.js';
 import { planNamespace, type Coverage } from '../policy/selection.js';
-import type { Deployment, HorizontalPodAutoscaler } from './workload.js';
+import type { Deployment, HorizontalPodAutoscaler } from '../api/workload.js';
 
 export interface PolicyCaches {
   namespaces: Informer<KubeObject>;

@@ -1,7 +1,7 @@
 // One reconcile pass for one Canary: read (the Canary fresh from the apiserver, the rest from
 // informer caches), decide (pure), record the decision in status, then make the objects match it.
 // Level-triggered and idempotent: a pass interrupted anywhere is finished by the next one.
-import { annotations as A, labels as L, names, objectName, shortRevision } from '../api/contract.js';
+import { annotations as A, isManagedRule, labels as L, names, objectName, shortRevision } from '../api/contract.js';
 import { CR, type Canary, type CanaryStatus, type MetricTemplate } from '../api/flagger-types.js';
 import { ApiError, R, at, type KubeClient, type KubeObject, type ResourceRef } from '../lib/kube/client.js';
 import type { Informer } from '../lib/kube/informer.js';
@@ -10,7 +10,7 @@ import { runAnalysis } from './analysis/run-analysis.js';
 import type { ControllerMetrics } from './controller-metrics.js';
 import { desiredState, targetPatch } from './desired-state.js';
 import type { EventRecorder } from './event-recorder.js';
-import { isManagedRule, mergeRules } from './router/http-route.js';
+import { mergeRules } from './router/http-route.js';
 import { CANARY_LABEL, NameClashError, ROUTE_HASH, apexName, canaryDeployment, canaryHpa, foreignObjects, generatedServices, httpRoute, ownerReference } from './generated-objects.js';
 import { unsupportedFields } from './spec-check.js';
 import type { ClusterCanaryPolicy } from '../api/policy-types.js';
@@ -21,7 +21,7 @@ import { MAX_HOOK_TIMEOUT_MS, callHook, hookPayload } from './hooks/call-hook.js
 import type { ChecksInFlight } from './checks-in-flight.js';
 import { egress } from '../lib/egress-guard.js';
 import type { Notifier } from './alerts/notifier.js';
-import { CONFIG_HASH, revisionOf, type Deployment, type HorizontalPodAutoscaler } from './workload.js';
+import { CONFIG_HASH, revisionOf, type Deployment, type HorizontalPodAutoscaler } from '../api/workload.js';
 import { ConfigTracker, type ConfigObject, type Tracked } from './config-tracker.js';
 import { CONFIG_REVISION, STABLE_CONFIGS, rewriteRefs, templatePart } from '../api/tracked-configs.js';
 import { templateRevision } from '../api/revision.js';

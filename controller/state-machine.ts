@@ -4,9 +4,10 @@
 // lastTransitionTime) in the same status write that decides it, so no step repeats or is skipped.
 import { annotations, names, objectName, shortRevision } from '../api/contract.js';
 import type { Canary, CanaryCondition, CanaryStatus, Phase } from '../api/flagger-types.js';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../api/duration.js';
 import { templatePart } from '../api/tracked-configs.js';
-import { revisionOf, rolloutProgress, type Deployment, type HorizontalPodAutoscaler } from './workload.js';
+import { DEFAULTS } from '../api/canary-defaults.js';
+import { revisionOf, rolloutProgress, type Deployment, type HorizontalPodAutoscaler } from '../api/workload.js';
 
 export interface Observed {
   target: Deployment | undefined;
@@ -59,14 +60,6 @@ export interface Decision {
   needHooks?: HookType;
 }
 
-export const DEFAULTS = {
-  intervalMs: 60_000,
-  threshold: 5,
-  maxWeight: 100,
-  stepWeight: 10,
-  progressDeadlineSeconds: 600,
-  readyThreshold: 100,
-};
 
 const IDLE: Phase[] = ['Initialized', 'Succeeded', 'Failed'];
 /** Phases in which the canary copy runs the revision under test. */

@@ -4,8 +4,8 @@
 // before the policy, or was admitted while the webhook was down, within the platform's limits).
 import type { CanaryMetric, CanarySpec, CanaryWebhook } from '../api/flagger-types.js';
 import type { ClusterCanaryPolicy, PolicyConstraints } from '../api/policy-types.js';
-import { parseDuration } from '../controller/duration.js';
-import { DEFAULTS } from '../controller/state-machine.js';
+import { parseDuration } from '../api/duration.js';
+import { DEFAULTS } from '../api/canary-defaults.js';
 
 const effectiveMaxWeight = (spec: CanarySpec) => {
   const a = spec.analysis ?? {};

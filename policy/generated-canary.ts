@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import { GROUP, labels as L } from '../api/contract.js';
 import { FLAGGER_GROUP, FLAGGER_VERSION, type Canary, type CanarySpec } from '../api/flagger-types.js';
 import { POLICY_KIND, POLICY_VERSION, type ClusterCanaryPolicy } from '../api/policy-types.js';
-import type { Deployment, HorizontalPodAutoscaler } from '../controller/workload.js';
+import type { Deployment, HorizontalPodAutoscaler } from '../api/workload.js';
 
 /** Hash of the generated spec and ownership: equal hashes mean nothing to write. */
 export const TEMPLATE_HASH = `${GROUP}/template-hash`;

@@ -5,7 +5,7 @@ import { labels as L, values } from '../api/contract.js';
 import type { Canary } from '../api/flagger-types.js';
 import { POLICY_KIND, type ClusterCanaryPolicy, type PolicyProblem } from '../api/policy-types.js';
 import type { KubeObject } from '../lib/kube/client.js';
-import type { Deployment, HorizontalPodAutoscaler } from '../controller/workload.js';
+import type { Deployment, HorizontalPodAutoscaler } from '../api/workload.js';
 import { policyViolations } from './constraints.js';
 import { generatedCanary } from './generated-canary.js';
 import { selectorMatches } from './label-selector.js';

@@ -2,11 +2,10 @@
 // bookkeeping (generated objects, generated Canaries, the contract's labels and annotations on a
 // target) locked to the controller. Pure: the policies come from the webhook's caches, so admission
 // never waits on the apiserver and a dry-run gets the same answer.
-import { annotations as A, labels as L, objectName } from '../api/contract.js';
+import { annotations as A, isManagedRule, labels as L, objectName } from '../api/contract.js';
 import type { CanarySpec } from '../api/flagger-types.js';
 import type { ClusterCanaryPolicy } from '../api/policy-types.js';
 import { policyViolations } from '../policy/constraints.js';
-import { isManagedRule } from '../controller/router/http-route.js';
 import { STABLE_CONFIGS } from '../api/tracked-configs.js';
 import type { AdmissionRequest } from './admission-types.js';
 

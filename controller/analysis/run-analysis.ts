@@ -3,7 +3,7 @@
 // says which and what to do; it never throws.
 import { objectName } from '../../api/contract.js';
 import type { Canary, CanaryMetric, MetricTemplate } from '../../api/flagger-types.js';
-import { parseDuration, promDuration } from '../duration.js';
+import { parseDuration, promDuration } from '../../api/duration.js';
 import { apexName } from '../generated-objects.js';
 import type { MetricResult } from '../state-machine.js';
 import { BUILTIN_QUERIES } from './builtin-metrics.js';

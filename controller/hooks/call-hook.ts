@@ -2,7 +2,7 @@
 // answers non-2xx costs at most its timeout (retries included) and comes back as a result naming
 // what happened; it never throws.
 import type { Canary, CanaryWebhook, Phase } from '../../api/flagger-types.js';
-import { parseDuration } from '../duration.js';
+import { parseDuration } from '../../api/duration.js';
 import { readBounded } from '../../lib/bounded-body.js';
 import { EgressDenied, egress, type EgressGuard } from '../../lib/egress-guard.js';
 import type { HookResult } from '../state-machine.js';

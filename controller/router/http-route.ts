@@ -5,7 +5,7 @@
 //   A/B         requests matching analysis.match go to the canary, the rest to the primary;
 //   blue/green  everything to the primary, optionally mirrored to the canary;
 // then at release all traffic to the canary, and back to the primary once it runs the revision.
-import { names } from '../../api/contract.js';
+import { isManagedRule, names } from '../../api/contract.js';
 import type { Canary, CanaryStatus } from '../../api/flagger-types.js';
 import { strategyOf } from '../state-machine.js';
 import { combine, toGatewayMatch, type GatewayMatch } from './flagger-match.js';
@@ -138,11 +138,6 @@ export function httpRoute(canary: Canary, status: CanaryStatus, canaryWeight: nu
       rules,
     },
   };
-}
-
-/** A rule is sluice's when it routes to the Canary's primary or canary Service. */
-export function isManagedRule(rule: { backendRefs?: { name?: string }[] }, apex: string): boolean {
-  return (rule.backendRefs ?? []).some((b) => b.name === names.primaryService(apex) || b.name === names.canaryService(apex));
 }
 
 /**

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { renderQuery } from '../../controller/analysis/render.js';
 import { verdict } from '../../controller/analysis/verdict.js';
-import { parseDuration, promDuration } from '../../controller/duration.js';
+import { parseDuration, promDuration } from '../../api/duration.js';
 import { unsupportedFields } from '../../controller/spec-check.js';
 import { runAnalysis } from '../../controller/analysis/run-analysis.js';
 import { seedCanary } from './controller-fixtures.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { desiredState, primaryReplicas, targetPatch } from '../../controller/desired-state.js';
 import { annotations, labels } from '../../api/contract.js';
 import { canaryDeployment, generatedServices, httpRoute, canaryHpa } from '../../controller/generated-objects.js';
-import type { HorizontalPodAutoscaler } from '../../controller/workload.js';
+import type { HorizontalPodAutoscaler } from '../../api/workload.js';
 import { copyOf, deployment, rev, seedCanary } from './controller-fixtures.js';
 
 const V0 = 'podinfo:6.0.0';

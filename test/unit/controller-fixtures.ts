@@ -1,8 +1,8 @@
 // Builders for controller unit tests: the seed's Canary and Deployments in given states.
 import type { Canary, CanaryStatus } from '../../api/flagger-types.js';
 import { annotations } from '../../api/contract.js';
-import type { Deployment } from '../../controller/workload.js';
-import { revisionOf } from '../../controller/workload.js';
+import type { Deployment } from '../../api/workload.js';
+import { revisionOf } from '../../api/workload.js';
 
 export function seedCanary(over: { spec?: Partial<Canary['spec']>; analysis?: Partial<NonNullable<Canary['spec']['analysis']>>; status?: CanaryStatus } = {}): Canary {
   return {

@@ -1,7 +1,7 @@
 // What a target keeps when its Canary is deleted: the patch that hands it back to its owner.
 import assert from 'node:assert/strict';
 import { handBackPatch } from '../../controller/reconciler.js';
-import type { Deployment } from '../../controller/workload.js';
+import type { Deployment } from '../../api/workload.js';
 
 const target = (pinned: boolean): Deployment => ({
   apiVersion: 'apps/v1',

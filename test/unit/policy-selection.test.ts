@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { Canary } from '../../api/flagger-types.js';
 import type { ClusterCanaryPolicy, ClusterCanaryPolicySpec } from '../../api/policy-types.js';
 import type { KubeObject } from '../../lib/kube/client.js';
-import type { Deployment, HorizontalPodAutoscaler } from '../../controller/workload.js';
+import type { Deployment, HorizontalPodAutoscaler } from '../../api/workload.js';
 import { TEMPLATE_HASH, generatedCanary } from '../../policy/generated-canary.js';
 import { selectorMatches } from '../../policy/label-selector.js';
 import { choosePolicy, planNamespace, policiesForNamespace } from '../../policy/selection.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { CONFIG_REVISION, STABLE_CONFIGS, configHash, configRefs, effectiveRevision, fingerprint, rewriteRefs, snapshotName, templatePart } from '../../api/tracked-configs.js';
 import { templateRevision } from '../../api/revision.js';
 import { desiredState, targetPatch } from '../../controller/desired-state.js';
-import { CONFIG_HASH, revisionOf } from '../../controller/workload.js';
+import { CONFIG_HASH, revisionOf } from '../../api/workload.js';
 import { decidePin, deploymentOf } from '../../webhook/pin-decision.js';
 import type { AdmissionRequest } from '../../webhook/admission-types.js';
 import { deployment, seedCanary } from './controller-fixtures.js';

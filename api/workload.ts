@@ -1,7 +1,7 @@
 // Facts about Deployments that the state machine reads: revision, readiness, replica counts.
 import type { KubeObject } from '../lib/kube/client.js';
-import { templateRevision } from '../api/revision.js';
-import { effectiveRevision } from '../api/tracked-configs.js';
+import { templateRevision } from './revision.js';
+import { effectiveRevision } from './tracked-configs.js';
 
 /**
  * On the reconciler's in-memory view of a target (never written): the hash of the tracked
