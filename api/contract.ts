@@ -12,6 +12,12 @@ export const labels = {
   rollouts: `${GROUP}/rollouts`,
   /** On a Canary generated from a ClusterCanaryPolicy: the policy's name. Set by the controller only. */
   policy: `${GROUP}/policy`,
+  /** On every generated object: which Canary it belongs to (ownerReferences say it too; labels are selectable). */
+  canaryName: `${GROUP}/canary-name`,
+  /** On a tracked ConfigMap or Secret, set by the controller so its informer selects only those. */
+  tracked: `${GROUP}/tracked`,
+  /** The recommended label, on every generated object (value values.managedBy). */
+  managedBy: 'app.kubernetes.io/managed-by',
 } as const;
 
 export const annotations = {
@@ -23,13 +29,29 @@ export const annotations = {
   promoting: `${GROUP}/promoting`,
   /** On the canary copy: the revision of the user's template it runs. */
   revision: `${GROUP}/revision`,
+  /** On the HTTPRoute: hash of the spec sluice last wrote, so unchanged routes cost no write despite apiserver defaults. */
+  routeHash: `${GROUP}/route-hash`,
+  /** On a config snapshot: the ConfigMap or Secret it copies. */
+  snapshotOf: `${GROUP}/snapshot-of`,
+  /** On the target Deployment: refKey → snapshot name its primary pods are pinned to (names only). */
+  stableConfigs: `${GROUP}/stable-configs`,
+  /** On the target's pod template: the config hash the primary pods run; changing it rolls them. Not part of the revision. */
+  configRevision: `${GROUP}/config-revision`,
 } as const;
 
 export const values = {
   managed: 'true',
   canaryRole: 'canary',
   rolloutsEnabled: 'enabled',
+  tracked: 'true',
+  managedBy: 'sluice',
 } as const;
+
+/** On a Canary: held until the target has been handed back (controller/reconciler.ts, finalize). */
+export const FINALIZER = `${GROUP}/finalizer`;
+
+/** On every generated object and generated Canary. */
+export const MANAGED_BY = { [labels.managedBy]: values.managedBy } as const;
 
 /** Names of generated objects (docs/design.md, "Objects"). */
 export const names = {

@@ -3,7 +3,6 @@
 // references to those snapshots. Pure, shared by the controller (canary copy, revisions) and the
 // webhook (primary pods). Only names and hashes leave this module, never content.
 import crypto from 'node:crypto';
-import { GROUP } from './contract.js';
 import { canonicalJson } from './revision.js';
 
 export type ConfigKind = 'ConfigMap' | 'Secret';
@@ -16,12 +15,6 @@ export interface ConfigRef {
 export const refKey = (r: ConfigRef) => `${r.kind}/${r.name}`;
 
 export const TRACKING_ANNOTATION = 'flagger.app/config-tracking';
-/** On a tracked object: put there by the controller so its informer can select tracked objects only. */
-export const TRACKED_LABEL = `${GROUP}/tracked`;
-/** On the target Deployment: refKey → snapshot name its primary pods are pinned to (names only). */
-export const STABLE_CONFIGS = `${GROUP}/stable-configs`;
-/** On the target's pod template: the config hash the primary pods run; changing it rolls them. */
-export const CONFIG_REVISION = `${GROUP}/config-revision`;
 
 type Json = Record<string, unknown>;
 const arr = (v: unknown): Json[] => (Array.isArray(v) ? (v as Json[]) : []);
@@ -76,7 +69,11 @@ export function rewriteRefs(podSpec: unknown, to: Record<string, string>): Json 
 
 /** Hash of a ConfigMap's or Secret's content (data and binaryData): 16 hex characters. */
 export function fingerprint(o: { data?: unknown; binaryData?: unknown }): string {
-  return crypto.createHash('sha256').update(canonicalJson({ data: o.data ?? {}, binaryData: o.binaryData ?? {} })).digest('hex').slice(0, 16);
+  return crypto
+    .createHash('sha256')
+    .update(canonicalJson({ data: o.data ?? {}, binaryData: o.binaryData ?? {} }))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /** The snapshot of `name` at `fp`: a new name for new content, so a snapshot never changes. */
@@ -88,10 +85,3 @@ export function configHash(fps: Record<string, string>): string | undefined {
   if (keys.length === 0) return undefined;
   return crypto.createHash('sha256').update(canonicalJson(fps)).digest('hex').slice(0, 16);
 }
-
-/**
- * The revision the controller analyses: the template's, and when the template reads tracked
- * configs, `+` their hash. The part before `+` is what the webhook can compute from a Deployment.
- */
-export const effectiveRevision = (templateRev: string, cfgHash: string | undefined) => (cfgHash ? `${templateRev}+${cfgHash}` : templateRev);
-export const templatePart = (revision: string | undefined) => revision?.split('+')[0];

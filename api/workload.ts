@@ -1,13 +1,6 @@
 // Facts about Deployments that the state machine reads: revision, readiness, replica counts.
 import type { KubeObject } from '../lib/kube/client.js';
-import { templateRevision } from './revision.js';
-import { effectiveRevision } from './tracked-configs.js';
-
-/**
- * On the reconciler's in-memory view of a target (never written): the hash of the tracked
- * configs its template reads, so the revision covers them (docs/tracked-configs.md).
- */
-export const CONFIG_HASH = Symbol('sluice.configHash');
+import { Revision } from './revision.js';
 
 export interface PodTemplate {
   metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
@@ -15,7 +8,6 @@ export interface PodTemplate {
 }
 
 export type Deployment = KubeObject & {
-  [CONFIG_HASH]?: string;
   spec: {
     replicas?: number;
     paused?: boolean;
@@ -34,10 +26,16 @@ export type Deployment = KubeObject & {
 };
 
 export type HorizontalPodAutoscaler = KubeObject & {
-  spec: { minReplicas?: number; maxReplicas: number; scaleTargetRef: { apiVersion?: string; kind: string; name: string }; [k: string]: unknown };
+  spec: {
+    minReplicas?: number;
+    maxReplicas: number;
+    scaleTargetRef: { apiVersion?: string; kind: string; name: string };
+    [k: string]: unknown;
+  };
 };
 
-export const revisionOf = (d: Deployment) => effectiveRevision(templateRevision(d.spec.template), d[CONFIG_HASH]);
+/** The Deployment's revision; `configs`: the hash of the tracked configs its template reads now. */
+export const revisionOf = (d: Deployment, configs?: string) => Revision.of(d.spec.template, configs);
 
 export interface RolloutProgress {
   done: boolean;

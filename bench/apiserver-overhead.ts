@@ -17,7 +17,12 @@ function deployment(name: string, managed: boolean) {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name, namespace: NS, labels: managed ? { [labels.managed]: 'true' } : {}, annotations: managed ? { [annotations.stableRevision]: templateRevision(template) } : {} },
+    metadata: {
+      name,
+      namespace: NS,
+      labels: managed ? { [labels.managed]: 'true' } : {},
+      annotations: managed ? { [annotations.stableRevision]: templateRevision(template) } : {},
+    },
     // No replicas: the measurement is the request path, not pod churn.
     spec: { replicas: 0, selector: { matchLabels: app }, template },
   };
@@ -27,13 +32,19 @@ export async function apiserverOverhead(rounds = 300): Promise<Figure[]> {
   const client = await KubeClient.load(paths.kubeconfig, 'sluice-bench');
   try {
     await readyNamespace(client, NS);
-    for (const [name, managed] of [['with-webhook', true], ['without-webhook', false]] as const) {
+    for (const [name, managed] of [
+      ['with-webhook', true],
+      ['without-webhook', false],
+    ] as const) {
       await client.create(at(R.deployments, NS), deployment(name, managed));
     }
     // Two kinds of UPDATE: a template change (the webhook freezes it: patch and warning) and a
     // metadata change (the webhook passes it untouched).
     const kinds = {
-      template: (i: number) => ({ body: { spec: { template: { spec: { containers: [{ name: 'app', image: `img:${i + 1}` }] } } } }, type: 'strategic' as const }),
+      template: (i: number) => ({
+        body: { spec: { template: { spec: { containers: [{ name: 'app', image: `img:${i + 1}` }] } } } },
+        type: 'strategic' as const,
+      }),
       metadata: (i: number) => ({ body: { metadata: { annotations: { tick: String(i) } } }, type: 'merge' as const }),
     };
     const figures: Figure[] = [];
@@ -54,7 +65,12 @@ export async function apiserverOverhead(rounds = 300): Promise<Figure[]> {
       const prefix = kind === 'template' ? 'apiserver_update_latency_ratio' : 'apiserver_metadata_update_latency_ratio';
       figures.push(
         { name: `${prefix}_median`, value: round(percentile(w, 50) / percentile(wo, 50), 3), unit: 'ratio', target: '< 1.25', note },
-        { name: `${prefix}_p90`, value: round(percentile(w, 90) / percentile(wo, 90), 3), unit: 'ratio', note: 'same run, 90th percentiles' },
+        {
+          name: `${prefix}_p90`,
+          value: round(percentile(w, 90) / percentile(wo, 90), 3),
+          unit: 'ratio',
+          note: 'same run, 90th percentiles',
+        },
       );
     }
     return figures;

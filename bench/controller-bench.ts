@@ -22,20 +22,40 @@ function canaryFor(name: string) {
     spec: {
       targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
       service: { port: 9898, gatewayRefs: [{ name: 'cilium', namespace: 'cilium' }] },
-      analysis: { interval: '10s', threshold: 5, maxWeight: 50, stepWeight: 10, metrics: [{ name: 'request-success-rate', interval: '10s', thresholdRange: { min: 99 } }] },
+      analysis: {
+        interval: '10s',
+        threshold: 5,
+        maxWeight: 50,
+        stepWeight: 10,
+        metrics: [{ name: 'request-success-rate', interval: '10s', thresholdRange: { min: 99 } }],
+      },
     },
   };
 }
 
 function deploymentFor(name: string) {
   const app = { app: name };
-  return { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: NS }, spec: { replicas: 1, selector: { matchLabels: app }, template: { metadata: { labels: app }, spec: { containers: [{ name: 'app', image: 'app:1' }] } } } };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: NS },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: app },
+      template: { metadata: { labels: app }, spec: { containers: [{ name: 'app', image: 'app:1' }] } },
+    },
+  };
 }
 
 /** Requests by "VERB resource", from the controller's own counter. */
 async function controllerRequests(): Promise<Map<string, number>> {
   const text = await (await fetch(`http://127.0.0.1:${ports.controllerMetrics}/metrics`)).text();
-  return new Map([...text.matchAll(/^sluice_controller_apiserver_requests_total\{verb="(\w+)",resource="([\w.-]*)"\} (\S+)/gm)].map((m) => [`${m[1]} ${m[2]}`, Number(m[3])]));
+  return new Map(
+    [...text.matchAll(/^sluice_controller_apiserver_requests_total\{verb="(\w+)",resource="([\w.-]*)"\} (\S+)/gm)].map((m) => [
+      `${m[1]} ${m[2]}`,
+      Number(m[3]),
+    ]),
+  );
 }
 
 export async function controllerBench(canaries = 5, rollouts = 7): Promise<Figure[]> {
@@ -48,20 +68,31 @@ export async function controllerBench(canaries = 5, rollouts = 7): Promise<Figur
       await client.create(at(R.deployments, NS), deploymentFor(n));
       await client.create(at(CR.canaries, NS), canaryFor(n));
     }
-    await waitFor(async () => {
-      const list = await client.list<Canary>(at(CR.canaries, NS));
-      return list.items.length === canaries && list.items.every((c) => c.status?.phase === 'Initialized');
-    }, { timeoutMs: 120_000, what: `${canaries} Canaries to be Initialized` });
+    await waitFor(
+      async () => {
+        const list = await client.list<Canary>(at(CR.canaries, NS));
+        return list.items.length === canaries && list.items.every((c) => c.status?.phase === 'Initialized');
+      },
+      { timeoutMs: 120_000, what: `${canaries} Canaries to be Initialized` },
+    );
 
     // Idle: first the aftermath of bootstrap settles (route status, copies' status, …): no
     // reconcile for 10 s; then a minute in which nothing changes is counted.
-    const reconciles = async () => Number(/^sluice_controller_reconciles_total\{result="ok"\} (\S+)/m.exec(await (await fetch(`http://127.0.0.1:${ports.controllerMetrics}/metrics`)).text())?.[1] ?? 0);
+    const reconciles = async () =>
+      Number(
+        /^sluice_controller_reconciles_total\{result="ok"\} (\S+)/m.exec(
+          await (await fetch(`http://127.0.0.1:${ports.controllerMetrics}/metrics`)).text(),
+        )?.[1] ?? 0,
+      );
     let last = { n: await reconciles(), since: Date.now() };
-    await waitFor(async () => {
-      const n = await reconciles();
-      if (n !== last.n) last = { n, since: Date.now() };
-      return Date.now() - last.since >= 10_000;
-    }, { timeoutMs: 180_000, intervalMs: 1000, what: 'the controller to go quiet after bootstrap' });
+    await waitFor(
+      async () => {
+        const n = await reconciles();
+        if (n !== last.n) last = { n, since: Date.now() };
+        return Date.now() - last.since >= 10_000;
+      },
+      { timeoutMs: 180_000, intervalMs: 1000, what: 'the controller to go quiet after bootstrap' },
+    );
     const before = await controllerRequests();
     const idleMs = 60_000;
     await delay(idleMs); // the measurement window itself, not synchronisation
@@ -79,16 +110,36 @@ export async function controllerBench(canaries = 5, rollouts = 7): Promise<Figur
       const r = await runKubectl(binDir, ['-n', NS, 'set', 'image', 'deployment/app0', `app=app:${i + 2}`]);
       if (r.code !== 0) throw new Error(r.stderr);
       const t0 = performance.now();
-      await waitFor(async () => ((await client.get<Deployment>(at(R.deployments, NS, 'app0-canary'))).spec.replicas ?? 0) > 0, { timeoutMs: 30_000, intervalMs: 10, what: 'the canary copy to scale up' });
+      await waitFor(async () => ((await client.get<Deployment>(at(R.deployments, NS, 'app0-canary'))).spec.replicas ?? 0) > 0, {
+        timeoutMs: 30_000,
+        intervalMs: 10,
+        what: 'the canary copy to scale up',
+      });
       latencies.push(performance.now() - t0);
       // Revert to the stable revision: analysis is abandoned and the copy returns to zero.
       await runKubectl(binDir, ['-n', NS, 'set', 'image', 'deployment/app0', 'app=app:1']);
-      await waitFor(async () => ((await client.get<Deployment>(at(R.deployments, NS, 'app0-canary'))).spec.replicas ?? 1) === 0, { timeoutMs: 30_000, intervalMs: 50, what: 'the copy back at zero' });
+      await waitFor(async () => ((await client.get<Deployment>(at(R.deployments, NS, 'app0-canary'))).spec.replicas ?? 1) === 0, {
+        timeoutMs: 30_000,
+        intervalMs: 50,
+        what: 'the copy back at zero',
+      });
     }
     latencies.sort((a, b) => a - b);
     return [
-      { name: 'controller_set_image_to_canary_scaled_up_median', value: round(percentile(latencies, 50), 0), unit: 'ms', target: '< 1000 ms (Flagger: up to one analysis interval)', note: `${rollouts} rollouts: from kubectl set image returning to spec.replicas > 0 on the canary copy (polled every 10 ms); max ${round(latencies[latencies.length - 1]!, 0)} ms` },
-      { name: 'controller_idle_requests_per_canary_per_minute', value: round(perCanary / canaries / (idleMs / 60_000), 2), unit: 'req', target: '0 beyond the watches', note: `${canaries} idle Canaries for ${idleMs / 1000} s, counted by the controller (sluice_controller_apiserver_requests_total): requests other than watches and the leader Lease; besides, in that minute: ${lease} Lease requests (per process, not per Canary), ${watches} watches opened` },
+      {
+        name: 'controller_set_image_to_canary_scaled_up_median',
+        value: round(percentile(latencies, 50), 0),
+        unit: 'ms',
+        target: '< 1000 ms (Flagger: up to one analysis interval)',
+        note: `${rollouts} rollouts: from kubectl set image returning to spec.replicas > 0 on the canary copy (polled every 10 ms); max ${round(latencies[latencies.length - 1]!, 0)} ms`,
+      },
+      {
+        name: 'controller_idle_requests_per_canary_per_minute',
+        value: round(perCanary / canaries / (idleMs / 60_000), 2),
+        unit: 'req',
+        target: '0 beyond the watches',
+        note: `${canaries} idle Canaries for ${idleMs / 1000} s, counted by the controller (sluice_controller_apiserver_requests_total): requests other than watches and the leader Lease; besides, in that minute: ${lease} Lease requests (per process, not per Canary), ${watches} watches opened`,
+      },
     ];
   } finally {
     await client.delete(at(R.namespaces, undefined, NS)).catch(() => undefined);

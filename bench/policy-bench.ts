@@ -21,7 +21,11 @@ function deploymentFor(name: string) {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: { name, namespace: NS },
-    spec: { replicas: 1, selector: { matchLabels: app }, template: { metadata: { labels: app }, spec: { containers: [{ name: 'app', image: 'app:1', ports: [{ containerPort: 8080 }] }] } } },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: app },
+      template: { metadata: { labels: app }, spec: { containers: [{ name: 'app', image: 'app:1', ports: [{ containerPort: 8080 }] }] } },
+    },
   };
 }
 
@@ -42,14 +46,21 @@ export async function policyBench(deployments = 20, late = 5): Promise<Figure[]>
       metadata: { name: POLICY },
       spec: {
         namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': NS } },
-        canaryTemplate: { service: { gatewayRefs: [{ name: 'cilium', namespace: 'cilium' }] }, analysis: { interval: '10s', maxWeight: 50, stepWeight: 10 } },
+        canaryTemplate: {
+          service: { gatewayRefs: [{ name: 'cilium', namespace: 'cilium' }] },
+          analysis: { interval: '10s', maxWeight: 50, stepWeight: 10 },
+        },
         constraints: { maxWeight: 50 },
       },
     });
     const t0 = performance.now();
     const r = await runKubectl(binDir, ['label', 'namespace', NS, 'sluice.dev/rollouts=enabled']);
     if (r.code !== 0) throw new Error(r.stderr);
-    await waitFor(() => initialized(names), { timeoutMs: 120_000, intervalMs: 20, what: `${deployments} generated Canaries to be Initialized` });
+    await waitFor(() => initialized(names), {
+      timeoutMs: 120_000,
+      intervalMs: 20,
+      what: `${deployments} generated Canaries to be Initialized`,
+    });
     const all = performance.now() - t0;
 
     const lateTimes: number[] = [];
@@ -62,8 +73,20 @@ export async function policyBench(deployments = 20, late = 5): Promise<Figure[]>
     }
     lateTimes.sort((a, b) => a - b);
     return [
-      { name: 'policy_label_to_all_canaries_initialized', value: round(all, 0), unit: 'ms', target: 'seconds', note: `${deployments} Deployments (1 replica each) in one namespace, one ClusterCanaryPolicy; from kubectl label namespace returning to every generated Canary Initialized (polled every 20 ms)` },
-      { name: 'policy_new_deployment_to_canary_initialized_median', value: round(percentile(lateTimes, 50), 0), unit: 'ms', target: 'seconds', note: `${late} Deployments created one after another in the opted-in namespace: from the create returning to its Canary Initialized (polled every 10 ms); max ${round(lateTimes[lateTimes.length - 1]!, 0)} ms` },
+      {
+        name: 'policy_label_to_all_canaries_initialized',
+        value: round(all, 0),
+        unit: 'ms',
+        target: 'seconds',
+        note: `${deployments} Deployments (1 replica each) in one namespace, one ClusterCanaryPolicy; from kubectl label namespace returning to every generated Canary Initialized (polled every 20 ms)`,
+      },
+      {
+        name: 'policy_new_deployment_to_canary_initialized_median',
+        value: round(percentile(lateTimes, 50), 0),
+        unit: 'ms',
+        target: 'seconds',
+        note: `${late} Deployments created one after another in the opted-in namespace: from the create returning to its Canary Initialized (polled every 10 ms); max ${round(lateTimes[lateTimes.length - 1]!, 0)} ms`,
+      },
     ];
   } finally {
     await client.delete(at(POLICY_REF, undefined, POLICY)).catch(() => undefined);

@@ -36,10 +36,17 @@ export function record(figures: Figure[]): void {
     console.log(`${f.name}: ${f.value} ${f.unit}${f.target ? ` (target ${f.target})` : ''}`);
   }
   const all = [...values.values()].sort((a, b) => a.name.localeCompare(b.name));
-  fs.writeFileSync(jsonFile, JSON.stringify(all, null, 2) + '\n');
-  fs.writeFileSync(notesFile, JSON.stringify(notes, null, 2) + '\n');
+  fs.writeFileSync(jsonFile, `${JSON.stringify(all, null, 2)}\n`);
+  fs.writeFileSync(notesFile, `${JSON.stringify(notes, null, 2)}\n`);
   const rows = all.map((f) => `| ${f.name} | ${f.value} ${f.unit} | ${notes[f.name]?.target ?? ''} | ${notes[f.name]?.note ?? ''} |`);
-  const header = ['# Benchmark results', '', 'Written by `make bench` (bench/run.ts): the latest run of each benchmark on the project machine (2 cores, 24 GiB).', '', '| figure | value | target | how it was measured |', '|---|---|---|---|'];
+  const header = [
+    '# Benchmark results',
+    '',
+    'Written by `make bench` (bench/run.ts): the latest run of each benchmark on the project machine (2 cores, 24 GiB).',
+    '',
+    '| figure | value | target | how it was measured |',
+    '|---|---|---|---|',
+  ];
   fs.writeFileSync(mdFile, [...header, ...rows, ''].join('\n'));
 }
 

@@ -20,13 +20,30 @@ async function worldStart(runs = 3): Promise<Figure[]> {
     times.push((await up()).readySeconds ?? NaN);
   }
   times.sort((a, b) => a - b);
-  return [{ name: 'world_warm_start_to_ready', value: round(percentile(times, 50), 1), unit: 's', target: '< 30 s', note: `median of ${runs} starts from nothing running with binaries cached (${times.map((t) => t.toFixed(1)).join(', ')} s): etcd, apiserver, controller-manager, scheduler, kwok with 3 Ready nodes, Prometheus, simulator with Gateway Accepted` }];
+  return [
+    {
+      name: 'world_warm_start_to_ready',
+      value: round(percentile(times, 50), 1),
+      unit: 's',
+      target: '< 30 s',
+      note: `median of ${runs} starts from nothing running with binaries cached (${times.map((t) => t.toFixed(1)).join(', ')} s): etcd, apiserver, controller-manager, scheduler, kwok with 3 Ready nodes, Prometheus, simulator with Gateway Accepted`,
+    },
+  ];
 }
 
 async function main(): Promise<void> {
   if (process.argv[2] === 'cold-build') {
-    const seconds = Number(execFileSync('bash', [path.join(root, 'bench/cold-build.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim());
-    record([{ name: 'world_cold_build', value: seconds, unit: 's', note: 'bench/cold-build.sh: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok with an empty Go build cache (module downloads excluded), 2 cores' }]);
+    const seconds = Number(
+      execFileSync('bash', [path.join(root, 'bench/cold-build.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim(),
+    );
+    record([
+      {
+        name: 'world_cold_build',
+        value: seconds,
+        unit: 's',
+        note: 'bench/cold-build.sh: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok with an empty Go build cache (module downloads excluded), 2 cores',
+      },
+    ]);
     return;
   }
   if (process.argv[2] === 'controller') {

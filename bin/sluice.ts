@@ -5,9 +5,18 @@
 import { FlagError } from '../lib/flags.js';
 
 const commands: Record<string, { summary: string; load: () => Promise<(argv: string[]) => Promise<void>> }> = {
-  webhook: { summary: 'the admission server (freeze, policy, config pinning)', load: async () => (await import('../webhook/main.js')).runWebhook },
-  controller: { summary: 'the rollout controller (canary analysis, promotion, rollback)', load: async () => (await import('../controller/main.js')).runController },
-  tester: { summary: 'gates, rollback switches and load tasks for analysis webhooks', load: async () => (await import('../tester/main.js')).runTester },
+  webhook: {
+    summary: 'the admission server (freeze, policy, config pinning)',
+    load: async () => (await import('../webhook/main.js')).runWebhook,
+  },
+  controller: {
+    summary: 'the rollout controller (canary analysis, promotion, rollback)',
+    load: async () => (await import('../controller/main.js')).runController,
+  },
+  tester: {
+    summary: 'gates, rollback switches and load tasks for analysis webhooks',
+    load: async () => (await import('../tester/main.js')).runTester,
+  },
 };
 
 function help(): string {

@@ -23,10 +23,15 @@ export async function injectCaBundle(client: KubeClient, targets: InjectionTarge
     if (ops.length === 0) continue;
     try {
       // The test op pins the resourceVersion: a concurrent edit makes this patch fail and retry.
-      await client.patch(at(ref, undefined, t.name), [{ op: 'test', path: '/metadata/resourceVersion', value: cfg.metadata.resourceVersion }, ...ops], 'json');
+      await client.patch(
+        at(ref, undefined, t.name),
+        [{ op: 'test', path: '/metadata/resourceVersion', value: cfg.metadata.resourceVersion }, ...ops],
+        'json',
+      );
       changed.push(`${t.kind}/${t.name}`);
     } catch (err) {
-      if (err instanceof ApiError && (err.status === 422 || err.conflict)) throw new Error(`${t.kind} webhook configuration ${t.name} changed while injecting its caBundle; will retry`);
+      if (err instanceof ApiError && (err.status === 422 || err.conflict))
+        throw new Error(`${t.kind} webhook configuration ${t.name} changed while injecting its caBundle; will retry`);
       throw err;
     }
   }

@@ -46,7 +46,7 @@ export const DEFAULT_POLICY: Omit<RotationPolicy, 'dnsNames' | 'ipAddresses'> = 
 /** Every CA the apiserver must trust now, current first. */
 export function caBundle(state: TlsState): string {
   const pems = [state.ca.certPem, state.nextCa?.certPem, state.previousCaPem].filter((p): p is string => typeof p === 'string');
-  return pems.map((p) => p.trim()).join('\n') + '\n';
+  return `${pems.map((p) => p.trim()).join('\n')}\n`;
 }
 
 /** Less than `share` of the configured lifetime left (the backdated notBefore is not counted). */
@@ -84,15 +84,24 @@ export function planRotation(state: TlsState | undefined, policy: RotationPolicy
     if (since(state.nextCaStagedAt, now) < policy.propagationSeconds) return undefined;
     return {
       step: 'ca-promoted',
-      state: { ca: state.nextCa, serving: issueServing(state.nextCa, policy, now), previousCaPem: state.ca.certPem, previousCaRetiredAt: now.toISOString() },
+      state: {
+        ca: state.nextCa,
+        serving: issueServing(state.nextCa, policy, now),
+        previousCaPem: state.ca.certPem,
+        previousCaRetiredAt: now.toISOString(),
+      },
     };
   }
   if (state.previousCaPem && since(state.previousCaRetiredAt, now) >= policy.propagationSeconds) {
     return { step: 'ca-retired', state: { ca: state.ca, serving: state.serving } };
   }
   if (!state.previousCaPem && nearExpiry(state.ca.certPem, now, policy.caLifetimeSeconds, policy.renewWhenRemaining)) {
-    return { step: 'ca-staged', state: { ...state, nextCa: createAuthority('sluice-webhook-ca', policy.caLifetimeSeconds, now), nextCaStagedAt: now.toISOString() } };
+    return {
+      step: 'ca-staged',
+      state: { ...state, nextCa: createAuthority('sluice-webhook-ca', policy.caLifetimeSeconds, now), nextCaStagedAt: now.toISOString() },
+    };
   }
-  if (!servingFits(state, policy, now)) return { step: 'serving-reissued', state: { ...state, serving: issueServing(state.ca, policy, now) } };
+  if (!servingFits(state, policy, now))
+    return { step: 'serving-reissued', state: { ...state, serving: issueServing(state.ca, policy, now) } };
   return undefined;
 }

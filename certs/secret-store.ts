@@ -78,12 +78,21 @@ export class SecretStore {
       apiVersion: 'v1',
       kind: 'Secret',
       type: 'Opaque',
-      metadata: { name: this.name, namespace: this.namespace, annotations, labels: { 'app.kubernetes.io/name': 'sluice', 'app.kubernetes.io/component': 'webhook-tls' } },
+      metadata: {
+        name: this.name,
+        namespace: this.namespace,
+        annotations,
+        labels: { 'app.kubernetes.io/name': 'sluice', 'app.kubernetes.io/component': 'webhook-tls' },
+      },
       data,
     };
     try {
       if (!basedOn.exists) await this.client.create(at(R.secrets, this.namespace), body);
-      else await this.client.replace(at(R.secrets, this.namespace, this.name), { ...body, metadata: { ...body.metadata, resourceVersion: basedOn.resourceVersion } });
+      else
+        await this.client.replace(at(R.secrets, this.namespace, this.name), {
+          ...body,
+          metadata: { ...body.metadata, resourceVersion: basedOn.resourceVersion },
+        });
       return true;
     } catch (err) {
       if (err instanceof ApiError && (err.conflict || err.status === 409)) return false;

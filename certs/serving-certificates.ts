@@ -62,7 +62,10 @@ export class SecretCertificates extends ListenableSource implements CertificateS
       stored = await this.store.read();
     }
     const state = stored.state;
-    if (!state) throw new Error(`Secret ${this.store.namespace}/${this.store.name} holds no usable certificate; delete it and sluice will generate a new one`);
+    if (!state)
+      throw new Error(
+        `Secret ${this.store.namespace}/${this.store.name} holds no usable certificate; delete it and sluice will generate a new one`,
+      );
     const changed = await injectCaBundle(this.client, this.targets, caBundle(state));
     if (changed.length > 0) this.logger.info('caBundle injected', { into: changed });
     if (this.serve(state.serving)) this.logger.info('serving certificate loaded', { key: `${this.store.namespace}/${this.store.name}` });
@@ -112,7 +115,9 @@ export class FileCertificates extends ListenableSource implements CertificateSou
       tls.createSecureContext({ cert: pair.certPem, key: pair.keyPem });
       if (this.serve(pair)) this.logger.info('serving certificate loaded from files', { cert: this.certFile });
     } catch (err) {
-      this.logger.warn(`cannot read the serving certificate ${this.certFile} / ${this.keyFile}: ${(err as Error).message}; still serving the previous one`);
+      this.logger.warn(
+        `cannot read the serving certificate ${this.certFile} / ${this.keyFile}: ${(err as Error).message}; still serving the previous one`,
+      );
     }
   }
 

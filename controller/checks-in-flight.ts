@@ -13,7 +13,7 @@
 // `maxInFlight` in all and `maxPerNamespace` in one namespace, so one tenant's silent hooks cannot
 // take every slot. A Canary that finds no slot waits its turn (requeued), with one log line.
 import type { Logger } from '../lib/logger.js';
-import type { HookType } from './state-machine.js';
+import { type HookType } from '../api/canary-analysis.js';
 
 export type CheckKind = HookType | 'metrics';
 
@@ -91,7 +91,10 @@ export class ChecksInFlight {
     if (this.inFlight >= this.limits.maxInFlight || inNamespace >= this.limits.maxPerNamespace) {
       if (ledger.waitingSince === undefined) {
         ledger.waitingSince = this.now();
-        const which = this.inFlight >= this.limits.maxInFlight ? `all ${this.limits.maxInFlight} check slots are taken` : `namespace ${ns} holds its ${this.limits.maxPerNamespace} check slots`;
+        const which =
+          this.inFlight >= this.limits.maxInFlight
+            ? `all ${this.limits.maxInFlight} check slots are taken`
+            : `namespace ${ns} holds its ${this.limits.maxPerNamespace} check slots`;
         this.logger?.warn(`${kind} checks wait: ${which} (hooks answering slowly?)`, { key });
       }
       return 'no-slot';

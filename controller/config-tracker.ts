@@ -2,24 +2,20 @@
 // target reads, their fingerprints, the immutable snapshots the canary copy and the primary pods
 // are pinned to, and cleaning up snapshots nothing uses. Content is copied only into snapshots of
 // the same kind in the same namespace; only names and hashes are logged or annotated.
-import {
-  STABLE_CONFIGS,
-  TRACKED_LABEL,
-  TRACKING_ANNOTATION,
-  configHash,
-  configRefs,
-  fingerprint,
-  refKey,
-  snapshotName,
-  type ConfigRef,
-} from '../api/tracked-configs.js';
+import { labels as L, annotations as A, MANAGED_BY } from '../api/contract.js';
+import { TRACKING_ANNOTATION, configHash, configRefs, fingerprint, refKey, snapshotName, type ConfigRef } from '../api/tracked-configs.js';
 import type { Canary } from '../api/flagger-types.js';
 import { ApiError, R, at, type KubeClient, type KubeObject } from '../lib/kube/client.js';
 import type { Informer } from '../lib/kube/informer.js';
-import { CANARY_LABEL, MANAGED_BY, ownerReference } from './generated-objects.js';
+import { ownerReference } from './generated-objects.js';
 import type { Deployment } from '../api/workload.js';
 
-export type ConfigObject = KubeObject & { data?: Record<string, string>; binaryData?: Record<string, string>; type?: string; immutable?: boolean };
+export type ConfigObject = KubeObject & {
+  data?: Record<string, string>;
+  binaryData?: Record<string, string>;
+  type?: string;
+  immutable?: boolean;
+};
 
 export interface Tracked {
   /** refKey → fingerprint of the live content. */
@@ -74,7 +70,7 @@ export class ConfigTracker {
           continue;
         }
         this.guard();
-        await this.client.patch(at(refOf(ref.kind), ns, ref.name), { metadata: { labels: { [TRACKED_LABEL]: 'true' } } });
+        await this.client.patch(at(refOf(ref.kind), ns, ref.name), { metadata: { labels: { [L.tracked]: 'true' } } });
       }
       if (obj.metadata.annotations?.[TRACKING_ANNOTATION] === 'disabled') continue;
       const fp = fingerprint(obj);
@@ -100,8 +96,8 @@ export class ConfigTracker {
           metadata: {
             name,
             namespace: ns,
-            labels: { ...MANAGED_BY, [CANARY_LABEL]: canary.metadata.name, [TRACKED_LABEL]: 'snapshot' },
-            annotations: { 'sluice.dev/snapshot-of': ref.name },
+            labels: { ...MANAGED_BY, [L.canaryName]: canary.metadata.name, [L.tracked]: 'snapshot' },
+            annotations: { [A.snapshotOf]: ref.name },
             ownerReferences: [{ ...ownerReference(canary), controller: false, blockOwnerDeletion: false }],
           },
           immutable: true,
@@ -119,9 +115,17 @@ export class ConfigTracker {
   async collect(canary: Canary, target: Deployment, current: Tracked): Promise<void> {
     const ns = canary.metadata.namespace!;
     const keep = new Set([...Object.values(current.snapshots), ...Object.values(stableConfigs(target))]);
-    for (const [kind, inf] of [['ConfigMap', this.caches.configmaps], ['Secret', this.caches.secrets]] as const) {
+    for (const [kind, inf] of [
+      ['ConfigMap', this.caches.configmaps],
+      ['Secret', this.caches.secrets],
+    ] as const) {
       for (const o of inf.items()) {
-        if (o.metadata.namespace !== ns || o.metadata.labels?.[TRACKED_LABEL] !== 'snapshot' || o.metadata.labels?.[CANARY_LABEL] !== canary.metadata.name) continue;
+        if (
+          o.metadata.namespace !== ns ||
+          o.metadata.labels?.[L.tracked] !== 'snapshot' ||
+          o.metadata.labels?.[L.canaryName] !== canary.metadata.name
+        )
+          continue;
         if (keep.has(o.metadata.name)) continue;
         this.guard();
         await this.client.delete(at(refOf(kind), ns, o.metadata.name));
@@ -133,10 +137,9 @@ export class ConfigTracker {
 /** The snapshots the target's primary pods are pinned to (its annotation). */
 export function stableConfigs(target: Deployment): Record<string, string> {
   try {
-    const parsed = JSON.parse(target.metadata.annotations?.[STABLE_CONFIGS] ?? '{}') as unknown;
+    const parsed = JSON.parse(target.metadata.annotations?.[A.stableConfigs] ?? '{}') as unknown;
     return parsed && typeof parsed === 'object' ? (parsed as Record<string, string>) : {};
   } catch {
     return {};
   }
 }
-

@@ -1,19 +1,65 @@
 // The controller's Prometheus metrics, under Flagger's names so existing dashboards and alerts work.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Canary, Phase } from '../api/flagger-types.js';
-import type { MetricResult } from './state-machine.js';
+import { type MetricResult } from './check-results.js';
 
 export class ControllerMetrics {
   readonly registry = new Registry();
-  readonly total = new Gauge({ name: 'flagger_canary_total', help: 'Canaries known, by namespace', labelNames: ['namespace'], registers: [this.registry] });
-  readonly status = new Gauge({ name: 'flagger_canary_status', help: 'Canary status: 0 running, 1 successful, 2 failed', labelNames: ['name', 'namespace'], registers: [this.registry] });
-  readonly weight = new Gauge({ name: 'flagger_canary_weight', help: 'Share of gateway traffic, per workload (primary and canary)', labelNames: ['workload', 'namespace'], registers: [this.registry] });
-  readonly duration = new Histogram({ name: 'flagger_canary_duration_seconds', help: 'Time from a new revision to its release or rollback', labelNames: ['name', 'namespace'], buckets: [10, 30, 60, 120, 300, 600, 1200, 3600], registers: [this.registry] });
-  readonly analysis = new Gauge({ name: 'flagger_canary_metric_analysis', help: 'Last value of each analysis metric', labelNames: ['name', 'namespace', 'metric'], registers: [this.registry] });
-  readonly successes = new Counter({ name: 'flagger_canary_successes_total', help: 'Rollouts that passed analysis and were released', labelNames: ['name', 'namespace', 'deployment_strategy', 'analysis_status'], registers: [this.registry] });
-  readonly failures = new Counter({ name: 'flagger_canary_failures_total', help: 'Rollouts that failed analysis and were rolled back', labelNames: ['name', 'namespace', 'deployment_strategy', 'analysis_status'], registers: [this.registry] });
-  readonly apiRequests = new Counter({ name: 'sluice_controller_apiserver_requests_total', help: 'Requests this controller sent to the apiserver, by verb (WATCH: a watch opened) and resource', labelNames: ['verb', 'resource'], registers: [this.registry] });
-  readonly reconciles = new Counter({ name: 'sluice_controller_reconciles_total', help: 'Reconcile passes, by result', labelNames: ['result'], registers: [this.registry] });
+  readonly total = new Gauge({
+    name: 'flagger_canary_total',
+    help: 'Canaries known, by namespace',
+    labelNames: ['namespace'],
+    registers: [this.registry],
+  });
+  readonly status = new Gauge({
+    name: 'flagger_canary_status',
+    help: 'Canary status: 0 running, 1 successful, 2 failed',
+    labelNames: ['name', 'namespace'],
+    registers: [this.registry],
+  });
+  readonly weight = new Gauge({
+    name: 'flagger_canary_weight',
+    help: 'Share of gateway traffic, per workload (primary and canary)',
+    labelNames: ['workload', 'namespace'],
+    registers: [this.registry],
+  });
+  readonly duration = new Histogram({
+    name: 'flagger_canary_duration_seconds',
+    help: 'Time from a new revision to its release or rollback',
+    labelNames: ['name', 'namespace'],
+    buckets: [10, 30, 60, 120, 300, 600, 1200, 3600],
+    registers: [this.registry],
+  });
+  readonly analysis = new Gauge({
+    name: 'flagger_canary_metric_analysis',
+    help: 'Last value of each analysis metric',
+    labelNames: ['name', 'namespace', 'metric'],
+    registers: [this.registry],
+  });
+  readonly successes = new Counter({
+    name: 'flagger_canary_successes_total',
+    help: 'Rollouts that passed analysis and were released',
+    labelNames: ['name', 'namespace', 'deployment_strategy', 'analysis_status'],
+    registers: [this.registry],
+  });
+  readonly failures = new Counter({
+    name: 'flagger_canary_failures_total',
+    help: 'Rollouts that failed analysis and were rolled back',
+    labelNames: ['name', 'namespace', 'deployment_strategy', 'analysis_status'],
+    registers: [this.registry],
+  });
+  readonly apiRequests = new Counter({
+    name: 'sluice_controller_apiserver_requests_total',
+    help: 'Requests this controller sent to the apiserver, by verb (WATCH: a watch opened) and resource',
+    labelNames: ['verb', 'resource'],
+    registers: [this.registry],
+  });
+  readonly reconciles = new Counter({
+    name: 'sluice_controller_reconciles_total',
+    help: 'Reconcile passes, by result',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
 
   /** Per Canary, the label values of its series, so they can all be removed with it. */
   private readonly seriesOf = new Map<string, { workloads: Set<string>; metrics: Set<string>; ended: Set<string> }>();
@@ -66,7 +112,12 @@ export class ControllerMetrics {
   }
 
   finished(canary: Canary, outcome: 'Succeeded' | 'Failed', seconds: number): void {
-    const labels = { name: canary.metadata.name, namespace: canary.metadata.namespace ?? '', deployment_strategy: 'canary', analysis_status: outcome === 'Succeeded' ? 'completed' : 'failed' };
+    const labels = {
+      name: canary.metadata.name,
+      namespace: canary.metadata.namespace ?? '',
+      deployment_strategy: 'canary',
+      analysis_status: outcome === 'Succeeded' ? 'completed' : 'failed',
+    };
     this.series(canary).ended.add(labels.analysis_status);
     (outcome === 'Succeeded' ? this.successes : this.failures).inc(labels);
     this.duration.observe({ name: labels.name, namespace: labels.namespace }, seconds);

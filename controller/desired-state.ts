@@ -3,8 +3,10 @@
 // after a crash between a status write and an object write, the next pass finishes the job.
 import { annotations as A, labels as L, values } from '../api/contract.js';
 import type { Canary, CanaryStatus } from '../api/flagger-types.js';
-import { ACTIVE, releasedRevision } from './state-machine.js';
-import { CONFIG_REVISION, STABLE_CONFIGS, templatePart } from '../api/tracked-configs.js';
+import { releasedRevision } from './state-machine.js';
+import { phase as facts } from '../api/phases.js';
+import { rewriteRefs } from '../api/tracked-configs.js';
+import { templatePart } from '../api/revision.js';
 import { revisionOf, type Deployment, type HorizontalPodAutoscaler, type PodTemplate } from '../api/workload.js';
 
 export interface DesiredTarget {
@@ -33,10 +35,23 @@ export function primaryReplicas(target: Deployment, autoscaler: HorizontalPodAut
   return Math.max(target.spec.replicas ?? 1, autoscaler?.spec.minReplicas ?? 1, 1);
 }
 
-export function desiredState(canary: Canary, status: CanaryStatus, target: Deployment, copy: Deployment | undefined, autoscaler: HorizontalPodAutoscaler | undefined, tracked: TrackedNow = { snapshots: {}, hash: undefined }): Desired {
+/** The template the canary copy runs: the target's, reading the snapshots of the configs under test, never the live objects. */
+export function copyTemplate(target: Deployment, snapshots: Record<string, string>): PodTemplate {
+  const t = target.spec.template;
+  return Object.keys(snapshots).length > 0 ? { ...t, spec: rewriteRefs(t.spec, snapshots) } : t;
+}
+
+export function desiredState(
+  canary: Canary,
+  status: CanaryStatus,
+  target: Deployment,
+  copy: Deployment | undefined,
+  autoscaler: HorizontalPodAutoscaler | undefined,
+  tracked: TrackedNow = { snapshots: {}, hash: undefined },
+): Desired {
   const phase = status.phase ?? '';
-  const active = ACTIVE.includes(phase);
-  const revision = revisionOf(target);
+  const active = facts(phase).copyActive;
+  const revision = revisionOf(target, tracked.hash).id;
   // The copy runs the revision under test while a rollout is active; otherwise it keeps what it
   // had (at zero replicas), or the stable template when it is first created.
   const testing = active && revision === status.lastAppliedSpec;
@@ -46,7 +61,7 @@ export function desiredState(canary: Canary, status: CanaryStatus, target: Deplo
 
   let desiredTarget: DesiredTarget | undefined;
   const released = releasedRevision(status);
-  if (released !== undefined && phase !== 'Initializing' && phase !== '') {
+  if (released !== undefined && !facts(phase).bootstrapping) {
     desiredTarget = {
       // Unpaused exactly when its template is the released revision: that is the whole freeze.
       paused: revision !== released,
@@ -62,13 +77,13 @@ export function desiredState(canary: Canary, status: CanaryStatus, target: Deplo
     // to their snapshots (the webhook reads the annotation when it admits a primary pod) and rolled
     // onto them by the config revision on the template.
     if (released === revision) {
-      desiredTarget.annotations[STABLE_CONFIGS] = tracked.hash ? JSON.stringify(tracked.snapshots) : null;
-      desiredTarget.templateAnnotations = { [CONFIG_REVISION]: tracked.hash ?? null };
+      desiredTarget.annotations[A.stableConfigs] = tracked.hash ? JSON.stringify(tracked.snapshots) : null;
+      desiredTarget.templateAnnotations = { [A.configRevision]: tracked.hash ?? null };
     }
   }
   return {
     copy: {
-      template: fromTarget ? target.spec.template : undefined,
+      template: fromTarget ? copyTemplate(target, tracked.snapshots) : undefined,
       revision: fromTarget ? revision : undefined,
       replicas: active ? primaryReplicas(target, autoscaler) : 0,
     },

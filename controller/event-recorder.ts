@@ -3,7 +3,7 @@
 // correlator does), and at most once per `minGapMs`, so waiting loops do not flood the apiserver.
 import crypto from 'node:crypto';
 import { R, at, type KubeClient, type KubeObject } from '../lib/kube/client.js';
-import type { CanaryEvent } from './state-machine.js';
+import { type CanaryEvent } from './check-results.js';
 
 interface Seen {
   name: string;
@@ -48,7 +48,14 @@ export class EventRecorder {
       apiVersion: 'v1',
       kind: 'Event',
       metadata: { name, namespace: ns },
-      involvedObject: { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, namespace: ns, uid: obj.metadata.uid, resourceVersion: obj.metadata.resourceVersion },
+      involvedObject: {
+        apiVersion: obj.apiVersion,
+        kind: obj.kind,
+        name: obj.metadata.name,
+        namespace: ns,
+        uid: obj.metadata.uid,
+        resourceVersion: obj.metadata.resourceVersion,
+      },
       reason: 'Synced',
       message: ev.message,
       type: ev.type,

@@ -1,18 +1,12 @@
 // The objects a Canary generates (docs/design.md, "Objects"), built as plain manifests.
 // Pure: the reconciler compares them with what exists and writes only differences.
-import { annotations as A, labels as L, names, values } from '../api/contract.js';
+import { annotations as A, labels as L, names, values, MANAGED_BY } from '../api/contract.js';
 import crypto from 'node:crypto';
 import type { Canary, CanaryStatus } from '../api/flagger-types.js';
 import { httpRoute as buildRoute } from './router/http-route.js';
 import { FLAGGER_GROUP, FLAGGER_VERSION } from '../api/flagger-types.js';
 import type { Deployment, HorizontalPodAutoscaler, PodTemplate } from '../api/workload.js';
 import type { KubeObject } from '../lib/kube/client.js';
-
-export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'sluice' };
-/** On every generated object: which Canary it belongs to (ownerReferences say it too; labels are selectable). */
-export const CANARY_LABEL = 'sluice.dev/canary-name';
-/** On the HTTPRoute: hash of the spec sluice last wrote, so unchanged routes cost no write despite apiserver defaults. */
-export const ROUTE_HASH = 'sluice.dev/route-hash';
 
 export function ownerReference(canary: Canary) {
   return {
@@ -29,7 +23,7 @@ function meta(canary: Canary, name: string, extraLabels: Record<string, string> 
   return {
     name,
     namespace: canary.metadata.namespace,
-    labels: { ...MANAGED_BY, [CANARY_LABEL]: canary.metadata.name, ...extraLabels },
+    labels: { ...MANAGED_BY, [L.canaryName]: canary.metadata.name, ...extraLabels },
     ownerReferences: [ownerReference(canary)],
   };
 }
@@ -46,14 +40,23 @@ export function canaryTemplate(template: PodTemplate, primarySelector: Record<st
   return { ...template, metadata: { ...template.metadata, labels: podLabels } };
 }
 
-export function canaryDeployment(canary: Canary, target: Deployment, template: PodTemplate, revision: string, replicas: number): Deployment {
+export function canaryDeployment(
+  canary: Canary,
+  target: Deployment,
+  template: PodTemplate,
+  revision: string,
+  replicas: number,
+): Deployment {
   const selector = target.spec.selector.matchLabels ?? {};
   // Copy what shapes the rollout of the canary's own pods; never the target's paused flag.
   const { minReadySeconds, strategy, revisionHistoryLimit, progressDeadlineSeconds } = target.spec as Record<string, unknown>;
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { ...meta(canary, names.canaryDeployment(target.metadata.name), { [L.role]: values.canaryRole }), annotations: { [A.revision]: revision } },
+    metadata: {
+      ...meta(canary, names.canaryDeployment(target.metadata.name), { [L.role]: values.canaryRole }),
+      annotations: { [A.revision]: revision },
+    },
     spec: {
       replicas,
       selector: { matchLabels: canarySelector(selector) },
@@ -79,7 +82,11 @@ export function service(canary: Canary, name: string, selector: Record<string, s
     apiVersion: 'v1',
     kind: 'Service',
     // The Canary's service.apex / primary / canary metadata, under sluice's own labels.
-    metadata: { ...m, labels: { ...(extra?.labels ?? {}), ...m.labels }, ...(extra?.annotations ? { annotations: extra.annotations } : {}) },
+    metadata: {
+      ...m,
+      labels: { ...(extra?.labels ?? {}), ...m.labels },
+      ...(extra?.annotations ? { annotations: extra.annotations } : {}),
+    },
     spec: { type: 'ClusterIP', selector, ports: [servicePort(canary)] },
   };
 }
@@ -100,7 +107,10 @@ export function httpRoute(canary: Canary, status: CanaryStatus, canaryWeight: nu
   const r = buildRoute(canary, status, canaryWeight);
   const m = meta(canary, r.metadata.name);
   const hash = crypto.createHash('sha256').update(JSON.stringify(r.spec)).digest('hex').slice(0, 16);
-  return { ...r, metadata: { ...m, labels: { ...r.metadata.labels, ...m.labels }, annotations: { ...r.metadata.annotations, [ROUTE_HASH]: hash } } };
+  return {
+    ...r,
+    metadata: { ...m, labels: { ...r.metadata.labels, ...m.labels }, annotations: { ...r.metadata.annotations, [A.routeHash]: hash } },
+  };
 }
 
 export function canaryHpa(canary: Canary, source: HorizontalPodAutoscaler, targetName: string): HorizontalPodAutoscaler {
@@ -123,16 +133,33 @@ export interface ForeignObject {
  * sluice's Canary label. sluice neither patches nor adopts them; the Canary waits until they are
  * renamed or removed. The apex Service is exempt: a user's own Service of that name is used as is.
  */
-export function foreignObjects(found: { canaryDeployment?: KubeObject; canaryHpa?: KubeObject; primaryService?: KubeObject; canaryService?: KubeObject; route?: KubeObject }): ForeignObject[] {
-  const kinds: [keyof typeof found, string][] = [['canaryDeployment', 'Deployment'], ['canaryHpa', 'HorizontalPodAutoscaler'], ['primaryService', 'Service'], ['canaryService', 'Service'], ['route', 'HTTPRoute']];
+export function foreignObjects(found: {
+  canaryDeployment?: KubeObject;
+  canaryHpa?: KubeObject;
+  primaryService?: KubeObject;
+  canaryService?: KubeObject;
+  route?: KubeObject;
+}): ForeignObject[] {
+  const kinds: [keyof typeof found, string][] = [
+    ['canaryDeployment', 'Deployment'],
+    ['canaryHpa', 'HorizontalPodAutoscaler'],
+    ['primaryService', 'Service'],
+    ['canaryService', 'Service'],
+    ['route', 'HTTPRoute'],
+  ];
   return kinds.flatMap(([slot, kind]) => {
     const o = found[slot];
-    return o && o.metadata.labels?.[CANARY_LABEL] === undefined ? [{ kind, name: o.metadata.name }] : [];
+    return o && o.metadata.labels?.[L.canaryName] === undefined ? [{ kind, name: o.metadata.name }] : [];
   });
 }
 
 export class NameClashError extends Error {
-  constructor(readonly canary: string, readonly objects: ForeignObject[]) {
-    super(`${objects.map((o) => `${o.kind} ${o.name}`).join(', ')} already exist${objects.length === 1 ? 's' : ''} and ${objects.length === 1 ? 'is' : 'are'} not sluice's: Canary ${canary} will not take ${objects.length === 1 ? 'it' : 'them'} over; rename or delete ${objects.length === 1 ? 'it' : 'them'}, or give the Canary another service.name`);
+  constructor(
+    readonly canary: string,
+    readonly objects: ForeignObject[],
+  ) {
+    super(
+      `${objects.map((o) => `${o.kind} ${o.name}`).join(', ')} already exist${objects.length === 1 ? 's' : ''} and ${objects.length === 1 ? 'is' : 'are'} not sluice's: Canary ${canary} will not take ${objects.length === 1 ? 'it' : 'them'} over; rename or delete ${objects.length === 1 ? 'it' : 'them'}, or give the Canary another service.name`,
+    );
   }
 }

@@ -64,7 +64,12 @@ export class LeaderElector {
     const lease = await this.client.find<Lease>(ref);
     if (!lease) {
       try {
-        await this.client.create(at(R.leases, this.opts.namespace), { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.opts.name, namespace: this.opts.namespace }, spec: mine() });
+        await this.client.create(at(R.leases, this.opts.namespace), {
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          metadata: { name: this.opts.name, namespace: this.opts.namespace },
+          spec: mine(),
+        });
         return true;
       } catch (err) {
         if (err instanceof ApiError && err.conflict) return false;
@@ -96,7 +101,9 @@ export class LeaderElector {
       try {
         ok = await Promise.race([
           this.tryAcquireOrRenew(),
-          new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer from the apiserver within ${budget} ms`)), budget))),
+          new Promise<never>(
+            (_, reject) => (timer = setTimeout(() => reject(new Error(`no answer from the apiserver within ${budget} ms`)), budget)),
+          ),
         ]);
       } catch (err) {
         this.logger.warn(`leader election: ${(err as Error).message}`);

@@ -1,6 +1,7 @@
 // `sluice controller`: watches Canaries and the objects they touch, feeds a per-key work queue and
 // reconciles one Canary at a time per key, while it holds the leader Lease.
 // `sluice controller --help` lists every flag.
+import { labels as L, values } from '../api/contract.js';
 import http from 'node:http';
 import os from 'node:os';
 import { FlagError, flagsOrHelp, positiveCount, positiveSeconds } from '../lib/flags.js';
@@ -10,7 +11,7 @@ import { Informer, objectKey } from '../lib/kube/informer.js';
 import { createLogger } from '../lib/logger.js';
 import { ControllerMetrics } from './controller-metrics.js';
 import { EventRecorder } from './event-recorder.js';
-import { CANARY_LABEL } from './generated-objects.js';
+
 import { LeaderElector } from './leader-election.js';
 import { Reconciler } from './reconciler.js';
 import type { ConfigObject } from './config-tracker.js';
@@ -24,31 +25,56 @@ import type { Deployment, HorizontalPodAutoscaler } from '../api/workload.js';
 
 export const controllerProgram = {
   name: 'sluice controller',
-  summary: 'The rollout controller: tries each new revision of a managed Deployment on its canary copy, shifts HTTPRoute weights while the analysis passes, then releases it or rolls it back.',
+  summary:
+    'The rollout controller: tries each new revision of a managed Deployment on its canary copy, shifts HTTPRoute weights while the analysis passes, then releases it or rolls it back.',
   options: {
     kubeconfig: { type: 'string', help: 'kubeconfig file; without it, $KUBECONFIG, then the in-cluster service account' },
-    'in-cluster-root': { type: 'string', help: 'use the in-cluster service account found below this directory (DIR/var/run/secrets/kubernetes.io/serviceaccount) and $KUBERNETES_SERVICE_HOST/PORT: a process outside a Pod running as if inside one' },
-    'metrics-server': { type: 'string', default: 'http://prometheus.monitoring:9090', help: "Prometheus address for metrics without a template's own address" },
+    'in-cluster-root': {
+      type: 'string',
+      help: 'use the in-cluster service account found below this directory (DIR/var/run/secrets/kubernetes.io/serviceaccount) and $KUBERNETES_SERVICE_HOST/PORT: a process outside a Pod running as if inside one',
+    },
+    'metrics-server': {
+      type: 'string',
+      default: 'http://prometheus.monitoring:9090',
+      help: "Prometheus address for metrics without a template's own address",
+    },
     'prometheus-timeout': { type: 'string', default: '5', help: 'seconds a Prometheus query may take' },
     'metrics-port': { type: 'string', default: '8082', help: 'plain HTTP port for /metrics, /healthz and /readyz' },
     'bind-address': { type: 'string', default: '0.0.0.0', help: 'address the metrics server listens on' },
     'min-interval': { type: 'string', default: '10', help: 'floor, in seconds, for analysis intervals' },
     'poll-interval': { type: 'string', default: '1', help: 'seconds between checks while waiting on a rollout' },
     concurrency: { type: 'string', default: '4', help: 'Canaries reconciled at once' },
-    'max-checks': { type: 'string', default: String(DEFAULT_CHECK_LIMITS.maxInFlight), help: "analysis checks (one Canary's hooks of one type, or its metric queries) running at once, beside the reconcile workers" },
-    'max-checks-per-namespace': { type: 'string', default: String(DEFAULT_CHECK_LIMITS.maxPerNamespace), help: 'of those, how many one namespace may hold, so no tenant takes every slot' },
+    'max-checks': {
+      type: 'string',
+      default: String(DEFAULT_CHECK_LIMITS.maxInFlight),
+      help: "analysis checks (one Canary's hooks of one type, or its metric queries) running at once, beside the reconcile workers",
+    },
+    'max-checks-per-namespace': {
+      type: 'string',
+      default: String(DEFAULT_CHECK_LIMITS.maxPerNamespace),
+      help: 'of those, how many one namespace may hold, so no tenant takes every slot',
+    },
     'leader-elect': { type: 'boolean', default: true, help: 'act only while holding the Lease (run two replicas with it on)' },
-    'lease-namespace': { type: 'string', default: 'sluice-system', help: "namespace of the leader Lease" },
+    'lease-namespace': { type: 'string', default: 'sluice-system', help: 'namespace of the leader Lease' },
     'lease-name': { type: 'string', default: 'sluice-controller', help: 'name of the leader Lease' },
     'lease-duration': { type: 'string', default: '15', help: 'seconds a Lease is held without renewal' },
     'renew-deadline': { type: 'string', default: '10', help: 'seconds the leader tries to renew before it stops acting' },
     'retry-period': { type: 'string', default: '2', help: 'seconds between Lease attempts' },
-    identity: { type: 'string', default: `${os.hostname()}-${process.pid}`, help: 'holder identity in the Lease (the Pod name in a cluster)' },
+    identity: {
+      type: 'string',
+      default: `${os.hostname()}-${process.pid}`,
+      help: 'holder identity in the Lease (the Pod name in a cluster)',
+    },
     'relist-interval': { type: 'string', default: '300', help: 'seconds between full re-lists of every watched kind' },
     'alert-timeout': { type: 'string', default: '10', help: 'seconds an alert delivery may take' },
     'alert-retries': { type: 'string', default: '3', help: 'attempts per alert' },
     'alert-backoff': { type: 'string', default: '1', help: 'seconds before the first retry (doubling)' },
-    'deny-egress-cidr': { type: 'string', multiple: true, default: DEFAULT_DENIED_CIDRS, help: 'address ranges hooks, alert providers and MetricTemplate addresses may not resolve to (repeatable; default: link-local, where clouds serve instance metadata); --deny-egress-cidr= allows all' },
+    'deny-egress-cidr': {
+      type: 'string',
+      multiple: true,
+      default: DEFAULT_DENIED_CIDRS,
+      help: 'address ranges hooks, alert providers and MetricTemplate addresses may not resolve to (repeatable; default: link-local, where clouds serve instance metadata); --deny-egress-cidr= allows all',
+    },
   },
 } as const;
 
@@ -72,14 +98,14 @@ export async function runController(argv: string[]): Promise<void> {
   const caches = {
     deployments: inf<Deployment>('deployments', R.deployments),
     services: inf<KubeObject>('services', R.services),
-    routes: inf<KubeObject>('httproutes', R.httproutes, 'app.kubernetes.io/managed-by=sluice'),
+    routes: inf<KubeObject>('httproutes', R.httproutes, `${L.managedBy}=${values.managedBy}`),
     hpas: inf<HorizontalPodAutoscaler>('hpas', R.hpas),
     templates: inf<MetricTemplate>('metrictemplates', CR.metrictemplates),
     namespaces: inf<KubeObject>('namespaces', R.namespaces),
     policies: inf<ClusterCanaryPolicy>('clustercanarypolicies', POLICY_REF),
     // Only objects sluice tracks or snapshots: a cluster's Secrets are not all cached.
-    configmaps: inf<ConfigObject>('configmaps', R.configmaps, 'sluice.dev/tracked'),
-    secrets: inf<ConfigObject>('secrets', R.secrets, 'sluice.dev/tracked'),
+    configmaps: inf<ConfigObject>('configmaps', R.configmaps, L.tracked),
+    secrets: inf<ConfigObject>('secrets', R.secrets, L.tracked),
   };
   const alertProviders = inf<AlertProvider>('alertproviders', CR.alertproviders);
   const notifier = new Notifier(client, alertProviders, logger, {
@@ -144,7 +170,9 @@ export async function runController(argv: string[]): Promise<void> {
       onError: (key, err, retry) => logger.warn(`cluster policy pass failed: ${(err as Error).message}; retrying in ${retry} ms`, { key }),
     },
   );
-  const allNamespaces = () => caches.namespaces.items().forEach((n) => policyQueue.add(n.metadata.name));
+  const allNamespaces = () => {
+    for (const n of caches.namespaces.items()) policyQueue.add(n.metadata.name);
+  };
   caches.namespaces.onChange((_t, n) => policyQueue.add(n.metadata.name));
   caches.policies.onChange(() => {
     allNamespaces();
@@ -155,31 +183,52 @@ export async function runController(argv: string[]): Promise<void> {
   caches.hpas.onChange(namespaceOf);
   canaries.onChange(namespaceOf);
   // A Canary analysed within a policy's limits follows the policy's changes.
-  const canariesIn = (ns: string | undefined) => canaries.items().filter((c) => ns === undefined || c.metadata.namespace === ns).forEach((c) => queue.add(objectKey(c)));
+  const canariesIn = (ns: string | undefined) => {
+    for (const c of canaries.items()) if (ns === undefined || c.metadata.namespace === ns) queue.add(objectKey(c));
+  };
   caches.policies.onChange(() => canariesIn(undefined));
   caches.namespaces.onChange((_t, n) => canariesIn(n.metadata.name));
 
   // Which Canaries an object concerns: generated objects carry the Canary's name in a label;
   // targets and autoscalers are found through the Canaries that reference them.
-  const byLabel = (o: KubeObject) => (o.metadata.labels?.[CANARY_LABEL] ? [`${o.metadata.namespace}/${o.metadata.labels[CANARY_LABEL]}`] : []);
+  const byLabel = (o: KubeObject) =>
+    o.metadata.labels?.[L.canaryName] ? [`${o.metadata.namespace}/${o.metadata.labels[L.canaryName]}`] : [];
+  const queueAll = (keys: string[]) => {
+    for (const k of keys) queue.add(k);
+  };
   const referencing = (o: KubeObject, refOf: (c: Canary) => string | undefined) =>
-    canaries.items().filter((c) => c.metadata.namespace === o.metadata.namespace && refOf(c) === o.metadata.name).map(objectKey);
+    canaries
+      .items()
+      .filter((c) => c.metadata.namespace === o.metadata.namespace && refOf(c) === o.metadata.name)
+      .map(objectKey);
   canaries.onChange((_t, c) => queue.add(objectKey(c)));
-  caches.deployments.onChange((_t, d) => [...byLabel(d), ...referencing(d, (c) => c.spec.targetRef?.name)].forEach((k) => queue.add(k)));
-  caches.services.onChange((_t, s) => byLabel(s).forEach((k) => queue.add(k)));
-  caches.routes.onChange((_t, r) => byLabel(r).forEach((k) => queue.add(k)));
-  caches.hpas.onChange((_t, h) => [...byLabel(h), ...referencing(h, (c) => c.spec.autoscalerRef?.name)].forEach((k) => queue.add(k)));
+  caches.deployments.onChange((_t, d) => queueAll([...byLabel(d), ...referencing(d, (c) => c.spec.targetRef?.name)]));
+  caches.services.onChange((_t, s) => queueAll(byLabel(s)));
+  caches.routes.onChange((_t, r) => queueAll(byLabel(r)));
+  caches.hpas.onChange((_t, h) => queueAll([...byLabel(h), ...referencing(h, (c) => c.spec.autoscalerRef?.name)]));
   // A tracked ConfigMap or Secret edited in place is a new revision of the Deployments reading it.
   const readers = (_t: unknown, o: KubeObject) => {
-    if (o.metadata.labels?.['sluice.dev/tracked'] !== 'true') return;
-    canaries.items().filter((c) => c.metadata.namespace === o.metadata.namespace).forEach((c) => queue.add(objectKey(c)));
+    if (o.metadata.labels?.[L.tracked] !== 'true') return;
+    queueAll(
+      canaries
+        .items()
+        .filter((c) => c.metadata.namespace === o.metadata.namespace)
+        .map(objectKey),
+    );
   };
   caches.configmaps.onChange(readers);
   caches.secrets.onChange(readers);
   caches.templates.onChange((_t, t) =>
-    canaries.items()
-      .filter((c) => (c.spec.analysis?.metrics ?? []).some((m) => m.templateRef?.name === t.metadata.name && (m.templateRef.namespace ?? c.metadata.namespace) === t.metadata.namespace))
-      .forEach((c) => queue.add(objectKey(c))),
+    queueAll(
+      canaries
+        .items()
+        .filter((c) =>
+          (c.spec.analysis?.metrics ?? []).some(
+            (m) => m.templateRef?.name === t.metadata.name && (m.templateRef.namespace ?? c.metadata.namespace) === t.metadata.namespace,
+          ),
+        )
+        .map(objectKey),
+    ),
   );
   canaries.onChange(() => {
     const perNs = new Map<string, number>();
@@ -213,16 +262,20 @@ export async function runController(argv: string[]): Promise<void> {
     policyQueue.start();
   };
   if (flags['leader-elect']) {
-    elector = new LeaderElector(client, {
-      namespace: flags['lease-namespace']!,
-      name: flags['lease-name']!,
-      identity: flags.identity!,
-      leaseDurationMs: seconds('lease-duration') * 1000,
-      renewDeadlineMs: seconds('renew-deadline') * 1000,
-      retryMs: seconds('retry-period') * 1000,
-      onStartedLeading: lead,
-      onStoppedLeading: () => void Promise.all([queue.stop(), policyQueue.stop()]),
-    }, logger);
+    elector = new LeaderElector(
+      client,
+      {
+        namespace: flags['lease-namespace']!,
+        name: flags['lease-name']!,
+        identity: flags.identity!,
+        leaseDurationMs: seconds('lease-duration') * 1000,
+        renewDeadlineMs: seconds('renew-deadline') * 1000,
+        retryMs: seconds('retry-period') * 1000,
+        onStartedLeading: lead,
+        onStoppedLeading: () => void Promise.all([queue.stop(), policyQueue.stop()]),
+      },
+      logger,
+    );
     void elector.run();
   } else {
     lead();

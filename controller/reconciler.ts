@@ -1,32 +1,41 @@
 // One reconcile pass for one Canary: read (the Canary fresh from the apiserver, the rest from
 // informer caches), decide (pure), record the decision in status, then make the objects match it.
 // Level-triggered and idempotent: a pass interrupted anywhere is finished by the next one.
-import { annotations as A, isManagedRule, labels as L, names, objectName, shortRevision } from '../api/contract.js';
+import { annotations as A, isManagedRule, labels as L, names, objectName, shortRevision, FINALIZER } from '../api/contract.js';
 import { CR, type Canary, type CanaryStatus, type MetricTemplate } from '../api/flagger-types.js';
 import { ApiError, R, at, type KubeClient, type KubeObject, type ResourceRef } from '../lib/kube/client.js';
 import type { Informer } from '../lib/kube/informer.js';
 import type { Logger } from '../lib/logger.js';
 import { runAnalysis } from './analysis/run-analysis.js';
 import type { ControllerMetrics } from './controller-metrics.js';
-import { desiredState, targetPatch } from './desired-state.js';
+import { type Desired, desiredState, targetPatch } from './desired-state.js';
 import type { EventRecorder } from './event-recorder.js';
 import { mergeRules } from './router/http-route.js';
-import { CANARY_LABEL, NameClashError, ROUTE_HASH, apexName, canaryDeployment, canaryHpa, foreignObjects, generatedServices, httpRoute, ownerReference } from './generated-objects.js';
+import {
+  NameClashError,
+  apexName,
+  canaryDeployment,
+  canaryHpa,
+  foreignObjects,
+  generatedServices,
+  httpRoute,
+  ownerReference,
+} from './generated-objects.js';
 import { unsupportedFields } from './spec-check.js';
 import type { ClusterCanaryPolicy } from '../api/policy-types.js';
 import { enforce, policyViolations } from '../policy/constraints.js';
 import { isGenerated, policiesForNamespace } from '../policy/selection.js';
-import { decide, hooksOf, type CanaryEvent, type Decision, type HookResult, type HookResults, type HookType, type MetricResult, type Settings } from './state-machine.js';
+import { decide, type Decision, type Settings } from './state-machine.js';
+import { hooksOf, type HookType } from '../api/canary-analysis.js';
+import { type CanaryEvent, type HookResult, type HookResults, type MetricResult } from './check-results.js';
 import { MAX_HOOK_TIMEOUT_MS, callHook, hookPayload } from './hooks/call-hook.js';
 import type { ChecksInFlight } from './checks-in-flight.js';
 import { egress } from '../lib/egress-guard.js';
 import type { Notifier } from './alerts/notifier.js';
-import { CONFIG_HASH, revisionOf, type Deployment, type HorizontalPodAutoscaler } from '../api/workload.js';
+import { revisionOf, type Deployment, type HorizontalPodAutoscaler } from '../api/workload.js';
 import { ConfigTracker, type ConfigObject, type Tracked } from './config-tracker.js';
-import { CONFIG_REVISION, STABLE_CONFIGS, rewriteRefs, templatePart } from '../api/tracked-configs.js';
-import { templateRevision } from '../api/revision.js';
+import type { Revision } from '../api/revision.js';
 
-export const FINALIZER = 'sluice.dev/finalizer';
 /** Passes' worth of event/post-rollout hook calls one Canary may have waiting. */
 const MAX_PENDING_ANNOUNCEMENTS = 50;
 /** How soon a Canary that found every check slot taken tries again. */
@@ -36,9 +45,18 @@ const NO_SLOT_RETRY_MS = 1000;
  * What a check's result is valid for: the Canary's spec and step as last written, and the target
  * revision it saw. Any of them changing means the next pass decides a different step.
  */
-function stepOf(canary: Canary, target: Deployment | undefined): string {
+function stepOf(canary: Canary, revision: Revision | undefined): string {
   const st = canary.status;
-  return JSON.stringify([canary.metadata.generation, st?.phase, st?.lastAppliedSpec, st?.canaryWeight, st?.iterations, st?.failedChecks, st?.lastTransitionTime, target ? revisionOf(target) : null]);
+  return JSON.stringify([
+    canary.metadata.generation,
+    st?.phase,
+    st?.lastAppliedSpec,
+    st?.canaryWeight,
+    st?.iterations,
+    st?.failedChecks,
+    st?.lastTransitionTime,
+    revision?.id ?? null,
+  ]);
 }
 
 export interface Caches {
@@ -131,22 +149,40 @@ export class Reconciler {
     if (!(canary.metadata as { finalizers?: string[] }).finalizers?.includes(FINALIZER)) {
       this.guard();
       const fins = (canary.metadata as { finalizers?: string[] }).finalizers;
-      await this.d.client.patch(at(CR.canaries, ns, canary.metadata.name), fins ? [{ op: 'add', path: '/metadata/finalizers/-', value: FINALIZER }] : [{ op: 'add', path: '/metadata/finalizers', value: [FINALIZER] }], 'json');
+      await this.d.client.patch(
+        at(CR.canaries, ns, canary.metadata.name),
+        fins
+          ? [{ op: 'add', path: '/metadata/finalizers/-', value: FINALIZER }]
+          : [{ op: 'add', path: '/metadata/finalizers', value: [FINALIZER] }],
+        'json',
+      );
       return { requeueAfterMs: 0 };
     }
     // A policy's Canary gives way to an explicit one for the same Deployment (the policy pass
     // deletes it); acting meanwhile would fight the explicit Canary over the same objects.
-    if (isGenerated(canary) && this.d.caches.canaries.items().some((c) => c.metadata.namespace === ns && !isGenerated(c) && c.spec.targetRef?.name === canary.spec.targetRef.name && !c.metadata.deletionTimestamp)) {
+    if (
+      isGenerated(canary) &&
+      this.d.caches.canaries
+        .items()
+        .some(
+          (c) =>
+            c.metadata.namespace === ns &&
+            !isGenerated(c) &&
+            c.spec.targetRef?.name === canary.spec.targetRef.name &&
+            !c.metadata.deletionTimestamp,
+        )
+    ) {
       return {};
     }
     const { deployments, hpas } = this.d.caches;
     const live = deployments.get(ns, canary.spec.targetRef.name);
     // The revision covers the ConfigMaps and Secrets the template reads (docs/tracked-configs.md).
     const tracked = live ? await this.tracker.track(live) : undefined;
-    const target: Deployment | undefined = live && tracked?.hash ? { ...live, [CONFIG_HASH]: tracked.hash } : live;
+    const target = live;
+    const revision = live ? revisionOf(live, tracked?.hash) : undefined;
     const copy = deployments.get(ns, names.canaryDeployment(canary.spec.targetRef.name));
     const autoscaler = canary.spec.autoscalerRef ? hpas.get(ns, canary.spec.autoscalerRef.name) : undefined;
-    const observed = { target, canaryDeployment: copy, autoscaler };
+    const observed = { target, revision, canaryDeployment: copy, autoscaler };
     const now = new Date();
 
     // decide() asks for what the step needs, one kind at a time and in Flagger's order (rollback
@@ -154,7 +190,7 @@ export class Reconciler {
     // Checks run beside the workers: a pass that needs one starts it and ends; the pass after it
     // ends finds its result (checks-in-flight.ts).
     const checks = this.d.checks;
-    const known = checks.known(key, stepOf(canary, target));
+    const known = checks.known(key, stepOf(canary, revision));
     const hookResults: HookResults = {};
     const metricResults = known.get('metrics') as MetricResult[] | undefined;
     for (const [kind, value] of known) if (kind !== 'metrics') hookResults[kind] = value as HookResult[];
@@ -163,7 +199,9 @@ export class Reconciler {
     if (need) {
       // decide() asks only for what it was not given; asking again would start the same check for ever.
       if (known.has(need)) throw new Error(`the state machine asked again for the ${need} results it was given (a bug: please report it)`);
-      const outcome = checks.start(key, need, (signal) => (need === 'metrics' ? this.runMetrics(canary) : this.runHooks(canary, need, signal)));
+      const outcome = checks.start(key, need, (signal) =>
+        need === 'metrics' ? this.runMetrics(canary) : this.runHooks(canary, need, signal),
+      );
       // Queued again when the check ends; the fallback only covers a lost wake-up.
       return { requeueAfterMs: outcome === 'no-slot' ? NO_SLOT_RETRY_MS : MAX_HOOK_TIMEOUT_MS };
     }
@@ -178,10 +216,12 @@ export class Reconciler {
     const written = await this.writeStatus(canary, status);
     if (!written) return { requeueAfterMs: 0 };
     if (canary.metadata.generation !== canary.status?.observedGeneration) await this.reportSpecProblems(stored, policies);
-    for (const ev of decision.events) await this.d.events.record(canary, ev).catch((err) => this.d.logger.warn(`event not recorded: ${(err as Error).message}`, { key }));
+    for (const ev of decision.events)
+      await this.d.events.record(canary, ev).catch((err) => this.d.logger.warn(`event not recorded: ${(err as Error).message}`, { key }));
     this.announce(canary, status, decision.events);
     this.observeTransitions(canary, key, status);
-    if (target && !convergedFirst && status.phase && status.phase !== 'Initializing') await this.converge(canary, status, target, copy, autoscaler, tracked);
+    if (target && !convergedFirst && status.phase && status.phase !== 'Initializing')
+      await this.converge(canary, status, target, copy, autoscaler, tracked);
     const apex = apexName(canary);
     this.d.metrics.observe(canary, status.phase, status.canaryWeight ?? 0, names.primaryService(apex), names.canaryService(apex));
     return decision.requeueAfterMs === undefined ? {} : { requeueAfterMs: decision.requeueAfterMs };
@@ -189,8 +229,11 @@ export class Reconciler {
 
   /** All of a type's hooks at once (their timeouts overlap rather than add up). */
   private async runHooks(canary: Canary, type: HookType, signal: AbortSignal): Promise<HookResult[]> {
-    const results = await Promise.all(hooksOf(canary, type).map((h) => callHook(h, hookPayload(canary, h, canary.status?.phase), fetch, signal)));
-    for (const r of results) if (!r.ok) this.d.logger.info(`${type} hook ${r.name} ${r.message}`, { key: `${canary.metadata.namespace}/${canary.metadata.name}` });
+    const results = await Promise.all(
+      hooksOf(canary, type).map((h) => callHook(h, hookPayload(canary, h, canary.status?.phase), fetch, signal)),
+    );
+    for (const r of results)
+      if (!r.ok) this.d.logger.info(`${type} hook ${r.name} ${r.message}`, { key: `${canary.metadata.namespace}/${canary.metadata.name}` });
     return results;
   }
 
@@ -199,7 +242,9 @@ export class Reconciler {
       metricTemplate: (tns, tname) => this.d.caches.templates.get(tns, tname),
       secret: async (sns, sname) => {
         const s = await this.d.client.find<KubeObject & { data?: Record<string, string> }>(at(R.secrets, sns, sname));
-        return s ? Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')])) : undefined;
+        return s
+          ? Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]))
+          : undefined;
       },
       defaultPrometheus: this.d.settings.prometheus,
       timeoutMs: this.d.settings.prometheusTimeoutMs,
@@ -226,24 +271,32 @@ export class Reconciler {
     // newest are dropped (and said so) rather than held in memory without end.
     const queue = this.announcing.get(key) ?? { tail: Promise.resolve(), pending: 0 };
     if (queue.pending >= MAX_PENDING_ANNOUNCEMENTS) {
-      this.d.logger.warn(`event/post-rollout hooks are ${queue.pending} passes behind (a hook is slow or hanging); these events were not sent to them`, { key });
+      this.d.logger.warn(
+        `event/post-rollout hooks are ${queue.pending} passes behind (a hook is slow or hanging); these events were not sent to them`,
+        { key },
+      );
       return;
     }
     queue.pending++;
-    queue.tail = queue.tail.then(async () => {
-      for (const ev of events) {
-        for (const h of eventHooks) {
-          const r = await callHook(h, hookPayload(view, h, next.phase, { eventMessage: ev.message, eventType: ev.type, timestamp: String(Date.now()) }));
-          if (!r.ok) this.d.logger.warn(`event hook ${h.name} ${r.message}`, { key });
+    queue.tail = queue.tail
+      .then(async () => {
+        for (const ev of events) {
+          for (const h of eventHooks) {
+            const r = await callHook(
+              h,
+              hookPayload(view, h, next.phase, { eventMessage: ev.message, eventType: ev.type, timestamp: String(Date.now()) }),
+            );
+            if (!r.ok) this.d.logger.warn(`event hook ${h.name} ${r.message}`, { key });
+          }
         }
-      }
-      for (const h of postHooks) {
-        const r = await callHook(h, hookPayload(view, h, next.phase));
-        if (!r.ok) this.d.logger.warn(`post-rollout hook ${h.name} ${r.message}`, { key });
-      }
-    }).finally(() => {
-      if (--queue.pending === 0) this.announcing.delete(key);
-    });
+        for (const h of postHooks) {
+          const r = await callHook(h, hookPayload(view, h, next.phase));
+          if (!r.ok) this.d.logger.warn(`post-rollout hook ${h.name} ${r.message}`, { key });
+        }
+      })
+      .finally(() => {
+        if (--queue.pending === 0) this.announcing.delete(key);
+      });
     this.announcing.set(key, queue);
   }
 
@@ -264,7 +317,10 @@ export class Reconciler {
     if (same(status, canary.status ?? {})) return true;
     this.guard();
     try {
-      await this.d.client.patch(at(CR.canaries, canary.metadata.namespace, canary.metadata.name, 'status'), { metadata: { resourceVersion: canary.metadata.resourceVersion }, status });
+      await this.d.client.patch(at(CR.canaries, canary.metadata.namespace, canary.metadata.name, 'status'), {
+        metadata: { resourceVersion: canary.metadata.resourceVersion },
+        status,
+      });
       return true;
     } catch (err) {
       if (err instanceof ApiError && err.conflict) return false;
@@ -274,20 +330,33 @@ export class Reconciler {
 
   private async reportSpecProblems(canary: Canary, policies: ClusterCanaryPolicy[]): Promise<void> {
     const fields = unsupportedFields(canary.spec as Record<string, unknown>);
-    if (fields.length > 0) await this.d.events.record(canary, { type: 'Warning', message: `Unsupported by sluice, ignored: spec.${fields.join(', spec.')}` }).catch(() => undefined);
+    if (fields.length > 0)
+      await this.d.events
+        .record(canary, { type: 'Warning', message: `Unsupported by sluice, ignored: spec.${fields.join(', spec.')}` })
+        .catch(() => undefined);
     const broken = policyViolations(canary.spec, policies);
-    if (broken.length > 0) await this.d.events.record(canary, { type: 'Warning', message: `Breaks cluster policy, analysed within its limits instead: ${broken.join('; ')}` }).catch(() => undefined);
+    if (broken.length > 0)
+      await this.d.events
+        .record(canary, { type: 'Warning', message: `Breaks cluster policy, analysed within its limits instead: ${broken.join('; ')}` })
+        .catch(() => undefined);
   }
 
   /** Makes the generated objects and the target match the status. */
-  private async converge(canary: Canary, status: CanaryStatus, target: Deployment, copy: Deployment | undefined, autoscaler: HorizontalPodAutoscaler | undefined, tracked: Tracked | undefined): Promise<void> {
+  private async converge(
+    canary: Canary,
+    status: CanaryStatus,
+    target: Deployment,
+    copy: Deployment | undefined,
+    autoscaler: HorizontalPodAutoscaler | undefined,
+    tracked: Tracked | undefined,
+  ): Promise<void> {
     const ns = canary.metadata.namespace!;
     const want = desiredState(canary, status, target, copy, autoscaler, tracked);
     // Snapshots first: the copy and the primary's pods must never name one that does not exist.
     if (tracked && tracked.objects.size > 0) await this.tracker.ensureSnapshots(canary, tracked);
     await this.refuseForeign(canary, target, autoscaler);
     await this.adoptGenerated(canary);
-    await this.ensureCopy(canary, target, copy, want.copy, tracked?.snapshots ?? {});
+    await this.ensureCopy(canary, target, copy, want.copy);
     await this.ensureServices(canary, target);
     if (autoscaler) await this.ensureHpa(canary, autoscaler);
     await this.ensureRoute(canary, status, want.canaryWeight);
@@ -297,14 +366,20 @@ export class Reconciler {
       const patch = targetPatch(target, want.target);
       if (patch) {
         this.guard();
-        const pausingBehindOurBack = want.target.paused && target.spec.paused !== true && status.phase !== 'Promoting' && templateRevision(target.spec.template) !== target.metadata.annotations?.[A.stableRevision];
+        const pausingBehindOurBack =
+          want.target.paused &&
+          target.spec.paused !== true &&
+          status.phase !== 'Promoting' &&
+          !revisionOf(target).isReleased(target.metadata.annotations?.[A.stableRevision]);
         await this.d.client.patch(at(R.deployments, ns, target.metadata.name), patch);
         if (pausingBehindOurBack && target.metadata.labels?.[L.managed] === 'true') {
           // The webhook would have paused this write; reaching here means it was bypassed.
-          await this.d.events.record(canary, {
-            type: 'Warning',
-            message: `${objectName(target.metadata.name, ns)} changed to revision ${shortRevision(revisionOf(target))} without being paused (was the webhook bypassed?); paused it until analysis releases the revision`,
-          }).catch(() => undefined);
+          await this.d.events
+            .record(canary, {
+              type: 'Warning',
+              message: `${objectName(target.metadata.name, ns)} changed to revision ${shortRevision(revisionOf(target, tracked?.hash).id)} without being paused (was the webhook bypassed?); paused it until analysis releases the revision`,
+            })
+            .catch(() => undefined);
         }
       }
     }
@@ -320,17 +395,23 @@ export class Reconciler {
       [R.deployments, c.deployments.get(ns, names.canaryDeployment(target))],
       [R.hpas, c.hpas.get(ns, names.canaryHpa(target))],
       [R.httproutes, c.routes.get(ns, names.httpRoute(apex))],
-      ...[names.apexService(apex), names.primaryService(apex), names.canaryService(apex)].map((n): [ResourceRef, KubeObject | undefined] => [R.services, c.services.get(ns, n)]),
+      ...[names.apexService(apex), names.primaryService(apex), names.canaryService(apex)].map(
+        (n): [ResourceRef, KubeObject | undefined] => [R.services, c.services.get(ns, n)],
+      ),
     ];
-    return found.filter((x): x is [ResourceRef, KubeObject] => x[1]?.metadata.labels?.[CANARY_LABEL] !== undefined);
+    return found.filter((x): x is [ResourceRef, KubeObject] => x[1]?.metadata.labels?.[L.canaryName] !== undefined);
   }
 
   /** Label and owner reference moved to `owner`: garbage collection then keeps the object when the old owner goes. */
   private async takeOver(ref: ResourceRef, obj: KubeObject, owner: Canary): Promise<void> {
     this.guard();
     const others = (obj.metadata.ownerReferences ?? []).filter((o) => o.kind !== 'Canary');
-    await this.d.client.patch(at(ref, owner.metadata.namespace, obj.metadata.name), { metadata: { labels: { [CANARY_LABEL]: owner.metadata.name }, ownerReferences: [...others, ownerReference(owner)] } });
-    this.d.logger.info(`took over ${obj.metadata.name} from Canary ${obj.metadata.labels?.[CANARY_LABEL]}`, { key: `${owner.metadata.namespace}/${owner.metadata.name}` });
+    await this.d.client.patch(at(ref, owner.metadata.namespace, obj.metadata.name), {
+      metadata: { labels: { [L.canaryName]: owner.metadata.name }, ownerReferences: [...others, ownerReference(owner)] },
+    });
+    this.d.logger.info(`took over ${obj.metadata.name} from Canary ${obj.metadata.labels?.[L.canaryName]}`, {
+      key: `${owner.metadata.namespace}/${owner.metadata.name}`,
+    });
   }
 
   /**
@@ -340,10 +421,11 @@ export class Reconciler {
    */
   private async adoptGenerated(canary: Canary): Promise<void> {
     for (const [ref, obj] of this.objectsNamedFor(canary)) {
-      const owner = obj.metadata.labels![CANARY_LABEL]!;
+      const owner = obj.metadata.labels![L.canaryName]!;
       if (owner === canary.metadata.name) continue;
       const current = this.d.caches.canaries.get(canary.metadata.namespace, owner);
-      if (!current || current.metadata.deletionTimestamp !== undefined || (isGenerated(current) && !isGenerated(canary))) await this.takeOver(ref, obj, canary);
+      if (!current || current.metadata.deletionTimestamp !== undefined || (isGenerated(current) && !isGenerated(canary)))
+        await this.takeOver(ref, obj, canary);
     }
   }
 
@@ -374,30 +456,47 @@ export class Reconciler {
     const others = (canary.status?.conditions ?? []).filter((x) => x.type !== 'Promoted');
     const prev = canary.status?.conditions?.find((x) => x.type === 'Promoted');
     if (prev?.reason !== 'NameClash' || prev.message !== err.message) {
-      const condition = { type: 'Promoted' as const, status: 'False' as const, reason: 'NameClash', message: err.message, lastUpdateTime: now, lastTransitionTime: now };
-      await this.writeStatus(canary, { ...(canary.status ?? {}), phase: canary.status?.phase ?? 'Initializing', conditions: [...others, condition] });
+      const condition = {
+        type: 'Promoted' as const,
+        status: 'False' as const,
+        reason: 'NameClash',
+        message: err.message,
+        lastUpdateTime: now,
+        lastTransitionTime: now,
+      };
+      await this.writeStatus(canary, {
+        ...(canary.status ?? {}),
+        phase: canary.status?.phase ?? 'Initializing',
+        conditions: [...others, condition],
+      });
     }
     return { requeueAfterMs: 30_000 };
   }
 
   /** A live Canary for the same Deployment that inherits this one's objects when it is deleted. */
   private successorOf(canary: Canary): Canary | undefined {
-    return this.d.caches.canaries.items().find((c) =>
-      c.metadata.namespace === canary.metadata.namespace && c.metadata.name !== canary.metadata.name && !c.metadata.deletionTimestamp &&
-      c.spec.targetRef?.name === canary.spec.targetRef.name && apexName(c) === apexName(canary));
+    return this.d.caches.canaries
+      .items()
+      .find(
+        (c) =>
+          c.metadata.namespace === canary.metadata.namespace &&
+          c.metadata.name !== canary.metadata.name &&
+          !c.metadata.deletionTimestamp &&
+          c.spec.targetRef?.name === canary.spec.targetRef.name &&
+          apexName(c) === apexName(canary),
+      );
   }
 
-  private async ensureCopy(canary: Canary, target: Deployment, copy: Deployment | undefined, want: { template?: unknown; revision?: string; replicas: number }, snapshots: Record<string, string>): Promise<void> {
+  private async ensureCopy(canary: Canary, target: Deployment, copy: Deployment | undefined, want: Desired['copy']): Promise<void> {
     const ns = canary.metadata.namespace!;
-    // The copy reads the snapshots of the configs under test, never the live objects.
-    const template = Object.keys(snapshots).length > 0 ? { ...target.spec.template, spec: rewriteRefs(target.spec.template.spec, snapshots) } : target.spec.template;
     if (!copy) {
-      await this.createMissing(at(R.deployments, ns), canaryDeployment(canary, target, template, revisionOf(target), want.replicas));
+      // desiredState always says what a missing copy starts from.
+      await this.createMissing(at(R.deployments, ns), canaryDeployment(canary, target, want.template!, want.revision!, want.replicas));
       return;
     }
     const ops: unknown[] = [];
     if (want.template && want.revision && copy.metadata.annotations?.[A.revision] !== want.revision) {
-      const fresh = canaryDeployment(canary, target, template, want.revision, want.replicas);
+      const fresh = canaryDeployment(canary, target, want.template, want.revision, want.replicas);
       ops.push({ op: 'replace', path: '/spec/template', value: fresh.spec.template });
       ops.push({ op: 'add', path: `/metadata/annotations`, value: { ...(copy.metadata.annotations ?? {}), [A.revision]: want.revision } });
     }
@@ -417,7 +516,7 @@ export class Reconciler {
         continue;
       }
       // The apex Service, when it is the user's, is theirs to keep as it is.
-      if (role === 'apex' && !have.metadata.labels?.['sluice.dev/canary-name']) continue;
+      if (role === 'apex' && !have.metadata.labels?.[L.canaryName]) continue;
       const spec = have.spec as { selector?: unknown; ports?: { name?: string; port?: number; targetPort?: unknown }[] } | undefined;
       const ports = (spec?.ports ?? []).map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPort, protocol: 'TCP' }));
       if (same(spec?.selector, want.spec.selector) && same(ports, want.spec.ports)) continue;
@@ -434,7 +533,8 @@ export class Reconciler {
       if (await this.createMissing(at(R.httproutes, ns), want)) return;
       // Created meanwhile: patched only if it is sluice's (the cache had not caught up), never adopted.
       const existing = await this.d.client.find<KubeObject>(at(R.httproutes, ns, want.metadata.name));
-      if (existing && existing.metadata.labels?.[CANARY_LABEL] === undefined) throw new NameClashError(objectName(canary.metadata.name, ns), [{ kind: 'HTTPRoute', name: want.metadata.name }]);
+      if (existing && existing.metadata.labels?.[L.canaryName] === undefined)
+        throw new NameClashError(objectName(canary.metadata.name, ns), [{ kind: 'HTTPRoute', name: want.metadata.name }]);
       await this.d.client.patch(at(R.httproutes, ns, want.metadata.name), { spec: want.spec });
       return;
     }
@@ -443,12 +543,21 @@ export class Reconciler {
     const apex = apexName(canary);
     // The hash says whether sluice's rules are what it last wrote; the weights are compared too,
     // in case someone edited them with the validating webhook out of the way.
-    const weights = (rs: LiveRule[] | undefined) => (rs ?? []).filter((r) => isManagedRule(r, apex)).map((r) => (r.backendRefs ?? []).map((b) => [b.name, b.weight ?? 1]));
-    if (have.metadata.annotations?.[ROUTE_HASH] === want.metadata.annotations[ROUTE_HASH] && same(weights(spec?.rules), weights(want.spec.rules as LiveRule[]))) return;
+    const weights = (rs: LiveRule[] | undefined) =>
+      (rs ?? []).filter((r) => isManagedRule(r, apex)).map((r) => (r.backendRefs ?? []).map((b) => [b.name, b.weight ?? 1]));
+    if (
+      have.metadata.annotations?.[A.routeHash] === want.metadata.annotations[A.routeHash] &&
+      same(weights(spec?.rules), weights(want.spec.rules as LiveRule[]))
+    )
+      return;
     this.guard();
     await this.d.client.patch(at(R.httproutes, ns, want.metadata.name), {
       metadata: { labels: want.metadata.labels, annotations: want.metadata.annotations },
-      spec: { parentRefs: want.spec.parentRefs, hostnames: want.spec.hostnames ?? null, rules: mergeRules(want.spec.rules, spec?.rules, apex) },
+      spec: {
+        parentRefs: want.spec.parentRefs,
+        hostnames: want.spec.hostnames ?? null,
+        rules: mergeRules(want.spec.rules, spec?.rules, apex),
+      },
     });
   }
 
@@ -476,19 +585,20 @@ export class Reconciler {
     // place): its objects change owner before this one disappears, so none is deleted under traffic.
     const successor = this.successorOf(canary);
     if (successor) {
-      for (const [ref, obj] of this.objectsNamedFor(canary)) if (obj.metadata.labels![CANARY_LABEL] === canary.metadata.name) await this.takeOver(ref, obj, successor);
+      for (const [ref, obj] of this.objectsNamedFor(canary))
+        if (obj.metadata.labels![L.canaryName] === canary.metadata.name) await this.takeOver(ref, obj, successor);
     }
     const target = await this.d.client.find<Deployment>(at(R.deployments, ns, canary.spec.targetRef.name));
     if (target && target.metadata.annotations?.[A.canary] === canary.metadata.name) {
       const stable = canary.status?.lastPromotedSpec;
-      const tested = stable !== undefined && templateRevision(target.spec.template) === templatePart(stable);
+      const tested = revisionOf(target).isReleased(stable);
       // Conditional on what was read: a successor's bootstrap writing the same annotations
       // meanwhile makes this a conflict and a retry, never a lost write.
       await this.d.client.patch(at(R.deployments, ns, target.metadata.name), handBackPatch(target, tested));
       if (!tested && target.spec.paused === true) {
         const warning = {
           type: 'Warning' as const,
-          message: `${objectName(target.metadata.name, ns)} stays paused on revision ${shortRevision(revisionOf(target))}, which never passed analysis; run "kubectl rollout resume deployment/${target.metadata.name} -n ${ns}" to release it unanalysed, or revert its template`,
+          message: `${objectName(target.metadata.name, ns)} stays paused on revision ${shortRevision(revisionOf(target).id)}, which never passed analysis; run "kubectl rollout resume deployment/${target.metadata.name} -n ${ns}" to release it unanalysed, or revert its template`,
         };
         // On the Deployment too: the Canary is about to disappear, the Deployment stays paused.
         await this.d.events.record(canary, warning).catch(() => undefined);
@@ -496,10 +606,14 @@ export class Reconciler {
       }
     }
     const idx = fins.indexOf(FINALIZER);
-    await this.d.client.patch(at(CR.canaries, ns, canary.metadata.name), [
-      { op: 'test', path: `/metadata/finalizers/${idx}`, value: FINALIZER },
-      { op: 'remove', path: `/metadata/finalizers/${idx}` },
-    ], 'json');
+    await this.d.client.patch(
+      at(CR.canaries, ns, canary.metadata.name),
+      [
+        { op: 'test', path: `/metadata/finalizers/${idx}`, value: FINALIZER },
+        { op: 'remove', path: `/metadata/finalizers/${idx}` },
+      ],
+      'json',
+    );
   }
 }
 
@@ -511,10 +625,15 @@ export class Reconciler {
  */
 export function handBackPatch(target: Deployment, tested: boolean): Record<string, unknown> {
   const spec: Record<string, unknown> = {};
-  if (target.spec.template.metadata?.annotations?.[CONFIG_REVISION] !== undefined) spec.template = { metadata: { annotations: { [CONFIG_REVISION]: null } } };
+  if (target.spec.template.metadata?.annotations?.[A.configRevision] !== undefined)
+    spec.template = { metadata: { annotations: { [A.configRevision]: null } } };
   if (tested) spec.paused = false;
   return {
-    metadata: { resourceVersion: target.metadata.resourceVersion, labels: { [L.managed]: null }, annotations: { [A.stableRevision]: null, [A.canary]: null, [A.promoting]: null, [STABLE_CONFIGS]: null } },
+    metadata: {
+      resourceVersion: target.metadata.resourceVersion,
+      labels: { [L.managed]: null },
+      annotations: { [A.stableRevision]: null, [A.canary]: null, [A.promoting]: null, [A.stableConfigs]: null },
+    },
     ...(Object.keys(spec).length > 0 ? { spec } : {}),
   };
 }

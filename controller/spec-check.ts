@@ -3,21 +3,68 @@
 // event once per generation.
 const SUPPORTED: Record<string, true> = Object.fromEntries(
   [
-    'targetRef', 'targetRef.apiVersion', 'targetRef.kind', 'targetRef.name',
-    'autoscalerRef', 'autoscalerRef.apiVersion', 'autoscalerRef.kind', 'autoscalerRef.name',
-    'service', 'service.name', 'service.port', 'service.portName', 'service.targetPort', 'service.gatewayRefs', 'service.hosts', 'service.match', 'service.timeout',
-    'service.backendTimeout', 'service.headers', 'service.rewrite', 'service.apex', 'service.primary', 'service.canary',
-    'analysis', 'analysis.interval', 'analysis.threshold', 'analysis.maxWeight', 'analysis.stepWeight', 'analysis.stepWeights', 'analysis.stepWeightPromotion',
-    'analysis.primaryReadyThreshold', 'analysis.canaryReadyThreshold', 'analysis.metrics',
-    'analysis.webhooks', 'analysis.iterations', 'analysis.match', 'analysis.mirror', 'analysis.sessionAffinity', 'analysis.alerts',
-    'progressDeadlineSeconds', 'skipAnalysis', 'suspend', 'provider',
+    'targetRef',
+    'targetRef.apiVersion',
+    'targetRef.kind',
+    'targetRef.name',
+    'autoscalerRef',
+    'autoscalerRef.apiVersion',
+    'autoscalerRef.kind',
+    'autoscalerRef.name',
+    'service',
+    'service.name',
+    'service.port',
+    'service.portName',
+    'service.targetPort',
+    'service.gatewayRefs',
+    'service.hosts',
+    'service.match',
+    'service.timeout',
+    'service.backendTimeout',
+    'service.headers',
+    'service.rewrite',
+    'service.apex',
+    'service.primary',
+    'service.canary',
+    'analysis',
+    'analysis.interval',
+    'analysis.threshold',
+    'analysis.maxWeight',
+    'analysis.stepWeight',
+    'analysis.stepWeights',
+    'analysis.stepWeightPromotion',
+    'analysis.primaryReadyThreshold',
+    'analysis.canaryReadyThreshold',
+    'analysis.metrics',
+    'analysis.webhooks',
+    'analysis.iterations',
+    'analysis.match',
+    'analysis.mirror',
+    'analysis.sessionAffinity',
+    'analysis.alerts',
+    'progressDeadlineSeconds',
+    'skipAnalysis',
+    'suspend',
+    'provider',
   ].map((k) => [k, true]),
 );
 
 // Inside these, every field is interpreted by its own code (metrics) or is free-form.
 const OPAQUE = new Set([
-  'analysis.metrics', 'analysis.webhooks', 'analysis.alerts', 'analysis.match', 'analysis.sessionAffinity', 'service.match', 'service.gatewayRefs', 'service.headers', 'service.rewrite',
-  'service.apex', 'service.primary', 'service.canary', 'targetRef', 'autoscalerRef',
+  'analysis.metrics',
+  'analysis.webhooks',
+  'analysis.alerts',
+  'analysis.match',
+  'analysis.sessionAffinity',
+  'service.match',
+  'service.gatewayRefs',
+  'service.headers',
+  'service.rewrite',
+  'service.apex',
+  'service.primary',
+  'service.canary',
+  'targetRef',
+  'autoscalerRef',
 ]);
 
 export function unsupportedFields(spec: Record<string, unknown>, prefix = ''): string[] {
@@ -28,7 +75,8 @@ export function unsupportedFields(spec: Record<string, unknown>, prefix = ''): s
       out.push(path);
       continue;
     }
-    if (!OPAQUE.has(path) && v !== null && typeof v === 'object' && !Array.isArray(v)) out.push(...unsupportedFields(v as Record<string, unknown>, path));
+    if (!OPAQUE.has(path) && v !== null && typeof v === 'object' && !Array.isArray(v))
+      out.push(...unsupportedFields(v as Record<string, unknown>, path));
   }
   return out;
 }

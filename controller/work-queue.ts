@@ -39,7 +39,10 @@ export class WorkQueue {
 
   /** Adds `key` after `ms`; an earlier pending timer for the key wins. */
   addAfter(key: string, ms: number): void {
-    if (ms <= 0) return this.add(key);
+    if (ms <= 0) {
+      this.add(key);
+      return;
+    }
     const at = Date.now() + ms;
     const existing = this.timers.get(key);
     if (existing && existing.at <= at) return;

@@ -29,7 +29,8 @@ export class EgressGuard {
       const m = /^([^/]+)\/(\d{1,3})$/.exec(cidr.trim());
       const family = m ? net.isIP(m[1]!) : 0;
       const prefix = m ? Number(m[2]) : NaN;
-      if (!m || family === 0 || prefix > (family === 4 ? 32 : 128)) throw new Error(`"${cidr}" is not a CIDR range (e.g. 169.254.0.0/16 or fe80::/10)`);
+      if (!m || family === 0 || prefix > (family === 4 ? 32 : 128))
+        throw new Error(`"${cidr}" is not a CIDR range (e.g. 169.254.0.0/16 or fe80::/10)`);
       list.addSubnet(m[1]!, prefix, family === 4 ? 'ipv4' : 'ipv6');
     }
     this.list = list;
@@ -54,7 +55,8 @@ export class EgressGuard {
       // An IPv4 address written as IPv6 (::ffff:169.254.169.254) is the IPv4 address.
       const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
       const [a, type] = mapped ? [mapped, 'ipv4' as const] : [address, family === 6 ? ('ipv6' as const) : ('ipv4' as const)];
-      if (this.list.check(a, type)) throw new EgressDenied(`${host} is ${a}, in a range the controller may not call (--deny-egress-cidr ${this.cidrs.join(',')})`);
+      if (this.list.check(a, type))
+        throw new EgressDenied(`${host} is ${a}, in a range the controller may not call (--deny-egress-cidr ${this.cidrs.join(',')})`);
     }
   }
 }

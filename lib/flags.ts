@@ -11,9 +11,14 @@ export interface FlagSpec {
 }
 
 type Value<S extends FlagSpec> = S extends { type: 'boolean' }
-  ? S extends { default: boolean } ? boolean : boolean | undefined
-  : S extends { multiple: true } ? string[]
-  : S extends { default: string } ? string : string | undefined;
+  ? S extends { default: boolean }
+    ? boolean
+    : boolean | undefined
+  : S extends { multiple: true }
+    ? string[]
+    : S extends { default: string }
+      ? string
+      : string | undefined;
 
 export type FlagValues<O extends Record<string, FlagSpec>> = { -readonly [K in keyof O]: Value<O[K]> };
 
@@ -32,11 +37,20 @@ export function usage(program: Program<Record<string, FlagSpec>>): string {
   const rows = Object.entries(program.options).map(([name, spec]) => {
     const form = spec.type === 'boolean' ? `--${name}, --no-${name}` : `--${name}=${spec.multiple ? 'VALUE (repeatable)' : 'VALUE'}`;
     const d = spec.default;
-    const dflt = d === undefined || (typeof d === 'object' && d.length === 0) ? '' : ` (default: ${typeof d === 'object' ? d.join(', ') : String(d)})`;
+    const dflt =
+      d === undefined || (typeof d === 'object' && d.length === 0) ? '' : ` (default: ${typeof d === 'object' ? d.join(', ') : String(d)})`;
     return [form, `${spec.help}${dflt}`] as const;
   });
   const width = Math.max(...rows.map(([f]) => f.length)) + 2;
-  return [`usage: ${program.name} [flags]`, '', program.summary, '', 'flags:', ...rows.map(([f, h]) => `  ${f.padEnd(width)}${h}`), `  ${'--help'.padEnd(width)}print this text`].join('\n');
+  return [
+    `usage: ${program.name} [flags]`,
+    '',
+    program.summary,
+    '',
+    'flags:',
+    ...rows.map(([f, h]) => `  ${f.padEnd(width)}${h}`),
+    `  ${'--help'.padEnd(width)}print this text`,
+  ].join('\n');
 }
 
 /**
@@ -58,14 +72,23 @@ function normaliseBooleans(argv: string[], options: Record<string, FlagSpec>): s
 export function parseFlags<O extends Record<string, FlagSpec>>(program: Program<O>, argv: string[]): FlagValues<O> | undefined {
   if (argv.includes('--help') || argv.includes('-h')) return undefined;
   const options = Object.fromEntries(
-    Object.entries(program.options).map(([k, s]) => [k, {
-      type: s.type,
-      ...(s.multiple ? { multiple: true } : {}),
-      ...(s.default === undefined ? {} : { default: typeof s.default === 'object' ? [...s.default] : s.default }),
-    }]),
+    Object.entries(program.options).map(([k, s]) => [
+      k,
+      {
+        type: s.type,
+        ...(s.multiple ? { multiple: true } : {}),
+        ...(s.default === undefined ? {} : { default: typeof s.default === 'object' ? [...s.default] : s.default }),
+      },
+    ]),
   ) as NonNullable<ParseArgsConfig['options']>;
   try {
-    const { values, positionals } = parseArgs({ args: normaliseBooleans(argv, program.options), options, strict: true, allowPositionals: true, allowNegative: true });
+    const { values, positionals } = parseArgs({
+      args: normaliseBooleans(argv, program.options),
+      options,
+      strict: true,
+      allowPositionals: true,
+      allowNegative: true,
+    });
     if (positionals.length > 0) throw new FlagError(`unexpected argument "${positionals[0]}"`);
     return values as FlagValues<O>;
   } catch (err) {

@@ -5,12 +5,7 @@
 import type { CanaryMetric, CanarySpec, CanaryWebhook } from '../api/flagger-types.js';
 import type { ClusterCanaryPolicy, PolicyConstraints } from '../api/policy-types.js';
 import { parseDuration } from '../api/duration.js';
-import { DEFAULTS } from '../api/canary-defaults.js';
-
-const effectiveMaxWeight = (spec: CanarySpec) => {
-  const a = spec.analysis ?? {};
-  return a.maxWeight ?? (a.stepWeights && a.stepWeights.length > 0 ? Math.max(...a.stepWeights) : DEFAULTS.maxWeight);
-};
+import { DEFAULTS, maxWeight } from '../api/canary-analysis.js';
 
 const unsetNote = (value: unknown, dflt: unknown) => (value === undefined ? ` (unset, so ${dflt})` : '');
 
@@ -31,8 +26,10 @@ function boundsLooser(have: CanaryMetric, want: CanaryMetric): string[] {
   const out: string[] = [];
   const h = have.thresholdRange ?? {};
   const w = want.thresholdRange ?? {};
-  if (w.min !== undefined && (h.min === undefined || h.min < w.min)) out.push(`thresholdRange.min ${h.min ?? 'unset'} is looser than ${w.min}`);
-  if (w.max !== undefined && (h.max === undefined || h.max > w.max)) out.push(`thresholdRange.max ${h.max ?? 'unset'} is looser than ${w.max}`);
+  if (w.min !== undefined && (h.min === undefined || h.min < w.min))
+    out.push(`thresholdRange.min ${h.min ?? 'unset'} is looser than ${w.min}`);
+  if (w.max !== undefined && (h.max === undefined || h.max > w.max))
+    out.push(`thresholdRange.max ${h.max ?? 'unset'} is looser than ${w.max}`);
   return out;
 }
 
@@ -70,18 +67,23 @@ export function violations(spec: CanarySpec, c: PolicyConstraints): string[] {
   const a = spec.analysis ?? {};
   if (c.forbidSkipAnalysis && spec.skipAnalysis === true) out.push('skipAnalysis: true is forbidden');
   if (c.maxWeight !== undefined) {
-    const mw = effectiveMaxWeight(spec);
+    const mw = maxWeight(spec);
     // Without maxWeight, stepWeights' largest entry is the ceiling: the entries below name it.
     const fromSteps = a.maxWeight === undefined && (a.stepWeights ?? []).length > 0;
-    if (mw > c.maxWeight && !fromSteps) out.push(`analysis.maxWeight ${mw}${unsetNote(a.maxWeight, 'the default')} is above the ceiling ${c.maxWeight}`);
-    for (const w of a.stepWeights ?? []) if (w > c.maxWeight) out.push(`analysis.stepWeights entry ${w} is above the ceiling ${c.maxWeight}`);
+    if (mw > c.maxWeight && !fromSteps)
+      out.push(`analysis.maxWeight ${mw}${unsetNote(a.maxWeight, 'the default')} is above the ceiling ${c.maxWeight}`);
+    for (const w of a.stepWeights ?? [])
+      if (w > c.maxWeight) out.push(`analysis.stepWeights entry ${w} is above the ceiling ${c.maxWeight}`);
   }
   if (c.maxStepWeight !== undefined) {
     if (a.stepWeights && a.stepWeights.length > 0) {
-      for (const s of increments(a.stepWeights)) if (s.to - s.from > c.maxStepWeight) out.push(`analysis.stepWeights step ${s.from}→${s.to} is above the ceiling ${c.maxStepWeight} per step`);
+      for (const s of increments(a.stepWeights))
+        if (s.to - s.from > c.maxStepWeight)
+          out.push(`analysis.stepWeights step ${s.from}→${s.to} is above the ceiling ${c.maxStepWeight} per step`);
     } else {
       const sw = a.stepWeight ?? DEFAULTS.stepWeight;
-      if (sw > c.maxStepWeight) out.push(`analysis.stepWeight ${sw}${unsetNote(a.stepWeight, 'the default')} is above the ceiling ${c.maxStepWeight}`);
+      if (sw > c.maxStepWeight)
+        out.push(`analysis.stepWeight ${sw}${unsetNote(a.stepWeight, 'the default')} is above the ceiling ${c.maxStepWeight}`);
     }
   }
   if (c.minInterval !== undefined) {
@@ -91,7 +93,8 @@ export function violations(spec: CanarySpec, c: PolicyConstraints): string[] {
   }
   if (c.maxThreshold !== undefined) {
     const t = a.threshold ?? DEFAULTS.threshold;
-    if (t > c.maxThreshold) out.push(`analysis.threshold ${t}${unsetNote(a.threshold, 'the default')} is above the ceiling ${c.maxThreshold}`);
+    if (t > c.maxThreshold)
+      out.push(`analysis.threshold ${t}${unsetNote(a.threshold, 'the default')} is above the ceiling ${c.maxThreshold}`);
   }
   for (const want of c.requiredMetrics ?? []) {
     const have = metricNamed(spec, want.name);
@@ -105,7 +108,8 @@ export function violations(spec: CanarySpec, c: PolicyConstraints): string[] {
     for (const b of boundsLooser(have, want)) out.push(`analysis.metrics "${want.name}" ${b}`);
   }
   for (const want of c.requiredWebhooks ?? []) {
-    if (!(a.webhooks ?? []).some((h) => hookMatches(h, want))) out.push(`analysis.webhooks has no ${hookLabel(want)} hook, which is required`);
+    if (!(a.webhooks ?? []).some((h) => hookMatches(h, want)))
+      out.push(`analysis.webhooks has no ${hookLabel(want)} hook, which is required`);
   }
   return out;
 }
@@ -138,8 +142,9 @@ export function enforce(spec: CanarySpec, policies: ClusterCanaryPolicy[]): Cana
     if (c.forbidSkipAnalysis && out.skipAnalysis) out.skipAnalysis = false;
     if (a.stepWeights && a.stepWeights.length > 0) a.stepWeights = tightenSteps(a.stepWeights, c.maxStepWeight, c.maxWeight);
     else if (c.maxStepWeight !== undefined) a.stepWeight = Math.min(a.stepWeight ?? DEFAULTS.stepWeight, c.maxStepWeight);
-    if (c.maxWeight !== undefined) a.maxWeight = Math.min(effectiveMaxWeight(out), c.maxWeight);
-    if (c.minInterval !== undefined && parseDuration(a.interval, DEFAULTS.intervalMs) < parseDuration(c.minInterval, 0)) a.interval = c.minInterval;
+    if (c.maxWeight !== undefined) a.maxWeight = Math.min(maxWeight(out), c.maxWeight);
+    if (c.minInterval !== undefined && parseDuration(a.interval, DEFAULTS.intervalMs) < parseDuration(c.minInterval, 0))
+      a.interval = c.minInterval;
     if (c.maxThreshold !== undefined) a.threshold = Math.min(a.threshold ?? DEFAULTS.threshold, c.maxThreshold);
     for (const want of c.requiredMetrics ?? []) {
       const have = (a.metrics ??= []).find((m) => m.name === want.name);
@@ -154,7 +159,8 @@ export function enforce(spec: CanarySpec, policies: ClusterCanaryPolicy[]): Cana
       if (w.max !== undefined) r.max = Math.min(r.max ?? Infinity, w.max);
     }
     for (const want of c.requiredWebhooks ?? []) {
-      if (want.url && want.name && !(a.webhooks ?? []).some((h) => hookMatches(h, want))) (a.webhooks ??= []).push(structuredClone(want) as CanaryWebhook);
+      if (want.url && want.name && !(a.webhooks ?? []).some((h) => hookMatches(h, want)))
+        (a.webhooks ??= []).push(structuredClone(want) as CanaryWebhook);
     }
   }
   return out;

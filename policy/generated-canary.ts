@@ -1,18 +1,24 @@
 // The Canary a ClusterCanaryPolicy generates for one Deployment. Pure; the namespace pass compares
 // its template hash with the live one and writes only when they differ.
 import crypto from 'node:crypto';
-import { GROUP, labels as L } from '../api/contract.js';
+import { GROUP, labels as L, MANAGED_BY } from '../api/contract.js';
 import { FLAGGER_GROUP, FLAGGER_VERSION, type Canary, type CanarySpec } from '../api/flagger-types.js';
 import { POLICY_KIND, POLICY_VERSION, type ClusterCanaryPolicy } from '../api/policy-types.js';
 import type { Deployment, HorizontalPodAutoscaler } from '../api/workload.js';
 
 /** Hash of the generated spec and ownership: equal hashes mean nothing to write. */
 export const TEMPLATE_HASH = `${GROUP}/template-hash`;
-const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'sluice' };
 
 export function policyOwnerReference(policy: ClusterCanaryPolicy) {
   // blockOwnerDeletion false: the policy's deletion is never held up by its Canaries' finalizers.
-  return { apiVersion: `${GROUP}/${POLICY_VERSION}`, kind: POLICY_KIND, name: policy.metadata.name, uid: policy.metadata.uid ?? '', controller: true, blockOwnerDeletion: false };
+  return {
+    apiVersion: `${GROUP}/${POLICY_VERSION}`,
+    kind: POLICY_KIND,
+    name: policy.metadata.name,
+    uid: policy.metadata.uid ?? '',
+    controller: true,
+    blockOwnerDeletion: false,
+  };
 }
 
 function firstContainerPort(d: Deployment): number | undefined {
@@ -21,7 +27,8 @@ function firstContainerPort(d: Deployment): number | undefined {
   return undefined;
 }
 
-const expandHost = (pattern: string, d: Deployment) => pattern.replaceAll('{name}', d.metadata.name).replaceAll('{namespace}', d.metadata.namespace ?? '');
+const expandHost = (pattern: string, d: Deployment) =>
+  pattern.replaceAll('{name}', d.metadata.name).replaceAll('{namespace}', d.metadata.namespace ?? '');
 
 export type GeneratedCanary = { canary: Canary } | { problem: string };
 
@@ -34,7 +41,12 @@ export function generatedCanary(policy: ClusterCanaryPolicy, d: Deployment, hpas
   }
   const hosts = [...(service.hosts ?? []), ...(hostPattern ? [expandHost(hostPattern, d)] : [])];
   // The Deployment's own autoscaler keeps working on the primary; the canary copy gets a copy of it.
-  const hpa = hpas.find((h) => h.metadata.namespace === d.metadata.namespace && h.spec.scaleTargetRef.kind === 'Deployment' && h.spec.scaleTargetRef.name === d.metadata.name);
+  const hpa = hpas.find(
+    (h) =>
+      h.metadata.namespace === d.metadata.namespace &&
+      h.spec.scaleTargetRef.kind === 'Deployment' &&
+      h.spec.scaleTargetRef.name === d.metadata.name,
+  );
   const spec: CanarySpec = {
     targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: d.metadata.name },
     ...(hpa ? { autoscalerRef: { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', name: hpa.metadata.name } } : {}),
@@ -43,7 +55,11 @@ export function generatedCanary(policy: ClusterCanaryPolicy, d: Deployment, hpas
     ...(tpl.progressDeadlineSeconds !== undefined ? { progressDeadlineSeconds: tpl.progressDeadlineSeconds } : {}),
   };
   const owner = policyOwnerReference(policy);
-  const hash = crypto.createHash('sha256').update(JSON.stringify([spec, owner.uid, policy.metadata.name])).digest('hex').slice(0, 16);
+  const hash = crypto
+    .createHash('sha256')
+    .update(JSON.stringify([spec, owner.uid, policy.metadata.name]))
+    .digest('hex')
+    .slice(0, 16);
   return {
     canary: {
       apiVersion: `${FLAGGER_GROUP}/${FLAGGER_VERSION}`,

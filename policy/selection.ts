@@ -19,11 +19,13 @@ export function policiesForNamespace(policies: ClusterCanaryPolicy[], ns: KubeOb
 }
 
 /** sluice's own workload (canary copies) is never a target. */
-export const isSluiceWorkload = (d: Deployment) => d.metadata.labels?.[L.role] === values.canaryRole || d.metadata.labels?.['app.kubernetes.io/managed-by'] === 'sluice';
+export const isSluiceWorkload = (d: Deployment) =>
+  d.metadata.labels?.[L.role] === values.canaryRole || d.metadata.labels?.[L.managedBy] === values.managedBy;
 
 export function selectsDeployment(p: ClusterCanaryPolicy, d: Deployment): boolean {
   if (isSluiceWorkload(d) || d.metadata.deletionTimestamp) return false;
-  if ((p.spec.exclude ?? []).some((x) => x.name === d.metadata.name && (x.namespace === undefined || x.namespace === d.metadata.namespace))) return false;
+  if ((p.spec.exclude ?? []).some((x) => x.name === d.metadata.name && (x.namespace === undefined || x.namespace === d.metadata.namespace)))
+    return false;
   return selectorMatches(p.spec.deploymentSelector, d.metadata.labels);
 }
 
@@ -67,7 +69,8 @@ export interface NamespaceInput {
 export function planNamespace(input: NamespaceInput): NamespacePlan {
   const covering = policiesForNamespace(input.policies, input.namespace);
   const coverage = new Map<string, Coverage>(covering.map((p) => [p.metadata.name, { deployments: [], problems: [] }]));
-  const problem = (p: ClusterCanaryPolicy, object: string, reason: string) => coverage.get(p.metadata.name)?.problems.push({ object, reason });
+  const problem = (p: ClusterCanaryPolicy, object: string, reason: string) =>
+    coverage.get(p.metadata.name)?.problems.push({ object, reason });
   const live = input.canaries.filter((c) => !c.metadata.deletionTimestamp);
   const explicit = live.filter((c) => !isGenerated(c));
   const desired: NamespacePlan['desired'] = [];
@@ -78,7 +81,12 @@ export function planNamespace(input: NamespaceInput): NamespacePlan {
     if (!choice) continue;
     if ('tie' in choice) {
       const names = choice.tie.map((p) => p.metadata.name).join(', ');
-      for (const p of choice.tie) problem(p, key, `selected by policies ${names} at equal priority ${choice.tie[0]!.spec.priority ?? 0}; give one a higher spec.priority or narrow a selector`);
+      for (const p of choice.tie)
+        problem(
+          p,
+          key,
+          `selected by policies ${names} at equal priority ${choice.tie[0]!.spec.priority ?? 0}; give one a higher spec.priority or narrow a selector`,
+        );
       continue;
     }
     const { policy } = choice;
@@ -107,7 +115,12 @@ export function planNamespace(input: NamespaceInput): NamespacePlan {
   for (const c of explicit) {
     for (const p of covering) {
       const broken = policyViolations(c.spec, [p]);
-      if (broken.length > 0) problem(p, `${c.metadata.namespace}/${c.metadata.name}`, `Canary breaks the constraints and is analysed within them: ${broken.join('; ')}`);
+      if (broken.length > 0)
+        problem(
+          p,
+          `${c.metadata.namespace}/${c.metadata.name}`,
+          `Canary breaks the constraints and is analysed within them: ${broken.join('; ')}`,
+        );
     }
   }
 

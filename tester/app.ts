@@ -59,11 +59,16 @@ export function createTester(logger: Logger, opts: TesterOptions = {}): Tester {
   const canaryOf = (req: Request, res: Response): string | undefined => {
     const b = (req.body ?? {}) as HookBody;
     if (typeof b.name !== 'string' || typeof b.namespace !== 'string' || !b.name || !b.namespace) {
-      res.status(400).json({ error: 'expected a JSON body with the Canary\'s name and namespace, e.g. {"name":"podinfo","namespace":"test"}' });
+      res
+        .status(400)
+        .json({ error: 'expected a JSON body with the Canary\'s name and namespace, e.g. {"name":"podinfo","namespace":"test"}' });
       return undefined;
     }
     if (!NAME.test(b.name) || !NAMESPACE.test(b.namespace)) {
-      res.status(400).json({ error: 'name and namespace must be a Canary\'s name and namespace as Kubernetes spells them (lowercase letters, digits, "-", at most 253 and 63 characters)' });
+      res.status(400).json({
+        error:
+          'name and namespace must be a Canary\'s name and namespace as Kubernetes spells them (lowercase letters, digits, "-", at most 253 and 63 characters)',
+      });
       return undefined;
     }
     return `${b.name}.${b.namespace}`;
@@ -77,7 +82,10 @@ export function createTester(logger: Logger, opts: TesterOptions = {}): Tester {
     return false;
   };
   const switchRoutes = (path: string, set: Set<string>, what: string) => {
-    for (const [action, open] of [['open', true], ['close', false]] as const) {
+    for (const [action, open] of [
+      ['open', true],
+      ['close', false],
+    ] as const) {
       app.post(`/${path}/${action}`, (req, res) => {
         if (!authorised(req, res)) return;
         const key = canaryOf(req, res);
@@ -112,7 +120,10 @@ export function createTester(logger: Logger, opts: TesterOptions = {}): Tester {
     try {
       if (meta.type === 'load') task = parsePlain(meta);
       else if ((meta.type === undefined || meta.type === 'cmd') && meta.cmd) task = parseHey(meta.cmd);
-      else throw new Error(`metadata must be {type: cmd, cmd: "hey …"} or {type: load, url, rate, duration}; got type ${meta.type ?? '(none)'}`);
+      else
+        throw new Error(
+          `metadata must be {type: cmd, cmd: "hey …"} or {type: load, url, rate, duration}; got type ${meta.type ?? '(none)'}`,
+        );
     } catch (err) {
       res.status(400).json({ error: `${key}: ${(err as Error).message}` });
       return;
@@ -139,7 +150,12 @@ export function createTester(logger: Logger, opts: TesterOptions = {}): Tester {
     res.json({
       gates: [...gates].sort(),
       rollbacks: [...rollbacks].sort(),
-      tasks: [...tasks.values()].map((t) => ({ task: t.key, sent: t.sent, failed: t.failed, secondsLeft: Math.max(0, Math.round((t.task.durationMs - (Date.now() - t.started)) / 1000)) })),
+      tasks: [...tasks.values()].map((t) => ({
+        task: t.key,
+        sent: t.sent,
+        failed: t.failed,
+        secondsLeft: Math.max(0, Math.round((t.task.durationMs - (Date.now() - t.started)) / 1000)),
+      })),
     });
   });
   app.get('/healthz', (_req, res) => void res.type('text').send('ok'));
@@ -149,7 +165,10 @@ export function createTester(logger: Logger, opts: TesterOptions = {}): Tester {
     const e = err as { status?: number; type?: string; message?: string };
     const status = typeof e.status === 'number' && e.status >= 400 && e.status < 500 ? e.status : 500;
     if (status === 500) logger.error(`tester: ${e.message ?? String(err)}`);
-    res.status(status).json({ error: e.type === 'entity.too.large' ? 'body larger than 64kb' : status === 500 ? 'internal error' : `bad request: ${e.message ?? ''}` });
+    res.status(status).json({
+      error:
+        e.type === 'entity.too.large' ? 'body larger than 64kb' : status === 500 ? 'internal error' : `bad request: ${e.message ?? ''}`,
+    });
   });
 
   return {

@@ -46,11 +46,21 @@ export function parseHey(cmd: string): LoadTask {
       return v;
     };
     switch (flag) {
-      case '-z': z = value(); break;
-      case '-q': q = Number(value()); break;
-      case '-c': c = Number(value()); break;
-      case '-m': method = value().toUpperCase(); break;
-      case '-d': body = value(); break;
+      case '-z':
+        z = value();
+        break;
+      case '-q':
+        q = Number(value());
+        break;
+      case '-c':
+        c = Number(value());
+        break;
+      case '-m':
+        method = value().toUpperCase();
+        break;
+      case '-d':
+        body = value();
+        break;
       case '-H': {
         const h = value();
         const at = h.indexOf(':');
@@ -58,10 +68,15 @@ export function parseHey(cmd: string): LoadTask {
         headers[h.slice(0, at).trim()] = h.slice(at + 1).trim();
         break;
       }
-      case '-host': headers.host = value(); break;
-      case '-h2': case '-disable-keepalive': break;
+      case '-host':
+        headers.host = value();
+        break;
+      case '-h2':
+      case '-disable-keepalive':
+        break;
       default:
-        if (flag.startsWith('-')) throw new Error(`hey flag ${flag} is not understood by the sluice tester (known: -z -q -c -m -d -H -host)`);
+        if (flag.startsWith('-'))
+          throw new Error(`hey flag ${flag} is not understood by the sluice tester (known: -z -q -c -m -d -H -host)`);
         url = flag;
     }
   }
@@ -72,13 +87,20 @@ export function parseHey(cmd: string): LoadTask {
 /** A plain task from webhook metadata: `{type: load, url, rate, duration, method}`. */
 export function parsePlain(meta: Record<string, string>): LoadTask {
   if (!meta.url) throw new Error('a load task needs metadata.url');
-  return bounded({ url: meta.url, method: (meta.method ?? 'GET').toUpperCase(), headers: {}, ratePerSecond: Number(meta.rate ?? 10), durationMs: duration(meta.duration ?? '1m') });
+  return bounded({
+    url: meta.url,
+    method: (meta.method ?? 'GET').toUpperCase(),
+    headers: {},
+    ratePerSecond: Number(meta.rate ?? 10),
+    durationMs: duration(meta.duration ?? '1m'),
+  });
 }
 
 function bounded(t: LoadTask): LoadTask {
   if (!/^https?:\/\//.test(t.url)) throw new Error(`load URL ${t.url} must be http:// or https://`);
   if (!(t.ratePerSecond > 0)) throw new Error('the request rate must be positive');
-  if (t.ratePerSecond > LIMITS.maxRatePerSecond) throw new Error(`rate ${t.ratePerSecond}/s is above the tester's limit of ${LIMITS.maxRatePerSecond}/s`);
+  if (t.ratePerSecond > LIMITS.maxRatePerSecond)
+    throw new Error(`rate ${t.ratePerSecond}/s is above the tester's limit of ${LIMITS.maxRatePerSecond}/s`);
   if (t.durationMs > LIMITS.maxDurationMs) throw new Error(`duration above the tester's limit of ${LIMITS.maxDurationMs / 60_000} minutes`);
   return t;
 }
@@ -103,9 +125,22 @@ export function runTask(key: string, task: LoadTask, fetchImpl: typeof fetch = f
     let next = Date.now();
     const inflight = new Set<Promise<void>>();
     while (!stopped && Date.now() - started < task.durationMs) {
-      const p: Promise<void> = fetchImpl(task.url, { method: task.method, headers: task.headers, body: task.body, signal: AbortSignal.timeout(10_000) })
-        .then((res) => { if (res.status >= 500) r.failed++; return res.arrayBuffer(); })
-        .then(() => undefined, () => { r.failed++; })
+      const p: Promise<void> = fetchImpl(task.url, {
+        method: task.method,
+        headers: task.headers,
+        body: task.body,
+        signal: AbortSignal.timeout(10_000),
+      })
+        .then((res) => {
+          if (res.status >= 500) r.failed++;
+          return res.arrayBuffer();
+        })
+        .then(
+          () => undefined,
+          () => {
+            r.failed++;
+          },
+        )
         .finally(() => inflight.delete(p));
       inflight.add(p);
       r.sent++;

@@ -11,7 +11,10 @@ export const testerProgram = {
   options: {
     port: { type: 'string', default: '8080', help: 'HTTP port' },
     'bind-address': { type: 'string', default: '0.0.0.0', help: 'address to listen on' },
-    'token-file': { type: 'string', help: 'file holding a bearer token that opening and closing gates and rollback switches then need (checks and load tasks stay open to hooks)' },
+    'token-file': {
+      type: 'string',
+      help: 'file holding a bearer token that opening and closing gates and rollback switches then need (checks and load tasks stay open to hooks)',
+    },
     'max-switches': { type: 'string', default: String(TESTER_DEFAULTS.maxSwitches), help: 'gates and rollback switches open at once' },
     'max-tasks': { type: 'string', default: String(TESTER_DEFAULTS.maxTasks), help: 'load tasks running at once' },
   },
@@ -29,8 +32,14 @@ export async function runTester(argv: string[]): Promise<void> {
     }
     if (!token) throw new FlagError(`--token-file ${flags['token-file']} is empty`);
   }
-  const tester = createTester(logger, { token, maxSwitches: positiveCount('max-switches', flags['max-switches']), maxTasks: positiveCount('max-tasks', flags['max-tasks']) });
-  const server = tester.app.listen(Number(flags.port), flags['bind-address'], () => logger.info(`tester listening on ${flags['bind-address']}:${flags.port}`));
+  const tester = createTester(logger, {
+    token,
+    maxSwitches: positiveCount('max-switches', flags['max-switches']),
+    maxTasks: positiveCount('max-tasks', flags['max-tasks']),
+  });
+  const server = tester.app.listen(Number(flags.port), flags['bind-address'], () =>
+    logger.info(`tester listening on ${flags['bind-address']}:${flags.port}`),
+  );
   const shutdown = async () => {
     server.close();
     await tester.stopAll();

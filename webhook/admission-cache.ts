@@ -4,13 +4,14 @@
 // /mutate-pod, managed Deployments (the config snapshots their primary pods are pinned to); for
 // /mutate on CREATE, Canaries (which Deployment they target, its stable revision) and ReplicaSets
 // (whether a recreated Deployment's predecessor still has pods serving).
+import { labels as L, annotations as A, values } from '../api/contract.js';
 import { CR, type Canary } from '../api/flagger-types.js';
 import { POLICY_REF, type ClusterCanaryPolicy } from '../api/policy-types.js';
 import { R, type KubeClient, type KubeObject } from '../lib/kube/client.js';
 import { Informer } from '../lib/kube/informer.js';
 import type { Logger } from '../lib/logger.js';
 import { policiesForNamespace } from '../policy/selection.js';
-import { STABLE_CONFIGS } from '../api/tracked-configs.js';
+
 import type { ValidateContext } from './validate-decision.js';
 import type { FreezeContext } from './freeze-decision.js';
 
@@ -25,7 +26,17 @@ function slimReplicaSet(rs: KubeObject & { status?: { readyReplicas?: number } }
       namespace: m.namespace,
       resourceVersion: m.resourceVersion,
       labels: m.labels,
-      ...(m.ownerReferences ? { ownerReferences: m.ownerReferences.map((o) => ({ apiVersion: o.apiVersion, kind: o.kind, name: o.name, uid: o.uid, controller: o.controller })) } : {}),
+      ...(m.ownerReferences
+        ? {
+            ownerReferences: m.ownerReferences.map((o) => ({
+              apiVersion: o.apiVersion,
+              kind: o.kind,
+              name: o.name,
+              uid: o.uid,
+              controller: o.controller,
+            })),
+          }
+        : {}),
     },
     status: { readyReplicas: Number(rs.status?.readyReplicas ?? 0) || 0 },
   };
@@ -43,29 +54,48 @@ export class AdmissionCache {
     this.namespaces = new Informer(client, R.namespaces, { onError: onError('namespaces') });
     this.policies = new Informer(client, POLICY_REF, { onError: onError('clustercanarypolicies') });
     this.canaries = new Informer(client, CR.canaries, { onError: onError('canaries') });
-    this.managed = new Informer(client, R.deployments, { onError: onError('deployments'), labelSelector: 'sluice.dev/managed=true' });
+    this.managed = new Informer(client, R.deployments, {
+      onError: onError('deployments'),
+      labelSelector: `${L.managed}=${values.managed}`,
+    });
     this.replicaSets = new Informer<SlimReplicaSet>(client, R.replicasets, { onError: onError('replicasets'), transform: slimReplicaSet });
   }
 
   /** Starts the informers without waiting; `synced` says when answers are complete. */
   start(): void {
-    for (const inf of [this.namespaces, this.policies, this.canaries, this.managed, this.replicaSets] as { start(): Promise<void> }[]) void inf.start();
+    for (const inf of [this.namespaces, this.policies, this.canaries, this.managed, this.replicaSets] as { start(): Promise<void> }[])
+      void inf.start();
   }
 
   get synced(): boolean {
-    return this.namespaces.hasSynced && this.policies.hasSynced && this.canaries.hasSynced && this.managed.hasSynced && this.replicaSets.hasSynced;
+    return (
+      this.namespaces.hasSynced &&
+      this.policies.hasSynced &&
+      this.canaries.hasSynced &&
+      this.managed.hasSynced &&
+      this.replicaSets.hasSynced
+    );
   }
 
   readonly freeze: FreezeContext = {
     canaryFor: (namespace, deployment) => {
       if (!this.synced) return undefined;
-      const c = this.canaries.items().find((x) => x.metadata.namespace === namespace && x.spec?.targetRef?.name === deployment && (x.spec.targetRef.kind ?? 'Deployment') === 'Deployment' && !x.metadata.deletionTimestamp);
+      const c = this.canaries
+        .items()
+        .find(
+          (x) =>
+            x.metadata.namespace === namespace &&
+            x.spec?.targetRef?.name === deployment &&
+            (x.spec.targetRef.kind ?? 'Deployment') === 'Deployment' &&
+            !x.metadata.deletionTimestamp,
+        );
       return c ? { name: c.metadata.name, stableRevision: c.status?.lastPromotedSpec } : undefined;
     },
     // A ReplicaSet is the predecessor's when it is nobody's (the orphaning delete removed its
     // owner) or still names a Deployment of this name (the cache has not seen that removal yet).
     servingPods: (namespace, deployment, selector) =>
-      this.replicaSets.items()
+      this.replicaSets
+        .items()
         .filter((rs) => rs.metadata.namespace === namespace)
         .filter((rs) => {
           const owner = rs.metadata.ownerReferences?.find((o) => o.controller);
@@ -76,13 +106,14 @@ export class AdmissionCache {
   };
 
   readonly context: Omit<ValidateContext, 'controllerUsers'> = {
-    policiesFor: (namespace) => (this.synced ? policiesForNamespace(this.policies.items(), this.namespaces.get(undefined, namespace)) : undefined),
+    policiesFor: (namespace) =>
+      this.synced ? policiesForNamespace(this.policies.items(), this.namespaces.get(undefined, namespace)) : undefined,
     canaryExists: (namespace, name) => !this.synced || this.canaries.get(namespace, name) !== undefined,
   };
 
   /** refKey → snapshot for a managed Deployment's primary pods, from its annotation. */
   readonly pins = (namespace: string, deployment: string): Record<string, string> | undefined => {
-    const raw = this.managed.get(namespace, deployment)?.metadata.annotations?.[STABLE_CONFIGS];
+    const raw = this.managed.get(namespace, deployment)?.metadata.annotations?.[A.stableConfigs];
     if (!raw) return undefined;
     try {
       return JSON.parse(raw) as Record<string, string>;

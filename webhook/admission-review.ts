@@ -39,8 +39,12 @@ function subjectOf(req: AdmissionRequest): string {
 const wrap = (response: AdmissionResponse): AdmissionReview => ({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response });
 
 /** A decision that threw: denied with a 500 naming the object (denying is the safe failure on every endpoint). */
-const failed = (req: AdmissionRequest, subject: string, message: string): Answer =>
-  ({ review: wrap({ uid: req.uid, allowed: false, status: { code: 500, message } }), decision: 'error', note: message, subject });
+const failed = (req: AdmissionRequest, subject: string, message: string): Answer => ({
+  review: wrap({ uid: req.uid, allowed: false, status: { code: 500, message } }),
+  decision: 'error',
+  note: message,
+  subject,
+});
 
 /** Allowed, with the JSON patch from the request's object to `mutated` (none when they are equal). */
 function allowedAs(req: AdmissionRequest, mutated: object, warnings?: string[]): { response: AdmissionResponse; changed: boolean } {
@@ -60,19 +64,46 @@ export function answerMutate(req: AdmissionRequest, flags: FreezeFlags, ctx?: Fr
     decision = decideFreeze(req, flags, ctx);
   } catch (err) {
     // An unexamined template change must not roll out.
-    return failed(req, subject, `sluice could not examine Deployment ${subject}: ${(err as Error).message}. The change was not applied; retry, and if it persists check the sluice-webhook logs`);
+    return failed(
+      req,
+      subject,
+      `sluice could not examine Deployment ${subject}: ${(err as Error).message}. The change was not applied; retry, and if it persists check the sluice-webhook logs`,
+    );
   }
   switch (decision.kind) {
     case 'passed':
-      if (decision.warning) return { review: wrap({ uid: req.uid, allowed: true, warnings: [decision.warning] }), decision: 'passed', note: decision.warning, subject, notable: true };
-      return { review: wrap({ uid: req.uid, allowed: true }), decision: 'passed', note: decision.reason, subject, notable: decision.unexpected };
+      if (decision.warning)
+        return {
+          review: wrap({ uid: req.uid, allowed: true, warnings: [decision.warning] }),
+          decision: 'passed',
+          note: decision.warning,
+          subject,
+          notable: true,
+        };
+      return {
+        review: wrap({ uid: req.uid, allowed: true }),
+        decision: 'passed',
+        note: decision.reason,
+        subject,
+        notable: decision.unexpected,
+      };
     case 'marked':
       return { review: wrap(allowedAs(req, decision.mutated).response), decision: 'passed', note: decision.reason, subject, notable: true };
     case 'refused':
-      return { review: wrap({ uid: req.uid, allowed: false, status: { code: decision.code, message: decision.message, reason: 'Conflict' } }), decision: 'refused', note: decision.message, subject };
+      return {
+        review: wrap({ uid: req.uid, allowed: false, status: { code: decision.code, message: decision.message, reason: 'Conflict' } }),
+        decision: 'refused',
+        note: decision.message,
+        subject,
+      };
     case 'frozen':
     case 're-paused':
-      return { review: wrap(allowedAs(req, decision.mutated, [decision.warning]).response), decision: decision.kind, note: decision.warning, subject };
+      return {
+        review: wrap(allowedAs(req, decision.mutated, [decision.warning]).response),
+        decision: decision.kind,
+        note: decision.warning,
+        subject,
+      };
   }
 }
 
@@ -82,7 +113,11 @@ export function answerValidate(req: AdmissionRequest, ctx: ValidateContext): Ans
   try {
     verdict = decideValidate(req, ctx);
   } catch (err) {
-    return failed(req, subject, `sluice could not examine ${req.kind.kind} ${subject}: ${(err as Error).message}. The change was not applied; retry, and if it persists check the sluice-webhook logs`);
+    return failed(
+      req,
+      subject,
+      `sluice could not examine ${req.kind.kind} ${subject}: ${(err as Error).message}. The change was not applied; retry, and if it persists check the sluice-webhook logs`,
+    );
   }
   if (verdict.allowed) return { review: wrap({ uid: req.uid, allowed: true }), decision: 'allowed', note: verdict.reason, subject };
   return {
@@ -93,7 +128,10 @@ export function answerValidate(req: AdmissionRequest, ctx: ValidateContext): Ans
   };
 }
 
-export function answerPin(req: AdmissionRequest, pins: (namespace: string, deployment: string) => Record<string, string> | undefined): Answer {
+export function answerPin(
+  req: AdmissionRequest,
+  pins: (namespace: string, deployment: string) => Record<string, string> | undefined,
+): Answer {
   const subject = subjectOf(req);
   let d;
   try {
@@ -104,5 +142,11 @@ export function answerPin(req: AdmissionRequest, pins: (namespace: string, deplo
   }
   if (!d.pinned) return { review: wrap({ uid: req.uid, allowed: true }), decision: 'passed', note: d.reason, subject };
   const { response, changed } = allowedAs(req, d.pod);
-  return { review: wrap(response), decision: changed ? 'pinned' : 'passed', note: `pinned to the config snapshots of Deployment ${d.deployment}`, subject, notable: changed };
+  return {
+    review: wrap(response),
+    decision: changed ? 'pinned' : 'passed',
+    note: `pinned to the config snapshots of Deployment ${d.deployment}`,
+    subject,
+    notable: changed,
+  };
 }

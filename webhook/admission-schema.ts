@@ -74,7 +74,8 @@ const check = ajv.compile(admissionReviewSchema);
 function describe(e: ErrorObject): string {
   const where = e.instancePath === '' ? 'the review' : e.instancePath.slice(1).replace(/\//g, '.');
   if (e.keyword === 'required') return `${where === 'the review' ? '' : `${where}.`}${String(e.params.missingProperty)} is required`;
-  if (e.keyword === 'const' || e.keyword === 'enum') return `${where} must be ${JSON.stringify(e.params.allowedValue ?? e.params.allowedValues)}`;
+  if (e.keyword === 'const' || e.keyword === 'enum')
+    return `${where} must be ${JSON.stringify(e.params.allowedValue ?? e.params.allowedValues)}`;
   return `${where} ${e.message ?? 'is malformed'}`;
 }
 

@@ -39,7 +39,13 @@ export function createApp(opts: AppOptions): express.Express {
     });
   }
   app.get('/healthz', (_req, res) => void res.type('text').send('ok'));
-  app.get('/readyz', (_req, res) => void (opts.ready() ? res.type('text').send('ok') : res.status(503).type('text').send('not ready: no serving certificate yet, or cluster policies still loading')));
+  app.get(
+    '/readyz',
+    (_req, res) =>
+      void (opts.ready()
+        ? res.type('text').send('ok')
+        : res.status(503).type('text').send('not ready: no serving certificate yet, or cluster policies still loading')),
+  );
 
   const json = express.json({ limit: opts.bodyLimit ?? '4mb', type: () => true, strict: false });
 
@@ -65,7 +71,13 @@ export function createApp(opts: AppOptions): express.Express {
         const level = answer.decision === 'error' ? 'error' : quiet && !answer.notable ? 'debug' : 'info';
         // Most reviews pass; building a log entry nobody keeps would be paid on every one of them.
         if (opts.logger.isLevelEnabled(level)) {
-          opts.logger.log(level, answer.note, { key: answer.subject, endpoint: path, decision: answer.decision, user: request.userInfo.username, dryRun: request.dryRun === true });
+          opts.logger.log(level, answer.note, {
+            key: answer.subject,
+            endpoint: path,
+            decision: answer.decision,
+            user: request.userInfo.username,
+            dryRun: request.dryRun === true,
+          });
         }
         res.json(answer.review);
         opts.metrics.observe(path, answer.decision, (performance.now() - started) / 1000);
@@ -98,7 +110,11 @@ export function createApp(opts: AppOptions): express.Express {
     }
     // The label is the route that took the request, never the path as sent (express matches
     // /MUTATE/ to /mutate): a path is the caller's to choose, a metric series is not.
-    opts.metrics.observe((res.locals.endpoint as string | undefined) ?? 'other', 'bad-request', res.locals.started ? (performance.now() - (res.locals.started as number)) / 1000 : 0);
+    opts.metrics.observe(
+      (res.locals.endpoint as string | undefined) ?? 'other',
+      'bad-request',
+      res.locals.started ? (performance.now() - (res.locals.started as number)) / 1000 : 0,
+    );
     res.status(status).json({ error: message });
   });
   return app;

@@ -1,8 +1,7 @@
 // The freeze decision: a pure function of one AdmissionRequest and the webhook's flags.
 // It never calls the apiserver, so admission stays fast and dry-run requests get the same answer.
 import { annotations, labels, objectName, shortRevision, values } from '../api/contract.js';
-import { templateRevision } from '../api/revision.js';
-import { templatePart } from '../api/tracked-configs.js';
+import { Revision, templatePart } from '../api/revision.js';
 import type { AdmissionRequest, Deployment } from './admission-types.js';
 
 export interface FreezeFlags {
@@ -36,7 +35,14 @@ export type DecisionKind = Decision['kind'];
 
 function isDeployment(value: unknown): value is Deployment {
   const d = value as Deployment | undefined;
-  return typeof d === 'object' && d !== null && typeof d.metadata === 'object' && d.metadata !== null && typeof d.spec === 'object' && d.spec !== null;
+  return (
+    typeof d === 'object' &&
+    d !== null &&
+    typeof d.metadata === 'object' &&
+    d.metadata !== null &&
+    typeof d.spec === 'object' &&
+    d.spec !== null
+  );
 }
 
 function paused(d: Deployment): Deployment {
@@ -60,7 +66,11 @@ export function decideFreeze(req: AdmissionRequest, flags: FreezeFlags, ctx: Fre
   const isDeployment_ = kind.group === 'apps' && kind.kind === 'Deployment' && (req.subResource ?? '') === '';
   if (isDeployment_ && req.operation === 'CREATE') return decideCreate(req, flags, ctx);
   if (req.operation !== 'UPDATE' || !isDeployment_) {
-    return { kind: 'passed', unexpected: true, reason: `not a CREATE or UPDATE of an apps Deployment (${req.operation} ${kind.group}/${kind.version} ${kind.kind}${req.subResource ? `/${req.subResource}` : ''}); passed unchanged, check the webhook configuration's rules` };
+    return {
+      kind: 'passed',
+      unexpected: true,
+      reason: `not a CREATE or UPDATE of an apps Deployment (${req.operation} ${kind.group}/${kind.version} ${kind.kind}${req.subResource ? `/${req.subResource}` : ''}); passed unchanged, check the webhook configuration's rules`,
+    };
   }
   if (!isDeployment(req.object) || !isDeployment(req.oldObject)) {
     throw new Error('the request carries no Deployment in object and oldObject');
@@ -75,9 +85,10 @@ export function decideFreeze(req: AdmissionRequest, flags: FreezeFlags, ctx: Fre
   // annotation in the same write must not make an untested template look released.
   const stable = prev.metadata.annotations?.[annotations.stableRevision];
   const canary = prev.metadata.annotations?.[annotations.canary] ?? next.metadata.annotations?.[annotations.canary] ?? next.metadata.name;
-  const nextRev = templateRevision(next.spec.template);
-  const prevRev = templateRevision(prev.spec.template);
-  const templateChanged = nextRev !== prevRev;
+  const nextRevision = Revision.of(next.spec.template);
+  const nextRev = nextRevision.id;
+  const templateChanged = nextRev !== Revision.of(prev.spec.template).id;
+  const released = nextRevision.isReleased(stable);
   const promoting = prev.metadata.annotations?.[annotations.promoting];
 
   if (templateChanged && promoting !== undefined) {
@@ -89,7 +100,7 @@ export function decideFreeze(req: AdmissionRequest, flags: FreezeFlags, ctx: Fre
         `template changes are refused until the release finishes (watch canary ${canary}), then retry`,
     };
   }
-  if (templateChanged && nextRev !== stable) {
+  if (templateChanged && !released) {
     return {
       kind: 'frozen',
       mutated: paused(next),
@@ -98,7 +109,7 @@ export function decideFreeze(req: AdmissionRequest, flags: FreezeFlags, ctx: Fre
   }
   // Unpausing (or any write leaving it unpaused) while the template is not the stable revision
   // would roll an untested template out to every pod.
-  if (stable !== undefined && next.spec.paused !== true && nextRev !== stable) {
+  if (stable !== undefined && next.spec.paused !== true && !released) {
     return {
       kind: 're-paused',
       mutated: paused(next),
@@ -132,8 +143,14 @@ function decideCreate(req: AdmissionRequest, flags: FreezeFlags, ctx: FreezeCont
   const stable = templatePart(canary.stableRevision);
   // Before the Canary first initialised, whatever is created becomes its stable revision.
   if (stable === undefined) return { kind: 'passed', reason: `canary ${canary.name} has not released a revision yet` };
-  const nextRev = templateRevision(next.spec.template);
-  if (nextRev === stable) return { kind: 'marked', mutated: marked(next, canary.name, stable), reason: `created at the stable revision of canary ${canary.name}` };
+  const nextRevision = Revision.of(next.spec.template);
+  const nextRev = nextRevision.id;
+  if (nextRevision.isReleased(stable))
+    return {
+      kind: 'marked',
+      mutated: marked(next, canary.name, stable),
+      reason: `created at the stable revision of canary ${canary.name}`,
+    };
   const selector = (next.spec as { selector?: { matchLabels?: Record<string, string> } }).selector?.matchLabels ?? {};
   const serving = Object.keys(selector).length > 0 ? ctx.servingPods(ns, deployment, selector) : 0;
   if (serving === 0) {

@@ -16,26 +16,64 @@ import type { InjectionTarget } from '../certs/ca-bundle-injector.js';
 
 export const webhookProgram = {
   name: 'sluice webhook',
-  summary: 'The admission server: freezes template changes of managed Deployments (/mutate), checks Canaries against cluster policy (/validate), pins primary pods to released configs (/mutate-pod).',
+  summary:
+    'The admission server: freezes template changes of managed Deployments (/mutate), checks Canaries against cluster policy (/validate), pins primary pods to released configs (/mutate-pod).',
   options: {
     kubeconfig: { type: 'string', help: 'kubeconfig file; without it, $KUBECONFIG, then the in-cluster service account' },
-    'in-cluster-root': { type: 'string', help: 'use the in-cluster service account found below this directory (DIR/var/run/secrets/kubernetes.io/serviceaccount) and $KUBERNETES_SERVICE_HOST/PORT: a process outside a Pod running as if inside one' },
+    'in-cluster-root': {
+      type: 'string',
+      help: 'use the in-cluster service account found below this directory (DIR/var/run/secrets/kubernetes.io/serviceaccount) and $KUBERNETES_SERVICE_HOST/PORT: a process outside a Pod running as if inside one',
+    },
     port: { type: 'string', default: '8443', help: 'HTTPS port for the apiserver' },
     'bind-address': { type: 'string', default: '0.0.0.0', help: 'address the HTTPS and metrics servers listen on' },
     'metrics-port': { type: 'string', default: '8081', help: 'plain HTTP port for /metrics' },
-    'controller-user': { type: 'string', multiple: true, default: ['system:serviceaccount:sluice-system:sluice-controller'], help: "the controller's username; its writes pass the freeze unchanged" },
-    'tls-cert-file': { type: 'string', help: 'serving certificate from a file (with --tls-key-file; e.g. from cert-manager), reloaded when it changes' },
+    'controller-user': {
+      type: 'string',
+      multiple: true,
+      default: ['system:serviceaccount:sluice-system:sluice-controller'],
+      help: "the controller's username; its writes pass the freeze unchanged",
+    },
+    'tls-cert-file': {
+      type: 'string',
+      help: 'serving certificate from a file (with --tls-key-file; e.g. from cert-manager), reloaded when it changes',
+    },
     'tls-key-file': { type: 'string', help: 'private key of --tls-cert-file' },
-    'tls-secret': { type: 'string', default: 'sluice-system/sluice-webhook-tls', help: 'NAMESPACE/NAME of the Secret holding the self-managed CA and serving certificate' },
-    'dns-name': { type: 'string', multiple: true, default: ['sluice-webhook.sluice-system.svc', 'sluice-webhook.sluice-system.svc.cluster.local'], help: 'DNS name in the serving certificate' },
+    'tls-secret': {
+      type: 'string',
+      default: 'sluice-system/sluice-webhook-tls',
+      help: 'NAMESPACE/NAME of the Secret holding the self-managed CA and serving certificate',
+    },
+    'dns-name': {
+      type: 'string',
+      multiple: true,
+      default: ['sluice-webhook.sluice-system.svc', 'sluice-webhook.sluice-system.svc.cluster.local'],
+      help: 'DNS name in the serving certificate',
+    },
     'ip-address': { type: 'string', multiple: true, default: [], help: 'IP address in the serving certificate' },
-    'webhook-configuration': { type: 'string', multiple: true, default: ['mutating/sluice', 'validating/sluice'], help: 'mutating/NAME or validating/NAME whose caBundle sluice keeps current' },
+    'webhook-configuration': {
+      type: 'string',
+      multiple: true,
+      default: ['mutating/sluice', 'validating/sluice'],
+      help: 'mutating/NAME or validating/NAME whose caBundle sluice keeps current',
+    },
     'ca-lifetime': { type: 'string', default: String(DEFAULT_POLICY.caLifetimeSeconds), help: 'seconds a self-managed CA is valid' },
-    'cert-lifetime': { type: 'string', default: String(DEFAULT_POLICY.servingLifetimeSeconds), help: 'seconds a serving certificate is valid' },
-    'rotation-propagation': { type: 'string', default: String(DEFAULT_POLICY.propagationSeconds), help: 'seconds a new CA is trusted before it signs (caBundle propagation)' },
+    'cert-lifetime': {
+      type: 'string',
+      default: String(DEFAULT_POLICY.servingLifetimeSeconds),
+      help: 'seconds a serving certificate is valid',
+    },
+    'rotation-propagation': {
+      type: 'string',
+      default: String(DEFAULT_POLICY.propagationSeconds),
+      help: 'seconds a new CA is trusted before it signs (caBundle propagation)',
+    },
     'cert-check-interval': { type: 'string', default: '30', help: 'seconds between certificate checks' },
     'max-connections': { type: 'string', default: '1000', help: 'open connections at most; more are refused until some close' },
-    'shutdown-delay': { type: 'string', default: '5', help: 'seconds it keeps answering after SIGTERM (not ready, closing each connection after its answer) while endpoints drop it' },
+    'shutdown-delay': {
+      type: 'string',
+      default: '5',
+      help: 'seconds it keeps answering after SIGTERM (not ready, closing each connection after its answer) while endpoints drop it',
+    },
   },
 } as const;
 
@@ -44,18 +82,26 @@ export async function runWebhook(argv: string[]): Promise<void> {
   const seconds = (name: keyof typeof flags) => positiveSeconds(name, flags[name] as string | undefined);
   // Every flag is checked before anything starts, so a typo exits 2 with its name.
   const certFiles = flags['tls-cert-file'] || flags['tls-key-file'];
-  if (certFiles && (!flags['tls-cert-file'] || !flags['tls-key-file'])) throw new FlagError('--tls-cert-file and --tls-key-file go together');
+  if (certFiles && (!flags['tls-cert-file'] || !flags['tls-key-file']))
+    throw new FlagError('--tls-cert-file and --tls-key-file go together');
   const [ns, name] = flags['tls-secret'].split('/');
   if (!ns || !name) throw new FlagError('--tls-secret must be NAMESPACE/NAME');
   const targets: InjectionTarget[] = flags['webhook-configuration'].map((t) => {
     const [kind, n] = t.split('/');
-    if ((kind !== 'mutating' && kind !== 'validating') || !n) throw new FlagError(`--webhook-configuration ${t}: expected mutating/NAME or validating/NAME`);
+    if ((kind !== 'mutating' && kind !== 'validating') || !n)
+      throw new FlagError(`--webhook-configuration ${t}: expected mutating/NAME or validating/NAME`);
     return { kind, name: n };
   });
-  const lifetimes = { ca: seconds('ca-lifetime'), serving: seconds('cert-lifetime'), propagation: seconds('rotation-propagation'), check: seconds('cert-check-interval') };
+  const lifetimes = {
+    ca: seconds('ca-lifetime'),
+    serving: seconds('cert-lifetime'),
+    propagation: seconds('rotation-propagation'),
+    check: seconds('cert-check-interval'),
+  };
   const maxConnections = positiveCount('max-connections', flags['max-connections']);
   const shutdownDelayMs = Number(flags['shutdown-delay']) * 1000;
-  if (!Number.isFinite(shutdownDelayMs) || shutdownDelayMs < 0) throw new FlagError(`--shutdown-delay must be zero or more seconds, got ${flags['shutdown-delay']}`);
+  if (!Number.isFinite(shutdownDelayMs) || shutdownDelayMs < 0)
+    throw new FlagError(`--shutdown-delay must be zero or more seconds, got ${flags['shutdown-delay']}`);
 
   const logger = createLogger('webhook');
   const metrics = new WebhookMetrics();
@@ -100,7 +146,10 @@ export async function runWebhook(argv: string[]): Promise<void> {
   // Ceilings on what a caller can hold: a TLS handshake must finish within 5 s (Node's default is
   // 120 s, so a few thousand silent connections would hold the process), a request within 10 s,
   // and at most --max-connections are open at once (the apiserver needs a handful).
-  const server = https.createServer({ requestTimeout: 10_000, headersTimeout: 10_000, keepAliveTimeout: 30_000, handshakeTimeout: 5_000 }, app);
+  const server = https.createServer(
+    { requestTimeout: 10_000, headersTimeout: 10_000, keepAliveTimeout: 30_000, handshakeTimeout: 5_000 },
+    app,
+  );
   server.maxConnections = maxConnections;
   source.onChange((pair) => server.setSecureContext({ cert: pair.certPem, key: pair.keyPem }));
   server.on('secureConnection', () => metrics.handshakes.inc());

@@ -5,7 +5,9 @@ import { labels as L, values } from '../api/contract.js';
 import { rewriteRefs } from '../api/tracked-configs.js';
 import type { AdmissionRequest } from './admission-types.js';
 
-export type PinDecision = { pinned: false; reason: string } | { pinned: true; pod: Record<string, unknown>; deployment: string; renamed: number };
+export type PinDecision =
+  | { pinned: false; reason: string }
+  | { pinned: true; pod: Record<string, unknown>; deployment: string; renamed: number };
 
 interface Pod {
   metadata?: { labels?: Record<string, string>; ownerReferences?: { kind?: string; name?: string; controller?: boolean }[] };
@@ -20,8 +22,12 @@ export function deploymentOf(pod: Pod): string | undefined {
   return rs.slice(0, -(hash.length + 1));
 }
 
-export function decidePin(req: AdmissionRequest, pins: (namespace: string, deployment: string) => Record<string, string> | undefined): PinDecision {
-  if (req.operation !== 'CREATE' || req.kind.kind !== 'Pod' || (req.subResource ?? '') !== '') return { pinned: false, reason: 'not a pod creation' };
+export function decidePin(
+  req: AdmissionRequest,
+  pins: (namespace: string, deployment: string) => Record<string, string> | undefined,
+): PinDecision {
+  if (req.operation !== 'CREATE' || req.kind.kind !== 'Pod' || (req.subResource ?? '') !== '')
+    return { pinned: false, reason: 'not a pod creation' };
   const pod = req.object as Pod | undefined;
   if (typeof pod !== 'object' || pod === null) throw new Error('the request carries no Pod');
   // Canary pods come from sluice's copy, whose template names the snapshots already.

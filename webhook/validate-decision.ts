@@ -2,11 +2,11 @@
 // bookkeeping (generated objects, generated Canaries, the contract's labels and annotations on a
 // target) locked to the controller. Pure: the policies come from the webhook's caches, so admission
 // never waits on the apiserver and a dry-run gets the same answer.
-import { annotations as A, isManagedRule, labels as L, objectName } from '../api/contract.js';
+import { annotations as A, isManagedRule, labels as L, objectName, values } from '../api/contract.js';
 import type { CanarySpec } from '../api/flagger-types.js';
 import type { ClusterCanaryPolicy } from '../api/policy-types.js';
 import { policyViolations } from '../policy/constraints.js';
-import { STABLE_CONFIGS } from '../api/tracked-configs.js';
+
 import type { AdmissionRequest } from './admission-types.js';
 
 export interface ValidateContext {
@@ -17,11 +17,13 @@ export interface ValidateContext {
   canaryExists: (namespace: string, name: string) => boolean;
 }
 
-export type Verdict = { allowed: true; reason: string } | { allowed: false; code: number; reason: 'Invalid' | 'Forbidden' | 'ServiceUnavailable'; message: string };
+export type Verdict =
+  | { allowed: true; reason: string }
+  | { allowed: false; code: number; reason: 'Invalid' | 'Forbidden' | 'ServiceUnavailable'; message: string };
 
 /** Labels that tie a generated object to its Canary (generated-objects.ts writes them). */
-const GENERATED_LABELS = ['app.kubernetes.io/managed-by', 'sluice.dev/canary-name', L.role];
-const TARGET_ANNOTATIONS = [A.stableRevision, A.canary, A.promoting, STABLE_CONFIGS];
+const GENERATED_LABELS = [L.managedBy, L.canaryName, L.role];
+const TARGET_ANNOTATIONS = [A.stableRevision, A.canary, A.promoting, A.stableConfigs];
 
 interface Meta {
   name?: string;
@@ -55,8 +57,8 @@ export function decideValidate(req: AdmissionRequest, ctx: ValidateContext): Ver
   const controller = ctx.controllerUsers.includes(req.userInfo.username ?? '');
   if (req.kind.group === 'flagger.app' && req.kind.kind === 'Canary') return canary(obj, old, ns, name, controller, ctx);
   if (!old || controller) return allow('written by the controller, or a creation');
-  const generatedBy = old.metadata?.labels?.['sluice.dev/canary-name'];
-  if (old.metadata?.labels?.['app.kubernetes.io/managed-by'] === 'sluice' && generatedBy) {
+  const generatedBy = old.metadata?.labels?.[L.canaryName];
+  if (old.metadata?.labels?.[L.managedBy] === values.managedBy && generatedBy) {
     return generatedObject(req.kind.kind, obj, old, ns, name, generatedBy);
   }
   if (req.kind.kind === 'Deployment' && old.metadata?.labels?.[L.managed] === 'true') return target(obj, old, ns, name, ctx);
@@ -72,7 +74,9 @@ function canary(obj: Obj, old: Obj | undefined, ns: string, name: string, contro
   const specChanged = !old || !same(old.spec, obj.spec);
   if (!controller) {
     if (policyNow !== undefined && policyBefore === undefined) {
-      return forbid(`${subject}: the label ${L.policy} is set only by sluice's controller, on the Canaries a ClusterCanaryPolicy generates; remove it`);
+      return forbid(
+        `${subject}: the label ${L.policy} is set only by sluice's controller, on the Canaries a ClusterCanaryPolicy generates; remove it`,
+      );
     }
     if (policyBefore !== undefined && policyNow !== undefined && (specChanged || policyNow !== policyBefore)) {
       return forbid(
@@ -84,7 +88,12 @@ function canary(obj: Obj, old: Obj | undefined, ns: string, name: string, contro
   if (!specChanged) return allow('spec unchanged');
   const policies = ctx.policiesFor(ns);
   if (policies === undefined) {
-    return { allowed: false, code: 503, reason: 'ServiceUnavailable', message: `${subject}: sluice's webhook has not loaded the cluster policies yet; retry in a few seconds` };
+    return {
+      allowed: false,
+      code: 503,
+      reason: 'ServiceUnavailable',
+      message: `${subject}: sluice's webhook has not loaded the cluster policies yet; retry in a few seconds`,
+    };
   }
   const broken = policyViolations((obj.spec ?? {}) as CanarySpec, policies);
   if (broken.length === 0) return allow(policies.length > 0 ? `meets ${policies.length} policy(ies)` : 'no policy covers the namespace');
@@ -101,7 +110,7 @@ function generatedObject(kind: string, obj: Obj, old: Obj, ns: string, name: str
   // On an HTTPRoute only sluice's part is locked: rules that route to the Canary's Services, the
   // parents and hostnames. A rule of one's own (a redirect, another backend) may be added; sluice keeps it.
   const locked = (o: Obj) => (kind === 'HTTPRoute' ? routeManagedPart(o, name) : o.spec);
-  if (!same(locked(old), locked(obj))) changed.push(kind === 'HTTPRoute' ? 'its routing to the Canary\'s Services' : 'spec');
+  if (!same(locked(old), locked(obj))) changed.push(kind === 'HTTPRoute' ? "its routing to the Canary's Services" : 'spec');
   for (const l of GENERATED_LABELS) if (old.metadata?.labels?.[l] !== obj.metadata?.labels?.[l]) changed.push(`label ${l}`);
   // Metadata outside sluice's labels stays open: the Deployment controller annotates revisions and
   // the garbage collector edits owner references and finalizers.
@@ -120,11 +129,13 @@ function routeManagedPart(o: Obj, apex: string) {
 function target(obj: Obj, old: Obj, ns: string, name: string, ctx: ValidateContext): Verdict {
   const changed: string[] = [];
   if (old.metadata?.labels?.[L.managed] !== obj.metadata?.labels?.[L.managed]) changed.push(`label ${L.managed}`);
-  for (const a of TARGET_ANNOTATIONS) if (old.metadata?.annotations?.[a] !== obj.metadata?.annotations?.[a]) changed.push(`annotation ${a}`);
+  for (const a of TARGET_ANNOTATIONS)
+    if (old.metadata?.annotations?.[a] !== obj.metadata?.annotations?.[a]) changed.push(`annotation ${a}`);
   if (changed.length === 0) return allow('contract labels and annotations unchanged');
   const owner = old.metadata?.annotations?.[A.canary];
   // A lock whose Canary is gone (its finalizer forced away) would hold forever: let a person clear it.
-  if (owner === undefined || !ctx.canaryExists(ns, owner)) return allow(`contract changed, but no Canary ${owner ?? ''} owns the Deployment any more`);
+  if (owner === undefined || !ctx.canaryExists(ns, owner))
+    return allow(`contract changed, but no Canary ${owner ?? ''} owns the Deployment any more`);
   return forbid(
     `Deployment ${objectName(name, ns)}: ${changed.join(', ')} ${changed.length > 1 ? 'are' : 'is'} sluice's record of the rollout owned by Canary ${objectName(owner, ns)}, changed only by its controller. ` +
       `To stop sluice managing this Deployment, delete the Canary: kubectl delete canary ${owner} -n ${ns}`,

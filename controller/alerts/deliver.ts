@@ -41,7 +41,11 @@ export function deliver(d: Delivery): Promise<number> {
     const finish = (res: http.IncomingMessage) => {
       res.on('error', (err) => fail(err));
       res.resume();
-      res.on('end', () => ((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300 ? resolve(res.statusCode!) : reject(new DeliveryError(`answered ${res.statusCode}`))));
+      res.on('end', () =>
+        (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300
+          ? resolve(res.statusCode!)
+          : reject(new DeliveryError(`answered ${res.statusCode}`)),
+      );
     };
     const fail = (err: unknown) => reject(err instanceof DeliveryError ? err : new DeliveryError(describe(err)));
     const send = (req: http.ClientRequest) => {
@@ -57,10 +61,20 @@ export function deliver(d: Delivery): Promise<number> {
     }
     const proxy = new URL(d.proxy);
     if (target.protocol === 'http:') {
-      send(http.request({ host: proxy.hostname, port: proxy.port || 80, method: 'POST', path: target.href, headers: { ...headers, host: target.host } }, finish));
+      send(
+        http.request(
+          { host: proxy.hostname, port: proxy.port || 80, method: 'POST', path: target.href, headers: { ...headers, host: target.host } },
+          finish,
+        ),
+      );
       return;
     }
-    const connect = http.request({ host: proxy.hostname, port: proxy.port || 80, method: 'CONNECT', path: `${target.hostname}:${target.port || 443}` });
+    const connect = http.request({
+      host: proxy.hostname,
+      port: proxy.port || 80,
+      method: 'CONNECT',
+      path: `${target.hostname}:${target.port || 443}`,
+    });
     open.push(connect);
     connect.setTimeout(d.timeoutMs, () => connect.destroy(new DeliveryError(`proxy timed out after ${d.timeoutMs / 1000}s`)));
     connect.on('error', fail);

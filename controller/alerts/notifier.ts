@@ -4,11 +4,11 @@
 // A provider that answers slowly (each delivery costs up to its deadline and retries) cannot
 // make alerts pile up in memory: past `maxQueued` waiting for it, or `maxQueuedInAll` in all,
 // new alerts are dropped, counted, and said so once per backlog.
-import { type Canary } from '../../api/flagger-types.js';
+import type { Canary } from '../../api/flagger-types.js';
 import { R, at, type KubeClient, type KubeObject } from '../../lib/kube/client.js';
 import type { Informer } from '../../lib/kube/informer.js';
 import type { Logger } from '../../lib/logger.js';
-import type { CanaryEvent } from '../state-machine.js';
+import { type CanaryEvent } from '../check-results.js';
 import { deliver } from './deliver.js';
 import { EgressDenied, egress } from '../../lib/egress-guard.js';
 import { deliveryUrl, payload, severityOf, wants, type ProviderSettings, type Severity } from './payloads.js';
@@ -77,7 +77,8 @@ export class Notifier {
       this.counts.overflowed++;
       if (!q.overflowing) {
         q.overflowing = true;
-        const why = q.waiting >= perProvider ? `${q.waiting} alerts already wait for it` : `${this.waitingInAll} alerts already wait in all`;
+        const why =
+          q.waiting >= perProvider ? `${q.waiting} alerts already wait for it` : `${this.waitingInAll} alerts already wait in all`;
         this.logger.warn(`AlertProvider ${name}.${ns}: alerts dropped: ${why} (is it answering slowly?)`);
       }
       return;
@@ -109,9 +110,16 @@ export class Notifier {
         // The first hop is what the controller connects to. The message names no address: a
         // webhook URL is a credential.
         await egress.check(proxy ?? url).catch((err: unknown) => {
-          throw err instanceof EgressDenied ? new Error(`its ${proxy ? 'proxy' : 'address'} is in a range the controller may not call (--deny-egress-cidr)`) : err;
+          throw err instanceof EgressDenied
+            ? new Error(`its ${proxy ? 'proxy' : 'address'} is in a range the controller may not call (--deny-egress-cidr)`)
+            : err;
         });
-        await deliver({ url, proxy, body: payload(provider.spec, { canary, message, severity, at: Date.now() }), timeoutMs: this.opts.timeoutMs });
+        await deliver({
+          url,
+          proxy,
+          body: payload(provider.spec, { canary, message, severity, at: Date.now() }),
+          timeoutMs: this.opts.timeoutMs,
+        });
         this.counts.sent++;
         return;
       } catch (err) {
@@ -127,12 +135,15 @@ export class Notifier {
     let address = p.spec.address;
     let proxy = p.spec.proxy;
     if (p.spec.secretRef?.name) {
-      const secret = await this.client.get<KubeObject & { data?: Record<string, string> }>(at(R.secrets, p.metadata.namespace, p.spec.secretRef.name));
+      const secret = await this.client.get<KubeObject & { data?: Record<string, string> }>(
+        at(R.secrets, p.metadata.namespace, p.spec.secretRef.name),
+      );
       const read = (k: string) => (secret.data?.[k] ? Buffer.from(secret.data[k]!, 'base64').toString('utf8').trim() : undefined);
       address = read('address') ?? address;
       proxy = read('proxy') ?? proxy;
     }
-    if (!address) throw new Error(`has no address: set spec.address, or the key "address" in Secret ${p.spec.secretRef?.name ?? '(no secretRef)'}`);
+    if (!address)
+      throw new Error(`has no address: set spec.address, or the key "address" in Secret ${p.spec.secretRef?.name ?? '(no secretRef)'}`);
     return { address, ...(proxy ? { proxy } : {}) };
   }
 }

@@ -46,14 +46,16 @@ export function payload(p: ProviderSettings, a: Alert): unknown {
       return {
         ...(p.channel ? { channel: p.channel } : {}),
         username: p.username ?? 'sluice',
-        attachments: [{
-          color: SLACK_COLOR[a.severity],
-          author_name: title(a),
-          text: a.message,
-          mrkdwn_in: ['text'],
-          fields: facts(a).map(([t, v]) => ({ title: t, value: v, short: true })),
-          ts: Math.floor(a.at / 1000),
-        }],
+        attachments: [
+          {
+            color: SLACK_COLOR[a.severity],
+            author_name: title(a),
+            text: a.message,
+            mrkdwn_in: ['text'],
+            fields: facts(a).map(([t, v]) => ({ title: t, value: v, short: true })),
+            ts: Math.floor(a.at / 1000),
+          },
+        ],
       };
     case 'msteams':
       return {
@@ -65,10 +67,19 @@ export function payload(p: ProviderSettings, a: Alert): unknown {
       };
     case 'gchat':
       return {
-        cards: [{
-          header: { title: title(a), subtitle: a.severity },
-          sections: [{ widgets: [{ textParagraph: { text: a.message } }, ...facts(a).map(([topLabel, content]) => ({ keyValue: { topLabel, content } }))] }],
-        }],
+        cards: [
+          {
+            header: { title: title(a), subtitle: a.severity },
+            sections: [
+              {
+                widgets: [
+                  { textParagraph: { text: a.message } },
+                  ...facts(a).map(([topLabel, content]) => ({ keyValue: { topLabel, content } })),
+                ],
+              },
+            ],
+          },
+        ],
       };
     case 'generic':
       return {
@@ -76,7 +87,12 @@ export function payload(p: ProviderSettings, a: Alert): unknown {
         namespace: a.canary.metadata.namespace,
         phase: a.canary.status?.phase ?? '',
         checksum: a.canary.status?.lastAppliedSpec ?? '',
-        metadata: { eventMessage: a.message, eventType: a.severity === 'info' ? 'Normal' : 'Warning', severity: a.severity, timestamp: String(a.at) },
+        metadata: {
+          eventMessage: a.message,
+          eventType: a.severity === 'info' ? 'Normal' : 'Warning',
+          severity: a.severity,
+          timestamp: String(a.at),
+        },
       };
   }
 }

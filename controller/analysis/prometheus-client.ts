@@ -37,7 +37,11 @@ export class PrometheusClient {
    * `address` may carry credentials (`https://user:pass@host/prefix`): they are sent as a Basic
    * Authorization header and never appear in a message.
    */
-  constructor(address: string, private readonly timeoutMs = 5000, headers: Record<string, string> = {}) {
+  constructor(
+    address: string,
+    private readonly timeoutMs = 5000,
+    headers: Record<string, string> = {},
+  ) {
     let url: URL;
     try {
       url = new URL(address);
@@ -71,35 +75,58 @@ export class PrometheusClient {
       });
     } catch (err) {
       const e = err as Error & { cause?: { code?: string } };
-      if (e.name === 'TimeoutError') throw new PrometheusError('timeout', `Prometheus at ${this.address} did not answer within ${this.timeoutMs} ms`);
+      if (e.name === 'TimeoutError')
+        throw new PrometheusError('timeout', `Prometheus at ${this.address} did not answer within ${this.timeoutMs} ms`);
       throw new PrometheusError('unreachable', `Prometheus at ${this.address} is unreachable (${e.cause?.code ?? e.message})`);
     }
     let body: ApiResponse;
     try {
       body = JSON.parse(await readBounded(res, MAX_ANSWER_BYTES)) as ApiResponse;
     } catch (err) {
-      if (err instanceof BodyTooLargeError) throw new PrometheusError('bad-response', `Prometheus at ${this.address} answered more than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB; a check needs one value: aggregate the query (sum(), max())`);
+      if (err instanceof BodyTooLargeError)
+        throw new PrometheusError(
+          'bad-response',
+          `Prometheus at ${this.address} answered more than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB; a check needs one value: aggregate the query (sum(), max())`,
+        );
       const e = err as Error;
-      if (e.name === 'TimeoutError') throw new PrometheusError('timeout', `Prometheus at ${this.address} did not finish answering within ${this.timeoutMs} ms`);
-      throw new PrometheusError('bad-response', `Prometheus at ${this.address} answered HTTP ${res.status} with a body that is not its API's JSON`);
+      if (e.name === 'TimeoutError')
+        throw new PrometheusError('timeout', `Prometheus at ${this.address} did not finish answering within ${this.timeoutMs} ms`);
+      throw new PrometheusError(
+        'bad-response',
+        `Prometheus at ${this.address} answered HTTP ${res.status} with a body that is not its API's JSON`,
+      );
     }
     if (body.status !== 'success') {
       const kind = body.errorType === 'bad_data' ? 'bad-query' : 'bad-response';
-      throw new PrometheusError(kind, `Prometheus rejected the query (${body.errorType ?? res.status}): ${body.error ?? 'no reason given'}`);
+      throw new PrometheusError(
+        kind,
+        `Prometheus rejected the query (${body.errorType ?? res.status}): ${body.error ?? 'no reason given'}`,
+      );
     }
     const data = body.data;
     if (data?.resultType === 'scalar') {
       const [, v] = data.result as [number, string];
       return [{ labels: {}, value: Number(v) }];
     }
-    if (data?.resultType !== 'vector') throw new PrometheusError('bad-response', `expected an instant vector or scalar, got ${data?.resultType ?? 'nothing'}; wrap the query in sum() or similar`);
-    return (data.result as { metric: Record<string, string>; value: [number, string] }[]).map((r) => ({ labels: r.metric, value: Number(r.value[1]) }));
+    if (data?.resultType !== 'vector')
+      throw new PrometheusError(
+        'bad-response',
+        `expected an instant vector or scalar, got ${data?.resultType ?? 'nothing'}; wrap the query in sum() or similar`,
+      );
+    return (data.result as { metric: Record<string, string>; value: [number, string] }[]).map((r) => ({
+      labels: r.metric,
+      value: Number(r.value[1]),
+    }));
   }
 
   /** The single value of a query; no series and NaN are errors of their own. */
   async value(promql: string, at?: Date): Promise<number> {
     const samples = await this.query(promql, at);
-    if (samples.length === 0) throw new PrometheusError('no-data', 'the query returned no data (no series matched: is traffic reaching the canary, and are the labels right?)');
+    if (samples.length === 0)
+      throw new PrometheusError(
+        'no-data',
+        'the query returned no data (no series matched: is traffic reaching the canary, and are the labels right?)',
+      );
     const v = samples[0]!.value;
     if (Number.isNaN(v)) throw new PrometheusError('not-a-number', 'the query returned NaN (typically 0/0: no requests in the interval)');
     return v;

@@ -5,7 +5,7 @@ import { objectName } from '../../api/contract.js';
 import type { Canary, CanaryMetric, MetricTemplate } from '../../api/flagger-types.js';
 import { parseDuration, promDuration } from '../../api/duration.js';
 import { apexName } from '../generated-objects.js';
-import type { MetricResult } from '../state-machine.js';
+import { type MetricResult } from '../check-results.js';
 import { BUILTIN_QUERIES } from './builtin-metrics.js';
 import { PrometheusClient, PrometheusError, redact } from './prometheus-client.js';
 import { renderQuery, TemplateError } from './render.js';
@@ -45,17 +45,22 @@ async function credentials(tpl: MetricTemplate, deps: AnalysisDeps): Promise<Rec
   const ref = tpl.spec.provider.secretRef?.name;
   if (!ref) return undefined;
   const where = objectName(ref, tpl.metadata.namespace);
-  const data = deps.secret ? await deps.secret(tpl.metadata.namespace ?? '', ref).catch((err: Error) => `could not be read: ${err.message}`) : undefined;
+  const data = deps.secret
+    ? await deps.secret(tpl.metadata.namespace ?? '', ref).catch((err: Error) => `could not be read: ${err.message}`)
+    : undefined;
   if (typeof data === 'string') return `Secret ${where} of MetricTemplate ${objectName(tpl.metadata.name, tpl.metadata.namespace)} ${data}`;
-  if (!data) return `Secret ${where} of MetricTemplate ${objectName(tpl.metadata.name, tpl.metadata.namespace)} not found; create it or fix provider.secretRef`;
+  if (!data)
+    return `Secret ${where} of MetricTemplate ${objectName(tpl.metadata.name, tpl.metadata.namespace)} not found; create it or fix provider.secretRef`;
   if (data.token) return { authorization: `Bearer ${data.token.trim()}` };
-  if (data.username !== undefined && data.password !== undefined) return { authorization: `Basic ${Buffer.from(`${data.username}:${data.password}`).toString('base64')}` };
+  if (data.username !== undefined && data.password !== undefined)
+    return { authorization: `Basic ${Buffer.from(`${data.username}:${data.password}`).toString('base64')}` };
   return `Secret ${where} of MetricTemplate ${objectName(tpl.metadata.name, tpl.metadata.namespace)} has neither "token" nor "username" and "password"`;
 }
 
 function explain(err: unknown, canary: Canary): string {
   if (err instanceof PrometheusError) {
-    if (err.kind === 'no-data') return `no values found; is ${objectName(`${apexName(canary)}-canary`, canary.metadata.namespace)} receiving traffic?`;
+    if (err.kind === 'no-data')
+      return `no values found; is ${objectName(`${apexName(canary)}-canary`, canary.metadata.namespace)} receiving traffic?`;
     return err.message;
   }
   if (err instanceof TemplateError) return err.message;
@@ -71,7 +76,11 @@ async function checkOne(canary: Canary, metric: CanaryMetric, deps: AnalysisDeps
     const tns = metric.templateRef.namespace ?? ns;
     const tpl = deps.metricTemplate(tns, metric.templateRef.name);
     if (!tpl) return failure(metric, `MetricTemplate ${objectName(metric.templateRef.name, tns)} not found; create it or fix templateRef`);
-    if (tpl.spec.provider.type !== 'prometheus') return failure(metric, `provider type "${tpl.spec.provider.type}" of MetricTemplate ${objectName(tpl.metadata.name, tns)} is not supported; sluice queries Prometheus`);
+    if (tpl.spec.provider.type !== 'prometheus')
+      return failure(
+        metric,
+        `provider type "${tpl.spec.provider.type}" of MetricTemplate ${objectName(tpl.metadata.name, tns)} is not supported; sluice queries Prometheus`,
+      );
     query = tpl.spec.query;
     address = tpl.spec.provider.address ?? deps.defaultPrometheus;
     const auth = await credentials(tpl, deps);
@@ -81,7 +90,8 @@ async function checkOne(canary: Canary, metric: CanaryMetric, deps: AnalysisDeps
     query = metric.query;
   } else {
     query = BUILTIN_QUERIES[metric.name];
-    if (!query) return failure(metric, `"${metric.name}" is not a builtin metric (request-success-rate, request-duration); give it a templateRef`);
+    if (!query)
+      return failure(metric, `"${metric.name}" is not a builtin metric (request-success-rate, request-duration); give it a templateRef`);
   }
   try {
     await deps.egress?.check(address);

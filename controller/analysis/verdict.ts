@@ -1,7 +1,7 @@
 // From a metric's value to a pass or a failure worded as Flagger words it, so a Flagger user
 // reads "Halt podinfo.test advancement success rate 69.17% < 99%" at a glance.
 import type { CanaryMetric } from '../../api/flagger-types.js';
-import type { MetricResult } from '../state-machine.js';
+import { type MetricResult } from '../check-results.js';
 
 function fmt(v: number): string {
   return Number.isInteger(v) ? String(v) : v.toFixed(2);
@@ -9,7 +9,13 @@ function fmt(v: number): string {
 
 export function verdict(metric: CanaryMetric, value: number): MetricResult {
   // Flagger's legacy `threshold` field: a minimum for the success rate, a maximum otherwise.
-  const range = metric.thresholdRange ?? (metric.threshold !== undefined ? (metric.name === 'request-success-rate' ? { min: metric.threshold } : { max: metric.threshold }) : {});
+  const range =
+    metric.thresholdRange ??
+    (metric.threshold !== undefined
+      ? metric.name === 'request-success-rate'
+        ? { min: metric.threshold }
+        : { max: metric.threshold }
+      : {});
   const below = range.min !== undefined && value < range.min;
   const above = range.max !== undefined && value > range.max;
   if (!below && !above) return { name: metric.name, ok: true, value, message: '' };

@@ -5,7 +5,7 @@ import type { Canary, CanaryWebhook, Phase } from '../../api/flagger-types.js';
 import { parseDuration } from '../../api/duration.js';
 import { readBounded } from '../../lib/bounded-body.js';
 import { EgressDenied, egress, type EgressGuard } from '../../lib/egress-guard.js';
-import type { HookResult } from '../state-machine.js';
+import { type HookResult } from '../check-results.js';
 
 /** Flagger's default when a hook gives no timeout. */
 export const DEFAULT_HOOK_TIMEOUT_MS = 10_000;
@@ -28,7 +28,12 @@ export interface HookPayload {
 }
 
 /** The body Flagger POSTs to a hook: the Canary, its phase, the revision under test, the hook's metadata. */
-export function hookPayload(canary: Canary, hook: Pick<CanaryWebhook, 'metadata'>, phase: Phase | undefined, extra: Record<string, string> = {}): HookPayload {
+export function hookPayload(
+  canary: Canary,
+  hook: Pick<CanaryWebhook, 'metadata'>,
+  phase: Phase | undefined,
+  extra: Record<string, string> = {},
+): HookPayload {
   return {
     name: canary.metadata.name,
     namespace: canary.metadata.namespace ?? '',
@@ -47,7 +52,13 @@ const brief = (text: string) => {
  * POSTs `payload` to the hook; `retries` more attempts after a failure, with a short backoff,
  * all within the one timeout. `signal` ends it early (the step it was asked for has moved on).
  */
-export async function callHook(hook: CanaryWebhook, payload: HookPayload, fetchImpl: typeof fetch = fetch, signal?: AbortSignal, guard: EgressGuard = egress): Promise<HookResult> {
+export async function callHook(
+  hook: CanaryWebhook,
+  payload: HookPayload,
+  fetchImpl: typeof fetch = fetch,
+  signal?: AbortSignal,
+  guard: EgressGuard = egress,
+): Promise<HookResult> {
   let timeoutMs: number;
   try {
     timeoutMs = Math.min(parseDuration(hook.timeout, DEFAULT_HOOK_TIMEOUT_MS), MAX_HOOK_TIMEOUT_MS);
@@ -81,8 +92,8 @@ export async function callHook(hook: CanaryWebhook, payload: HookPayload, fetchI
       last = signal?.aborted
         ? 'was not needed any more (the step moved on)'
         : e.name === 'TimeoutError' || e.name === 'AbortError'
-        ? `timed out after ${timeoutMs / 1000}s`
-        : `could not be reached at ${hook.url}: ${e.cause?.code ?? e.cause?.message ?? e.message}`;
+          ? `timed out after ${timeoutMs / 1000}s`
+          : `could not be reached at ${hook.url}: ${e.cause?.code ?? e.cause?.message ?? e.message}`;
     }
     if (i + 1 < attempts) await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** i, Math.max(0, deadline - Date.now()))));
   }

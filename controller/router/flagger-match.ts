@@ -18,14 +18,14 @@ export interface GatewayMatch {
 
 type IstioString = { exact?: string; prefix?: string; regex?: string; suffix?: string };
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 function stringMatch(name: string, m: IstioString | string): GatewayStringMatch {
   if (typeof m === 'string') return { type: 'Exact', name, value: m };
   if (m.exact !== undefined) return { type: 'Exact', name, value: m.exact };
   if (m.regex !== undefined) return { type: 'RegularExpression', name, value: m.regex };
-  if (m.prefix !== undefined) return { type: 'RegularExpression', name, value: `${escape(m.prefix)}.*` };
-  if (m.suffix !== undefined) return { type: 'RegularExpression', name, value: `.*${escape(m.suffix)}` };
+  if (m.prefix !== undefined) return { type: 'RegularExpression', name, value: `${escapeRegExp(m.prefix)}.*` };
+  if (m.suffix !== undefined) return { type: 'RegularExpression', name, value: `.*${escapeRegExp(m.suffix)}` };
   throw new Error(`match on ${name} needs exact, prefix, suffix or regex`);
 }
 

@@ -7,7 +7,7 @@
 // then at release all traffic to the canary, and back to the primary once it runs the revision.
 import { isManagedRule, names } from '../../api/contract.js';
 import type { Canary, CanaryStatus } from '../../api/flagger-types.js';
-import { strategyOf } from '../state-machine.js';
+import { strategyOf } from '../../api/canary-analysis.js';
 import { combine, toGatewayMatch, type GatewayMatch } from './flagger-match.js';
 
 /** Rule and filter types sluice writes; anything else on a rule of ours is the user's and kept. */
@@ -46,7 +46,7 @@ function headerModifier(type: 'RequestHeaderModifier' | 'ResponseHeaderModifier'
   const mod: Record<string, unknown> = {};
   if (ops.add && Object.keys(ops.add).length) mod.add = pairs(ops.add);
   if (ops.set && Object.keys(ops.set).length) mod.set = pairs(ops.set);
-  if (ops.remove && ops.remove.length) mod.remove = ops.remove;
+  if (ops.remove?.length) mod.remove = ops.remove;
   if (Object.keys(mod).length === 0) return [];
   const key = type === 'RequestHeaderModifier' ? 'requestHeaderModifier' : 'responseHeaderModifier';
   return [{ type, [key]: mod }];
@@ -75,30 +75,60 @@ export function httpRoute(canary: Canary, status: CanaryStatus, canaryWeight: nu
   const w = Math.max(0, Math.min(100, Math.round(canaryWeight)));
   const primaryName = names.primaryService(apex);
   const canaryName = names.canaryService(apex);
-  const ref = (name: string, weight: number, filters?: unknown[]): BackendRef => ({ group: '', kind: 'Service', name, port: s.port, weight, ...(filters && filters.length ? { filters } : {}) });
+  const ref = (name: string, weight: number, filters?: unknown[]): BackendRef => ({
+    group: '',
+    kind: 'Service',
+    name,
+    port: s.port,
+    weight,
+    ...(filters?.length ? { filters } : {}),
+  });
 
   // Service-wide parts every rule carries: headers, rewrite, timeouts.
-  const service = s as typeof s & { headers?: { request?: HeaderOps; response?: HeaderOps }; rewrite?: { uri?: string; authority?: string }; backendTimeout?: string; apex?: { labels?: Record<string, string>; annotations?: Record<string, string> } };
+  const service = s as typeof s & {
+    headers?: { request?: HeaderOps; response?: HeaderOps };
+    rewrite?: { uri?: string; authority?: string };
+    backendTimeout?: string;
+    apex?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+  };
   const baseMatches: GatewayMatch[] = (Array.isArray(s.match) ? s.match : []).map(toGatewayMatch);
-  const common: unknown[] = [...headerModifier('RequestHeaderModifier', service.headers?.request), ...headerModifier('ResponseHeaderModifier', service.headers?.response)];
+  const common: unknown[] = [
+    ...headerModifier('RequestHeaderModifier', service.headers?.request),
+    ...headerModifier('ResponseHeaderModifier', service.headers?.response),
+  ];
   if (service.rewrite?.uri !== undefined || service.rewrite?.authority !== undefined) {
     const prefixed = baseMatches.length > 0 && baseMatches.every((m) => m.path?.type === 'PathPrefix');
     common.push({
       type: 'URLRewrite',
       urlRewrite: {
         ...(service.rewrite.authority ? { hostname: service.rewrite.authority } : {}),
-        ...(service.rewrite.uri !== undefined ? { path: prefixed ? { type: 'ReplacePrefixMatch', replacePrefixMatch: service.rewrite.uri } : { type: 'ReplaceFullPath', replaceFullPath: service.rewrite.uri } } : {}),
+        ...(service.rewrite.uri !== undefined
+          ? {
+              path: prefixed
+                ? { type: 'ReplacePrefixMatch', replacePrefixMatch: service.rewrite.uri }
+                : { type: 'ReplaceFullPath', replaceFullPath: service.rewrite.uri },
+            }
+          : {}),
       },
     });
   }
-  const timeouts = s.timeout || service.backendTimeout ? { timeouts: { ...(s.timeout ? { request: s.timeout } : {}), ...(service.backendTimeout ? { backendRequest: service.backendTimeout } : {}) } } : {};
+  const timeouts =
+    s.timeout || service.backendTimeout
+      ? {
+          timeouts: {
+            ...(s.timeout ? { request: s.timeout } : {}),
+            ...(service.backendTimeout ? { backendRequest: service.backendTimeout } : {}),
+          },
+        }
+      : {};
   const rule = (matches: GatewayMatch[], backendRefs: BackendRef[], extraFilters: unknown[] = []): RouteRule => ({
     ...(matches.length ? { matches } : {}),
     backendRefs,
     ...(common.length + extraFilters.length ? { filters: [...extraFilters, ...common] } : {}),
     ...timeouts,
   });
-  const within = (extra: GatewayMatch[]) => (baseMatches.length === 0 ? extra : baseMatches.flatMap((b) => extra.map((e) => combine(b, e))));
+  const within = (extra: GatewayMatch[]) =>
+    baseMatches.length === 0 ? extra : baseMatches.flatMap((b) => extra.map((e) => combine(b, e)));
 
   const rules: RouteRule[] = [];
   const analysing = ANALYSING.has(phase);
@@ -107,7 +137,10 @@ export function httpRoute(canary: Canary, status: CanaryStatus, canaryWeight: nu
     rules.push(rule(within(abMatches), [ref(primaryName, 0), ref(canaryName, 100)]));
     rules.push(rule(baseMatches, [ref(primaryName, 100), ref(canaryName, 0)]));
   } else if (analysing && strategy === 'bluegreen') {
-    const mirror = a.mirror === true ? [{ type: 'RequestMirror', requestMirror: { backendRef: { group: '', kind: 'Service', name: canaryName, port: s.port } } }] : [];
+    const mirror =
+      a.mirror === true
+        ? [{ type: 'RequestMirror', requestMirror: { backendRef: { group: '', kind: 'Service', name: canaryName, port: s.port } } }]
+        : [];
     rules.push(rule(baseMatches, [ref(primaryName, 100), ref(canaryName, 0)], mirror));
   } else {
     const cookie = affinityCookie(canary, status);
@@ -117,13 +150,21 @@ export function httpRoute(canary: Canary, status: CanaryStatus, canaryWeight: nu
       // the primary gets the primary's cookie (when named) and stays there, so no client flips
       // between revisions mid-rollout.
       const maxAge = aff?.maxAge ?? 86400;
-      const setCookie = (name: string, value: string) => [{ type: 'ResponseHeaderModifier', responseHeaderModifier: { add: [{ name: 'Set-Cookie', value: `${name}=${value}; Max-Age=${maxAge}` }] } }];
+      const setCookie = (name: string, value: string) => [
+        {
+          type: 'ResponseHeaderModifier',
+          responseHeaderModifier: { add: [{ name: 'Set-Cookie', value: `${name}=${value}; Max-Age=${maxAge}` }] },
+        },
+      ];
       rules.push(rule(within([cookieMatch(cookie.name, cookie.value)]), [ref(primaryName, 0), ref(canaryName, 100)]));
-      if (aff?.primaryCookieName) rules.push(rule(within([cookieMatch(aff.primaryCookieName, cookie.value)]), [ref(primaryName, 100), ref(canaryName, 0)]));
-      rules.push(rule(baseMatches, [
-        ref(primaryName, 100 - w, aff?.primaryCookieName ? setCookie(aff.primaryCookieName, cookie.value) : undefined),
-        ref(canaryName, w, setCookie(cookie.name, cookie.value)),
-      ]));
+      if (aff?.primaryCookieName)
+        rules.push(rule(within([cookieMatch(aff.primaryCookieName, cookie.value)]), [ref(primaryName, 100), ref(canaryName, 0)]));
+      rules.push(
+        rule(baseMatches, [
+          ref(primaryName, 100 - w, aff?.primaryCookieName ? setCookie(aff.primaryCookieName, cookie.value) : undefined),
+          ref(canaryName, w, setCookie(cookie.name, cookie.value)),
+        ]),
+      );
     } else {
       rules.push(rule(baseMatches, [ref(primaryName, 100 - w), ref(canaryName, w)]));
     }
@@ -133,7 +174,14 @@ export function httpRoute(canary: Canary, status: CanaryStatus, canaryWeight: nu
     kind: 'HTTPRoute',
     metadata: { name: names.httpRoute(apex), labels: service.apex?.labels ?? {}, annotations: service.apex?.annotations ?? {} },
     spec: {
-      parentRefs: (s.gatewayRefs ?? []).map((g) => ({ group: g.group ?? 'gateway.networking.k8s.io', kind: g.kind ?? 'Gateway', name: g.name, ...(g.namespace ? { namespace: g.namespace } : {}), ...(g.sectionName ? { sectionName: g.sectionName } : {}), ...(g.port ? { port: g.port } : {}) })),
+      parentRefs: (s.gatewayRefs ?? []).map((g) => ({
+        group: g.group ?? 'gateway.networking.k8s.io',
+        kind: g.kind ?? 'Gateway',
+        name: g.name,
+        ...(g.namespace ? { namespace: g.namespace } : {}),
+        ...(g.sectionName ? { sectionName: g.sectionName } : {}),
+        ...(g.port ? { port: g.port } : {}),
+      })),
       ...(s.hosts && s.hosts.length > 0 ? { hostnames: s.hosts } : {}),
       rules,
     },
@@ -145,9 +193,15 @@ export function httpRoute(canary: Canary, status: CanaryStatus, canaryWeight: nu
  * redirect, another backend), and on sluice's default (last) rule any filter of a type sluice
  * never sets, found on sluice's rules of the live route.
  */
-export function mergeRules(want: RouteRule[], live: { backendRefs?: { name?: string }[]; filters?: { type?: string }[] }[] | undefined, apex: string): unknown[] {
+export function mergeRules(
+  want: RouteRule[],
+  live: { backendRefs?: { name?: string }[]; filters?: { type?: string }[] }[] | undefined,
+  apex: string,
+): unknown[] {
   const theirs = (live ?? []).filter((r) => !isManagedRule(r, apex));
-  const keptFilters = (live ?? []).filter((r) => isManagedRule(r, apex)).flatMap((r) => (r.filters ?? []).filter((f) => !MANAGED_FILTERS.has(f.type ?? '')));
+  const keptFilters = (live ?? [])
+    .filter((r) => isManagedRule(r, apex))
+    .flatMap((r) => (r.filters ?? []).filter((f) => !MANAGED_FILTERS.has(f.type ?? '')));
   const unique = keptFilters.filter((f, i) => keptFilters.findIndex((g) => JSON.stringify(g) === JSON.stringify(f)) === i);
   const ours = want.map((r, i) => (i === want.length - 1 && unique.length ? { ...r, filters: [...unique, ...(r.filters ?? [])] } : r));
   return [...ours, ...theirs];

@@ -139,9 +139,18 @@ export class KubeClient {
     const opts: https.RequestOptions = {};
     await kc.applyToHTTPSOptions(opts);
     const server = new URL(cluster.server);
-    const agent = server.protocol === 'https:'
-      ? new https.Agent({ keepAlive: true, maxSockets: 32, ca: opts.ca, cert: opts.cert, key: opts.key, rejectUnauthorized: opts.rejectUnauthorized, servername: cluster.tlsServerName })
-      : new http.Agent({ keepAlive: true, maxSockets: 32 });
+    const agent =
+      server.protocol === 'https:'
+        ? new https.Agent({
+            keepAlive: true,
+            maxSockets: 32,
+            ca: opts.ca,
+            cert: opts.cert,
+            key: opts.key,
+            rejectUnauthorized: opts.rejectUnauthorized,
+            servername: cluster.tlsServerName,
+          })
+        : new http.Agent({ keepAlive: true, maxSockets: 32 });
     // The user alone, without the cluster's CA file: asked for headers again every few seconds, so a
     // rotated service-account token (re-read at most every minute by client-node, as client-go
     // does) or an expired exec-plugin token is picked up without a restart. Its cluster entry only
@@ -207,7 +216,9 @@ export class KubeClient {
     const mod = url.protocol === 'https:' ? https : http;
     const auth = await this.authHeaders();
     const req = mod.request(url, { method, headers: { ...auth, 'user-agent': this.userAgent, ...headers }, agent: this.agent });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${url.pathname}: no answer from the apiserver within ${timeoutMs} ms`)));
+    req.setTimeout(timeoutMs, () =>
+      req.destroy(new Error(`${method} ${url.pathname}: no answer from the apiserver within ${timeoutMs} ms`)),
+    );
     return req;
   }
 
@@ -276,7 +287,12 @@ export class KubeClient {
     return this.request<T>('PUT', resourcePath(ref), { body, query });
   }
 
-  async patch<T extends KubeObject>(ref: ResourceRef, body: unknown, type: PatchType = 'merge', query?: RequestOptions['query']): Promise<KubeResponse<T>> {
+  async patch<T extends KubeObject>(
+    ref: ResourceRef,
+    body: unknown,
+    type: PatchType = 'merge',
+    query?: RequestOptions['query'],
+  ): Promise<KubeResponse<T>> {
     return this.request<T>('PATCH', resourcePath(ref), { body, contentType: patchContentType[type], query });
   }
 
@@ -356,7 +372,14 @@ export class KubeClient {
               /* not a Status: the text as it came */
             }
             const message = typeof status.message === 'string' ? status.message : text;
-            finish(new ApiError(res.statusCode ?? 0, typeof status.reason === 'string' ? status.reason : '', `watch ${url.pathname}: ${message}`, undefined));
+            finish(
+              new ApiError(
+                res.statusCode ?? 0,
+                typeof status.reason === 'string' ? status.reason : '',
+                `watch ${url.pathname}: ${message}`,
+                undefined,
+              ),
+            );
           });
           return;
         }
@@ -378,7 +401,8 @@ export class KubeClient {
             if (done) return;
           }
           // An object in etcd is at most 1.5 MiB; a line far beyond that is not a watch event.
-          if (buffered.length > MAX_WATCH_LINE) stopWith(new Error(`watch ${url.pathname}: an event longer than ${MAX_WATCH_LINE} bytes; re-listing`));
+          if (buffered.length > MAX_WATCH_LINE)
+            stopWith(new Error(`watch ${url.pathname}: an event longer than ${MAX_WATCH_LINE} bytes; re-listing`));
         });
         res.on('end', () => finish());
         res.on('aborted', () => finish(new WatchInterrupted(`watch ${url.pathname} aborted`)));

@@ -21,7 +21,17 @@ export interface InformerOptions<T = unknown> {
 }
 
 /** Transport failures: nothing was read wrongly, the watch can resume from where it was. */
-const TRANSIENT = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET']);
+const TRANSIENT = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+]);
 
 /**
  * Whether a watch that ended with `err` can only go on after a new list. As client-go's reflector:
@@ -150,7 +160,10 @@ export class Informer<T extends KubeObject> {
           await this.relist();
           needList = false;
         }
-        const watchSeconds = Math.max(1, Math.min(this.opts.watchTimeoutSeconds ?? 240, Math.ceil((relistEvery - (Date.now() - this.lastList)) / 1000)));
+        const watchSeconds = Math.max(
+          1,
+          Math.min(this.opts.watchTimeoutSeconds ?? 240, Math.ceil((relistEvery - (Date.now() - this.lastList)) / 1000)),
+        );
         await this.client.watch<T>(this.ref, this.resourceVersion, (ev) => this.apply(ev), {
           timeoutSeconds: watchSeconds,
           labelSelector: this.opts.labelSelector,

@@ -10,8 +10,8 @@ import { waitFor } from '../../lib/wait.js';
 import { logFile, runningPid } from '../world/processes.js';
 import { CONTROLLER, WEBHOOK } from '../world/sluice.js';
 import { buildBinaries, compactEtcd, restartControlPlane, runKubectl } from '../world/world.js';
-import { admin, deleteNamespace, type Deployment } from '../integration/world-helpers.js';
-import { canaryEvents, deploymentWithCanary, getCanary, sluiceAndNamespace, waitPhase } from './seed-helpers.js';
+import { admin, deleteNamespace, type Deployment } from '../world/test-clients.js';
+import { canaryEvents, deploymentWithCanary, getCanary, sluiceAndNamespace, waitPhase } from '../world/seed.js';
 
 /** What a process logged after `offset` bytes of its log. */
 const logSince = (name: string, offset: number) => {
@@ -42,11 +42,19 @@ describe('the apiserver crashed and restarted, and etcd compacted, mid-rollout',
 
     const r = await runKubectl(binDir, ['-n', ns, 'set', 'image', 'deployment/steady', 'app=ghcr.io/stefanprodan/podinfo:6.0.1']);
     assert.equal(r.code, 0, r.stderr);
-    const rev = templateRevision((await client.get<Deployment & { spec: { template: unknown } }>(at(R.deployments, ns, 'steady'))).spec.template as Parameters<typeof templateRevision>[0]);
-    await waitFor(async () => ((await getCanary(ns, 'steady')).status?.canaryWeight ?? 0) >= 10 || undefined, { timeoutMs: 30_000, what: 'the analysis to advance' });
+    const rev = templateRevision(
+      (await client.get<Deployment & { spec: { template: unknown } }>(at(R.deployments, ns, 'steady'))).spec.template as Parameters<
+        typeof templateRevision
+      >[0],
+    );
+    await waitFor(async () => ((await getCanary(ns, 'steady')).status?.canaryWeight ?? 0) >= 10 || undefined, {
+      timeoutMs: 30_000,
+      what: 'the analysis to advance',
+    });
 
     // Writes after every informer's last event, then history compacted past them.
-    for (let i = 0; i < 5; i++) await client.create(at(R.configmaps, ns), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `churn-${i}`, namespace: ns } });
+    for (let i = 0; i < 5; i++)
+      await client.create(at(R.configmaps, ns), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `churn-${i}`, namespace: ns } });
     const compactedAt = await compactEtcd();
     await restartControlPlane('kube-apiserver', { crash: true });
     const weightAfter = (await getCanary(ns, 'steady')).status?.canaryWeight ?? 0;
@@ -56,19 +64,38 @@ describe('the apiserver crashed and restarted, and etcd compacted, mid-rollout',
     assert.equal(done.status?.lastPromotedSpec, rev);
     // Every weight announced once, in order, none skipped: the analysis went on from its step.
     const advances = (await canaryEvents(ns, 'steady')).filter((e) => /^Advance steady\.\S+ canary weight \d+$/.test(e.message));
-    assert.deepEqual(advances.map((e) => Number(/(\d+)$/.exec(e.message)![1])), [10, 20, 30, 40, 50], advances.map((e) => `${e.message} x${e.count}`).join('; '));
+    assert.deepEqual(
+      advances.map((e) => Number(/(\d+)$/.exec(e.message)![1])),
+      [10, 20, 30, 40, 50],
+      advances.map((e) => `${e.message} x${e.count}`).join('; '),
+    );
 
     assert.deepEqual({ webhook: runningPid(WEBHOOK), controller: runningPid(CONTROLLER) }, pids, 'the same processes, not restarted ones');
     // The informers met the compaction: a watch resumed from an old resourceVersion was refused,
     // and they listed again (the rollout finishing shows they went on).
     const gone = /"message":"watch [a-z]+: [^"]*too old resource version/;
-    for (const [name, offset] of [[CONTROLLER, offsets.controller], [WEBHOOK, offsets.webhook]] as const) {
+    for (const [name, offset] of [
+      [CONTROLLER, offsets.controller],
+      [WEBHOOK, offsets.webhook],
+    ] as const) {
       const log = logSince(name, offset);
-      assert.match(log, gone, `${name}'s informers resumed from a resourceVersion compacted at etcd revision ${compactedAt} and were told so:\n${log.slice(-3000)}`);
+      assert.match(
+        log,
+        gone,
+        `${name}'s informers resumed from a resourceVersion compacted at etcd revision ${compactedAt} and were told so:\n${log.slice(-3000)}`,
+      );
     }
 
     // The webhook answers from its refilled caches: a template change is still frozen.
-    const frozen = await runKubectl(binDir, ['-n', ns, 'set', 'image', 'deployment/steady', 'app=ghcr.io/stefanprodan/podinfo:6.0.2', '--dry-run=server']);
+    const frozen = await runKubectl(binDir, [
+      '-n',
+      ns,
+      'set',
+      'image',
+      'deployment/steady',
+      'app=ghcr.io/stefanprodan/podinfo:6.0.2',
+      '--dry-run=server',
+    ]);
     assert.equal(frozen.code, 0, frozen.stderr);
     assert.match(frozen.stderr, /frozen at revision/);
     const webhookLog = logSince(WEBHOOK, offsets.webhook);

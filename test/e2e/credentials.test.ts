@@ -9,9 +9,16 @@ import { paths, urls } from '../world/layout.js';
 import { probe } from '../world/probe.js';
 import { R, at, type KubeObject } from '../../lib/kube/client.js';
 import { runningPid } from '../world/processes.js';
-import { CONTROLLER, SLUICE_NAMESPACE, ensureServiceAccountToken, serviceAccountDir, startController, stopController } from '../world/sluice.js';
-import { admin, deleteNamespace } from '../integration/world-helpers.js';
-import { applySeed, sluiceAndNamespace, waitPhase } from './seed-helpers.js';
+import {
+  CONTROLLER,
+  SLUICE_NAMESPACE,
+  ensureServiceAccountToken,
+  serviceAccountDir,
+  startController,
+  stopController,
+} from '../world/sluice.js';
+import { admin, deleteNamespace } from '../world/test-clients.js';
+import { applySeed, sluiceAndNamespace, waitPhase } from '../world/seed.js';
 
 const tokenFile = path.join(serviceAccountDir('controller'), 'token');
 const tls = { ca: fs.existsSync(path.join(paths.pki, 'ca.crt')) ? fs.readFileSync(path.join(paths.pki, 'ca.crt'), 'utf8') : undefined };
@@ -20,7 +27,11 @@ describe('a rotated service-account token', function () {
   this.timeout(240_000);
   let ns: string;
   const secret = async (name: string) =>
-    (await admin()).create<KubeObject>(at(R.secrets, SLUICE_NAMESPACE), { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: SLUICE_NAMESPACE } });
+    (await admin()).create<KubeObject>(at(R.secrets, SLUICE_NAMESPACE), {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name, namespace: SLUICE_NAMESPACE },
+    });
 
   before(async () => {
     ns = await sluiceAndNamespace('token');
@@ -49,9 +60,15 @@ describe('a rotated service-account token', function () {
     const b = await secret('token-holder-b');
     await ensureServiceAccountToken(client, 'controller', { force: true, boundTo: { name: b.metadata.name, uid: b.metadata.uid! } });
     await client.delete(at(R.secrets, SLUICE_NAMESPACE, a.metadata.name));
-    await waitFor(async () => (await probe(`${urls.apiserver}/api/v1/namespaces/${SLUICE_NAMESPACE}/serviceaccounts`, { ...tls, bearer: tokenA })).status === 401 || undefined, {
-      timeoutMs: 60_000, what: 'the apiserver to refuse the revoked token',
-    });
+    await waitFor(
+      async () =>
+        (await probe(`${urls.apiserver}/api/v1/namespaces/${SLUICE_NAMESPACE}/serviceaccounts`, { ...tls, bearer: tokenA })).status ===
+          401 || undefined,
+      {
+        timeoutMs: 60_000,
+        what: 'the apiserver to refuse the revoked token',
+      },
+    );
     // Work that needs the API after the revocation: a new Canary bootstrapped. client-node re-reads
     // a token file at most once a minute (as client-go does), hence the deadline.
     await applySeed(ns);

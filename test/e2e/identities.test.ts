@@ -8,15 +8,17 @@ import path from 'node:path';
 import { root } from '../world/layout.js';
 import { buildBinaries, runKubectl } from '../world/world.js';
 import { SLUICE_NAMESPACE } from '../world/sluice.js';
-import { admin, deleteNamespace, deploymentManifest } from '../integration/world-helpers.js';
+import { admin, deleteNamespace, deploymentManifest } from '../world/test-clients.js';
 import { R, at } from '../../lib/kube/client.js';
-import { sluiceAndNamespace } from './seed-helpers.js';
+import { sluiceAndNamespace } from '../world/seed.js';
 
 const user = (who: string) => `system:serviceaccount:${SLUICE_NAMESPACE}:sluice-${who}`;
 
 /** The resource rules of `kubectl auth can-i --list` as "resource [names] [verbs]" lines, sorted; self-reviews left out (every user has them). */
 function rules(table: string): string[] {
-  return table.split('\n').slice(1)
+  return table
+    .split('\n')
+    .slice(1)
     .map((l) => l.trim().split(/\s{2,}/))
     .filter((cols) => cols.length === 4 && !/^self\w+reviews\./.test(cols[0]!))
     .map(([resource, , names, verbs]) => `${resource} ${names} ${verbs}`)
@@ -28,7 +30,12 @@ function documented(who: string): string[] {
   const doc = fs.readFileSync(path.join(root, 'docs/security.md'), 'utf8');
   const m = new RegExp(`<!-- can-i ${who} -->\\s*\`\`\`text\\n([\\s\\S]*?)\`\`\``).exec(doc);
   assert.ok(m, `docs/security.md has a can-i block for ${who}`);
-  return m[1]!.trim().split('\n').map((l) => l.trim()).filter(Boolean).sort();
+  return m[1]!
+    .trim()
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .sort();
 }
 
 describe('identities: the webhook and the controller, each with only its rights', function () {
@@ -52,28 +59,44 @@ describe('identities: the webhook and the controller, each with only its rights'
   }
 
   it('the webhook cannot read Secrets, nor create or change workloads', async () => {
-    for (const [verb, what] of [['get', 'secrets'], ['create', 'deployments'], ['patch', 'deployments'], ['create', 'pods'], ['update', 'canaries.flagger.app/status']]) {
+    for (const [verb, what] of [
+      ['get', 'secrets'],
+      ['create', 'deployments'],
+      ['patch', 'deployments'],
+      ['create', 'pods'],
+      ['update', 'canaries.flagger.app/status'],
+    ]) {
       const r = await runKubectl(binDir, ['auth', 'can-i', verb!, what!, `--as=${user('webhook')}`, '-n', ns]);
       assert.equal(r.stdout.trim(), 'no', `webhook ${verb} ${what}`);
     }
   });
 
   /** `kubectl create` of `manifest` as the controller: its exit code and stderr. */
-  const asController = async (args: string[], manifest?: unknown) => runKubectl(binDir, [...args, `--as=${user('controller')}`], manifest === undefined ? undefined : JSON.stringify(manifest));
+  const asController = async (args: string[], manifest?: unknown) =>
+    runKubectl(binDir, [...args, `--as=${user('controller')}`], manifest === undefined ? undefined : JSON.stringify(manifest));
 
   it('the controller cannot create a Deployment outside the contract, though RBAC lets it create Deployments', async () => {
     const evil = deploymentManifest(ns, 'miner', { image: 'example.com/miner:1' });
     const denied = await asController(['create', '-f', '-'], evil);
     assert.notEqual(denied.code, 0);
-    assert.match(denied.stderr, /sluice-controller-contract.*denied request: the sluice controller may only create Deployments named <target>-canary labelled sluice.dev\/role=canary/);
+    assert.match(
+      denied.stderr,
+      /sluice-controller-contract.*denied request: the sluice controller may only create Deployments named <target>-canary labelled sluice.dev\/role=canary/,
+    );
     // A -canary name without the label is not enough either, nor the label in kube-system.
     const unlabelled = await asController(['create', '-f', '-'], deploymentManifest(ns, 'miner-canary'));
     assert.match(unlabelled.stderr, /may only create Deployments named <target>-canary/);
-    const inKubeSystem = await asController(['create', '-f', '-'], deploymentManifest('kube-system', 'coredns-canary', { labels: { 'sluice.dev/role': 'canary' } }));
+    const inKubeSystem = await asController(
+      ['create', '-f', '-'],
+      deploymentManifest('kube-system', 'coredns-canary', { labels: { 'sluice.dev/role': 'canary' } }),
+    );
     assert.match(inKubeSystem.stderr, /may not create or change Deployments in kube-system/);
     assert.equal(await (await admin()).find(at(R.deployments, ns, 'miner')), undefined);
     // The contract itself is allowed: the policy is not a blanket refusal.
-    const copy = await asController(['create', '-f', '-'], deploymentManifest(ns, 'web-canary', { labels: { 'sluice.dev/role': 'canary' } }));
+    const copy = await asController(
+      ['create', '-f', '-'],
+      deploymentManifest(ns, 'web-canary', { labels: { 'sluice.dev/role': 'canary' } }),
+    );
     assert.equal(copy.code, 0, copy.stderr);
   });
 
@@ -82,14 +105,43 @@ describe('identities: the webhook and the controller, each with only its rights'
     await client.create(at(R.deployments, ns), deploymentManifest(ns, 'team-app'));
     const image = await asController(['-n', ns, 'set', 'image', 'deployment/team-app', 'app=example.com/miner:1']);
     assert.match(image.stderr, /may not change the images or ServiceAccount of a Deployment other than a canary copy/);
-    const sa = await asController(['-n', ns, 'patch', 'deployment/team-app', '--type=merge', '-p', JSON.stringify({ spec: { template: { spec: { serviceAccountName: 'default' } } } })]);
+    const sa = await asController([
+      '-n',
+      ns,
+      'patch',
+      'deployment/team-app',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { template: { spec: { serviceAccountName: 'default' } } } }),
+    ]);
     assert.match(sa.stderr, /may not change the images or ServiceAccount/);
     // Pausing and labelling, what it does to a target, pass.
-    const pause = await asController(['-n', ns, 'patch', 'deployment/team-app', '--type=merge', '-p', JSON.stringify({ metadata: { labels: { 'sluice.dev/managed': 'true' } }, spec: { paused: true } })]);
+    const pause = await asController([
+      '-n',
+      ns,
+      'patch',
+      'deployment/team-app',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ metadata: { labels: { 'sluice.dev/managed': 'true' } }, spec: { paused: true } }),
+    ]);
     assert.equal(pause.code, 0, pause.stderr);
 
-    await client.create(at(R.secrets, ns), { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db', namespace: ns }, stringData: { password: 'hunter2' } });
-    const data = await asController(['-n', ns, 'patch', 'secret/db', '--type=merge', '-p', JSON.stringify({ stringData: { password: 'owned' } })]);
+    await client.create(at(R.secrets, ns), {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'db', namespace: ns },
+      stringData: { password: 'hunter2' },
+    });
+    const data = await asController([
+      '-n',
+      ns,
+      'patch',
+      'secret/db',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ stringData: { password: 'owned' } }),
+    ]);
     assert.match(data.stderr, /may label a ConfigMap or Secret, never change its data/);
     const label = await asController(['-n', ns, 'label', 'secret/db', 'sluice.dev/tracked=true']);
     assert.equal(label.code, 0, label.stderr);

@@ -7,16 +7,30 @@ import { templateRevision } from '../../api/revision.js';
 import { R, at, type KubeObject } from '../../lib/kube/client.js';
 import { paths, ports } from '../world/layout.js';
 import { buildBinaries, kubectl, runKubectl } from '../world/world.js';
-import { controllerSpec, ensureServiceAccountToken, installManifests, SLUICE_NAMESPACE, startController, startWebhook, stopController, stopWebhook, webhookSpec } from '../world/sluice.js';
-import { admin, deleteNamespace, testNamespace, webhookRequestCount, type Deployment } from '../integration/world-helpers.js';
+import {
+  controllerSpec,
+  ensureServiceAccountToken,
+  installManifests,
+  SLUICE_NAMESPACE,
+  startController,
+  startWebhook,
+  stopController,
+  stopWebhook,
+  webhookSpec,
+} from '../world/sluice.js';
+import { admin, deleteNamespace, testNamespace, webhookRequestCount, type Deployment } from '../world/test-clients.js';
 import { renderChart, toYamlStream } from '../world/helm.js';
-import { applySeed, waitPhase } from './seed-helpers.js';
+import { applySeed, waitPhase } from '../world/seed.js';
 
-type WebhookConfiguration = KubeObject & { webhooks: { name: string; clientConfig: { url?: string; service?: { namespace: string; name: string } } }[] };
+type WebhookConfiguration = KubeObject & {
+  webhooks: { name: string; clientConfig: { url?: string; service?: { namespace: string; name: string } } }[];
+};
 
 async function forwardedToSluicePods(): Promise<number> {
   const stats = (await (await fetch(`http://127.0.0.1:${ports.podNetwork}/connections`)).json()) as { forwarded: Record<string, number> };
-  return Object.entries(stats.forwarded).filter(([k]) => k.startsWith(`${SLUICE_NAMESPACE}/sluice-`) && k.endsWith(':8443')).reduce((n, [, v]) => n + v, 0);
+  return Object.entries(stats.forwarded)
+    .filter(([k]) => k.startsWith(`${SLUICE_NAMESPACE}/sluice-`) && k.endsWith(':8443'))
+    .reduce((n, [, v]) => n + v, 0);
 }
 
 describe('installing sluice as a platform team does', function () {
@@ -50,7 +64,10 @@ describe('installing sluice as a platform team does', function () {
 
   async function webhookConfigurations(): Promise<WebhookConfiguration[]> {
     const client = await admin();
-    return [await client.get<WebhookConfiguration>(at(R.mutatingwebhooks, undefined, 'sluice')), await client.get<WebhookConfiguration>(at(R.validatingwebhooks, undefined, 'sluice'))];
+    return [
+      await client.get<WebhookConfiguration>(at(R.mutatingwebhooks, undefined, 'sluice')),
+      await client.get<WebhookConfiguration>(at(R.validatingwebhooks, undefined, 'sluice')),
+    ];
   }
 
   it('kustomize: manifests/ applied unchanged, the webhook reached through its Service, the processes on the service account token', async () => {
@@ -60,12 +77,18 @@ describe('installing sluice as a platform team does', function () {
     for (const c of await webhookConfigurations()) {
       for (const w of c.webhooks) {
         assert.equal(w.clientConfig.url, undefined, `${w.name} is not registered by URL`);
-        assert.deepEqual(w.clientConfig.service && [w.clientConfig.service.namespace, w.clientConfig.service.name], [SLUICE_NAMESPACE, 'sluice-webhook']);
+        assert.deepEqual(w.clientConfig.service && [w.clientConfig.service.namespace, w.clientConfig.service.name], [
+          SLUICE_NAMESPACE,
+          'sluice-webhook',
+        ]);
       }
     }
     for (const spec of [webhookSpec(), controllerSpec()]) {
       assert.ok(!spec.args.some((a) => a.startsWith('--kubeconfig')), `${spec.name} has no kubeconfig`);
-      assert.ok(spec.args.some((a) => a.startsWith(`--in-cluster-root=${paths.serviceAccountRoot}/`)), `${spec.name} reads the mounted service account`);
+      assert.ok(
+        spec.args.some((a) => a.startsWith(`--in-cluster-root=${paths.serviceAccountRoot}/`)),
+        `${spec.name} reads the mounted service account`,
+      );
     }
     await smoke('kustomize');
   });
@@ -76,14 +99,34 @@ describe('installing sluice as a platform team does', function () {
     // Everything the kustomize install made but its CRDs and namespace goes, so the chart must
     // create it all again (the service account too: its old tokens die with it).
     const perIdentity = (id: string) => [`deployment/sluice-${id}`, `poddisruptionbudget/sluice-${id}`, `serviceaccount/sluice-${id}`];
-    const gone = [...perIdentity('webhook'), ...perIdentity('controller'), 'service/sluice-webhook', 'role/sluice-webhook-tls', 'rolebinding/sluice-webhook-tls', 'role/sluice-controller-lease', 'rolebinding/sluice-controller-lease'];
+    const gone = [
+      ...perIdentity('webhook'),
+      ...perIdentity('controller'),
+      'service/sluice-webhook',
+      'role/sluice-webhook-tls',
+      'rolebinding/sluice-webhook-tls',
+      'role/sluice-controller-lease',
+      'rolebinding/sluice-controller-lease',
+    ];
     kubectl(binDir, ['delete', '-n', SLUICE_NAMESPACE, '--wait=true', ...gone]);
-    kubectl(binDir, ['delete', '--wait=true', 'mutatingwebhookconfiguration/sluice', 'validatingwebhookconfiguration/sluice', 'clusterrole/sluice-webhook', 'clusterrole/sluice-controller',
-      'clusterrolebinding/sluice-webhook', 'clusterrolebinding/sluice-controller', 'validatingadmissionpolicy/sluice-controller-contract', 'validatingadmissionpolicybinding/sluice-controller-contract']);
+    kubectl(binDir, [
+      'delete',
+      '--wait=true',
+      'mutatingwebhookconfiguration/sluice',
+      'validatingwebhookconfiguration/sluice',
+      'clusterrole/sluice-webhook',
+      'clusterrole/sluice-controller',
+      'clusterrolebinding/sluice-webhook',
+      'clusterrolebinding/sluice-controller',
+      'validatingadmissionpolicy/sluice-controller-contract',
+      'validatingadmissionpolicybinding/sluice-controller-contract',
+    ]);
     try {
       const manifests = renderChart(binDir, SLUICE_NAMESPACE, ['image.repository=registry.example.com/platform/sluice', 'image.tag=test']);
       kubectl(binDir, ['apply', '--server-side', '--field-manager=helm', '-f', '-'], toYamlStream(manifests));
-      const dep = await (await admin()).get<KubeObject & { spec: { template: { spec: { containers: { image: string }[] } } } }>(at(R.deployments, SLUICE_NAMESPACE, 'sluice-webhook'));
+      const dep = await (await admin()).get<KubeObject & { spec: { template: { spec: { containers: { image: string }[] } } } }>(
+        at(R.deployments, SLUICE_NAMESPACE, 'sluice-webhook'),
+      );
       assert.equal(dep.spec.template.spec.containers[0]!.image, 'registry.example.com/platform/sluice:test');
       assert.equal(dep.metadata.labels?.['helm.sh/chart'], 'sluice-0.1.0');
       for (const who of ['webhook', 'controller'] as const) await ensureServiceAccountToken(await admin(), who, { force: true });

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { R, at, type KubeObject } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
-import { admin, deleteNamespace, serviceManifest } from '../integration/world-helpers.js';
-import { applySeed, canaryEvents, getCanary, sluiceAndNamespace, waitPhase } from './seed-helpers.js';
+import { admin, deleteNamespace, serviceManifest } from '../world/test-clients.js';
+import { applySeed, canaryEvents, getCanary, sluiceAndNamespace, waitPhase } from '../world/seed.js';
 
 describe('a Canary meeting objects it did not create', function () {
   this.timeout(180_000);
@@ -28,19 +28,29 @@ describe('a Canary meeting objects it did not create', function () {
       spec: { parentRefs: [{ name: 'other-gateway' }], rules: [{ backendRefs: [{ name: 'someone-else', port: 8080 }] }] },
     });
     await applySeed(ns);
-    const clash = await waitFor(async () => {
-      const c = await getCanary(ns);
-      return c.status?.conditions?.find((x) => x.type === 'Promoted' && x.reason === 'NameClash');
-    }, { timeoutMs: 30_000, what: 'the Canary to report the name clash' });
+    const clash = await waitFor(
+      async () => {
+        const c = await getCanary(ns);
+        return c.status?.conditions?.find((x) => x.type === 'Promoted' && x.reason === 'NameClash');
+      },
+      { timeoutMs: 30_000, what: 'the Canary to report the name clash' },
+    );
     assert.match(clash.message ?? '', /Service podinfo-primary, HTTPRoute podinfo already exist and are not sluice's/);
-    await waitFor(async () => (await canaryEvents(ns)).some((e) => e.type === 'Warning' && /HTTPRoute podinfo already exist/.test(e.message)) || undefined, { timeoutMs: 15_000, what: 'a Warning event naming them' });
+    await waitFor(
+      async () =>
+        (await canaryEvents(ns)).some((e) => e.type === 'Warning' && /HTTPRoute podinfo already exist/.test(e.message)) || undefined,
+      { timeoutMs: 15_000, what: 'a Warning event naming them' },
+    );
     // Untouched: no label, no owner, their own spec.
     const svc = await client.get<KubeObject & { spec: { selector: Record<string, string> } }>(at(R.services, ns, 'podinfo-primary'));
     assert.deepEqual(svc.spec.selector, { app: 'someone-else' });
     assert.equal(svc.metadata.labels?.['sluice.dev/canary-name'], undefined);
     assert.equal(svc.metadata.ownerReferences, undefined);
     const route = await client.get<KubeObject & { spec: { parentRefs: { name: string }[] } }>(at(R.httproutes, ns, 'podinfo'));
-    assert.deepEqual(route.spec.parentRefs.map((p) => p.name), ['other-gateway']);
+    assert.deepEqual(
+      route.spec.parentRefs.map((p) => p.name),
+      ['other-gateway'],
+    );
     assert.equal(route.metadata.labels?.['sluice.dev/canary-name'], undefined);
     assert.equal(await client.find(at(R.deployments, ns, 'podinfo-canary')), undefined, 'nothing generated while the names are taken');
     assert.notEqual((await getCanary(ns)).status?.phase, 'Initialized');

@@ -8,8 +8,8 @@ import { templateRevision } from '../../api/revision.js';
 import { R, at, type KubeObject } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { buildBinaries, runKubectl } from '../world/world.js';
-import { admin, deleteNamespace, deploymentManifest, type Deployment } from '../integration/world-helpers.js';
-import { deploymentWithCanary, getCanary, sluiceAndNamespace, waitPhase } from './seed-helpers.js';
+import { admin, deleteNamespace, deploymentManifest, type Deployment } from '../world/test-clients.js';
+import { deploymentWithCanary, getCanary, sluiceAndNamespace, waitPhase } from '../world/seed.js';
 
 type Pod = KubeObject & { spec: { containers: { image: string }[] } };
 const IMG = 'ghcr.io/stefanprodan/podinfo';
@@ -27,7 +27,9 @@ describe('a managed Deployment deleted and created again', function () {
   });
 
   const primaryImages = async (name: string) =>
-    (await (await admin()).list<Pod>(at(R.pods, ns), { labelSelector: `app=${name}` })).items.filter((p) => !p.metadata.deletionTimestamp).map((p) => p.spec.containers[0]!.image);
+    (await (await admin()).list<Pod>(at(R.pods, ns), { labelSelector: `app=${name}` })).items
+      .filter((p) => !p.metadata.deletionTimestamp)
+      .map((p) => p.spec.containers[0]!.image);
   /** `kubectl create` of the Deployment at `tag`: its stderr (warnings) and the object as admitted. */
   async function recreate(name: string, tag: string): Promise<{ stderr: string; created: Deployment }> {
     const manifest = deploymentManifest(ns, name, { replicas: 2, image: `${IMG}:${tag}` });
@@ -39,13 +41,21 @@ describe('a managed Deployment deleted and created again', function () {
     const client = await admin();
     await deploymentWithCanary(ns, name, { interval: '2s', threshold: 3, stepWeight: 25, maxWeight: 50 }, { replicas: 2 });
     const c = await waitPhase(ns, 'Initialized', 60_000, undefined, name);
-    await waitFor(async () => ((await client.get<Deployment & { status?: { readyReplicas?: number } }>(at(R.deployments, ns, name))).status?.readyReplicas ?? 0) >= 2 || undefined, { timeoutMs: 30_000, what: `${name}'s 2 pods ready` });
+    await waitFor(
+      async () =>
+        ((await client.get<Deployment & { status?: { readyReplicas?: number } }>(at(R.deployments, ns, name))).status?.readyReplicas ??
+          0) >= 2 || undefined,
+      { timeoutMs: 30_000, what: `${name}'s 2 pods ready` },
+    );
     return c.status!.lastPromotedSpec!;
   }
   async function deleteAndWait(name: string, cascade: 'orphan' | 'foreground') {
     const r = await runKubectl(binDir, ['-n', ns, 'delete', 'deployment', name, `--cascade=${cascade}`, '--wait=true']);
     assert.equal(r.code, 0, r.stderr);
-    await waitFor(async () => (await (await admin()).find(at(R.deployments, ns, name))) === undefined || undefined, { timeoutMs: 30_000, what: `${name} gone` });
+    await waitFor(async () => (await (await admin()).find(at(R.deployments, ns, name))) === undefined || undefined, {
+      timeoutMs: 30_000,
+      what: `${name} gone`,
+    });
   }
 
   it('while its pods still serve: created paused on them, the new template analysed on the canary first', async () => {
@@ -61,15 +71,24 @@ describe('a managed Deployment deleted and created again', function () {
 
     // Until the Canary releases it, no primary pod runs the untested template.
     let seenUntested: string | undefined;
-    const released = await waitFor(async () => {
-      const c = await getCanary(ns, 'orphaned');
-      const releasing = c.status?.phase === 'Promoting' || c.status?.phase === 'Finalising' || c.status?.phase === 'Succeeded';
-      if (!releasing && (await primaryImages('orphaned')).includes(`${IMG}:6.0.1`)) seenUntested ??= `a primary pod ran 6.0.1 in phase ${c.status?.phase}`;
-      return c.status?.phase === 'Succeeded' && c.status.lastPromotedSpec?.startsWith(untested) ? c : undefined;
-    }, { timeoutMs: 90_000, intervalMs: 200, what: 'the recreated template released through the Canary' });
+    const released = await waitFor(
+      async () => {
+        const c = await getCanary(ns, 'orphaned');
+        const releasing = c.status?.phase === 'Promoting' || c.status?.phase === 'Finalising' || c.status?.phase === 'Succeeded';
+        if (!releasing && (await primaryImages('orphaned')).includes(`${IMG}:6.0.1`))
+          seenUntested ??= `a primary pod ran 6.0.1 in phase ${c.status?.phase}`;
+        return c.status?.phase === 'Succeeded' && c.status.lastPromotedSpec?.startsWith(untested) ? c : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 200, what: 'the recreated template released through the Canary' },
+    );
     assert.equal(seenUntested, undefined, seenUntested);
     assert.equal(released.status?.failedChecks, 0);
-    await waitFor(async () => ((await primaryImages('orphaned')).every((i) => i === `${IMG}:6.0.1`) && (await primaryImages('orphaned')).length === 2) || undefined, { timeoutMs: 30_000, what: 'the primary pods on 6.0.1 after the release' });
+    await waitFor(
+      async () =>
+        ((await primaryImages('orphaned')).every((i) => i === `${IMG}:6.0.1`) && (await primaryImages('orphaned')).length === 2) ||
+        undefined,
+      { timeoutMs: 30_000, what: 'the primary pods on 6.0.1 after the release' },
+    );
   });
 
   it('with no pod left: it starts as created, with a warning, and the Canary analyses it', async () => {
@@ -80,11 +99,17 @@ describe('a managed Deployment deleted and created again', function () {
     const { stderr, created } = await recreate('gone', '6.0.1');
     assert.match(stderr, /no pod of the stable revision is left to serve: it starts unanalysed, and canary gone analyses it now/);
     assert.notEqual(created.spec.paused, true, 'not held at zero pods');
-    await waitFor(async () => (await primaryImages('gone')).includes(`${IMG}:6.0.1`) || undefined, { timeoutMs: 30_000, what: 'pods of the new template' });
-    const analysed = await waitFor(async () => {
-      const c = await getCanary(ns, 'gone');
-      return c.status?.lastAppliedSpec?.startsWith(templateRevision(created.spec.template)) ? c : undefined;
-    }, { timeoutMs: 30_000, what: 'the Canary analysing the recreated template' });
+    await waitFor(async () => (await primaryImages('gone')).includes(`${IMG}:6.0.1`) || undefined, {
+      timeoutMs: 30_000,
+      what: 'pods of the new template',
+    });
+    const analysed = await waitFor(
+      async () => {
+        const c = await getCanary(ns, 'gone');
+        return c.status?.lastAppliedSpec?.startsWith(templateRevision(created.spec.template)) ? c : undefined;
+      },
+      { timeoutMs: 30_000, what: 'the Canary analysing the recreated template' },
+    );
     assert.ok(['Progressing', 'Promoting', 'Finalising', 'Succeeded'].includes(analysed.status?.phase ?? ''), analysed.status?.phase);
   });
 });

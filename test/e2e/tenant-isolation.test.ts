@@ -7,8 +7,8 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { R, at } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
-import { admin, deleteNamespace, testNamespace } from '../integration/world-helpers.js';
-import { deploymentWithCanary, getCanary, sluiceAndNamespace, waitPhase } from './seed-helpers.js';
+import { admin, deleteNamespace, testNamespace } from '../world/test-clients.js';
+import { deploymentWithCanary, getCanary, sluiceAndNamespace, waitPhase } from '../world/seed.js';
 
 const NOISY = 10;
 const INTERVAL_S = 2;
@@ -38,7 +38,11 @@ describe('tenant isolation: hooks that never answer', function () {
   let fastUrl: string;
 
   const newImage = async (ns: string, name: string, tag: string) =>
-    (await admin()).patch(at(R.deployments, ns, name), { spec: { template: { spec: { containers: [{ name: 'app', image: `ghcr.io/stefanprodan/podinfo:${tag}` }] } } } }, 'strategic');
+    (await admin()).patch(
+      at(R.deployments, ns, name),
+      { spec: { template: { spec: { containers: [{ name: 'app', image: `ghcr.io/stefanprodan/podinfo:${tag}` }] } } } },
+      'strategic',
+    );
 
   before(async function () {
     this.timeout(120_000);
@@ -57,28 +61,57 @@ describe('tenant isolation: hooks that never answer', function () {
   it(`a Canary in another namespace advances on schedule while ${NOISY} Canaries wait on silent hooks`, async () => {
     const names = Array.from({ length: NOISY }, (_, i) => `stuck-${i}`);
     for (const name of names) {
-      await deploymentWithCanary(noisy, name, { interval: `${INTERVAL_S}s`, threshold: 3, stepWeight: 10, maxWeight: 50, webhooks: [{ name: 'silent', type: 'pre-rollout', url: silentUrl, timeout: '500h' }] });
+      await deploymentWithCanary(noisy, name, {
+        interval: `${INTERVAL_S}s`,
+        threshold: 3,
+        stepWeight: 10,
+        maxWeight: 50,
+        webhooks: [{ name: 'silent', type: 'pre-rollout', url: silentUrl, timeout: '500h' }],
+      });
     }
-    await deploymentWithCanary(quiet, 'steady', { interval: `${INTERVAL_S}s`, threshold: 3, stepWeight: 10, maxWeight: 50, webhooks: [{ name: 'quick', type: 'rollout', url: fastUrl, timeout: '5s' }] });
-    await Promise.all([...names.map((n) => waitPhase(noisy, 'Initialized', 60_000, undefined, n)), waitPhase(quiet, 'Initialized', 60_000, undefined, 'steady')]);
+    await deploymentWithCanary(quiet, 'steady', {
+      interval: `${INTERVAL_S}s`,
+      threshold: 3,
+      stepWeight: 10,
+      maxWeight: 50,
+      webhooks: [{ name: 'quick', type: 'rollout', url: fastUrl, timeout: '5s' }],
+    });
+    await Promise.all([
+      ...names.map((n) => waitPhase(noisy, 'Initialized', 60_000, undefined, n)),
+      waitPhase(quiet, 'Initialized', 60_000, undefined, 'steady'),
+    ]);
 
     for (const name of names) await newImage(noisy, name, '6.0.1');
-    await waitFor(() => held.size >= NOISY || undefined, { timeoutMs: 30_000, what: `${NOISY} silent pre-rollout hooks in flight at once` });
+    await waitFor(() => held.size >= NOISY || undefined, {
+      timeoutMs: 30_000,
+      what: `${NOISY} silent pre-rollout hooks in flight at once`,
+    });
 
     await newImage(quiet, 'steady', '6.0.1');
     // Each weight the Canary shows, and when it was first seen.
     const seen: { weight: number; at: number }[] = [];
-    const done = await waitFor(async () => {
-      const c = await getCanary(quiet, 'steady');
-      const w = c.status?.canaryWeight ?? 0;
-      if (c.status?.phase === 'Progressing' && w > 0 && seen.at(-1)?.weight !== w) seen.push({ weight: w, at: Date.now() });
-      return c.status?.phase === 'Succeeded' ? c : undefined;
-    }, { timeoutMs: 60_000, intervalMs: 100, what: 'the quiet Canary to be released' });
+    const done = await waitFor(
+      async () => {
+        const c = await getCanary(quiet, 'steady');
+        const w = c.status?.canaryWeight ?? 0;
+        if (c.status?.phase === 'Progressing' && w > 0 && seen.at(-1)?.weight !== w) seen.push({ weight: w, at: Date.now() });
+        return c.status?.phase === 'Succeeded' ? c : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 100, what: 'the quiet Canary to be released' },
+    );
     assert.equal(done.status?.phase, 'Succeeded');
-    assert.deepEqual(seen.map((s) => s.weight), [10, 20, 30, 40, 50], 'every step seen, in order');
+    assert.deepEqual(
+      seen.map((s) => s.weight),
+      [10, 20, 30, 40, 50],
+      'every step seen, in order',
+    );
     const gaps = seen.slice(1).map((s, i) => s.at - seen[i]!.at);
     process.stdout.write(`      (steps ${gaps.join(', ')} ms apart with ${held.size} silent hooks in flight)\n`);
-    for (const gap of gaps) assert.ok(gap <= (INTERVAL_S + 1) * 1000, `steps ${gaps.join(', ')} ms apart; each must be within the ${INTERVAL_S} s interval plus 1 s`);
+    for (const gap of gaps)
+      assert.ok(
+        gap <= (INTERVAL_S + 1) * 1000,
+        `steps ${gaps.join(', ')} ms apart; each must be within the ${INTERVAL_S} s interval plus 1 s`,
+      );
     assert.ok(fastCalls >= 5, `the quiet Canary's own rollout hook was called each step (${fastCalls})`);
 
     // The silent hooks were still held throughout, and their Canaries did not move.

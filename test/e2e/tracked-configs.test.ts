@@ -7,35 +7,65 @@ import { CR } from '../../api/flagger-types.js';
 import { R, at, type KubeObject, type ResourceRef } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { buildBinaries, runKubectl } from '../world/world.js';
-import { admin, deleteNamespace, simulator, type Deployment } from '../integration/world-helpers.js';
-import { canaryEvents, eventuallyInOrder, getCanary, waitPhase, sluiceAndNamespace } from './seed-helpers.js';
+import { admin, deleteNamespace, simulator, type Deployment } from '../world/test-clients.js';
+import { canaryEvents, eventuallyInOrder, getCanary, waitPhase, sluiceAndNamespace } from '../world/seed.js';
 
-type Pod = KubeObject & { spec: { volumes?: { configMap?: { name: string } }[]; containers: { envFrom?: { secretRef?: { name: string } }[]; env?: { valueFrom?: { configMapKeyRef?: { name: string } } }[] }[] } };
+type Pod = KubeObject & {
+  spec: {
+    volumes?: { configMap?: { name: string } }[];
+    containers: { envFrom?: { secretRef?: { name: string } }[]; env?: { valueFrom?: { configMapKeyRef?: { name: string } } }[] }[];
+  };
+};
 type Config = KubeObject & { data?: Record<string, string>; immutable?: boolean };
 
-describe('tracked configs, end to end', function () {
+describe('tracked configs, end to end', () => {
   const { binDir } = buildBinaries();
   let ns: string;
   const kubectl = (args: string[]) => runKubectl(binDir, ['-n', ns, ...args]);
   /** What each running pod of `app` (primary) or `app-canary` reads: [volume ConfigMap, envFrom Secret, env ConfigMap]. */
   const reads = async (app: string) => {
-    const pods = (await (await admin()).list<Pod>(at(R.pods, ns), { labelSelector: `app=${app}` })).items.filter((p) => !p.metadata.deletionTimestamp);
-    return pods.map((p) => [p.spec.volumes?.find((v) => v.configMap)?.configMap?.name, p.spec.containers[0]!.envFrom?.[0]?.secretRef?.name, p.spec.containers[0]!.env?.[0]?.valueFrom?.configMapKeyRef?.name].join(' '));
+    const pods = (await (await admin()).list<Pod>(at(R.pods, ns), { labelSelector: `app=${app}` })).items.filter(
+      (p) => !p.metadata.deletionTimestamp,
+    );
+    return pods.map((p) =>
+      [
+        p.spec.volumes?.find((v) => v.configMap)?.configMap?.name,
+        p.spec.containers[0]!.envFrom?.[0]?.secretRef?.name,
+        p.spec.containers[0]!.env?.[0]?.valueFrom?.configMapKeyRef?.name,
+      ].join(' '),
+    );
   };
   const allRead = (app: string, want: RegExp, count?: number) => async () => {
     const r = await reads(app);
     return r.length > 0 && (count === undefined || r.length === count) && r.every((x) => want.test(x)) ? r : undefined;
   };
   const snapshotsOf = async (kind: ResourceRef, of: string) =>
-    (await (await admin()).list<Config>(at(kind, ns), { labelSelector: 'sluice.dev/tracked=snapshot' })).items.filter((o) => o.metadata.annotations?.['sluice.dev/snapshot-of'] === of);
+    (await (await admin()).list<Config>(at(kind, ns), { labelSelector: 'sluice.dev/tracked=snapshot' })).items.filter(
+      (o) => o.metadata.annotations?.['sluice.dev/snapshot-of'] === of,
+    );
 
   before(async function () {
     this.timeout(120_000);
     ns = await sluiceAndNamespace('configs');
     const client = await admin();
-    await client.create(at(R.configmaps, ns), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: ns }, data: { color: 'blue' } });
-    await client.create(at(R.configmaps, ns), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'untracked', namespace: ns, annotations: { 'flagger.app/config-tracking': 'disabled' } }, data: { x: '1' } });
-    await client.create(at(R.secrets, ns), { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'creds', namespace: ns }, stringData: { token: 'first-secret-token' } });
+    await client.create(at(R.configmaps, ns), {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'settings', namespace: ns },
+      data: { color: 'blue' },
+    });
+    await client.create(at(R.configmaps, ns), {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'untracked', namespace: ns, annotations: { 'flagger.app/config-tracking': 'disabled' } },
+      data: { x: '1' },
+    });
+    await client.create(at(R.secrets, ns), {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'creds', namespace: ns },
+      stringData: { token: 'first-secret-token' },
+    });
     const app = { app: 'cfg' };
     await client.create(at(R.deployments, ns), {
       apiVersion: 'apps/v1',
@@ -48,14 +78,16 @@ describe('tracked configs, end to end', function () {
           metadata: { labels: app },
           spec: {
             volumes: [{ name: 'settings', configMap: { name: 'settings' } }],
-            containers: [{
-              name: 'app',
-              image: 'ghcr.io/stefanprodan/podinfo:6.0.0',
-              ports: [{ containerPort: 9898 }],
-              volumeMounts: [{ name: 'settings', mountPath: '/etc/settings' }],
-              envFrom: [{ secretRef: { name: 'creds' } }],
-              env: [{ name: 'X', valueFrom: { configMapKeyRef: { name: 'untracked', key: 'x' } } }],
-            }],
+            containers: [
+              {
+                name: 'app',
+                image: 'ghcr.io/stefanprodan/podinfo:6.0.0',
+                ports: [{ containerPort: 9898 }],
+                volumeMounts: [{ name: 'settings', mountPath: '/etc/settings' }],
+                envFrom: [{ secretRef: { name: 'creds' } }],
+                env: [{ name: 'X', valueFrom: { configMapKeyRef: { name: 'untracked', key: 'x' } } }],
+              },
+            ],
           },
         },
       },
@@ -64,7 +96,17 @@ describe('tracked configs, end to end', function () {
       apiVersion: 'flagger.app/v1beta1',
       kind: 'Canary',
       metadata: { name: 'cfg', namespace: ns },
-      spec: { targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'cfg' }, service: { port: 9898, gatewayRefs: [{ name: 'cilium', namespace: 'cilium' }] }, analysis: { interval: '2s', threshold: 3, stepWeight: 25, maxWeight: 50, metrics: [{ name: 'request-success-rate', interval: '6s', thresholdRange: { min: 99 } }] } },
+      spec: {
+        targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'cfg' },
+        service: { port: 9898, gatewayRefs: [{ name: 'cilium', namespace: 'cilium' }] },
+        analysis: {
+          interval: '2s',
+          threshold: 3,
+          stepWeight: 25,
+          maxWeight: 50,
+          metrics: [{ name: 'request-success-rate', interval: '6s', thresholdRange: { min: 99 } }],
+        },
+      },
     });
     await simulator('PUT', `/traffic/${ns}/cfg`, { ratePerSecond: 100 });
   });
@@ -100,28 +142,72 @@ describe('tracked configs, end to end', function () {
     const [creds] = await snapshotsOf(R.secrets, 'creds');
     const r = await kubectl(['patch', 'configmap', 'settings', '--type=merge', '-p', '{"data":{"color":"green"}}']);
     assert.equal(r.code, 0, r.stderr);
-    const c = await waitFor(async () => { const x = await getCanary(ns, 'cfg'); return x.status?.phase === 'Progressing' && (x.status.canaryWeight ?? 0) > 0 ? x : undefined; }, { timeoutMs: 30_000, what: 'analysis of the edited ConfigMap' });
+    const c = await waitFor(
+      async () => {
+        const x = await getCanary(ns, 'cfg');
+        return x.status?.phase === 'Progressing' && (x.status.canaryWeight ?? 0) > 0 ? x : undefined;
+      },
+      { timeoutMs: 30_000, what: 'analysis of the edited ConfigMap' },
+    );
     assert.match(c.status!.lastAppliedSpec!, /^[0-9a-f]{16}\+[0-9a-f]{16}$/);
     const after = (await snapshotsOf(R.configmaps, 'settings')).find((s) => s.data?.color === 'green');
     assert.ok(after, 'a snapshot of the new content');
-    await waitFor(allRead('cfg-canary', new RegExp(`^${after.metadata.name} ${creds!.metadata.name} untracked$`)), { timeoutMs: 30_000, what: 'canary pods reading the new snapshot' });
-    assert.deepEqual([...new Set(await reads('cfg'))], [`${before!.metadata.name} ${creds!.metadata.name} untracked`], 'primary pods untouched while the change is analysed');
+    await waitFor(allRead('cfg-canary', new RegExp(`^${after.metadata.name} ${creds!.metadata.name} untracked$`)), {
+      timeoutMs: 30_000,
+      what: 'canary pods reading the new snapshot',
+    });
+    assert.deepEqual(
+      [...new Set(await reads('cfg'))],
+      [`${before!.metadata.name} ${creds!.metadata.name} untracked`],
+      'primary pods untouched while the change is analysed',
+    );
     await waitPhase(ns, 'Succeeded', 60_000, c.status!.lastAppliedSpec, 'cfg');
-    await waitFor(allRead('cfg', new RegExp(`^${after.metadata.name} `), 2), { timeoutMs: 60_000, what: 'primary pods rolled onto the released snapshot' });
-    const problem = await eventuallyInOrder(() => canaryEvents(ns, 'cfg'), [`New revision detected! Scaling up cfg-canary.${ns}`, `Advance cfg.${ns} canary weight 50`, `Promotion completed! Scaling down cfg-canary.${ns}`]);
+    await waitFor(allRead('cfg', new RegExp(`^${after.metadata.name} `), 2), {
+      timeoutMs: 60_000,
+      what: 'primary pods rolled onto the released snapshot',
+    });
+    const problem = await eventuallyInOrder(
+      () => canaryEvents(ns, 'cfg'),
+      [
+        `New revision detected! Scaling up cfg-canary.${ns}`,
+        `Advance cfg.${ns} canary weight 50`,
+        `Promotion completed! Scaling down cfg-canary.${ns}`,
+      ],
+    );
     assert.equal(problem, undefined, problem);
-    await waitFor(async () => (await snapshotsOf(R.configmaps, 'settings')).length === 1 || undefined, { timeoutMs: 20_000, what: 'the superseded snapshot to be removed' });
+    await waitFor(async () => (await snapshotsOf(R.configmaps, 'settings')).length === 1 || undefined, {
+      timeoutMs: 20_000,
+      what: 'the superseded snapshot to be removed',
+    });
   });
 
   it('3. a Secret edited in place likewise, and the Deployment is never left paused', async () => {
-    const r = await kubectl(['patch', 'secret', 'creds', '--type=merge', '-p', JSON.stringify({ stringData: { token: 'second-secret-token' } })]);
+    const r = await kubectl([
+      'patch',
+      'secret',
+      'creds',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ stringData: { token: 'second-secret-token' } }),
+    ]);
     assert.equal(r.code, 0, r.stderr);
-    const c = await waitFor(async () => { const x = await getCanary(ns, 'cfg'); return x.status?.phase === 'Progressing' ? x : undefined; }, { timeoutMs: 30_000, what: 'analysis of the edited Secret' });
+    const c = await waitFor(
+      async () => {
+        const x = await getCanary(ns, 'cfg');
+        return x.status?.phase === 'Progressing' ? x : undefined;
+      },
+      { timeoutMs: 30_000, what: 'analysis of the edited Secret' },
+    );
     await waitPhase(ns, 'Succeeded', 60_000, c.status!.lastAppliedSpec, 'cfg');
     // The snapshot of the new content (the old one may not be collected yet).
-    const creds = (await snapshotsOf(R.secrets, 'creds')).find((o) => o.data?.token === Buffer.from('second-secret-token').toString('base64'));
+    const creds = (await snapshotsOf(R.secrets, 'creds')).find(
+      (o) => o.data?.token === Buffer.from('second-secret-token').toString('base64'),
+    );
     assert.ok(creds, 'a snapshot of the new Secret content');
-    await waitFor(allRead('cfg', new RegExp(` ${creds.metadata.name} untracked$`), 2), { timeoutMs: 60_000, what: 'primary pods on the new Secret snapshot' });
+    await waitFor(allRead('cfg', new RegExp(` ${creds.metadata.name} untracked$`), 2), {
+      timeoutMs: 60_000,
+      what: 'primary pods on the new Secret snapshot',
+    });
     assert.notEqual((await (await admin()).get<Deployment>(at(R.deployments, ns, 'cfg'))).spec.paused, true);
   });
 });

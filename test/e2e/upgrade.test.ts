@@ -17,10 +17,19 @@ import { ports, root } from '../world/layout.js';
 import { stopComponent } from '../world/processes.js';
 import { buildBinaries, runKubectl } from '../world/world.js';
 import {
-  CONTROLLER, SLUICE_NAMESPACE, WEBHOOK, installManifests, routeWebhook, startController, startWebhook, stopController, stopWebhook, type Build,
+  CONTROLLER,
+  SLUICE_NAMESPACE,
+  WEBHOOK,
+  installManifests,
+  routeWebhook,
+  startController,
+  startWebhook,
+  stopController,
+  stopWebhook,
+  type Build,
 } from '../world/sluice.js';
-import { admin, deleteNamespace, simulator, type Deployment } from '../integration/world-helpers.js';
-import { applySeed, canaryEvents, getCanary, sluiceAndNamespace, waitPhase } from './seed-helpers.js';
+import { admin, deleteNamespace, simulator, type Deployment } from '../world/test-clients.js';
+import { applySeed, canaryEvents, getCanary, sluiceAndNamespace, waitPhase } from '../world/seed.js';
 
 type Pod = KubeObject & { status?: { podIP?: string } };
 
@@ -40,11 +49,23 @@ describe('upgrading sluice mid-analysis, one replica at a time', function () {
   let newBuild: Build;
 
   const sluicePods = async () =>
-    (await (await admin()).list<Pod>(at(R.pods, SLUICE_NAMESPACE), { labelSelector: 'app.kubernetes.io/name=sluice,app.kubernetes.io/component=webhook' })).items.filter((p) => !p.metadata.deletionTimestamp).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+    (
+      await (
+        await admin()
+      ).list<Pod>(at(R.pods, SLUICE_NAMESPACE), { labelSelector: 'app.kubernetes.io/name=sluice,app.kubernetes.io/component=webhook' })
+    ).items
+      .filter((p) => !p.metadata.deletionTimestamp)
+      .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
   // By pod name: kwok may give the replacement pod the address its predecessor just freed.
   const readyEndpointPods = async () =>
-    (await (await admin()).list<KubeObject & { endpoints?: { targetRef?: { name: string }; conditions?: { ready?: boolean } }[] }>(at(R.endpointslices, SLUICE_NAMESPACE), { labelSelector: 'kubernetes.io/service-name=sluice-webhook' }))
-      .items.flatMap((s) => (s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).map((e) => e.targetRef?.name));
+    (
+      await (
+        await admin()
+      ).list<KubeObject & { endpoints?: { targetRef?: { name: string }; conditions?: { ready?: boolean } }[] }>(
+        at(R.endpointslices, SLUICE_NAMESPACE),
+        { labelSelector: 'kubernetes.io/service-name=sluice-webhook' },
+      )
+    ).items.flatMap((s) => (s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).map((e) => e.targetRef?.name));
 
   before(async function () {
     this.timeout(300_000);
@@ -70,13 +91,22 @@ describe('upgrading sluice mid-analysis, one replica at a time', function () {
 
   it('keeps answering every admission and continues the analysis from its step', async () => {
     // Two replicas of this build, each serving its own pod.
-    pods = await waitFor(async () => {
-      const pods = await sluicePods();
-      return pods.length === 2 && pods.every((p) => p.status?.podIP) ? pods : undefined;
-    }, { timeoutMs: 30_000, what: 'the two pods of Deployment sluice-webhook' });
+    pods = await waitFor(
+      async () => {
+        const pods = await sluicePods();
+        return pods.length === 2 && pods.every((p) => p.status?.podIP) ? pods : undefined;
+      },
+      { timeoutMs: 30_000, what: 'the two pods of Deployment sluice-webhook' },
+    );
     const [podA, podB] = pods;
     old = [
-      { webhook: WEBHOOK, controller: CONTROLLER, port: ports.webhook, metricsPort: ports.webhookMetrics, controllerMetricsPort: ports.controllerMetrics },
+      {
+        webhook: WEBHOOK,
+        controller: CONTROLLER,
+        port: ports.webhook,
+        metricsPort: ports.webhookMetrics,
+        controllerMetricsPort: ports.controllerMetrics,
+      },
       { webhook: 'sluice-webhook-b', controller: 'sluice-controller-b', port: 28444, metricsPort: 28084, controllerMetricsPort: 28083 },
     ];
     await startWebhook({ name: old[1]!.webhook, port: old[1]!.port, metricsPort: old[1]!.metricsPort });
@@ -91,7 +121,15 @@ describe('upgrading sluice mid-analysis, one replica at a time', function () {
     const admissions = { ok: 0, failed: [] as string[] };
     const stream = (async () => {
       for (let i = 0; !stop; i++) {
-        const r = await runKubectl(binDir, ['-n', ns, 'set', 'image', 'deployment/podinfo', `podinfod=ghcr.io/stefanprodan/podinfo:9.9.${i}`, '--dry-run=server']);
+        const r = await runKubectl(binDir, [
+          '-n',
+          ns,
+          'set',
+          'image',
+          'deployment/podinfo',
+          `podinfod=ghcr.io/stefanprodan/podinfo:9.9.${i}`,
+          '--dry-run=server',
+        ]);
         // Answered by the webhook: frozen, or refused while a release is under way (a 409 it gives).
         if ((r.code === 0 && /frozen at revision/.test(r.stderr)) || /sluice: \S+ is releasing revision/.test(r.stderr)) admissions.ok++;
         else admissions.failed.push(`${r.code}: ${r.stderr.trim()}`);
@@ -106,7 +144,11 @@ describe('upgrading sluice mid-analysis, one replica at a time', function () {
     }
     process.stdout.write(`      (${admissions.ok} admissions answered during the upgrade, ${admissions.failed.length} failed)\n`);
     assert.ok(admissions.ok > 10, `only ${admissions.ok} admissions during the upgrade`);
-    assert.deepEqual(admissions.failed, [], `${admissions.failed.length} of ${admissions.ok + admissions.failed.length} admissions failed during the upgrade`);
+    assert.deepEqual(
+      admissions.failed,
+      [],
+      `${admissions.failed.length} of ${admissions.ok + admissions.failed.length} admissions failed during the upgrade`,
+    );
   });
 
   async function rollingUpgrade(): Promise<void> {
@@ -114,16 +156,29 @@ describe('upgrading sluice mid-analysis, one replica at a time', function () {
     const [podA, podB] = pods;
     const r = await runKubectl(binDir, ['-n', ns, 'set', 'image', 'deployment/podinfo', 'podinfod=ghcr.io/stefanprodan/podinfo:6.0.1']);
     assert.equal(r.code, 0, r.stderr);
-    const rev = templateRevision((await client.get<Deployment & { spec: { template: unknown } }>(at(R.deployments, ns, 'podinfo'))).spec.template as Parameters<typeof templateRevision>[0]);
-    const startWeight = await waitFor(async () => {
-      const c = await getCanary(ns);
-      return c.status?.phase === 'Progressing' && (c.status.canaryWeight ?? 0) >= 10 ? c.status.canaryWeight : undefined;
-    }, { timeoutMs: 60_000, what: 'the analysis to advance' });
+    const rev = templateRevision(
+      (await client.get<Deployment & { spec: { template: unknown } }>(at(R.deployments, ns, 'podinfo'))).spec.template as Parameters<
+        typeof templateRevision
+      >[0],
+    );
+    const startWeight = await waitFor(
+      async () => {
+        const c = await getCanary(ns);
+        return c.status?.phase === 'Progressing' && (c.status.canaryWeight ?? 0) >= 10 ? c.status.canaryWeight : undefined;
+      },
+      { timeoutMs: 60_000, what: 'the analysis to advance' },
+    );
 
     // The rolling update, replica by replica.
     const replaced: string[] = [];
     for (const [i, replica] of old.entries()) {
-      const fresh = { webhook: `sluice-webhook-new-${'ab'[i]}`, controller: `sluice-controller-new-${'ab'[i]}`, port: 28445 + i, metricsPort: 28085 + i, controllerMetricsPort: 28087 + i };
+      const fresh = {
+        webhook: `sluice-webhook-new-${'ab'[i]}`,
+        controller: `sluice-controller-new-${'ab'[i]}`,
+        port: 28445 + i,
+        metricsPort: 28085 + i,
+        controllerMetricsPort: 28087 + i,
+      };
       await startWebhook({ name: fresh.webhook, port: fresh.port, metricsPort: fresh.metricsPort, build: newBuild });
       await startController({ name: fresh.controller, metricsPort: fresh.controllerMetricsPort, build: newBuild });
       // The ReplicaSet's next pod has no rule of its own yet: it is served by the new processes.
@@ -133,12 +188,18 @@ describe('upgrading sluice mid-analysis, one replica at a time', function () {
       await client.delete(at(R.pods, SLUICE_NAMESPACE, victim.metadata.name));
       // SIGTERM to the deleted pod's webhook, as the kubelet sends it, and to a controller replica.
       await Promise.all([stopComponent(replica.webhook), stopComponent(replica.controller)]);
-      const newPod = await waitFor(async () => (await sluicePods()).find((p) => !before.has(p.metadata.name) && p.status?.podIP), { timeoutMs: 30_000, what: 'the replacement pod' });
+      const newPod = await waitFor(async () => (await sluicePods()).find((p) => !before.has(p.metadata.name) && p.status?.podIP), {
+        timeoutMs: 30_000,
+        what: 'the replacement pod',
+      });
       routeWebhook(fresh.port, newPod.metadata.name);
-      await waitFor(async () => {
-        const names = await readyEndpointPods();
-        return !names.includes(victim.metadata.name) && names.includes(newPod.metadata.name);
-      }, { timeoutMs: 30_000, what: 'the endpoints to drop the old pod and list the new one' });
+      await waitFor(
+        async () => {
+          const names = await readyEndpointPods();
+          return !names.includes(victim.metadata.name) && names.includes(newPod.metadata.name);
+        },
+        { timeoutMs: 30_000, what: 'the endpoints to drop the old pod and list the new one' },
+      );
       replaced.push(victim.metadata.name);
     }
     assert.equal(replaced.length, 2);
@@ -149,7 +210,10 @@ describe('upgrading sluice mid-analysis, one replica at a time', function () {
     const advances = (await canaryEvents(ns)).filter((e) => /^Advance podinfo\.\S+ canary weight \d+$/.test(e.message));
     const weights = advances.map((e) => Number(/(\d+)$/.exec(e.message)![1]));
     assert.deepEqual(weights, [10, 20, 30, 40, 50], `weights announced: ${advances.map((e) => `${e.message} x${e.count}`).join('; ')}`);
-    assert.ok(advances.every((e) => e.count === 1), 'no step announced twice');
+    assert.ok(
+      advances.every((e) => e.count === 1),
+      'no step announced twice',
+    );
     assert.ok(startWeight! < 50, 'the upgrade started mid-analysis');
   }
 });

@@ -15,13 +15,16 @@ const find = (objs: Obj[], kind: string, name: string) => {
   return o;
 };
 type Container = { name: string; args: string[]; ports: unknown; securityContext: unknown; volumeMounts?: unknown };
-const containers = (d: Obj) => ((d.spec as { template: { spec: { containers: Container[] } } }).template.spec.containers);
+const containers = (d: Obj) => (d.spec as { template: { spec: { containers: Container[] } } }).template.spec.containers;
 const podSpec = (d: Obj) => (d.spec as { template: { spec: Record<string, unknown> } }).template.spec;
 
 describe('the Helm chart', function () {
   this.timeout(60_000);
   const { binDir } = buildBinaries();
-  const kustomized = () => YAML.parseAllDocuments(kubectl(binDir, ['kustomize', path.join(root, 'manifests')])).map((d) => d.toJSON() as Obj).filter((o) => o?.kind);
+  const kustomized = () =>
+    YAML.parseAllDocuments(kubectl(binDir, ['kustomize', path.join(root, 'manifests')]))
+      .map((d) => d.toJSON() as Obj)
+      .filter((o) => o?.kind);
 
   it('passes helm lint, in both certificate modes', () => {
     helm(binDir, ['lint', chart]);
@@ -36,10 +39,17 @@ describe('the Helm chart', function () {
     const extra = [...chartIds].filter((i) => !fromKustomize.some((o) => id(o) === i));
     assert.deepEqual(extra, ['Service/sluice-system/sluice-metrics'], 'the chart adds only its metrics Service');
     for (const [kind, name, field] of [
-      ['ClusterRole', 'sluice-webhook', 'rules'], ['ClusterRole', 'sluice-controller', 'rules'], ['Role', 'sluice-webhook-tls', 'rules'], ['Role', 'sluice-controller-lease', 'rules'],
-      ['ValidatingAdmissionPolicy', 'sluice-controller-contract', 'spec'], ['ValidatingAdmissionPolicyBinding', 'sluice-controller-contract', 'spec'],
-      ['NetworkPolicy', 'sluice-webhook', 'spec'], ['NetworkPolicy', 'sluice-controller', 'spec'],
-      ['MutatingWebhookConfiguration', 'sluice', 'webhooks'], ['ValidatingWebhookConfiguration', 'sluice', 'webhooks'], ['CustomResourceDefinition', 'canaries.flagger.app', 'spec'],
+      ['ClusterRole', 'sluice-webhook', 'rules'],
+      ['ClusterRole', 'sluice-controller', 'rules'],
+      ['Role', 'sluice-webhook-tls', 'rules'],
+      ['Role', 'sluice-controller-lease', 'rules'],
+      ['ValidatingAdmissionPolicy', 'sluice-controller-contract', 'spec'],
+      ['ValidatingAdmissionPolicyBinding', 'sluice-controller-contract', 'spec'],
+      ['NetworkPolicy', 'sluice-webhook', 'spec'],
+      ['NetworkPolicy', 'sluice-controller', 'spec'],
+      ['MutatingWebhookConfiguration', 'sluice', 'webhooks'],
+      ['ValidatingWebhookConfiguration', 'sluice', 'webhooks'],
+      ['CustomResourceDefinition', 'canaries.flagger.app', 'spec'],
     ] as const) {
       assert.deepEqual(find(fromChart, kind, name)[field], find(fromKustomize, kind, name)[field], `${kind} ${name} ${field}`);
     }
@@ -48,35 +58,70 @@ describe('the Helm chart', function () {
       assert.deepEqual(podSpec(chartDep).securityContext, podSpec(kustDep).securityContext);
       assert.equal(podSpec(chartDep).serviceAccountName, podSpec(kustDep).serviceAccountName, `${name}: its own identity`);
       assert.deepEqual((chartDep.spec as { selector: unknown }).selector, (kustDep.spec as { selector: unknown }).selector);
-      assert.deepEqual(containers(chartDep).map((c) => [c.name, c.ports, c.securityContext]), containers(kustDep).map((c) => [c.name, c.ports, c.securityContext]));
-      assert.deepEqual((podSpec(chartDep).securityContext as { seccompProfile: unknown }).seccompProfile, { type: 'RuntimeDefault' }, 'restricted Pod Security level');
+      assert.deepEqual(
+        containers(chartDep).map((c) => [c.name, c.ports, c.securityContext]),
+        containers(kustDep).map((c) => [c.name, c.ports, c.securityContext]),
+      );
+      assert.deepEqual(
+        (podSpec(chartDep).securityContext as { seccompProfile: unknown }).seccompProfile,
+        { type: 'RuntimeDefault' },
+        'restricted Pod Security level',
+      );
     }
   });
 
   it('moves everything namespaced, and every flag that names the namespace, into the release namespace', () => {
     const objs = renderChart(binDir, 'delivery');
-    const clusterScoped = new Set(['ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
+    const clusterScoped = new Set([
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'MutatingWebhookConfiguration',
+      'ValidatingWebhookConfiguration',
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding',
+    ]);
     for (const o of objs) {
       if (clusterScoped.has(o.kind!)) continue;
       assert.equal(o.metadata.namespace, 'delivery', `${id(o)} in the release namespace`);
     }
-    for (const name of ['sluice-webhook', 'sluice-controller']) assert.equal((find(objs, 'ClusterRoleBinding', name).subjects as { namespace: string }[])[0]!.namespace, 'delivery');
-    const policy = find(objs, 'ValidatingAdmissionPolicy', 'sluice-controller-contract').spec as { matchConditions: { expression: string }[] };
-    assert.match(policy.matchConditions[0]!.expression, /'system:serviceaccount:delivery:sluice-controller'/, 'the policy binds the release\'s controller');
+    for (const name of ['sluice-webhook', 'sluice-controller'])
+      assert.equal((find(objs, 'ClusterRoleBinding', name).subjects as { namespace: string }[])[0]!.namespace, 'delivery');
+    const policy = find(objs, 'ValidatingAdmissionPolicy', 'sluice-controller-contract').spec as {
+      matchConditions: { expression: string }[];
+    };
+    assert.match(
+      policy.matchConditions[0]!.expression,
+      /'system:serviceaccount:delivery:sluice-controller'/,
+      "the policy binds the release's controller",
+    );
     for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
-      for (const w of find(objs, kind, 'sluice').webhooks as { clientConfig: { service: { namespace: string } }; namespaceSelector: { matchExpressions: { values: string[] }[] } }[]) {
+      for (const w of find(objs, kind, 'sluice').webhooks as {
+        clientConfig: { service: { namespace: string } };
+        namespaceSelector: { matchExpressions: { values: string[] }[] };
+      }[]) {
         assert.equal(w.clientConfig.service.namespace, 'delivery');
         assert.deepEqual(w.namespaceSelector.matchExpressions[0]!.values, ['kube-system', 'delivery']);
       }
     }
     const [webhook] = containers(find(objs, 'Deployment', 'sluice-webhook'));
     const [controller] = containers(find(objs, 'Deployment', 'sluice-controller'));
-    for (const flag of ['--controller-user=system:serviceaccount:delivery:sluice-controller', '--dns-name=sluice-webhook.delivery.svc', '--tls-secret=delivery/sluice-webhook-tls']) assert.ok(webhook!.args.includes(flag), flag);
+    for (const flag of [
+      '--controller-user=system:serviceaccount:delivery:sluice-controller',
+      '--dns-name=sluice-webhook.delivery.svc',
+      '--tls-secret=delivery/sluice-webhook-tls',
+    ])
+      assert.ok(webhook!.args.includes(flag), flag);
     assert.ok(controller!.args.includes('--lease-namespace=delivery'));
   });
 
   it('takes image, replicas, leader election and extra flags from values', () => {
-    const objs = renderChart(binDir, 'sluice-system', ['image.repository=registry.example/sluice', 'image.tag=1.2.3', 'replicaCount=1', 'leaderElection.enabled=false', 'controller.extraArgs[0]=--min-interval=5']);
+    const objs = renderChart(binDir, 'sluice-system', [
+      'image.repository=registry.example/sluice',
+      'image.tag=1.2.3',
+      'replicaCount=1',
+      'leaderElection.enabled=false',
+      'controller.extraArgs[0]=--min-interval=5',
+    ]);
     const [webhookDep, controllerDep] = [find(objs, 'Deployment', 'sluice-webhook'), find(objs, 'Deployment', 'sluice-controller')];
     for (const dep of [webhookDep, controllerDep]) assert.equal((dep.spec as { replicas: number }).replicas, 1);
     const [webhook] = containers(webhookDep);
@@ -89,19 +134,35 @@ describe('the Helm chart', function () {
   it('in cert-manager mode: a Certificate for the Service, the Secret mounted as files, the CA injected by cainjector', () => {
     const objs = renderChart(binDir, 'sluice-system', ['certificates.mode=cert-manager']);
     const cert = find(objs, 'Certificate', 'sluice-webhook');
-    assert.deepEqual((cert.spec as { dnsNames: string[] }).dnsNames, ['sluice-webhook.sluice-system.svc', 'sluice-webhook.sluice-system.svc.cluster.local']);
+    assert.deepEqual((cert.spec as { dnsNames: string[] }).dnsNames, [
+      'sluice-webhook.sluice-system.svc',
+      'sluice-webhook.sluice-system.svc.cluster.local',
+    ]);
     assert.ok(find(objs, 'Issuer', 'sluice-selfsigned'), 'a self-signed Issuer when none is given');
     const [webhook] = containers(find(objs, 'Deployment', 'sluice-webhook'));
     assert.ok(webhook!.args.includes('--tls-cert-file=/tls/tls.crt'));
     assert.ok(!webhook!.args.some((a) => a.startsWith('--tls-secret')));
-    assert.equal(find(objs, 'MutatingWebhookConfiguration', 'sluice').metadata.annotations?.['cert-manager.io/inject-ca-from'], 'sluice-system/sluice-webhook');
-    const withIssuer = renderChart(binDir, 'sluice-system', ['certificates.mode=cert-manager', 'certificates.certManager.issuerRef.name=corp-ca', 'certificates.certManager.issuerRef.kind=ClusterIssuer']);
+    assert.equal(
+      find(objs, 'MutatingWebhookConfiguration', 'sluice').metadata.annotations?.['cert-manager.io/inject-ca-from'],
+      'sluice-system/sluice-webhook',
+    );
+    const withIssuer = renderChart(binDir, 'sluice-system', [
+      'certificates.mode=cert-manager',
+      'certificates.certManager.issuerRef.name=corp-ca',
+      'certificates.certManager.issuerRef.kind=ClusterIssuer',
+    ]);
     assert.ok(!withIssuer.some((o) => o.kind === 'Issuer'));
-    assert.deepEqual((find(withIssuer, 'Certificate', 'sluice-webhook').spec as { issuerRef: unknown }).issuerRef, { name: 'corp-ca', kind: 'ClusterIssuer' });
+    assert.deepEqual((find(withIssuer, 'Certificate', 'sluice-webhook').spec as { issuerRef: unknown }).issuerRef, {
+      name: 'corp-ca',
+      kind: 'ClusterIssuer',
+    });
   });
 
   it('refuses an unknown certificate mode by name', () => {
-    assert.throws(() => renderChart(binDir, 'sluice-system', ['certificates.mode=vault']), /certificates.mode must be self-managed or cert-manager, not "vault"/);
+    assert.throws(
+      () => renderChart(binDir, 'sluice-system', ['certificates.mode=vault']),
+      /certificates.mode must be self-managed or cert-manager, not "vault"/,
+    );
   });
 
   it('renders the ServiceMonitor and the policy examples only when asked', () => {

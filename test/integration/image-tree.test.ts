@@ -15,7 +15,7 @@ import { webhookProgram } from '../../webhook/main.js';
 import { buildImageTree, type ImageTree } from '../world/image-tree.js';
 import { paths, root } from '../world/layout.js';
 import { freePort, probe } from '../world/probe.js';
-import { admin, deleteNamespace, testNamespace } from './world-helpers.js';
+import { admin, deleteNamespace, testNamespace } from '../world/test-clients.js';
 import { installManifests } from '../world/sluice.js';
 import { buildBinaries } from '../world/world.js';
 
@@ -26,9 +26,18 @@ describe('the image tree the Dockerfile builds', function () {
   const children: ChildProcess[] = [];
   let ns: string;
 
-  const sluice = (args: string[]) => spawnSync(tree.entrypoint[0]!, [...tree.entrypoint.slice(1), ...args], { cwd: tree.workdir, env: { ...process.env, ...tree.env }, encoding: 'utf8' });
+  const sluice = (args: string[]) =>
+    spawnSync(tree.entrypoint[0]!, [...tree.entrypoint.slice(1), ...args], {
+      cwd: tree.workdir,
+      env: { ...process.env, ...tree.env },
+      encoding: 'utf8',
+    });
   const start = (args: string[]) => {
-    const child = spawn(tree.entrypoint[0]!, [...tree.entrypoint.slice(1), ...args], { cwd: tree.workdir, env: { ...process.env, ...tree.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(tree.entrypoint[0]!, [...tree.entrypoint.slice(1), ...args], {
+      cwd: tree.workdir,
+      env: { ...process.env, ...tree.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
@@ -52,7 +61,15 @@ describe('the image tree the Dockerfile builds', function () {
 
   it('holds the runtime build and its production dependencies, nothing of tests, benchmarks or dev tools', () => {
     const app = tree.workdir;
-    for (const f of ['dist/bin/sluice.js', 'dist/webhook/main.js', 'dist/controller/main.js', 'dist/tester/main.js', 'dist/policy/constraints.js', 'package.json', 'node_modules/express']) {
+    for (const f of [
+      'dist/bin/sluice.js',
+      'dist/webhook/main.js',
+      'dist/controller/main.js',
+      'dist/tester/main.js',
+      'dist/policy/constraints.js',
+      'package.json',
+      'node_modules/express',
+    ]) {
       assert.ok(fs.existsSync(path.join(app, f)), `${f} is in the image`);
     }
     for (const f of ['dist/test', 'dist/bench', 'node_modules/mocha', 'node_modules/typescript', 'api', 'test']) {
@@ -60,11 +77,16 @@ describe('the image tree the Dockerfile builds', function () {
     }
   });
 
-  for (const [command, program] of [['webhook', webhookProgram], ['controller', controllerProgram], ['tester', testerProgram]] as const) {
+  for (const [command, program] of [
+    ['webhook', webhookProgram],
+    ['controller', controllerProgram],
+    ['tester', testerProgram],
+  ] as const) {
     it(`sluice ${command} --help lists every flag`, () => {
       const r = sluice([command, '--help']);
       assert.equal(r.status, 0, r.stderr);
-      for (const name of Object.keys(program.options)) assert.match(r.stdout, new RegExp(`--${name}[ =,]`), `--${name} in sluice ${command} --help`);
+      for (const name of Object.keys(program.options))
+        assert.match(r.stdout, new RegExp(`--${name}[ =,]`), `--${name} in sluice ${command} --help`);
     });
   }
 
@@ -77,36 +99,70 @@ describe('the image tree the Dockerfile builds', function () {
   it('sluice tester serves', async () => {
     const port = await freePort();
     start(['tester', `--port=${port}`, '--bind-address=127.0.0.1']);
-    await waitFor(async () => (await probe(`http://127.0.0.1:${port}/healthz`)).status === 200, { timeoutMs: 20_000, what: 'the tester to answer /healthz' });
+    await waitFor(async () => (await probe(`http://127.0.0.1:${port}/healthz`)).status === 200, {
+      timeoutMs: 20_000,
+      what: 'the tester to answer /healthz',
+    });
   });
 
   it('sluice webhook serves TLS and becomes ready against the real apiserver', async () => {
     const ca = createAuthority('image-test-ca', 3600);
-    const leaf = issueCertificate(ca, { commonName: 'sluice-webhook', usage: 'server', lifetimeSeconds: 3600, dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+    const leaf = issueCertificate(ca, {
+      commonName: 'sluice-webhook',
+      usage: 'server',
+      lifetimeSeconds: 3600,
+      dnsNames: ['localhost'],
+      ipAddresses: ['127.0.0.1'],
+    });
     fs.writeFileSync(path.join(scratch, 'tls.crt'), leaf.certPem);
     fs.writeFileSync(path.join(scratch, 'tls.key'), leaf.keyPem);
     const [port, metricsPort] = [await freePort(), await freePort()];
-    const w = start(['webhook', `--kubeconfig=${paths.kubeconfig}`, `--port=${port}`, `--metrics-port=${metricsPort}`, '--bind-address=127.0.0.1',
-      `--tls-cert-file=${path.join(scratch, 'tls.crt')}`, `--tls-key-file=${path.join(scratch, 'tls.key')}`]);
-    await waitFor(async () => (await probe(`https://127.0.0.1:${port}/readyz`, { ca: ca.certPem })).status === 200, { timeoutMs: 30_000, what: `the image's webhook to be ready; its output:\n${w.output()}` });
+    const w = start([
+      'webhook',
+      `--kubeconfig=${paths.kubeconfig}`,
+      `--port=${port}`,
+      `--metrics-port=${metricsPort}`,
+      '--bind-address=127.0.0.1',
+      `--tls-cert-file=${path.join(scratch, 'tls.crt')}`,
+      `--tls-key-file=${path.join(scratch, 'tls.key')}`,
+    ]);
+    await waitFor(async () => (await probe(`https://127.0.0.1:${port}/readyz`, { ca: ca.certPem })).status === 200, {
+      timeoutMs: 30_000,
+      what: `the image's webhook to be ready; its output:\n${w.output()}`,
+    });
   });
 
   it('sluice controller honours --leader-elect=false (acts without a Lease) and takes the Lease by default', async () => {
     const client = await admin();
     const lease = 'image-tree';
     const common = (identity: string, metricsPort: number) => [
-      'controller', `--kubeconfig=${paths.kubeconfig}`, `--metrics-port=${metricsPort}`, '--bind-address=127.0.0.1', `--identity=${identity}`,
-      `--lease-namespace=${ns}`, `--lease-name=${lease}`, '--lease-duration=3', '--renew-deadline=2', '--retry-period=0.5', '--min-interval=1',
+      'controller',
+      `--kubeconfig=${paths.kubeconfig}`,
+      `--metrics-port=${metricsPort}`,
+      '--bind-address=127.0.0.1',
+      `--identity=${identity}`,
+      `--lease-namespace=${ns}`,
+      `--lease-name=${lease}`,
+      '--lease-duration=3',
+      '--renew-deadline=2',
+      '--retry-period=0.5',
+      '--min-interval=1',
     ];
     const [p1, p2] = [await freePort(), await freePort()];
     const alone = start([...common('without-election', p1), '--leader-elect=false']);
-    await waitFor(async () => (await probe(`http://127.0.0.1:${p1}/readyz`)).status === 200, { timeoutMs: 30_000, what: `the controller without election to be ready:\n${alone.output()}` });
+    await waitFor(async () => (await probe(`http://127.0.0.1:${p1}/readyz`)).status === 200, {
+      timeoutMs: 30_000,
+      what: `the controller without election to be ready:\n${alone.output()}`,
+    });
     const elected = start(common('with-election', p2));
     // The elected one takes the free Lease; the first, started earlier, never tried.
-    const holder = await waitFor(async () => {
-      const l = await client.find<KubeObject & { spec: { holderIdentity?: string } }>(at(R.leases, ns, lease));
-      return l?.spec.holderIdentity;
-    }, { timeoutMs: 30_000, what: `a holder of Lease ${ns}/${lease}:\n${elected.output()}` });
+    const holder = await waitFor(
+      async () => {
+        const l = await client.find<KubeObject & { spec: { holderIdentity?: string } }>(at(R.leases, ns, lease));
+        return l?.spec.holderIdentity;
+      },
+      { timeoutMs: 30_000, what: `a holder of Lease ${ns}/${lease}:\n${elected.output()}` },
+    );
     assert.equal(holder, 'with-election');
     assert.equal(alone.child.exitCode, null, 'the controller without election still runs');
   });

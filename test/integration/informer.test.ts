@@ -5,7 +5,7 @@ import { KubeClient, R, at, type KubeObject } from '../../lib/kube/client.js';
 import { Informer, type ChangeType } from '../../lib/kube/informer.js';
 import { waitFor } from '../../lib/wait.js';
 import { paths } from '../world/layout.js';
-import { admin, deleteNamespace, testNamespace } from './world-helpers.js';
+import { admin, deleteNamespace, testNamespace } from '../world/test-clients.js';
 
 describe('informer on the real apiserver', function () {
   this.timeout(60_000);
@@ -18,7 +18,10 @@ describe('informer on the real apiserver', function () {
   it('sees every change across watches the server ends every second, and re-lists', async () => {
     const client = await KubeClient.load(paths.kubeconfig, 'informer-test');
     const seen: [ChangeType, string][] = [];
-    const inf = new Informer<KubeObject & { data?: Record<string, string> }>(client, at(R.configmaps, ns), { watchTimeoutSeconds: 1, relistIntervalMs: 3000 });
+    const inf = new Informer<KubeObject & { data?: Record<string, string> }>(client, at(R.configmaps, ns), {
+      watchTimeoutSeconds: 1,
+      relistIntervalMs: 3000,
+    });
     inf.onChange((t, o) => seen.push([t, o.metadata.name]));
     await inf.start();
     const a = await admin();
@@ -40,7 +43,13 @@ describe('informer on the real apiserver', function () {
       const lists = client.requestCounts.get('GET') ?? 0;
       await waitFor(() => (client.requestCounts.get('GET') ?? 0) > lists, { timeoutMs: 10_000, what: 'a periodic re-list' });
       const truth = (await a.list(at(R.configmaps, ns))).items.map((o) => o.metadata.name).sort();
-      assert.deepEqual(inf.items().map((o) => o.metadata.name).sort(), truth);
+      assert.deepEqual(
+        inf
+          .items()
+          .map((o) => o.metadata.name)
+          .sort(),
+        truth,
+      );
     } finally {
       await inf.stop();
       client.close();

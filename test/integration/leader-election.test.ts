@@ -6,7 +6,7 @@ import { KubeClient, R, at, type KubeObject } from '../../lib/kube/client.js';
 import { LeaderElector } from '../../controller/leader-election.js';
 import { waitFor } from '../../lib/wait.js';
 import { paths } from '../world/layout.js';
-import { admin, deleteNamespace, testNamespace } from './world-helpers.js';
+import { admin, deleteNamespace, testNamespace } from '../world/test-clients.js';
 
 type Lease = KubeObject & { spec: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number } };
 
@@ -25,22 +25,26 @@ describe('leader election on a real Lease', function () {
   });
 
   function candidate(identity: string, state: { leading: boolean; transitions: string[] }) {
-    return new LeaderElector(client, {
-      namespace: ns,
-      name: 'test-lease',
-      identity,
-      leaseDurationMs: 2000,
-      renewDeadlineMs: 1500,
-      retryMs: 200,
-      onStartedLeading: () => {
-        state.leading = true;
-        state.transitions.push(`${identity} started`);
+    return new LeaderElector(
+      client,
+      {
+        namespace: ns,
+        name: 'test-lease',
+        identity,
+        leaseDurationMs: 2000,
+        renewDeadlineMs: 1500,
+        retryMs: 200,
+        onStartedLeading: () => {
+          state.leading = true;
+          state.transitions.push(`${identity} started`);
+        },
+        onStoppedLeading: () => {
+          state.leading = false;
+          state.transitions.push(`${identity} stopped`);
+        },
       },
-      onStoppedLeading: () => {
-        state.leading = false;
-        state.transitions.push(`${identity} stopped`);
-      },
-    }, silent);
+      silent,
+    );
   }
 
   it('elects one leader, hands over an abandoned Lease, and stops a leader whose Lease was taken', async () => {
@@ -53,10 +57,13 @@ describe('leader election on a real Lease', function () {
     void eb.run();
     // b keeps trying for longer than a lease duration while a renews: it must never lead.
     const until = Date.now() + 3000;
-    await waitFor(() => {
-      assert.equal(b.leading, false, 'b must not lead while a renews');
-      return Date.now() > until;
-    }, { timeoutMs: 5000, intervalMs: 50, what: 'three seconds of a leading alone' });
+    await waitFor(
+      () => {
+        assert.equal(b.leading, false, 'b must not lead while a renews');
+        return Date.now() > until;
+      },
+      { timeoutMs: 5000, intervalMs: 50, what: 'three seconds of a leading alone' },
+    );
 
     ea.stop(); // a crashes: no more renewals, Lease not released
     const crashedAt = Date.now();
@@ -66,7 +73,10 @@ describe('leader election on a real Lease', function () {
     // Someone else takes the Lease from b (as a partitioned replica would see it happen).
     const a2 = await admin();
     const lease = await a2.get<Lease>(at(R.leases, ns, 'test-lease'));
-    await a2.replace(at(R.leases, ns, 'test-lease'), { ...lease, spec: { ...lease.spec, holderIdentity: 'intruder', renewTime: new Date().toISOString().replace('Z', '000Z') } });
+    await a2.replace(at(R.leases, ns, 'test-lease'), {
+      ...lease,
+      spec: { ...lease.spec, holderIdentity: 'intruder', renewTime: new Date().toISOString().replace('Z', '000Z') },
+    });
     // The intruder renews; b must notice it is no longer the holder and stop within its deadline.
     const intruder = candidate('intruder', { leading: false, transitions: [] });
     void intruder.run();

@@ -8,7 +8,15 @@ import { annotations, labels } from '../../api/contract.js';
 import { paths } from '../world/layout.js';
 import { buildBinaries, runKubectl } from '../world/world.js';
 import { installManifests, startWebhook, stopWebhook } from '../world/sluice.js';
-import { admin, deleteNamespace, deploymentManifest, testNamespace, waitAvailable, webhookRequestCount, type Deployment } from './world-helpers.js';
+import {
+  admin,
+  deleteNamespace,
+  deploymentManifest,
+  testNamespace,
+  waitAvailable,
+  webhookRequestCount,
+  type Deployment,
+} from '../world/test-clients.js';
 
 describe('webhook through the real apiserver', function () {
   this.timeout(120_000);
@@ -23,17 +31,23 @@ describe('webhook through the real apiserver', function () {
     await client.create(at(R.deployments, ns), deploymentManifest(ns, name, { replicas }));
     const d = await waitAvailable(ns, name, replicas);
     await controller.patch(at(R.deployments, ns, name), {
-      metadata: { labels: { [labels.managed]: 'true' }, annotations: { [annotations.stableRevision]: templateRevision(d.spec.template), [annotations.canary]: name } },
+      metadata: {
+        labels: { [labels.managed]: 'true' },
+        annotations: { [annotations.stableRevision]: templateRevision(d.spec.template), [annotations.canary]: name },
+      },
     });
     return client.get<Deployment>(at(R.deployments, ns, name));
   }
 
   async function settled(name: string, generation: number): Promise<Deployment> {
     const client = await admin();
-    return waitFor(async () => {
-      const d = await client.get<Deployment>(at(R.deployments, ns, name));
-      return (d.status?.observedGeneration ?? 0) >= generation ? d : undefined;
-    }, { timeoutMs: 30_000, what: `the deployment controller to observe ${name} generation ${generation}` });
+    return waitFor(
+      async () => {
+        const d = await client.get<Deployment>(at(R.deployments, ns, name));
+        return (d.status?.observedGeneration ?? 0) >= generation ? d : undefined;
+      },
+      { timeoutMs: 30_000, what: `the deployment controller to observe ${name} generation ${generation}` },
+    );
   }
 
   async function replicaSets(name: string): Promise<number> {
@@ -55,17 +69,32 @@ describe('webhook through the real apiserver', function () {
     await managedDeployment('setimage');
     const r = await kubectl('set', 'image', '-n', ns, 'deployment/setimage', 'app=ghcr.io/stefanprodan/podinfo:6.0.1');
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, new RegExp(`Warning: sluice: setimage\\.${ns} frozen at revision [0-9a-f]{10}…; revision [0-9a-f]{10}… will roll out through canary setimage`));
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `Warning: sluice: setimage\\.${ns} frozen at revision [0-9a-f]{10}…; revision [0-9a-f]{10}… will roll out through canary setimage`,
+      ),
+    );
     const d = await (await admin()).get<Deployment>(at(R.deployments, ns, 'setimage'));
     assert.equal(d.spec.paused, true);
-    assert.equal(d.spec.template.spec.containers[0]?.image, 'ghcr.io/stefanprodan/podinfo:6.0.1', 'the user\'s intent stays in the spec');
+    assert.equal(d.spec.template.spec.containers[0]?.image, 'ghcr.io/stefanprodan/podinfo:6.0.1', "the user's intent stays in the spec");
     await settled('setimage', d.metadata.generation ?? 0);
     assert.equal(await replicaSets('setimage'), 1);
   });
 
   it('persists nothing for --dry-run=server, yet answers the same', async () => {
     const before = await managedDeployment('dryrun');
-    const r = await kubectl('set', 'image', '-n', ns, 'deployment/dryrun', 'app=ghcr.io/stefanprodan/podinfo:6.0.9', '--dry-run=server', '-o', 'json');
+    const r = await kubectl(
+      'set',
+      'image',
+      '-n',
+      ns,
+      'deployment/dryrun',
+      'app=ghcr.io/stefanprodan/podinfo:6.0.9',
+      '--dry-run=server',
+      '-o',
+      'json',
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /frozen at revision/);
     assert.equal(JSON.parse(r.stdout).spec.paused, true, 'the dry-run result shows the freeze');
@@ -86,13 +115,19 @@ describe('webhook through the real apiserver', function () {
     let d = await client.get<Deployment>(at(R.deployments, ns, 'resume'));
     assert.equal(d.spec.paused, true);
     // The controller releases: records the new stable revision and unpauses in one write.
-    await controller.patch(at(R.deployments, ns, 'resume'), { metadata: { annotations: { [annotations.stableRevision]: templateRevision(d.spec.template) } }, spec: { paused: false } });
+    await controller.patch(at(R.deployments, ns, 'resume'), {
+      metadata: { annotations: { [annotations.stableRevision]: templateRevision(d.spec.template) } },
+      spec: { paused: false },
+    });
     d = await client.get<Deployment>(at(R.deployments, ns, 'resume'));
     assert.notEqual(d.spec.paused, true);
-    await waitFor(async () => {
-      const rolled = await client.get<Deployment>(at(R.deployments, ns, 'resume'));
-      return rolled.status?.updatedReplicas === 2 && rolled.status.observedGeneration === rolled.metadata.generation;
-    }, { timeoutMs: 60_000, what: 'the released template to roll out' });
+    await waitFor(
+      async () => {
+        const rolled = await client.get<Deployment>(at(R.deployments, ns, 'resume'));
+        return rolled.status?.updatedReplicas === 2 && rolled.status.observedGeneration === rolled.metadata.generation;
+      },
+      { timeoutMs: 60_000, what: 'the released template to roll out' },
+    );
   });
 
   it('never sees an unmanaged Deployment, which rolls out as usual', async () => {
@@ -110,7 +145,7 @@ describe('webhook through the real apiserver', function () {
     assert.equal(await webhookRequestCount(), before, 'the webhook was not called');
   });
 
-  it('refuses the update with the apiserver\'s error while the webhook is down, and recovers', async () => {
+  it("refuses the update with the apiserver's error while the webhook is down, and recovers", async () => {
     await managedDeployment('down');
     await stopWebhook();
     try {

@@ -2,10 +2,16 @@ import assert from 'node:assert/strict';
 import { canonicalJson, templateRevision } from '../../api/revision.js';
 
 describe('template revision', () => {
-  const template = { metadata: { labels: { app: 'podinfo' } }, spec: { containers: [{ name: 'podinfod', image: 'podinfo:6.0.0', ports: [{ containerPort: 9898 }] }] } };
+  const template = {
+    metadata: { labels: { app: 'podinfo' } },
+    spec: { containers: [{ name: 'podinfod', image: 'podinfo:6.0.0', ports: [{ containerPort: 9898 }] }] },
+  };
 
   it('ignores key order at every depth', () => {
-    const reordered = { spec: { containers: [{ ports: [{ containerPort: 9898 }], image: 'podinfo:6.0.0', name: 'podinfod' }] }, metadata: { labels: { app: 'podinfo' } } };
+    const reordered = {
+      spec: { containers: [{ ports: [{ containerPort: 9898 }], image: 'podinfo:6.0.0', name: 'podinfod' }] },
+      metadata: { labels: { app: 'podinfo' } },
+    };
     assert.equal(templateRevision(reordered), templateRevision(template));
   });
   it('changes with the image', () => {

@@ -13,7 +13,13 @@ describe('certificate authority', () => {
   });
 
   it('issues a serving certificate with DNS and IP names that Node verifies against the CA', () => {
-    const leaf = issueCertificate(ca, { commonName: 'sluice-webhook', usage: 'server', lifetimeSeconds: 600, dnsNames: ['sluice-webhook.sluice-system.svc'], ipAddresses: ['127.0.0.1'] });
+    const leaf = issueCertificate(ca, {
+      commonName: 'sluice-webhook',
+      usage: 'server',
+      lifetimeSeconds: 600,
+      dnsNames: ['sluice-webhook.sluice-system.svc'],
+      ipAddresses: ['127.0.0.1'],
+    });
     const x509 = new crypto.X509Certificate(leaf.certPem);
     assert.ok(x509.verify(new crypto.X509Certificate(ca.certPem).publicKey), 'signature checks with the CA key');
     assert.equal(x509.checkHost('sluice-webhook.sluice-system.svc'), 'sluice-webhook.sluice-system.svc');
@@ -31,7 +37,12 @@ describe('certificate authority', () => {
   });
 
   it('puts organisations in the subject, which Kubernetes reads as groups', () => {
-    const leaf = issueCertificate(ca, { commonName: 'alice', organizations: ['system:masters', 'dev'], usage: 'client', lifetimeSeconds: 60 });
+    const leaf = issueCertificate(ca, {
+      commonName: 'alice',
+      organizations: ['system:masters', 'dev'],
+      usage: 'client',
+      lifetimeSeconds: 60,
+    });
     const subject = new crypto.X509Certificate(leaf.certPem).subject;
     assert.match(subject, /O=system:masters/);
     assert.match(subject, /O=dev/);

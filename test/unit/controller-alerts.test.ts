@@ -10,9 +10,18 @@ import { deliveryUrl, payload, severityOf, wants, type Alert, type ProviderType 
 import { rev, seedCanary } from './controller-fixtures.js';
 
 const canary = seedCanary({ status: { phase: 'Failed', lastAppliedSpec: rev('podinfo:6.0.2'), canaryWeight: 0, failedChecks: 5 } });
-const alert: Alert = { canary, message: 'Rolling back podinfo.test failed checks threshold reached 5', severity: 'error', at: 1_795_000_000_000 };
+const alert: Alert = {
+  canary,
+  message: 'Rolling back podinfo.test failed checks threshold reached 5',
+  severity: 'error',
+  at: 1_795_000_000_000,
+};
 
-interface Received { url: string; body: Record<string, unknown>; headers: http.IncomingHttpHeaders }
+interface Received {
+  url: string;
+  body: Record<string, unknown>;
+  headers: http.IncomingHttpHeaders;
+}
 async function receiver(answer: (n: number) => number = () => 200) {
   const got: Received[] = [];
   const server = http.createServer((req, res) => {
@@ -36,28 +45,58 @@ describe('alerts', () => {
     assert.equal(severityOf({ type: 'Normal', message: 'Halt podinfo.test advancement success rate 69.17% < 99%' }), 'warn');
     assert.equal(severityOf({ type: 'Warning', message: 'Rolling back podinfo.test failed checks threshold reached 5' }), 'error');
     assert.equal(severityOf({ type: 'Normal', message: 'Advance podinfo.test canary weight 20' }), undefined);
-    assert.equal(severityOf({ type: 'Warning', message: 'Waiting for podinfo-canary.test rollout to finish: 0 of 2 updated replicas are available' }), undefined);
-    assert.deepEqual([wants('info', 'warn'), wants('warn', 'info'), wants('error', 'error'), wants(undefined, 'info')], [true, false, true, true]);
+    assert.equal(
+      severityOf({ type: 'Warning', message: 'Waiting for podinfo-canary.test rollout to finish: 0 of 2 updated replicas are available' }),
+      undefined,
+    );
+    assert.deepEqual(
+      [wants('info', 'warn'), wants('warn', 'info'), wants('error', 'error'), wants(undefined, 'info')],
+      [true, false, true, true],
+    );
   });
 
-  it('shapes each provider\'s payload', () => {
-    const slack = payload({ type: 'slack', channel: 'on-call', username: 'flagger' }, alert) as { channel: string; username: string; attachments: { color: string; author_name: string; text: string; fields: { title: string; value: string }[] }[] };
+  it("shapes each provider's payload", () => {
+    const slack = payload({ type: 'slack', channel: 'on-call', username: 'flagger' }, alert) as {
+      channel: string;
+      username: string;
+      attachments: { color: string; author_name: string; text: string; fields: { title: string; value: string }[] }[];
+    };
     assert.equal(slack.channel, 'on-call');
     assert.equal(slack.username, 'flagger');
     assert.equal(slack.attachments[0]!.color, 'danger');
     assert.equal(slack.attachments[0]!.author_name, 'podinfo.test');
     assert.equal(slack.attachments[0]!.text, alert.message);
-    assert.deepEqual(slack.attachments[0]!.fields.map((f) => [f.title, f.value]), [['Target', 'Deployment/podinfo.test'], ['Phase', 'Failed'], ['Revision', rev('podinfo:6.0.2').slice(0, 10)], ['Traffic weight', '0%'], ['Failed checks', '5']]);
-    for (const t of ['discord', 'rocket'] as ProviderType[]) assert.deepEqual(payload({ type: t }, alert), payload({ type: 'slack' }, alert));
-    const teams = payload({ type: 'msteams' }, alert) as Record<string, unknown> & { sections: { activityTitle: string; facts: unknown[] }[] };
+    assert.deepEqual(
+      slack.attachments[0]!.fields.map((f) => [f.title, f.value]),
+      [
+        ['Target', 'Deployment/podinfo.test'],
+        ['Phase', 'Failed'],
+        ['Revision', rev('podinfo:6.0.2').slice(0, 10)],
+        ['Traffic weight', '0%'],
+        ['Failed checks', '5'],
+      ],
+    );
+    for (const t of ['discord', 'rocket'] as ProviderType[])
+      assert.deepEqual(payload({ type: t }, alert), payload({ type: 'slack' }, alert));
+    const teams = payload({ type: 'msteams' }, alert) as Record<string, unknown> & {
+      sections: { activityTitle: string; facts: unknown[] }[];
+    };
     assert.equal(teams['@type'], 'MessageCard');
     assert.equal(teams.themeColor, 'E01E5A');
     assert.equal(teams.sections[0]!.activityTitle, alert.message);
     assert.equal(teams.sections[0]!.facts.length, 5);
-    const chat = payload({ type: 'gchat' }, alert) as { cards: { header: { title: string }; sections: { widgets: { textParagraph?: { text: string } }[] }[] }[] };
+    const chat = payload({ type: 'gchat' }, alert) as {
+      cards: { header: { title: string }; sections: { widgets: { textParagraph?: { text: string } }[] }[] }[];
+    };
     assert.equal(chat.cards[0]!.header.title, 'podinfo.test');
     assert.equal(chat.cards[0]!.sections[0]!.widgets[0]!.textParagraph!.text, alert.message);
-    assert.deepEqual(payload({ type: 'generic' }, alert), { name: 'podinfo', namespace: 'test', phase: 'Failed', checksum: rev('podinfo:6.0.2'), metadata: { eventMessage: alert.message, eventType: 'Warning', severity: 'error', timestamp: '1795000000000' } });
+    assert.deepEqual(payload({ type: 'generic' }, alert), {
+      name: 'podinfo',
+      namespace: 'test',
+      phase: 'Failed',
+      checksum: rev('podinfo:6.0.2'),
+      metadata: { eventMessage: alert.message, eventType: 'Warning', severity: 'error', timestamp: '1795000000000' },
+    });
     assert.equal(deliveryUrl({ type: 'discord' }, 'https://discord.com/api/webhooks/1/x'), 'https://discord.com/api/webhooks/1/x/slack');
   });
 
@@ -66,22 +105,33 @@ describe('alerts', () => {
     const proxied: string[] = [];
     const proxy = http.createServer((req, res) => {
       proxied.push(req.url ?? '');
-      const up = http.request(req.url!, { method: req.method, headers: req.headers }, (u) => { res.statusCode = u.statusCode ?? 502; u.pipe(res); });
+      const up = http.request(req.url!, { method: req.method, headers: req.headers }, (u) => {
+        res.statusCode = u.statusCode ?? 502;
+        u.pipe(res);
+      });
       req.pipe(up);
     });
     await new Promise<void>((ok) => proxy.listen(0, '127.0.0.1', ok));
     try {
-      const status = await deliver({ url: `${r.url}/hooks/abc`, proxy: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, body: { text: 'hi' }, timeoutMs: 2000 });
+      const status = await deliver({
+        url: `${r.url}/hooks/abc`,
+        proxy: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+        body: { text: 'hi' },
+        timeoutMs: 2000,
+      });
       assert.equal(status, 200);
       assert.deepEqual(proxied, [`${r.url}/hooks/abc`]);
-      assert.deepEqual(r.got.map((g) => [g.url, g.body]), [['/hooks/abc', { text: 'hi' }]]);
+      assert.deepEqual(
+        r.got.map((g) => [g.url, g.body]),
+        [['/hooks/abc', { text: 'hi' }]],
+      );
     } finally {
       proxy.close();
       r.server.close();
     }
   });
 
-  it('gives up on an endpoint that drips its answer a byte at a time, at the delivery\'s deadline', async () => {
+  it("gives up on an endpoint that drips its answer a byte at a time, at the delivery's deadline", async () => {
     const drip = http.createServer((_req, res) => {
       res.writeHead(200);
       const t = setInterval(() => res.write('x'), 100);
@@ -90,7 +140,10 @@ describe('alerts', () => {
     await new Promise<void>((ok) => drip.listen(0, '127.0.0.1', ok));
     const started = Date.now();
     try {
-      await assert.rejects(deliver({ url: `http://127.0.0.1:${(drip.address() as AddressInfo).port}/`, body: { text: 'hi' }, timeoutMs: 800 }), /did not finish within 0.8s/);
+      await assert.rejects(
+        deliver({ url: `http://127.0.0.1:${(drip.address() as AddressInfo).port}/`, body: { text: 'hi' }, timeoutMs: 800 }),
+        /did not finish within 0.8s/,
+      );
       assert.ok(Date.now() - started < 3000, 'cut off at the deadline, not by silence');
     } finally {
       drip.closeAllConnections();
@@ -100,17 +153,25 @@ describe('alerts', () => {
 
   const provider = (spec: AlertProvider['spec']): AlertProvider => ({ metadata: { name: 'chat', namespace: 'test' }, spec });
   const cache = (p: AlertProvider | undefined) => ({ get: () => p }) as unknown as Informer<AlertProvider>;
-  const withAlerts = (severity: string) => seedCanary({ analysis: { alerts: [{ name: 'on-call', severity, providerRef: { name: 'chat' } }] }, status: canary.status });
+  const withAlerts = (severity: string) =>
+    seedCanary({ analysis: { alerts: [{ name: 'on-call', severity, providerRef: { name: 'chat' } }] }, status: canary.status });
 
   it('retries a failing provider with backoff and never holds up the caller', async () => {
     const r = await receiver((n) => (n < 3 ? 500 : 200));
     const logs: string[] = [];
     const logger = winston.createLogger({ transports: [new winston.transports.Console({ silent: true })] });
     logger.on('data', (i: { message: string }) => logs.push(i.message));
-    const n = new Notifier({} as KubeClient, cache(provider({ type: 'slack', address: r.url })), logger, { timeoutMs: 1000, retries: 3, backoffMs: 20 });
+    const n = new Notifier({} as KubeClient, cache(provider({ type: 'slack', address: r.url })), logger, {
+      timeoutMs: 1000,
+      retries: 3,
+      backoffMs: 20,
+    });
     try {
       const t0 = Date.now();
-      n.notify(withAlerts('info'), [{ type: 'Warning', message: alert.message }, { type: 'Normal', message: 'Advance podinfo.test canary weight 20' }]);
+      n.notify(withAlerts('info'), [
+        { type: 'Warning', message: alert.message },
+        { type: 'Normal', message: 'Advance podinfo.test canary weight 20' },
+      ]);
       assert.ok(Date.now() - t0 < 20, 'notify returns at once');
       await n.idle();
       assert.equal(r.got.length, 3, 'two failures, then delivered');
@@ -124,7 +185,11 @@ describe('alerts', () => {
     const r = await receiver(() => 503);
     const warnings: string[] = [];
     const logger = { warn: (m: string) => warnings.push(m), info: () => undefined } as unknown as winston.Logger;
-    const n = new Notifier({} as KubeClient, cache(provider({ type: 'msteams', address: `${r.url}/secret-token` })), logger, { timeoutMs: 1000, retries: 1, backoffMs: 10 });
+    const n = new Notifier({} as KubeClient, cache(provider({ type: 'msteams', address: `${r.url}/secret-token` })), logger, {
+      timeoutMs: 1000,
+      retries: 1,
+      backoffMs: 10,
+    });
     try {
       const c = withAlerts('warn');
       c.spec.analysis!.webhooks = [{ name: 'flaky', type: 'rollout', url: 'http://x', muteAlert: true }];
@@ -145,7 +210,7 @@ describe('alerts', () => {
     }
   });
 
-  it('drops what overflows a slow provider\'s queue, says so once, and takes alerts again once it drains', async () => {
+  it("drops what overflows a slow provider's queue, says so once, and takes alerts again once it drains", async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const slow = http.createServer((req, res) => {
@@ -156,10 +221,16 @@ describe('alerts', () => {
     const warnings: string[] = [];
     const logger = { warn: (m: string) => warnings.push(m), info: () => undefined } as unknown as winston.Logger;
     const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
-    const n = new Notifier({} as KubeClient, cache(provider({ type: 'slack', address: url })), logger, { timeoutMs: 5000, retries: 0, backoffMs: 10, maxQueued: 3 });
+    const n = new Notifier({} as KubeClient, cache(provider({ type: 'slack', address: url })), logger, {
+      timeoutMs: 5000,
+      retries: 0,
+      backoffMs: 10,
+      maxQueued: 3,
+    });
     try {
       const c = withAlerts('info');
-      for (let i = 0; i < 10; i++) n.notify(c, [{ type: 'Normal', message: `New revision detected! Scaling up podinfo-canary.test (${i})` }]);
+      for (let i = 0; i < 10; i++)
+        n.notify(c, [{ type: 'Normal', message: `New revision detected! Scaling up podinfo-canary.test (${i})` }]);
       assert.equal(n.counts.overflowed, 7, 'three wait, seven are dropped');
       assert.equal(warnings.length, 1, 'one line per backlog');
       assert.match(warnings[0]!, /^AlertProvider chat\.test: alerts dropped: 3 alerts already wait for it/);

@@ -13,11 +13,15 @@ const ctx = { name: 'podinfo', namespace: 'test', target: 'podinfo', service: 'p
 
 describe('analysis', () => {
   describe('renderQuery', () => {
-    it('fills Flagger\'s placeholders, spaced or not', () => {
-      assert.equal(renderQuery('x{ns="{{ namespace }}",t=~"{{target}}-canary",r="{{ variables.region }}"}[{{ interval }}]', ctx), 'x{ns="test",t=~"podinfo-canary",r="eu"}[1m]');
+    it("fills Flagger's placeholders, spaced or not", () => {
+      assert.equal(
+        renderQuery('x{ns="{{ namespace }}",t=~"{{target}}-canary",r="{{ variables.region }}"}[{{ interval }}]', ctx),
+        'x{ns="test",t=~"podinfo-canary",r="eu"}[1m]',
+      );
     });
     it('names a missing variable', () => assert.throws(() => renderQuery('{{ variables.zone }}', ctx), /variable "zone" is not set/));
-    it('names an unknown placeholder', () => assert.throws(() => renderQuery('{{ args.name }}', ctx), /unknown placeholder \{\{ args\.name \}\}/));
+    it('names an unknown placeholder', () =>
+      assert.throws(() => renderQuery('{{ args.name }}', ctx), /unknown placeholder \{\{ args\.name \}\}/));
   });
 
   describe('verdict', () => {
@@ -42,22 +46,35 @@ describe('analysis', () => {
 
   describe('durations', () => {
     it('parses Go durations', () => {
-      assert.deepEqual(['1m', '30s', '1m30s', '500ms', '1h'].map((d) => parseDuration(d, 0)), [60_000, 30_000, 90_000, 500, 3_600_000]);
+      assert.deepEqual(
+        ['1m', '30s', '1m30s', '500ms', '1h'].map((d) => parseDuration(d, 0)),
+        [60_000, 30_000, 90_000, 500, 3_600_000],
+      );
       assert.equal(parseDuration(undefined, 7), 7);
     });
-    it('rejects what is not a duration, saying how to write one', () => assert.throws(() => parseDuration('1 minute', 0), /write it like 30s/));
+    it('rejects what is not a duration, saying how to write one', () =>
+      assert.throws(() => parseDuration('1 minute', 0), /write it like 30s/));
     it('writes Prometheus ranges in whole units', () => assert.deepEqual([60_000, 90_000, 500].map(promDuration), ['1m', '90s', '500ms']));
   });
 
   it('names unsupported Canary fields', () => {
-    const spec = { ...seedCanary().spec, ingressRef: { name: 'x' }, service: { port: 80, corsPolicy: { allowOrigin: ['*'] } }, analysis: { interval: '1m', mirror: true, mirrorWeight: 10 } } as Record<string, unknown>;
+    const spec = {
+      ...seedCanary().spec,
+      ingressRef: { name: 'x' },
+      service: { port: 80, corsPolicy: { allowOrigin: ['*'] } },
+      analysis: { interval: '1m', mirror: true, mirrorWeight: 10 },
+    } as Record<string, unknown>;
     assert.deepEqual(unsupportedFields(spec).sort(), ['analysis.mirrorWeight', 'ingressRef', 'service.corsPolicy']);
     assert.deepEqual(unsupportedFields(seedCanary().spec as Record<string, unknown>), []);
   });
 
   describe('runAnalysis errors (no Prometheus needed)', () => {
     it('fails a check whose template is missing, naming it', async () => {
-      const c = seedCanary({ analysis: { metrics: [{ name: 'error-rate', templateRef: { name: 'error-rate', namespace: 'flagger-system' }, thresholdRange: { max: 1 } }] } });
+      const c = seedCanary({
+        analysis: {
+          metrics: [{ name: 'error-rate', templateRef: { name: 'error-rate', namespace: 'flagger-system' }, thresholdRange: { max: 1 } }],
+        },
+      });
       const [r] = await runAnalysis(c, { metricTemplate: () => undefined, defaultPrometheus: 'http://127.0.0.1:9', timeoutMs: 500 });
       assert.equal(r?.ok, false);
       assert.match(r?.message ?? '', /MetricTemplate error-rate\.flagger-system not found/);
@@ -93,12 +110,24 @@ describe('analysis', () => {
     after(() => server.close());
     beforeEach(() => (seen.length = 0));
 
-    const template = (provider: MetricTemplate['spec']['provider']): MetricTemplate => ({ apiVersion: 'flagger.app/v1beta1', kind: 'MetricTemplate', metadata: { name: 'rate', namespace: 'ops' }, spec: { provider, query: 'vector(1)' } });
-    const canary = seedCanary({ analysis: { metrics: [{ name: 'rate', templateRef: { name: 'rate', namespace: 'ops' }, thresholdRange: { min: 99 } }] } });
+    const template = (provider: MetricTemplate['spec']['provider']): MetricTemplate => ({
+      apiVersion: 'flagger.app/v1beta1',
+      kind: 'MetricTemplate',
+      metadata: { name: 'rate', namespace: 'ops' },
+      spec: { provider, query: 'vector(1)' },
+    });
+    const canary = seedCanary({
+      analysis: { metrics: [{ name: 'rate', templateRef: { name: 'rate', namespace: 'ops' }, thresholdRange: { min: 99 } }] },
+    });
     const run = (tpl: MetricTemplate, secrets: Record<string, Record<string, string>> = {}) =>
-      runAnalysis(canary, { metricTemplate: () => tpl, secret: async (_ns, name) => secrets[name], defaultPrometheus: 'http://127.0.0.1:9', timeoutMs: 2000 });
+      runAnalysis(canary, {
+        metricTemplate: () => tpl,
+        secret: async (_ns, name) => secrets[name],
+        defaultPrometheus: 'http://127.0.0.1:9',
+        timeoutMs: 2000,
+      });
 
-    it('sends an address\'s user:password as Basic auth, below its path, and never shows them', async () => {
+    it("sends an address's user:password as Basic auth, below its path, and never shows them", async () => {
       const [ok] = await run(template({ type: 'prometheus', address: `http://scraper:s3cret@${base}/prom` }));
       assert.equal(ok?.ok, true, ok?.message);
       assert.deepEqual(seen, [{ path: '/prom/api/v1/query', auth: `Basic ${Buffer.from('scraper:s3cret').toString('base64')}` }]);
@@ -112,13 +141,19 @@ describe('analysis', () => {
       const tpl = template({ type: 'prometheus', address: `http://${base}`, secretRef: { name: 'prom-auth' } });
       assert.equal((await run(tpl, { 'prom-auth': { token: 'abc\n' } }))[0]?.ok, true);
       assert.equal((await run(tpl, { 'prom-auth': { username: 'u', password: 'p' } }))[0]?.ok, true);
-      assert.deepEqual(seen.map((x) => x.auth), ['Bearer abc', `Basic ${Buffer.from('u:p').toString('base64')}`]);
+      assert.deepEqual(
+        seen.map((x) => x.auth),
+        ['Bearer abc', `Basic ${Buffer.from('u:p').toString('base64')}`],
+      );
     });
 
     it('fails the check, naming the Secret, when it is missing or holds no credentials', async () => {
       const tpl = template({ type: 'prometheus', address: `http://${base}`, secretRef: { name: 'prom-auth' } });
       assert.match((await run(tpl))[0]?.message ?? '', /Secret prom-auth\.ops of MetricTemplate rate\.ops not found/);
-      assert.match((await run(tpl, { 'prom-auth': { other: 'x' } }))[0]?.message ?? '', /has neither "token" nor "username" and "password"/);
+      assert.match(
+        (await run(tpl, { 'prom-auth': { other: 'x' } }))[0]?.message ?? '',
+        /has neither "token" nor "username" and "password"/,
+      );
       assert.equal(seen.length, 0, 'nothing sent without the credentials');
     });
   });

@@ -87,7 +87,12 @@ describe('checks in flight', () => {
 
   it('does not use a result older than its time to live', async () => {
     let now = 0;
-    const checks = new ChecksInFlight(() => {}, undefined, { ...limits, resultTtlMs: 1000 }, () => now);
+    const checks = new ChecksInFlight(
+      () => {},
+      undefined,
+      { ...limits, resultTtlMs: 1000 },
+      () => now,
+    );
     checks.known('a/one', 's');
     checks.start('a/one', 'metrics', async () => [{ name: 'm', ok: true, value: 1, message: '' }]);
     await waitFor(() => checks.known('a/one', 's').has('metrics') || undefined, { timeoutMs: 1000, what: 'the result' });

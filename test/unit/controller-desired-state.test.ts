@@ -7,19 +7,38 @@ import { copyOf, deployment, rev, seedCanary } from './controller-fixtures.js';
 
 const V0 = 'podinfo:6.0.0';
 const V1 = 'podinfo:6.0.1';
-const hpa = (min: number): HorizontalPodAutoscaler => ({ metadata: { name: 'podinfo', namespace: 'test' }, spec: { minReplicas: min, maxReplicas: 4, scaleTargetRef: { kind: 'Deployment', name: 'podinfo' }, metrics: [{ type: 'Resource' }] } });
+const hpa = (min: number): HorizontalPodAutoscaler => ({
+  metadata: { name: 'podinfo', namespace: 'test' },
+  spec: { minReplicas: min, maxReplicas: 4, scaleTargetRef: { kind: 'Deployment', name: 'podinfo' }, metrics: [{ type: 'Resource' }] },
+});
 
 describe('desired state', () => {
   const c = seedCanary();
-  it('runs the revision under test on the copy with the primary\'s replicas while progressing', () => {
-    const want = desiredState(c, { phase: 'Progressing', lastPromotedSpec: rev(V0), lastAppliedSpec: rev(V1), canaryWeight: 30 }, deployment(V1, { paused: true, replicas: 2 }), copyOf(V0, 0), hpa(3));
+  it("runs the revision under test on the copy with the primary's replicas while progressing", () => {
+    const want = desiredState(
+      c,
+      { phase: 'Progressing', lastPromotedSpec: rev(V0), lastAppliedSpec: rev(V1), canaryWeight: 30 },
+      deployment(V1, { paused: true, replicas: 2 }),
+      copyOf(V0, 0),
+      hpa(3),
+    );
     assert.equal(want.copy.revision, rev(V1));
     assert.equal(want.copy.replicas, 3, 'the HPA minimum when it is higher');
     assert.equal(want.canaryWeight, 30);
-    assert.deepEqual(want.target, { paused: true, labels: { [labels.managed]: 'true' }, annotations: { [annotations.stableRevision]: rev(V0), [annotations.canary]: 'podinfo', [annotations.promoting]: null } });
+    assert.deepEqual(want.target, {
+      paused: true,
+      labels: { [labels.managed]: 'true' },
+      annotations: { [annotations.stableRevision]: rev(V0), [annotations.canary]: 'podinfo', [annotations.promoting]: null },
+    });
   });
   it('unpauses the target and marks the release while promoting, with all traffic on the canary', () => {
-    const want = desiredState(c, { phase: 'Promoting', lastPromotedSpec: rev(V0), lastAppliedSpec: rev(V1), canaryWeight: 100 }, deployment(V1, { paused: true }), copyOf(V1, 2), undefined);
+    const want = desiredState(
+      c,
+      { phase: 'Promoting', lastPromotedSpec: rev(V0), lastAppliedSpec: rev(V1), canaryWeight: 100 },
+      deployment(V1, { paused: true }),
+      copyOf(V1, 2),
+      undefined,
+    );
     assert.equal(want.canaryWeight, 100);
     assert.equal(want.target?.paused, false);
     assert.equal(want.target?.annotations[annotations.promoting], rev(V1));
@@ -27,7 +46,13 @@ describe('desired state', () => {
   });
   it('scales the copy to zero and routes everything to the primary when idle', () => {
     for (const phase of ['Succeeded', 'Failed', 'Initialized'] as const) {
-      const want = desiredState(c, { phase, lastPromotedSpec: rev(V0), lastAppliedSpec: rev(V1) }, deployment(V1, { paused: true }), copyOf(V1, 2), undefined);
+      const want = desiredState(
+        c,
+        { phase, lastPromotedSpec: rev(V0), lastAppliedSpec: rev(V1) },
+        deployment(V1, { paused: true }),
+        copyOf(V1, 2),
+        undefined,
+      );
       assert.equal(want.copy.replicas, 0, phase);
       assert.equal(want.canaryWeight, 0, phase);
       assert.equal(want.copy.template, undefined, `${phase}: the copy keeps its template`);
@@ -35,7 +60,13 @@ describe('desired state', () => {
     }
   });
   it('unpauses a target reverted to the stable revision', () => {
-    const want = desiredState(c, { phase: 'Failed', lastPromotedSpec: rev(V0), lastAppliedSpec: rev(V1) }, deployment(V0, { paused: true }), copyOf(V1, 0), undefined);
+    const want = desiredState(
+      c,
+      { phase: 'Failed', lastPromotedSpec: rev(V0), lastAppliedSpec: rev(V1) },
+      deployment(V0, { paused: true }),
+      copyOf(V1, 0),
+      undefined,
+    );
     assert.equal(want.target?.paused, false);
   });
   it('leaves the target alone before bootstrap', () => {
@@ -46,7 +77,11 @@ describe('desired state', () => {
   });
 
   describe('targetPatch', () => {
-    const want = { paused: true, labels: { [labels.managed]: 'true' }, annotations: { [annotations.stableRevision]: 'abc', [annotations.promoting]: null } };
+    const want = {
+      paused: true,
+      labels: { [labels.managed]: 'true' },
+      annotations: { [annotations.stableRevision]: 'abc', [annotations.promoting]: null },
+    };
     it('writes only what differs', () => {
       const t = deployment(V1, { paused: true, annotations: { [annotations.stableRevision]: 'abc', [annotations.promoting]: 'x' } });
       t.metadata.labels = { ...t.metadata.labels, [labels.managed]: 'true' };
@@ -63,7 +98,7 @@ describe('desired state', () => {
 describe('generated objects', () => {
   const c = seedCanary();
   const target = deployment(V0);
-  it('suffixes every selector value with -canary and marks the copy\'s pods', () => {
+  it("suffixes every selector value with -canary and marks the copy's pods", () => {
     const copy = canaryDeployment(c, target, target.spec.template, rev(V0), 2);
     assert.equal(copy.metadata.name, 'podinfo-canary');
     assert.deepEqual(copy.spec.selector.matchLabels, { app: 'podinfo-canary' });
@@ -74,7 +109,10 @@ describe('generated objects', () => {
   });
   it('selects primary pods and canary pods with separate Services', () => {
     const s = generatedServices(c, target);
-    assert.deepEqual([s.primary.metadata.name, s.canary.metadata.name, s.apex.metadata.name], ['podinfo-primary', 'podinfo-canary', 'podinfo']);
+    assert.deepEqual(
+      [s.primary.metadata.name, s.canary.metadata.name, s.apex.metadata.name],
+      ['podinfo-primary', 'podinfo-canary', 'podinfo'],
+    );
     assert.deepEqual(s.primary.spec.selector, { app: 'podinfo' });
     assert.deepEqual(s.canary.spec.selector, { app: 'podinfo-canary' });
     assert.deepEqual(s.primary.spec.ports, [{ name: 'http', port: 9898, targetPort: 9898, protocol: 'TCP' }]);
@@ -87,7 +125,13 @@ describe('generated objects', () => {
   it('splits the route by weight and attaches it to the gateways', () => {
     const r = httpRoute(c, { phase: 'Progressing' }, 30);
     assert.deepEqual(r.spec.parentRefs, [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'cilium', namespace: 'cilium' }]);
-    assert.deepEqual((r.spec.rules[0]!.backendRefs as { name: string; weight: number }[]).map((b) => [b.name, b.weight]), [['podinfo-primary', 70], ['podinfo-canary', 30]]);
+    assert.deepEqual(
+      (r.spec.rules[0]!.backendRefs as { name: string; weight: number }[]).map((b) => [b.name, b.weight]),
+      [
+        ['podinfo-primary', 70],
+        ['podinfo-canary', 30],
+      ],
+    );
   });
   it('points the HPA copy at the canary copy', () => {
     const h = canaryHpa(c, hpa(2), 'podinfo');

@@ -4,7 +4,9 @@ import { annotations } from '../../api/contract.js';
 import type { Deployment } from '../../api/workload.js';
 import { revisionOf } from '../../api/workload.js';
 
-export function seedCanary(over: { spec?: Partial<Canary['spec']>; analysis?: Partial<NonNullable<Canary['spec']['analysis']>>; status?: CanaryStatus } = {}): Canary {
+export function seedCanary(
+  over: { spec?: Partial<Canary['spec']>; analysis?: Partial<NonNullable<Canary['spec']['analysis']>>; status?: CanaryStatus } = {},
+): Canary {
   return {
     apiVersion: 'flagger.app/v1beta1',
     kind: 'Canary',
@@ -14,31 +16,60 @@ export function seedCanary(over: { spec?: Partial<Canary['spec']>; analysis?: Pa
       progressDeadlineSeconds: 60,
       autoscalerRef: { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', name: 'podinfo' },
       service: { port: 9898, targetPort: 9898, gatewayRefs: [{ name: 'cilium', namespace: 'cilium' }] },
-      analysis: { interval: '1m', threshold: 5, maxWeight: 50, stepWeight: 10, metrics: [{ name: 'request-success-rate', interval: '1m', thresholdRange: { min: 99 } }], ...over.analysis },
+      analysis: {
+        interval: '1m',
+        threshold: 5,
+        maxWeight: 50,
+        stepWeight: 10,
+        metrics: [{ name: 'request-success-rate', interval: '1m', thresholdRange: { min: 99 } }],
+        ...over.analysis,
+      },
       ...over.spec,
     },
     status: over.status,
   };
 }
 
-export function deployment(image: string, opts: { name?: string; replicas?: number; paused?: boolean; rolledOut?: boolean; annotations?: Record<string, string>; generation?: number } = {}): Deployment {
+export function deployment(
+  image: string,
+  opts: {
+    name?: string;
+    replicas?: number;
+    paused?: boolean;
+    rolledOut?: boolean;
+    annotations?: Record<string, string>;
+    generation?: number;
+  } = {},
+): Deployment {
   const replicas = opts.replicas ?? 2;
   const rolled = opts.rolledOut ?? true;
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name: opts.name ?? 'podinfo', namespace: 'test', generation: opts.generation ?? 3, annotations: opts.annotations, labels: { app: 'podinfo' } },
+    metadata: {
+      name: opts.name ?? 'podinfo',
+      namespace: 'test',
+      generation: opts.generation ?? 3,
+      annotations: opts.annotations,
+      labels: { app: 'podinfo' },
+    },
     spec: {
       replicas,
       paused: opts.paused,
       selector: { matchLabels: { app: 'podinfo' } },
       template: { metadata: { labels: { app: 'podinfo' } }, spec: { containers: [{ name: 'podinfod', image }] } },
     },
-    status: { observedGeneration: opts.generation ?? 3, replicas, updatedReplicas: rolled ? replicas : 0, availableReplicas: rolled ? replicas : 0, readyReplicas: rolled ? replicas : 0 },
+    status: {
+      observedGeneration: opts.generation ?? 3,
+      replicas,
+      updatedReplicas: rolled ? replicas : 0,
+      availableReplicas: rolled ? replicas : 0,
+      readyReplicas: rolled ? replicas : 0,
+    },
   };
 }
 
-export const rev = (image: string) => revisionOf(deployment(image));
+export const rev = (image: string) => revisionOf(deployment(image)).id;
 
 /** The canary copy running `image`'s revision, ready or not. */
 export function copyOf(image: string, replicas: number, ready = true): Deployment {

@@ -3,17 +3,40 @@ import assert from 'node:assert/strict';
 import { handBackPatch } from '../../controller/reconciler.js';
 import type { Deployment } from '../../api/workload.js';
 
-const target = (pinned: boolean): Deployment => ({
-  apiVersion: 'apps/v1',
-  kind: 'Deployment',
-  metadata: { name: 'podinfo', namespace: 'test', resourceVersion: '42', labels: { 'sluice.dev/managed': 'true' }, annotations: { 'sluice.dev/stable-revision': 'abc' } },
-  spec: { replicas: 2, paused: true, selector: { matchLabels: { app: 'podinfo' } }, template: { metadata: { labels: { app: 'podinfo' }, ...(pinned ? { annotations: { 'sluice.dev/config-revision': 'r1' } } : {}) }, spec: { containers: [] } } },
-} as unknown as Deployment);
+const target = (pinned: boolean): Deployment =>
+  ({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name: 'podinfo',
+      namespace: 'test',
+      resourceVersion: '42',
+      labels: { 'sluice.dev/managed': 'true' },
+      annotations: { 'sluice.dev/stable-revision': 'abc' },
+    },
+    spec: {
+      replicas: 2,
+      paused: true,
+      selector: { matchLabels: { app: 'podinfo' } },
+      template: {
+        metadata: { labels: { app: 'podinfo' }, ...(pinned ? { annotations: { 'sluice.dev/config-revision': 'r1' } } : {}) },
+        spec: { containers: [] },
+      },
+    },
+  }) as unknown as Deployment;
 
 describe('handing a target back when its Canary goes', () => {
-  for (const [pinned, tested] of [[false, false], [false, true], [true, false], [true, true]] as const) {
+  for (const [pinned, tested] of [
+    [false, false],
+    [false, true],
+    [true, false],
+    [true, true],
+  ] as const) {
     it(`${pinned ? 'pinned to config snapshots' : 'not pinned'}, ${tested ? 'on a tested template' : 'on an untested template'}`, () => {
-      const p = handBackPatch(target(pinned), tested) as { metadata: { resourceVersion: string; labels: Record<string, null>; annotations: Record<string, null> }; spec?: { paused?: boolean; template?: unknown } };
+      const p = handBackPatch(target(pinned), tested) as {
+        metadata: { resourceVersion: string; labels: Record<string, null>; annotations: Record<string, null> };
+        spec?: { paused?: boolean; template?: unknown };
+      };
       assert.equal(p.metadata.resourceVersion, '42', 'conditional on what was read');
       assert.deepEqual(p.metadata.labels, { 'sluice.dev/managed': null });
       assert.equal(p.metadata.annotations['sluice.dev/stable-revision'], null);

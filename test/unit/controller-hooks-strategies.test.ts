@@ -1,11 +1,14 @@
 // Hooks, gates and the iteration strategies in the state machine, driven the way the reconciler
 // drives it: decide, answer what it asks for, decide again.
+import { revisionOf } from '../../api/workload.js';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CanaryStatus, CanaryWebhook } from '../../api/flagger-types.js';
 import { callHook, hookPayload } from '../../controller/hooks/call-hook.js';
-import { decide, hooksOf, strategyOf, type Decision, type HookResults, type HookType, type MetricResult, type Observed, type Settings } from '../../controller/state-machine.js';
+import { decide, type Decision, type Observed, type Settings } from '../../controller/state-machine.js';
+import { hooksOf, strategyOf, type HookType } from '../../api/canary-analysis.js';
+import { type HookResults, type MetricResult } from '../../controller/check-results.js';
 import { copyOf, deployment, rev, seedCanary } from './controller-fixtures.js';
 
 const settings: Settings = { minIntervalMs: 1000, pollMs: 500 };
@@ -14,14 +17,28 @@ const at = (ms: number) => new Date(T0.getTime() + ms);
 const V0 = 'podinfo:6.0.0';
 const V1 = 'podinfo:6.0.1';
 const target = deployment(V1, { paused: true });
-const obs = (copy = copyOf(V1, 2)): Observed => ({ target, canaryDeployment: copy, autoscaler: undefined });
+const obs = (copy = copyOf(V1, 2)): Observed => ({ target, revision: revisionOf(target), canaryDeployment: copy, autoscaler: undefined });
 const pass: MetricResult[] = [{ name: 'request-success-rate', ok: true, value: 100, message: '' }];
-const status = (over: Partial<CanaryStatus>): CanaryStatus => ({ lastPromotedSpec: rev(V0), lastAppliedSpec: rev(V1), canaryWeight: 10, failedChecks: 0, iterations: 1, lastTransitionTime: T0.toISOString(), ...over });
+const status = (over: Partial<CanaryStatus>): CanaryStatus => ({
+  lastPromotedSpec: rev(V0),
+  lastAppliedSpec: rev(V1),
+  canaryWeight: 10,
+  failedChecks: 0,
+  iterations: 1,
+  lastTransitionTime: T0.toISOString(),
+  ...over,
+});
 const hook = (type: HookType, name: string = type): CanaryWebhook => ({ name, type, url: `http://tester/${name}` });
 const messages = (d: Decision) => d.events.map((e) => e.message);
 
 /** Runs decide to completion, answering hooks from `answers` (type → ok) and metrics with `metrics`; records what was asked. */
-function drive(c: ReturnType<typeof seedCanary>, o: Observed, now: Date, answers: Partial<Record<HookType, boolean>>, metrics: MetricResult[] = pass) {
+function drive(
+  c: ReturnType<typeof seedCanary>,
+  o: Observed,
+  now: Date,
+  answers: Partial<Record<HookType, boolean>>,
+  metrics: MetricResult[] = pass,
+) {
   const asked: string[] = [];
   let hooks: HookResults = {};
   let m: MetricResult[] | undefined;
@@ -30,7 +47,10 @@ function drive(c: ReturnType<typeof seedCanary>, o: Observed, now: Date, answers
     if (d.needHooks) {
       asked.push(d.needHooks);
       const ok = answers[d.needHooks] ?? true;
-      hooks = { ...hooks, [d.needHooks]: hooksOf(c, d.needHooks).map((h) => ({ name: h.name, ok, message: ok ? 'answered 200' : 'answered 403: closed' })) };
+      hooks = {
+        ...hooks,
+        [d.needHooks]: hooksOf(c, d.needHooks).map((h) => ({ name: h.name, ok, message: ok ? 'answered 200' : 'answered 403: closed' })),
+      };
     } else {
       asked.push('metrics');
       m = metrics;
@@ -48,7 +68,10 @@ describe('analysis hooks in the state machine', () => {
   });
 
   it('holds a new revision in Waiting, copy at zero, until confirm-rollout opens', () => {
-    const c = seedCanary({ analysis: { webhooks: [hook('confirm-rollout', 'gate')] }, status: { phase: 'Succeeded', lastPromotedSpec: rev(V0), lastTransitionTime: T0.toISOString() } });
+    const c = seedCanary({
+      analysis: { webhooks: [hook('confirm-rollout', 'gate')] },
+      status: { phase: 'Succeeded', lastPromotedSpec: rev(V0), lastTransitionTime: T0.toISOString() },
+    });
     const closed = drive(c, obs(copyOf(V0, 0)), at(1000), { 'confirm-rollout': false }).d;
     assert.equal(closed.status.phase, 'Waiting');
     assert.equal(closed.status.lastAppliedSpec, rev(V1));
@@ -63,7 +86,10 @@ describe('analysis hooks in the state machine', () => {
   });
 
   it('rolls back from Waiting when a rollback hook answers 2xx', () => {
-    const c = seedCanary({ analysis: { webhooks: [hook('confirm-rollout'), hook('rollback', 'switch')] }, status: status({ phase: 'Waiting', canaryWeight: 0, iterations: 0 }) });
+    const c = seedCanary({
+      analysis: { webhooks: [hook('confirm-rollout'), hook('rollback', 'switch')] },
+      status: status({ phase: 'Waiting', canaryWeight: 0, iterations: 0 }),
+    });
     const { d, asked } = drive(c, obs(copyOf(V0, 0)), at(70_000), { rollback: true });
     assert.deepEqual(asked, ['rollback']);
     assert.equal(d.status.phase, 'Failed');
@@ -71,7 +97,10 @@ describe('analysis hooks in the state machine', () => {
   });
 
   it('counts a failing pre-rollout hook as a failed check, retries after an interval, then starts', () => {
-    const c = seedCanary({ analysis: { threshold: 3, webhooks: [hook('pre-rollout', 'smoke')] }, status: status({ phase: 'Progressing', canaryWeight: 0, iterations: 0 }) });
+    const c = seedCanary({
+      analysis: { threshold: 3, webhooks: [hook('pre-rollout', 'smoke')] },
+      status: status({ phase: 'Progressing', canaryWeight: 0, iterations: 0 }),
+    });
     const first = drive(c, obs(), at(1000), { 'pre-rollout': false }).d;
     assert.equal(first.status.failedChecks, 1);
     assert.equal(first.status.canaryWeight, 0);
@@ -84,7 +113,10 @@ describe('analysis hooks in the state machine', () => {
   });
 
   it('asks rollback, then rollout hooks, then metrics, then the traffic gate, in that order', () => {
-    const c = seedCanary({ analysis: { webhooks: [hook('rollback'), hook('rollout'), hook('confirm-traffic-increase')] }, status: status({ phase: 'Progressing' }) });
+    const c = seedCanary({
+      analysis: { webhooks: [hook('rollback'), hook('rollout'), hook('confirm-traffic-increase')] },
+      status: status({ phase: 'Progressing' }),
+    });
     const { d, asked } = drive(c, obs(), at(60_000), { rollback: false });
     assert.deepEqual(asked, ['rollback', 'rollout', 'metrics', 'confirm-traffic-increase']);
     assert.equal(d.status.canaryWeight, 20);
@@ -95,19 +127,31 @@ describe('analysis hooks in the state machine', () => {
   });
 
   it('a failing rollout hook is a failed check like a failing metric, and rolls back at the threshold', () => {
-    const c = seedCanary({ analysis: { threshold: 2, webhooks: [hook('rollout', 'load')] }, status: status({ phase: 'Progressing', failedChecks: 1 }) });
+    const c = seedCanary({
+      analysis: { threshold: 2, webhooks: [hook('rollout', 'load')] },
+      status: status({ phase: 'Progressing', failedChecks: 1 }),
+    });
     const d = drive(c, obs(), at(60_000), { rollout: false }).d;
     assert.equal(d.status.phase, 'Failed');
-    assert.deepEqual(messages(d), ['Halt podinfo.test advancement rollout check load failed answered 403: closed', 'Rolling back podinfo.test failed checks threshold reached 2', 'Canary failed! Scaling down podinfo-canary.test']);
+    assert.deepEqual(messages(d), [
+      'Halt podinfo.test advancement rollout check load failed answered 403: closed',
+      'Rolling back podinfo.test failed checks threshold reached 2',
+      'Canary failed! Scaling down podinfo-canary.test',
+    ]);
   });
 
   it('holds at max weight in WaitingPromotion while confirm-promotion is closed, still checking metrics, then promotes', () => {
-    const c = seedCanary({ analysis: { webhooks: [hook('confirm-promotion', 'promotion gate')] }, status: status({ phase: 'Progressing', canaryWeight: 50, iterations: 5 }) });
+    const c = seedCanary({
+      analysis: { webhooks: [hook('confirm-promotion', 'promotion gate')] },
+      status: status({ phase: 'Progressing', canaryWeight: 50, iterations: 5 }),
+    });
     const held = drive(c, obs(), at(60_000), { 'confirm-promotion': false }).d;
     assert.equal(held.status.phase, 'WaitingPromotion');
     assert.equal(held.status.canaryWeight, 50);
     assert.deepEqual(messages(held), ['Halt podinfo.test advancement waiting for promotion approval promotion gate']);
-    const failing = drive({ ...c, status: held.status }, obs(), at(120_000), { 'confirm-promotion': false }, [{ name: 'request-success-rate', ok: false, message: 'success rate 50% < 99%' }]).d;
+    const failing = drive({ ...c, status: held.status }, obs(), at(120_000), { 'confirm-promotion': false }, [
+      { name: 'request-success-rate', ok: false, message: 'success rate 50% < 99%' },
+    ]).d;
     assert.equal(failing.status.failedChecks, 1, 'analysis goes on while waiting');
     const open = drive({ ...c, status: held.status }, obs(), at(120_000), { 'confirm-promotion': true }).d;
     assert.equal(open.status.phase, 'Promoting');
@@ -116,7 +160,8 @@ describe('analysis hooks in the state machine', () => {
 });
 
 describe('iteration strategies', () => {
-  const ab = (st: Partial<CanaryStatus>) => seedCanary({ analysis: { iterations: 3, match: [{ headers: { 'x-canary': { exact: 'insider' } } }] }, status: status(st) });
+  const ab = (st: Partial<CanaryStatus>) =>
+    seedCanary({ analysis: { iterations: 3, match: [{ headers: { 'x-canary': { exact: 'insider' } } }] }, status: status(st) });
   it('tells the strategies apart', () => {
     assert.equal(strategyOf(seedCanary()), 'canary');
     assert.equal(strategyOf(ab({})), 'ab');
@@ -126,7 +171,10 @@ describe('iteration strategies', () => {
     const start = drive(ab({ phase: 'Progressing', canaryWeight: 0, iterations: 0 }), obs(), at(1000), {}).d;
     assert.equal(start.status.canaryWeight, 0);
     assert.equal(start.status.iterations, 1);
-    assert.deepEqual(messages(start), ['Starting canary analysis for podinfo.test', 'Advance podinfo.test canary iteration 1/3 (requests matching analysis.match to the canary)']);
+    assert.deepEqual(messages(start), [
+      'Starting canary analysis for podinfo.test',
+      'Advance podinfo.test canary iteration 1/3 (requests matching analysis.match to the canary)',
+    ]);
     let st = start.status;
     const seen: string[] = [];
     for (let i = 1; i <= 3; i++) {
@@ -134,7 +182,12 @@ describe('iteration strategies', () => {
       seen.push(...messages(next));
       st = next.status;
     }
-    assert.deepEqual(seen, ['Advance podinfo.test canary iteration 2/3', 'Advance podinfo.test canary iteration 3/3', 'Routing all traffic to canary podinfo-canary.test', 'Promoting revision ' + rev(V1).slice(0, 10) + '… to podinfo.test']);
+    assert.deepEqual(seen, [
+      'Advance podinfo.test canary iteration 2/3',
+      'Advance podinfo.test canary iteration 3/3',
+      'Routing all traffic to canary podinfo-canary.test',
+      `Promoting revision ${rev(V1).slice(0, 10)}… to podinfo.test`,
+    ]);
     assert.equal(st.phase, 'Promoting');
     assert.equal(st.canaryWeight, 100);
   });
@@ -159,18 +212,23 @@ describe('calling hooks', () => {
   });
   after(() => server.close());
 
-  it('POSTs Flagger\'s payload and reports 2xx as passed', async () => {
+  it("POSTs Flagger's payload and reports 2xx as passed", async () => {
     seen.length = 0;
     const c = seedCanary({ status: status({ phase: 'Progressing' }) });
     const h: CanaryWebhook = { name: 'load', type: 'rollout', url: `${base}/`, metadata: { cmd: 'hey -z 1m' } };
     const r = await callHook(h, hookPayload(c, h, 'Progressing'));
     assert.deepEqual(r, { name: 'load', ok: true, message: 'answered 200' });
-    assert.deepEqual(seen, [{ name: 'podinfo', namespace: 'test', phase: 'Progressing', checksum: rev(V1), metadata: { cmd: 'hey -z 1m' } }]);
+    assert.deepEqual(seen, [
+      { name: 'podinfo', namespace: 'test', phase: 'Progressing', checksum: rev(V1), metadata: { cmd: 'hey -z 1m' } },
+    ]);
   });
 
   it('reports a non-2xx answer with its body, retrying as asked', async () => {
     seen.length = 0;
-    answer = (res) => { res.statusCode = 403; res.end('gate closed'); };
+    answer = (res) => {
+      res.statusCode = 403;
+      res.end('gate closed');
+    };
     const r = await callHook({ name: 'gate', url: `${base}/`, retries: 2, timeout: '5s' }, hookPayload(seedCanary(), {}, 'Waiting'));
     assert.deepEqual(r, { name: 'gate', ok: false, message: 'answered 403: gate closed' });
     assert.equal(seen.length, 3);

@@ -20,20 +20,36 @@ describe('leader election', () => {
     } as unknown as KubeClient;
     let stoppedAt = 0;
     let startedAt = 0;
-    const elector = new LeaderElector(client, {
-      namespace: 'sluice-system', name: 'lease', identity: 'a',
-      leaseDurationMs: 2000, renewDeadlineMs: 400, retryMs: 50,
-      onStartedLeading: () => (startedAt = Date.now()),
-      onStoppedLeading: () => (stoppedAt = Date.now()),
-    }, winston.createLogger({ silent: true }));
+    const elector = new LeaderElector(
+      client,
+      {
+        namespace: 'sluice-system',
+        name: 'lease',
+        identity: 'a',
+        leaseDurationMs: 2000,
+        renewDeadlineMs: 400,
+        retryMs: 50,
+        onStartedLeading: () => (startedAt = Date.now()),
+        onStoppedLeading: () => (stoppedAt = Date.now()),
+      },
+      winston.createLogger({ silent: true }),
+    );
     void elector.run();
     try {
       await waitFor(() => elector.isLeader || undefined, { timeoutMs: 2000, intervalMs: 10, what: 'leadership' });
-      await waitFor(() => !elector.isLeader || undefined, { timeoutMs: 2000, intervalMs: 10, what: 'leadership to end at the renew deadline' });
+      await waitFor(() => !elector.isLeader || undefined, {
+        timeoutMs: 2000,
+        intervalMs: 10,
+        what: 'leadership to end at the renew deadline',
+      });
       const lostAfter = Date.now() - startedAt;
       assert.ok(lostAfter >= 400, `not before the deadline (${lostAfter} ms)`);
       // The hung request never ends: only the deadline can have ended the leadership.
-      await waitFor(() => stoppedAt || undefined, { timeoutMs: 2000, intervalMs: 10, what: 'onStoppedLeading while the renewal still hangs' });
+      await waitFor(() => stoppedAt || undefined, {
+        timeoutMs: 2000,
+        intervalMs: 10,
+        what: 'onStoppedLeading while the renewal still hangs',
+      });
     } finally {
       elector.stop();
     }

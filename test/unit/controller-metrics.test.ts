@@ -14,7 +14,10 @@ describe('controller metrics', () => {
       m.metricResults(c, [{ name: 'request-success-rate', ok: true, value: 99.9, message: '' }]);
       m.finished(c, 'Succeeded', 42);
     }
-    const series = async (name: string) => (await m.registry.metrics()).split('\n').filter((l) => !l.startsWith('#') && (l.includes(`name="${name}"`) || l.includes(`workload="${name}-`)));
+    const series = async (name: string) =>
+      (await m.registry.metrics())
+        .split('\n')
+        .filter((l) => !l.startsWith('#') && (l.includes(`name="${name}"`) || l.includes(`workload="${name}-`)));
     assert.ok((await series(gone.metadata.name)).length >= 6, 'status, weights, analysis, duration and the success counter exist');
     m.forget(gone.metadata.namespace!, gone.metadata.name);
     assert.deepEqual(await series(gone.metadata.name), []);

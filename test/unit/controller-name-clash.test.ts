@@ -1,24 +1,48 @@
 // Objects at the names a Canary generates that are not sluice's are never adopted: they are named.
+import { labels as L } from '../../api/contract.js';
 import assert from 'node:assert/strict';
-import { CANARY_LABEL, NameClashError, foreignObjects } from '../../controller/generated-objects.js';
+import { NameClashError, foreignObjects } from '../../controller/generated-objects.js';
 import type { KubeObject } from '../../lib/kube/client.js';
 
-const ours = (name: string): KubeObject => ({ metadata: { name, labels: { [CANARY_LABEL]: 'podinfo', 'app.kubernetes.io/managed-by': 'sluice' } } });
+const ours = (name: string): KubeObject => ({
+  metadata: { name, labels: { [L.canaryName]: 'podinfo', 'app.kubernetes.io/managed-by': 'sluice' } },
+});
 const theirs = (name: string, labels: Record<string, string> = { app: 'mine' }): KubeObject => ({ metadata: { name, labels } });
 
 describe('name clashes with objects sluice did not generate', () => {
-  it('none when nothing exists or everything is sluice\'s', () => {
+  it("none when nothing exists or everything is sluice's", () => {
     assert.deepEqual(foreignObjects({}), []);
-    assert.deepEqual(foreignObjects({ canaryDeployment: ours('podinfo-canary'), canaryHpa: ours('podinfo-canary'), primaryService: ours('podinfo-primary'), canaryService: ours('podinfo-canary'), route: ours('podinfo') }), []);
+    assert.deepEqual(
+      foreignObjects({
+        canaryDeployment: ours('podinfo-canary'),
+        canaryHpa: ours('podinfo-canary'),
+        primaryService: ours('podinfo-primary'),
+        canaryService: ours('podinfo-canary'),
+        route: ours('podinfo'),
+      }),
+      [],
+    );
   });
 
   it('names every foreign object, by kind, including one labelled managed-by sluice without its Canary label', () => {
-    const found = foreignObjects({ canaryDeployment: theirs('podinfo-canary'), primaryService: theirs('podinfo-primary', { 'app.kubernetes.io/managed-by': 'sluice' }), canaryService: ours('podinfo-canary'), route: theirs('podinfo', {}) });
-    assert.deepEqual(found, [{ kind: 'Deployment', name: 'podinfo-canary' }, { kind: 'Service', name: 'podinfo-primary' }, { kind: 'HTTPRoute', name: 'podinfo' }]);
+    const found = foreignObjects({
+      canaryDeployment: theirs('podinfo-canary'),
+      primaryService: theirs('podinfo-primary', { 'app.kubernetes.io/managed-by': 'sluice' }),
+      canaryService: ours('podinfo-canary'),
+      route: theirs('podinfo', {}),
+    });
+    assert.deepEqual(found, [
+      { kind: 'Deployment', name: 'podinfo-canary' },
+      { kind: 'Service', name: 'podinfo-primary' },
+      { kind: 'HTTPRoute', name: 'podinfo' },
+    ]);
   });
 
   it('says what to do, naming the Canary and the objects', () => {
     const err = new NameClashError('podinfo.test', [{ kind: 'HTTPRoute', name: 'podinfo' }]);
-    assert.match(err.message, /^HTTPRoute podinfo already exists and is not sluice's: Canary podinfo\.test will not take it over; rename or delete it, or give the Canary another service\.name$/);
+    assert.match(
+      err.message,
+      /^HTTPRoute podinfo already exists and is not sluice's: Canary podinfo\.test will not take it over; rename or delete it, or give the Canary another service\.name$/,
+    );
   });
 });

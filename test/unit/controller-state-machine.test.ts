@@ -1,5 +1,8 @@
+import { revisionOf } from '../../api/workload.js';
 import assert from 'node:assert/strict';
-import { decide, nextWeight, type MetricResult, type Observed, type Settings } from '../../controller/state-machine.js';
+import { decide, type Observed, type Settings } from '../../controller/state-machine.js';
+import { nextWeight } from '../../api/canary-analysis.js';
+import { type MetricResult } from '../../controller/check-results.js';
 import { annotations } from '../../api/contract.js';
 import type { CanaryStatus } from '../../api/flagger-types.js';
 import { copyOf, deployment, rev, seedCanary } from './controller-fixtures.js';
@@ -10,8 +13,22 @@ const after = (ms: number) => new Date(T0.getTime() + ms);
 const V0 = 'podinfo:6.0.0';
 const V1 = 'podinfo:6.0.1';
 const V2 = 'podinfo:6.0.2';
-const obs = (target = deployment(V0), copy = copyOf(V0, 0)): Observed => ({ target, canaryDeployment: copy, autoscaler: undefined });
-const progressing = (over: Partial<CanaryStatus> = {}): CanaryStatus => ({ phase: 'Progressing', lastPromotedSpec: rev(V0), lastAppliedSpec: rev(V1), canaryWeight: 10, failedChecks: 0, iterations: 1, lastTransitionTime: T0.toISOString(), ...over });
+const obs = (target = deployment(V0), copy = copyOf(V0, 0)): Observed => ({
+  target,
+  revision: revisionOf(target),
+  canaryDeployment: copy,
+  autoscaler: undefined,
+});
+const progressing = (over: Partial<CanaryStatus> = {}): CanaryStatus => ({
+  phase: 'Progressing',
+  lastPromotedSpec: rev(V0),
+  lastAppliedSpec: rev(V1),
+  canaryWeight: 10,
+  failedChecks: 0,
+  iterations: 1,
+  lastTransitionTime: T0.toISOString(),
+  ...over,
+});
 const pass: MetricResult[] = [{ name: 'request-success-rate', ok: true, value: 100, message: '' }];
 const fail: MetricResult[] = [{ name: 'request-success-rate', ok: false, value: 69.17, message: 'success rate 69.17% < 99%' }];
 const messages = (d: { events: { message: string }[] }) => d.events.map((e) => e.message);
@@ -19,7 +36,13 @@ const messages = (d: { events: { message: string }[] }) => d.events.map((e) => e
 describe('rollout state machine', () => {
   describe('bootstrap', () => {
     it('reports a missing target on status and events, and retries', () => {
-      const d = decide(seedCanary(), { target: undefined, canaryDeployment: undefined, autoscaler: undefined }, undefined, T0, settings);
+      const d = decide(
+        seedCanary(),
+        { target: undefined, revision: undefined, canaryDeployment: undefined, autoscaler: undefined },
+        undefined,
+        T0,
+        settings,
+      );
       assert.equal(d.status.phase, 'Initializing');
       assert.match(messages(d)[0]!, /target Deployment podinfo\.test not found/);
       assert.equal(d.status.conditions?.[0]?.reason, 'TargetNotFound');
@@ -51,7 +74,8 @@ describe('rollout state machine', () => {
   });
 
   describe('idle', () => {
-    const idle = (phase: CanaryStatus['phase'], extra: Partial<CanaryStatus> = {}) => seedCanary({ status: { phase, lastPromotedSpec: rev(V0), lastTransitionTime: T0.toISOString(), ...extra } });
+    const idle = (phase: CanaryStatus['phase'], extra: Partial<CanaryStatus> = {}) =>
+      seedCanary({ status: { phase, lastPromotedSpec: rev(V0), lastTransitionTime: T0.toISOString(), ...extra } });
     it('does nothing while the template is the stable revision', () => {
       const d = decide(idle('Succeeded'), obs(), undefined, after(5000), settings);
       assert.deepEqual(d.events, []);
@@ -65,12 +89,24 @@ describe('rollout state machine', () => {
       assert.deepEqual(messages(d), ['New revision detected! Scaling up podinfo-canary.test']);
     });
     it('does not retry the revision that just failed', () => {
-      const d = decide(idle('Failed', { lastAppliedSpec: rev(V1) }), obs(deployment(V1, { paused: true })), undefined, after(5000), settings);
+      const d = decide(
+        idle('Failed', { lastAppliedSpec: rev(V1) }),
+        obs(deployment(V1, { paused: true })),
+        undefined,
+        after(5000),
+        settings,
+      );
       assert.equal(d.status.phase, 'Failed');
       assert.deepEqual(d.events, []);
     });
     it('analyses a newer revision after a failure', () => {
-      const d = decide(idle('Failed', { lastAppliedSpec: rev(V1) }), obs(deployment(V2, { paused: true })), undefined, after(5000), settings);
+      const d = decide(
+        idle('Failed', { lastAppliedSpec: rev(V1) }),
+        obs(deployment(V2, { paused: true })),
+        undefined,
+        after(5000),
+        settings,
+      );
       assert.equal(d.status.phase, 'Progressing');
       assert.equal(d.status.lastAppliedSpec, rev(V2));
     });
@@ -135,23 +171,44 @@ describe('rollout state machine', () => {
     });
     it('follows stepWeights and caps at maxWeight', () => {
       const c = seedCanary({ analysis: { stepWeights: [1, 5, 25, 80], maxWeight: 50, stepWeight: undefined } });
-      assert.deepEqual([0, 1, 5, 25].map((w) => nextWeight(c, w)), [1, 5, 25, 50]);
-      assert.equal(nextWeight(seedCanary(), 45), 50);
+      assert.deepEqual(
+        [0, 1, 5, 25].map((w) => nextWeight(c.spec, w)),
+        [1, 5, 25, 50],
+      );
+      assert.equal(nextWeight(seedCanary().spec, 45), 50);
     });
     it('releases after the checks pass at maxWeight', () => {
-      const d = decide(seedCanary({ status: progressing({ canaryWeight: 50 }) }), obs(target, copyOf(V1, 2)), pass, after(60_000), settings);
+      const d = decide(
+        seedCanary({ status: progressing({ canaryWeight: 50 }) }),
+        obs(target, copyOf(V1, 2)),
+        pass,
+        after(60_000),
+        settings,
+      );
       assert.equal(d.status.phase, 'Promoting');
       assert.equal(d.status.canaryWeight, 100);
       assert.deepEqual(messages(d), ['Routing all traffic to canary', `Promoting revision ${rev(V1).slice(0, 10)}… to podinfo.test`]);
     });
     it('halts on a failed check and counts it', () => {
-      const d = decide(seedCanary({ status: progressing({ canaryWeight: 20, failedChecks: 1 }) }), obs(target, copyOf(V1, 2)), fail, after(60_000), settings);
+      const d = decide(
+        seedCanary({ status: progressing({ canaryWeight: 20, failedChecks: 1 }) }),
+        obs(target, copyOf(V1, 2)),
+        fail,
+        after(60_000),
+        settings,
+      );
       assert.equal(d.status.canaryWeight, 20);
       assert.equal(d.status.failedChecks, 2);
       assert.deepEqual(messages(d), ['Halt podinfo.test advancement success rate 69.17% < 99%']);
     });
     it('rolls back when failed checks reach the threshold', () => {
-      const d = decide(seedCanary({ status: progressing({ canaryWeight: 20, failedChecks: 4 }) }), obs(target, copyOf(V1, 2)), fail, after(60_000), settings);
+      const d = decide(
+        seedCanary({ status: progressing({ canaryWeight: 20, failedChecks: 4 }) }),
+        obs(target, copyOf(V1, 2)),
+        fail,
+        after(60_000),
+        settings,
+      );
       assert.equal(d.status.phase, 'Failed');
       assert.equal(d.status.canaryWeight, 0);
       assert.equal(d.status.failedChecks, 5);
@@ -160,17 +217,32 @@ describe('rollout state machine', () => {
         'Rolling back podinfo.test failed checks threshold reached 5',
         'Canary failed! Scaling down podinfo-canary.test',
       ]);
-      assert.deepEqual(d.events.slice(1).map((e) => e.type), ['Warning', 'Warning']);
+      assert.deepEqual(
+        d.events.slice(1).map((e) => e.type),
+        ['Warning', 'Warning'],
+      );
       assert.equal(d.status.conditions?.[0]?.status, 'False');
     });
     it('restarts analysis for a newer revision', () => {
-      const d = decide(seedCanary({ status: progressing({ canaryWeight: 30 }) }), obs(deployment(V2, { paused: true }), copyOf(V1, 2)), undefined, after(1000), settings);
+      const d = decide(
+        seedCanary({ status: progressing({ canaryWeight: 30 }) }),
+        obs(deployment(V2, { paused: true }), copyOf(V1, 2)),
+        undefined,
+        after(1000),
+        settings,
+      );
       assert.equal(d.status.lastAppliedSpec, rev(V2));
       assert.equal(d.status.canaryWeight, 0);
       assert.deepEqual(messages(d), ['New revision detected! Restarting analysis for podinfo.test']);
     });
     it('abandons analysis when the template is reverted to the stable revision', () => {
-      const d = decide(seedCanary({ status: progressing({ canaryWeight: 30 }) }), obs(deployment(V0, { paused: true }), copyOf(V1, 2)), undefined, after(1000), settings);
+      const d = decide(
+        seedCanary({ status: progressing({ canaryWeight: 30 }) }),
+        obs(deployment(V0, { paused: true }), copyOf(V1, 2)),
+        undefined,
+        after(1000),
+        settings,
+      );
       assert.equal(d.status.phase, 'Initialized');
       assert.equal(d.status.canaryWeight, 0);
       assert.match(messages(d)[0]!, /reverted to its stable revision/);
@@ -180,7 +252,13 @@ describe('rollout state machine', () => {
   describe('release', () => {
     const promoting = (over: Partial<CanaryStatus> = {}) => progressing({ phase: 'Promoting', canaryWeight: 100, ...over });
     it('waits for the primary rollout', () => {
-      const d = decide(seedCanary({ status: promoting() }), obs(deployment(V1, { rolledOut: false }), copyOf(V1, 2)), undefined, after(1000), settings);
+      const d = decide(
+        seedCanary({ status: promoting() }),
+        obs(deployment(V1, { rolledOut: false }), copyOf(V1, 2)),
+        undefined,
+        after(1000),
+        settings,
+      );
       assert.deepEqual(messages(d), ['Waiting for podinfo.test rollout to finish: 0 of 2 updated replicas are available']);
     });
     it('completes once the primary runs the revision', () => {

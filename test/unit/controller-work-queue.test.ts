@@ -29,10 +29,13 @@ describe('work queue', () => {
   it('retries a failing key with growing backoff', async () => {
     const times: number[] = [];
     const errors: number[] = [];
-    const q = new WorkQueue(async () => {
-      times.push(Date.now());
-      if (times.length < 3) throw new Error('boom');
-    }, { baseBackoffMs: 20, onError: (_k, _e, retry) => errors.push(retry) });
+    const q = new WorkQueue(
+      async () => {
+        times.push(Date.now());
+        if (times.length < 3) throw new Error('boom');
+      },
+      { baseBackoffMs: 20, onError: (_k, _e, retry) => errors.push(retry) },
+    );
     q.start();
     q.add('k');
     await waitFor(() => times.length === 3, { timeoutMs: 2000, what: 'three attempts' });

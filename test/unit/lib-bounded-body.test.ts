@@ -24,7 +24,15 @@ async function hugeServer(size: number) {
     push();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, sent: () => sent, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    sent: () => sent,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }
 
 describe('answers read with a ceiling', () => {
@@ -39,7 +47,10 @@ describe('answers read with a ceiling', () => {
     const s = await hugeServer(300 * 1024 * 1024);
     try {
       const before = process.memoryUsage().rss;
-      const r = await callHook({ name: 'huge', url: s.url, timeout: '10s' }, { name: 'c', namespace: 'n', phase: 'Progressing', checksum: '', metadata: {} });
+      const r = await callHook(
+        { name: 'huge', url: s.url, timeout: '10s' },
+        { name: 'c', namespace: 'n', phase: 'Progressing', checksum: '', metadata: {} },
+      );
       assert.equal(r.ok, true);
       assert.ok(s.sent() < 50 * 1024 * 1024, `the server got to send ${s.sent()} bytes`);
       assert.ok(process.memoryUsage().rss - before < 100 * 1024 * 1024, 'memory stayed far below the answer');
@@ -52,21 +63,28 @@ describe('answers read with a ceiling', () => {
   it('Prometheus answering past its ceiling is a readable error, not memory', async () => {
     const s = await hugeServer(MAX_ANSWER_BYTES * 4);
     try {
-      await assert.rejects(new PrometheusClient(s.url, 10_000).query('up'), (err: unknown) => err instanceof PrometheusError && err.kind === 'bad-response' && /more than 8 MiB/.test(err.message));
+      await assert.rejects(
+        new PrometheusClient(s.url, 10_000).query('up'),
+        (err: unknown) => err instanceof PrometheusError && err.kind === 'bad-response' && /more than 8 MiB/.test(err.message),
+      );
       assert.ok(s.sent() < MAX_ANSWER_BYTES * 4, 'the rest was never read');
     } finally {
       await s.close();
     }
   });
 
-  it('a hook\'s timeout has a ceiling: 500h is not honoured', async () => {
+  it("a hook's timeout has a ceiling: 500h is not honoured", async () => {
     let seenSignal: AbortSignal | undefined;
     const started = Date.now();
     const fakeFetch = (async (_url: unknown, init?: RequestInit) => {
       seenSignal = init?.signal ?? undefined;
       throw Object.assign(new Error('timeout'), { name: 'TimeoutError' });
     }) as typeof fetch;
-    const r = await callHook({ name: 'slow', url: 'http://127.0.0.1:1/', timeout: '500h' }, { name: 'c', namespace: 'n', phase: 'Progressing', checksum: '', metadata: {} }, fakeFetch);
+    const r = await callHook(
+      { name: 'slow', url: 'http://127.0.0.1:1/', timeout: '500h' },
+      { name: 'c', namespace: 'n', phase: 'Progressing', checksum: '', metadata: {} },
+      fakeFetch,
+    );
     assert.equal(r.ok, false);
     assert.match(r.message, /timed out after 300s/);
     assert.ok(seenSignal, 'the call carries a deadline');

@@ -9,7 +9,12 @@ import { seedCanary } from './controller-fixtures.js';
 describe('egress guard', () => {
   it('denies link-local addresses by default, however they are written', async () => {
     const guard = new EgressGuard();
-    for (const url of ['http://169.254.169.254/latest/meta-data/', 'http://[fe80::1]:8080/', 'http://[::ffff:169.254.169.254]/', 'https://169.254.0.1:443/x']) {
+    for (const url of [
+      'http://169.254.169.254/latest/meta-data/',
+      'http://[fe80::1]:8080/',
+      'http://[::ffff:169.254.169.254]/',
+      'https://169.254.0.1:443/x',
+    ]) {
       await assert.rejects(guard.check(url), EgressDenied, url);
     }
     for (const url of ['http://127.0.0.1:9090/', 'http://10.0.0.1/', 'http://localhost:1/', 'http://[::1]/']) await guard.check(url);
@@ -17,12 +22,16 @@ describe('egress guard', () => {
 
   it('takes other ranges, none at all, and refuses what is not a CIDR', async () => {
     const guard = new EgressGuard(['10.0.0.0/8', '2001:db8::/32']);
-    await assert.rejects(guard.check('http://10.1.2.3/'), /10\.1\.2\.3, in a range the controller may not call \(--deny-egress-cidr 10\.0\.0\.0\/8,2001:db8::\/32\)/);
+    await assert.rejects(
+      guard.check('http://10.1.2.3/'),
+      /10\.1\.2\.3, in a range the controller may not call \(--deny-egress-cidr 10\.0\.0\.0\/8,2001:db8::\/32\)/,
+    );
     await assert.rejects(guard.check('http://[2001:db8::5]/'), EgressDenied);
     await guard.check('http://169.254.169.254/');
     guard.configure([]);
     await guard.check('http://10.1.2.3/');
-    for (const bad of ['10.0.0.0', '10.0.0.0/33', 'fe80::/129', 'example.com/8']) assert.throws(() => guard.configure([bad]), /is not a CIDR range/, bad);
+    for (const bad of ['10.0.0.0', '10.0.0.0/33', 'fe80::/129', 'example.com/8'])
+      assert.throws(() => guard.configure([bad]), /is not a CIDR range/, bad);
   });
 
   it('a hook at a denied address fails its check without being called', async () => {
@@ -31,16 +40,34 @@ describe('egress guard', () => {
       called.push(url);
       return new Response('ok');
     }) as unknown as typeof fetch;
-    const r = await callHook({ name: 'steal', url: 'http://169.254.169.254/latest/meta-data/iam/' }, { name: 'c', namespace: 'n', phase: 'Progressing', checksum: '', metadata: {} }, fakeFetch, undefined, new EgressGuard());
+    const r = await callHook(
+      { name: 'steal', url: 'http://169.254.169.254/latest/meta-data/iam/' },
+      { name: 'c', namespace: 'n', phase: 'Progressing', checksum: '', metadata: {} },
+      fakeFetch,
+      undefined,
+      new EgressGuard(),
+    );
     assert.equal(r.ok, false);
     assert.match(r.message, /^may not be called: 169\.254\.169\.254 is 169\.254\.169\.254, in a range/);
     assert.deepEqual(called, []);
   });
 
   it('a MetricTemplate pointing Prometheus at a denied address fails its check', async () => {
-    const c = seedCanary({ analysis: { metrics: [{ name: 'm', templateRef: { name: 'm', namespace: 'ops' }, thresholdRange: { min: 1 } }] } });
-    const tpl = { apiVersion: 'flagger.app/v1beta1', kind: 'MetricTemplate', metadata: { name: 'm', namespace: 'ops' }, spec: { provider: { type: 'prometheus', address: 'http://user:pw@169.254.169.254/' }, query: 'vector(1)' } };
-    const [r] = await runAnalysis(c, { metricTemplate: () => tpl, defaultPrometheus: 'http://127.0.0.1:9', timeoutMs: 500, egress: new EgressGuard() });
+    const c = seedCanary({
+      analysis: { metrics: [{ name: 'm', templateRef: { name: 'm', namespace: 'ops' }, thresholdRange: { min: 1 } }] },
+    });
+    const tpl = {
+      apiVersion: 'flagger.app/v1beta1',
+      kind: 'MetricTemplate',
+      metadata: { name: 'm', namespace: 'ops' },
+      spec: { provider: { type: 'prometheus', address: 'http://user:pw@169.254.169.254/' }, query: 'vector(1)' },
+    };
+    const [r] = await runAnalysis(c, {
+      metricTemplate: () => tpl,
+      defaultPrometheus: 'http://127.0.0.1:9',
+      timeoutMs: 500,
+      egress: new EgressGuard(),
+    });
     assert.equal(r?.ok, false);
     assert.match(r?.message ?? '', /check failed: Prometheus at http:\/\/169\.254\.169\.254\/ may not be called/);
     assert.doesNotMatch(r?.message ?? '', /user:pw/);

@@ -52,7 +52,10 @@ describe('flags', () => {
     [['stray'], /unexpected argument "stray"/],
   ] as const) {
     it(`refuses ${argv.join(' ')} naming the flag`, () => {
-      assert.throws(() => parseFlags(program, [...argv]), (err: unknown) => err instanceof FlagError && why.test(err.message));
+      assert.throws(
+        () => parseFlags(program, [...argv]),
+        (err: unknown) => err instanceof FlagError && why.test(err.message),
+      );
     });
   }
 
@@ -70,7 +73,7 @@ describe('flags', () => {
     it(`${p.name} --help lists every flag, booleans in both forms, with defaults`, () => {
       const text = usage(p);
       for (const [name, spec] of Object.entries(p.options) as [string, FlagSpec][]) {
-        const line = text.split("\n").find((l) => new RegExp(`^\\s*--${name}[=, ]`).test(l));
+        const line = text.split('\n').find((l) => new RegExp(`^\\s*--${name}[=, ]`).test(l));
         assert.ok(line, `--${name} listed`);
         if (spec.type === 'boolean') assert.match(line, new RegExp(`--no-${name}`));
         if (typeof spec.default === 'string' && spec.default !== '') assert.ok(line.includes(`(default: ${spec.default})`), line);

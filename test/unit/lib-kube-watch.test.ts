@@ -25,12 +25,26 @@ async function scriptedServer(watch: Script, lists: { count: number }) {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const kc = new KubeConfig();
-  kc.loadFromClusterAndUser({ name: 'c', server: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, skipTLSVerify: true }, { name: 'u' });
+  kc.loadFromClusterAndUser(
+    { name: 'c', server: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, skipTLSVerify: true },
+    { name: 'u' },
+  );
   const client = await KubeClient.fromKubeConfig(kc);
-  return { client, close: () => new Promise<void>((r) => { client.close(); server.closeAllConnections(); server.close(() => r()); }) };
+  return {
+    client,
+    close: () =>
+      new Promise<void>((r) => {
+        client.close();
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }
 
-const gone = JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' } });
+const gone = JSON.stringify({
+  type: 'ERROR',
+  object: { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' },
+});
 /** What the informer does with an ERROR event: it throws, to end the watch and re-list. */
 const throwOnError = (ev: WatchEvent<KubeObject>) => {
   if (ev.type === 'ERROR') throw new ApiError(410, 'Expired', 'too old resource version', ev.object);
@@ -38,18 +52,36 @@ const throwOnError = (ev: WatchEvent<KubeObject>) => {
 
 describe('watch streams, every way they end', () => {
   const cases: [string, Script, (err: unknown) => void][] = [
-    ['an ERROR event, the connection left open', (res) => res.write(`${gone}\n`), (err) => assert.ok(err instanceof ApiError && err.status === 410)],
+    [
+      'an ERROR event, the connection left open',
+      (res) => res.write(`${gone}\n`),
+      (err) => assert.ok(err instanceof ApiError && err.status === 410),
+    ],
     ['an ERROR event, then the end', (res) => res.end(`${gone}\n`), (err) => assert.ok(err instanceof ApiError && err.status === 410)],
-    ['an ERROR event split across chunks', (res) => { res.write(gone.slice(0, 20)); setImmediate(() => res.write(`${gone.slice(20)}\n`)); }, (err) => assert.ok(err instanceof ApiError)],
+    [
+      'an ERROR event split across chunks',
+      (res) => {
+        res.write(gone.slice(0, 20));
+        setImmediate(() => res.write(`${gone.slice(20)}\n`));
+      },
+      (err) => assert.ok(err instanceof ApiError),
+    ],
     ['a line that is not JSON', (res) => res.write('{"type": "ADDED", "obj\n'), (err) => assert.ok(err instanceof SyntaxError)],
-    ['the socket torn down mid-stream', (_res, socket) => socket.destroy(), (err) => assert.match(String((err as Error).message), /aborted|closed|socket hang up|ECONNRESET/)],
+    [
+      'the socket torn down mid-stream',
+      (_res, socket) => socket.destroy(),
+      (err) => assert.match(String((err as Error).message), /aborted|closed|socket hang up|ECONNRESET/),
+    ],
     ['the server closing it cleanly', (res) => res.end(), (err) => assert.equal(err, undefined)],
   ];
   for (const [name, script, check] of cases) {
     it(name, async () => {
       const { client, close } = await scriptedServer(script, { count: 0 });
       try {
-        const outcome = await client.watch(R.deployments, '1', throwOnError, { timeoutSeconds: 5 }).then(() => undefined, (err: unknown) => err);
+        const outcome = await client.watch(R.deployments, '1', throwOnError, { timeoutSeconds: 5 }).then(
+          () => undefined,
+          (err: unknown) => err,
+        );
         check(outcome);
       } finally {
         await close();
@@ -103,7 +135,10 @@ describe('watch streams, every way they end', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const kc = new KubeConfig();
-    kc.loadFromClusterAndUser({ name: 'c', server: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, skipTLSVerify: true }, { name: 'u' });
+    kc.loadFromClusterAndUser(
+      { name: 'c', server: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, skipTLSVerify: true },
+      { name: 'u' },
+    );
     const client = await KubeClient.fromKubeConfig(kc);
     const informer = new Informer(client, R.deployments, { onError: () => undefined });
     try {

@@ -2,11 +2,15 @@ import assert from 'node:assert/strict';
 import type { CanarySpec } from '../../api/flagger-types.js';
 import type { ClusterCanaryPolicy, PolicyConstraints } from '../../api/policy-types.js';
 import { enforce, policyViolations, violations } from '../../policy/constraints.js';
-import { maxWeight, nextWeight } from '../../controller/state-machine.js';
+import { maxWeight, nextWeight } from '../../api/canary-analysis.js';
 import { seedCanary } from './controller-fixtures.js';
 
 const policy = (name: string, constraints: PolicyConstraints): ClusterCanaryPolicy => ({ metadata: { name }, spec: { constraints } });
-const spec = (analysis: NonNullable<CanarySpec['analysis']>, extra: Partial<CanarySpec> = {}): CanarySpec => ({ ...seedCanary().spec, analysis, ...extra });
+const spec = (analysis: NonNullable<CanarySpec['analysis']>, extra: Partial<CanarySpec> = {}): CanarySpec => ({
+  ...seedCanary().spec,
+  analysis,
+  ...extra,
+});
 
 describe('policy constraints', () => {
   const strict: PolicyConstraints = {
@@ -15,16 +19,37 @@ describe('policy constraints', () => {
     minInterval: '30s',
     maxThreshold: 5,
     forbidSkipAnalysis: true,
-    requiredMetrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }, { name: 'request-duration', thresholdRange: { max: 500 } }],
+    requiredMetrics: [
+      { name: 'request-success-rate', thresholdRange: { min: 99 } },
+      { name: 'request-duration', thresholdRange: { max: 500 } },
+    ],
     requiredWebhooks: [{ type: 'pre-rollout' }],
   };
 
   it('passes the seed Canary against limits it meets', () => {
-    assert.deepEqual(violations(seedCanary().spec, { maxWeight: 50, maxStepWeight: 10, minInterval: '1m', maxThreshold: 5, requiredMetrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }] }), []);
+    assert.deepEqual(
+      violations(seedCanary().spec, {
+        maxWeight: 50,
+        maxStepWeight: 10,
+        minInterval: '1m',
+        maxThreshold: 5,
+        requiredMetrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }],
+      }),
+      [],
+    );
   });
 
   it('lists every broken rule at once, each naming the field, its value and the limit', () => {
-    const s = spec({ interval: '10s', threshold: 10, maxWeight: 90, stepWeight: 30, metrics: [{ name: 'request-success-rate', thresholdRange: { min: 90 } }] }, { skipAnalysis: true });
+    const s = spec(
+      {
+        interval: '10s',
+        threshold: 10,
+        maxWeight: 90,
+        stepWeight: 30,
+        metrics: [{ name: 'request-success-rate', thresholdRange: { min: 90 } }],
+      },
+      { skipAnalysis: true },
+    );
     assert.deepEqual(violations(s, strict), [
       'skipAnalysis: true is forbidden',
       'analysis.maxWeight 90 is above the ceiling 50',
@@ -48,28 +73,43 @@ describe('policy constraints', () => {
 
   it('checks stepWeights entries and increments, and a missing bound counts as looser', () => {
     const s = spec({ stepWeights: [5, 10, 40, 80], metrics: [{ name: 'request-duration' }] });
-    assert.deepEqual(violations(s, { maxWeight: 60, maxStepWeight: 20, requiredMetrics: [{ name: 'request-duration', thresholdRange: { max: 500 } }] }), [
-      'analysis.stepWeights entry 80 is above the ceiling 60',
-      'analysis.stepWeights step 10→40 is above the ceiling 20 per step',
-      'analysis.stepWeights step 40→80 is above the ceiling 20 per step',
-      'analysis.metrics "request-duration" thresholdRange.max unset is looser than 500',
-    ]);
+    assert.deepEqual(
+      violations(s, { maxWeight: 60, maxStepWeight: 20, requiredMetrics: [{ name: 'request-duration', thresholdRange: { max: 500 } }] }),
+      [
+        'analysis.stepWeights entry 80 is above the ceiling 60',
+        'analysis.stepWeights step 10→40 is above the ceiling 20 per step',
+        'analysis.stepWeights step 40→80 is above the ceiling 20 per step',
+        'analysis.metrics "request-duration" thresholdRange.max unset is looser than 500',
+      ],
+    );
   });
 
   it('requires a hook by type and, when given, by name', () => {
-    const s = spec({ webhooks: [{ name: 'load', type: 'rollout', url: 'http://x' }, { name: 'gate', type: 'pre-rollout', url: 'http://x' }] });
+    const s = spec({
+      webhooks: [
+        { name: 'load', type: 'rollout', url: 'http://x' },
+        { name: 'gate', type: 'pre-rollout', url: 'http://x' },
+      ],
+    });
     assert.deepEqual(violations(s, { requiredWebhooks: [{ type: 'pre-rollout' }, { type: 'rollout', name: 'load' }] }), []);
-    assert.deepEqual(violations(s, { requiredWebhooks: [{ type: 'pre-rollout', name: 'smoke' }] }), ['analysis.webhooks has no pre-rollout "smoke" hook, which is required']);
+    assert.deepEqual(violations(s, { requiredWebhooks: [{ type: 'pre-rollout', name: 'smoke' }] }), [
+      'analysis.webhooks has no pre-rollout "smoke" hook, which is required',
+    ]);
   });
 
   it('a required templateRef must be the one used', () => {
     const s = spec({ metrics: [{ name: 'error-rate', templateRef: { name: 'mine' }, thresholdRange: { max: 1 } }] });
-    assert.deepEqual(violations(s, { requiredMetrics: [{ name: 'error-rate', templateRef: { name: 'platform-errors', namespace: 'sluice-system' }, thresholdRange: { max: 1 } }] }), [
-      'analysis.metrics "error-rate" must be computed by templateRef sluice-system/platform-errors, not templateRef mine',
-    ]);
+    assert.deepEqual(
+      violations(s, {
+        requiredMetrics: [
+          { name: 'error-rate', templateRef: { name: 'platform-errors', namespace: 'sluice-system' }, thresholdRange: { max: 1 } },
+        ],
+      }),
+      ['analysis.metrics "error-rate" must be computed by templateRef sluice-system/platform-errors, not templateRef mine'],
+    );
   });
 
-  it('a required metric must be computed the policy\'s way: no query, template or variables of the Canary\'s own', () => {
+  it("a required metric must be computed the policy's way: no query, template or variables of the Canary's own", () => {
     const required = [{ name: 'request-success-rate', thresholdRange: { min: 99 } }];
     const bypasses: [object, string][] = [
       [{ query: 'vector(100)' }, 'query "vector(100)"'],
@@ -77,13 +117,37 @@ describe('policy constraints', () => {
     ];
     for (const [how, said] of bypasses) {
       const s = spec({ metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 }, ...how }] });
-      assert.deepEqual(violations(s, { requiredMetrics: required }), [`analysis.metrics "request-success-rate" must be computed by the builtin query, not ${said}`]);
+      assert.deepEqual(violations(s, { requiredMetrics: required }), [
+        `analysis.metrics "request-success-rate" must be computed by the builtin query, not ${said}`,
+      ]);
       const fixed = enforce(s, [policy('p', { requiredMetrics: required })]);
-      assert.deepEqual(fixed.analysis?.metrics?.[0], { name: 'request-success-rate', thresholdRange: { min: 99 } }, 'enforced: the builtin again');
+      assert.deepEqual(
+        fixed.analysis?.metrics?.[0],
+        { name: 'request-success-rate', thresholdRange: { min: 99 } },
+        'enforced: the builtin again',
+      );
     }
-    const templated = [{ name: 'errors', templateRef: { name: 'platform-errors', namespace: 'sluice-system' }, templateVariables: { service: 'x' }, thresholdRange: { max: 1 } }];
-    const s = spec({ metrics: [{ name: 'errors', templateRef: { name: 'platform-errors', namespace: 'sluice-system' }, templateVariables: { service: 'other' }, thresholdRange: { max: 1 } }] });
-    assert.deepEqual(violations(s, { requiredMetrics: templated }), ['analysis.metrics "errors" must be computed by templateRef sluice-system/platform-errors with templateVariables service=x, not templateRef sluice-system/platform-errors with templateVariables service=other']);
+    const templated = [
+      {
+        name: 'errors',
+        templateRef: { name: 'platform-errors', namespace: 'sluice-system' },
+        templateVariables: { service: 'x' },
+        thresholdRange: { max: 1 },
+      },
+    ];
+    const s = spec({
+      metrics: [
+        {
+          name: 'errors',
+          templateRef: { name: 'platform-errors', namespace: 'sluice-system' },
+          templateVariables: { service: 'other' },
+          thresholdRange: { max: 1 },
+        },
+      ],
+    });
+    assert.deepEqual(violations(s, { requiredMetrics: templated }), [
+      'analysis.metrics "errors" must be computed by templateRef sluice-system/platform-errors with templateVariables service=x, not templateRef sluice-system/platform-errors with templateVariables service=other',
+    ]);
     assert.deepEqual(violations(enforce(s, [policy('p', { requiredMetrics: templated })]), { requiredMetrics: templated }), []);
   });
 
@@ -97,7 +161,16 @@ describe('policy constraints', () => {
 
   describe('enforce', () => {
     it('tightens a loose spec to the strictest of several policies, leaving the stored spec untouched', () => {
-      const s = spec({ interval: '10s', threshold: 10, maxWeight: 90, stepWeight: 30, metrics: [{ name: 'request-success-rate', thresholdRange: { min: 90 } }] }, { skipAnalysis: true });
+      const s = spec(
+        {
+          interval: '10s',
+          threshold: 10,
+          maxWeight: 90,
+          stepWeight: 30,
+          metrics: [{ name: 'request-success-rate', thresholdRange: { min: 90 } }],
+        },
+        { skipAnalysis: true },
+      );
       const before = structuredClone(s);
       const out = enforce(s, [policy('a', strict), policy('b', { maxWeight: 40 })]);
       assert.deepEqual(s, before);
@@ -121,24 +194,32 @@ describe('policy constraints', () => {
     });
 
     it('adds a required hook that carries its URL', () => {
-      const out = enforce(spec({}), [policy('a', { requiredWebhooks: [{ type: 'pre-rollout', name: 'smoke', url: 'http://tester/gate' }] })]);
+      const out = enforce(spec({}), [
+        policy('a', { requiredWebhooks: [{ type: 'pre-rollout', name: 'smoke', url: 'http://tester/gate' }] }),
+      ]);
       assert.deepEqual(out.analysis!.webhooks, [{ type: 'pre-rollout', name: 'smoke', url: 'http://tester/gate' }]);
     });
 
     it('always yields a spec with no enforceable violation, and weights the state machine keeps under the ceiling (500 random cases)', () => {
       let seed = 7;
-      const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+      const rnd = (n: number) => {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        return seed % n;
+      };
       const maybe = <T>(v: T) => (rnd(3) === 0 ? undefined : v);
       for (let i = 0; i < 500; i++) {
         const steps = rnd(2) === 0 ? undefined : [...new Set(Array.from({ length: 1 + rnd(4) }, () => 1 + rnd(100)))];
-        const s = spec({
-          interval: maybe(`${1 + rnd(120)}s`),
-          threshold: maybe(1 + rnd(10)),
-          maxWeight: maybe(1 + rnd(100)),
-          stepWeight: maybe(1 + rnd(50)),
-          stepWeights: steps,
-          metrics: rnd(2) === 0 ? [] : [{ name: 'request-success-rate', thresholdRange: maybe({ min: rnd(100) }) }],
-        }, { skipAnalysis: rnd(4) === 0 });
+        const s = spec(
+          {
+            interval: maybe(`${1 + rnd(120)}s`),
+            threshold: maybe(1 + rnd(10)),
+            maxWeight: maybe(1 + rnd(100)),
+            stepWeight: maybe(1 + rnd(50)),
+            stepWeights: steps,
+            metrics: rnd(2) === 0 ? [] : [{ name: 'request-success-rate', thresholdRange: maybe({ min: rnd(100) }) }],
+          },
+          { skipAnalysis: rnd(4) === 0 },
+        );
         const c: PolicyConstraints = {
           maxWeight: maybe(1 + rnd(100)),
           maxStepWeight: maybe(1 + rnd(40)),
@@ -151,9 +232,9 @@ describe('policy constraints', () => {
         assert.deepEqual(violations(out, c), [], `case ${i}: ${JSON.stringify({ s: s.analysis, c })}`);
         if (c.maxWeight !== undefined) {
           const canary = { ...seedCanary(), spec: out };
-          assert.ok(maxWeight(canary) <= c.maxWeight, `case ${i}`);
-          for (let w = 0, n = 0; w < maxWeight(canary) && n < 200; n++) {
-            const next = nextWeight(canary, w);
+          assert.ok(maxWeight(canary.spec) <= c.maxWeight, `case ${i}`);
+          for (let w = 0, n = 0; w < maxWeight(canary.spec) && n < 200; n++) {
+            const next = nextWeight(canary.spec, w);
             assert.ok(next <= c.maxWeight && (c.maxStepWeight === undefined || next - w <= c.maxStepWeight), `case ${i}: ${w}→${next}`);
             w = next;
           }

@@ -58,7 +58,8 @@ describe('simulator request outcome', () => {
   });
 
   describe('validateFault', () => {
-    it('accepts a ratio and a latency', () => assert.deepEqual(validateFault({ errorRatio: 0.25, latencyMs: 100 }), { errorRatio: 0.25, latencyMs: 100 }));
+    it('accepts a ratio and a latency', () =>
+      assert.deepEqual(validateFault({ errorRatio: 0.25, latencyMs: 100 }), { errorRatio: 0.25, latencyMs: 100 }));
     it('defaults missing fields to no fault', () => assert.deepEqual(validateFault({}), { errorRatio: 0, latencyMs: 0 }));
     for (const bad of [{ errorRatio: 1.5 }, { errorRatio: -0.1 }, { errorRatio: '0.5' }, { latencyMs: -1 }, { latencyMs: 'slow' }]) {
       it(`rejects ${JSON.stringify(bad)} with a message naming the field`, () => {

@@ -15,14 +15,39 @@ describe('simulator routing (Gateway API semantics)', () => {
       ['exact path', { path: { type: 'Exact', value: '/healthz' } }, { path: '/healthz' }, true],
       ['exact path mismatch', { path: { type: 'Exact', value: '/healthz' } }, { path: '/healthz/x' }, false],
       ['regex path is anchored', { path: { type: 'RegularExpression', value: '/v[0-9]+' } }, { path: '/v12/x' }, false],
-      ['header exact, case-insensitive name', { headers: [{ name: 'X-Canary', value: 'insider' }] }, { headers: { 'x-canary': 'insider' } }, true],
-      ['header value is case-sensitive', { headers: [{ name: 'x-canary', value: 'insider' }] }, { headers: { 'x-canary': 'Insider' } }, false],
+      [
+        'header exact, case-insensitive name',
+        { headers: [{ name: 'X-Canary', value: 'insider' }] },
+        { headers: { 'x-canary': 'insider' } },
+        true,
+      ],
+      [
+        'header value is case-sensitive',
+        { headers: [{ name: 'x-canary', value: 'insider' }] },
+        { headers: { 'x-canary': 'Insider' } },
+        false,
+      ],
       ['missing header', { headers: [{ name: 'x-canary', value: 'insider' }] }, {}, false],
-      ['cookie by header regex', { headers: [{ name: 'cookie', type: 'RegularExpression', value: '^(.*?;)?(canary=always)(;.*)?$' }] }, { headers: { cookie: 'a=1;canary=always;b=2' } }, true],
-      ['regex header is a full match', { headers: [{ name: 'x-v', type: 'RegularExpression', value: 'beta' }] }, { headers: { 'x-v': 'beta-2' } }, false],
+      [
+        'cookie by header regex',
+        { headers: [{ name: 'cookie', type: 'RegularExpression', value: '^(.*?;)?(canary=always)(;.*)?$' }] },
+        { headers: { cookie: 'a=1;canary=always;b=2' } },
+        true,
+      ],
+      [
+        'regex header is a full match',
+        { headers: [{ name: 'x-v', type: 'RegularExpression', value: 'beta' }] },
+        { headers: { 'x-v': 'beta-2' } },
+        false,
+      ],
       ['query param', { queryParams: [{ name: 'beta', value: 'on' }] }, { query: { beta: 'on' } }, true],
       ['method', { method: 'POST' }, { method: 'GET' }, false],
-      ['all conditions are ANDed', { headers: [{ name: 'a', value: '1' }], queryParams: [{ name: 'b', value: '2' }] }, { headers: { a: '1' } }, false],
+      [
+        'all conditions are ANDed',
+        { headers: [{ name: 'a', value: '1' }], queryParams: [{ name: 'b', value: '2' }] },
+        { headers: { a: '1' } },
+        false,
+      ],
     ];
     for (const [name, match, r, expected] of cases) {
       it(name, () => assert.equal(matchApplies(match, req(r)), expected));
@@ -67,7 +92,17 @@ describe('simulator routing (Gateway API semantics)', () => {
       assert.equal(toCanary, 100);
     });
     it('never picks a zero-weight backend', () => {
-      for (let i = 0; i < 100; i++) assert.equal(pickBackend([{ ...primary, weight: 100 }, { ...canary, weight: 0 }], i / 100)?.name, 'podinfo-primary');
+      for (let i = 0; i < 100; i++)
+        assert.equal(
+          pickBackend(
+            [
+              { ...primary, weight: 100 },
+              { ...canary, weight: 0 },
+            ],
+            i / 100,
+          )?.name,
+          'podinfo-primary',
+        );
     });
     it('weight defaults to 1', () => {
       assert.equal(pickBackend([{ name: 'a' }, { name: 'b' }], 0.75)?.name, 'b');

@@ -9,13 +9,17 @@ import { rev, seedCanary } from './controller-fixtures.js';
 
 function engineFor(rules: unknown[] | (() => unknown[]), profile: TrafficProfile, seed = 42) {
   let s = seed;
-  const random = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-  return new TrafficEngine({
-    routes: () => [{ namespace: 'test', name: 'podinfo', rules: (typeof rules === 'function' ? rules() : rules) as RouteRule[] }],
-    backend: () => ({ exists: true, readyEndpoints: 2 }),
-    fault: () => undefined,
-    profile: () => profile,
-  }, new SimulatorMetrics(), random);
+  const random = () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  return new TrafficEngine(
+    {
+      routes: () => [{ namespace: 'test', name: 'podinfo', rules: (typeof rules === 'function' ? rules() : rules) as RouteRule[] }],
+      backend: () => ({ exists: true, readyEndpoints: 2 }),
+      fault: () => undefined,
+      profile: () => profile,
+    },
+    new SimulatorMetrics(),
+    random,
+  );
 }
 
 describe('traffic engine with cookie-keeping clients', () => {

@@ -39,15 +39,23 @@ describe('tester', () => {
   });
 
   it('understands hey command lines and never runs anything else', () => {
-    assert.deepEqual(parseHey('hey -z 1m -q 10 -c 2 -m POST -d \'{"a": 1}\' -H "X-Canary: insider" -host app.example.com http://podinfo-canary.test:9898/echo'), {
-      url: 'http://podinfo-canary.test:9898/echo',
-      method: 'POST',
-      headers: { 'X-Canary': 'insider', host: 'app.example.com' },
-      body: '{"a": 1}',
-      ratePerSecond: 20,
-      durationMs: 60_000,
-    });
-    assert.throws(() => parseHey('curl http://x/'), /only "hey" load commands are understood, not "curl"; the sluice tester runs no commands/);
+    assert.deepEqual(
+      parseHey(
+        'hey -z 1m -q 10 -c 2 -m POST -d \'{"a": 1}\' -H "X-Canary: insider" -host app.example.com http://podinfo-canary.test:9898/echo',
+      ),
+      {
+        url: 'http://podinfo-canary.test:9898/echo',
+        method: 'POST',
+        headers: { 'X-Canary': 'insider', host: 'app.example.com' },
+        body: '{"a": 1}',
+        ratePerSecond: 20,
+        durationMs: 60_000,
+      },
+    );
+    assert.throws(
+      () => parseHey('curl http://x/'),
+      /only "hey" load commands are understood, not "curl"; the sluice tester runs no commands/,
+    );
     assert.throws(() => parseHey('hey -z 1m -q 10 -c 2 http://x/; rm -rf /'), /not understood|must be http/);
     assert.throws(() => parseHey('hey -q 5000 -c 1 http://x/'), /above the tester's limit/);
     assert.throws(() => parseHey('hey -z 2h http://x/'), /duration above/);
@@ -55,7 +63,10 @@ describe('tester', () => {
 
   it('runs a bounded load task once per Canary and command, at its rate', async () => {
     let hits = 0;
-    const target = http.createServer((_req, res) => { hits++; res.end('ok'); });
+    const target = http.createServer((_req, res) => {
+      hits++;
+      res.end('ok');
+    });
     await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(target.address() as AddressInfo).port}/`;
     const tester = createTester(silent);
@@ -66,7 +77,10 @@ describe('tester', () => {
       await waitFor(() => tester.tasks.size === 0, { timeoutMs: 5000, what: 'the task to end' });
       // 20/s for 1 s: about 20 requests (timer granularity allows a little either way).
       assert.ok(hits >= 15 && hits <= 22, `${hits} requests`);
-      const bad = await request(tester.app).post('/').send({ ...podinfo, metadata: { type: 'bash', cmd: 'ls' } }).expect(400);
+      const bad = await request(tester.app)
+        .post('/')
+        .send({ ...podinfo, metadata: { type: 'bash', cmd: 'ls' } })
+        .expect(400);
       assert.match(bad.body.error, /^podinfo\.test: metadata must be/);
     } finally {
       await tester.stopAll();
@@ -94,7 +108,11 @@ describe('tester', () => {
     await request(app).post('/gate/open').send({ name: 'a', namespace: 'test' }).expect(200);
     await request(app).post('/gate/close').send({ name: 'a', namespace: 'test' }).expect(200);
     await request(app).post('/gate/open').send({ name: 'c', namespace: 'test' }).expect(200);
-    for (const bad of [{ name: 'A', namespace: 'test' }, { name: 'x'.repeat(254), namespace: 'test' }, { name: 'ok', namespace: 'has.dot' }]) {
+    for (const bad of [
+      { name: 'A', namespace: 'test' },
+      { name: 'x'.repeat(254), namespace: 'test' },
+      { name: 'ok', namespace: 'has.dot' },
+    ]) {
       const r = await request(app).post('/gate/check').send(bad).expect(400);
       assert.match(r.body.error, /as Kubernetes spells them/);
     }

@@ -4,7 +4,7 @@ import { decideFreeze, type Decision } from '../../webhook/freeze-decision.js';
 import { answerMutate } from '../../webhook/admission-review.js';
 import { templateRevision } from '../../api/revision.js';
 import { controllerUser } from '../world/layout.js';
-import { reviewFixture } from './fixtures.js';
+import { reviewFixture } from '../fixtures/admission-fixtures.js';
 
 const flags = { controllerUsers: [controllerUser] };
 const decide = (name: string) => decideFreeze(reviewFixture(name).request, flags);
@@ -34,7 +34,8 @@ describe('freeze decision on reviews captured from the real apiserver', () => {
       const r = reviewFixture(n).request;
       return templateRevision(r.object.spec.template) !== templateRevision(r.oldObject.spec.template);
     };
-    for (const n of ['set-image', 'apply-client-side', 'apply-server-side', 'rollout-restart', 'revert-to-stable']) assert.ok(changed(n), n);
+    for (const n of ['set-image', 'apply-client-side', 'apply-server-side', 'rollout-restart', 'revert-to-stable'])
+      assert.ok(changed(n), n);
     for (const n of ['rollout-pause', 'rollout-resume', 'patch-replicas', 'label']) assert.ok(!changed(n), n);
     assert.equal(reviewFixture('set-image-dry-run').request.dryRun, true);
     const revert = reviewFixture('revert-to-stable').request;
@@ -138,10 +139,14 @@ describe('freeze decision on reviews captured from the real apiserver', () => {
       delete object.metadata.annotations;
       object.metadata.labels = { app: 'podinfo' };
       delete object.spec.paused;
-      return { request: { ...base, operation: 'CREATE' as const, oldObject: undefined, object }, stable: base.oldObject.metadata.annotations!['sluice.dev/stable-revision']! };
+      return {
+        request: { ...base, operation: 'CREATE' as const, oldObject: undefined, object },
+        stable: base.oldObject.metadata.annotations!['sluice.dev/stable-revision']!,
+      };
     };
     const ctx = (stable: string | undefined, serving: number, asked: unknown[] = []) => ({
-      canaryFor: (ns: string, d: string) => (d === 'podinfo' && ns === 'fixtures' ? { name: 'podinfo', stableRevision: stable } : undefined),
+      canaryFor: (ns: string, d: string) =>
+        d === 'podinfo' && ns === 'fixtures' ? { name: 'podinfo', stableRevision: stable } : undefined,
       servingPods: (ns: string, d: string, selector: Record<string, string>) => {
         asked.push({ ns, d, selector });
         return serving;
@@ -154,15 +159,24 @@ describe('freeze decision on reviews captured from the real apiserver', () => {
       const d = decideFreeze(request, flags, ctx(stable, 2, asked));
       assert.ok(d.kind === 'frozen', d.kind);
       assert.equal(d.mutated.spec.paused, true);
-      assert.equal(d.mutated.metadata.annotations?.['sluice.dev/stable-revision'], stable, 'the Canary\'s stable revision, not the new one');
+      assert.equal(d.mutated.metadata.annotations?.['sluice.dev/stable-revision'], stable, "the Canary's stable revision, not the new one");
       assert.equal(d.mutated.metadata.annotations?.['sluice.dev/canary'], 'podinfo');
       assert.equal(d.mutated.metadata.labels?.['sluice.dev/managed'], 'true', 'later UPDATEs reach the freeze');
       assert.match(d.warning, /podinfo\.fixtures recreated while 2 pod\(s\) of its stable revision/);
-      assert.deepEqual(asked, [{ ns: 'fixtures', d: 'podinfo', selector: (request.object.spec as unknown as { selector: { matchLabels: unknown } }).selector.matchLabels }]);
+      assert.deepEqual(asked, [
+        {
+          ns: 'fixtures',
+          d: 'podinfo',
+          selector: (request.object.spec as unknown as { selector: { matchLabels: unknown } }).selector.matchLabels,
+        },
+      ]);
       // The answer as the apiserver gets it: a patch that pauses and marks, and the warning.
       const answer = answerMutate(request, flags, ctx(stable, 2));
       assert.equal(answer.decision, 'frozen');
-      const patched = jsonPatch.applyPatch(structuredClone(request.object), JSON.parse(Buffer.from(answer.review.response!.patch!, 'base64').toString('utf8'))).newDocument;
+      const patched = jsonPatch.applyPatch(
+        structuredClone(request.object),
+        JSON.parse(Buffer.from(answer.review.response!.patch!, 'base64').toString('utf8')),
+      ).newDocument;
       assert.equal(patched.spec.paused, true);
       assert.equal(answer.review.response?.warnings?.length, 1);
     });
@@ -180,7 +194,10 @@ describe('freeze decision on reviews captured from the real apiserver', () => {
       const { request, stable } = create();
       const d = decideFreeze(request, flags, ctx(stable, 0));
       assert.ok(d.kind === 'passed');
-      assert.match(d.warning ?? '', /no pod of the stable revision is left to serve: it starts unanalysed, and canary podinfo analyses it now/);
+      assert.match(
+        d.warning ?? '',
+        /no pod of the stable revision is left to serve: it starts unanalysed, and canary podinfo analyses it now/,
+      );
       const answer = answerMutate(request, flags, ctx(stable, 0));
       assert.equal(answer.review.response?.patch, undefined);
       assert.deepEqual(answer.review.response?.warnings, [d.warning]);

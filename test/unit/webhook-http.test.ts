@@ -4,13 +4,19 @@ import winston from 'winston';
 import { createApp } from '../../webhook/app.js';
 import { WebhookMetrics } from '../../webhook/metrics.js';
 import { controllerUser } from '../world/layout.js';
-import { fixtureNames, reviewFixture } from './fixtures.js';
+import { fixtureNames, reviewFixture } from '../fixtures/admission-fixtures.js';
 
 const silent = winston.createLogger({ silent: true });
 
 function makeApp(ready = true) {
   const metrics = new WebhookMetrics(false);
-  const app = createApp({ flags: { controllerUsers: [controllerUser] }, validation: { policiesFor: () => [], canaryExists: () => true }, metrics, logger: silent, ready: () => ready });
+  const app = createApp({
+    flags: { controllerUsers: [controllerUser] },
+    validation: { policiesFor: () => [], canaryExists: () => true },
+    metrics,
+    logger: silent,
+    ready: () => ready,
+  });
   return { app, metrics };
 }
 
@@ -26,7 +32,10 @@ describe('webhook over HTTP', () => {
     assert.equal(res.body.response.allowed, true);
     assert.equal(res.body.response.patchType, 'JSONPatch');
     assert.deepEqual(decode(res.body.response.patch), [{ op: 'add', path: '/spec/paused', value: true }]);
-    assert.match(res.body.response.warnings[0], /^sluice: podinfo\.fixtures frozen at revision [0-9a-f]{10}…; revision [0-9a-f]{10}… will roll out through canary podinfo$/);
+    assert.match(
+      res.body.response.warnings[0],
+      /^sluice: podinfo\.fixtures frozen at revision [0-9a-f]{10}…; revision [0-9a-f]{10}… will roll out through canary podinfo$/,
+    );
   });
 
   it('passes a controller write with no patch', async () => {
@@ -53,7 +62,14 @@ describe('webhook over HTTP', () => {
 
   it('while draining, answers every request and closes each connection after it, so the apiserver reconnects elsewhere', async () => {
     let draining = false;
-    const app = createApp({ flags: { controllerUsers: [controllerUser] }, validation: { policiesFor: () => [], canaryExists: () => true }, metrics: new WebhookMetrics(false), logger: silent, ready: () => true, draining: () => draining });
+    const app = createApp({
+      flags: { controllerUsers: [controllerUser] },
+      validation: { policiesFor: () => [], canaryExists: () => true },
+      metrics: new WebhookMetrics(false),
+      logger: silent,
+      ready: () => true,
+      draining: () => draining,
+    });
     const review = reviewFixture('set-image');
     const before = await request(app).post('/mutate').set('connection', 'keep-alive').send(review).expect(200);
     assert.notEqual(before.headers.connection, 'close');
@@ -67,7 +83,8 @@ describe('webhook over HTTP', () => {
   it('labels metrics with known endpoints only, whatever path a caller invents', async () => {
     const { app, metrics } = makeApp();
     // Express routes ignore case and a trailing slash: each of these reaches /mutate.
-    for (const p of ['/MUTATE', '/Mutate/', '/mUtAtE', '/mutate/']) await request(app).post(p).set('content-type', 'application/json').send('{').expect(400);
+    for (const p of ['/MUTATE', '/Mutate/', '/mUtAtE', '/mutate/'])
+      await request(app).post(p).set('content-type', 'application/json').send('{').expect(400);
     const endpoints = new Set((await metrics.requests.get()).values.map((v) => v.labels.endpoint));
     assert.deepEqual([...endpoints], ['mutate']);
   });
@@ -101,7 +118,10 @@ describe('webhook over HTTP', () => {
   it('refuses a template change while a release is in progress, with 409', async () => {
     const { app } = makeApp();
     const review = reviewFixture('set-image');
-    review.request.oldObject.metadata.annotations = { ...review.request.oldObject.metadata.annotations, 'sluice.dev/promoting': 'abcdef0123456789' };
+    review.request.oldObject.metadata.annotations = {
+      ...review.request.oldObject.metadata.annotations,
+      'sluice.dev/promoting': 'abcdef0123456789',
+    };
     const res = await request(app).post('/mutate').send(review).expect(200);
     assert.equal(res.body.response.allowed, false);
     assert.equal(res.body.response.status.code, 409);
@@ -121,7 +141,9 @@ describe('webhook over HTTP', () => {
     await request(app).post('/mutate').send(reviewFixture('revert-to-stable')).expect(200);
     const byDecision = Object.fromEntries((await metrics.requests.get()).values.map((v) => [v.labels.decision, v.value]));
     assert.deepEqual(byDecision, { frozen: 1, 're-paused': 1, passed: 1 });
-    const count = (await metrics.duration.get()).values.filter((v) => v.metricName === 'sluice_webhook_request_duration_seconds_count').reduce((a, v) => a + v.value, 0);
+    const count = (await metrics.duration.get()).values
+      .filter((v) => v.metricName === 'sluice_webhook_request_duration_seconds_count')
+      .reduce((a, v) => a + v.value, 0);
     assert.equal(count, 3);
   });
 
@@ -133,35 +155,74 @@ describe('webhook over HTTP', () => {
     assert.equal(res.body.response.uid, review.request.uid);
     assert.equal(res.body.response.allowed, false);
     assert.equal(res.body.response.status.code, 403);
-    assert.match(res.body.response.status.message, /^Deployment podinfo\.fixtures: label sluice\.dev\/managed is sluice's record of the rollout owned by Canary podinfo\.fixtures/);
-    await request(app).post('/validate').send(reviewFixture('set-image')).expect(200).expect((r) => assert.equal(r.body.response.allowed, true));
-    const byDecision = Object.fromEntries((await metrics.requests.get()).values.map((v) => [`${v.labels.endpoint}/${v.labels.decision}`, v.value]));
+    assert.match(
+      res.body.response.status.message,
+      /^Deployment podinfo\.fixtures: label sluice\.dev\/managed is sluice's record of the rollout owned by Canary podinfo\.fixtures/,
+    );
+    await request(app)
+      .post('/validate')
+      .send(reviewFixture('set-image'))
+      .expect(200)
+      .expect((r) => assert.equal(r.body.response.allowed, true));
+    const byDecision = Object.fromEntries(
+      (await metrics.requests.get()).values.map((v) => [`${v.labels.endpoint}/${v.labels.decision}`, v.value]),
+    );
     assert.deepEqual(byDecision, { 'validate/denied': 1, 'validate/allowed': 1 });
   });
 
   it('serves /mutate-pod: a primary pod of a Deployment with tracked configs gets a JSON patch to the snapshots', async () => {
     const metrics = new WebhookMetrics(false);
-    const app = createApp({ flags: { controllerUsers: [controllerUser] }, validation: { policiesFor: () => [], canaryExists: () => true }, pins: () => ({ 'ConfigMap/settings': 'settings-sluice-1' }), metrics, logger: silent, ready: () => true });
+    const app = createApp({
+      flags: { controllerUsers: [controllerUser] },
+      validation: { policiesFor: () => [], canaryExists: () => true },
+      pins: () => ({ 'ConfigMap/settings': 'settings-sluice-1' }),
+      metrics,
+      logger: silent,
+      ready: () => true,
+    });
     const review = {
       apiVersion: 'admission.k8s.io/v1',
       kind: 'AdmissionReview',
       request: {
-        uid: 'p1', kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: 'shop', operation: 'CREATE', userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
-        object: { metadata: { labels: { 'pod-template-hash': 'abc' }, ownerReferences: [{ kind: 'ReplicaSet', name: 'cfg-abc', controller: true }] }, spec: { volumes: [{ name: 's', configMap: { name: 'settings' } }], containers: [{ name: 'c' }] } },
+        uid: 'p1',
+        kind: { group: '', version: 'v1', kind: 'Pod' },
+        namespace: 'shop',
+        operation: 'CREATE',
+        userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
+        object: {
+          metadata: {
+            labels: { 'pod-template-hash': 'abc' },
+            ownerReferences: [{ kind: 'ReplicaSet', name: 'cfg-abc', controller: true }],
+          },
+          spec: { volumes: [{ name: 's', configMap: { name: 'settings' } }], containers: [{ name: 'c' }] },
+        },
       },
     };
     const res = await request(app).post('/mutate-pod').send(review).expect(200);
     assert.equal(res.body.response.allowed, true);
-    assert.deepEqual(decode(res.body.response.patch), [{ op: 'replace', path: '/spec/volumes/0/configMap/name', value: 'settings-sluice-1' }]);
+    assert.deepEqual(decode(res.body.response.patch), [
+      { op: 'replace', path: '/spec/volumes/0/configMap/name', value: 'settings-sluice-1' },
+    ]);
   });
 
   describe('fuzz: random and mutated reviews', function () {
     this.timeout(120_000);
     // Deterministic PRNG so a failure reproduces.
     let seed = 0x5eed;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
-    const junk = (): unknown => pick<() => unknown>([() => null, () => 42, () => 'x', () => [], () => ({}), () => true, () => ({ a: [1, { b: null }] }), () => -1e309, () => 'é\u0000\uffff'])();
+    const junk = (): unknown =>
+      pick<() => unknown>([
+        () => null,
+        () => 42,
+        () => 'x',
+        () => [],
+        () => ({}),
+        () => true,
+        () => ({ a: [1, { b: null }] }),
+        () => Number.NEGATIVE_INFINITY,
+        () => 'é\u0000\uffff',
+      ])();
 
     function mutate(value: unknown, depth = 0): unknown {
       if (value === null || typeof value !== 'object') return rnd() < 0.1 ? junk() : value;
@@ -195,7 +256,11 @@ describe('webhook over HTTP', () => {
           if (rnd() < 0.5) base.request.oldObject = mutate(base.request.oldObject) as typeof base.request.oldObject;
           body = JSON.stringify(base);
         }
-        const res = await agent.post(['/mutate', '/validate', '/mutate-pod'][i % 3]!).set('content-type', 'application/json').send(body).timeout(5000);
+        const res = await agent
+          .post(['/mutate', '/validate', '/mutate-pod'][i % 3]!)
+          .set('content-type', 'application/json')
+          .send(body)
+          .timeout(5000);
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         assert.ok([200, 400, 413].includes(res.status), `request ${i} got ${res.status}: ${JSON.stringify(res.body)}`);
         if (res.status === 200) assert.equal(typeof res.body.response?.allowed, 'boolean');

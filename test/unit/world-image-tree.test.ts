@@ -9,7 +9,19 @@ import { root } from '../world/layout.js';
 
 describe('image tree: reading a Dockerfile', () => {
   it('splits stages, joins continuation lines and drops comments', () => {
-    const stages = parseDockerfile(['# c', 'FROM a:1 AS build', 'RUN one \\', '  # inside', '  && two', 'COPY x y', '', 'FROM b:2', 'COPY --from=build /src/dist dist'].join('\n'));
+    const stages = parseDockerfile(
+      [
+        '# c',
+        'FROM a:1 AS build',
+        'RUN one \\',
+        '  # inside',
+        '  && two',
+        'COPY x y',
+        '',
+        'FROM b:2',
+        'COPY --from=build /src/dist dist',
+      ].join('\n'),
+    );
     assert.equal(stages.length, 2);
     assert.equal(stages[0]!.name, 'build');
     assert.deepEqual(stages[0]!.instructions[0], { op: 'RUN', args: 'one && two' });
@@ -36,7 +48,19 @@ describe('image tree: reading a Dockerfile', () => {
       fs.mkdirSync(path.join(ctx, 'src'));
       fs.writeFileSync(path.join(ctx, 'src/a.txt'), 'A');
       fs.writeFileSync(path.join(ctx, 'secret.txt'), 'S');
-      fs.writeFileSync(path.join(ctx, 'Dockerfile'), ['FROM x AS build', 'WORKDIR /w', 'COPY src src', 'RUN cat src/a.txt src/a.txt > out.txt', 'FROM y', 'WORKDIR /app', 'COPY --from=build /w/out.txt ./', 'ENTRYPOINT ["node", "/app/out.txt"]'].join('\n'));
+      fs.writeFileSync(
+        path.join(ctx, 'Dockerfile'),
+        [
+          'FROM x AS build',
+          'WORKDIR /w',
+          'COPY src src',
+          'RUN cat src/a.txt src/a.txt > out.txt',
+          'FROM y',
+          'WORKDIR /app',
+          'COPY --from=build /w/out.txt ./',
+          'ENTRYPOINT ["node", "/app/out.txt"]',
+        ].join('\n'),
+      );
       const tree = buildImageTree(path.join(ctx, 'Dockerfile'), ctx, scratch);
       assert.equal(fs.readFileSync(path.join(tree.workdir, 'out.txt'), 'utf8'), 'AA');
       assert.deepEqual(fs.readdirSync(tree.workdir), ['out.txt']);
@@ -50,7 +74,9 @@ describe('image tree: reading a Dockerfile', () => {
 });
 
 describe('pod network: where a connection to a pod address goes', () => {
-  const rules: PodNetworkRule[] = [{ namespace: 'sluice-system', matchLabels: { 'app.kubernetes.io/name': 'sluice' }, port: 8443, to: '127.0.0.1:28443' }];
+  const rules: PodNetworkRule[] = [
+    { namespace: 'sluice-system', matchLabels: { 'app.kubernetes.io/name': 'sluice' }, port: 8443, to: '127.0.0.1:28443' },
+  ];
   const pod = { namespace: 'sluice-system', name: 'sluice-abc', labels: { 'app.kubernetes.io/name': 'sluice', 'pod-template-hash': 'x' } };
   it('routes a selected pod port to its local process', () => assert.deepEqual(routeFor(rules, pod, 8443), { to: '127.0.0.1:28443' }));
   it('refuses an unknown address, another port, another namespace or other labels', () => {
@@ -61,9 +87,19 @@ describe('pod network: where a connection to a pod address goes', () => {
   });
   it('takes the most specific rule: one naming the pod, then the one matching more labels', () => {
     const webhookPod = { ...pod, labels: { ...pod.labels, 'app.kubernetes.io/component': 'webhook' } };
-    const more: PodNetworkRule[] = [...rules, { namespace: 'sluice-system', matchLabels: { 'app.kubernetes.io/name': 'sluice', 'app.kubernetes.io/component': 'webhook' }, port: 8443, to: '127.0.0.1:28445' }];
+    const more: PodNetworkRule[] = [
+      ...rules,
+      {
+        namespace: 'sluice-system',
+        matchLabels: { 'app.kubernetes.io/name': 'sluice', 'app.kubernetes.io/component': 'webhook' },
+        port: 8443,
+        to: '127.0.0.1:28445',
+      },
+    ];
     assert.deepEqual(routeFor(more, webhookPod, 8443), { to: '127.0.0.1:28445' });
-    assert.deepEqual(routeFor([...more, { ...rules[0]!, pod: 'sluice-abc', to: '127.0.0.1:28446' }], webhookPod, 8443), { to: '127.0.0.1:28446' });
+    assert.deepEqual(routeFor([...more, { ...rules[0]!, pod: 'sluice-abc', to: '127.0.0.1:28446' }], webhookPod, 8443), {
+      to: '127.0.0.1:28446',
+    });
   });
   it('never forwards off loopback, whatever a rule says', () => {
     assert.ok('refused' in routeFor([{ ...rules[0]!, to: '10.0.0.5:8443' }], pod, 8443));

@@ -13,8 +13,19 @@ describe('world processes', function () {
     const name = 'unit-crasher';
     fs.rmSync(logFile(name), { force: true });
     await assert.rejects(
-      ensureStarted({ name, command: node, args: ['-e', 'console.error("bad flag --frobnicate"); process.exit(3)'], ready: async () => false, readyTimeoutMs: 5000 }),
-      (err: unknown) => err instanceof ComponentError && err.component === name && err.message.includes('exited during start-up') && err.message.includes(logFile(name)) && err.message.includes('bad flag --frobnicate'),
+      ensureStarted({
+        name,
+        command: node,
+        args: ['-e', 'console.error("bad flag --frobnicate"); process.exit(3)'],
+        ready: async () => false,
+        readyTimeoutMs: 5000,
+      }),
+      (err: unknown) =>
+        err instanceof ComponentError &&
+        err.component === name &&
+        err.message.includes('exited during start-up') &&
+        err.message.includes(logFile(name)) &&
+        err.message.includes('bad flag --frobnicate'),
     );
     assert.equal(runningPid(name), undefined);
   });
@@ -22,8 +33,12 @@ describe('world processes', function () {
   it('stops a component that never becomes ready, and its children with it', async () => {
     const name = 'unit-hanger';
     // A parent that starts a child and never serves: both must be gone afterwards.
-    const script = 'const c = require("child_process").spawn(process.execPath, ["-e", "setInterval(()=>{},1000)"], {stdio: "inherit"}); console.log("child " + c.pid); setInterval(() => {}, 1000);';
-    await assert.rejects(ensureStarted({ name, command: node, args: ['-e', script], ready: async () => false, readyTimeoutMs: 1500 }), /was not ready within 1\.5 s/);
+    const script =
+      'const c = require("child_process").spawn(process.execPath, ["-e", "setInterval(()=>{},1000)"], {stdio: "inherit"}); console.log("child " + c.pid); setInterval(() => {}, 1000);';
+    await assert.rejects(
+      ensureStarted({ name, command: node, args: ['-e', script], ready: async () => false, readyTimeoutMs: 1500 }),
+      /was not ready within 1\.5 s/,
+    );
     const childPid = Number(/child (\d+)/.exec(fs.readFileSync(logFile(name), 'utf8'))?.[1]);
     assert.ok(childPid > 0, 'the child reported its pid');
     assert.equal(isAlive(childPid), false, 'no process left behind');

@@ -11,7 +11,7 @@ import { paths, ports, urls } from './layout.js';
 import { readyNamespace } from './namespaces.js';
 import { buildBinaries, runKubectl } from './world.js';
 import { up as sluiceUp } from './sluice.js';
-import { applySeed, canaryEvents } from '../e2e/seed-helpers.js';
+import { applySeed, canaryEvents } from './seed.js';
 
 const NS = 'test';
 const { binDir } = buildBinaries();
@@ -42,22 +42,25 @@ let peakWeight = 0;
 async function follow(client: KubeClient, revision: string, until: string[]): Promise<Canary> {
   let last = '';
   peakWeight = 0;
-  return waitFor(async () => {
-    const c = await client.get<Canary>(at(CR.canaries, NS, 'podinfo'));
-    const s = c.status ?? {};
-    const values = await metricValues();
-    const checks = (c.spec.analysis?.metrics ?? []).map((m) => {
-      const v = values.get(m.name);
-      const bound = m.thresholdRange?.min !== undefined ? `≥ ${m.thresholdRange.min}` : `≤ ${m.thresholdRange?.max}`;
-      return `${m.name} ${v === undefined ? '–' : v.toFixed(2)} (${bound})`;
-    });
-    const weight = s.canaryWeight ?? 0;
-    if (s.lastAppliedSpec === revision) peakWeight = Math.max(peakWeight, weight);
-    const line = `  ${(s.phase ?? '').padEnd(12)} weight ${String(weight).padStart(3)}  failed checks ${s.failedChecks ?? 0}  ${checks.join('  ')}`;
-    if (line !== last) console.log(line);
-    last = line;
-    return s.lastAppliedSpec === revision && until.includes(s.phase ?? '') ? c : undefined;
-  }, { timeoutMs: 240_000, intervalMs: 1000, what: `canary podinfo.${NS} to reach ${until.join(' or ')}` });
+  return waitFor(
+    async () => {
+      const c = await client.get<Canary>(at(CR.canaries, NS, 'podinfo'));
+      const s = c.status ?? {};
+      const values = await metricValues();
+      const checks = (c.spec.analysis?.metrics ?? []).map((m) => {
+        const v = values.get(m.name);
+        const bound = m.thresholdRange?.min !== undefined ? `≥ ${m.thresholdRange.min}` : `≤ ${m.thresholdRange?.max}`;
+        return `${m.name} ${v === undefined ? '–' : v.toFixed(2)} (${bound})`;
+      });
+      const weight = s.canaryWeight ?? 0;
+      if (s.lastAppliedSpec === revision) peakWeight = Math.max(peakWeight, weight);
+      const line = `  ${(s.phase ?? '').padEnd(12)} weight ${String(weight).padStart(3)}  failed checks ${s.failedChecks ?? 0}  ${checks.join('  ')}`;
+      if (line !== last) console.log(line);
+      last = line;
+      return s.lastAppliedSpec === revision && until.includes(s.phase ?? '') ? c : undefined;
+    },
+    { timeoutMs: 240_000, intervalMs: 1000, what: `canary podinfo.${NS} to reach ${until.join(' or ')}` },
+  );
 }
 
 async function main(): Promise<void> {
@@ -67,11 +70,18 @@ async function main(): Promise<void> {
   await sh('get', 'nodes');
   await sluiceUp();
 
-  console.log(bold('\n== 1. The seed\'s podinfo, HPA, MetricTemplates and Canary (analysis interval 5s instead of 1m)'));
+  console.log(bold("\n== 1. The seed's podinfo, HPA, MetricTemplates and Canary (analysis interval 5s instead of 1m)"));
   await readyNamespace(client, NS);
   await applySeed(NS, { analysisInterval: '5s', metricInterval: '10s' });
-  await fetch(`${urls.simulator}/traffic/${NS}/podinfo`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ratePerSecond: 100 }) });
-  await waitFor(async () => (await client.get<Canary>(at(CR.canaries, NS, 'podinfo'))).status?.phase === 'Initialized', { timeoutMs: 90_000, what: 'Initialized' });
+  await fetch(`${urls.simulator}/traffic/${NS}/podinfo`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ ratePerSecond: 100 }),
+  });
+  await waitFor(async () => (await client.get<Canary>(at(CR.canaries, NS, 'podinfo'))).status?.phase === 'Initialized', {
+    timeoutMs: 90_000,
+    what: 'Initialized',
+  });
   await sh('-n', NS, 'get', 'canaries,deployments,services,httproutes,hpa');
 
   console.log(bold('\n== 2. kubectl set image → analysed on the canary, weights 10 … 50, released'));
@@ -84,16 +94,30 @@ async function main(): Promise<void> {
   assert.equal(promoted.status?.phase, 'Succeeded', 'the healthy revision must be promoted');
 
   console.log(bold('\n== 3. 6.0.2 with 50% errors injected on podinfo-canary → halted, rolled back'));
-  await fetch(`${urls.simulator}/faults/${NS}/podinfo-canary`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ errorRatio: 0.5 }) });
+  await fetch(`${urls.simulator}/faults/${NS}/podinfo-canary`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ errorRatio: 0.5 }),
+  });
   const t3 = Date.now();
   await sh('-n', NS, 'set', 'image', 'deployment/podinfo', 'podinfod=ghcr.io/stefanprodan/podinfo:6.0.2');
   const rev2 = templateRevision((await client.get<D>(at(R.deployments, NS, 'podinfo'))).spec.template);
   const failed = await follow(client, rev2, ['Succeeded', 'Failed']);
   const failedPeak = peakWeight;
   const rolledBackIn = (Date.now() - t3) / 1000;
-  const primaryImages = (await client.list<KubeObject & { spec: { containers: { image: string }[] } }>(at(R.pods, NS), { labelSelector: 'app=podinfo' })).items.map((p) => p.spec.containers[0]?.image);
+  const primaryImages = (
+    await client.list<KubeObject & { spec: { containers: { image: string }[] } }>(at(R.pods, NS), { labelSelector: 'app=podinfo' })
+  ).items.map((p) => p.spec.containers[0]?.image);
   assert.equal(failed.status?.phase, 'Failed', 'the faulty revision must be rolled back');
-  await sh('-n', NS, 'get', 'deployment', 'podinfo', '-o', 'custom-columns=NAME:.metadata.name,PAUSED:.spec.paused,SPEC IMAGE:.spec.template.spec.containers[0].image,AVAILABLE:.status.availableReplicas');
+  await sh(
+    '-n',
+    NS,
+    'get',
+    'deployment',
+    'podinfo',
+    '-o',
+    'custom-columns=NAME:.metadata.name,PAUSED:.spec.paused,SPEC IMAGE:.spec.template.spec.containers[0].image,AVAILABLE:.status.availableReplicas',
+  );
   await sh('-n', NS, 'get', 'pods', '-l', 'app=podinfo', '-o', 'custom-columns=POD:.metadata.name,RUNNING IMAGE:.spec.containers[0].image');
 
   console.log(bold('\n== Events of canary/podinfo'));
@@ -101,7 +125,9 @@ async function main(): Promise<void> {
   console.log(bold('\n== Summary'));
   console.log(`  6.0.1: ${promoted.status?.phase} in ${promotedIn.toFixed(0)} s — the primary runs it, unpaused`);
   const onPrimary = primaryImages.filter((i) => i?.endsWith(':6.0.2')).length;
-  console.log(`  6.0.2: ${failed.status?.phase} in ${rolledBackIn.toFixed(0)} s after ${failed.status?.failedChecks} failed checks — at most ${failedPeak}% of gateway traffic, on ${onPrimary} of ${primaryImages.length} primary pods; the Deployment holds it paused`);
+  console.log(
+    `  6.0.2: ${failed.status?.phase} in ${rolledBackIn.toFixed(0)} s after ${failed.status?.failedChecks} failed checks — at most ${failedPeak}% of gateway traffic, on ${onPrimary} of ${primaryImages.length} primary pods; the Deployment holds it paused`,
+  );
   console.log(`  whole demo: ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   client.close();
 }

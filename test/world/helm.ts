@@ -23,7 +23,9 @@ export type Rendered = KubeObject & Record<string, unknown>;
 /** `helm template` of the chart as release "sluice" into `namespace`, with `--set` values. */
 export function renderChart(binDir: string, namespace: string, sets: string[] = [], extra: string[] = []): Rendered[] {
   const out = helm(binDir, ['template', 'sluice', chartDir, '--namespace', namespace, ...sets.flatMap((s) => ['--set', s]), ...extra]);
-  return YAML.parseAllDocuments(out).map((d) => d.toJSON() as Rendered | null).filter((o): o is Rendered => !!o?.kind);
+  return YAML.parseAllDocuments(out)
+    .map((d) => d.toJSON() as Rendered | null)
+    .filter((o): o is Rendered => !!o?.kind);
 }
 
 export function toYamlStream(objects: unknown[]): string {

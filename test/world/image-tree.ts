@@ -43,7 +43,8 @@ export function parseDockerfile(text: string): Stage[] {
     const m = /^(\S+)\s*(.*)$/.exec(l)!;
     const op = m[1]!.toUpperCase();
     const args = m[2] ?? '';
-    if (!SUPPORTED.has(op)) throw new Error(`Dockerfile instruction ${op} is not understood by test/world/image-tree.ts; teach it before using it`);
+    if (!SUPPORTED.has(op))
+      throw new Error(`Dockerfile instruction ${op} is not understood by test/world/image-tree.ts; teach it before using it`);
     if (op === 'FROM') {
       const f = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(args);
       if (!f) throw new Error(`FROM ${args}: expected IMAGE [AS NAME]`);
@@ -78,7 +79,8 @@ export function parseCopy(args: string): Copy {
 
 export function parseExecForm(args: string): string[] {
   const parsed = JSON.parse(args) as unknown;
-  if (!Array.isArray(parsed) || !parsed.every((x) => typeof x === 'string')) throw new Error(`expected the exec form ["cmd", "arg"...], got ${args}`);
+  if (!Array.isArray(parsed) || !parsed.every((x) => typeof x === 'string'))
+    throw new Error(`expected the exec form ["cmd", "arg"...], got ${args}`);
   return parsed as string[];
 }
 
@@ -132,7 +134,12 @@ export function buildImageTree(dockerfile: string, context: string, scratch: str
           copyInto(from, inRoot(c.dest), destIsDir);
         }
       } else if (op === 'RUN' && !isFinal) {
-        const r = spawnSync('sh', ['-c', args], { cwd: inRoot('.'), env: { ...process.env, ...env, ...runEnv }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+        const r = spawnSync('sh', ['-c', args], {
+          cwd: inRoot('.'),
+          env: { ...process.env, ...env, ...runEnv },
+          encoding: 'utf8',
+          maxBuffer: 64 * 1024 * 1024,
+        });
         if (r.status !== 0) throw new Error(`RUN ${args} failed (exit ${r.status}):\n${(r.stderr || r.stdout).slice(-3000)}`);
       } else if (op === 'ENTRYPOINT') {
         entrypoint = parseExecForm(args);

@@ -39,7 +39,10 @@ export const paths = {
   egressSelectorConfig: path.join(worldDir, 'egress-selector.yaml'),
   // A Unix socket path must stay under 108 bytes, wherever the clone lives: in the temp folder,
   // named after the world directory so two worlds never share one.
-  podNetworkSocket: path.join(os.tmpdir(), `sluice-pod-network-${crypto.createHash('sha256').update(worldDir).digest('hex').slice(0, 10)}.sock`),
+  podNetworkSocket: path.join(
+    os.tmpdir(),
+    `sluice-pod-network-${crypto.createHash('sha256').update(worldDir).digest('hex').slice(0, 10)}.sock`,
+  ),
   /** Where the world's sluice processes find their service account, as a kubelet mounts it. */
   serviceAccountRoot: path.join(worldDir, 'serviceaccount-root'),
 };

@@ -77,7 +77,12 @@ export function ensureWorldPki(): WorldPki {
 
   // Admin: member of system:masters. Controller: the service account's user and groups, so its
   // requests are authorised by the RBAC of manifests/ exactly as in a cluster.
-  const admin = issueCertificate(ca, { commonName: 'sluice-admin', organizations: ['system:masters'], usage: 'client', lifetimeSeconds: YEAR });
+  const admin = issueCertificate(ca, {
+    commonName: 'sluice-admin',
+    organizations: ['system:masters'],
+    usage: 'client',
+    lifetimeSeconds: YEAR,
+  });
   writePair('admin', admin);
   fs.writeFileSync(paths.kubeconfig, kubeconfigFor('sluice-admin', admin, ca.certPem), { mode: 0o600 });
   issueControllerCredentials(ca);

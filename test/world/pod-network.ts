@@ -37,7 +37,13 @@ export interface PodIdentity {
 /** The loopback address a connection to `pod`:`port` goes to, or why it is refused. */
 export function routeFor(rules: PodNetworkRule[], pod: PodIdentity | undefined, port: number): { to: string } | { refused: string } {
   if (!pod) return { refused: 'no pod has this address' };
-  const matches = rules.filter((r) => r.namespace === pod.namespace && r.port === port && Object.entries(r.matchLabels).every(([k, v]) => pod.labels[k] === v) && (r.pod === undefined || r.pod === pod.name));
+  const matches = rules.filter(
+    (r) =>
+      r.namespace === pod.namespace &&
+      r.port === port &&
+      Object.entries(r.matchLabels).every(([k, v]) => pod.labels[k] === v) &&
+      (r.pod === undefined || r.pod === pod.name),
+  );
   // The most specific rule wins: one naming the pod, then the one matching the most labels.
   const specificity = (r: PodNetworkRule) => (r.pod !== undefined ? 1000 : 0) + Object.keys(r.matchLabels).length;
   const rule = [...matches].sort((a, b) => specificity(b) - specificity(a))[0];
@@ -64,7 +70,11 @@ export function readRules(file: string): PodNetworkRule[] {
 
 /** Adds or replaces the rule for (namespace, labels, port); what the launchers call. */
 export function writeRule(file: string, rule: PodNetworkRule): void {
-  const same = (r: PodNetworkRule) => r.namespace === rule.namespace && r.port === rule.port && r.pod === rule.pod && JSON.stringify(r.matchLabels) === JSON.stringify(rule.matchLabels);
+  const same = (r: PodNetworkRule) =>
+    r.namespace === rule.namespace &&
+    r.port === rule.port &&
+    r.pod === rule.pod &&
+    JSON.stringify(r.matchLabels) === JSON.stringify(rule.matchLabels);
   const rules = [...readRules(file).filter((r) => !same(r)), rule];
   const tmp = `${file}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(rules, null, 2));
@@ -84,8 +94,12 @@ async function podAt(client: KubeClient, ip: string): Promise<PodIdentity | unde
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { kubeconfig: { type: 'string' }, socket: { type: 'string' }, port: { type: 'string' }, rules: { type: 'string' } }, strict: true });
-  if (!values.kubeconfig || !values.socket || !values.port || !values.rules) throw new Error('usage: pod-network.js --kubeconfig F --socket PATH --port P --rules FILE');
+  const { values } = parseArgs({
+    options: { kubeconfig: { type: 'string' }, socket: { type: 'string' }, port: { type: 'string' }, rules: { type: 'string' } },
+    strict: true,
+  });
+  if (!values.kubeconfig || !values.socket || !values.port || !values.rules)
+    throw new Error('usage: pod-network.js --kubeconfig F --socket PATH --port P --rules FILE');
   const rulesFile = values.rules;
   const client = await KubeClient.load(values.kubeconfig, 'world-pod-network');
   const log = (msg: string) => process.stdout.write(`${new Date().toISOString()} ${msg}\n`);

@@ -25,12 +25,16 @@ export function probe(url: string, tls: ProbeTls = {}, timeoutMs = 2000): Promis
   const mod = u.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
     const headers = tls.bearer ? { authorization: `Bearer ${tls.bearer}` } : {};
-    const req = mod.request(u, { method: 'GET', headers, ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: !tls.insecure, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = mod.request(
+      u,
+      { method: 'GET', headers, ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: !tls.insecure, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`${url}: no answer within ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end();

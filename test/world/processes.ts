@@ -47,7 +47,10 @@ function tail(file: string, lines: number): string {
 }
 
 export class ComponentError extends Error {
-  constructor(readonly component: string, why: string) {
+  constructor(
+    readonly component: string,
+    why: string,
+  ) {
     super(`world: ${component} ${why}; its log is ${logFile(component)}. Last lines:\n${tail(logFile(component), 15)}`);
   }
 }
@@ -131,7 +134,10 @@ function groupAlive(pgid: number): boolean {
 
 export function startedComponents(): string[] {
   try {
-    return fs.readdirSync(paths.pids).filter((f) => f.endsWith('.pid')).map((f) => f.slice(0, -4));
+    return fs
+      .readdirSync(paths.pids)
+      .filter((f) => f.endsWith('.pid'))
+      .map((f) => f.slice(0, -4));
   } catch {
     return [];
   }

@@ -6,6 +6,10 @@ export function prometheusConfig(): string {
   const job = (name: string, port: number) => ({ job_name: name, static_configs: [{ targets: [`127.0.0.1:${port}`] }] });
   return YAML.stringify({
     global: { scrape_interval: '1s', evaluation_interval: '1s', scrape_timeout: '900ms' },
-    scrape_configs: [job('simulator', ports.simulator), job('sluice-webhook', ports.webhookMetrics), job('sluice-controller', ports.controllerMetrics)],
+    scrape_configs: [
+      job('simulator', ports.simulator),
+      job('sluice-webhook', ports.webhookMetrics),
+      job('sluice-controller', ports.controllerMetrics),
+    ],
   });
 }

@@ -58,18 +58,28 @@ export const serviceAccountDir = (who: Identity) => path.join(inClusterRoot(who)
  * projects them into a Pod: a TokenRequest, renewed when older than an hour (kubelets renew at 80%
  * of the lifetime; sluice re-reads the file as client-go does).
  */
-export async function ensureServiceAccountToken(client: KubeClient, who: Identity, opts: { force?: boolean; boundTo?: { name: string; uid: string } } = {}): Promise<void> {
+export async function ensureServiceAccountToken(
+  client: KubeClient,
+  who: Identity,
+  opts: { force?: boolean; boundTo?: { name: string; uid: string } } = {},
+): Promise<void> {
   const dir = serviceAccountDir(who);
   const tokenFile = path.join(dir, 'token');
   const age = fs.existsSync(tokenFile) ? Date.now() - fs.statSync(tokenFile).mtimeMs : Infinity;
   if (!opts.force && age < 3600_000) return;
   fs.mkdirSync(dir, { recursive: true });
-  const tr = await client.create<{ metadata: { name: string }; status: { token: string } }>(at(R.serviceaccounts, SLUICE_NAMESPACE, `sluice-${who}`, 'token'), {
-    apiVersion: 'authentication.k8s.io/v1',
-    kind: 'TokenRequest',
-    // Bound to a Secret, a token dies with it: how a test revokes the token it rotated away from.
-    spec: { expirationSeconds: TOKEN_SECONDS, ...(opts.boundTo ? { boundObjectRef: { kind: 'Secret', apiVersion: 'v1', ...opts.boundTo } } : {}) },
-  });
+  const tr = await client.create<{ metadata: { name: string }; status: { token: string } }>(
+    at(R.serviceaccounts, SLUICE_NAMESPACE, `sluice-${who}`, 'token'),
+    {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      // Bound to a Secret, a token dies with it: how a test revokes the token it rotated away from.
+      spec: {
+        expirationSeconds: TOKEN_SECONDS,
+        ...(opts.boundTo ? { boundObjectRef: { kind: 'Secret', apiVersion: 'v1', ...opts.boundTo } } : {}),
+      },
+    },
+  );
   const write = (name: string, content: string) => {
     fs.writeFileSync(path.join(dir, `.${name}.tmp`), content, { mode: 0o600 });
     fs.renameSync(path.join(dir, `.${name}.tmp`), path.join(dir, name));
@@ -86,7 +96,8 @@ export function webhookSpec(opts: WebhookOptions = {}): ProcessSpec {
     name: opts.name ?? WEBHOOK,
     command: command!,
     args: [
-      ...lead, 'webhook',
+      ...lead,
+      'webhook',
       `--in-cluster-root=${inClusterRoot('webhook')}`,
       `--port=${port}`,
       '--bind-address=127.0.0.1',
@@ -117,7 +128,8 @@ export function controllerSpec(opts: ControllerOptions = {}): ProcessSpec {
     name,
     command: command!,
     args: [
-      ...lead, 'controller',
+      ...lead,
+      'controller',
       `--in-cluster-root=${inClusterRoot('controller')}`,
       `--metrics-server=${urls.prometheus}`,
       `--metrics-port=${port}`,
@@ -162,7 +174,13 @@ export function installManifests(binDir: string): void {
  * without a rule of its own — go to the local webhook listening on `port`.
  */
 export function routeWebhook(port: number, pod?: string): void {
-  writeRule(paths.podNetworkRules, { namespace: SLUICE_NAMESPACE, matchLabels: WEBHOOK_POD_LABELS, port: WEBHOOK_CONTAINER_PORT, to: `127.0.0.1:${port}`, ...(pod ? { pod } : {}) });
+  writeRule(paths.podNetworkRules, {
+    namespace: SLUICE_NAMESPACE,
+    matchLabels: WEBHOOK_POD_LABELS,
+    port: WEBHOOK_CONTAINER_PORT,
+    to: `127.0.0.1:${port}`,
+    ...(pod ? { pod } : {}),
+  });
 }
 
 const PROBE_NS = 'sluice-world-probe';
@@ -182,15 +200,25 @@ export async function webhookTrusted(client: KubeClient): Promise<void> {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
       metadata: { name: 'probe', namespace: PROBE_NS, labels: { 'sluice.dev/managed': 'true' } },
-      spec: { replicas: 0, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'c', image: 'probe' }] } } },
+      spec: {
+        replicas: 0,
+        selector: { matchLabels: labels },
+        template: { metadata: { labels }, spec: { containers: [{ name: 'c', image: 'probe' }] } },
+      },
     });
   }
   await waitFor(
     async () => {
-      await client.patch(at(R.deployments, PROBE_NS, 'probe'), { metadata: { annotations: { probe: String(Date.now()) } } }, 'merge', { dryRun: 'All' });
+      await client.patch(at(R.deployments, PROBE_NS, 'probe'), { metadata: { annotations: { probe: String(Date.now()) } } }, 'merge', {
+        dryRun: 'All',
+      });
       return true;
     },
-    { timeoutMs: 30_000, intervalMs: 250, what: `the apiserver to call the webhook through MutatingWebhookConfiguration sluice (see ${paths.logs}/${WEBHOOK}.log)` },
+    {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+      what: `the apiserver to call the webhook through MutatingWebhookConfiguration sluice (see ${paths.logs}/${WEBHOOK}.log)`,
+    },
   );
 }
 
@@ -219,7 +247,9 @@ export async function up(): Promise<void> {
   installManifests(buildBinaries().binDir);
   await startWebhook();
   await startController();
-  process.stderr.write(`[sluice] installed from manifests/; webhook reached through Service ${SLUICE_NAMESPACE}/sluice-webhook (local process on ${urls.webhook}), controller running; logs in ${paths.logs}\n`);
+  process.stderr.write(
+    `[sluice] installed from manifests/; webhook reached through Service ${SLUICE_NAMESPACE}/sluice-webhook (local process on ${urls.webhook}), controller running; logs in ${paths.logs}\n`,
+  );
 }
 
 async function cli(): Promise<void> {
@@ -229,8 +259,7 @@ async function cli(): Promise<void> {
     else if (cmd === 'down') {
       await stopController();
       await stopWebhook();
-    }
-    else {
+    } else {
       console.error('usage: sluice.js up|down');
       process.exit(2);
     }

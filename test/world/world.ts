@@ -23,7 +23,19 @@ interface WorldState {
 }
 
 // Stopped in this order (reverse of start); sluice's own processes first.
-export const STOP_ORDER = ['sluice-controller', 'sluice-controller-2', 'sluice-webhook', 'simulator', 'prometheus', 'kwok', 'pod-network', 'kube-scheduler', 'kube-controller-manager', 'kube-apiserver', 'etcd'];
+export const STOP_ORDER = [
+  'sluice-controller',
+  'sluice-controller-2',
+  'sluice-webhook',
+  'simulator',
+  'prometheus',
+  'kwok',
+  'pod-network',
+  'kube-scheduler',
+  'kube-controller-manager',
+  'kube-apiserver',
+  'etcd',
+];
 
 function readState(): WorldState | undefined {
   try {
@@ -49,7 +61,11 @@ export interface Binaries {
 }
 
 export function buildBinaries(): Binaries {
-  const out = execFileSync('bash', [paths.buildScript], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' }).trim().split('\n').pop() ?? '';
+  const out =
+    execFileSync('bash', [paths.buildScript], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .pop() ?? '';
   return { binDir: path.join(out, 'bin'), gatewayCrdDir: path.join(out, 'gateway-api'), kwokStagesDir: path.join(out, 'kwok-stages') };
 }
 
@@ -92,16 +108,28 @@ function insecureHealthz(port: number): () => Promise<boolean> {
 /** What kube-controller-manager and kube-scheduler share: admin identity, loopback, one replica. */
 function controlLoopArgs(port: number): string[] {
   const kc = paths.kubeconfig;
-  return [`--kubeconfig=${kc}`, `--authentication-kubeconfig=${kc}`, `--authorization-kubeconfig=${kc}`, '--bind-address=127.0.0.1', `--secure-port=${port}`, '--leader-elect=false'];
+  return [
+    `--kubeconfig=${kc}`,
+    `--authentication-kubeconfig=${kc}`,
+    `--authorization-kubeconfig=${kc}`,
+    '--bind-address=127.0.0.1',
+    `--secure-port=${port}`,
+    '--leader-elect=false',
+  ];
 }
 
 /** The apiserver's "cluster" traffic (webhooks, aggregated APIs, kubelets) goes through the pod network proxy. */
 function egressSelectorConfig(): string {
-  fs.writeFileSync(paths.egressSelectorConfig, YAML.stringify({
-    apiVersion: 'apiserver.k8s.io/v1beta1',
-    kind: 'EgressSelectorConfiguration',
-    egressSelections: [{ name: 'cluster', connection: { proxyProtocol: 'HTTPConnect', transport: { uds: { udsName: paths.podNetworkSocket } } } }],
-  }));
+  fs.writeFileSync(
+    paths.egressSelectorConfig,
+    YAML.stringify({
+      apiVersion: 'apiserver.k8s.io/v1beta1',
+      kind: 'EgressSelectorConfiguration',
+      egressSelections: [
+        { name: 'cluster', connection: { proxyProtocol: 'HTTPConnect', transport: { uds: { udsName: paths.podNetworkSocket } } } },
+      ],
+    }),
+  );
   return paths.egressSelectorConfig;
 }
 
@@ -160,7 +188,17 @@ function controlPlane({ binDir, kwokStagesDir }: Binaries, pki: ReturnType<typeo
     {
       name: 'pod-network',
       command: process.execPath,
-      args: [path.join(root, 'dist/test/world/pod-network.js'), '--kubeconfig', kc, '--socket', paths.podNetworkSocket, '--port', String(ports.podNetwork), '--rules', paths.podNetworkRules],
+      args: [
+        path.join(root, 'dist/test/world/pod-network.js'),
+        '--kubeconfig',
+        kc,
+        '--socket',
+        paths.podNetworkSocket,
+        '--port',
+        String(ports.podNetwork),
+        '--rules',
+        paths.podNetworkRules,
+      ],
       ready: () => ok(`http://127.0.0.1:${ports.podNetwork}/healthz`),
     },
     {
@@ -221,7 +259,15 @@ function observability(state: WorldState): ProcessSpec[] {
     {
       name: 'simulator',
       command: process.execPath,
-      args: [path.join(root, 'dist/test/world/simulator/main.js'), '--kubeconfig', paths.kubeconfig, '--port', String(ports.simulator), '--rate', process.env.SLUICE_SIM_RATE ?? '20'],
+      args: [
+        path.join(root, 'dist/test/world/simulator/main.js'),
+        '--kubeconfig',
+        paths.kubeconfig,
+        '--port',
+        String(ports.simulator),
+        '--rate',
+        process.env.SLUICE_SIM_RATE ?? '20',
+      ],
       ready: () => ok(`${urls.simulator}/healthz`),
     },
   ];
@@ -230,7 +276,12 @@ function observability(state: WorldState): ProcessSpec[] {
 async function clusterReady(binDir: string): Promise<void> {
   await waitFor(
     () => {
-      const out = kubectl(binDir, ['get', 'nodes', '-o', 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}']);
+      const out = kubectl(binDir, [
+        'get',
+        'nodes',
+        '-o',
+        'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
+      ]);
       return out.split('\n').filter((s) => s === 'True').length >= fakeNodeCount;
     },
     { timeoutMs: 60_000, what: `${fakeNodeCount} kwok nodes to be Ready (see ${paths.logs}/kwok.log)` },
@@ -240,7 +291,9 @@ async function clusterReady(binDir: string): Promise<void> {
     what: `the default ServiceAccount (kube-controller-manager, see ${paths.logs}/kube-controller-manager.log)`,
   });
   await waitFor(
-    () => kubectl(binDir, ['get', 'gateway', 'cilium', '-n', 'cilium', '-o', 'jsonpath={.status.conditions[?(@.type=="Accepted")].status}']) === 'True',
+    () =>
+      kubectl(binDir, ['get', 'gateway', 'cilium', '-n', 'cilium', '-o', 'jsonpath={.status.conditions[?(@.type=="Accepted")].status}']) ===
+      'True',
     { timeoutMs: 30_000, what: `Gateway cilium/cilium to be Accepted (traffic simulator, see ${paths.logs}/simulator.log)` },
   );
 }
@@ -274,7 +327,14 @@ export async function up(): Promise<WorldState> {
   await start(apiserver!);
   kubectl(binDir, ['apply', '--server-side', '-f', gatewayCrdDir]);
   kubectl(binDir, ['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
-  kubectl(binDir, ['apply', '--server-side', '-f', path.join(paths.manifests, 'gateway.yaml'), '-f', path.join(paths.manifests, 'nodes.yaml')]);
+  kubectl(binDir, [
+    'apply',
+    '--server-side',
+    '-f',
+    path.join(paths.manifests, 'gateway.yaml'),
+    '-f',
+    path.join(paths.manifests, 'nodes.yaml'),
+  ]);
   await Promise.all(rest.map(start));
   const obs = observability(state);
   writeState(state);
@@ -283,7 +343,9 @@ export async function up(): Promise<WorldState> {
   state.startedAt = new Date().toISOString();
   state.readySeconds = (Date.now() - t0) / 1000;
   writeState(state);
-  log(`ready in ${state.readySeconds.toFixed(1)} s${started.length ? ` (started ${started.join(', ')})` : ' (already running)'}; kubeconfig: ${paths.kubeconfig}`);
+  log(
+    `ready in ${state.readySeconds.toFixed(1)} s${started.length ? ` (started ${started.join(', ')})` : ' (already running)'}; kubeconfig: ${paths.kubeconfig}`,
+  );
   return state;
 }
 

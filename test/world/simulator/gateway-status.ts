@@ -57,12 +57,21 @@ export function routeParentConditions(generation: number | undefined, unresolved
 }
 
 export function sameParent(a: ParentRef, b: ParentRef, routeNamespace: string): boolean {
-  return a.name === b.name && (a.namespace ?? routeNamespace) === (b.namespace ?? routeNamespace) && (a.sectionName ?? '') === (b.sectionName ?? '') && (a.port ?? 0) === (b.port ?? 0);
+  return (
+    a.name === b.name &&
+    (a.namespace ?? routeNamespace) === (b.namespace ?? routeNamespace) &&
+    (a.sectionName ?? '') === (b.sectionName ?? '') &&
+    (a.port ?? 0) === (b.port ?? 0)
+  );
 }
 
 /** Semantic comparison that ignores timestamps, so unchanged status is never rewritten. */
 export function conditionsEqual(a: Condition[] | undefined, b: Condition[] | undefined): boolean {
   const strip = (cs: Condition[] | undefined) =>
-    JSON.stringify((cs ?? []).map(({ type, status, reason, message, observedGeneration }) => ({ type, status, reason, message, observedGeneration })).sort((x, y) => x.type.localeCompare(y.type)));
+    JSON.stringify(
+      (cs ?? [])
+        .map(({ type, status, reason, message, observedGeneration }) => ({ type, status, reason, message, observedGeneration }))
+        .sort((x, y) => x.type.localeCompare(y.type)),
+    );
   return strip(a) === strip(b);
 }

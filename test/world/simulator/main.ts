@@ -63,13 +63,18 @@ async function main(): Promise<void> {
     return gw !== undefined && ourClass(gw.spec.gatewayClassName);
   };
   const ourParents = (route: HTTPRoute) =>
-    (route.spec.parentRefs ?? []).filter((p) => (p.kind ?? 'Gateway') === 'Gateway' && ourGateway(p.namespace ?? route.metadata.namespace ?? '', p.name));
+    (route.spec.parentRefs ?? []).filter(
+      (p) => (p.kind ?? 'Gateway') === 'Gateway' && ourGateway(p.namespace ?? route.metadata.namespace ?? '', p.name),
+    );
 
   const metrics = new SimulatorMetrics();
   const engine = new TrafficEngine(
     {
       routes: (): ActiveRoute[] =>
-        routes.items().filter((r) => ourParents(r).length > 0).map((r) => ({ namespace: r.metadata.namespace ?? '', name: r.metadata.name, rules: r.spec.rules ?? [] })),
+        routes
+          .items()
+          .filter((r) => ourParents(r).length > 0)
+          .map((r) => ({ namespace: r.metadata.namespace ?? '', name: r.metadata.name, rules: r.spec.rules ?? [] })),
       backend: (namespace, service) => {
         const exists = services.get(namespace, service) !== undefined;
         let ready = 0;
@@ -90,28 +95,52 @@ async function main(): Promise<void> {
   async function syncStatus(): Promise<void> {
     for (const gc of classes.items()) {
       if (gc.spec.controllerName !== CONTROLLER_NAME) continue;
-      const desired = [{ type: 'Accepted', status: 'True' as const, reason: 'Accepted', message: 'Handled by the sluice traffic simulator', observedGeneration: gc.metadata.generation }];
+      const desired = [
+        {
+          type: 'Accepted',
+          status: 'True' as const,
+          reason: 'Accepted',
+          message: 'Handled by the sluice traffic simulator',
+          observedGeneration: gc.metadata.generation,
+        },
+      ];
       if (!conditionsEqual(gc.status?.conditions, desired)) {
-        await client.patch(at(R.gatewayclasses, undefined, gc.metadata.name, 'status'), { status: { conditions: withTransitionTimes(desired, gc.status?.conditions, now()) } });
+        await client.patch(at(R.gatewayclasses, undefined, gc.metadata.name, 'status'), {
+          status: { conditions: withTransitionTimes(desired, gc.status?.conditions, now()) },
+        });
       }
     }
     for (const gw of gateways.items()) {
       if (!ourClass(gw.spec.gatewayClassName)) continue;
       const desired = gatewayConditions(gw.metadata.generation);
       if (!conditionsEqual(gw.status?.conditions, desired)) {
-        await client.patch(at(R.gateways, gw.metadata.namespace, gw.metadata.name, 'status'), { status: { conditions: withTransitionTimes(desired, gw.status?.conditions, now()) } });
+        await client.patch(at(R.gateways, gw.metadata.namespace, gw.metadata.name, 'status'), {
+          status: { conditions: withTransitionTimes(desired, gw.status?.conditions, now()) },
+        });
       }
     }
     for (const route of routes.items()) {
       const ns = route.metadata.namespace ?? '';
       const mine = ourParents(route);
-      const unresolved = [...new Set((route.spec.rules ?? []).flatMap((r) => r.backendRefs ?? []).filter((b) => !services.get(b.namespace ?? ns, b.name)).map((b) => b.name))];
+      const unresolved = [
+        ...new Set(
+          (route.spec.rules ?? [])
+            .flatMap((r) => r.backendRefs ?? [])
+            .filter((b) => !services.get(b.namespace ?? ns, b.name))
+            .map((b) => b.name),
+        ),
+      ];
       const current = route.status?.parents ?? [];
       const others = current.filter((p) => p.controllerName !== CONTROLLER_NAME);
       const ours = mine.map((parentRef) => {
         const prev = current.find((p) => p.controllerName === CONTROLLER_NAME && sameParent(p.parentRef, parentRef, ns));
         const desired = routeParentConditions(route.metadata.generation, unresolved);
-        return { parentRef, controllerName: CONTROLLER_NAME, conditions: conditionsEqual(prev?.conditions, desired) && prev ? prev.conditions : withTransitionTimes(desired, prev?.conditions, now()) };
+        return {
+          parentRef,
+          controllerName: CONTROLLER_NAME,
+          conditions:
+            conditionsEqual(prev?.conditions, desired) && prev ? prev.conditions : withTransitionTimes(desired, prev?.conditions, now()),
+        };
       });
       const next = [...others, ...ours];
       if (JSON.stringify(next) !== JSON.stringify(current)) {
@@ -167,7 +196,9 @@ async function main(): Promise<void> {
     const rate = body.ratePerSecond ?? args.rate;
     const variants = body.variants ?? defaultProfile.variants;
     if (typeof rate !== 'number' || rate < 0 || rate > 2000 || !Array.isArray(variants) || variants.length === 0) {
-      res.status(400).json({ error: 'ratePerSecond must be 0..2000 and variants a non-empty list of {share, path, method, headers, query, clients}' });
+      res
+        .status(400)
+        .json({ error: 'ratePerSecond must be 0..2000 and variants a non-empty list of {share, path, method, headers, query, clients}' });
       return;
     }
     const profile = { ratePerSecond: rate, variants };
@@ -178,7 +209,9 @@ async function main(): Promise<void> {
     profiles.delete(`${req.params.namespace}/${req.params.route}`);
     res.status(204).end();
   });
-  const server = app.listen(args.port, '127.0.0.1', () => console.log(`simulator: serving on 127.0.0.1:${args.port}, ${args.rate} requests/s per route`));
+  const server = app.listen(args.port, '127.0.0.1', () =>
+    console.log(`simulator: serving on 127.0.0.1:${args.port}, ${args.rate} requests/s per route`),
+  );
   const shutdown = () => {
     server.close();
     process.exit(0);

@@ -36,7 +36,16 @@ export class SimulatorMetrics {
     registers: [this.registry],
   });
 
-  record(p: { cluster: string; namespace: string; service: string; code: number; latencyMs: number; reachedWorkload: boolean; method: string; path: string }): void {
+  record(p: {
+    cluster: string;
+    namespace: string;
+    service: string;
+    code: number;
+    latencyMs: number;
+    reachedWorkload: boolean;
+    method: string;
+    path: string;
+  }): void {
     const code = String(p.code);
     this.envoyRq.inc({ envoy_cluster_name: p.cluster, envoy_response_code: code });
     this.envoyRqTime.observe({ envoy_cluster_name: p.cluster }, p.latencyMs);

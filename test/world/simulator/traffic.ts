@@ -91,7 +91,8 @@ export class TrafficEngine {
     if (v.clients && v.clients > 0) {
       const jarsKey = `${key}#${profile.variants.indexOf(v)}`;
       let jars = this.jars.get(jarsKey);
-      if (!jars || jars.length !== v.clients) this.jars.set(jarsKey, (jars = Array.from({ length: v.clients }, () => new Map<string, string>())));
+      if (!jars || jars.length !== v.clients)
+        this.jars.set(jarsKey, (jars = Array.from({ length: v.clients }, () => new Map<string, string>())));
       jar = jars[Math.floor(this.random() * jars.length)]!;
     }
     const headers = { ...(v.headers ?? {}) };
@@ -126,7 +127,12 @@ export class TrafficEngine {
     }
   }
 
-  private deliver(route: ActiveRoute, ref: { name: string; namespace?: string; port?: number }, req: SimRequest, stats: RouteStats | undefined): void {
+  private deliver(
+    route: ActiveRoute,
+    ref: { name: string; namespace?: string; port?: number },
+    req: SimRequest,
+    stats: RouteStats | undefined,
+  ): void {
     const namespace = ref.namespace ?? route.namespace;
     const outcome = requestOutcome(this.world.backend(namespace, ref.name), this.world.fault(namespace, ref.name), this.random);
     this.metrics.record({

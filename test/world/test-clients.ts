@@ -3,8 +3,8 @@
 import crypto from 'node:crypto';
 import { KubeClient, R, at, type KubeObject } from '../../lib/kube/client.js';
 import { PrometheusClient } from '../../controller/analysis/prometheus-client.js';
-import { paths, ports, urls } from '../world/layout.js';
-import { readyNamespace } from '../world/namespaces.js';
+import { paths, ports, urls } from './layout.js';
+import { readyNamespace } from './namespaces.js';
 import { waitFor } from '../../lib/wait.js';
 
 let adminClient: KubeClient | undefined;
@@ -34,7 +34,11 @@ export async function deleteNamespace(name: string): Promise<void> {
   await (await admin()).delete(at(R.namespaces, undefined, name));
 }
 
-export function deploymentManifest(namespace: string, name: string, opts: { replicas?: number; image?: string; labels?: Record<string, string>; port?: number } = {}) {
+export function deploymentManifest(
+  namespace: string,
+  name: string,
+  opts: { replicas?: number; image?: string; labels?: Record<string, string>; port?: number } = {},
+) {
   const app = { app: name };
   return {
     apiVersion: 'apps/v1',
@@ -45,19 +49,42 @@ export function deploymentManifest(namespace: string, name: string, opts: { repl
       selector: { matchLabels: app },
       template: {
         metadata: { labels: app },
-        spec: { containers: [{ name: 'app', image: opts.image ?? 'ghcr.io/stefanprodan/podinfo:6.0.0', ports: [{ name: 'http', containerPort: opts.port ?? 9898 }] }] },
+        spec: {
+          containers: [
+            {
+              name: 'app',
+              image: opts.image ?? 'ghcr.io/stefanprodan/podinfo:6.0.0',
+              ports: [{ name: 'http', containerPort: opts.port ?? 9898 }],
+            },
+          ],
+        },
       },
     },
   };
 }
 
 export function serviceManifest(namespace: string, name: string, selector: Record<string, string>, port = 9898) {
-  return { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace }, spec: { selector, ports: [{ name: 'http', port, targetPort: port }] } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, namespace },
+    spec: { selector, ports: [{ name: 'http', port, targetPort: port }] },
+  };
 }
 
 export type Deployment = KubeObject & {
-  spec: { replicas?: number; paused?: boolean; selector: { matchLabels?: Record<string, string> }; template: { spec: { containers: { name: string; image: string }[] } } };
-  status?: { availableReplicas?: number; updatedReplicas?: number; observedGeneration?: number; conditions?: { type: string; status: string }[] };
+  spec: {
+    replicas?: number;
+    paused?: boolean;
+    selector: { matchLabels?: Record<string, string> };
+    template: { spec: { containers: { name: string; image: string }[] } };
+  };
+  status?: {
+    availableReplicas?: number;
+    updatedReplicas?: number;
+    observedGeneration?: number;
+    conditions?: { type: string; status: string }[];
+  };
 };
 
 export async function waitAvailable(namespace: string, name: string, replicas: number, timeoutMs = 60_000): Promise<Deployment> {
@@ -66,7 +93,9 @@ export async function waitAvailable(namespace: string, name: string, replicas: n
     async () => {
       const d = await client.get<Deployment>(at(R.deployments, namespace, name));
       const available = d.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True');
-      return available && d.status?.availableReplicas === replicas && d.status?.observedGeneration === d.metadata.generation ? d : undefined;
+      return available && d.status?.availableReplicas === replicas && d.status?.observedGeneration === d.metadata.generation
+        ? d
+        : undefined;
     },
     { timeoutMs, what: `Deployment ${name}.${namespace} to have ${replicas} available replicas` },
   );
@@ -76,6 +105,7 @@ export async function waitAvailable(namespace: string, name: string, replicas: n
 export async function webhookRequestCount(endpoint: 'mutate' | 'validate' | 'mutate-pod' = 'mutate'): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${ports.webhookMetrics}/metrics`)).text();
   let n = 0;
-  for (const m of text.matchAll(new RegExp(`^sluice_webhook_requests_total\\{[^}]*endpoint="${endpoint}"[^}]*\\} (\\d+)`, 'gm'))) n += Number(m[1]);
+  for (const m of text.matchAll(new RegExp(`^sluice_webhook_requests_total\\{[^}]*endpoint="${endpoint}"[^}]*\\} (\\d+)`, 'gm')))
+    n += Number(m[1]);
   return n;
 }

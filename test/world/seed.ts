@@ -6,10 +6,10 @@ import YAML from 'yaml';
 import { CR, type Canary, type CanaryAnalysis } from '../../api/flagger-types.js';
 import { R, at, type KubeObject } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
-import { root } from '../world/layout.js';
-import { admin, deploymentManifest, testNamespace } from '../integration/world-helpers.js';
-import { buildBinaries } from '../world/world.js';
-import { installManifests, startController, startWebhook } from '../world/sluice.js';
+import { root } from './layout.js';
+import { admin, deploymentManifest, testNamespace } from './test-clients.js';
+import { buildBinaries } from './world.js';
+import { installManifests, startController, startWebhook } from './sluice.js';
 
 export const ANALYSIS_INTERVAL = '3s';
 export const METRIC_INTERVAL = '6s';
@@ -25,7 +25,10 @@ export interface Intervals {
   metricInterval: string;
 }
 
-export function seedCanaryManifest(namespace: string, iv: Intervals = { analysisInterval: ANALYSIS_INTERVAL, metricInterval: METRIC_INTERVAL }): Canary {
+export function seedCanaryManifest(
+  namespace: string,
+  iv: Intervals = { analysisInterval: ANALYSIS_INTERVAL, metricInterval: METRIC_INTERVAL },
+): Canary {
   const [canary] = example('canary.yaml', namespace) as Canary[];
   canary!.spec.analysis!.interval = iv.analysisInterval;
   for (const m of canary!.spec.analysis!.metrics ?? []) m.interval = iv.metricInterval;
@@ -48,14 +51,23 @@ export async function applySeed(namespace: string, iv?: Intervals): Promise<void
  * A Deployment of podinfo 6.0.0 (container `app`) and a Canary for it behind the world's gateway,
  * with `analysis` as given: the shape most e2e tests start from.
  */
-export async function deploymentWithCanary(namespace: string, name: string, analysis: CanaryAnalysis, opts: { replicas?: number } = {}): Promise<void> {
+export async function deploymentWithCanary(
+  namespace: string,
+  name: string,
+  analysis: CanaryAnalysis,
+  opts: { replicas?: number } = {},
+): Promise<void> {
   const client = await admin();
   await client.create(at(R.deployments, namespace), deploymentManifest(namespace, name, { replicas: opts.replicas ?? 1 }));
   await client.create(at(CR.canaries, namespace), {
     apiVersion: 'flagger.app/v1beta1',
     kind: 'Canary',
     metadata: { name, namespace },
-    spec: { targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name }, service: { port: 9898, gatewayRefs: [{ name: 'cilium', namespace: 'cilium' }] }, analysis },
+    spec: {
+      targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
+      service: { port: 9898, gatewayRefs: [{ name: 'cilium', namespace: 'cilium' }] },
+      analysis,
+    },
   });
 }
 
@@ -64,11 +76,20 @@ export async function getCanary(namespace: string, name = 'podinfo'): Promise<Ca
 }
 
 /** Waits for `phase`; with `revision`, for that phase reached by that revision (not a previous one's). */
-export async function waitPhase(namespace: string, phase: string, timeoutMs = 120_000, revision?: string, name = 'podinfo'): Promise<Canary> {
-  return waitFor(async () => {
-    const c = await getCanary(namespace, name);
-    return c.status?.phase === phase && (revision === undefined || c.status.lastAppliedSpec === revision) ? c : undefined;
-  }, { timeoutMs, intervalMs: 250, what: `Canary ${name}.${namespace} to reach ${phase}${revision ? ` with revision ${revision}` : ''}` });
+export async function waitPhase(
+  namespace: string,
+  phase: string,
+  timeoutMs = 120_000,
+  revision?: string,
+  name = 'podinfo',
+): Promise<Canary> {
+  return waitFor(
+    async () => {
+      const c = await getCanary(namespace, name);
+      return c.status?.phase === phase && (revision === undefined || c.status.lastAppliedSpec === revision) ? c : undefined;
+    },
+    { timeoutMs, intervalMs: 250, what: `Canary ${name}.${namespace} to reach ${phase}${revision ? ` with revision ${revision}` : ''}` },
+  );
 }
 
 export interface EventRow {
@@ -82,13 +103,26 @@ export interface EventRow {
 
 /** The Canary's events, oldest first by creation (sluice names events by creation time). */
 export async function canaryEvents(namespace: string, name = 'podinfo'): Promise<EventRow[]> {
-  const list = await (await admin()).list<KubeObject & { message: string; type: string; count?: number; firstTimestamp?: string; lastTimestamp?: string; involvedObject: { kind: string; name: string } }>(
-    at(R.events, namespace),
-    { fieldSelector: `involvedObject.kind=Canary,involvedObject.name=${name}` },
-  );
+  const list = await (await admin()).list<
+    KubeObject & {
+      message: string;
+      type: string;
+      count?: number;
+      firstTimestamp?: string;
+      lastTimestamp?: string;
+      involvedObject: { kind: string; name: string };
+    }
+  >(at(R.events, namespace), { fieldSelector: `involvedObject.kind=Canary,involvedObject.name=${name}` });
   return list.items
-    .map((e) => ({ name: e.metadata.name, message: e.message, type: e.type, count: e.count ?? 1, first: Date.parse(e.firstTimestamp ?? ''), last: Date.parse(e.lastTimestamp ?? '') }))
-    .sort((a, b) => (a.name.length - b.name.length) || a.name.localeCompare(b.name));
+    .map((e) => ({
+      name: e.metadata.name,
+      message: e.message,
+      type: e.type,
+      count: e.count ?? 1,
+      first: Date.parse(e.firstTimestamp ?? ''),
+      last: Date.parse(e.lastTimestamp ?? ''),
+    }))
+    .sort((a, b) => a.name.length - b.name.length || a.name.localeCompare(b.name));
 }
 
 /**
@@ -96,13 +130,20 @@ export async function canaryEvents(namespace: string, name = 'podinfo'): Promise
  * test that has seen the phase can be a moment ahead of its events. Undefined once they are all
  * there; otherwise, after the deadline, what is missing.
  */
-export async function eventuallyInOrder(read: () => Promise<EventRow[]>, expected: (string | RegExp)[], timeoutMs = 15_000): Promise<string | undefined> {
+export async function eventuallyInOrder(
+  read: () => Promise<EventRow[]>,
+  expected: (string | RegExp)[],
+  timeoutMs = 15_000,
+): Promise<string | undefined> {
   let problem: string | undefined = 'events never read';
   try {
-    await waitFor(async () => {
-      problem = inOrder(await read(), expected);
-      return problem === undefined || undefined;
-    }, { timeoutMs, intervalMs: 200, what: 'the events' });
+    await waitFor(
+      async () => {
+        problem = inOrder(await read(), expected);
+        return problem === undefined || undefined;
+      },
+      { timeoutMs, intervalMs: 200, what: 'the events' },
+    );
   } catch {
     // `problem` says what the last reading lacked.
   }
@@ -117,7 +158,9 @@ export function inOrder(rows: EventRow[], expected: (string | RegExp)[]): string
     if (want === undefined) break;
     if (typeof want === 'string' ? row.message === want : want.test(row.message)) i++;
   }
-  return i === expected.length ? undefined : `missing, in order: ${String(expected[i])}\nevents:\n${rows.map((r) => `  ${r.type} ${r.message} (x${r.count})`).join('\n')}`;
+  return i === expected.length
+    ? undefined
+    : `missing, in order: ${String(expected[i])}\nevents:\n${rows.map((r) => `  ${r.type} ${r.message} (x${r.count})`).join('\n')}`;
 }
 
 /** sluice installed and running on the world (idempotent), and a fresh namespace for one test file. */
