@@ -13,7 +13,7 @@
 // `maxInFlight` in all and `maxPerNamespace` in one namespace, so one tenant's silent hooks cannot
 // take every slot. A Canary that finds no slot waits its turn (requeued), with one log line.
 import type { Logger } from '../lib/logger.js';
-import { type HookType } from '../api/canary-analysis.js';
+import type { HookType } from '../api/canary-analysis.js';
 
 export type CheckKind = HookType | 'metrics';
 

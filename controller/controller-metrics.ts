@@ -1,7 +1,7 @@
 // The controller's Prometheus metrics, under Flagger's names so existing dashboards and alerts work.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Canary, Phase } from '../api/flagger-types.js';
-import { type MetricResult } from './check-results.js';
+import type { MetricResult } from './check-results.js';
 
 export class ControllerMetrics {
   readonly registry = new Registry();

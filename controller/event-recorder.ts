@@ -3,7 +3,7 @@
 // correlator does), and at most once per `minGapMs`, so waiting loops do not flood the apiserver.
 import crypto from 'node:crypto';
 import { R, at, type KubeClient, type KubeObject } from '../lib/kube/client.js';
-import { type CanaryEvent } from './check-results.js';
+import type { CanaryEvent } from './check-results.js';
 
 interface Seen {
   name: string;

@@ -27,7 +27,7 @@ import { enforce, policyViolations } from '../policy/constraints.js';
 import { isGenerated, policiesForNamespace } from '../policy/selection.js';
 import { decide, type Decision, type Settings } from './state-machine.js';
 import { hooksOf, type HookType } from '../api/canary-analysis.js';
-import { type CanaryEvent, type HookResult, type HookResults, type MetricResult } from './check-results.js';
+import type { CanaryEvent, HookResult, HookResults, MetricResult } from './check-results.js';
 import { MAX_HOOK_TIMEOUT_MS, callHook, hookPayload } from './hooks/call-hook.js';
 import type { ChecksInFlight } from './checks-in-flight.js';
 import { egress } from '../lib/egress-guard.js';

@@ -8,7 +8,7 @@ import type { Canary } from '../../api/flagger-types.js';
 import { R, at, type KubeClient, type KubeObject } from '../../lib/kube/client.js';
 import type { Informer } from '../../lib/kube/informer.js';
 import type { Logger } from '../../lib/logger.js';
-import { type CanaryEvent } from '../check-results.js';
+import type { CanaryEvent } from '../check-results.js';
 import { deliver } from './deliver.js';
 import { EgressDenied, egress } from '../../lib/egress-guard.js';
 import { deliveryUrl, payload, severityOf, wants, type ProviderSettings, type Severity } from './payloads.js';

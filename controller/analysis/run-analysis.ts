@@ -5,7 +5,7 @@ import { objectName } from '../../api/contract.js';
 import type { Canary, CanaryMetric, MetricTemplate } from '../../api/flagger-types.js';
 import { parseDuration, promDuration } from '../../api/duration.js';
 import { apexName } from '../generated-objects.js';
-import { type MetricResult } from '../check-results.js';
+import type { MetricResult } from '../check-results.js';
 import { BUILTIN_QUERIES } from './builtin-metrics.js';
 import { PrometheusClient, PrometheusError, redact } from './prometheus-client.js';
 import { renderQuery, TemplateError } from './render.js';

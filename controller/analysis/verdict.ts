@@ -1,7 +1,7 @@
 // From a metric's value to a pass or a failure worded as Flagger words it, so a Flagger user
 // reads "Halt podinfo.test advancement success rate 69.17% < 99%" at a glance.
 import type { CanaryMetric } from '../../api/flagger-types.js';
-import { type MetricResult } from '../check-results.js';
+import type { MetricResult } from '../check-results.js';
 
 function fmt(v: number): string {
   return Number.isInteger(v) ? String(v) : v.toFixed(2);

@@ -5,7 +5,7 @@ import type { Canary, CanaryWebhook, Phase } from '../../api/flagger-types.js';
 import { parseDuration } from '../../api/duration.js';
 import { readBounded } from '../../lib/bounded-body.js';
 import { EgressDenied, egress, type EgressGuard } from '../../lib/egress-guard.js';
-import { type HookResult } from '../check-results.js';
+import type { HookResult } from '../check-results.js';
 
 /** Flagger's default when a hook gives no timeout. */
 export const DEFAULT_HOOK_TIMEOUT_MS = 10_000;

@@ -8,7 +8,7 @@ import type { CanaryStatus, CanaryWebhook } from '../../api/flagger-types.js';
 import { callHook, hookPayload } from '../../controller/hooks/call-hook.js';
 import { decide, type Decision, type Observed, type Settings } from '../../controller/state-machine.js';
 import { hooksOf, strategyOf, type HookType } from '../../api/canary-analysis.js';
-import { type HookResults, type MetricResult } from '../../controller/check-results.js';
+import type { HookResults, MetricResult } from '../../controller/check-results.js';
 import { copyOf, deployment, rev, seedCanary } from './controller-fixtures.js';
 
 const settings: Settings = { minIntervalMs: 1000, pollMs: 500 };

@@ -2,7 +2,7 @@ import { revisionOf } from '../../api/workload.js';
 import assert from 'node:assert/strict';
 import { decide, type Observed, type Settings } from '../../controller/state-machine.js';
 import { nextWeight } from '../../api/canary-analysis.js';
-import { type MetricResult } from '../../controller/check-results.js';
+import type { MetricResult } from '../../controller/check-results.js';
 import { annotations } from '../../api/contract.js';
 import type { CanaryStatus } from '../../api/flagger-types.js';
 import { copyOf, deployment, rev, seedCanary } from './controller-fixtures.js';
