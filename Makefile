@@ -4,7 +4,7 @@ NODE ?= node
 MOCHA := npx --no-install mocha
 WORLD := $(NODE) dist/test/world/world.js
 
-.PHONY: all install build binaries test test-unit test-integration test-e2e world-up world-down up down demo bench bench-cold fault clear-fault clean
+.PHONY: all install build lint format docs binaries test test-unit test-integration test-e2e world-up world-down up down demo bench bench-cold fault clear-fault clean
 
 all: build
 
@@ -17,12 +17,25 @@ install: node_modules/.package-lock.json
 build: install
 	npx --no-install tsc -p tsconfig.json
 
+# Biome checks formatting and lint rules (biome.json); the layer check fails on an import that
+# points up the layers or a contract string spelled outside api/ (docs/architecture.md).
+lint: build
+	npx --no-install biome ci --colors=off .
+	$(NODE) dist/test/tools/check-layers.js .
+
+format: install
+	npx --no-install biome check --write .
+
+# docs/controller.md's phase table, generated from api/phases.ts.
+docs: build
+	$(NODE) dist/test/tools/phase-table.js --write
+
 # Go-built control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl,
 # kwok), cached under $${SLUICE_CACHE:-~/.cache/sluice}; rebuilt only when test/world/versions.env changes.
 binaries:
 	bash test/world/build-binaries.sh >/dev/null
 
-test-unit: build
+test-unit: lint
 	$(MOCHA) --config test/.mocharc.unit.json
 
 # Suites that need the local world bring it up, run, and always bring it down again.
@@ -31,7 +44,7 @@ test-integration: build binaries
 
 # Mocha's report is kept in .world/mocha.out; on a failure the failing tests are printed again
 # after the components' log tails, so the last lines of a CI log name what failed.
-test: build binaries
+test: lint binaries
 	$(MOCHA) --config test/.mocharc.unit.json
 	@set -o pipefail; $(WORLD) up && { status=0; \
 	  $(MOCHA) --config test/.mocharc.integration.json 2>&1 | tee .world/mocha.out || status=$$?; \
@@ -49,7 +62,7 @@ world-up: build binaries
 world-down:
 	@if [ -f dist/test/world/world.js ]; then $(WORLD) down; fi
 
-# The world plus sluice (webhook; the controller once it exists) as local processes.
+# The world plus sluice (webhook and controller) as local processes.
 up: world-up
 	$(NODE) dist/test/world/sluice.js up
 
