@@ -1,7 +1,7 @@
 // Puts the CA bundle into every webhook entry of sluice's webhook configurations, so the
 // apiserver trusts the certificate the webhook serves. A JSON patch per configuration, written
 // only when a value differs.
-import { ApiError, R, at, type KubeClient, type KubeObject } from '../lib/kube/client.js';
+import { ApiError, R, at, type KubeClient, type KubeObject, isConflict } from '../lib/kube/client.js';
 
 type WebhookConfiguration = KubeObject & { webhooks?: { name: string; clientConfig?: { caBundle?: string } }[] };
 
@@ -30,7 +30,7 @@ export async function injectCaBundle(client: KubeClient, targets: InjectionTarge
       );
       changed.push(`${t.kind}/${t.name}`);
     } catch (err) {
-      if (err instanceof ApiError && (err.status === 422 || err.conflict))
+      if ((err instanceof ApiError && err.status === 422) || isConflict(err))
         throw new Error(`${t.kind} webhook configuration ${t.name} changed while injecting its caBundle; will retry`);
       throw err;
     }

@@ -1,6 +1,6 @@
 // The webhook's TLS state lives in one Secret so that every replica serves the same certificate.
 // Writes carry the resourceVersion they read: two replicas rotating at once cannot both win.
-import { ApiError, R, at, type KubeClient, type KubeObject } from '../lib/kube/client.js';
+import { R, at, type KubeClient, type KubeObject, isConflict, isAlreadyExists } from '../lib/kube/client.js';
 import { GROUP } from '../api/contract.js';
 import { caBundle, type TlsState } from './rotation-plan.js';
 
@@ -95,7 +95,7 @@ export class SecretStore {
         });
       return true;
     } catch (err) {
-      if (err instanceof ApiError && (err.conflict || err.status === 409)) return false;
+      if (isConflict(err) || isAlreadyExists(err)) return false;
       throw err;
     }
   }

@@ -2,11 +2,11 @@
 // target reads, their fingerprints, the immutable snapshots the canary copy and the primary pods
 // are pinned to, and cleaning up snapshots nothing uses. Content is copied only into snapshots of
 // the same kind in the same namespace; only names and hashes are logged or annotated.
-import { labels as L, annotations as A, MANAGED_BY } from '../api/contract.js';
+import { labels as L, annotations as A, MANAGED_BY, values } from '../api/contract.js';
 import { TRACKING_ANNOTATION, configHash, configRefs, fingerprint, refKey, snapshotName, type ConfigRef } from '../api/tracked-configs.js';
 import type { Canary } from '../api/flagger-types.js';
-import { ApiError, R, at, type KubeClient, type KubeObject } from '../lib/kube/client.js';
-import type { Informer } from '../lib/kube/informer.js';
+import { R, at, type ObjectClient, type KubeObject, isAlreadyExists } from '../lib/kube/client.js';
+import type { ObjectCache } from '../lib/kube/informer.js';
 import { ownerReference } from './generated-objects.js';
 import type { Deployment } from '../api/workload.js';
 
@@ -25,6 +25,8 @@ export interface Tracked {
   hash: string | undefined;
   /** The live objects, for making snapshots. */
   objects: Map<string, { ref: ConfigRef; obj: ConfigObject }>;
+  /** Read from the apiserver, not yet labelled for the informer: `label()` labels them. */
+  unlabelled: ConfigRef[];
 }
 
 const refOf = (kind: 'ConfigMap' | 'Secret') => (kind === 'ConfigMap' ? R.configmaps : R.secrets);
@@ -41,8 +43,8 @@ export class ConfigTracker {
   private readonly untracked = new Map<string, number>();
 
   constructor(
-    private readonly client: KubeClient,
-    private readonly caches: { configmaps: Informer<ConfigObject>; secrets: Informer<ConfigObject> },
+    private readonly client: ObjectClient,
+    private readonly caches: { configmaps: ObjectCache<ConfigObject>; secrets: ObjectCache<ConfigObject> },
     private readonly guard: () => void,
   ) {}
 
@@ -51,13 +53,13 @@ export class ConfigTracker {
   }
 
   /**
-   * The target's tracked configs as they are now. An object not yet tracked is labelled so the
-   * informer follows it; one annotated `flagger.app/config-tracking: disabled`, or missing (an
-   * optional reference), is not tracked.
+   * The target's tracked configs as they are now (reads only). An object the informer does not
+   * follow yet is read from the apiserver and listed in `unlabelled`; one annotated
+   * `flagger.app/config-tracking: disabled`, or missing (an optional reference), is not tracked.
    */
   async track(target: Deployment): Promise<Tracked> {
     const ns = target.metadata.namespace!;
-    const out: Tracked = { fingerprints: {}, snapshots: {}, hash: undefined, objects: new Map() };
+    const out: Tracked = { fingerprints: {}, snapshots: {}, hash: undefined, objects: new Map(), unlabelled: [] };
     for (const ref of configRefs(target.spec.template.spec)) {
       let obj = this.cached(ns, ref);
       if (!obj) {
@@ -69,8 +71,7 @@ export class ConfigTracker {
           this.untracked.set(key, Date.now() + UNTRACKED_TTL_MS);
           continue;
         }
-        this.guard();
-        await this.client.patch(at(refOf(ref.kind), ns, ref.name), { metadata: { labels: { [L.tracked]: 'true' } } });
+        out.unlabelled.push(ref);
       }
       if (obj.metadata.annotations?.[TRACKING_ANNOTATION] === 'disabled') continue;
       const fp = fingerprint(obj);
@@ -80,6 +81,14 @@ export class ConfigTracker {
     }
     out.hash = configHash(out.fingerprints);
     return out;
+  }
+
+  /** Labels the objects `track()` found unlabelled, so the informer follows their changes from now on. */
+  async label(namespace: string, tracked: Tracked): Promise<void> {
+    for (const ref of tracked.unlabelled) {
+      this.guard();
+      await this.client.patch(at(refOf(ref.kind), namespace, ref.name), { metadata: { labels: { [L.tracked]: values.tracked } } });
+    }
   }
 
   /** Creates the snapshots of `tracked` that do not exist yet: immutable copies owned by the Canary. */
@@ -106,7 +115,7 @@ export class ConfigTracker {
           ...(ref.kind === 'Secret' && obj.type ? { type: obj.type } : {}),
         });
       } catch (err) {
-        if (!(err instanceof ApiError && err.conflict)) throw err;
+        if (!isAlreadyExists(err)) throw err;
       }
     }
   }

@@ -2,7 +2,7 @@
 // within the window updates the existing Event's count instead of creating another (as client-go's
 // correlator does), and at most once per `minGapMs`, so waiting loops do not flood the apiserver.
 import crypto from 'node:crypto';
-import { R, at, type KubeClient, type KubeObject } from '../lib/kube/client.js';
+import { R, at, type ObjectClient, type KubeObject } from '../lib/kube/client.js';
 import type { CanaryEvent } from './check-results.js';
 
 interface Seen {
@@ -17,7 +17,7 @@ export class EventRecorder {
   private sequence = crypto.randomInt(1_000_000);
 
   constructor(
-    private readonly client: KubeClient,
+    private readonly client: ObjectClient,
     private readonly component = 'sluice',
     private readonly windowMs = 10 * 60_000,
     private readonly minGapMs = 5_000,

@@ -5,7 +5,7 @@
 // the apiserver hangs: an attempt is cut off at the renew deadline, and `isLeader` (asked before
 // every write) turns false the moment the deadline passes, whatever an attempt is still doing —
 // otherwise a hung renew could keep a leader acting after a standby took the expired Lease.
-import { ApiError, R, at, type KubeClient, type KubeObject } from '../lib/kube/client.js';
+import { R, at, type ObjectClient, type KubeObject, isConflict, isAlreadyExists } from '../lib/kube/client.js';
 import { delay } from '../lib/wait.js';
 import type { Logger } from '../lib/logger.js';
 
@@ -33,7 +33,7 @@ export class LeaderElector {
   private observed: { record: string; at: number } | undefined;
 
   constructor(
-    private readonly client: KubeClient,
+    private readonly client: ObjectClient,
     private readonly opts: LeaderElectionOptions,
     private readonly logger: Logger,
   ) {}
@@ -72,7 +72,7 @@ export class LeaderElector {
         });
         return true;
       } catch (err) {
-        if (err instanceof ApiError && err.conflict) return false;
+        if (isAlreadyExists(err)) return false;
         throw err;
       }
     }
@@ -84,7 +84,7 @@ export class LeaderElector {
       await this.client.replace(ref, { ...lease, spec: { ...lease.spec, ...mine(lease.spec) } });
       return true;
     } catch (err) {
-      if (err instanceof ApiError && err.conflict) return false;
+      if (isConflict(err)) return false;
       throw err;
     }
   }

@@ -11,8 +11,8 @@ import {
   type ClusterCanaryPolicyStatus,
   type PolicyProblem,
 } from '../api/policy-types.js';
-import { ApiError, at, type KubeClient, type KubeObject } from '../lib/kube/client.js';
-import type { Informer } from '../lib/kube/informer.js';
+import { at, type ObjectClient, type KubeObject, isConflict, isAlreadyExists, isNotFound } from '../lib/kube/client.js';
+import type { ObjectCache } from '../lib/kube/informer.js';
 import type { Logger } from '../lib/logger.js';
 import type { EventRecorder } from './event-recorder.js';
 import { TEMPLATE_HASH } from '../policy/generated-canary.js';
@@ -20,23 +20,23 @@ import { planNamespace, type Coverage } from '../policy/selection.js';
 import type { Deployment, HorizontalPodAutoscaler } from '../api/workload.js';
 
 export interface PolicyCaches {
-  namespaces: Informer<KubeObject>;
-  policies: Informer<ClusterCanaryPolicy>;
-  deployments: Informer<Deployment>;
-  canaries: Informer<Canary>;
-  hpas: Informer<HorizontalPodAutoscaler>;
+  namespaces: ObjectCache<KubeObject>;
+  policies: ObjectCache<ClusterCanaryPolicy>;
+  deployments: ObjectCache<Deployment>;
+  canaries: ObjectCache<Canary>;
+  hpas: ObjectCache<HorizontalPodAutoscaler>;
 }
 
 export const STATUS_KEY = '*status';
 
-const inNamespace = <T extends KubeObject>(inf: Informer<T>, ns: string) => inf.items().filter((o) => o.metadata.namespace === ns);
+const inNamespace = <T extends KubeObject>(inf: ObjectCache<T>, ns: string) => inf.items().filter((o) => o.metadata.namespace === ns);
 
 export class PolicyReconciler {
   /** Per namespace, per policy: what the last pass found. Feeds the status pass. */
   private readonly coverage = new Map<string, Map<string, Coverage>>();
 
   constructor(
-    private readonly client: KubeClient,
+    private readonly client: ObjectClient,
     private readonly caches: PolicyCaches,
     private readonly events: EventRecorder,
     private readonly logger: Logger,
@@ -113,7 +113,7 @@ export class PolicyReconciler {
       try {
         created = await this.client.create<Canary>(at(CR.canaries, ns), want);
       } catch (err) {
-        if (err instanceof ApiError && err.conflict) return; // the cache is behind; the next pass compares
+        if (isAlreadyExists(err)) return; // the cache is behind; the next pass compares
         throw err;
       }
       this.logger.info(`generated Canary ${objectName(want.metadata.name, ns)} from ClusterCanaryPolicy ${policy.metadata.name}`);
@@ -183,7 +183,7 @@ export class PolicyReconciler {
           status,
         });
       } catch (err) {
-        if (err instanceof ApiError && (err.conflict || err.notFound)) continue; // the watch brings the newer object; the next pass writes
+        if (isConflict(err) || isNotFound(err)) continue; // the watch brings the newer object; the next pass writes
         throw err;
       }
     }

@@ -3,8 +3,8 @@
 // Level-triggered and idempotent: a pass interrupted anywhere is finished by the next one.
 import { annotations as A, isManagedRule, labels as L, names, objectName, shortRevision, FINALIZER } from '../api/contract.js';
 import { CR, type Canary, type CanaryStatus, type MetricTemplate } from '../api/flagger-types.js';
-import { ApiError, R, at, type KubeClient, type KubeObject, type ResourceRef } from '../lib/kube/client.js';
-import type { Informer } from '../lib/kube/informer.js';
+import { R, at, type ObjectClient, type KubeObject, type ResourceRef, isConflict, isAlreadyExists } from '../lib/kube/client.js';
+import type { ObjectCache } from '../lib/kube/informer.js';
 import type { Logger } from '../lib/logger.js';
 import { runAnalysis } from './analysis/run-analysis.js';
 import type { ControllerMetrics } from './controller-metrics.js';
@@ -60,21 +60,21 @@ function stepOf(canary: Canary, revision: Revision | undefined): string {
 }
 
 export interface Caches {
-  deployments: Informer<Deployment>;
-  services: Informer<KubeObject & { spec?: Record<string, unknown> }>;
-  routes: Informer<KubeObject & { spec?: Record<string, unknown> }>;
-  hpas: Informer<HorizontalPodAutoscaler>;
-  templates: Informer<MetricTemplate>;
-  namespaces: Informer<KubeObject>;
-  policies: Informer<ClusterCanaryPolicy>;
-  canaries: Informer<Canary>;
+  deployments: ObjectCache<Deployment>;
+  services: ObjectCache<KubeObject & { spec?: Record<string, unknown> }>;
+  routes: ObjectCache<KubeObject & { spec?: Record<string, unknown> }>;
+  hpas: ObjectCache<HorizontalPodAutoscaler>;
+  templates: ObjectCache<MetricTemplate>;
+  namespaces: ObjectCache<KubeObject>;
+  policies: ObjectCache<ClusterCanaryPolicy>;
+  canaries: ObjectCache<Canary>;
   /** Tracked ConfigMaps and Secrets and sluice's snapshots of them (label sluice.dev/tracked). */
-  configmaps: Informer<ConfigObject>;
-  secrets: Informer<ConfigObject>;
+  configmaps: ObjectCache<ConfigObject>;
+  secrets: ObjectCache<ConfigObject>;
 }
 
 export interface ReconcilerDeps {
-  client: KubeClient;
+  client: ObjectClient;
   caches: Caches;
   events: EventRecorder;
   metrics: ControllerMetrics;
@@ -85,6 +85,8 @@ export interface ReconcilerDeps {
   notifier?: Notifier;
   /** Where hooks and metric queries run (never on the reconcile worker). */
   checks: ChecksInFlight;
+  /** The time decisions are made at (tests move it; the controller uses the wall clock). */
+  clock?: () => Date;
 }
 
 class NotLeader extends Error {}
@@ -102,6 +104,10 @@ export class Reconciler {
     this.tracker = new ConfigTracker(d.client, d.caches, () => this.guard());
   }
 
+  private now(): Date {
+    return this.d.clock?.() ?? new Date();
+  }
+
   private guard(): void {
     if (!this.d.isLeader()) throw new NotLeader('not the leader');
   }
@@ -116,7 +122,7 @@ export class Reconciler {
       await this.d.client.create(ref, body);
       return true;
     } catch (err) {
-      if (err instanceof ApiError && err.conflict) return false;
+      if (isAlreadyExists(err)) return false;
       throw err;
     }
   }
@@ -183,7 +189,7 @@ export class Reconciler {
     const copy = deployments.get(ns, names.canaryDeployment(canary.spec.targetRef.name));
     const autoscaler = canary.spec.autoscalerRef ? hpas.get(ns, canary.spec.autoscalerRef.name) : undefined;
     const observed = { target, revision, canaryDeployment: copy, autoscaler };
-    const now = new Date();
+    const now = this.now();
 
     // decide() asks for what the step needs, one kind at a time and in Flagger's order (rollback
     // hooks, rollout hooks, metrics, gates), so nothing is called that the step would not use.
@@ -323,7 +329,7 @@ export class Reconciler {
       });
       return true;
     } catch (err) {
-      if (err instanceof ApiError && err.conflict) return false;
+      if (isConflict(err)) return false;
       throw err;
     }
   }
@@ -353,6 +359,7 @@ export class Reconciler {
     const ns = canary.metadata.namespace!;
     const want = desiredState(canary, status, target, copy, autoscaler, tracked);
     // Snapshots first: the copy and the primary's pods must never name one that does not exist.
+    if (tracked) await this.tracker.label(ns, tracked);
     if (tracked && tracked.objects.size > 0) await this.tracker.ensureSnapshots(canary, tracked);
     await this.refuseForeign(canary, target, autoscaler);
     await this.adoptGenerated(canary);
@@ -452,7 +459,7 @@ export class Reconciler {
     const key = `${canary.metadata.namespace}/${canary.metadata.name}`;
     this.d.logger.warn(err.message, { key });
     await this.d.events.record(canary, { type: 'Warning', message: err.message }).catch(() => undefined);
-    const now = new Date().toISOString();
+    const now = this.now().toISOString();
     const others = (canary.status?.conditions ?? []).filter((x) => x.type !== 'Promoted');
     const prev = canary.status?.conditions?.find((x) => x.type === 'Promoted');
     if (prev?.reason !== 'NameClash' || prev.message !== err.message) {

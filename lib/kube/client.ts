@@ -52,9 +52,34 @@ export class ApiError extends Error {
   get notFound(): boolean {
     return this.status === 404;
   }
+  /** A write based on a resourceVersion that is no longer current (409 Conflict). */
   get conflict(): boolean {
-    return this.status === 409;
+    return this.status === 409 && this.reason !== 'AlreadyExists';
   }
+  /** A create of a name that is taken (409 AlreadyExists). */
+  get alreadyExists(): boolean {
+    return this.status === 409 && this.reason === 'AlreadyExists';
+  }
+}
+
+/** Whether `err` is an apiserver answer of this kind; anything else (transport, bugs) is not. */
+export const isNotFound = (err: unknown) => err instanceof ApiError && err.notFound;
+export const isConflict = (err: unknown) => err instanceof ApiError && err.conflict;
+export const isAlreadyExists = (err: unknown) => err instanceof ApiError && err.alreadyExists;
+
+/**
+ * The apiserver as the controllers use it: one object at a time, by reference. KubeClient is the
+ * real one; unit tests run the controllers against an in-memory one (test/fixtures/memory-cluster.ts).
+ */
+export interface ObjectClient {
+  get<T extends KubeObject>(ref: ResourceRef): Promise<T>;
+  /** GET that answers undefined for a missing object. */
+  find<T extends KubeObject>(ref: ResourceRef): Promise<T | undefined>;
+  create<T extends KubeObject>(ref: ResourceRef, body: unknown): Promise<T>;
+  replace<T extends KubeObject>(ref: ResourceRef, body: unknown): Promise<KubeResponse<T>>;
+  patch<T extends KubeObject>(ref: ResourceRef, body: unknown, type?: PatchType): Promise<KubeResponse<T>>;
+  /** DELETE that answers false for a missing object. */
+  delete(ref: ResourceRef): Promise<boolean>;
 }
 
 /**
@@ -119,7 +144,7 @@ function parseWarnings(header: string | string[] | undefined): string[] {
   return out;
 }
 
-export class KubeClient {
+export class KubeClient implements ObjectClient {
   /** Requests sent, by verb; benchmarks read it to count what an idle controller costs. */
   readonly requestCounts = new Map<string, number>();
   /** Called for every request sent (metrics), with the resource's plural (e.g. "leases"). */
@@ -270,7 +295,7 @@ export class KubeClient {
     try {
       return await this.get<T>(ref);
     } catch (err) {
-      if (err instanceof ApiError && err.notFound) return undefined;
+      if (isNotFound(err)) return undefined;
       throw err;
     }
   }
@@ -306,7 +331,7 @@ export class KubeClient {
       await this.request('DELETE', resourcePath(ref), { query });
       return true;
     } catch (err) {
-      if (err instanceof ApiError && err.notFound) return false;
+      if (isNotFound(err)) return false;
       throw err;
     }
   }

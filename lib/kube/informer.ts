@@ -50,7 +50,13 @@ export function needsList(err: unknown): boolean {
 
 export const objectKey = (o: KubeObject) => (o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name);
 
-export class Informer<T extends KubeObject> {
+/** What readers of an informer need: its objects, by name or all of them. */
+export interface ObjectCache<T> {
+  get(namespace: string | undefined, name: string): T | undefined;
+  items(): T[];
+}
+
+export class Informer<T extends KubeObject> implements ObjectCache<T> {
   private readonly store = new Map<string, T>();
   private readonly handlers: ChangeHandler<T>[] = [];
   private readonly abort = new AbortController();

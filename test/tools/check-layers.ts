@@ -17,13 +17,13 @@ const PRODUCTION: Record<string, string[]> = {
   bin: ['lib', 'api', 'certs', 'policy', 'webhook', 'controller', 'tester'],
 };
 const everything = [...Object.keys(PRODUCTION)];
-const SUPPORT = ['test/world', 'test/fixtures'];
+const SUPPORT = ['test/world', 'test/fixtures', 'test/tools'];
 const RULES: Record<string, string[]> = {
   ...PRODUCTION,
   // Test support serves every suite and never reaches into one.
   'test/world': [...everything, ...SUPPORT],
   'test/fixtures': [...everything, ...SUPPORT],
-  'test/tools': [],
+  'test/tools': [...everything, ...SUPPORT],
   'test/unit': [...everything, ...SUPPORT],
   'test/integration': [...everything, ...SUPPORT],
   'test/e2e': [...everything, ...SUPPORT],

@@ -1,0 +1,348 @@
+// The reconciler against an in-memory apiserver (test/fixtures/memory-cluster.ts), a Prometheus
+// stub and a clock the test moves: bootstrap, a step, a release, a rollback, and a crash between
+// the status write and the object writes. The e2e suite runs the same on the real world; here each
+// pass is driven and inspected one at a time.
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import winston from 'winston';
+import { annotations as A, FINALIZER, labels as L } from '../../api/contract.js';
+import { CR, type Canary } from '../../api/flagger-types.js';
+import type { Deployment, HorizontalPodAutoscaler } from '../../api/workload.js';
+import { ChecksInFlight, DEFAULT_CHECK_LIMITS } from '../../controller/checks-in-flight.js';
+import { ControllerMetrics } from '../../controller/controller-metrics.js';
+import { EventRecorder } from '../../controller/event-recorder.js';
+import { Reconciler } from '../../controller/reconciler.js';
+import { type KubeObject, R, at } from '../../lib/kube/client.js';
+import { MemoryCluster } from '../fixtures/memory-cluster.js';
+import { deployment, rev, seedCanary } from './controller-fixtures.js';
+
+const NS = 'test';
+const KEY = `${NS}/podinfo`;
+const V0 = 'podinfo:6.0.0';
+const V1 = 'podinfo:6.0.1';
+type Route = KubeObject & { spec: { rules: { backendRefs?: { name: string; weight?: number }[] }[] } };
+
+/** A Prometheus that answers every query with the success rate the test sets. */
+async function prometheusStub(): Promise<{ url: string; setRate: (v: number) => void; queries: () => number; close: () => void }> {
+  let rate = 100;
+  let queries = 0;
+  const server = http.createServer((req, res) => {
+    queries++;
+    res.setHeader('content-type', 'application/json');
+    res.end(
+      JSON.stringify({
+        status: 'success',
+        data: { resultType: 'vector', result: [{ metric: {}, value: [Date.now() / 1000, String(rate)] }] },
+      }),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, setRate: (v) => void (rate = v), queries: () => queries, close: () => server.close() };
+}
+
+class Harness {
+  readonly cluster = new MemoryCluster();
+  now = new Date('2026-01-01T00:00:00Z');
+  private wakeUp: (() => void) | undefined;
+  readonly checks = new ChecksInFlight(
+    () => this.wakeUp?.(),
+    undefined,
+    DEFAULT_CHECK_LIMITS,
+    () => this.now.getTime(),
+  );
+  readonly reconciler: Reconciler;
+
+  constructor(prometheus: string) {
+    const c = this.cluster;
+    const sluiceRoutes = (o: KubeObject) => o.metadata.labels?.[L.managedBy] === 'sluice';
+    const tracked = (o: KubeObject) => o.metadata.labels?.[L.tracked] !== undefined;
+    this.reconciler = new Reconciler({
+      client: c,
+      caches: {
+        deployments: c.cache(R.deployments),
+        services: c.cache(R.services),
+        routes: c.cache(R.httproutes, sluiceRoutes),
+        hpas: c.cache(R.hpas),
+        templates: c.cache(CR.metrictemplates),
+        namespaces: c.cache(R.namespaces),
+        policies: c.cache({ group: 'sluice.dev', version: 'v1alpha1', plural: 'clustercanarypolicies' }),
+        canaries: c.cache(CR.canaries),
+        configmaps: c.cache(R.configmaps, tracked),
+        secrets: c.cache(R.secrets, tracked),
+      },
+      events: new EventRecorder(c, 'sluice', 600_000, 0),
+      metrics: new ControllerMetrics(false),
+      logger: winston.createLogger({ silent: true }),
+      settings: { minIntervalMs: 1000, pollMs: 1000, prometheus, prometheusTimeoutMs: 2000 },
+      isLeader: () => true,
+      checks: this.checks,
+      clock: () => this.now,
+    });
+  }
+
+  tick(ms: number): void {
+    this.now = new Date(this.now.getTime() + ms);
+  }
+
+  /** One pass; a pass that started a check returns once the check has ended (its result waits for the next pass). */
+  async pass(): Promise<{ requeueAfterMs?: number } | undefined> {
+    const ended = new Promise<void>((resolve) => {
+      this.wakeUp = resolve;
+    });
+    const result = (await this.reconciler.reconcile(KEY)) ?? undefined;
+    if (this.checks.running > 0) await ended;
+    return result;
+  }
+
+  /** Passes until nothing is due at once: a pass that asks to run again immediately, or ran a check, is followed by another. */
+  async settle(): Promise<void> {
+    for (let i = 0; i < 20; i++) {
+      const running = this.checks.running;
+      const r = await this.pass();
+      if (r?.requeueAfterMs !== 0 && running === 0 && this.checks.running === 0 && !this.ranCheck(r)) return;
+    }
+    throw new Error('the reconciler did not settle in 20 passes');
+  }
+
+  private ranCheck(r: { requeueAfterMs?: number } | undefined): boolean {
+    // A pass that started a check asks to be woken well after its interval (the fallback).
+    return r?.requeueAfterMs !== undefined && r.requeueAfterMs >= 60_000 * 5;
+  }
+
+  canary(): Promise<Canary> {
+    return this.cluster.get<Canary>(at(CR.canaries, NS, 'podinfo'));
+  }
+
+  target(): Promise<Deployment> {
+    return this.cluster.get<Deployment>(at(R.deployments, NS, 'podinfo'));
+  }
+
+  copy(): Promise<Deployment | undefined> {
+    return this.cluster.find<Deployment>(at(R.deployments, NS, 'podinfo-canary'));
+  }
+
+  async weights(): Promise<Record<string, number>> {
+    const route = await this.cluster.get<Route>(at(R.httproutes, NS, 'podinfo'));
+    return Object.fromEntries(route.spec.rules.at(-1)!.backendRefs!.map((b) => [b.name, b.weight ?? 1]));
+  }
+
+  events(): string[] {
+    return this.cluster
+      .list<KubeObject & { message: string }>(R.events, NS)
+      .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1))
+      .map((e) => e.message);
+  }
+
+  /** kube-controller-manager's part: a Deployment that is not paused rolls its template out. */
+  rollOut(name: string): void {
+    const d = this.cluster.list<Deployment>(R.deployments, NS).find((x) => x.metadata.name === name)!;
+    if (d.spec.paused === true) return;
+    const replicas = d.spec.replicas ?? 1;
+    this.cluster.setStatus(at(R.deployments, NS, name), {
+      observedGeneration: d.metadata.generation,
+      replicas,
+      updatedReplicas: replicas,
+      readyReplicas: replicas,
+      availableReplicas: replicas,
+    });
+  }
+
+  /** What the webhook does to a template change: the new template is kept, the Deployment paused. */
+  async pushImage(image: string): Promise<void> {
+    const d = await this.target();
+    await this.cluster.patch(at(R.deployments, NS, 'podinfo'), {
+      spec: { paused: true, template: { spec: { containers: [{ name: 'podinfod', image }] } } },
+      metadata: { resourceVersion: d.metadata.resourceVersion },
+    });
+  }
+}
+
+async function bootstrapped(
+  prometheus: string,
+  analysis: NonNullable<Parameters<typeof seedCanary>[0]>['analysis'] = {},
+): Promise<Harness> {
+  const h = new Harness(prometheus);
+  const target = deployment(V0);
+  delete target.status;
+  await h.cluster.create(at(R.deployments, NS), target);
+  h.rollOut('podinfo');
+  const hpa: HorizontalPodAutoscaler = {
+    apiVersion: 'autoscaling/v2',
+    kind: 'HorizontalPodAutoscaler',
+    metadata: { name: 'podinfo', namespace: NS },
+    spec: { minReplicas: 2, maxReplicas: 4, scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'podinfo' } },
+  };
+  await h.cluster.create(at(R.hpas, NS), hpa);
+  const canary = seedCanary({ analysis: { interval: '1m', ...analysis } });
+  delete canary.status;
+  await h.cluster.create(at(CR.canaries, NS), canary);
+  await h.settle();
+  return h;
+}
+
+/** Moves the clock past the interval and runs the step that is then due. */
+async function step(h: Harness): Promise<Canary> {
+  h.tick(61_000);
+  await h.settle();
+  return h.canary();
+}
+
+describe('reconciler (in-memory apiserver)', () => {
+  let prom: Awaited<ReturnType<typeof prometheusStub>>;
+  before(async () => {
+    prom = await prometheusStub();
+  });
+  after(() => prom.close());
+  beforeEach(() => prom.setRate(100));
+
+  it('bootstrap: finalizer, generated objects, the target marked stable and managed, then "Initialization done!"', async () => {
+    const h = await bootstrapped(prom.url);
+    const canary = await h.canary();
+    assert.deepEqual((canary.metadata as { finalizers?: string[] }).finalizers, [FINALIZER]);
+    assert.equal(canary.status?.phase, 'Initialized');
+    assert.equal(canary.status?.lastPromotedSpec, rev(V0));
+    assert.equal(canary.status?.observedGeneration, canary.metadata.generation);
+    const target = await h.target();
+    assert.equal(target.metadata.labels?.[L.managed], 'true');
+    assert.equal(target.metadata.annotations?.[A.stableRevision], rev(V0));
+    assert.notEqual(target.spec.paused, true);
+    const copy = await h.copy();
+    assert.equal(copy?.spec.replicas, 0, 'the canary copy waits at zero replicas');
+    const services = h.cluster.list(R.services, NS).map((s) => s.metadata.name);
+    assert.deepEqual(services.sort(), ['podinfo', 'podinfo-canary', 'podinfo-primary']);
+    assert.ok(await h.cluster.find(at(R.hpas, NS, 'podinfo-canary')), 'the HPA is copied for the canary');
+    assert.deepEqual(await h.weights(), { 'podinfo-primary': 100, 'podinfo-canary': 0 });
+    assert.deepEqual(h.events(), ['Initialization done! podinfo.test']);
+    // Objects before status: the status write is the last write of the bootstrap.
+    const last = h.cluster.writes.filter((w) => w.ref.plural !== 'events').at(-1)!;
+    assert.equal(last.ref.subresource, 'status');
+  });
+
+  it('a step: a new revision scales the copy up, the first weight needs no metrics, the next one queries Prometheus', async () => {
+    const h = await bootstrapped(prom.url);
+    await h.pushImage(V1);
+    await h.settle();
+    let canary = await h.canary();
+    assert.equal(canary.status?.phase, 'Progressing');
+    assert.equal(canary.status?.lastAppliedSpec, rev(V1));
+    const copy = (await h.copy())!;
+    assert.equal(copy.spec.replicas, 2, "the copy gets the primary's replicas");
+    assert.equal(copy.metadata.annotations?.[A.revision], rev(V1));
+    assert.equal((copy.spec.template.spec as { containers: { image: string }[] }).containers[0]!.image, V1);
+    h.rollOut('podinfo-canary');
+    await h.settle();
+    canary = await h.canary();
+    assert.equal(canary.status?.canaryWeight, 10, 'the first weight once the copy is ready');
+    assert.deepEqual(await h.weights(), { 'podinfo-primary': 90, 'podinfo-canary': 10 });
+    const before = prom.queries();
+    await h.settle();
+    assert.equal((await h.canary()).status?.canaryWeight, 10, 'nothing moves before the interval has passed');
+    assert.equal(prom.queries(), before, 'and nothing is queried');
+    canary = await step(h);
+    assert.equal(canary.status?.canaryWeight, 20);
+    assert.ok(prom.queries() > before, 'the step queried Prometheus');
+    assert.deepEqual(await h.weights(), { 'podinfo-primary': 80, 'podinfo-canary': 20 });
+    assert.equal((await h.target()).spec.paused, true, 'the target stays frozen during the analysis');
+  });
+
+  it('release: at maxWeight the target is unpaused with the promoting annotation, rolls out, and the rollout Succeeds', async () => {
+    const h = await bootstrapped(prom.url, { maxWeight: 20 });
+    await h.pushImage(V1);
+    await h.settle();
+    h.rollOut('podinfo-canary');
+    await h.settle();
+    let canary = await step(h);
+    assert.equal(canary.status?.canaryWeight, 20);
+    canary = await step(h);
+    assert.equal(canary.status?.phase, 'Promoting');
+    let target = await h.target();
+    assert.notEqual(target.spec.paused, true, 'released: unpaused');
+    assert.equal(target.metadata.annotations?.[A.promoting], rev(V1));
+    assert.equal(target.metadata.annotations?.[A.stableRevision], rev(V1));
+    assert.deepEqual(await h.weights(), { 'podinfo-primary': 0, 'podinfo-canary': 100 });
+    h.rollOut('podinfo');
+    await h.settle();
+    canary = await h.canary();
+    assert.equal(canary.status?.phase, 'Succeeded');
+    assert.equal(canary.status?.lastPromotedSpec, rev(V1));
+    target = await h.target();
+    assert.equal(target.metadata.annotations?.[A.promoting], undefined);
+    assert.equal((await h.copy())?.spec.replicas, 0);
+    assert.deepEqual(await h.weights(), { 'podinfo-primary': 100, 'podinfo-canary': 0 });
+    assert.ok(h.events().includes('Promotion completed! Scaling down podinfo-canary.test'));
+  });
+
+  it('rollback: failed checks at the threshold fail the rollout; the target stays paused on the rejected template, the primary untouched', async () => {
+    const h = await bootstrapped(prom.url, { threshold: 2 });
+    await h.pushImage(V1);
+    await h.settle();
+    h.rollOut('podinfo-canary');
+    await h.settle();
+    const primaryBefore = (await h.target()).status;
+    prom.setRate(50);
+    let canary = await step(h);
+    assert.equal(canary.status?.failedChecks, 1);
+    assert.equal(canary.status?.canaryWeight, 10, 'a failed check holds the weight');
+    canary = await step(h);
+    assert.equal(canary.status?.phase, 'Failed');
+    const target = await h.target();
+    assert.equal(target.spec.paused, true);
+    assert.equal(target.metadata.annotations?.[A.stableRevision], rev(V0));
+    assert.deepEqual(target.status, primaryBefore, 'the primary pods were never rolled');
+    assert.equal((await h.copy())?.spec.replicas, 0);
+    assert.deepEqual(await h.weights(), { 'podinfo-primary': 100, 'podinfo-canary': 0 });
+    assert.ok(h.events().some((m) => m.startsWith('Rolling back podinfo.test failed checks threshold reached 2')));
+    // A failed revision stays failed: nothing more happens until the template changes again.
+    const writes = h.cluster.writes.length;
+    await step(h);
+    assert.equal(h.cluster.writes.length, writes);
+  });
+
+  it('a crash between the status write and the object writes: the next pass finishes the step without taking it again', async () => {
+    const h = await bootstrapped(prom.url);
+    await h.pushImage(V1);
+    await h.settle();
+    h.rollOut('podinfo-canary');
+    await h.settle();
+    h.tick(61_000);
+    // The step is decided and written; the route write after it is lost (the process dies there).
+    h.cluster.failNext((w) => w.ref.plural === 'httproutes' && w.verb === 'patch');
+    await assert.rejects(async () => {
+      for (let i = 0; i < 5; i++) await h.pass();
+    }, /connection reset/);
+    assert.equal((await h.canary()).status?.canaryWeight, 20, 'the step was recorded');
+    assert.deepEqual(await h.weights(), { 'podinfo-primary': 90, 'podinfo-canary': 10 }, 'but not applied');
+    await h.settle();
+    assert.equal((await h.canary()).status?.canaryWeight, 20, 'not taken twice');
+    assert.deepEqual(await h.weights(), { 'podinfo-primary': 80, 'podinfo-canary': 20 }, 'the next pass applied it');
+    assert.equal(h.events().filter((m) => m === 'Advance podinfo.test canary weight 20').length, 1, 'announced once');
+  });
+
+  it('suspend: a suspended Canary takes no step and runs no check; resumed, it goes on from where it was', async () => {
+    const h = await bootstrapped(prom.url);
+    await h.pushImage(V1);
+    await h.settle();
+    h.rollOut('podinfo-canary');
+    await h.settle();
+    const c = await h.canary();
+    await h.cluster.patch(at(CR.canaries, NS, 'podinfo'), {
+      spec: { suspend: true },
+      metadata: { resourceVersion: c.metadata.resourceVersion },
+    });
+    const queries = prom.queries();
+    let canary = await step(h);
+    canary = await step(h);
+    assert.equal(canary.status?.canaryWeight, 10);
+    assert.equal(prom.queries(), queries, 'no check while suspended');
+    assert.equal((await h.target()).spec.paused, true, 'the freeze holds');
+    const s = await h.canary();
+    await h.cluster.patch(at(CR.canaries, NS, 'podinfo'), {
+      spec: { suspend: false },
+      metadata: { resourceVersion: s.metadata.resourceVersion },
+    });
+    canary = await step(h);
+    assert.equal(canary.status?.canaryWeight, 20);
+  });
+});
