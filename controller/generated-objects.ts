@@ -1,9 +1,7 @@
 // The objects a Canary generates (docs/design.md, "Objects"), built as plain manifests.
 // Pure: the reconciler compares them with what exists and writes only differences.
 import { annotations as A, labels as L, names, values, MANAGED_BY } from '../api/contract.js';
-import crypto from 'node:crypto';
-import type { Canary, CanaryStatus } from '../api/flagger-types.js';
-import { httpRoute as buildRoute } from './router/http-route.js';
+import type { Canary } from '../api/flagger-types.js';
 import { FLAGGER_GROUP, FLAGGER_VERSION } from '../api/flagger-types.js';
 import type { Deployment, HorizontalPodAutoscaler, PodTemplate } from '../api/workload.js';
 import type { KubeObject } from '../lib/kube/client.js';
@@ -19,7 +17,8 @@ export function ownerReference(canary: Canary) {
   };
 }
 
-function meta(canary: Canary, name: string, extraLabels: Record<string, string> = {}) {
+/** Metadata every generated object carries: sluice's labels and the Canary as controlling owner. */
+export function generatedMeta(canary: Canary, name: string, extraLabels: Record<string, string> = {}) {
   return {
     name,
     namespace: canary.metadata.namespace,
@@ -54,7 +53,7 @@ export function canaryDeployment(
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: {
-      ...meta(canary, names.canaryDeployment(target.metadata.name), { [L.role]: values.canaryRole }),
+      ...generatedMeta(canary, names.canaryDeployment(target.metadata.name), { [L.role]: values.canaryRole }),
       annotations: { [A.revision]: revision },
     },
     spec: {
@@ -77,7 +76,7 @@ function servicePort(canary: Canary) {
 type ObjectMeta = { labels?: Record<string, string>; annotations?: Record<string, string> };
 
 export function service(canary: Canary, name: string, selector: Record<string, string>, extra: ObjectMeta | undefined = undefined) {
-  const m = meta(canary, name);
+  const m = generatedMeta(canary, name);
   return {
     apiVersion: 'v1',
     kind: 'Service',
@@ -102,22 +101,11 @@ export function generatedServices(canary: Canary, target: Deployment) {
   };
 }
 
-/** The Canary's HTTPRoute (controller/router/http-route.ts) with sluice's labels and owner. */
-export function httpRoute(canary: Canary, status: CanaryStatus, canaryWeight: number) {
-  const r = buildRoute(canary, status, canaryWeight);
-  const m = meta(canary, r.metadata.name);
-  const hash = crypto.createHash('sha256').update(JSON.stringify(r.spec)).digest('hex').slice(0, 16);
-  return {
-    ...r,
-    metadata: { ...m, labels: { ...r.metadata.labels, ...m.labels }, annotations: { ...r.metadata.annotations, [A.routeHash]: hash } },
-  };
-}
-
 export function canaryHpa(canary: Canary, source: HorizontalPodAutoscaler, targetName: string): HorizontalPodAutoscaler {
   return {
     apiVersion: 'autoscaling/v2',
     kind: 'HorizontalPodAutoscaler',
-    metadata: meta(canary, names.canaryHpa(targetName)),
+    metadata: generatedMeta(canary, names.canaryHpa(targetName)),
     spec: { ...source.spec, scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: names.canaryDeployment(targetName) } },
   };
 }

@@ -1,7 +1,7 @@
 // One reconcile pass for one Canary: read (the Canary fresh from the apiserver, the rest from
 // informer caches), decide (pure), record the decision in status, then make the objects match it.
 // Level-triggered and idempotent: a pass interrupted anywhere is finished by the next one.
-import { annotations as A, isManagedRule, labels as L, names, objectName, shortRevision, FINALIZER } from '../api/contract.js';
+import { annotations as A, labels as L, names, objectName, shortRevision, FINALIZER } from '../api/contract.js';
 import { CR, type Canary, type CanaryStatus, type MetricTemplate } from '../api/flagger-types.js';
 import { R, at, type ObjectClient, type KubeObject, type ResourceRef, isConflict, isAlreadyExists } from '../lib/kube/client.js';
 import type { ObjectCache } from '../lib/kube/informer.js';
@@ -10,7 +10,8 @@ import { runAnalysis } from './analysis/run-analysis.js';
 import type { ControllerMetrics } from './controller-metrics.js';
 import { type Desired, desiredState, targetPatch } from './desired-state.js';
 import type { EventRecorder } from './event-recorder.js';
-import { mergeRules } from './router/http-route.js';
+import { HttpRouteRouter } from './router/http-route.js';
+import type { Router } from './router/router.js';
 import {
   NameClashError,
   apexName,
@@ -18,7 +19,6 @@ import {
   canaryHpa,
   foreignObjects,
   generatedServices,
-  httpRoute,
   ownerReference,
 } from './generated-objects.js';
 import { unsupportedFields } from './spec-check.js';
@@ -99,9 +99,12 @@ export class Reconciler {
   private readonly announcing = new Map<string, { tail: Promise<void>; pending: number }>();
 
   private readonly tracker: ConfigTracker;
+  /** The only writer of the Canary's route (one implementation per route kind). */
+  private readonly router: Router;
 
   constructor(private readonly d: ReconcilerDeps) {
     this.tracker = new ConfigTracker(d.client, d.caches, () => this.guard());
+    this.router = new HttpRouteRouter(d.client, d.caches.routes, () => this.guard());
   }
 
   private now(): Date {
@@ -366,7 +369,7 @@ export class Reconciler {
     await this.ensureCopy(canary, target, copy, want.copy);
     await this.ensureServices(canary, target);
     if (autoscaler) await this.ensureHpa(canary, autoscaler);
-    await this.ensureRoute(canary, status, want.canaryWeight);
+    await this.router.ensure(canary, status, want.canaryWeight);
     const idle = status.phase === 'Initialized' || status.phase === 'Succeeded' || status.phase === 'Failed';
     if (idle && tracked) await this.tracker.collect(canary, target, tracked);
     if (want.target) {
@@ -530,42 +533,6 @@ export class Reconciler {
       this.guard();
       await this.d.client.patch(at(R.services, ns, want.metadata.name), { spec: { selector: want.spec.selector, ports: want.spec.ports } });
     }
-  }
-
-  private async ensureRoute(canary: Canary, status: CanaryStatus, weight: number): Promise<void> {
-    const ns = canary.metadata.namespace!;
-    const want = httpRoute(canary, status, weight);
-    const have = this.d.caches.routes.get(ns, want.metadata.name);
-    if (!have) {
-      if (await this.createMissing(at(R.httproutes, ns), want)) return;
-      // Created meanwhile: patched only if it is sluice's (the cache had not caught up), never adopted.
-      const existing = await this.d.client.find<KubeObject>(at(R.httproutes, ns, want.metadata.name));
-      if (existing && existing.metadata.labels?.[L.canaryName] === undefined)
-        throw new NameClashError(objectName(canary.metadata.name, ns), [{ kind: 'HTTPRoute', name: want.metadata.name }]);
-      await this.d.client.patch(at(R.httproutes, ns, want.metadata.name), { spec: want.spec });
-      return;
-    }
-    type LiveRule = { backendRefs?: { name?: string; weight?: number; port?: number }[]; filters?: { type?: string }[] };
-    const spec = have.spec as { parentRefs?: unknown[]; hostnames?: unknown[]; rules?: LiveRule[] } | undefined;
-    const apex = apexName(canary);
-    // The hash says whether sluice's rules are what it last wrote; the weights are compared too,
-    // in case someone edited them with the validating webhook out of the way.
-    const weights = (rs: LiveRule[] | undefined) =>
-      (rs ?? []).filter((r) => isManagedRule(r, apex)).map((r) => (r.backendRefs ?? []).map((b) => [b.name, b.weight ?? 1]));
-    if (
-      have.metadata.annotations?.[A.routeHash] === want.metadata.annotations[A.routeHash] &&
-      same(weights(spec?.rules), weights(want.spec.rules as LiveRule[]))
-    )
-      return;
-    this.guard();
-    await this.d.client.patch(at(R.httproutes, ns, want.metadata.name), {
-      metadata: { labels: want.metadata.labels, annotations: want.metadata.annotations },
-      spec: {
-        parentRefs: want.spec.parentRefs,
-        hostnames: want.spec.hostnames ?? null,
-        rules: mergeRules(want.spec.rules, spec?.rules, apex),
-      },
-    });
   }
 
   private async ensureHpa(canary: Canary, source: HorizontalPodAutoscaler): Promise<void> {

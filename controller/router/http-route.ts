@@ -1,14 +1,21 @@
-// The HTTPRoute for a Canary in a given status: which requests reach the primary and which the
-// canary copy. Pure. One builder for every strategy:
+// The Gateway API HTTPRoute router: it builds the route for a Canary in a given status (which
+// requests reach the primary and which the canary copy), compares it with the live one, and is
+// the only code that writes it. One builder for every strategy:
 //   canary      one rule split by weight (and, with sessionAffinity, a cookie that keeps a client
 //               on the side it first reached, plus a rule that honours it);
 //   A/B         requests matching analysis.match go to the canary, the rest to the primary;
 //   blue/green  everything to the primary, optionally mirrored to the canary;
 // then at release all traffic to the canary, and back to the primary once it runs the revision.
-import { isManagedRule, names } from '../../api/contract.js';
-import type { Canary, CanaryStatus } from '../../api/flagger-types.js';
+import crypto from 'node:crypto';
 import { strategyOf } from '../../api/canary-analysis.js';
-import { combine, toGatewayMatch, type GatewayMatch } from './flagger-match.js';
+import { annotations as A, isManagedRule, labels as L, names, objectName } from '../../api/contract.js';
+import type { Canary, CanaryStatus } from '../../api/flagger-types.js';
+import { phase as facts } from '../../api/phases.js';
+import { type KubeObject, type ObjectClient, R, at, isAlreadyExists } from '../../lib/kube/client.js';
+import type { ObjectCache } from '../../lib/kube/informer.js';
+import { NameClashError, apexName, generatedMeta } from '../generated-objects.js';
+import { type GatewayMatch, combine, toGatewayMatch } from './flagger-match.js';
+import type { Router } from './router.js';
 
 /** Rule and filter types sluice writes; anything else on a rule of ours is the user's and kept. */
 export const MANAGED_FILTERS = new Set(['RequestMirror', 'RequestHeaderModifier', 'ResponseHeaderModifier', 'URLRewrite']);
@@ -37,9 +44,6 @@ export interface SessionAffinity {
 
 type HeaderOps = { add?: Record<string, string>; set?: Record<string, string>; remove?: string[] };
 
-/** Phases in which the revision under test is served the strategy's way (not yet released). */
-const ANALYSING = new Set(['Progressing', 'WaitingPromotion']);
-
 function headerModifier(type: 'RequestHeaderModifier' | 'ResponseHeaderModifier', ops: HeaderOps | undefined) {
   if (!ops) return [];
   const pairs = (r: Record<string, string> | undefined) => Object.entries(r ?? {}).map(([name, value]) => ({ name, value }));
@@ -66,7 +70,8 @@ const cookieMatch = (name: string, value: string): GatewayMatch => ({
   headers: [{ type: 'RegularExpression', name: 'Cookie', value: `(.*; ?)?${name}=${value}(;.*)?` }],
 });
 
-export function httpRoute(canary: Canary, status: CanaryStatus, canaryWeight: number) {
+/** The route's name and spec for a Canary in this status, with `canaryWeight` to the canary. Pure. */
+export function routeFor(canary: Canary, status: CanaryStatus, canaryWeight: number) {
   const apex = canary.spec.service.name ?? canary.spec.targetRef.name;
   const s = canary.spec.service;
   const a = canary.spec.analysis ?? {};
@@ -131,7 +136,7 @@ export function httpRoute(canary: Canary, status: CanaryStatus, canaryWeight: nu
     baseMatches.length === 0 ? extra : baseMatches.flatMap((b) => extra.map((e) => combine(b, e)));
 
   const rules: RouteRule[] = [];
-  const analysing = ANALYSING.has(phase);
+  const analysing = facts(phase).analysing;
   if (analysing && strategy === 'ab') {
     const abMatches = (a.match as unknown[]).map(toGatewayMatch);
     rules.push(rule(within(abMatches), [ref(primaryName, 0), ref(canaryName, 100)]));
@@ -205,4 +210,70 @@ export function mergeRules(
   const unique = keptFilters.filter((f, i) => keptFilters.findIndex((g) => JSON.stringify(g) === JSON.stringify(f)) === i);
   const ours = want.map((r, i) => (i === want.length - 1 && unique.length ? { ...r, filters: [...unique, ...(r.filters ?? [])] } : r));
   return [...ours, ...theirs];
+}
+
+/** The HTTPRoute as sluice writes it: routeFor's spec with sluice's labels, owner and spec hash. */
+export function desiredRoute(canary: Canary, status: CanaryStatus, canaryWeight: number) {
+  const r = routeFor(canary, status, canaryWeight);
+  const m = generatedMeta(canary, r.metadata.name);
+  const hash = crypto.createHash('sha256').update(JSON.stringify(r.spec)).digest('hex').slice(0, 16);
+  return {
+    ...r,
+    metadata: { ...m, labels: { ...r.metadata.labels, ...m.labels }, annotations: { ...r.metadata.annotations, [A.routeHash]: hash } },
+  };
+}
+
+type LiveRule = { backendRefs?: { name?: string; weight?: number; port?: number }[]; filters?: { type?: string }[] };
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+export class HttpRouteRouter implements Router {
+  constructor(
+    private readonly client: ObjectClient,
+    /** sluice's HTTPRoutes (selected by label). */
+    private readonly routes: ObjectCache<KubeObject & { spec?: Record<string, unknown> }>,
+    /** Throws when this process may not write (it lost its Lease). */
+    private readonly guard: () => void,
+  ) {}
+
+  async ensure(canary: Canary, status: CanaryStatus, canaryWeight: number): Promise<void> {
+    const ns = canary.metadata.namespace!;
+    const want = desiredRoute(canary, status, canaryWeight);
+    const ref = at(R.httproutes, ns, want.metadata.name);
+    const have = this.routes.get(ns, want.metadata.name);
+    if (!have) {
+      this.guard();
+      try {
+        await this.client.create(at(R.httproutes, ns), want);
+        return;
+      } catch (err) {
+        if (!isAlreadyExists(err)) throw err;
+      }
+      // Created meanwhile: patched only if it is sluice's (the cache had not caught up), never adopted.
+      const existing = await this.client.find<KubeObject>(ref);
+      if (existing && existing.metadata.labels?.[L.canaryName] === undefined)
+        throw new NameClashError(objectName(canary.metadata.name, ns), [{ kind: 'HTTPRoute', name: want.metadata.name }]);
+      await this.client.patch(ref, { spec: want.spec });
+      return;
+    }
+    const spec = have.spec as { parentRefs?: unknown[]; hostnames?: unknown[]; rules?: LiveRule[] } | undefined;
+    const apex = apexName(canary);
+    // The hash says whether sluice's rules are what it last wrote; the weights are compared too,
+    // in case someone edited them with the validating webhook out of the way.
+    const weights = (rs: LiveRule[] | undefined) =>
+      (rs ?? []).filter((r) => isManagedRule(r, apex)).map((r) => (r.backendRefs ?? []).map((b) => [b.name, b.weight ?? 1]));
+    if (
+      have.metadata.annotations?.[A.routeHash] === want.metadata.annotations[A.routeHash] &&
+      same(weights(spec?.rules), weights(want.spec.rules as LiveRule[]))
+    )
+      return;
+    this.guard();
+    await this.client.patch(ref, {
+      metadata: { labels: want.metadata.labels, annotations: want.metadata.annotations },
+      spec: {
+        parentRefs: want.spec.parentRefs,
+        hostnames: want.spec.hostnames ?? null,
+        rules: mergeRules(want.spec.rules, spec?.rules, apex),
+      },
+    });
+  }
 }

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { desiredState, primaryReplicas, targetPatch } from '../../controller/desired-state.js';
 import { annotations, labels } from '../../api/contract.js';
-import { canaryDeployment, generatedServices, httpRoute, canaryHpa } from '../../controller/generated-objects.js';
+import { canaryDeployment, generatedServices, canaryHpa } from '../../controller/generated-objects.js';
+import { desiredRoute } from '../../controller/router/http-route.js';
 import type { HorizontalPodAutoscaler } from '../../api/workload.js';
 import { copyOf, deployment, rev, seedCanary } from './controller-fixtures.js';
 
@@ -120,10 +121,10 @@ describe('generated objects', () => {
   it('names Services and the route after service.name when given', () => {
     const web = seedCanary({ spec: { service: { name: 'web', port: 80 } } });
     assert.equal(generatedServices(web, target).canary.metadata.name, 'web-canary');
-    assert.equal(httpRoute(web, {}, 0).metadata.name, 'web');
+    assert.equal(desiredRoute(web, {}, 0).metadata.name, 'web');
   });
   it('splits the route by weight and attaches it to the gateways', () => {
-    const r = httpRoute(c, { phase: 'Progressing' }, 30);
+    const r = desiredRoute(c, { phase: 'Progressing' }, 30);
     assert.deepEqual(r.spec.parentRefs, [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'cilium', namespace: 'cilium' }]);
     assert.deepEqual(
       (r.spec.rules[0]!.backendRefs as { name: string; weight: number }[]).map((b) => [b.name, b.weight]),

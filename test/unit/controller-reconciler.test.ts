@@ -27,7 +27,7 @@ type Route = KubeObject & { spec: { rules: { backendRefs?: { name: string; weigh
 async function prometheusStub(): Promise<{ url: string; setRate: (v: number) => void; queries: () => number; close: () => void }> {
   let rate = 100;
   let queries = 0;
-  const server = http.createServer((req, res) => {
+  const server = http.createServer((_req, res) => {
     queries++;
     res.setHeader('content-type', 'application/json');
     res.end(

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { CanaryStatus } from '../../api/flagger-types.js';
 import { toGatewayMatch } from '../../controller/router/flagger-match.js';
-import { httpRoute, mergeRules } from '../../controller/router/http-route.js';
+import { routeFor, mergeRules } from '../../controller/router/http-route.js';
 import { rev, seedCanary } from './controller-fixtures.js';
 
 const progressing: CanaryStatus = { phase: 'Progressing', lastAppliedSpec: rev('podinfo:6.0.1') };
@@ -34,14 +34,14 @@ describe('HTTPRoute builder', () => {
 
   it('A/B: matching requests to the canary while analysing, everything to the primary otherwise', () => {
     const c = seedCanary({ analysis: { iterations: 5, match: [{ headers: { 'x-canary': { exact: 'insider' } } }] } });
-    const live = httpRoute(c, progressing, 0).spec.rules;
+    const live = routeFor(c, progressing, 0).spec.rules;
     assert.equal(live.length, 2);
     assert.deepEqual(live[0]!.matches, [{ headers: [{ type: 'Exact', name: 'x-canary', value: 'insider' }] }]);
     assert.equal(weights(live[0]!), 'podinfo-primary=0 podinfo-canary=100');
     assert.equal(weights(live[1]!), 'podinfo-primary=100 podinfo-canary=0');
-    const idle = httpRoute(c, { phase: 'Succeeded' }, 0).spec.rules;
+    const idle = routeFor(c, { phase: 'Succeeded' }, 0).spec.rules;
     assert.deepEqual(idle.map(weights), ['podinfo-primary=100 podinfo-canary=0']);
-    const releasing = httpRoute(c, { phase: 'Promoting' }, 100).spec.rules;
+    const releasing = routeFor(c, { phase: 'Promoting' }, 100).spec.rules;
     assert.deepEqual(releasing.map(weights), ['podinfo-primary=0 podinfo-canary=100']);
   });
 
@@ -50,16 +50,16 @@ describe('HTTPRoute builder', () => {
       spec: { service: { port: 9898, match: [{ uri: { prefix: '/api' } }] } },
       analysis: { iterations: 2, match: [{ headers: { 'x-canary': { exact: 'insider' } } }] },
     });
-    assert.deepEqual(httpRoute(c, progressing, 0).spec.rules[0]!.matches, [
+    assert.deepEqual(routeFor(c, progressing, 0).spec.rules[0]!.matches, [
       { path: { type: 'PathPrefix', value: '/api' }, headers: [{ type: 'Exact', name: 'x-canary', value: 'insider' }] },
     ]);
   });
 
   it('blue/green: nothing to the canary while analysing, or a mirror of the traffic', () => {
-    const plain = httpRoute(seedCanary({ analysis: { iterations: 3 } }), progressing, 0).spec.rules;
+    const plain = routeFor(seedCanary({ analysis: { iterations: 3 } }), progressing, 0).spec.rules;
     assert.deepEqual(plain.map(weights), ['podinfo-primary=100 podinfo-canary=0']);
     assert.equal(plain[0]!.filters, undefined);
-    const mirrored = httpRoute(seedCanary({ analysis: { iterations: 3, mirror: true } }), progressing, 0).spec.rules;
+    const mirrored = routeFor(seedCanary({ analysis: { iterations: 3, mirror: true } }), progressing, 0).spec.rules;
     assert.deepEqual(mirrored[0]!.filters, [
       { type: 'RequestMirror', requestMirror: { backendRef: { group: '', kind: 'Service', name: 'podinfo-canary', port: 9898 } } },
     ]);
@@ -69,7 +69,7 @@ describe('HTTPRoute builder', () => {
     const c = seedCanary({
       analysis: { sessionAffinity: { cookieName: 'flagger-cookie', maxAge: 600, primaryCookieName: 'primary-cookie' } },
     });
-    const rules = httpRoute(c, progressing, 20).spec.rules;
+    const rules = routeFor(c, progressing, 20).spec.rules;
     const value = rev('podinfo:6.0.1').slice(0, 16);
     assert.deepEqual(rules[0]!.matches, [
       { headers: [{ type: 'RegularExpression', name: 'Cookie', value: `(.*; ?)?flagger-cookie=${value}(;.*)?` }] },
@@ -85,10 +85,10 @@ describe('HTTPRoute builder', () => {
     ]);
     // A config-only change (revision template+configs) gets a cookie of its own.
     const cfgRev = `${rev('podinfo:6.0.1')}+${'c'.repeat(16)}`;
-    const cfgRules = httpRoute(c, { phase: 'Progressing', lastAppliedSpec: cfgRev }, 20).spec.rules;
+    const cfgRules = routeFor(c, { phase: 'Progressing', lastAppliedSpec: cfgRev }, 20).spec.rules;
     assert.match(JSON.stringify(cfgRules[0]!.matches), new RegExp(`flagger-cookie=${rev('podinfo:6.0.1').slice(0, 8)}cccccccc`));
     // Once the rollout is over (or before any weight), no cookie rule: holders are released.
-    assert.equal(httpRoute(c, { phase: 'Succeeded', lastAppliedSpec: progressing.lastAppliedSpec }, 0).spec.rules.length, 1);
+    assert.equal(routeFor(c, { phase: 'Succeeded', lastAppliedSpec: progressing.lastAppliedSpec }, 0).spec.rules.length, 1);
   });
 
   it('maps headers, rewrite and timeouts onto every rule', () => {
@@ -103,7 +103,7 @@ describe('HTTPRoute builder', () => {
         },
       },
     });
-    const [rule] = httpRoute(c, progressing, 10).spec.rules;
+    const [rule] = routeFor(c, progressing, 10).spec.rules;
     assert.deepEqual(rule!.filters, [
       { type: 'RequestHeaderModifier', requestHeaderModifier: { add: [{ name: 'x-env', value: 'prod' }], remove: ['x-debug'] } },
       { type: 'ResponseHeaderModifier', responseHeaderModifier: { set: [{ name: 'x-served-by', value: 'sluice' }] } },
@@ -113,7 +113,7 @@ describe('HTTPRoute builder', () => {
   });
 
   it('keeps rules and filters it does not own', () => {
-    const want = httpRoute(seedCanary(), progressing, 30).spec.rules;
+    const want = routeFor(seedCanary(), progressing, 30).spec.rules;
     const live = [
       {
         backendRefs: [

@@ -1,7 +1,7 @@
 // The traffic engine with clients that keep cookies, on routes from sluice's own builder: the
 // pure version of the session-affinity scenario.
 import assert from 'node:assert/strict';
-import { httpRoute } from '../../controller/router/http-route.js';
+import { routeFor } from '../../controller/router/http-route.js';
 import type { RouteRule } from '../world/simulator/routing.js';
 import { SimulatorMetrics } from '../world/simulator/metrics.js';
 import { TrafficEngine, type TrafficProfile } from '../world/simulator/traffic.js';
@@ -28,7 +28,7 @@ describe('traffic engine with cookie-keeping clients', () => {
   const cookie = `flagger-cookie=${rev('podinfo:6.0.1').slice(0, 16)}`;
 
   it('a client that reached the canary keeps reaching it; the others are split by weight', () => {
-    const e = engineFor(httpRoute(canary, status, 20).spec.rules, { ratePerSecond: 1000, variants: [{ share: 1, clients: 50 }] });
+    const e = engineFor(routeFor(canary, status, 20).spec.rules, { ratePerSecond: 1000, variants: [{ share: 1, clients: 50 }] });
     e.tick(4000);
     const st = e.stats.get('test/podinfo')!;
     assert.equal(st.requests, 4000);
@@ -42,12 +42,12 @@ describe('traffic engine with cookie-keeping clients', () => {
   });
 
   it('once the rollout is over, clients still holding the cookie reach the primary', () => {
-    let rules = httpRoute(canary, status, 20).spec.rules as unknown[];
+    let rules = routeFor(canary, status, 20).spec.rules as unknown[];
     const e = engineFor(() => rules, { ratePerSecond: 1000, variants: [{ share: 1, clients: 10 }] });
     e.tick(1000);
     const during = structuredClone(e.stats.get('test/podinfo')!.byCookie[cookie]!);
     assert.ok((during['podinfo-canary'] ?? 0) > 0 && during['podinfo-primary'] === undefined);
-    rules = httpRoute(canary, { ...status, phase: 'Succeeded' }, 0).spec.rules;
+    rules = routeFor(canary, { ...status, phase: 'Succeeded' }, 0).spec.rules;
     e.tick(1000);
     const total = e.stats.get('test/podinfo')!.byCookie[cookie]!;
     assert.equal(total['podinfo-canary'], during['podinfo-canary'], 'no more canary requests');
