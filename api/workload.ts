@@ -58,3 +58,27 @@ export function rolloutProgress(d: Deployment, thresholdPercent = 100): RolloutP
   const enough = desired === 0 ? true : (available * 100) / desired >= thresholdPercent;
   return { done: seen && updated >= desired && noOld && enough, updated, available, desired };
 }
+
+/**
+ * A Deployment as an admission request carries it: only what webhook/admission-schema.ts checked
+ * (the webhook reads the template as an opaque value and hashes it). The controller's `Deployment`
+ * above is what the apiserver stores.
+ */
+export interface AdmittedDeployment {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    [k: string]: unknown;
+  };
+  spec: {
+    paused?: boolean;
+    replicas?: number;
+    template: unknown;
+    [k: string]: unknown;
+  };
+  [k: string]: unknown;
+}

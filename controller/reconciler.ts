@@ -1,6 +1,7 @@
 // One reconcile pass for one Canary: read (the Canary fresh from the apiserver, the rest from
 // informer caches), decide (pure), record the decision in status, then make the objects match it.
 // Level-triggered and idempotent: a pass interrupted anywhere is finished by the next one.
+import { phase as facts } from '../api/phases.js';
 import { annotations as A, labels as L, names, objectName, shortRevision, FINALIZER } from '../api/contract.js';
 import { CR, type Canary, type CanaryStatus, type MetricTemplate } from '../api/flagger-types.js';
 import { R, at, type ObjectClient, type KubeObject, type ResourceRef, isConflict, isAlreadyExists } from '../lib/kube/client.js';
@@ -21,7 +22,7 @@ import {
   generatedServices,
   ownerReference,
 } from './generated-objects.js';
-import { unsupportedFields } from './spec-check.js';
+import { providerProblem, unsupportedFields } from './spec-check.js';
 import type { ClusterCanaryPolicy } from '../api/policy-types.js';
 import { enforce, policyViolations } from '../policy/constraints.js';
 import { isGenerated, policiesForNamespace } from '../policy/selection.js';
@@ -216,7 +217,7 @@ export class Reconciler {
     }
     checks.settle(key);
     const status: CanaryStatus = { ...decision.status, observedGeneration: canary.metadata.generation };
-    const bootstrapping = (canary.status?.phase ?? '') === '' || canary.status?.phase === 'Initializing';
+    const bootstrapping = facts(canary.status?.phase).bootstrapping;
 
     // Bootstrap creates the objects before saying "Initialization done!"; every later step records
     // its decision first, so objects always converge to a status that was durably written.
@@ -229,7 +230,7 @@ export class Reconciler {
       await this.d.events.record(canary, ev).catch((err) => this.d.logger.warn(`event not recorded: ${(err as Error).message}`, { key }));
     this.announce(canary, status, decision.events);
     this.observeTransitions(canary, key, status);
-    if (target && !convergedFirst && status.phase && status.phase !== 'Initializing')
+    if (target && !convergedFirst && !facts(status.phase).bootstrapping)
       await this.converge(canary, status, target, copy, autoscaler, tracked);
     const apex = apexName(canary);
     this.d.metrics.observe(canary, status.phase, status.canaryWeight ?? 0, names.primaryService(apex), names.canaryService(apex));
@@ -270,7 +271,7 @@ export class Reconciler {
    */
   private announce(canary: Canary, next: CanaryStatus, events: CanaryEvent[]): void {
     const key = `${canary.metadata.namespace}/${canary.metadata.name}`;
-    const ended = next.phase !== canary.status?.phase && (next.phase === 'Succeeded' || next.phase === 'Failed');
+    const ended = next.phase !== canary.status?.phase && facts(next.phase).outcome;
     const eventHooks = hooksOf(canary, 'event');
     const postHooks = ended ? hooksOf(canary, 'post-rollout') : [];
     const view: Canary = { ...canary, status: next };
@@ -314,9 +315,9 @@ export class Reconciler {
     if (next.phase === prev) return;
     this.d.logger.info(`phase ${prev ?? '(none)'} → ${next.phase}`, { key, weight: next.canaryWeight, revision: next.lastAppliedSpec });
     if (next.phase === 'Progressing' && !this.started.has(key)) this.started.set(key, Date.now());
-    if (next.phase === 'Succeeded' || next.phase === 'Failed') {
+    if (facts(next.phase).outcome) {
       const t0 = this.started.get(key);
-      if (t0 !== undefined) this.d.metrics.finished(canary, next.phase, (Date.now() - t0) / 1000);
+      if (t0 !== undefined) this.d.metrics.finished(canary, next.phase as 'Succeeded' | 'Failed', (Date.now() - t0) / 1000);
       this.started.delete(key);
     }
   }
@@ -343,6 +344,8 @@ export class Reconciler {
       await this.d.events
         .record(canary, { type: 'Warning', message: `Unsupported by sluice, ignored: spec.${fields.join(', spec.')}` })
         .catch(() => undefined);
+    const provider = providerProblem(canary.spec as Record<string, unknown>);
+    if (provider) await this.d.events.record(canary, { type: 'Warning', message: provider }).catch(() => undefined);
     const broken = policyViolations(canary.spec, policies);
     if (broken.length > 0)
       await this.d.events
@@ -370,7 +373,7 @@ export class Reconciler {
     await this.ensureServices(canary, target);
     if (autoscaler) await this.ensureHpa(canary, autoscaler);
     await this.router.ensure(canary, status, want.canaryWeight);
-    const idle = status.phase === 'Initialized' || status.phase === 'Succeeded' || status.phase === 'Failed';
+    const idle = facts(status.phase).idle;
     if (idle && tracked) await this.tracker.collect(canary, target, tracked);
     if (want.target) {
       const patch = targetPatch(target, want.target);

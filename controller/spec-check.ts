@@ -80,3 +80,15 @@ export function unsupportedFields(spec: Record<string, unknown>, prefix = ''): s
   }
   return out;
 }
+
+/**
+ * Flagger's `spec.provider` names the mesh or ingress that shifts traffic. sluice shifts it with
+ * Gateway API HTTPRoutes only: `gatewayapi` (with or without a version) is what it does anyway;
+ * any other provider would be silently replaced, so it is named. Undefined when there is nothing to say.
+ */
+export function providerProblem(spec: Record<string, unknown>): string | undefined {
+  const p = spec.provider;
+  if (p === undefined || p === null || p === '') return undefined;
+  if (typeof p === 'string' && /^gatewayapi(:v1(beta1)?)?$/.test(p)) return undefined;
+  return `spec.provider ${JSON.stringify(p)} is not supported: sluice shifts traffic through a Gateway API HTTPRoute (provider gatewayapi:v1) and does so for this Canary too`;
+}

@@ -1,6 +1,8 @@
 // A per-key work queue in the shape of client-go's: a key is queued at most once, never
 // processed by two workers at once, re-run if it changed while being processed, delayed by
 // requeue-after timers, and retried with per-key exponential backoff when its handler fails.
+import { backoffDelay } from '../lib/backoff.js';
+
 export type Handler = (key: string) => Promise<{ requeueAfterMs?: number } | void>;
 
 export interface QueueOptions {
@@ -89,7 +91,7 @@ export class WorkQueue {
     } catch (err) {
       const n = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, n);
-      const delay = Math.min((this.opts.baseBackoffMs ?? 200) * 2 ** (n - 1), this.opts.maxBackoffMs ?? 30_000);
+      const delay = backoffDelay(n - 1, this.opts.baseBackoffMs ?? 200, this.opts.maxBackoffMs ?? 30_000);
       this.opts.onError?.(key, err, delay);
       this.addAfter(key, delay);
     } finally {

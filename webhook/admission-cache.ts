@@ -8,7 +8,7 @@ import { labels as L, annotations as A, values } from '../api/contract.js';
 import { CR, type Canary } from '../api/flagger-types.js';
 import { POLICY_REF, type ClusterCanaryPolicy } from '../api/policy-types.js';
 import { R, type KubeClient, type KubeObject } from '../lib/kube/client.js';
-import { Informer } from '../lib/kube/informer.js';
+import { Informer, type ObjectCache } from '../lib/kube/informer.js';
 import type { Logger } from '../lib/logger.js';
 import { policiesForNamespace } from '../policy/selection.js';
 
@@ -16,9 +16,9 @@ import type { ValidateContext } from './validate-decision.js';
 import type { FreezeContext } from './freeze-decision.js';
 
 /** What the webhook keeps of a ReplicaSet: enough to say whose it is and whether its pods serve. */
-type SlimReplicaSet = KubeObject & { status: { readyReplicas: number } };
+export type SlimReplicaSet = KubeObject & { status: { readyReplicas: number } };
 
-function slimReplicaSet(rs: KubeObject & { status?: { readyReplicas?: number } }): SlimReplicaSet {
+export function slimReplicaSet(rs: KubeObject & { status?: { readyReplicas?: number } }): SlimReplicaSet {
   const m = rs.metadata;
   return {
     metadata: {
@@ -42,39 +42,67 @@ function slimReplicaSet(rs: KubeObject & { status?: { readyReplicas?: number } }
   };
 }
 
-export class AdmissionCache {
-  private readonly namespaces: Informer<KubeObject>;
-  private readonly policies: Informer<ClusterCanaryPolicy>;
-  private readonly canaries: Informer<Canary>;
-  private readonly managed: Informer<KubeObject>;
-  private readonly replicaSets: Informer<SlimReplicaSet>;
+/** The caches admission answers from (informers in the webhook, an in-memory cluster in unit tests). */
+export interface AdmissionSources {
+  namespaces: ObjectCache<KubeObject>;
+  policies: ObjectCache<ClusterCanaryPolicy>;
+  canaries: ObjectCache<Canary>;
+  /** Deployments labelled as managed. */
+  managed: ObjectCache<KubeObject>;
+  replicaSets: ObjectCache<SlimReplicaSet>;
+  /** Whether every cache has listed once; before that, answers that need them are "unknown". */
+  synced: () => boolean;
+  /** Starts filling the caches, without waiting. */
+  start: () => void;
+}
 
-  constructor(client: KubeClient, logger: Logger) {
-    const onError = (what: string) => (err: unknown) => logger.warn(`watch ${what}: ${(err as Error).message}`);
-    this.namespaces = new Informer(client, R.namespaces, { onError: onError('namespaces') });
-    this.policies = new Informer(client, POLICY_REF, { onError: onError('clustercanarypolicies') });
-    this.canaries = new Informer(client, CR.canaries, { onError: onError('canaries') });
-    this.managed = new Informer(client, R.deployments, {
+/** The webhook's sources: one informer per cache, on the apiserver. */
+export function informerSources(client: KubeClient, logger: Logger): AdmissionSources {
+  const onError = (what: string) => (err: unknown) => logger.warn(`watch ${what}: ${(err as Error).message}`);
+  const informers = {
+    namespaces: new Informer<KubeObject>(client, R.namespaces, { onError: onError('namespaces') }),
+    policies: new Informer<ClusterCanaryPolicy>(client, POLICY_REF, { onError: onError('clustercanarypolicies') }),
+    canaries: new Informer<Canary>(client, CR.canaries, { onError: onError('canaries') }),
+    managed: new Informer<KubeObject>(client, R.deployments, {
       onError: onError('deployments'),
       labelSelector: `${L.managed}=${values.managed}`,
-    });
-    this.replicaSets = new Informer<SlimReplicaSet>(client, R.replicasets, { onError: onError('replicasets'), transform: slimReplicaSet });
+    }),
+    replicaSets: new Informer<SlimReplicaSet>(client, R.replicasets, { onError: onError('replicasets'), transform: slimReplicaSet }),
+  };
+  const all = Object.values(informers);
+  return {
+    ...informers,
+    synced: () => all.every((i) => i.hasSynced),
+    start: () => {
+      for (const i of all) void i.start();
+    },
+  };
+}
+
+export class AdmissionCache {
+  private readonly namespaces: ObjectCache<KubeObject>;
+  private readonly policies: ObjectCache<ClusterCanaryPolicy>;
+  private readonly canaries: ObjectCache<Canary>;
+  private readonly managed: ObjectCache<KubeObject>;
+  private readonly replicaSets: ObjectCache<SlimReplicaSet>;
+
+  constructor(private readonly sources: AdmissionSources) {
+    ({
+      namespaces: this.namespaces,
+      policies: this.policies,
+      canaries: this.canaries,
+      managed: this.managed,
+      replicaSets: this.replicaSets,
+    } = sources);
   }
 
   /** Starts the informers without waiting; `synced` says when answers are complete. */
   start(): void {
-    for (const inf of [this.namespaces, this.policies, this.canaries, this.managed, this.replicaSets] as { start(): Promise<void> }[])
-      void inf.start();
+    this.sources.start();
   }
 
   get synced(): boolean {
-    return (
-      this.namespaces.hasSynced &&
-      this.policies.hasSynced &&
-      this.canaries.hasSynced &&
-      this.managed.hasSynced &&
-      this.replicaSets.hasSynced
-    );
+    return this.sources.synced();
   }
 
   readonly freeze: FreezeContext = {

@@ -47,22 +47,3 @@ export interface AdmissionReview {
   request?: AdmissionRequest;
   response?: AdmissionResponse;
 }
-
-export interface Deployment {
-  apiVersion?: string;
-  kind?: string;
-  metadata: {
-    name: string;
-    namespace?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    [k: string]: unknown;
-  };
-  spec: {
-    paused?: boolean;
-    replicas?: number;
-    template: unknown;
-    [k: string]: unknown;
-  };
-  [k: string]: unknown;
-}

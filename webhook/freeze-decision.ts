@@ -2,7 +2,8 @@
 // It never calls the apiserver, so admission stays fast and dry-run requests get the same answer.
 import { annotations, labels, objectName, shortRevision, values } from '../api/contract.js';
 import { Revision, templatePart } from '../api/revision.js';
-import type { AdmissionRequest, Deployment } from './admission-types.js';
+import type { AdmittedDeployment } from '../api/workload.js';
+import type { AdmissionRequest } from './admission-types.js';
 
 export interface FreezeFlags {
   /** Usernames whose writes pass unchanged (the controller's service account). */
@@ -26,15 +27,15 @@ export type Decision =
   /** `unexpected`: the webhook should never have been sent this (a misconfigured rule): worth a note in the log. */
   | { kind: 'passed'; reason: string; unexpected?: boolean; warning?: string }
   /** Admitted as it is, carrying the label and annotations that put its later updates under the freeze. */
-  | { kind: 'marked'; mutated: Deployment; reason: string }
-  | { kind: 'frozen'; mutated: Deployment; warning: string }
-  | { kind: 're-paused'; mutated: Deployment; warning: string }
+  | { kind: 'marked'; mutated: AdmittedDeployment; reason: string }
+  | { kind: 'frozen'; mutated: AdmittedDeployment; warning: string }
+  | { kind: 're-paused'; mutated: AdmittedDeployment; warning: string }
   | { kind: 'refused'; code: number; message: string };
 
 export type DecisionKind = Decision['kind'];
 
-function isDeployment(value: unknown): value is Deployment {
-  const d = value as Deployment | undefined;
+function isDeployment(value: unknown): value is AdmittedDeployment {
+  const d = value as AdmittedDeployment | undefined;
   return (
     typeof d === 'object' &&
     d !== null &&
@@ -45,12 +46,12 @@ function isDeployment(value: unknown): value is Deployment {
   );
 }
 
-function paused(d: Deployment): Deployment {
+function paused(d: AdmittedDeployment): AdmittedDeployment {
   return { ...d, spec: { ...d.spec, paused: true } };
 }
 
 /** `d` carrying what the webhook's objectSelector and the UPDATE freeze read. */
-function marked(d: Deployment, canary: string, stable: string): Deployment {
+function marked(d: AdmittedDeployment, canary: string, stable: string): AdmittedDeployment {
   return {
     ...d,
     metadata: {

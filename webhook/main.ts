@@ -7,7 +7,7 @@ import { FlagError, flagsOrHelp, positiveCount, positiveSeconds } from '../lib/f
 import { KubeClient } from '../lib/kube/client.js';
 import { createLogger } from '../lib/logger.js';
 import { createApp } from './app.js';
-import { AdmissionCache } from './admission-cache.js';
+import { AdmissionCache, informerSources } from './admission-cache.js';
 import { WebhookMetrics } from './metrics.js';
 import { FileCertificates, SecretCertificates, type CertificateSource } from '../certs/serving-certificates.js';
 import { SecretStore } from '../certs/secret-store.js';
@@ -106,7 +106,7 @@ export async function runWebhook(argv: string[]): Promise<void> {
   const logger = createLogger('webhook');
   const metrics = new WebhookMetrics();
   const client = await KubeClient.load(flags.kubeconfig, 'sluice-webhook', flags['in-cluster-root']);
-  const cache = new AdmissionCache(client, logger);
+  const cache = new AdmissionCache(informerSources(client, logger));
   cache.start();
   let source: CertificateSource;
   if (flags['tls-cert-file'] && flags['tls-key-file']) {

@@ -4,9 +4,11 @@
 // A provider that answers slowly (each delivery costs up to its deadline and retries) cannot
 // make alerts pile up in memory: past `maxQueued` waiting for it, or `maxQueuedInAll` in all,
 // new alerts are dropped, counted, and said so once per backlog.
+import { backoffDelay } from '../../lib/backoff.js';
+import { delay } from '../../lib/wait.js';
 import type { Canary } from '../../api/flagger-types.js';
-import { R, at, type KubeClient, type KubeObject } from '../../lib/kube/client.js';
-import type { Informer } from '../../lib/kube/informer.js';
+import { R, at, type ObjectClient, type KubeObject } from '../../lib/kube/client.js';
+import type { ObjectCache } from '../../lib/kube/informer.js';
 import type { Logger } from '../../lib/logger.js';
 import type { CanaryEvent } from '../check-results.js';
 import { deliver } from './deliver.js';
@@ -41,8 +43,8 @@ export class Notifier {
   readonly counts = { sent: 0, dropped: 0, overflowed: 0 };
 
   constructor(
-    private readonly client: KubeClient,
-    private readonly providers: Informer<AlertProvider>,
+    private readonly client: ObjectClient,
+    private readonly providers: ObjectCache<AlertProvider>,
     private readonly logger: Logger,
     private readonly opts: NotifierOptions = { timeoutMs: 10_000, retries: 3, backoffMs: 1000 },
   ) {}
@@ -101,7 +103,7 @@ export class Notifier {
     const who = `AlertProvider ${name}.${ns} (for Canary ${canary.metadata.name}.${canary.metadata.namespace})`;
     let lastError = '';
     for (let attempt = 0; attempt <= this.opts.retries; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, this.opts.backoffMs * 2 ** (attempt - 1)));
+      if (attempt > 0) await delay(backoffDelay(attempt - 1, this.opts.backoffMs));
       try {
         const provider = this.providers.get(ns, name);
         if (!provider) throw new Error('not found; create it or correct analysis.alerts[].providerRef');

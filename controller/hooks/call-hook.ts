@@ -1,6 +1,8 @@
 // Calling a Canary's analysis webhooks with Flagger's payload. A hook that hangs, refuses or
 // answers non-2xx costs at most its timeout (retries included) and comes back as a result naming
 // what happened; it never throws.
+import { backoffDelay } from '../../lib/backoff.js';
+import { delay } from '../../lib/wait.js';
 import type { Canary, CanaryWebhook, Phase } from '../../api/flagger-types.js';
 import { parseDuration } from '../../api/duration.js';
 import { readBounded } from '../../lib/bounded-body.js';
@@ -95,7 +97,7 @@ export async function callHook(
           ? `timed out after ${timeoutMs / 1000}s`
           : `could not be reached at ${hook.url}: ${e.cause?.code ?? e.cause?.message ?? e.message}`;
     }
-    if (i + 1 < attempts) await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** i, Math.max(0, deadline - Date.now()))));
+    if (i + 1 < attempts) await delay(backoffDelay(i, 200, Math.max(0, deadline - Date.now())));
   }
   return { name: hook.name, ok: false, message: last || `timed out after ${timeoutMs / 1000}s` };
 }

@@ -11,6 +11,7 @@ import { strategyOf } from '../../api/canary-analysis.js';
 import { annotations as A, isManagedRule, labels as L, names, objectName } from '../../api/contract.js';
 import type { Canary, CanaryStatus } from '../../api/flagger-types.js';
 import { phase as facts } from '../../api/phases.js';
+import { Revision } from '../../api/revision.js';
 import { type KubeObject, type ObjectClient, R, at, isAlreadyExists } from '../../lib/kube/client.js';
 import type { ObjectCache } from '../../lib/kube/informer.js';
 import { NameClashError, apexName, generatedMeta } from '../generated-objects.js';
@@ -62,8 +63,11 @@ export function affinityCookie(canary: Canary, status: CanaryStatus): { name: st
   if (!a) return undefined;
   // With tracked configs the revision is `template+configs`: both halves go in, so a config-only
   // change gets a new cookie too.
-  const [tpl, cfg] = (status.lastAppliedSpec ?? 'canary').split('+');
-  return { name: a.cookieName ?? 'flagger-cookie', value: cfg ? `${tpl!.slice(0, 8)}${cfg.slice(0, 8)}` : tpl!.slice(0, 16) };
+  const { template, configs } = Revision.parse(status.lastAppliedSpec ?? 'canary');
+  return {
+    name: a.cookieName ?? 'flagger-cookie',
+    value: configs ? `${template.slice(0, 8)}${configs.slice(0, 8)}` : template.slice(0, 16),
+  };
 }
 
 const cookieMatch = (name: string, value: string): GatewayMatch => ({

@@ -2,6 +2,7 @@
 // watch from its resourceVersion, re-watch when the server closes it, re-list after an error or
 // an expired resourceVersion, and a periodic re-list that repairs anything a silent watch lost.
 // Handlers see every change as (type, object); they must be level-triggered (enqueue a key).
+import { backoffDelay } from '../backoff.js';
 import { ApiError, WatchInterrupted, type KubeClient, type KubeObject, type ResourceRef, type WatchEvent } from './client.js';
 import { delay } from '../wait.js';
 
@@ -157,7 +158,7 @@ export class Informer<T extends KubeObject> implements ObjectCache<T> {
 
   private async loop(): Promise<void> {
     const relistEvery = this.opts.relistIntervalMs ?? 300_000;
-    let backoff = 200;
+    let failures = 0;
     let needList = true;
     let listedForGone = false;
     while (!this.abort.signal.aborted) {
@@ -175,7 +176,7 @@ export class Informer<T extends KubeObject> implements ObjectCache<T> {
           labelSelector: this.opts.labelSelector,
           signal: this.abort.signal,
         });
-        backoff = 200;
+        failures = 0;
         listedForGone = false;
       } catch (err) {
         if (this.abort.signal.aborted) break;
@@ -187,8 +188,7 @@ export class Informer<T extends KubeObject> implements ObjectCache<T> {
           listedForGone = true;
           continue;
         }
-        await delay(backoff);
-        backoff = Math.min(backoff * 2, 10_000);
+        await delay(backoffDelay(failures++, 200, 10_000));
       }
     }
   }

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import winston from 'winston';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import winston from 'winston';
-import type { KubeClient } from '../../lib/kube/client.js';
-import type { Informer } from '../../lib/kube/informer.js';
+
+import { capturingLogger } from '../fixtures/capturing-logger.js';
+import { MemoryCluster } from '../fixtures/memory-cluster.js';
+import type { ObjectCache } from '../../lib/kube/informer.js';
 import { deliver } from '../../controller/alerts/deliver.js';
 import { Notifier, type AlertProvider } from '../../controller/alerts/notifier.js';
 import { deliveryUrl, payload, severityOf, wants, type Alert, type ProviderType } from '../../controller/alerts/payloads.js';
@@ -152,7 +154,7 @@ describe('alerts', () => {
   });
 
   const provider = (spec: AlertProvider['spec']): AlertProvider => ({ metadata: { name: 'chat', namespace: 'test' }, spec });
-  const cache = (p: AlertProvider | undefined) => ({ get: () => p }) as unknown as Informer<AlertProvider>;
+  const cache = (p: AlertProvider | undefined): ObjectCache<AlertProvider> => ({ get: () => p, items: () => (p ? [p] : []) });
   const withAlerts = (severity: string) =>
     seedCanary({ analysis: { alerts: [{ name: 'on-call', severity, providerRef: { name: 'chat' } }] }, status: canary.status });
 
@@ -161,7 +163,7 @@ describe('alerts', () => {
     const logs: string[] = [];
     const logger = winston.createLogger({ transports: [new winston.transports.Console({ silent: true })] });
     logger.on('data', (i: { message: string }) => logs.push(i.message));
-    const n = new Notifier({} as KubeClient, cache(provider({ type: 'slack', address: r.url })), logger, {
+    const n = new Notifier(new MemoryCluster(), cache(provider({ type: 'slack', address: r.url })), logger, {
       timeoutMs: 1000,
       retries: 3,
       backoffMs: 20,
@@ -183,9 +185,8 @@ describe('alerts', () => {
 
   it('filters by severity, honours muteAlert, and drops after the retries naming the provider, not its address', async () => {
     const r = await receiver(() => 503);
-    const warnings: string[] = [];
-    const logger = { warn: (m: string) => warnings.push(m), info: () => undefined } as unknown as winston.Logger;
-    const n = new Notifier({} as KubeClient, cache(provider({ type: 'msteams', address: `${r.url}/secret-token` })), logger, {
+    const { logger, warnings } = capturingLogger();
+    const n = new Notifier(new MemoryCluster(), cache(provider({ type: 'msteams', address: `${r.url}/secret-token` })), logger, {
       timeoutMs: 1000,
       retries: 1,
       backoffMs: 10,
@@ -218,10 +219,9 @@ describe('alerts', () => {
       void gate.then(() => res.end());
     });
     await new Promise<void>((ok) => slow.listen(0, '127.0.0.1', ok));
-    const warnings: string[] = [];
-    const logger = { warn: (m: string) => warnings.push(m), info: () => undefined } as unknown as winston.Logger;
+    const { logger, warnings } = capturingLogger();
     const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
-    const n = new Notifier({} as KubeClient, cache(provider({ type: 'slack', address: url })), logger, {
+    const n = new Notifier(new MemoryCluster(), cache(provider({ type: 'slack', address: url })), logger, {
       timeoutMs: 5000,
       retries: 0,
       backoffMs: 10,

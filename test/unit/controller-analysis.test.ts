@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { renderQuery } from '../../controller/analysis/render.js';
 import { verdict } from '../../controller/analysis/verdict.js';
 import { parseDuration, promDuration } from '../../api/duration.js';
-import { unsupportedFields } from '../../controller/spec-check.js';
+import { providerProblem, unsupportedFields } from '../../controller/spec-check.js';
 import { runAnalysis } from '../../controller/analysis/run-analysis.js';
 import { seedCanary } from './controller-fixtures.js';
 import http from 'node:http';
@@ -66,6 +66,16 @@ describe('analysis', () => {
     } as Record<string, unknown>;
     assert.deepEqual(unsupportedFields(spec).sort(), ['analysis.mirrorWeight', 'ingressRef', 'service.corsPolicy']);
     assert.deepEqual(unsupportedFields(seedCanary().spec as Record<string, unknown>), []);
+  });
+
+  it('accepts the gatewayapi provider and names any other', () => {
+    for (const provider of [undefined, '', 'gatewayapi', 'gatewayapi:v1', 'gatewayapi:v1beta1'])
+      assert.equal(providerProblem({ provider }), undefined, String(provider));
+    assert.match(
+      providerProblem({ provider: 'istio' }) ?? '',
+      /^spec\.provider "istio" is not supported: sluice shifts traffic through a Gateway API HTTPRoute/,
+    );
+    assert.match(providerProblem({ provider: 42 }) ?? '', /spec\.provider 42 is not supported/);
   });
 
   describe('runAnalysis errors (no Prometheus needed)', () => {

@@ -1,23 +1,24 @@
 // A leader whose renewals hang (an apiserver that accepts connections and never answers) must stop
 // acting at its renew deadline, not when the hung request gives up: by then a standby may hold
-// the expired Lease. The apiserver is a stand-in here because "hangs forever on the second request"
+// the expired Lease. The apiserver is the in-memory one here because "hangs forever on the second request"
 // is not something the real one can be made to do on cue; the integration suite runs election
 // against the real apiserver.
 import assert from 'node:assert/strict';
 import winston from 'winston';
 import { LeaderElector } from '../../controller/leader-election.js';
-import type { KubeClient } from '../../lib/kube/client.js';
+import type { KubeObject, KubeResponse } from '../../lib/kube/client.js';
+import { MemoryCluster } from '../fixtures/memory-cluster.js';
 import { waitFor } from '../../lib/wait.js';
 
 describe('leader election', () => {
   it('stops acting at the renew deadline while a renewal hangs', async () => {
-    let calls = 0;
     const hanging = new Promise<never>(() => undefined);
-    const client = {
-      find: async () => (calls++ === 0 ? undefined : hanging),
-      create: async () => ({}),
-      replace: async () => hanging,
-    } as unknown as KubeClient;
+    // The Lease is created and read as usual; every renewal (a replace) hangs.
+    const client = new (class extends MemoryCluster {
+      override replace<T extends KubeObject>(): Promise<KubeResponse<T>> {
+        return hanging;
+      }
+    })();
     let stoppedAt = 0;
     let startedAt = 0;
     const elector = new LeaderElector(
