@@ -22,6 +22,7 @@ build: install
 lint: build
 	npx --no-install biome ci --colors=off .
 	$(NODE) dist/test/tools/check-layers.js .
+	$(NODE) dist/test/tools/phase-table.js
 
 format: install
 	npx --no-install biome check --write .
