@@ -58,15 +58,17 @@ export function checkFile(file: string, text: string): Violation[] {
   const out: Violation[] = [];
   const lines = text.split('\n');
   lines.forEach((line, i) => {
-    for (const m of line.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)) {
+    // Imports are single-quoted (Biome's style); double-quoted strings are text, not imports.
+    const code = line.replace(/"(?:[^"\\]|\\.)*"/g, '""');
+    for (const m of code.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)) {
       const target = path.posix.normalize(path.posix.join(path.posix.dirname(file), m[1]!));
       const to = folderOf(target);
       if (to && !allowed.has(to)) {
         out.push({ file, line: i + 1, message: `${from}/ may not import ${to}/ (${m[1]}): imports point down (docs/architecture.md)` });
       }
     }
-    const code = line.replace(/^\s*(\/\/|\*|\/\*).*/, '');
-    if (from in PRODUCTION && from !== CONTRACT_HOME && CONTRACT_LITERAL.test(code)) {
+    const uncommented = line.replace(/^\s*(\/\/|\*|\/\*).*/, '');
+    if (from in PRODUCTION && from !== CONTRACT_HOME && CONTRACT_LITERAL.test(uncommented)) {
       out.push({ file, line: i + 1, message: 'spells a sluice.dev/ label or annotation: take it from api/contract.ts' });
     }
   });
