@@ -13,11 +13,8 @@ import { buildBinaries, compactEtcd, restartControlPlane, runKubectl } from '../
 import { admin, deleteNamespace, type Deployment } from '../world/test-clients.js';
 import { canaryEvents, deploymentWithCanary, getCanary, sluiceAndNamespace, waitPhase } from '../world/seed.js';
 
-/** What a process logged after `offset` bytes of its log. */
-const logSince = (name: string, offset: number) => {
-  const text = fs.readFileSync(logFile(name), 'utf8');
-  return text.slice(offset);
-};
+/** What a process logged after `offset` bytes of its log (bytes, not characters: the log holds "…" and "→"). */
+const logSince = (name: string, offset: number) => fs.readFileSync(logFile(name)).subarray(offset).toString('utf8');
 const logSize = (name: string) => fs.statSync(logFile(name)).size;
 
 describe('the apiserver crashed and restarted, and etcd compacted, mid-rollout', function () {

@@ -182,6 +182,14 @@ async function bootstrapped(
   return h;
 }
 
+/** A new revision pushed and its canary copy rolled out: the analysis at its first weight. */
+async function analysing(h: Harness): Promise<void> {
+  await h.pushImage(V1);
+  await h.settle();
+  h.rollOut('podinfo-canary');
+  await h.settle();
+}
+
 /** Moves the clock past the interval and runs the step that is then due. */
 async function step(h: Harness): Promise<Canary> {
   h.tick(61_000);
@@ -249,10 +257,7 @@ describe('reconciler (in-memory apiserver)', () => {
 
   it('release: at maxWeight the target is unpaused with the promoting annotation, rolls out, and the rollout Succeeds', async () => {
     const h = await bootstrapped(prom.url, { maxWeight: 20 });
-    await h.pushImage(V1);
-    await h.settle();
-    h.rollOut('podinfo-canary');
-    await h.settle();
+    await analysing(h);
     let canary = await step(h);
     assert.equal(canary.status?.canaryWeight, 20);
     canary = await step(h);
@@ -276,10 +281,7 @@ describe('reconciler (in-memory apiserver)', () => {
 
   it('rollback: failed checks at the threshold fail the rollout; the target stays paused on the rejected template, the primary untouched', async () => {
     const h = await bootstrapped(prom.url, { threshold: 2 });
-    await h.pushImage(V1);
-    await h.settle();
-    h.rollOut('podinfo-canary');
-    await h.settle();
+    await analysing(h);
     const primaryBefore = (await h.target()).status;
     prom.setRate(50);
     let canary = await step(h);
@@ -302,10 +304,7 @@ describe('reconciler (in-memory apiserver)', () => {
 
   it('a crash between the status write and the object writes: the next pass finishes the step without taking it again', async () => {
     const h = await bootstrapped(prom.url);
-    await h.pushImage(V1);
-    await h.settle();
-    h.rollOut('podinfo-canary');
-    await h.settle();
+    await analysing(h);
     h.tick(61_000);
     // The step is decided and written; the route write after it is lost (the process dies there).
     h.cluster.failNext((w) => w.ref.plural === 'httproutes' && w.verb === 'patch');
@@ -322,10 +321,7 @@ describe('reconciler (in-memory apiserver)', () => {
 
   it('suspend: a suspended Canary takes no step and runs no check; resumed, it goes on from where it was', async () => {
     const h = await bootstrapped(prom.url);
-    await h.pushImage(V1);
-    await h.settle();
-    h.rollOut('podinfo-canary');
-    await h.settle();
+    await analysing(h);
     const c = await h.canary();
     await h.cluster.patch(at(CR.canaries, NS, 'podinfo'), {
       spec: { suspend: true },
