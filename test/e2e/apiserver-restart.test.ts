@@ -4,6 +4,7 @@
 // informer must list again and go on. The rollout finishes, and neither process restarts.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { annotations } from '../../api/contract.js';
 import { templateRevision } from '../../api/revision.js';
 import { R, at } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
@@ -83,7 +84,15 @@ describe('the apiserver crashed and restarted, and etcd compacted, mid-rollout',
       );
     }
 
-    // The webhook answers from its refilled caches: a template change is still frozen.
+    // The webhook answers from its refilled caches: a template change is still frozen. Succeeded is
+    // written before the objects converge to it, so the release's lock (the promoting annotation)
+    // is waited for first, as a person told "retry once the release finishes" would.
+    await waitFor(
+      async () =>
+        (await client.get<Deployment>(at(R.deployments, ns, 'steady'))).metadata.annotations?.[annotations.promoting] === undefined ||
+        undefined,
+      { timeoutMs: 10_000, what: 'the release lock to be lifted from steady' },
+    );
     const frozen = await runKubectl(binDir, [
       '-n',
       ns,

@@ -86,29 +86,27 @@ class Harness {
     this.now = new Date(this.now.getTime() + ms);
   }
 
-  /** One pass; a pass that started a check returns once the check has ended (its result waits for the next pass). */
-  async pass(): Promise<{ requeueAfterMs?: number } | undefined> {
+  /**
+   * One pass. A pass that started a check returns once the check has ended (its result waits for
+   * the next pass); `checked` says so.
+   */
+  async pass(): Promise<{ requeueAfterMs?: number; checked: boolean }> {
     const ended = new Promise<void>((resolve) => {
       this.wakeUp = resolve;
     });
-    const result = (await this.reconciler.reconcile(KEY)) ?? undefined;
-    if (this.checks.running > 0) await ended;
-    return result;
+    const result = (await this.reconciler.reconcile(KEY)) ?? {};
+    const checked = this.checks.running > 0;
+    if (checked) await ended;
+    return { ...result, checked };
   }
 
-  /** Passes until nothing is due at once: a pass that asks to run again immediately, or ran a check, is followed by another. */
+  /** Passes until nothing is due at once: a pass that asks to run again immediately, or started a check, is followed by another. */
   async settle(): Promise<void> {
     for (let i = 0; i < 20; i++) {
-      const running = this.checks.running;
       const r = await this.pass();
-      if (r?.requeueAfterMs !== 0 && running === 0 && this.checks.running === 0 && !this.ranCheck(r)) return;
+      if (r.requeueAfterMs !== 0 && !r.checked) return;
     }
     throw new Error('the reconciler did not settle in 20 passes');
-  }
-
-  private ranCheck(r: { requeueAfterMs?: number } | undefined): boolean {
-    // A pass that started a check asks to be woken well after its interval (the fallback).
-    return r?.requeueAfterMs !== undefined && r.requeueAfterMs >= 60_000 * 5;
   }
 
   canary(): Promise<Canary> {

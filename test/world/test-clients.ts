@@ -1,7 +1,8 @@
 // What integration and e2e tests share: clients for the world's real apiserver, Prometheus and
 // the traffic simulator, and throwaway namespaces.
 import crypto from 'node:crypto';
-import { KubeClient, R, at, type KubeObject } from '../../lib/kube/client.js';
+import type { Deployment as StoredDeployment } from '../../api/workload.js';
+import { KubeClient, R, at } from '../../lib/kube/client.js';
 import { PrometheusClient } from '../../controller/analysis/prometheus-client.js';
 import { paths, ports, urls } from './layout.js';
 import { readyNamespace } from './namespaces.js';
@@ -72,19 +73,10 @@ export function serviceManifest(namespace: string, name: string, selector: Recor
   };
 }
 
-export type Deployment = KubeObject & {
-  spec: {
-    replicas?: number;
-    paused?: boolean;
-    selector: { matchLabels?: Record<string, string> };
-    template: { spec: { containers: { name: string; image: string }[] } };
-  };
-  status?: {
-    availableReplicas?: number;
-    updatedReplicas?: number;
-    observedGeneration?: number;
-    conditions?: { type: string; status: string }[];
-  };
+/** The stored Deployment (api/workload.ts), with the containers tests read. */
+export type Deployment = StoredDeployment & {
+  spec: { template: { spec: { containers: { name: string; image: string }[] } } };
+  status?: { conditions?: { type: string; status: string }[] };
 };
 
 export async function waitAvailable(namespace: string, name: string, replicas: number, timeoutMs = 60_000): Promise<Deployment> {
