@@ -8,7 +8,9 @@ import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { createAuthority, issueCertificate } from '../certs/authority.js';
 import YAML from 'yaml';
-import { paths, root } from '../test/world/layout.js';
+import { paths, ports, root } from '../test/world/layout.js';
+import { KubeClient } from '../lib/kube/client.js';
+import { ensureServiceAccountToken, inClusterRoot } from '../test/world/sluice.js';
 import { waitFor } from '../lib/wait.js';
 import { probe } from '../test/world/probe.js';
 import { round, type Figure } from './results.js';
@@ -84,6 +86,14 @@ export async function webhookLatency(): Promise<Figure[]> {
     path.join(dir, 'validate.txt'),
     `POST https://127.0.0.1:${PORT}/validate\nContent-Type: application/json\n@${canaryReview}\n`,
   );
+  // The webhook runs as itself (ServiceAccount sluice-webhook, its token where a kubelet puts it):
+  // its caches need rights only that identity has, and it is not ready until they have listed.
+  const admin = await KubeClient.load(paths.kubeconfig, 'sluice-bench');
+  try {
+    await ensureServiceAccountToken(admin, 'webhook');
+  } finally {
+    admin.close();
+  }
   const child = spawn(
     process.execPath,
     [
@@ -94,9 +104,17 @@ export async function webhookLatency(): Promise<Figure[]> {
       `--metrics-port=${PORT + 1}`,
       `--tls-cert-file=${path.join(dir, 'tls.crt')}`,
       `--tls-key-file=${path.join(dir, 'tls.key')}`,
-      `--kubeconfig=${paths.controllerKubeconfig}`,
+      `--in-cluster-root=${inClusterRoot('webhook')}`,
     ],
-    { stdio: 'ignore', env: { ...process.env, SLUICE_LOG_LEVEL: 'warn' } },
+    {
+      stdio: 'ignore',
+      env: {
+        ...process.env,
+        SLUICE_LOG_LEVEL: 'warn',
+        KUBERNETES_SERVICE_HOST: '127.0.0.1',
+        KUBERNETES_SERVICE_PORT: String(ports.apiserver),
+      },
+    },
   );
   try {
     await waitFor(async () => (await probe(`https://127.0.0.1:${PORT}/readyz`, { ca: ca.certPem })).status === 200, {

@@ -1,6 +1,8 @@
 // One reconcile pass for one Canary: read (the Canary fresh from the apiserver, the rest from
 // informer caches), decide (pure), record the decision in status, then make the objects match it.
 // Level-triggered and idempotent: a pass interrupted anywhere is finished by the next one.
+import { Announcer } from './announcer.js';
+import { GeneratedOwnership } from './generated-ownership.js';
 import { phase as facts } from '../api/phases.js';
 import { annotations as A, labels as L, names, objectName, shortRevision, FINALIZER } from '../api/contract.js';
 import { CR, type Canary, type CanaryStatus, type MetricTemplate } from '../api/flagger-types.js';
@@ -13,22 +15,14 @@ import { type Desired, desiredState, targetPatch } from './desired-state.js';
 import type { EventRecorder } from './event-recorder.js';
 import { HttpRouteRouter } from './router/http-route.js';
 import type { Router } from './router/router.js';
-import {
-  NameClashError,
-  apexName,
-  canaryDeployment,
-  canaryHpa,
-  foreignObjects,
-  generatedServices,
-  ownerReference,
-} from './generated-objects.js';
+import { NameClashError, apexName, canaryDeployment, canaryHpa, generatedServices } from './generated-objects.js';
 import { providerProblem, unsupportedFields } from './spec-check.js';
 import type { ClusterCanaryPolicy } from '../api/policy-types.js';
 import { enforce, policyViolations } from '../policy/constraints.js';
 import { isGenerated, policiesForNamespace } from '../policy/selection.js';
 import { decide, type Decision, type Settings } from './state-machine.js';
 import { hooksOf, type HookType } from '../api/canary-analysis.js';
-import type { CanaryEvent, HookResult, HookResults, MetricResult } from './check-results.js';
+import type { HookResult, HookResults, MetricResult } from './check-results.js';
 import { MAX_HOOK_TIMEOUT_MS, callHook, hookPayload } from './hooks/call-hook.js';
 import type { ChecksInFlight } from './checks-in-flight.js';
 import { egress } from '../lib/egress-guard.js';
@@ -37,8 +31,6 @@ import { revisionOf, type Deployment, type HorizontalPodAutoscaler } from '../ap
 import { ConfigTracker, type ConfigObject, type Tracked } from './config-tracker.js';
 import type { Revision } from '../api/revision.js';
 
-/** Passes' worth of event/post-rollout hook calls one Canary may have waiting. */
-const MAX_PENDING_ANNOUNCEMENTS = 50;
 /** How soon a Canary that found every check slot taken tries again. */
 const NO_SLOT_RETRY_MS = 1000;
 
@@ -96,16 +88,18 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 
 export class Reconciler {
   private readonly started = new Map<string, number>();
-  /** Per Canary, the tail of its event/post-rollout hook calls (so they arrive in order) and how many passes wait in it. */
-  private readonly announcing = new Map<string, { tail: Promise<void>; pending: number }>();
 
   private readonly tracker: ConfigTracker;
+  private readonly ownership: GeneratedOwnership;
+  private readonly announcer: Announcer;
   /** The only writer of the Canary's route (one implementation per route kind). */
   private readonly router: Router;
 
   constructor(private readonly d: ReconcilerDeps) {
     this.tracker = new ConfigTracker(d.client, d.caches, () => this.guard());
     this.router = new HttpRouteRouter(d.client, d.caches.routes, () => this.guard());
+    this.ownership = new GeneratedOwnership(d.client, d.caches, d.logger, () => this.guard());
+    this.announcer = new Announcer(d.logger, d.notifier);
   }
 
   private now(): Date {
@@ -228,7 +222,7 @@ export class Reconciler {
     if (canary.metadata.generation !== canary.status?.observedGeneration) await this.reportSpecProblems(stored, policies);
     for (const ev of decision.events)
       await this.d.events.record(canary, ev).catch((err) => this.d.logger.warn(`event not recorded: ${(err as Error).message}`, { key }));
-    this.announce(canary, status, decision.events);
+    this.announcer.announce(canary, status, decision.events);
     this.observeTransitions(canary, key, status);
     if (target && !convergedFirst && !facts(status.phase).bootstrapping)
       await this.converge(canary, status, target, copy, autoscaler, tracked);
@@ -262,52 +256,6 @@ export class Reconciler {
     });
     this.d.metrics.metricResults(canary, results);
     return results;
-  }
-
-  /**
-   * After the status is written: alerts go out, event hooks get every event, post-rollout hooks
-   * run once the rollout ends (Succeeded or Failed). None can change the outcome, so they run in
-   * the background, one Canary's calls in order, and a failure is logged.
-   */
-  private announce(canary: Canary, next: CanaryStatus, events: CanaryEvent[]): void {
-    const key = `${canary.metadata.namespace}/${canary.metadata.name}`;
-    const ended = next.phase !== canary.status?.phase && facts(next.phase).outcome;
-    const eventHooks = hooksOf(canary, 'event');
-    const postHooks = ended ? hooksOf(canary, 'post-rollout') : [];
-    const view: Canary = { ...canary, status: next };
-    this.d.notifier?.notify(view, events);
-    if ((eventHooks.length === 0 || events.length === 0) && postHooks.length === 0) return;
-    // A hook that hangs costs its timeout per call; behind it, calls queue up. Past a bound the
-    // newest are dropped (and said so) rather than held in memory without end.
-    const queue = this.announcing.get(key) ?? { tail: Promise.resolve(), pending: 0 };
-    if (queue.pending >= MAX_PENDING_ANNOUNCEMENTS) {
-      this.d.logger.warn(
-        `event/post-rollout hooks are ${queue.pending} passes behind (a hook is slow or hanging); these events were not sent to them`,
-        { key },
-      );
-      return;
-    }
-    queue.pending++;
-    queue.tail = queue.tail
-      .then(async () => {
-        for (const ev of events) {
-          for (const h of eventHooks) {
-            const r = await callHook(
-              h,
-              hookPayload(view, h, next.phase, { eventMessage: ev.message, eventType: ev.type, timestamp: String(Date.now()) }),
-            );
-            if (!r.ok) this.d.logger.warn(`event hook ${h.name} ${r.message}`, { key });
-          }
-        }
-        for (const h of postHooks) {
-          const r = await callHook(h, hookPayload(view, h, next.phase));
-          if (!r.ok) this.d.logger.warn(`post-rollout hook ${h.name} ${r.message}`, { key });
-        }
-      })
-      .finally(() => {
-        if (--queue.pending === 0) this.announcing.delete(key);
-      });
-    this.announcing.set(key, queue);
   }
 
   private observeTransitions(canary: Canary, key: string, next: CanaryStatus): void {
@@ -367,8 +315,8 @@ export class Reconciler {
     // Snapshots first: the copy and the primary's pods must never name one that does not exist.
     if (tracked) await this.tracker.label(ns, tracked);
     if (tracked && tracked.objects.size > 0) await this.tracker.ensureSnapshots(canary, tracked);
-    await this.refuseForeign(canary, target, autoscaler);
-    await this.adoptGenerated(canary);
+    await this.ownership.refuseForeign(canary, target, autoscaler);
+    await this.ownership.adoptGenerated(canary);
     await this.ensureCopy(canary, target, copy, want.copy);
     await this.ensureServices(canary, target);
     if (autoscaler) await this.ensureHpa(canary, autoscaler);
@@ -398,68 +346,6 @@ export class Reconciler {
     }
   }
 
-  /** The generated objects that exist under this Canary's names, whoever generated them. */
-  private objectsNamedFor(canary: Canary): [ResourceRef, KubeObject][] {
-    const ns = canary.metadata.namespace!;
-    const target = canary.spec.targetRef.name;
-    const apex = apexName(canary);
-    const c = this.d.caches;
-    const found: [ResourceRef, KubeObject | undefined][] = [
-      [R.deployments, c.deployments.get(ns, names.canaryDeployment(target))],
-      [R.hpas, c.hpas.get(ns, names.canaryHpa(target))],
-      [R.httproutes, c.routes.get(ns, names.httpRoute(apex))],
-      ...[names.apexService(apex), names.primaryService(apex), names.canaryService(apex)].map(
-        (n): [ResourceRef, KubeObject | undefined] => [R.services, c.services.get(ns, n)],
-      ),
-    ];
-    return found.filter((x): x is [ResourceRef, KubeObject] => x[1]?.metadata.labels?.[L.canaryName] !== undefined);
-  }
-
-  /** Label and owner reference moved to `owner`: garbage collection then keeps the object when the old owner goes. */
-  private async takeOver(ref: ResourceRef, obj: KubeObject, owner: Canary): Promise<void> {
-    this.guard();
-    const others = (obj.metadata.ownerReferences ?? []).filter((o) => o.kind !== 'Canary');
-    await this.d.client.patch(at(ref, owner.metadata.namespace, obj.metadata.name), {
-      metadata: { labels: { [L.canaryName]: owner.metadata.name }, ownerReferences: [...others, ownerReference(owner)] },
-    });
-    this.d.logger.info(`took over ${obj.metadata.name} from Canary ${obj.metadata.labels?.[L.canaryName]}`, {
-      key: `${owner.metadata.namespace}/${owner.metadata.name}`,
-    });
-  }
-
-  /**
-   * Objects with this Canary's names that another Canary generated are taken over when that
-   * Canary is gone, being deleted, or a policy's Canary giving way to an explicit one. Otherwise
-   * garbage collection would delete the Services and HTTPRoute under live traffic when it goes.
-   */
-  private async adoptGenerated(canary: Canary): Promise<void> {
-    for (const [ref, obj] of this.objectsNamedFor(canary)) {
-      const owner = obj.metadata.labels![L.canaryName]!;
-      if (owner === canary.metadata.name) continue;
-      const current = this.d.caches.canaries.get(canary.metadata.namespace, owner);
-      if (!current || current.metadata.deletionTimestamp !== undefined || (isGenerated(current) && !isGenerated(canary)))
-        await this.takeOver(ref, obj, canary);
-    }
-  }
-
-  /** Throws NameClashError when an object at one of this Canary's generated names is not sluice's. */
-  private async refuseForeign(canary: Canary, target: Deployment, autoscaler: HorizontalPodAutoscaler | undefined): Promise<void> {
-    const ns = canary.metadata.namespace!;
-    const apex = apexName(canary);
-    const c = this.d.caches;
-    const routeName = names.httpRoute(apex);
-    // Only sluice's routes are cached (by label): a route missing there is looked up.
-    const route = c.routes.get(ns, routeName) ?? (await this.d.client.find<KubeObject>(at(R.httproutes, ns, routeName)));
-    const foreign = foreignObjects({
-      canaryDeployment: c.deployments.get(ns, names.canaryDeployment(target.metadata.name)),
-      canaryHpa: autoscaler ? c.hpas.get(ns, names.canaryHpa(target.metadata.name)) : undefined,
-      primaryService: c.services.get(ns, names.primaryService(apex)),
-      canaryService: c.services.get(ns, names.canaryService(apex)),
-      route,
-    });
-    if (foreign.length > 0) throw new NameClashError(objectName(canary.metadata.name, ns), foreign);
-  }
-
   /** A name clash: said on the Canary (a Warning event, and its Promoted condition), retried calmly. */
   private async reportClash(canary: Canary, err: NameClashError): Promise<{ requeueAfterMs: number }> {
     const key = `${canary.metadata.namespace}/${canary.metadata.name}`;
@@ -484,20 +370,6 @@ export class Reconciler {
       });
     }
     return { requeueAfterMs: 30_000 };
-  }
-
-  /** A live Canary for the same Deployment that inherits this one's objects when it is deleted. */
-  private successorOf(canary: Canary): Canary | undefined {
-    return this.d.caches.canaries
-      .items()
-      .find(
-        (c) =>
-          c.metadata.namespace === canary.metadata.namespace &&
-          c.metadata.name !== canary.metadata.name &&
-          !c.metadata.deletionTimestamp &&
-          c.spec.targetRef?.name === canary.spec.targetRef.name &&
-          apexName(c) === apexName(canary),
-      );
   }
 
   private async ensureCopy(canary: Canary, target: Deployment, copy: Deployment | undefined, want: Desired['copy']): Promise<void> {
@@ -560,10 +432,10 @@ export class Reconciler {
     this.guard();
     // Handing over to a Canary that replaces this one (an explicit Canary taking a policy's
     // place): its objects change owner before this one disappears, so none is deleted under traffic.
-    const successor = this.successorOf(canary);
+    const successor = this.ownership.successorOf(canary);
     if (successor) {
-      for (const [ref, obj] of this.objectsNamedFor(canary))
-        if (obj.metadata.labels![L.canaryName] === canary.metadata.name) await this.takeOver(ref, obj, successor);
+      for (const [ref, obj] of this.ownership.objectsNamedFor(canary))
+        if (obj.metadata.labels![L.canaryName] === canary.metadata.name) await this.ownership.takeOver(ref, obj, successor);
     }
     const target = await this.d.client.find<Deployment>(at(R.deployments, ns, canary.spec.targetRef.name));
     if (target && target.metadata.annotations?.[A.canary] === canary.metadata.name) {
