@@ -142,6 +142,10 @@ async function main(): Promise<void> {
           const key = `${pod!.namespace}/${pod!.name}:${port}`;
           forwarded[key] = (forwarded[key] ?? 0) + 1;
           client_.write('HTTP/1.1 200 Connection established\r\n\r\n');
+          // A tunnel carries request/response exchanges: Nagle's algorithm would hold a small
+          // write back until the peer's delayed ACK (~40 ms), a stall a real network path does not add.
+          upstream.setNoDelay(true);
+          client_.setNoDelay(true);
           if (head.length > 0) upstream.write(head);
           upstream.pipe(client_);
           client_.pipe(upstream);
