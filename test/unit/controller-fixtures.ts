@@ -2,6 +2,7 @@
 import type { Canary, CanaryStatus } from '../../api/flagger-types.js';
 import { annotations } from '../../api/contract.js';
 import type { Deployment } from '../../api/workload.js';
+import type { Observed } from '../../controller/state-machine.js';
 import { revisionOf } from '../../api/workload.js';
 
 export function seedCanary(
@@ -77,3 +78,22 @@ export function copyOf(image: string, replicas: number, ready = true): Deploymen
   d.metadata.annotations = { [annotations.revision]: rev(image) };
   return d;
 }
+
+/** What decide() observes: the target, its revision computed as the reconciler does, and the copy. */
+export const observed = (target: Deployment, copy: Deployment | undefined): Observed => ({
+  target,
+  revision: revisionOf(target),
+  canaryDeployment: copy,
+  autoscaler: undefined,
+});
+
+/** A status one step into the analysis of 6.0.1 over a stable 6.0.0, the step taken at `since`. */
+export const analysingStatus = (since: Date, over: Partial<CanaryStatus> = {}): CanaryStatus => ({
+  lastPromotedSpec: rev('podinfo:6.0.0'),
+  lastAppliedSpec: rev('podinfo:6.0.1'),
+  canaryWeight: 10,
+  failedChecks: 0,
+  iterations: 1,
+  lastTransitionTime: since.toISOString(),
+  ...over,
+});

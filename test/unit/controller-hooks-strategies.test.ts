@@ -1,6 +1,5 @@
 // Hooks, gates and the iteration strategies in the state machine, driven the way the reconciler
 // drives it: decide, answer what it asks for, decide again.
-import { revisionOf } from '../../api/workload.js';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,7 +8,7 @@ import { callHook, hookPayload } from '../../controller/hooks/call-hook.js';
 import { decide, type Decision, type Observed, type Settings } from '../../controller/state-machine.js';
 import { hooksOf, strategyOf, type HookType } from '../../api/canary-analysis.js';
 import type { HookResults, MetricResult } from '../../controller/check-results.js';
-import { copyOf, deployment, rev, seedCanary } from './controller-fixtures.js';
+import { analysingStatus, copyOf, deployment, observed, rev, seedCanary } from './controller-fixtures.js';
 
 const settings: Settings = { minIntervalMs: 1000, pollMs: 500 };
 const T0 = new Date('2026-11-27T10:00:00Z');
@@ -17,17 +16,9 @@ const at = (ms: number) => new Date(T0.getTime() + ms);
 const V0 = 'podinfo:6.0.0';
 const V1 = 'podinfo:6.0.1';
 const target = deployment(V1, { paused: true });
-const obs = (copy = copyOf(V1, 2)): Observed => ({ target, revision: revisionOf(target), canaryDeployment: copy, autoscaler: undefined });
+const obs = (copy = copyOf(V1, 2)): Observed => observed(target, copy);
 const pass: MetricResult[] = [{ name: 'request-success-rate', ok: true, value: 100, message: '' }];
-const status = (over: Partial<CanaryStatus>): CanaryStatus => ({
-  lastPromotedSpec: rev(V0),
-  lastAppliedSpec: rev(V1),
-  canaryWeight: 10,
-  failedChecks: 0,
-  iterations: 1,
-  lastTransitionTime: T0.toISOString(),
-  ...over,
-});
+const status = (over: Partial<CanaryStatus>): CanaryStatus => analysingStatus(T0, over);
 const hook = (type: HookType, name: string = type): CanaryWebhook => ({ name, type, url: `http://tester/${name}` });
 const messages = (d: Decision) => d.events.map((e) => e.message);
 

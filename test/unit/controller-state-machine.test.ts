@@ -1,11 +1,10 @@
-import { revisionOf } from '../../api/workload.js';
 import assert from 'node:assert/strict';
 import { decide, type Observed, type Settings } from '../../controller/state-machine.js';
 import { nextWeight } from '../../api/canary-analysis.js';
 import type { MetricResult } from '../../controller/check-results.js';
 import { annotations } from '../../api/contract.js';
 import type { CanaryStatus } from '../../api/flagger-types.js';
-import { copyOf, deployment, rev, seedCanary } from './controller-fixtures.js';
+import { analysingStatus, copyOf, deployment, observed, rev, seedCanary } from './controller-fixtures.js';
 
 const settings: Settings = { minIntervalMs: 1000, pollMs: 500 };
 const T0 = new Date('2026-11-27T10:00:00Z');
@@ -13,22 +12,8 @@ const after = (ms: number) => new Date(T0.getTime() + ms);
 const V0 = 'podinfo:6.0.0';
 const V1 = 'podinfo:6.0.1';
 const V2 = 'podinfo:6.0.2';
-const obs = (target = deployment(V0), copy = copyOf(V0, 0)): Observed => ({
-  target,
-  revision: revisionOf(target),
-  canaryDeployment: copy,
-  autoscaler: undefined,
-});
-const progressing = (over: Partial<CanaryStatus> = {}): CanaryStatus => ({
-  phase: 'Progressing',
-  lastPromotedSpec: rev(V0),
-  lastAppliedSpec: rev(V1),
-  canaryWeight: 10,
-  failedChecks: 0,
-  iterations: 1,
-  lastTransitionTime: T0.toISOString(),
-  ...over,
-});
+const obs = (target = deployment(V0), copy = copyOf(V0, 0)): Observed => observed(target, copy);
+const progressing = (over: Partial<CanaryStatus> = {}): CanaryStatus => analysingStatus(T0, { phase: 'Progressing', ...over });
 const pass: MetricResult[] = [{ name: 'request-success-rate', ok: true, value: 100, message: '' }];
 const fail: MetricResult[] = [{ name: 'request-success-rate', ok: false, value: 69.17, message: 'success rate 69.17% < 99%' }];
 const messages = (d: { events: { message: string }[] }) => d.events.map((e) => e.message);
