@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buildImageTree, parseCopy, parseDockerfile } from '../world/image-tree.js';
-import { routeFor, type PodNetworkRule } from '../world/pod-network.js';
+import { chooseRoute, routeFor, type PodNetworkRule } from '../world/pod-network.js';
 import { root } from '../world/layout.js';
 
 describe('image tree: reading a Dockerfile', () => {
@@ -100,6 +100,14 @@ describe('pod network: where a connection to a pod address goes', () => {
     assert.deepEqual(routeFor([...more, { ...rules[0]!, pod: 'sluice-abc', to: '127.0.0.1:28446' }], webhookPod, 8443), {
       to: '127.0.0.1:28446',
     });
+  });
+  it('an address two pods claim (kwok reuses addresses at once) goes to the pod serving the port', () => {
+    const controllerPod = { namespace: 'sluice-system', name: 'sluice-controller-x', labels: { app: 'controller' } };
+    assert.deepEqual(chooseRoute(rules, [controllerPod, pod], 8443), { pod, route: { to: '127.0.0.1:28443' } });
+    const refused = chooseRoute(rules, [controllerPod], 8443);
+    assert.equal(refused.pod, controllerPod);
+    assert.ok('refused' in refused.route);
+    assert.ok('refused' in chooseRoute(rules, [], 8443).route);
   });
   it('never forwards off loopback, whatever a rule says', () => {
     assert.ok('refused' in routeFor([{ ...rules[0]!, to: '10.0.0.5:8443' }], pod, 8443));

@@ -53,6 +53,21 @@ export function routeFor(rules: PodNetworkRule[], pod: PodIdentity | undefined, 
   return { to: rule.to };
 }
 
+/**
+ * The route for an address several pods claim at once. kwok hands a released address to the next
+ * pod at once, so for a moment a Service's endpoint can name an address that a terminating pod
+ * and a new one share, or two live pods can carry it; real pod networks do not reuse addresses
+ * that fast. The connection goes to the pod that serves the dialled port, if one does.
+ */
+export function chooseRoute(
+  rules: PodNetworkRule[],
+  pods: PodIdentity[],
+  port: number,
+): { pod: PodIdentity | undefined; route: { to: string } | { refused: string } } {
+  const routes = pods.map((pod) => ({ pod, route: routeFor(rules, pod, port) }));
+  return routes.find((r) => 'to' in r.route) ?? routes[0] ?? { pod: undefined, route: routeFor(rules, undefined, port) };
+}
+
 export function splitHostPort(hostPort: string): [string | undefined, number] {
   const i = hostPort.lastIndexOf(':');
   if (i < 0) return [undefined, NaN];
@@ -86,11 +101,12 @@ export function clearRules(file: string): void {
   fs.writeFileSync(file, '[]');
 }
 
-async function podAt(client: KubeClient, ip: string): Promise<PodIdentity | undefined> {
+/** The pods carrying an address, those still running first (a deleted pod keeps its address until it is gone). */
+async function podsAt(client: KubeClient, ip: string): Promise<PodIdentity[]> {
   const pods = await client.list<KubeObject>(R.pods, { fieldSelector: `status.podIP=${ip}` });
-  // A deleted pod keeps its address until it is gone; prefer the one still running.
-  const pod = pods.items.find((p) => !p.metadata.deletionTimestamp) ?? pods.items[0];
-  return pod && { namespace: pod.metadata.namespace ?? '', name: pod.metadata.name, labels: pod.metadata.labels ?? {} };
+  return [...pods.items]
+    .sort((a, b) => Number(a.metadata.deletionTimestamp !== undefined) - Number(b.metadata.deletionTimestamp !== undefined))
+    .map((p) => ({ namespace: p.metadata.namespace ?? '', name: p.metadata.name, labels: p.metadata.labels ?? {} }));
 }
 
 async function main(): Promise<void> {
@@ -130,9 +146,11 @@ async function main(): Promise<void> {
     client_.on('error', () => client_.destroy());
     const [host, port] = splitHostPort(target);
     if (!host || !net.isIP(host) || !Number.isInteger(port)) return refuse(400, 'CONNECT target must be IP:port');
-    podAt(client, host).then(
-      (pod) => {
-        const route = routeFor(readRules(rulesFile), pod, port);
+    podsAt(client, host).then(
+      (pods) => {
+        const { pod, route } = chooseRoute(readRules(rulesFile), pods, port);
+        if (pods.length > 1)
+          log(`${target} is claimed by ${pods.map((p) => `${p.namespace}/${p.name}`).join(', ')}; chose ${pod?.namespace}/${pod?.name}`);
         if ('refused' in route) return refuse(502, `${target}: ${route.refused}`);
         const [toHost, toPort] = splitHostPort(route.to);
         const upstream = net.connect(toPort, toHost!);
