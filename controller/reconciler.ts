@@ -179,11 +179,10 @@ export class Reconciler {
       return {};
     }
     const { deployments, hpas } = this.d.caches;
-    const live = deployments.get(ns, canary.spec.targetRef.name);
+    const target = deployments.get(ns, canary.spec.targetRef.name);
     // The revision covers the ConfigMaps and Secrets the template reads (docs/tracked-configs.md).
-    const tracked = live ? await this.tracker.track(live) : undefined;
-    const target = live;
-    const revision = live ? revisionOf(live, tracked?.hash) : undefined;
+    const tracked = target ? await this.tracker.track(target) : undefined;
+    const revision = target ? revisionOf(target, tracked?.hash) : undefined;
     const copy = deployments.get(ns, names.canaryDeployment(canary.spec.targetRef.name));
     const autoscaler = canary.spec.autoscalerRef ? hpas.get(ns, canary.spec.autoscalerRef.name) : undefined;
     const observed = { target, revision, canaryDeployment: copy, autoscaler };
