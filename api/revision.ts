@@ -3,19 +3,10 @@
 // `template+configs` form the controller analyses when the template reads tracked configs, and
 // whether a revision is the released one.
 import crypto from 'node:crypto';
+import { canonicalJson } from '../lib/canonical-json.js';
 import { annotations } from './contract.js';
 
 const CONFIG_REVISION = annotations.configRevision;
-
-/** JSON with object keys sorted at every depth: equal templates always serialise equally. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-}
 
 /**
  * SHA-256 of the template's canonical JSON, hex, first 16 characters (64 bits). The controller's

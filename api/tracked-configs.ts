@@ -3,7 +3,7 @@
 // references to those snapshots. Pure, shared by the controller (canary copy, revisions) and the
 // webhook (primary pods). Only names and hashes leave this module, never content.
 import crypto from 'node:crypto';
-import { canonicalJson } from './revision.js';
+import { canonicalJson } from '../lib/canonical-json.js';
 
 export type ConfigKind = 'ConfigMap' | 'Secret';
 export interface ConfigRef {

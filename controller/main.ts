@@ -1,13 +1,14 @@
 // `sluice controller`: watches Canaries and the objects they touch, feeds a per-key work queue and
 // reconciles one Canary at a time per key, while it holds the leader Lease.
 // `sluice controller --help` lists every flag.
+import { type WatchedKind, canariesConcerned } from './wake-ups.js';
 import { labels as L, values } from '../api/contract.js';
 import http from 'node:http';
 import os from 'node:os';
 import { FlagError, flagsOrHelp, positiveCount, positiveSeconds } from '../lib/flags.js';
 import { CR, type Canary, type MetricTemplate } from '../api/flagger-types.js';
 import { KubeClient, R, type KubeObject, type ResourceRef } from '../lib/kube/client.js';
-import { Informer, objectKey } from '../lib/kube/informer.js';
+import { type ChangeType, Informer, objectKey } from '../lib/kube/informer.js';
 import { createLogger } from '../lib/logger.js';
 import { ControllerMetrics } from './controller-metrics.js';
 import { EventRecorder } from './event-recorder.js';
@@ -189,23 +190,20 @@ export async function runController(argv: string[]): Promise<void> {
   caches.policies.onChange(() => canariesIn(undefined));
   caches.namespaces.onChange((_t, n) => canariesIn(n.metadata.name));
 
-  // Which Canaries an object concerns: generated objects carry the Canary's name in a label;
-  // targets and autoscalers are found through the Canaries that reference them.
-  const byLabel = (o: KubeObject) =>
-    o.metadata.labels?.[L.canaryName] ? [`${o.metadata.namespace}/${o.metadata.labels[L.canaryName]}`] : [];
+  // Which Canaries a change concerns (controller/wake-ups.ts): a status-only change of a generated
+  // object or an autoscaler wakes none.
   const queueAll = (keys: string[]) => {
     for (const k of keys) queue.add(k);
   };
-  const referencing = (o: KubeObject, refOf: (c: Canary) => string | undefined) =>
-    canaries
-      .items()
-      .filter((c) => c.metadata.namespace === o.metadata.namespace && refOf(c) === o.metadata.name)
-      .map(objectKey);
   canaries.onChange((_t, c) => queue.add(objectKey(c)));
-  caches.deployments.onChange((_t, d) => queueAll([...byLabel(d), ...referencing(d, (c) => c.spec.targetRef?.name)]));
-  caches.services.onChange((_t, s) => queueAll(byLabel(s)));
-  caches.routes.onChange((_t, r) => queueAll(byLabel(r)));
-  caches.hpas.onChange((_t, h) => queueAll([...byLabel(h), ...referencing(h, (c) => c.spec.autoscalerRef?.name)]));
+  const wake =
+    (kind: WatchedKind) =>
+    (type: ChangeType, obj: KubeObject, old?: KubeObject): void =>
+      queueAll(canariesConcerned(kind, type, obj, old, canaries.items()));
+  caches.deployments.onChange(wake('deployment'));
+  caches.services.onChange(wake('service'));
+  caches.routes.onChange(wake('route'));
+  caches.hpas.onChange(wake('hpa'));
   // A tracked ConfigMap or Secret edited in place is a new revision of the Deployments reading it.
   const readers = (_t: unknown, o: KubeObject) => {
     if (o.metadata.labels?.[L.tracked] !== 'true') return;

@@ -2,12 +2,29 @@
 // watch from its resourceVersion, re-watch when the server closes it, re-list after an error or
 // an expired resourceVersion, and a periodic re-list that repairs anything a silent watch lost.
 // Handlers see every change as (type, object); they must be level-triggered (enqueue a key).
+import { canonicalJson } from '../canonical-json.js';
 import { backoffDelay } from '../backoff.js';
 import { ApiError, WatchInterrupted, type KubeClient, type KubeObject, type ResourceRef, type WatchEvent } from './client.js';
 import { delay } from '../wait.js';
 
 export type ChangeType = 'ADDED' | 'MODIFIED' | 'DELETED';
-export type ChangeHandler<T> = (type: ChangeType, obj: T) => void;
+/** `old`: the object as the cache held it before a MODIFIED change. */
+export type ChangeHandler<T> = (type: ChangeType, obj: T, old?: T) => void;
+
+/** Everything but what its own controllers report (status) and the apiserver's bookkeeping. */
+function intent(o: KubeObject & { status?: unknown }): string {
+  const { resourceVersion: _rv, managedFields: _mf, ...metadata } = o.metadata as KubeObject['metadata'] & { managedFields?: unknown };
+  const { status: _status, ...rest } = o;
+  return canonicalJson({ ...rest, metadata });
+}
+
+/**
+ * Whether a change touched more than the object's status: a gateway writing a route's status, an
+ * HPA controller its metrics, cannot change what sluice decides, and must not cost a reconcile.
+ */
+export function changedBeyondStatus<T extends KubeObject>(old: T | undefined, next: T): boolean {
+  return old === undefined || intent(old) !== intent(next);
+}
 
 export interface InformerOptions<T = unknown> {
   labelSelector?: string;
@@ -103,10 +120,10 @@ export class Informer<T extends KubeObject> implements ObjectCache<T> {
     await this.running;
   }
 
-  private emit(type: ChangeType, obj: T): void {
+  private emit(type: ChangeType, obj: T, old?: T): void {
     for (const h of this.handlers) {
       try {
-        h(type, obj);
+        h(type, obj, old);
       } catch (err) {
         this.opts.onError?.(err);
       }
@@ -123,7 +140,7 @@ export class Informer<T extends KubeObject> implements ObjectCache<T> {
       const prev = this.store.get(key);
       this.store.set(key, item);
       if (!prev) this.emit('ADDED', item);
-      else if (prev.metadata.resourceVersion !== item.metadata.resourceVersion) this.emit('MODIFIED', item);
+      else if (prev.metadata.resourceVersion !== item.metadata.resourceVersion) this.emit('MODIFIED', item, prev);
     }
     for (const [key, obj] of this.store) {
       if (!seen.has(key)) {
@@ -151,9 +168,10 @@ export class Informer<T extends KubeObject> implements ObjectCache<T> {
     const obj = this.opts.transform ? this.opts.transform(ev.object) : ev.object;
     const key = objectKey(obj);
     this.resourceVersion = obj.metadata.resourceVersion;
+    const prev = this.store.get(key);
     if (ev.type === 'DELETED') this.store.delete(key);
     else this.store.set(key, obj);
-    this.emit(ev.type, obj);
+    this.emit(ev.type, obj, ev.type === 'MODIFIED' ? prev : undefined);
   }
 
   private async loop(): Promise<void> {

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { R, at, type KubeObject } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
+import { urls } from '../world/layout.js';
 import {
   admin,
   deleteNamespace,
@@ -116,6 +117,43 @@ describe('the local world', () => {
       assert.equal(accepted.controllerName, 'io.cilium/gateway-controller');
       assert.equal(accepted.conditions.find((c) => c.type === 'Accepted')?.observedGeneration, created.metadata.generation);
       assert.equal(accepted.conditions.find((c) => c.type === 'ResolvedRefs')?.status, 'True');
+    });
+
+    it('at rest, writes no route status that did not change (a quiet world: a handful of writes a minute at most)', async function () {
+      this.timeout(60_000);
+      const client = await admin();
+      const names = ['quiet-a', 'quiet-b', 'quiet-c', 'quiet-d'];
+      for (const name of names) await client.create(at(R.httproutes, ns), route(name, [{ name: 'web', weight: 1 }]));
+      type Route = KubeObject & { status?: { parents?: { conditions: { type: string; status: string }[] }[] } };
+      const list = await waitFor(
+        async () => {
+          const l = await client.list<Route>(at(R.httproutes, ns));
+          const ours = l.items.filter((r) => names.includes(r.metadata.name));
+          const accepted = ours.filter((r) =>
+            r.status?.parents?.some((p) => p.conditions.some((c) => c.type === 'Accepted' && c.status === 'True')),
+          );
+          return accepted.length === names.length ? l : undefined;
+        },
+        { timeoutMs: 15_000, what: 'the quiet routes to be Accepted' },
+      );
+      // From here nothing changes, so nothing should be written: over the next 15 s (the watch's
+      // own length, ended by the apiserver) every change to these routes is counted, and so is
+      // every status PATCH the simulator sends (a PATCH that changes nothing is no change).
+      const sent = async () => ((await (await fetch(`${urls.simulator}/status-writes`)).json()) as { statusWrites: number }).statusWrites;
+      const sentBefore = await sent();
+      const writes: string[] = [];
+      await client.watch<Route>(
+        at(R.httproutes, ns),
+        list.metadata.resourceVersion,
+        (ev) => {
+          if (ev.type === 'MODIFIED' && names.includes(ev.object.metadata.name)) writes.push(ev.object.metadata.name);
+        },
+        { timeoutSeconds: 15 },
+      );
+      assert.ok(writes.length <= 1, `${writes.length} changes in 15 s to 4 routes at rest: ${writes.slice(0, 10).join(', ')}`);
+      const patches = (await sent()) - sentBefore;
+      assert.ok(patches <= 2, `the simulator sent ${patches} status PATCHes in 15 s with nothing changing`);
+      for (const name of names) await client.delete(at(R.httproutes, ns, name));
     });
 
     it('splits requests 90/10 by weight, as Prometheus sees them (canary share 10% ± 3 points)', async function () {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { canonicalJson, templateRevision } from '../../api/revision.js';
+import { templateRevision } from '../../api/revision.js';
+import { canonicalJson } from '../../lib/canonical-json.js';
 
 describe('template revision', () => {
   const template = {

@@ -3,6 +3,7 @@
 // request rate through every attached HTTPRoute, and exports the metrics Prometheus scrapes.
 // Tests steer it through a small HTTP API: faults per Service, traffic profile per route.
 import express from 'express';
+import { canonicalJson } from '../../../lib/canonical-json.js';
 import { KubeClient, R, at, type KubeObject } from '../../../lib/kube/client.js';
 import { Informer } from '../../../lib/kube/informer.js';
 import { SimulatorMetrics } from './metrics.js';
@@ -92,6 +93,8 @@ async function main(): Promise<void> {
 
   // Status: written only when it differs, so the simulator causes no write storm.
   const now = () => new Date().toISOString();
+  /** Status PATCHes sent (GET /status-writes): what a quiet world must keep near zero at rest. */
+  let statusWrites = 0;
   async function syncStatus(): Promise<void> {
     for (const gc of classes.items()) {
       if (gc.spec.controllerName !== CONTROLLER_NAME) continue;
@@ -105,6 +108,7 @@ async function main(): Promise<void> {
         },
       ];
       if (!conditionsEqual(gc.status?.conditions, desired)) {
+        statusWrites++;
         await client.patch(at(R.gatewayclasses, undefined, gc.metadata.name, 'status'), {
           status: { conditions: withTransitionTimes(desired, gc.status?.conditions, now()) },
         });
@@ -114,6 +118,7 @@ async function main(): Promise<void> {
       if (!ourClass(gw.spec.gatewayClassName)) continue;
       const desired = gatewayConditions(gw.metadata.generation);
       if (!conditionsEqual(gw.status?.conditions, desired)) {
+        statusWrites++;
         await client.patch(at(R.gateways, gw.metadata.namespace, gw.metadata.name, 'status'), {
           status: { conditions: withTransitionTimes(desired, gw.status?.conditions, now()) },
         });
@@ -143,19 +148,32 @@ async function main(): Promise<void> {
         };
       });
       const next = [...others, ...ours];
-      if (JSON.stringify(next) !== JSON.stringify(current)) {
+      // Compared as structures: the apiserver returns keys in its own order, so text never matches.
+      if (canonicalJson(next) !== canonicalJson(current)) {
+        statusWrites++;
         await client.patch(at(R.httproutes, ns, route.metadata.name, 'status'), { status: { parents: next } });
       }
     }
   }
+  // One status pass at a time: a change seen during a pass (often the pass's own write) runs
+  // one more pass after it, never a second one beside it.
   let statusQueued = false;
+  let statusRunning = false;
   const queueStatus = () => {
     if (statusQueued) return;
     statusQueued = true;
-    setTimeout(() => {
-      statusQueued = false;
-      syncStatus().catch(onError('status'));
-    }, 50);
+    if (statusRunning) return;
+    setTimeout(runStatus, 50);
+  };
+  const runStatus = () => {
+    statusQueued = false;
+    statusRunning = true;
+    syncStatus()
+      .catch(onError('status'))
+      .finally(() => {
+        statusRunning = false;
+        if (statusQueued) setTimeout(runStatus, 50);
+      });
   };
   for (const inf of [classes, gateways, routes, services] as Informer<KubeObject>[]) inf.onChange(queueStatus);
   queueStatus();
@@ -177,6 +195,7 @@ async function main(): Promise<void> {
     res.send(await metrics.registry.metrics());
   });
   app.get('/stats', (_req, res) => void res.json(Object.fromEntries(engine.stats)));
+  app.get('/status-writes', (_req, res) => void res.json({ statusWrites }));
   app.get('/faults', (_req, res) => void res.json(Object.fromEntries(faults)));
   app.put('/faults/:namespace/:service', (req, res) => {
     try {
