@@ -154,6 +154,34 @@ describe('watch streams, every way they end', () => {
     }
   });
 
+  it('hands a MODIFIED handler the object as it was before, and nothing for ADDED', async () => {
+    const obj = (rv: string, ready: number) => ({
+      metadata: { name: 'd', namespace: 'n', resourceVersion: rv },
+      status: { readyReplicas: ready },
+    });
+    const { client, close } = await scriptedServer(
+      (res) =>
+        res.write(
+          `${JSON.stringify({ type: 'ADDED', object: obj('2', 0) })}\n${JSON.stringify({ type: 'MODIFIED', object: obj('3', 1) })}\n`,
+        ),
+      { count: 0 },
+    );
+    const seen: [string, string | undefined, string | undefined][] = [];
+    const informer = new Informer<KubeObject>(client, R.deployments, { onError: () => undefined });
+    informer.onChange((type, o, old) => seen.push([type, o.metadata.resourceVersion, old?.metadata.resourceVersion]));
+    try {
+      await informer.start();
+      await waitFor(() => seen.length >= 2 || undefined, { timeoutMs: 5000, what: 'both events' });
+      assert.deepEqual(seen.slice(0, 2), [
+        ['ADDED', '2', undefined],
+        ['MODIFIED', '3', '2'],
+      ]);
+    } finally {
+      await informer.stop();
+      await close();
+    }
+  });
+
   it('says which endings need a new list', () => {
     assert.equal(needsList(new ApiError(410, '', 'watch: too old resource version', undefined)), true, '410 at the start of a watch');
     assert.equal(needsList(new ApiError(410, 'WatchError', 'too old', undefined)), true, 'a 410 ERROR event');
