@@ -49,9 +49,8 @@ interface Step {
   st: CanaryStatus;
   phase: Phase;
   target: Deployment;
-  rev: Revision;
-  /** rev.id: what status fields record. */
-  revision: string;
+  /** The target's revision; status fields record its `id`. */
+  revision: Revision;
   copy: Deployment | undefined;
   metrics: MetricResult[] | undefined;
   hooks: HookResults;
@@ -118,7 +117,8 @@ function rollback(x: Step, reason: string): Decision {
 
 /** A new revision: wait for confirm-rollout, skip the analysis, or start it. */
 function startAnalysis(x: Step, restart: boolean): Decision {
-  const { st, now, revision, cname } = x;
+  const { st, now, cname } = x;
+  const revision = x.revision.id;
   // confirm-rollout gates scaling the canary up at all: closed, the revision waits (copy at zero).
   const g = gate(x, 'confirm-rollout');
   if ('need' in g) return ask(x, g.need);
@@ -154,7 +154,7 @@ function startAnalysis(x: Step, restart: boolean): Decision {
 /** The target back at its stable revision mid-rollout: the rollout is abandoned. */
 function abandonOnRevert(x: Step): Decision | undefined {
   const stable = x.st.lastPromotedSpec;
-  if (x.revision !== stable) return undefined;
+  if (x.revision.id !== stable) return undefined;
   return go(
     withPhase(x.st, 'Initialized', x.now, { canaryWeight: 0, lastAppliedSpec: stable }),
     [
@@ -169,7 +169,8 @@ function abandonOnRevert(x: Step): Decision | undefined {
 
 /** '' and Initializing: record the running revision as stable once the target's own rollout is done. */
 function bootstrap(x: Step): Decision {
-  const { st, target, revision } = x;
+  const { st, target } = x;
+  const revision = x.revision.id;
   const stable = target.metadata.annotations?.[annotations.stableRevision];
   const p = rolloutProgress(target);
   // A Deployment in the middle of its own rollout is waited for, unless it is paused (then
@@ -180,15 +181,15 @@ function bootstrap(x: Step): Decision {
   }
   // A Deployment sluice managed before (Canary recreated) keeps the stable revision it recorded
   // (the annotation holds the template part; tracked configs add `+hash`).
-  const known = stable === undefined || x.rev.isReleased(stable) ? revision : stable;
+  const known = stable === undefined || x.revision.isReleased(stable) ? revision : stable;
   const next = withPhase(st, 'Initialized', x.now, { lastPromotedSpec: known, canaryWeight: 0, failedChecks: 0, iterations: 0 });
   return go(next, [{ type: 'Normal', message: `Initialization done! ${x.cname}` }], 0);
 }
 
 /** Initialized, Succeeded, Failed: a new revision starts a rollout; a rejected one stays rejected. */
 function idle(x: Step): Decision {
-  if (x.revision === x.st.lastPromotedSpec) return stay(x, undefined);
-  if (x.phase === 'Failed' && x.revision === x.st.lastAppliedSpec) return stay(x, undefined);
+  if (x.revision.id === x.st.lastPromotedSpec) return stay(x, undefined);
+  if (x.phase === 'Failed' && x.revision.id === x.st.lastAppliedSpec) return stay(x, undefined);
   return startAnalysis(x, false);
 }
 
@@ -206,7 +207,7 @@ function waiting(x: Step): Decision {
 /** Progressing and WaitingPromotion: the copy must be ready, then one step per interval. */
 function analysing(x: Step): Decision {
   const { canary, st, now } = x;
-  if (x.revision !== st.lastAppliedSpec) return abandonOnRevert(x) ?? startAnalysis(x, true);
+  if (x.revision.id !== st.lastAppliedSpec) return abandonOnRevert(x) ?? startAnalysis(x, true);
   const copy = x.copy;
   // The copy must run the revision under test, not merely be ready.
   const copyReady = copy !== undefined && copy.metadata.annotations?.[annotations.revision] === st.lastAppliedSpec;
@@ -340,7 +341,7 @@ function advance(x: Step): Decision {
           type: 'Normal',
           message: strategy === 'canary' ? 'Routing all traffic to canary' : `Routing all traffic to canary ${x.copyName}`,
         },
-        { type: 'Normal', message: `Promoting revision ${shortRevision(x.revision)} to ${x.tname}` },
+        { type: 'Normal', message: `Promoting revision ${shortRevision(x.revision.id)} to ${x.tname}` },
       ],
       x.s.pollMs,
     );
@@ -373,13 +374,13 @@ function advance(x: Step): Decision {
 function promoting(x: Step): Decision {
   const { canary, st, now, target } = x;
   const p = rolloutProgress(target, canary.spec.analysis?.primaryReadyThreshold ?? DEFAULTS.readyThreshold);
-  if (x.revision !== st.lastAppliedSpec) {
+  if (x.revision.id !== st.lastAppliedSpec) {
     // A change slipped in before the release began (the webhook refuses them during it): the
     // revision that passed analysis becomes stable, and the newer one is analysed next.
     return go(
       withPhase(st, 'Progressing', now, {
         lastPromotedSpec: st.lastAppliedSpec,
-        lastAppliedSpec: x.revision,
+        lastAppliedSpec: x.revision.id,
         canaryWeight: 0,
         failedChecks: 0,
         iterations: 0,
@@ -421,6 +422,18 @@ function finalise(x: Step): Decision {
   );
 }
 
+/**
+ * A target that cannot be managed is reported on status (condition Promoted, Unknown, with the
+ * reason) and in an event, and looked at again shortly: it may be created or fixed any moment.
+ */
+function blockedBy(st: CanaryStatus, now: Date, reason: string, message: string): Decision {
+  const iso = now.toISOString();
+  const conditions: CanaryCondition[] = [
+    { type: 'Promoted', status: 'Unknown', reason, message, lastUpdateTime: iso, lastTransitionTime: iso },
+  ];
+  return go({ ...st, phase: st.phase || 'Initializing', conditions }, [{ type: 'Warning', message }], 10_000);
+}
+
 const STEPS: Record<KnownPhase, (x: Step) => Decision> = {
   '': bootstrap,
   Initializing: bootstrap,
@@ -448,15 +461,7 @@ export function decide(
   const targetName = canary.spec.targetRef.name;
   const tname = objectName(targetName, ns);
 
-  // A target that cannot be managed is reported on status (condition Promoted, Unknown, with the
-  // reason) and in an event, and looked at again shortly: it may be created or fixed any moment.
-  const blocked = (reason: string, message: string): Decision => {
-    const iso = now.toISOString();
-    const conditions: CanaryCondition[] = [
-      { type: 'Promoted', status: 'Unknown', reason, message, lastUpdateTime: iso, lastTransitionTime: iso },
-    ];
-    return go({ ...st, phase: phase === '' ? 'Initializing' : phase, conditions }, [{ type: 'Warning', message }], 10_000);
-  };
+  const blocked = (reason: string, message: string) => blockedBy(st, now, reason, message);
   const target = observed.target;
   if ((canary.spec.targetRef.kind ?? 'Deployment') !== 'Deployment') {
     return blocked('TargetNotSupported', `targetRef kind ${canary.spec.targetRef.kind} is not supported; sluice manages Deployments`);
@@ -475,8 +480,7 @@ export function decide(
     st,
     phase,
     target,
-    rev: observed.revision,
-    revision: observed.revision.id,
+    revision: observed.revision,
     copy: observed.canaryDeployment,
     metrics,
     hooks,

@@ -80,21 +80,7 @@ export function informerSources(client: KubeClient, logger: Logger): AdmissionSo
 }
 
 export class AdmissionCache {
-  private readonly namespaces: ObjectCache<KubeObject>;
-  private readonly policies: ObjectCache<ClusterCanaryPolicy>;
-  private readonly canaries: ObjectCache<Canary>;
-  private readonly managed: ObjectCache<KubeObject>;
-  private readonly replicaSets: ObjectCache<SlimReplicaSet>;
-
-  constructor(private readonly sources: AdmissionSources) {
-    ({
-      namespaces: this.namespaces,
-      policies: this.policies,
-      canaries: this.canaries,
-      managed: this.managed,
-      replicaSets: this.replicaSets,
-    } = sources);
-  }
+  constructor(private readonly sources: AdmissionSources) {}
 
   /** Starts the informers without waiting; `synced` says when answers are complete. */
   start(): void {
@@ -108,7 +94,7 @@ export class AdmissionCache {
   readonly freeze: FreezeContext = {
     canaryFor: (namespace, deployment) => {
       if (!this.synced) return undefined;
-      const c = this.canaries
+      const c = this.sources.canaries
         .items()
         .find(
           (x) =>
@@ -122,7 +108,7 @@ export class AdmissionCache {
     // A ReplicaSet is the predecessor's when it is nobody's (the orphaning delete removed its
     // owner) or still names a Deployment of this name (the cache has not seen that removal yet).
     servingPods: (namespace, deployment, selector) =>
-      this.replicaSets
+      this.sources.replicaSets
         .items()
         .filter((rs) => rs.metadata.namespace === namespace)
         .filter((rs) => {
@@ -135,13 +121,13 @@ export class AdmissionCache {
 
   readonly context: Omit<ValidateContext, 'controllerUsers'> = {
     policiesFor: (namespace) =>
-      this.synced ? policiesForNamespace(this.policies.items(), this.namespaces.get(undefined, namespace)) : undefined,
-    canaryExists: (namespace, name) => !this.synced || this.canaries.get(namespace, name) !== undefined,
+      this.synced ? policiesForNamespace(this.sources.policies.items(), this.sources.namespaces.get(undefined, namespace)) : undefined,
+    canaryExists: (namespace, name) => !this.synced || this.sources.canaries.get(namespace, name) !== undefined,
   };
 
   /** refKey → snapshot for a managed Deployment's primary pods, from its annotation. */
   readonly pins = (namespace: string, deployment: string): Record<string, string> | undefined => {
-    const raw = this.managed.get(namespace, deployment)?.metadata.annotations?.[A.stableConfigs];
+    const raw = this.sources.managed.get(namespace, deployment)?.metadata.annotations?.[A.stableConfigs];
     if (!raw) return undefined;
     try {
       return JSON.parse(raw) as Record<string, string>;
