@@ -1,4 +1,5 @@
-# The sluice image: one entry point, `sluice webhook|controller|tester [flags]`.
+# The sluice image: one entry point, `sluice webhook|controller|tester [flags]`, and the kubectl
+# plugin `kubectl-sluice` on PATH (for a debugging pod or a CI job that already has kubectl).
 # Built from tsconfig.build.json (the runtime build the tests also compile and start; see
 # test/integration/image-tree.test.ts). Node.js is pinned to one 24.x LTS release in both stages;
 # bump both lines together.
@@ -10,12 +11,13 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY api api
 COPY bin bin
 COPY certs certs
+COPY cli cli
 COPY controller controller
 COPY lib lib
 COPY policy policy
 COPY tester tester
 COPY webhook webhook
-RUN npx --no-install tsc -p tsconfig.build.json && npm prune --omit=dev --no-audit --no-fund
+RUN npx --no-install tsc -p tsconfig.build.json && chmod 755 dist/bin/kubectl-sluice.js && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:24.11.1-bookworm-slim
 # No package manager at run time: npm, npx and corepack are removed from the runtime stage.
@@ -25,5 +27,6 @@ ENV NODE_ENV=production
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules node_modules
 COPY --from=build /src/dist dist
+RUN ln -s /app/dist/bin/kubectl-sluice.js /usr/local/bin/kubectl-sluice
 USER 65532:65532
 ENTRYPOINT ["node", "/app/dist/bin/sluice.js"]

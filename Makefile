@@ -4,7 +4,9 @@ NODE ?= node
 MOCHA := npx --no-install mocha
 WORLD := $(NODE) dist/test/world/world.js
 
-.PHONY: all install build lint format docs binaries test test-unit test-integration test-e2e world-up world-down up down demo bench bench-cold fault clear-fault clean
+PREFIX ?= $(HOME)/.local/bin
+
+.PHONY: plugin all install build lint format docs binaries test test-unit test-integration test-e2e world-up world-down up down demo bench bench-cold fault clear-fault clean
 
 all: build
 
@@ -23,6 +25,10 @@ lint: build
 	npx --no-install biome ci --colors=off .
 	$(NODE) dist/test/tools/check-layers.js .
 	$(NODE) dist/test/tools/phase-table.js
+
+# kubectl sluice (docs/operating.md): installs the plugin as $(PREFIX)/kubectl-sluice.
+plugin: build
+	sh scripts/install-kubectl-plugin.sh $(PREFIX)
 
 format: install
 	npx --no-install biome check --write .

@@ -61,3 +61,6 @@ export function nextWeight(spec: CanarySpec, current: number): number {
   }
   return Math.min(current + (a.stepWeight ?? DEFAULTS.stepWeight), max);
 }
+
+/** The name the Canary's Services and route are derived from: spec.service.name, else the target's. */
+export const apexName = (canary: Canary) => canary.spec.service.name ?? canary.spec.targetRef.name;

@@ -119,6 +119,13 @@ export interface CanaryStatus {
   lastTransitionTime?: string;
   conditions?: CanaryCondition[];
   observedGeneration?: number;
+  // sluice's own fields, beside Flagger's (docs/operating.md).
+  /** Held by a pause action: no step and no check until a resume (the freeze still holds). */
+  analysisPaused?: { by: string; at: string };
+  /** The last CanaryAction taken, recorded in the same write as its effect (so it is never taken twice). */
+  lastAction?: { name: string; action: string; by: string; at: string; result: 'Applied' | 'Rejected'; message: string };
+  /** The metrics of the last analysis step: value against bounds, for `kubectl sluice get`. */
+  lastChecks?: { name: string; ok: boolean; value?: number; min?: number; max?: number; message?: string; at: string }[];
 }
 
 export type Canary = KubeObject & { spec: CanarySpec; status?: CanaryStatus };

@@ -111,12 +111,12 @@ export const TRANSITIONS: Transition[] = [
   {
     from: ['Initialized', 'Succeeded', 'Failed', 'Waiting', 'Progressing', 'WaitingPromotion', 'Promoting'],
     to: 'Progressing',
-    when: 'a new revision (in Progressing or Promoting: a newer one replaces it and analysis restarts)',
+    when: 'a new revision (in Progressing or Promoting: a newer one replaces it and analysis restarts), or a retry action on a Failed one',
   },
   {
     from: ['Initialized', 'Succeeded', 'Failed', 'Waiting', 'Progressing', 'WaitingPromotion'],
     to: 'Promoting',
-    when: 'skipAnalysis, or the last step passed and confirm-promotion (if any) is open',
+    when: 'skipAnalysis, the last step passed and confirm-promotion (if any) is open, or a promote action',
   },
   { from: ['Progressing'], to: 'WaitingPromotion', when: 'the last step passed and a confirm-promotion gate is closed' },
   { from: ['Promoting'], to: 'Finalising', when: 'the primary runs the revision and stepWeightPromotion moves traffic back gradually' },
@@ -124,7 +124,7 @@ export const TRANSITIONS: Transition[] = [
   {
     from: ['Waiting', 'Progressing', 'WaitingPromotion'],
     to: 'Failed',
-    when: 'failed checks reached the threshold, the progress deadline passed, or a rollback hook answered 2xx',
+    when: 'failed checks reached the threshold, the progress deadline passed, a rollback hook answered 2xx, or an abort action',
   },
   { from: ['Waiting', 'Progressing', 'WaitingPromotion'], to: 'Initialized', when: 'the target was reverted to its stable revision' },
 ];

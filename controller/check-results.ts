@@ -9,6 +9,9 @@ export interface MetricResult {
   /** For a failed check, Flagger's wording after "advancement", e.g. "success rate 69.17% < 99%". */
   message: string;
   value?: number;
+  /** The bounds it was judged against (for `kubectl sluice get`). */
+  min?: number;
+  max?: number;
 }
 
 export interface HookResult {

@@ -27,7 +27,9 @@ export function generatedMeta(canary: Canary, name: string, extraLabels: Record<
   };
 }
 
-export const apexName = (canary: Canary) => canary.spec.service.name ?? canary.spec.targetRef.name;
+import { apexName } from '../api/canary-analysis.js';
+
+export { apexName };
 
 /** Every value of the primary's selector labels gets `-canary`, so no canary pod is ever selected by the primary's selector (or the user's Services). */
 export function canarySelector(primarySelector: Record<string, string>): Record<string, string> {

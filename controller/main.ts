@@ -9,6 +9,7 @@ import { FlagError, flagsOrHelp, positiveCount, positiveSeconds } from '../lib/f
 import { CR, type Canary, type MetricTemplate } from '../api/flagger-types.js';
 import { KubeClient, R, type KubeObject, type ResourceRef } from '../lib/kube/client.js';
 import { type ChangeType, Informer, objectKey } from '../lib/kube/informer.js';
+import { ACTION_REF, type CanaryAction, isPending } from '../api/canary-action.js';
 import { createLogger } from '../lib/logger.js';
 import { ControllerMetrics } from './controller-metrics.js';
 import { EventRecorder } from './event-recorder.js';
@@ -109,6 +110,15 @@ export async function runController(argv: string[]): Promise<void> {
     secrets: inf<ConfigObject>('secrets', R.secrets, L.tracked),
   };
   const alertProviders = inf<AlertProvider>('alertproviders', CR.alertproviders);
+  // Not waited for at start: an install upgraded without its new CRD (Helm never upgrades CRDs)
+  // still runs rollouts; the watch error names what is missing, and actions wait until it exists.
+  const actions = new Informer<CanaryAction>(client, ACTION_REF, {
+    onError: (err) =>
+      logger.warn(
+        `watch canaryactions: ${(err as Error).message} (kubectl sluice actions need the CanaryAction CRD: apply manifests/crds/)`,
+      ),
+    relistIntervalMs,
+  });
   const notifier = new Notifier(client, alertProviders, logger, {
     timeoutMs: seconds('alert-timeout') * 1000,
     retries: Number(flags['alert-retries']),
@@ -126,7 +136,7 @@ export async function runController(argv: string[]): Promise<void> {
   });
   const reconciler = new Reconciler({
     client,
-    caches: { ...caches, canaries },
+    caches: { ...caches, canaries, actions },
     events,
     metrics,
     logger,
@@ -196,6 +206,10 @@ export async function runController(argv: string[]): Promise<void> {
     for (const k of keys) queue.add(k);
   };
   canaries.onChange((_t, c) => queue.add(objectKey(c)));
+  // A new action wakes its Canary; the controller's own status write on it wakes nobody.
+  actions.onChange((_t, a) => {
+    if (isPending(a) && typeof a.spec?.canary === 'string') queue.add(`${a.metadata.namespace}/${a.spec.canary}`);
+  });
   const wake =
     (kind: WatchedKind) =>
     (type: ChangeType, obj: KubeObject, old?: KubeObject): void =>
@@ -238,6 +252,7 @@ export async function runController(argv: string[]): Promise<void> {
   // Caches fill before any reconcile, so no pass acts on a half-listed world.
   await Promise.all([...Object.values(caches), canaries, alertProviders].map((i) => (i as Informer<KubeObject>).start()));
   logger.info('caches synced', { canaries: canaries.items().length });
+  void actions.start();
 
   const server = http.createServer(async (req, res) => {
     if (req.url === '/metrics') {

@@ -30,6 +30,9 @@ import type { Notifier } from './alerts/notifier.js';
 import { revisionOf, type Deployment, type HorizontalPodAutoscaler } from '../api/workload.js';
 import { ConfigTracker, type ConfigObject, type Tracked } from './config-tracker.js';
 import type { Revision } from '../api/revision.js';
+import type { CanaryAction } from '../api/canary-action.js';
+import { ActionInbox } from './action-inbox.js';
+import { withReadiness } from './readiness.js';
 
 /** How soon a Canary that found every check slot taken tries again. */
 const NO_SLOT_RETRY_MS = 1000;
@@ -64,6 +67,8 @@ export interface Caches {
   /** Tracked ConfigMaps and Secrets and sluice's snapshots of them (label sluice.dev/tracked). */
   configmaps: ObjectCache<ConfigObject>;
   secrets: ObjectCache<ConfigObject>;
+  /** CanaryActions (api/canary-action.ts), in every namespace. */
+  actions: ObjectCache<CanaryAction>;
 }
 
 export interface ReconcilerDeps {
@@ -92,6 +97,7 @@ export class Reconciler {
   private readonly tracker: ConfigTracker;
   private readonly ownership: GeneratedOwnership;
   private readonly announcer: Announcer;
+  private readonly inbox: ActionInbox;
   /** The only writer of the Canary's route (one implementation per route kind). */
   private readonly router: Router;
 
@@ -100,6 +106,7 @@ export class Reconciler {
     this.router = new HttpRouteRouter(d.client, d.caches.routes, () => this.guard());
     this.ownership = new GeneratedOwnership(d.client, d.caches, d.logger, () => this.guard());
     this.announcer = new Announcer(d.logger, d.notifier);
+    this.inbox = new ActionInbox(d.client, d.caches.actions, d.events, d.logger, () => this.guard());
   }
 
   private now(): Date {
@@ -132,6 +139,7 @@ export class Reconciler {
       this.started.delete(key);
       this.d.checks.forget(key);
       this.d.metrics.forget(namespace, name);
+      if (this.d.isLeader()) await this.inbox.orphaned(namespace, name, this.now());
       return;
     }
     try {
@@ -185,8 +193,10 @@ export class Reconciler {
     const revision = target ? revisionOf(target, tracked?.hash) : undefined;
     const copy = deployments.get(ns, names.canaryDeployment(canary.spec.targetRef.name));
     const autoscaler = canary.spec.autoscalerRef ? hpas.get(ns, canary.spec.autoscalerRef.name) : undefined;
-    const observed = { target, revision, canaryDeployment: copy, autoscaler };
     const now = this.now();
+    // A person's action is decided before anything else (state-machine.ts, act()).
+    const action = await this.inbox.next(canary, now);
+    const observed = { target, revision, canaryDeployment: copy, autoscaler, action };
 
     // decide() asks for what the step needs, one kind at a time and in Flagger's order (rollback
     // hooks, rollout hooks, metrics, gates), so nothing is called that the step would not use.
@@ -209,7 +219,11 @@ export class Reconciler {
       return { requeueAfterMs: outcome === 'no-slot' ? NO_SLOT_RETRY_MS : MAX_HOOK_TIMEOUT_MS };
     }
     checks.settle(key);
-    const status: CanaryStatus = { ...decision.status, observedGeneration: canary.metadata.generation };
+    const status: CanaryStatus = withReadiness(
+      { ...decision.status, observedGeneration: canary.metadata.generation },
+      canary.spec.suspend === true,
+      now.toISOString(),
+    );
     const bootstrapping = facts(canary.status?.phase).bootstrapping;
 
     // Bootstrap creates the objects before saying "Initialization done!"; every later step records
@@ -225,8 +239,14 @@ export class Reconciler {
     this.observeTransitions(canary, key, status);
     if (target && !convergedFirst && !facts(status.phase).bootstrapping)
       await this.converge(canary, status, target, copy, autoscaler, tracked);
+    if (decision.action) {
+      const { name: actionName, result, message } = decision.action;
+      await this.inbox.completeNamed(ns, actionName, result, message, status.phase, now);
+    }
     const apex = apexName(canary);
     this.d.metrics.observe(canary, status.phase, status.canaryWeight ?? 0, names.primaryService(apex), names.canaryService(apex));
+    if (facts(status.phase).idle) await this.inbox.prune(ns, canary.metadata.name, now);
+    if (this.inbox.waiting(ns, canary.metadata.name)) return { requeueAfterMs: 0 };
     return decision.requeueAfterMs === undefined ? {} : { requeueAfterMs: decision.requeueAfterMs };
   }
 
@@ -273,10 +293,13 @@ export class Reconciler {
   private async writeStatus(canary: Canary, status: CanaryStatus): Promise<boolean> {
     if (same(status, canary.status ?? {})) return true;
     this.guard();
+    // A merge patch keeps what it does not name: a field the decision dropped (a lifted pause) is
+    // removed with null.
+    const removed = Object.keys(canary.status ?? {}).filter((k) => (status as Record<string, unknown>)[k] === undefined);
     try {
       await this.d.client.patch(at(CR.canaries, canary.metadata.namespace, canary.metadata.name, 'status'), {
         metadata: { resourceVersion: canary.metadata.resourceVersion },
-        status,
+        status: { ...status, ...Object.fromEntries(removed.map((k) => [k, null])) },
       });
       return true;
     } catch (err) {
@@ -362,11 +385,14 @@ export class Reconciler {
         lastUpdateTime: now,
         lastTransitionTime: now,
       };
-      await this.writeStatus(canary, {
-        ...(canary.status ?? {}),
-        phase: canary.status?.phase ?? 'Initializing',
-        conditions: [...others, condition],
-      });
+      await this.writeStatus(
+        canary,
+        withReadiness(
+          { ...(canary.status ?? {}), phase: canary.status?.phase ?? 'Initializing', conditions: [...others, condition] },
+          canary.spec.suspend === true,
+          now,
+        ),
+      );
     }
     return { requeueAfterMs: 30_000 };
   }

@@ -10,6 +10,7 @@ import { annotations, names, objectName, shortRevision } from '../api/contract.j
 import type { Canary, CanaryCondition, CanaryStatus, Phase } from '../api/flagger-types.js';
 import { type KnownPhase, allowed, phase as facts } from '../api/phases.js';
 import type { Revision } from '../api/revision.js';
+import type { ActionResult, ActionVerb } from '../api/canary-action.js';
 import { type Deployment, type HorizontalPodAutoscaler, rolloutProgress } from '../api/workload.js';
 import type { CanaryEvent, HookResult, HookResults, MetricResult } from './check-results.js';
 
@@ -19,6 +20,16 @@ export interface Observed {
   revision: Revision | undefined;
   canaryDeployment: Deployment | undefined;
   autoscaler: HorizontalPodAutoscaler | undefined;
+  /** The oldest CanaryAction not yet taken: decided before anything else in this pass. */
+  action?: ActionRequest;
+}
+
+/** A person's request (api/canary-action.ts), with who asked as admission recorded it. */
+export interface ActionRequest {
+  name: string;
+  verb: ActionVerb;
+  by: string;
+  reason?: string;
 }
 
 export interface Settings {
@@ -36,6 +47,8 @@ export interface Decision {
   needMetrics?: boolean;
   /** The step needs the answers of this type's hooks: call again with them added. */
   needHooks?: HookType;
+  /** The action taken (or refused) in this decision, recorded in status.lastAction too. */
+  action?: { name: string; result: ActionResult; message: string };
 }
 
 /** The revision the target's primary pods should run now (what the stable-revision annotation says). */
@@ -68,7 +81,8 @@ const promotedCondition = (phase: Phase, now: string, prev: CanaryCondition[] | 
   if (!row) return prev ?? [];
   const old = prev?.find((c) => c.type === 'Promoted');
   const transition = old && old.status === row.status ? (old.lastTransitionTime ?? now) : now;
-  return [{ type: 'Promoted', ...row, lastUpdateTime: now, lastTransitionTime: transition }];
+  const others = (prev ?? []).filter((c) => c.type !== 'Promoted');
+  return [{ type: 'Promoted', ...row, lastUpdateTime: now, lastTransitionTime: transition }, ...others];
 };
 
 function withPhase(status: CanaryStatus, phase: Phase, now: Date, extra: Partial<CanaryStatus> = {}): CanaryStatus {
@@ -298,7 +312,26 @@ function analysisStep(x: Step): Decision {
   const load = gate(x, 'rollout');
   if ('need' in load) return ask(x, load.need);
   if (!x.metrics) return { status: x.st, events: [], requeueAfterMs: 0, needMetrics: true };
-  const failed = x.metrics.filter((m) => !m.ok);
+  return judge({ ...x, st: { ...x.st, lastChecks: checksOf(x.metrics, x.now) } }, load);
+}
+
+/** What `kubectl sluice get` shows of a step's metrics: each value against its bounds. */
+function checksOf(metrics: MetricResult[], now: Date): NonNullable<CanaryStatus['lastChecks']> {
+  const at = now.toISOString();
+  return metrics.map((m) => ({
+    name: m.name,
+    ok: m.ok,
+    ...(m.value !== undefined && Number.isFinite(m.value) ? { value: m.value } : {}),
+    ...(m.min !== undefined ? { min: m.min } : {}),
+    ...(m.max !== undefined ? { max: m.max } : {}),
+    ...(m.ok ? {} : { message: m.message }),
+    at,
+  }));
+}
+
+/** The step's verdict from the rollout hooks' gate and the metrics. */
+function judge(x: Step, load: { ok: true } | { ok: false; failed: HookResult[] }): Decision {
+  const failed = (x.metrics ?? []).filter((m) => !m.ok);
   const hookHalts: CanaryEvent[] = load.ok
     ? []
     : load.failed.map(
@@ -430,8 +463,64 @@ function blockedBy(st: CanaryStatus, now: Date, reason: string, message: string)
   const iso = now.toISOString();
   const conditions: CanaryCondition[] = [
     { type: 'Promoted', status: 'Unknown', reason, message, lastUpdateTime: iso, lastTransitionTime: iso },
+    ...(st.conditions ?? []).filter((c) => c.type !== 'Promoted'),
   ];
   return go({ ...st, phase: st.phase || 'Initializing', conditions }, [{ type: 'Warning', message }], 10_000);
+}
+
+/**
+ * A person's action (docs/operating.md, "Control actions"): taken, or refused with the reason, in
+ * one decision whose status records it as lastAction, so a crash before the action's own status
+ * is written never takes it twice. Every outcome is an event naming who asked.
+ */
+function act(x: Step, a: ActionRequest): Decision {
+  const { st, now, cname } = x;
+  const at = now.toISOString();
+  const asked = `${a.verb} of ${cname} requested by ${a.by}${a.reason ? ` (${a.reason})` : ''}`;
+  const record = (d: Decision, result: ActionResult, message: string): Decision => ({
+    ...d,
+    status: { ...d.status, lastAction: { name: a.name, action: a.verb, by: a.by, at, result, message } },
+    requeueAfterMs: 0,
+    action: { name: a.name, result, message },
+  });
+  const refuse = (why: string) => record(go(st, [{ type: 'Warning', message: `Refused ${asked}: ${why}` }], 0), 'Rejected', why);
+  const taken = (d: Decision, message: string) =>
+    record({ ...d, events: [{ type: 'Normal', message: `Accepted ${asked}: ${message}` }, ...d.events] }, 'Applied', message);
+  const p = facts(x.phase);
+  if (p.bootstrapping) return refuse(`${cname} is not initialized yet; act once it is`);
+  // Promote, abort and retry are explicit decisions about the revision: a pause gives way to them.
+  const unpaused: CanaryStatus = { ...st, analysisPaused: undefined };
+  const current = x.revision.id === st.lastAppliedSpec;
+  switch (a.verb) {
+    case 'pause':
+      if (st.analysisPaused) return refuse(`already paused by ${st.analysisPaused.by} since ${st.analysisPaused.at}`);
+      return taken(go({ ...st, analysisPaused: { by: a.by, at } }, [], undefined), 'analysis held; the freeze still holds');
+    case 'resume':
+      if (!st.analysisPaused) return refuse('it is not paused');
+      return taken(go(unpaused, [], 0), 'analysis goes on');
+    case 'promote': {
+      if (!['Waiting', 'Progressing', 'WaitingPromotion'].includes(x.phase)) return refuse(`no analysis to cut short (phase ${x.phase})`);
+      if (!current) return refuse(`${x.tname} changed to a newer revision, whose analysis is starting; promote that one once it runs`);
+      // The canary keeps its share while the primary pods roll onto the revision; finalising then
+      // moves the traffic back, as after a passed analysis.
+      const next = withPhase(unpaused, 'Promoting', now, { canaryWeight: st.canaryWeight ?? 0 });
+      const events: CanaryEvent[] = [{ type: 'Normal', message: `Promoting revision ${shortRevision(x.revision.id)} to ${x.tname}` }];
+      return taken(go(next, events, x.s.pollMs), 'remaining analysis skipped, releasing to the primary');
+    }
+    case 'abort': {
+      if (p.releasing) return refuse(`the release to the primary has begun (phase ${x.phase}); push the previous revision to undo it`);
+      if (!['Waiting', 'Progressing', 'WaitingPromotion'].includes(x.phase)) return refuse(`no rollout in progress (phase ${x.phase})`);
+      const r = rollback({ ...x, st: unpaused }, `aborted by ${a.by}`);
+      return taken(r, 'rolled back; the primary pods were not touched');
+    }
+    case 'retry': {
+      if (x.phase !== 'Failed') return refuse(`only a Failed rollout can be retried (phase ${x.phase})`);
+      if (!current) return refuse(`${x.tname} holds another revision now, which is analysed on its own`);
+      const d = startAnalysis({ ...x, st: unpaused }, false);
+      if (d.needHooks) return d;
+      return taken(d, `analysing revision ${shortRevision(x.revision.id)} again`);
+    }
+  }
 }
 
 const STEPS: Record<KnownPhase, (x: Step) => Decision> = {
@@ -471,10 +560,6 @@ export function decide(
   if (Object.keys(target.spec.selector.matchLabels ?? {}).length === 0) {
     return blocked('TargetInvalid', `${tname} has no spec.selector.matchLabels; sluice needs them to tell primary pods from canary pods`);
   }
-  // Suspended (Flagger's spec.suspend): no analysis and no step until it is resumed; the webhook
-  // still freezes template changes. A Canary is bootstrapped first, so its target is frozen.
-  if (canary.spec.suspend === true && !facts(phase).bootstrapping) return go(st, [], undefined);
-
   const step: Step = {
     canary,
     st,
@@ -491,7 +576,12 @@ export function decide(
     tname,
     copyName: objectName(names.canaryDeployment(targetName), ns),
   };
-  const decision = (STEPS[phase as KnownPhase] ?? ((x: Step) => stay(x, undefined)))(step);
+  // Suspended (Flagger's spec.suspend) or paused by an action: no analysis and no step until it
+  // is resumed; the webhook still freezes template changes. A Canary is bootstrapped first, so its
+  // target is frozen. Actions are still taken (resume among them).
+  const held = (canary.spec.suspend === true || st.analysisPaused !== undefined) && !facts(phase).bootstrapping;
+  const run = observed.action ? (x: Step) => act(x, observed.action!) : held ? (x: Step) => stay(x, undefined) : STEPS[phase as KnownPhase];
+  const decision = (run ?? ((x: Step) => stay(x, undefined)))(step);
   if (!allowed(phase, decision.status.phase)) {
     throw new Error(
       `the state machine moved ${objectName(canary.metadata.name, ns)} from ${phase || '(none)'} to ${decision.status.phase}, a transition api/phases.ts does not list (a bug: please report it)`,

@@ -5,6 +5,7 @@ import type { AdmissionRequest, AdmissionResponse, AdmissionReview } from './adm
 import { decideFreeze, type DecisionKind, type FreezeContext, type FreezeFlags } from './freeze-decision.js';
 import { decideValidate, type ValidateContext } from './validate-decision.js';
 import { decidePin } from './pin-decision.js';
+import { decideStamp } from './action-stamp.js';
 import { reviewShapeProblem } from './admission-schema.js';
 
 export class BadReviewError extends Error {}
@@ -23,7 +24,7 @@ export function parseReview(body: unknown): AdmissionRequest {
 
 export interface Answer {
   review: AdmissionReview;
-  decision: DecisionKind | 'allowed' | 'denied' | 'pinned' | 'error';
+  decision: DecisionKind | 'allowed' | 'denied' | 'pinned' | 'stamped' | 'error';
   note: string;
   /** Worth logging at info even though it passed. */
   notable?: boolean;
@@ -148,5 +149,24 @@ export function answerPin(
     note: `pinned to the config snapshots of Deployment ${d.deployment}`,
     subject,
     notable: changed,
+  };
+}
+
+export function answerStamp(req: AdmissionRequest): Answer {
+  const subject = subjectOf(req);
+  let d;
+  try {
+    d = decideStamp(req);
+  } catch (err) {
+    // Admitting it unstamped would leave an action nobody can be held to; the controller refuses those anyway.
+    return failed(req, subject, `sluice could not record who asked for CanaryAction ${subject}: ${(err as Error).message}`);
+  }
+  if (!d.stamped) return { review: wrap({ uid: req.uid, allowed: true }), decision: 'passed', note: d.reason, subject };
+  return {
+    review: wrap(allowedAs(req, d.action).response),
+    decision: 'stamped',
+    note: `requested by ${d.user}`,
+    subject,
+    notable: true,
   };
 }

@@ -2,7 +2,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../lib/logger.js';
-import { BadReviewError, answerMutate, answerPin, answerValidate, parseReview, type Answer } from './admission-review.js';
+import { BadReviewError, answerMutate, answerPin, answerStamp, answerValidate, parseReview, type Answer } from './admission-review.js';
 import type { AdmissionRequest } from './admission-types.js';
 import type { ValidateContext } from './validate-decision.js';
 import type { FreezeContext, FreezeFlags } from './freeze-decision.js';
@@ -50,7 +50,7 @@ export function createApp(opts: AppOptions): express.Express {
   const json = express.json({ limit: opts.bodyLimit ?? '4mb', type: () => true, strict: false });
 
   // Both endpoints: parse, decide (pure), log what matters, answer, measure.
-  const review = (path: 'mutate' | 'validate' | 'mutate-pod', decide: (r: AdmissionRequest) => Answer) => {
+  const review = (path: 'mutate' | 'validate' | 'mutate-pod' | 'mutate-action', decide: (r: AdmissionRequest) => Answer) => {
     app.post(`/${path}`, (req, res, next) => {
       const started = performance.now();
       res.locals.started = started;
@@ -87,6 +87,7 @@ export function createApp(opts: AppOptions): express.Express {
   review('mutate', (r) => answerMutate(r, opts.flags, opts.freeze));
   review('validate', (r) => answerValidate(r, { ...opts.validation, controllerUsers: opts.flags.controllerUsers }));
   review('mutate-pod', (r) => answerPin(r, opts.pins ?? (() => undefined)));
+  review('mutate-action', answerStamp);
 
   // Bad input: a clear message and a 4xx status, never a crash or a hang.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {

@@ -18,14 +18,15 @@ export function verdict(metric: CanaryMetric, value: number): MetricResult {
       : {});
   const below = range.min !== undefined && value < range.min;
   const above = range.max !== undefined && value > range.max;
-  if (!below && !above) return { name: metric.name, ok: true, value, message: '' };
+  const bounds = { ...(range.min !== undefined ? { min: range.min } : {}), ...(range.max !== undefined ? { max: range.max } : {}) };
+  if (!below && !above) return { name: metric.name, ok: true, value, message: '', ...bounds };
   // The value with two decimals, the bound as the user wrote it.
   const bound = below ? `< ${range.min}` : `> ${range.max}`;
   let message: string;
   if (metric.name === 'request-success-rate') message = `success rate ${value.toFixed(2)}% ${bound}%`;
   else if (metric.name === 'request-duration') message = `request duration ${fmt(value)}ms ${bound}ms`;
   else message = `${metric.name} ${fmt(value)} ${bound}`;
-  return { name: metric.name, ok: false, value, message };
+  return { name: metric.name, ok: false, value, message, ...bounds };
 }
 
 export function failure(metric: CanaryMetric, why: string): MetricResult {

@@ -63,6 +63,8 @@ describe('the image tree the Dockerfile builds', function () {
     const app = tree.workdir;
     for (const f of [
       'dist/bin/sluice.js',
+      'dist/bin/kubectl-sluice.js',
+      'dist/cli/commands.js',
       'dist/webhook/main.js',
       'dist/controller/main.js',
       'dist/tester/main.js',
@@ -89,6 +91,15 @@ describe('the image tree the Dockerfile builds', function () {
         assert.match(r.stdout, new RegExp(`--${name}[ =,]`), `--${name} in sluice ${command} --help`);
     });
   }
+
+  it('holds the kubectl plugin, executable, answering --help', () => {
+    const plugin = path.join(tree.workdir, 'dist/bin/kubectl-sluice.js');
+    assert.ok((fs.statSync(plugin).mode & 0o111) !== 0, 'kubectl-sluice.js is executable');
+    const r = spawnSync(plugin, ['--help'], { cwd: tree.workdir, env: { ...process.env, ...tree.env }, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    for (const verb of ['get', 'promote', 'abort', 'retry', 'pause', 'resume', 'why'])
+      assert.match(r.stdout, new RegExp(`kubectl sluice ${verb}`));
+  });
 
   it('refuses a wrong flag with exit 2 and says which', () => {
     const r = sluice(['controller', '--leader-elect=perhaps']);

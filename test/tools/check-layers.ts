@@ -14,7 +14,9 @@ const PRODUCTION: Record<string, string[]> = {
   webhook: ['lib', 'api', 'certs', 'policy'],
   controller: ['lib', 'api', 'policy'],
   tester: ['lib', 'api'],
-  bin: ['lib', 'api', 'certs', 'policy', 'webhook', 'controller', 'tester'],
+  // kubectl-sluice: a client of the apiserver like any other, so it reads the API, never the controller.
+  cli: ['lib', 'api'],
+  bin: ['lib', 'api', 'certs', 'policy', 'webhook', 'controller', 'tester', 'cli'],
 };
 const everything = [...Object.keys(PRODUCTION)];
 const SUPPORT = ['test/world', 'test/fixtures', 'test/tools'];

@@ -2,6 +2,7 @@
 // stub and a clock the test moves: bootstrap, a step, a release, a rollback, and a crash between
 // the status write and the object writes. The e2e suite runs the same on the real world; here each
 // pass is driven and inspected one at a time.
+import { ACTION_REF, type CanaryAction } from '../../api/canary-action.js';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -58,6 +59,7 @@ class Harness {
     const c = this.cluster;
     const sluiceRoutes = (o: KubeObject) => o.metadata.labels?.[L.managedBy] === 'sluice';
     const tracked = (o: KubeObject) => o.metadata.labels?.[L.tracked] !== undefined;
+    this.cluster.clock = () => this.now;
     this.reconciler = new Reconciler({
       client: c,
       caches: {
@@ -71,6 +73,7 @@ class Harness {
         canaries: c.cache(CR.canaries),
         configmaps: c.cache(R.configmaps, tracked),
         secrets: c.cache(R.secrets, tracked),
+        actions: c.cache(ACTION_REF),
       },
       events: new EventRecorder(c, 'sluice', 600_000, 0),
       metrics: new ControllerMetrics(false),
@@ -338,5 +341,87 @@ describe('reconciler (in-memory apiserver)', () => {
     });
     canary = await step(h);
     assert.equal(canary.status?.canaryWeight, 20);
+  });
+
+  describe('control actions (CanaryAction)', () => {
+    const action = async (h: Harness, verb: string, name: string, username = 'alice') => {
+      await h.cluster.create(at(ACTION_REF, NS), {
+        apiVersion: 'sluice.dev/v1alpha1',
+        kind: 'CanaryAction',
+        metadata: { name, namespace: NS },
+        spec: { canary: 'podinfo', action: verb, ...(username ? { username } : {}) },
+      });
+    };
+    const outcome = (h: Harness, name: string) => h.cluster.get<CanaryAction>(at(ACTION_REF, NS, name)).then((a) => a.status);
+
+    it('abort mid-analysis: Failed at once, the outcome on the action, the user in the Event, the primary untouched', async () => {
+      const h = await bootstrapped(prom.url);
+      await analysing(h);
+      const primaryBefore = (await h.target()).status;
+      const specBefore = JSON.stringify((await h.canary()).spec);
+      await action(h, 'abort', 'podinfo-abort-1');
+      await h.settle();
+      const canary = await h.canary();
+      assert.equal(canary.status?.phase, 'Failed');
+      assert.equal(canary.status?.lastAction?.by, 'alice');
+      assert.equal(JSON.stringify(canary.spec), specBefore, 'the spec is untouched');
+      const s = await outcome(h, 'podinfo-abort-1');
+      assert.equal(s?.result, 'Applied');
+      assert.equal(s?.canaryPhase, 'Failed');
+      assert.ok(h.events().some((m) => /^Accepted abort of podinfo\.test requested by alice: /.test(m)));
+      assert.deepEqual((await h.target()).status, primaryBefore);
+      assert.deepEqual(await h.weights(), { 'podinfo-primary': 100, 'podinfo-canary': 0 });
+      const stalled = canary.status?.conditions?.find((c) => c.type === 'Stalled');
+      assert.equal(stalled?.status, 'True');
+    });
+
+    it('a crash after the Canary recorded the action: the next pass completes the action without taking it twice', async () => {
+      const h = await bootstrapped(prom.url);
+      await analysing(h);
+      await action(h, 'pause', 'podinfo-pause-1');
+      h.cluster.failNext((w) => w.ref.plural === 'canaryactions' && w.ref.subresource === 'status');
+      await assert.rejects(h.pass(), /connection reset/);
+      assert.equal((await h.canary()).status?.lastAction?.name, 'podinfo-pause-1');
+      assert.equal((await outcome(h, 'podinfo-pause-1'))?.result, undefined);
+      await h.settle();
+      assert.equal((await outcome(h, 'podinfo-pause-1'))?.result, 'Applied', 'completed from the recorded outcome');
+      assert.equal(h.events().filter((m) => m.startsWith('Accepted pause')).length, 1, 'taken once');
+      assert.equal(h.events().filter((m) => m.startsWith('Refused')).length, 0);
+    });
+
+    it('refuses an action no admission stamped, one left waiting too long, and one for a Canary that is gone', async () => {
+      const h = await bootstrapped(prom.url);
+      await action(h, 'pause', 'unstamped', '');
+      await h.settle();
+      assert.match((await outcome(h, 'unstamped'))?.message ?? '', /no requesting user was recorded/);
+      await action(h, 'pause', 'stale');
+      h.tick(11 * 60_000);
+      await h.settle();
+      assert.equal((await outcome(h, 'stale'))?.result, 'Rejected');
+      assert.match((await outcome(h, 'stale'))?.message ?? '', /not acted on within 10 minutes/);
+      assert.equal((await h.canary()).status?.analysisPaused, undefined, 'neither was taken');
+      await h.cluster.create(at(ACTION_REF, NS), {
+        apiVersion: 'sluice.dev/v1alpha1',
+        kind: 'CanaryAction',
+        metadata: { name: 'orphan', namespace: NS },
+        spec: { canary: 'nosuch', action: 'promote', username: 'alice' },
+      });
+      await h.reconciler.reconcile(`${NS}/nosuch`);
+      assert.match((await outcome(h, 'orphan'))?.message ?? '', /no Canary nosuch\.test/);
+    });
+
+    it('completed actions are removed an hour after they completed', async () => {
+      const h = await bootstrapped(prom.url);
+      await action(h, 'pause', 'p1');
+      await h.settle();
+      await action(h, 'resume', 'r1');
+      await h.settle();
+      assert.equal((await outcome(h, 'r1'))?.result, 'Applied');
+      assert.equal((await h.canary()).status?.analysisPaused, undefined, 'the pause is lifted in the stored status');
+      h.tick(61 * 60_000);
+      await h.settle();
+      assert.equal(await h.cluster.find(at(ACTION_REF, NS, 'p1')), undefined);
+      assert.equal(await h.cluster.find(at(ACTION_REF, NS, 'r1')), undefined);
+    });
   });
 });

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds everything the local world runs from Go modules (no release downloads and no package
 # manager exist here): etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok,
-# Prometheus and helm, plus the pinned Gateway API CRDs and kwok's stage definitions.
+# Prometheus and helm, the tests' GitOps health checker, plus the pinned Gateway API CRDs and kwok's
+# stage definitions.
 # Output (printed on the last line): $SLUICE_CACHE/world, holding bin/, gateway-api/, kwok-stages/.
 # Each component has its own cache key (its pin, its recipe below, the Go toolchain), so changing
 # one pin rebuilds that component alone. Safe to run concurrently (a lock) and again (a no-op).
@@ -76,6 +77,16 @@ build_wrapped prometheus github.com/prometheus/prometheus "$PROMETHEUS_VERSION" 
 # helm renders and checks the chart in tests (charts/sluice).
 build_wrapped helm helm.sh/helm/v4 "$HELM_VERSION" helm.sh/helm/v4/cmd/helm \
   "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION"
+
+# The tests' GitOps health checker (test/gitops-health): kstatus as Flux uses it, and Argo CD's
+# Lua health scripts run by gopher-lua, both from their Go modules (pinned in its go.mod).
+gh_src="$here/../gitops-health"
+gh_recipe=("gitops-health v1" "$(cat "$gh_src/go.mod" "$gh_src/go.sum" "$gh_src/main.go" | sha256sum | cut -c1-16)")
+if ! fresh gitops-health "${gh_recipe[@]}"; then
+  log "building gitops-health (kstatus and Argo CD's Lua runtime)"
+  (cd "$gh_src" && GOFLAGS=-mod=readonly go build -trimpath -ldflags "-s -w" -o "$bin/gitops-health" .)
+  done_ gitops-health "${gh_recipe[@]}"
+fi
 
 # Gateway API CRDs ship inside the module zip; copy the standard channel out of the module cache.
 if ! fresh gateway-api "$GATEWAY_API_VERSION"; then

@@ -1,0 +1,184 @@
+// Everything `kubectl sluice get` shows of one Canary, read from the apiserver with the caller's
+// own credentials (the Canary, its target and canary copy, their ReplicaSets, the HTTPRoute and
+// the Canary's Events) into one plain value: the screen renders it, `-o json|yaml` prints it.
+import { apexName, maxWeight, strategyOf } from '../api/canary-analysis.js';
+import { annotations as A, names, shortRevision } from '../api/contract.js';
+import { CR, type Canary, type CanaryCondition } from '../api/flagger-types.js';
+import { revisionOf, type Deployment } from '../api/workload.js';
+import { R, at, type KubeClient, type KubeObject } from '../lib/kube/client.js';
+
+export interface RevisionView {
+  id: string;
+  images: string[];
+}
+
+export interface RolloutView {
+  name: string;
+  namespace: string;
+  target: string;
+  phase: string;
+  strategy: string;
+  /** canary: weight now and the last weight; iterations: done and required. */
+  step: { weight: number; maxWeight: number } | { iteration: number; iterations: number };
+  failedChecks: number;
+  threshold: number;
+  paused?: string;
+  suspended: boolean;
+  stable?: RevisionView;
+  candidate?: RevisionView;
+  pods: { primary: { ready: number; desired: number }; canary: { ready: number; desired: number } };
+  route?: { primary: number; canary: number };
+  checks: { name: string; ok: boolean; value?: number; min?: number; max?: number; message?: string }[];
+  gates: string[];
+  conditions: { type: string; status: string; reason?: string; message?: string }[];
+  lastAction?: { action: string; by: string; result: string; message: string; at: string };
+  events: { type: string; reason?: string; message: string; age: string; time: string }[];
+}
+
+type ReplicaSet = KubeObject & {
+  spec: { template?: Deployment['spec']['template'] };
+  status?: { replicas?: number; readyReplicas?: number };
+};
+type Event = KubeObject & {
+  type?: string;
+  reason?: string;
+  message?: string;
+  lastTimestamp?: string;
+  eventTime?: string;
+  firstTimestamp?: string;
+};
+type Route = KubeObject & { spec?: { rules?: { matches?: unknown[]; backendRefs?: { name?: string; weight?: number }[] }[] } };
+
+const imagesOf = (t: Deployment['spec']['template'] | undefined) =>
+  (t?.spec as { containers?: { image?: string }[] } | undefined)?.containers?.map((c) => c.image ?? '?') ?? [];
+const eventTime = (e: Event) => e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? e.metadata.creationTimestamp ?? '';
+
+export function age(iso: string, now: Date): string {
+  const s = Math.max(0, Math.round((now.getTime() - Date.parse(iso)) / 1000));
+  if (!Number.isFinite(s)) return '?';
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.floor(s / 60)}m`;
+  return `${Math.floor(s / 3600)}h`;
+}
+
+/** The route's split for traffic matching no rule of its own: the weighted default rule. */
+function routeWeights(route: Route | undefined, apex: string): RolloutView['route'] {
+  const rules = route?.spec?.rules ?? [];
+  const plain = rules.find((r) => (r.matches ?? []).length <= 1 && (r.backendRefs ?? []).length > 1) ?? rules.at(-1);
+  if (!plain) return undefined;
+  const w = (name: string) => plain.backendRefs?.find((b) => b.name === name)?.weight ?? 0;
+  return { primary: w(names.primaryService(apex)), canary: w(names.canaryService(apex)) };
+}
+
+/** Which gate holds the rollout, from the phase and the last event that says so. */
+function gatesOf(canary: Canary, events: Event[]): string[] {
+  const phase = canary.status?.phase;
+  const waiting = events.filter((e) => /waiting for (promotion |traffic increase )?approval/.test(e.message ?? '')).at(-1);
+  if (phase === 'Waiting') return ['confirm-rollout closed: the canary has not started'];
+  if (phase === 'WaitingPromotion') return ['confirm-promotion closed: analysis passed, the release waits'];
+  if (phase === 'Progressing' && waiting && /traffic increase/.test(waiting.message ?? '')) return ['confirm-traffic-increase closed'];
+  return [];
+}
+
+/** What the Canary alone says (no request): enough for `list`. */
+export function canaryView(canary: Canary): RolloutView {
+  const st = canary.status ?? {};
+  const stableId = st.lastPromotedSpec;
+  const testing = st.lastAppliedSpec && st.lastAppliedSpec !== stableId ? st.lastAppliedSpec : undefined;
+  const strategy = strategyOf(canary);
+  const a = canary.spec.analysis ?? {};
+  const cond = (c: CanaryCondition) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message });
+  return {
+    name: canary.metadata.name,
+    namespace: canary.metadata.namespace!,
+    target: canary.spec.targetRef.name,
+    phase: st.phase || 'Initializing',
+    strategy,
+    step:
+      strategy === 'canary'
+        ? { weight: st.canaryWeight ?? 0, maxWeight: maxWeight(canary.spec) }
+        : { iteration: st.iterations ?? 0, iterations: a.iterations ?? 0 },
+    failedChecks: st.failedChecks ?? 0,
+    threshold: a.threshold ?? 5,
+    ...(st.analysisPaused ? { paused: `by ${st.analysisPaused.by} since ${st.analysisPaused.at}` } : {}),
+    suspended: canary.spec.suspend === true,
+    ...(stableId ? { stable: { id: shortRevision(stableId), images: [] } } : {}),
+    ...(testing ? { candidate: { id: shortRevision(testing), images: [] } } : {}),
+    pods: { primary: { ready: 0, desired: 0 }, canary: { ready: 0, desired: 0 } },
+    checks: (st.lastChecks ?? []).map(({ at: _at, ...c }) => c),
+    gates: gatesOf(canary, []),
+    conditions: (st.conditions ?? []).map(cond),
+    ...(st.lastAction
+      ? {
+          lastAction: {
+            action: st.lastAction.action,
+            by: st.lastAction.by,
+            result: st.lastAction.result,
+            message: st.lastAction.message,
+            at: st.lastAction.at,
+          },
+        }
+      : {}),
+    events: [],
+  };
+}
+
+/** The whole screen: the Canary's view completed with its objects, route and Events. */
+export async function rolloutView(client: KubeClient, canary: Canary, now = new Date()): Promise<RolloutView> {
+  const ns = canary.metadata.namespace!;
+  const st = canary.status ?? {};
+  const targetName = canary.spec.targetRef.name;
+  const apex = apexName(canary);
+  const [target, copy, route, rsList, evList] = await Promise.all([
+    client.find<Deployment>(at(R.deployments, ns, targetName)),
+    client.find<Deployment>(at(R.deployments, ns, names.canaryDeployment(targetName))),
+    client.find<Route>(at(R.httproutes, ns, names.httpRoute(apex))),
+    client.list<ReplicaSet>(at(R.replicasets, ns)),
+    client.list<Event>(at(R.events, ns), { fieldSelector: `involvedObject.kind=Canary,involvedObject.name=${canary.metadata.name}` }),
+  ]);
+  const view = canaryView(canary);
+  // The primary pods run the target's ReplicaSet that has pods (a paused target keeps its old one).
+  const running = rsList.items
+    .filter(
+      (rs) => rs.metadata.ownerReferences?.some((o) => o.kind === 'Deployment' && o.name === targetName) && (rs.status?.replicas ?? 0) > 0,
+    )
+    .sort((a, b) => (b.status?.replicas ?? 0) - (a.status?.replicas ?? 0))[0];
+  if (view.stable) view.stable.images = imagesOf(running?.spec.template);
+  if (view.candidate && target) {
+    // The frozen target holds the candidate's template; once it moved on, the copy still runs it.
+    view.candidate.images = revisionOf(target).isReleased(st.lastAppliedSpec)
+      ? imagesOf(target.spec.template)
+      : imagesOf(copy?.spec.template);
+  }
+  view.pods = {
+    primary: { ready: target?.status?.readyReplicas ?? 0, desired: target?.spec.replicas ?? 0 },
+    canary: { ready: copy?.status?.readyReplicas ?? 0, desired: copy?.spec.replicas ?? 0 },
+  };
+  if (route) view.route = routeWeights(route, apex);
+  const events = evList.items.sort((a, b) => eventTime(a).localeCompare(eventTime(b)));
+  view.gates = gatesOf(canary, events);
+  view.events = events.slice(-6).map((e) => ({
+    type: e.type ?? 'Normal',
+    reason: e.reason,
+    message: e.message ?? '',
+    time: eventTime(e),
+    age: age(eventTime(e), now),
+  }));
+  return view;
+}
+
+export async function findCanary(client: KubeClient, ns: string, name: string): Promise<Canary | undefined> {
+  return client.find<Canary>(at(CR.canaries, ns, name));
+}
+
+/** The Canary that manages a Deployment: the one its annotation names, else one whose targetRef names it. */
+export async function canaryOf(client: KubeClient, target: Deployment): Promise<Canary | undefined> {
+  const ns = target.metadata.namespace!;
+  const named = target.metadata.annotations?.[A.canary];
+  if (named) {
+    const c = await findCanary(client, ns, named);
+    if (c) return c;
+  }
+  const all = await client.list<Canary>(at(CR.canaries, ns));
+  return all.items.find((c) => c.spec.targetRef?.name === target.metadata.name);
+}
