@@ -57,12 +57,17 @@ export async function get(ctx: Context, name: string | undefined, watch: boolean
     return 0;
   }
   let last = '';
+  let drawn = 0;
   while (!signal?.aborted) {
     const vs = await views(ctx, name);
     const key = changeKey(vs);
     if (ctx.tty) {
-      // Home and clear, then the screen: redrawn in place.
-      ctx.out(`\x1b[H\x1b[2J${print(ctx, vs, name !== undefined)}`);
+      // Home and clear, then the screen: redrawn in place when something changed, and every few
+      // seconds for the Events' ages; not every poll, which would only flicker.
+      if (key !== last || Date.now() - drawn > 5000) {
+        ctx.out(`\x1b[H\x1b[2J${print(ctx, vs, name !== undefined)}`);
+        drawn = Date.now();
+      }
     } else if (key !== last) {
       ctx.out(`--- ${new Date().toISOString()}\n${print(ctx, vs, name !== undefined)}`);
     }

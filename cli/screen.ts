@@ -1,6 +1,6 @@
 // A RolloutView as text: `kubectl sluice get`'s screen and `list`'s table. Colours only when
 // asked for (a terminal, and NO_COLOR unset): captured output stays plain.
-import type { RolloutView } from './rollout-view.js';
+import type { RevisionView, RolloutView } from './rollout-view.js';
 
 export interface Paint {
   ok: (s: string) => string;
@@ -47,8 +47,9 @@ export function screen(v: RolloutView, p: Paint = PLAIN): string {
   row('Strategy', `${v.strategy}, ${stepText(v)}`);
   const failed = v.failedChecks > 0 ? p.bad(`${v.failedChecks}/${v.threshold}`) : `${v.failedChecks}/${v.threshold}`;
   row('Failed checks', failed);
-  row('Stable', v.stable ? `${v.stable.id}  ${v.stable.images.join(', ')}` : p.dim('none recorded yet'));
-  row('Candidate', v.candidate ? `${v.candidate.id}  ${v.candidate.images.join(', ')}` : p.dim('none'));
+  const revision = (r: RevisionView) => [r.id, ...(r.images.length > 0 ? [r.images.join(', ')] : [])].join('  ');
+  row('Stable', v.stable ? revision(v.stable) : p.dim('none recorded yet'));
+  row('Candidate', v.candidate ? revision(v.candidate) : p.dim('none'));
   row('Pods ready', `primary ${v.pods.primary.ready}/${v.pods.primary.desired}, canary ${v.pods.canary.ready}/${v.pods.canary.desired}`);
   row('Route', v.route ? `primary ${v.route.primary}%, canary ${v.route.canary}%` : p.dim('no HTTPRoute yet'));
   for (const g of v.gates) row('Gate', p.warn(g));

@@ -120,6 +120,10 @@ describe('installing sluice as a platform team does', function () {
       'clusterrolebinding/sluice-controller',
       'validatingadmissionpolicy/sluice-controller-contract',
       'validatingadmissionpolicybinding/sluice-controller-contract',
+      'validatingadmissionpolicy/sluice-canary-action-requester',
+      'validatingadmissionpolicybinding/sluice-canary-action-requester',
+      'clusterrole/sluice-rollout-viewer',
+      'clusterrole/sluice-rollout-operator',
     ]);
     try {
       const manifests = renderChart(binDir, SLUICE_NAMESPACE, ['image.repository=registry.example.com/platform/sluice', 'image.tag=test']);

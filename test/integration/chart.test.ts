@@ -50,8 +50,18 @@ describe('the Helm chart', function () {
       ['MutatingWebhookConfiguration', 'sluice', 'webhooks'],
       ['ValidatingWebhookConfiguration', 'sluice', 'webhooks'],
       ['CustomResourceDefinition', 'canaries.flagger.app', 'spec'],
+      ['CustomResourceDefinition', 'canaryactions.sluice.dev', 'spec'],
+      ['ClusterRole', 'sluice-rollout-viewer', 'rules'],
+      ['ClusterRole', 'sluice-rollout-operator', 'rules'],
+      ['ValidatingAdmissionPolicy', 'sluice-canary-action-requester', 'spec'],
     ] as const) {
       assert.deepEqual(find(fromChart, kind, name)[field], find(fromKustomize, kind, name)[field], `${kind} ${name} ${field}`);
+    }
+    // The people's roles keep their aggregation labels beside the chart's own.
+    for (const name of ['sluice-rollout-viewer', 'sluice-rollout-operator']) {
+      const labels = find(fromChart, 'ClusterRole', name).metadata.labels ?? {};
+      assert.equal(labels['rbac.authorization.k8s.io/aggregate-to-edit'], 'true', `${name} aggregates into edit`);
+      assert.equal(labels['helm.sh/chart'], 'sluice-0.1.0');
     }
     for (const name of ['sluice-webhook', 'sluice-controller']) {
       const [chartDep, kustDep] = [find(fromChart, 'Deployment', name), find(fromKustomize, 'Deployment', name)];
