@@ -246,7 +246,9 @@ export class Reconciler {
     const apex = apexName(canary);
     this.d.metrics.observe(canary, status.phase, status.canaryWeight ?? 0, names.primaryService(apex), names.canaryService(apex));
     if (facts(status.phase).idle) await this.inbox.prune(ns, canary.metadata.name, now);
-    if (this.inbox.waiting(ns, canary.metadata.name)) return { requeueAfterMs: 0 };
+    // One action per pass; the next one at once. (An action a blocked Canary cannot take yet waits
+    // for the pass that can, or for its expiry: no spinning on it.)
+    if (decision.action && this.inbox.waiting(ns, canary.metadata.name)) return { requeueAfterMs: 0 };
     return decision.requeueAfterMs === undefined ? {} : { requeueAfterMs: decision.requeueAfterMs };
   }
 
