@@ -6,7 +6,7 @@ WORLD := $(NODE) dist/test/world/world.js
 
 PREFIX ?= $(HOME)/.local/bin
 
-.PHONY: plugin all install build lint format docs binaries test test-unit test-integration test-e2e world-up world-down up down demo bench bench-cold fault clear-fault clean
+.PHONY: plugin all install build lint format docs binaries test test-unit test-integration test-e2e world-up world-down up down demo bench bench-scale bench-cold fault clear-fault clean
 
 all: build
 
@@ -89,6 +89,10 @@ bench: build binaries
 	$(NODE) dist/bench/run.js
 
 # About 25 minutes: rebuilds the world's binaries with an empty Go build cache.
+# 1,000 Canaries in 100 namespaces and a wave of 100 rollouts (up to 20 minutes; bench/scale-bench.ts).
+bench-scale: build binaries
+	$(NODE) dist/bench/run.js scale
+
 bench-cold:
 	$(NODE) dist/bench/run.js cold-build
 

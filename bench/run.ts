@@ -1,6 +1,8 @@
 // make bench: every benchmark that runs in minutes, then their figures into bench/RESULTS.md and
 // bench/results.json. `node dist/bench/run.js cold-build` measures the 15-20 minute cold build;
-// `node dist/bench/run.js controller` only the controller's and cluster policy's figures.
+// `node dist/bench/run.js controller` only the controller's and cluster policy's figures;
+// `node dist/bench/run.js scale` (make bench-scale) 1,000 Canaries in 100 namespaces and a wave of
+// 100 rollouts (SLUICE_SCALE_NAMESPACES, SLUICE_SCALE_PER_NAMESPACE, SLUICE_SCALE_WAVE to vary it).
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { root } from '../test/world/layout.js';
@@ -12,6 +14,7 @@ import { buildBinaries } from '../test/world/world.js';
 import { record, percentile, round, type Figure } from './results.js';
 import { webhookLatency } from './webhook-latency.js';
 import { apiserverOverhead } from './apiserver-overhead.js';
+import { scaleBench } from './scale-bench.js';
 
 async function worldStart(runs = 3): Promise<Figure[]> {
   const times: number[] = [];
@@ -44,6 +47,26 @@ async function main(): Promise<void> {
         note: 'bench/cold-build.sh: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok with an empty Go build cache (module downloads excluded), 2 cores',
       },
     ]);
+    return;
+  }
+  if (process.argv[2] === 'scale') {
+    const n = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+    await up();
+    installManifests(buildBinaries().binDir);
+    await startWebhook();
+    // The controller's own default for looking again at a rollout it waits on (30 s), not the
+    // tests' 5 s: at 1,000 Canaries the look-agains are what a cluster would pay.
+    await startController({ extraArgs: ['--poll-interval=30'] });
+    const r = await scaleBench({
+      namespaces: n('SLUICE_SCALE_NAMESPACES', 100),
+      perNamespace: n('SLUICE_SCALE_PER_NAMESPACE', 10),
+      wave: n('SLUICE_SCALE_WAVE', 100),
+      intervalSeconds: 10,
+      idleSeconds: 60,
+      prefix: '',
+    });
+    await down();
+    record(r.figures);
     return;
   }
   if (process.argv[2] === 'controller') {

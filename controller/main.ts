@@ -44,7 +44,11 @@ export const controllerProgram = {
     'metrics-port': { type: 'string', default: '8082', help: 'plain HTTP port for /metrics, /healthz and /readyz' },
     'bind-address': { type: 'string', default: '0.0.0.0', help: 'address the metrics server listens on' },
     'min-interval': { type: 'string', default: '10', help: 'floor, in seconds, for analysis intervals' },
-    'poll-interval': { type: 'string', default: '1', help: 'seconds between checks while waiting on a rollout' },
+    'poll-interval': {
+      type: 'string',
+      default: '30',
+      help: "seconds before looking again at a Deployment's rollout a Canary waits on, if no change of that Deployment woke it first (each change does)",
+    },
     concurrency: { type: 'string', default: '4', help: 'Canaries reconciled at once' },
     'max-checks': {
       type: 'string',

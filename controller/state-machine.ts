@@ -35,7 +35,10 @@ export interface ActionRequest {
 export interface Settings {
   /** Floor for analysis intervals (tests run with seconds). */
   minIntervalMs: number;
-  /** How often to look again while waiting on a rollout. */
+  /**
+   * How soon to look again while waiting on a Deployment's rollout. Its status changes wake the
+   * Canary at once (controller/wake-ups.ts); this only covers a lost event.
+   */
   pollMs: number;
 }
 
@@ -233,7 +236,10 @@ function analysing(x: Step): Decision {
     }
     const p = progress ?? { available: 0, desired: 0 };
     const message = `Waiting for ${x.copyName} rollout to finish: ${p.available} of ${p.desired} updated replicas are available`;
-    return stay(x, x.s.pollMs, [{ type: 'Warning', message }]);
+    // The copy's status changes wake this Canary; the look-again only covers a lost event and the
+    // deadline, which passes without one.
+    const untilDeadline = Math.max(0, deadline - msSince(st.lastTransitionTime, now)) + 1;
+    return stay(x, Math.min(x.s.pollMs, untilDeadline), [{ type: 'Warning', message }]);
   }
   const firstStep = x.phase === 'Progressing' && (st.canaryWeight ?? 0) === 0 && (st.iterations ?? 0) === 0;
   return firstStep ? preRollout(x) : analysisStep(x);

@@ -136,7 +136,8 @@ export function controllerSpec(opts: ControllerOptions = {}): ProcessSpec {
       '--bind-address=127.0.0.1',
       // Seconds, not minutes: analysis intervals in tests and the demo are a few seconds.
       '--min-interval=1',
-      '--poll-interval=0.5',
+      // Rollouts wake their Canaries by their own status changes; the look-again is a fallback.
+      '--poll-interval=5',
       `--identity=${name}`,
       ...(opts.extraArgs ?? []),
     ],

@@ -1,0 +1,350 @@
+// Scale figures on the local world with sluice running (issue 14): N Canaries in M namespaces (one
+// Deployment of one replica each, kwok's pods), a builtin and a MetricTemplate metric against the
+// world's Prometheus; then a wave of simultaneous rollouts. Measured:
+// - from the first object applied to every Canary Initialized;
+// - the controller's and webhook's resident memory and CPU seconds, idle and during the wave
+//   (/proc of the running processes);
+// - the controller's apiserver requests per minute at idle, beyond watches and its Lease, and
+//   during the wave (its own counter); Prometheus queries per minute (Prometheus's own counter);
+// - for the wave: every analysis step's lateness against its interval, `set image` to canary
+//   copy scaled up, and the time to all Succeeded, from watches (no polling of 1,000 objects).
+// The traffic simulator gives traffic only to the routes of the wave (5 requests/s each); every
+// other route is set to 0, so the simulator and Prometheus carry what the analysis reads and no more.
+import fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { labels as L, names } from '../api/contract.js';
+import { CR, type Canary } from '../api/flagger-types.js';
+import type { Deployment } from '../api/workload.js';
+import { KubeClient, R, at } from '../lib/kube/client.js';
+import { Informer } from '../lib/kube/informer.js';
+import { delay, waitFor } from '../lib/wait.js';
+import { paths, ports, urls } from '../test/world/layout.js';
+import { readyNamespace } from '../test/world/namespaces.js';
+import { runningPid } from '../test/world/processes.js';
+import { CONTROLLER, WEBHOOK } from '../test/world/sluice.js';
+import { simulator } from '../test/world/test-clients.js';
+import { percentile, round, type Figure } from './results.js';
+
+export interface ScaleOptions {
+  namespaces: number;
+  perNamespace: number;
+  /** Simultaneous rollouts (at most one per namespace is picked first, then more). */
+  wave: number;
+  /** The Canaries' analysis interval, in seconds. */
+  intervalSeconds: number;
+  /** How long idle is measured. */
+  idleSeconds: number;
+  /** Figure names get this prefix (the smoke run in make test records nothing). */
+  prefix: string;
+}
+
+const BENCH_LABEL = 'sluice-bench';
+const nsName = (i: number) => `bench-scale-${i}`;
+const appName = (i: number) => `app${i}`;
+
+function deployment(ns: string, name: string) {
+  const app = { app: name };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: ns },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: app },
+      template: { metadata: { labels: app }, spec: { containers: [{ name: 'app', image: 'app:1' }] } },
+    },
+  };
+}
+
+function canary(ns: string, name: string, intervalSeconds: number) {
+  const window = `${Math.max(intervalSeconds * 3, 6)}s`;
+  return {
+    apiVersion: 'flagger.app/v1beta1',
+    kind: 'Canary',
+    metadata: { name, namespace: ns, labels: { [BENCH_LABEL]: 'scale' } },
+    spec: {
+      targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
+      service: { port: 9898, gatewayRefs: [{ name: 'cilium', namespace: 'cilium' }] },
+      analysis: {
+        interval: `${intervalSeconds}s`,
+        threshold: 5,
+        maxWeight: 50,
+        stepWeight: 10,
+        metrics: [
+          { name: 'request-success-rate', interval: window, thresholdRange: { min: 99 } },
+          { name: 'error-ratio', interval: window, thresholdRange: { max: 1 }, templateRef: { name: 'error-ratio', namespace: ns } },
+        ],
+      },
+    },
+  };
+}
+
+/** A MetricTemplate per namespace: the canary's 5xx share, from the simulator's Envoy metrics. */
+function template(ns: string) {
+  return {
+    apiVersion: 'flagger.app/v1beta1',
+    kind: 'MetricTemplate',
+    metadata: { name: 'error-ratio', namespace: ns },
+    spec: {
+      provider: { type: 'prometheus', address: urls.prometheus },
+      query:
+        'sum(rate(envoy_cluster_upstream_rq{envoy_cluster_name=~"{{ namespace }}_{{ target }}-canary_[0-9]+",envoy_response_code=~"5.*"}[{{ interval }}])) ' +
+        'or vector(0)',
+    },
+  };
+}
+
+interface ProcessSample {
+  rssMiB: number;
+  cpuSeconds: number;
+}
+
+/** VmRSS and utime+stime of a world process (Linux /proc; clock ticks at 100 Hz). */
+function sample(name: string): ProcessSample {
+  const pid = runningPid(name);
+  if (pid === undefined) throw new Error(`${name} is not running`);
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const rssKiB = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN);
+  // Fields after the command name (which may hold spaces) start at index 3 (state).
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return { rssMiB: rssKiB / 1024, cpuSeconds: ticks / 100 };
+}
+
+/** The controller's apiserver requests by "VERB resource". */
+async function controllerRequests(): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${ports.controllerMetrics}/metrics`)).text();
+  return new Map(
+    [...text.matchAll(/^sluice_controller_apiserver_requests_total\{verb="(\w+)",resource="([\w.-]*)"\} (\S+)/gm)].map((m) => [
+      `${m[1]} ${m[2]}`,
+      Number(m[3]),
+    ]),
+  );
+}
+
+/** Requests beyond watches and the Lease between two readings. */
+function beyondWatches(before: Map<string, number>, after: Map<string, number>): number {
+  let n = 0;
+  for (const [k, v] of after) if (!k.startsWith('WATCH') && !k.endsWith(' leases')) n += v - (before.get(k) ?? 0);
+  return n;
+}
+
+/** Instant queries Prometheus has answered (its own counter). */
+async function prometheusQueries(): Promise<number> {
+  const text = await (await fetch(`${urls.prometheus}/metrics`)).text();
+  let n = 0;
+  for (const m of text.matchAll(/^prometheus_http_requests_total\{[^}]*handler="\/api\/v1\/query(?:_range)?"[^}]*\} (\S+)/gm))
+    n += Number(m[1]);
+  return n;
+}
+
+/** Runs `fn` over `items`, `width` at a time. */
+async function inBatches<T>(items: T[], width: number, fn: (t: T) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < items.length; i += width) await Promise.all(items.slice(i, i + width).map(fn));
+}
+
+export interface ScaleResult {
+  figures: Figure[];
+  initialized: number;
+  succeeded: number;
+}
+
+export async function scaleBench(o: ScaleOptions): Promise<ScaleResult> {
+  const client = await KubeClient.load(paths.kubeconfig, 'sluice-bench');
+  const namespaces = Array.from({ length: o.namespaces }, (_, i) => nsName(i));
+  const pairs = namespaces.flatMap((ns) => Array.from({ length: o.perNamespace }, (_, j) => ({ ns, name: appName(j) })));
+  const total = pairs.length;
+  const canaries = new Informer<Canary>(client, CR.canaries, { labelSelector: `${BENCH_LABEL}=scale` });
+  const copies = new Informer<Deployment>(client, R.deployments, { labelSelector: `${L.role}=canary` });
+  const figures: Figure[] = [];
+  const fig = (name: string, value: number, unit: string, note: string, target?: string) =>
+    figures.push({ name: `${o.prefix}${name}`, value, unit, note, ...(target ? { target } : {}) });
+  try {
+    await Promise.all([canaries.start(), copies.start()]);
+    const initialized = () => canaries.items().filter((c) => c.status?.phase === 'Initialized').length;
+
+    // 1. Apply everything, in parallel batches, and time it to all Initialized.
+    const t0 = performance.now();
+    await inBatches(namespaces, 10, async (ns) => {
+      await readyNamespace(client, ns);
+      await client.create(at(CR.metrictemplates, ns), template(ns));
+    });
+    await inBatches(pairs, 20, async ({ ns, name }) => {
+      await client.create(at(R.deployments, ns), deployment(ns, name));
+      await client.create(at(CR.canaries, ns), canary(ns, name, o.intervalSeconds));
+    });
+    const applied = (performance.now() - t0) / 1000;
+    await waitFor(() => initialized() === total || undefined, {
+      timeoutMs: 600_000,
+      intervalMs: 250,
+      what: `${total} Canaries Initialized`,
+    });
+    const toInitialized = (performance.now() - t0) / 1000;
+    const initializedCount = initialized();
+    fig(
+      'scale_apply_to_all_initialized',
+      round(toInitialized, 1),
+      's',
+      `${total} Deployments (1 replica) with Canaries in ${o.namespaces} namespaces, a builtin and a MetricTemplate metric each; from the first object created to every Canary Initialized (creating them took ${round(applied, 1)} s, 20 at a time)`,
+      '< 60 s at 1,000',
+    );
+
+    // Traffic only where the analysis will read it.
+    const waveSet = pairs
+      .filter((_, i) => i % o.perNamespace === 0)
+      .concat(pairs.filter((_, i) => i % o.perNamespace !== 0))
+      .slice(0, o.wave);
+    const inWave = new Set(waveSet.map((p) => `${p.ns}/${p.name}`));
+    await inBatches(pairs, 50, ({ ns, name }) =>
+      simulator('PUT', `/traffic/${ns}/${names.httpRoute(name)}`, { ratePerSecond: inWave.has(`${ns}/${name}`) ? 5 : 0 }),
+    );
+
+    // 2. Idle: wait for the aftermath of bootstrap to settle (no reconcile for 10 s), then measure.
+    const reconciles = async () =>
+      Number(
+        /^sluice_controller_reconciles_total\{result="ok"\} (\S+)/m.exec(
+          await (await fetch(`http://127.0.0.1:${ports.controllerMetrics}/metrics`)).text(),
+        )?.[1] ?? 0,
+      );
+    let last = { n: await reconciles(), since: Date.now() };
+    await waitFor(
+      async () => {
+        const n = await reconciles();
+        if (n !== last.n) last = { n, since: Date.now() };
+        return Date.now() - last.since >= 10_000;
+      },
+      { timeoutMs: 300_000, intervalMs: 1000, what: 'the controller to go quiet after bootstrap' },
+    );
+    const idleBefore = { c: sample(CONTROLLER), w: sample(WEBHOOK), req: await controllerRequests(), q: await prometheusQueries() };
+    await delay(o.idleSeconds * 1000); // the measurement window itself, not synchronisation
+    const idleAfter = { c: sample(CONTROLLER), w: sample(WEBHOOK), req: await controllerRequests(), q: await prometheusQueries() };
+    const perMinute = 60 / o.idleSeconds;
+    fig('scale_controller_rss_idle', round(idleAfter.c.rssMiB, 0), 'MiB', `controller VmRSS with ${total} idle Canaries`, '< 256 MiB');
+    fig(
+      'scale_webhook_rss_idle',
+      round(idleAfter.w.rssMiB, 0),
+      'MiB',
+      `webhook VmRSS with ${total} Canaries (its caches hold them)`,
+      '< 80 MiB',
+    );
+    fig(
+      'scale_idle_cpu_seconds_per_minute',
+      round((idleAfter.c.cpuSeconds - idleBefore.c.cpuSeconds + idleAfter.w.cpuSeconds - idleBefore.w.cpuSeconds) * perMinute, 2),
+      's',
+      `controller + webhook CPU seconds per idle minute with ${total} Canaries (over ${o.idleSeconds} s; controller ${round((idleAfter.c.cpuSeconds - idleBefore.c.cpuSeconds) * perMinute, 2)}, webhook ${round((idleAfter.w.cpuSeconds - idleBefore.w.cpuSeconds) * perMinute, 2)})`,
+      '< 1 s (Flagger at 100: 3.1)',
+    );
+    fig(
+      'scale_idle_apiserver_requests_per_minute',
+      round(beyondWatches(idleBefore.req, idleAfter.req) * perMinute, 1),
+      'req',
+      `the controller's requests per idle minute with ${total} Canaries, beyond watches and its Lease (its own counter)`,
+      '0',
+    );
+    fig(
+      'scale_idle_prometheus_queries_per_minute',
+      round((idleAfter.q - idleBefore.q) * perMinute, 1),
+      'queries',
+      'Prometheus instant and range queries answered per idle minute',
+      '0',
+    );
+
+    // 3. The wave: every Deployment of the wave gets a new image at once.
+    // A step is a status write that moves the weight or counts a failed check; its time is the
+    // lastTransitionTime the controller stamped on it. Lateness: the gap since the step before,
+    // less the interval (the first weight follows the copy's readiness, not an interval: skipped).
+    const lateness: number[] = [];
+    const lastStep = new Map<string, { weight: number; failed: number; at: number }>();
+    const scaledUp = new Map<string, number>();
+    const setAt = new Map<string, number>();
+    canaries.onChange((_t, c) => {
+      const key = `${c.metadata.namespace}/${c.metadata.name}`;
+      if (!inWave.has(key) || c.status?.phase !== 'Progressing') return;
+      const now = {
+        weight: c.status.canaryWeight ?? 0,
+        failed: c.status.failedChecks ?? 0,
+        at: Date.parse(c.status.lastTransitionTime ?? ''),
+      };
+      const prev = lastStep.get(key);
+      const stepped = prev && (now.weight > prev.weight || now.failed > prev.failed);
+      if (stepped && prev.weight > 0) lateness.push(now.at - prev.at - o.intervalSeconds * 1000);
+      if (!prev || stepped || now.weight < prev.weight) lastStep.set(key, now);
+    });
+    copies.onChange((_t, d) => {
+      const key = `${d.metadata.namespace}/${d.metadata.name.replace(/-canary$/, '')}`;
+      const t = setAt.get(key);
+      if (t !== undefined && !scaledUp.has(key) && (d.spec.replicas ?? 0) > 0) scaledUp.set(key, performance.now() - t);
+    });
+    const waveBefore = { c: sample(CONTROLLER), w: sample(WEBHOOK), req: await controllerRequests(), q: await prometheusQueries() };
+    const w0 = performance.now();
+    await inBatches(waveSet, 25, async ({ ns, name }) => {
+      await client.patch(at(R.deployments, ns, name), { spec: { template: { spec: { containers: [{ name: 'app', image: 'app:2' }] } } } });
+      setAt.set(`${ns}/${name}`, performance.now());
+    });
+    const succeededCount = () =>
+      waveSet.filter(({ ns, name }) => {
+        const c = canaries.get(ns, name);
+        return c?.status?.phase === 'Succeeded';
+      }).length;
+    let peakRss = 0;
+    await waitFor(
+      () => {
+        peakRss = Math.max(peakRss, sample(CONTROLLER).rssMiB);
+        return succeededCount() === waveSet.length || undefined;
+      },
+      { timeoutMs: Math.max(300_000, o.intervalSeconds * 40_000), intervalMs: 500, what: `${waveSet.length} rollouts Succeeded` },
+    );
+    const waveSeconds = (performance.now() - w0) / 1000;
+    const waveAfter = { c: sample(CONTROLLER), w: sample(WEBHOOK), req: await controllerRequests(), q: await prometheusQueries() };
+    lateness.sort((a, b) => a - b);
+    const toCopy = [...scaledUp.values()].sort((a, b) => a - b);
+    const ideal = 5 * o.intervalSeconds;
+    fig(
+      'scale_wave_step_lateness_p50',
+      round(percentile(lateness, 50), 0),
+      'ms',
+      `${waveSet.length} simultaneous rollouts among ${total} Canaries (interval ${o.intervalSeconds} s): each step's lastTransitionTime after the one before, less the interval; ${lateness.length} steps (weights and failed checks), seen by a watch`,
+    );
+    fig('scale_wave_step_lateness_p99', round(percentile(lateness, 99), 0), 'ms', 'as above, 99th percentile', '< 1000 ms');
+    fig('scale_wave_step_lateness_max', round(lateness.at(-1) ?? NaN, 0), 'ms', 'as above, the latest step');
+    fig(
+      'scale_wave_set_image_to_canary_p99',
+      round(percentile(toCopy, 99), 0),
+      'ms',
+      `from each template PATCH returning to its canary copy's spec.replicas > 0 seen by a watch; ${toCopy.length} rollouts, median ${round(percentile(toCopy, 50), 0)} ms`,
+      '< 1000 ms',
+    );
+    fig(
+      'scale_wave_to_all_succeeded',
+      round(waveSeconds, 1),
+      's',
+      `from the first PATCH to all ${waveSet.length} Succeeded; the schedule alone takes about ${ideal} s (5 steps of ${o.intervalSeconds} s) plus the release`,
+    );
+    fig('scale_controller_rss_wave_peak', round(peakRss, 0), 'MiB', 'controller VmRSS, highest seen every 500 ms during the wave');
+    fig(
+      'scale_wave_cpu_seconds',
+      round(waveAfter.c.cpuSeconds - waveBefore.c.cpuSeconds + waveAfter.w.cpuSeconds - waveBefore.w.cpuSeconds, 1),
+      's',
+      `controller + webhook CPU seconds over the whole wave (controller ${round(waveAfter.c.cpuSeconds - waveBefore.c.cpuSeconds, 1)})`,
+    );
+    fig(
+      'scale_wave_apiserver_requests_per_minute',
+      round((beyondWatches(waveBefore.req, waveAfter.req) / waveSeconds) * 60, 0),
+      'req',
+      "the controller's requests per minute during the wave, beyond watches and its Lease",
+    );
+    fig(
+      'scale_wave_prometheus_queries_per_minute',
+      round(((waveAfter.q - waveBefore.q) / waveSeconds) * 60, 0),
+      'queries',
+      'Prometheus queries per minute during the wave',
+    );
+    return { figures, initialized: initializedCount, succeeded: succeededCount() };
+  } finally {
+    await canaries.stop();
+    await copies.stop();
+    await inBatches(namespaces, 20, (ns) => client.delete(at(R.namespaces, undefined, ns)).catch(() => undefined));
+    client.close();
+  }
+}

@@ -1,0 +1,23 @@
+// The scale benchmark (bench/scale-bench.ts, `make bench-scale`) at 20 Canaries, so its code does
+// not rot between runs: every figure comes out a number, every Canary is Initialized and every
+// rollout of the wave Succeeds. Nothing is recorded and no figure is judged here: benchmarks judge.
+import assert from 'node:assert/strict';
+import { scaleBench } from '../../bench/scale-bench.js';
+import { sluiceAndNamespace } from '../world/seed.js';
+import { deleteNamespace } from '../world/test-clients.js';
+
+describe('scale benchmark, smoke run at 20 Canaries', function () {
+  this.timeout(300_000);
+  it('measures init, idle cost and a wave of 4 rollouts', async () => {
+    const ns = await sluiceAndNamespace('scale-smoke');
+    await deleteNamespace(ns);
+    const r = await scaleBench({ namespaces: 2, perNamespace: 10, wave: 4, intervalSeconds: 2, idleSeconds: 10, prefix: 'smoke_' });
+    for (const f of r.figures) console.log(`      ${f.name}: ${f.value} ${f.unit}`);
+    assert.equal(r.initialized, 20);
+    assert.equal(r.succeeded, 4);
+    for (const f of r.figures) assert.ok(Number.isFinite(f.value), `${f.name} is a number (${f.value})`);
+    const names = r.figures.map((f) => f.name);
+    for (const n of ['apply_to_all_initialized', 'controller_rss_idle', 'wave_step_lateness_p99', 'wave_set_image_to_canary_p99'])
+      assert.ok(names.includes(`smoke_scale_${n}`), n);
+  });
+});
