@@ -6,10 +6,11 @@ import { performance } from 'node:perf_hooks';
 import { CR, type Canary } from '../api/flagger-types.js';
 import { KubeClient, R, at } from '../lib/kube/client.js';
 import { waitFor, delay } from '../lib/wait.js';
-import { paths, ports } from '../test/world/layout.js';
+import { paths } from '../test/world/layout.js';
 import { readyNamespace } from '../test/world/namespaces.js';
 import { buildBinaries, runKubectl } from '../test/world/world.js';
 import { percentile, round, type Figure } from './results.js';
+import { controllerQuiet, controllerRequests } from './controller-probe.js';
 import type { Deployment } from '../api/workload.js';
 
 const NS = 'bench-controller';
@@ -47,17 +48,6 @@ function deploymentFor(name: string) {
   };
 }
 
-/** Requests by "VERB resource", from the controller's own counter. */
-async function controllerRequests(): Promise<Map<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${ports.controllerMetrics}/metrics`)).text();
-  return new Map(
-    [...text.matchAll(/^sluice_controller_apiserver_requests_total\{verb="(\w+)",resource="([\w.-]*)"\} (\S+)/gm)].map((m) => [
-      `${m[1]} ${m[2]}`,
-      Number(m[3]),
-    ]),
-  );
-}
-
 export async function controllerBench(canaries = 5, rollouts = 7): Promise<Figure[]> {
   const client = await KubeClient.load(paths.kubeconfig, 'sluice-bench');
   const { binDir } = buildBinaries();
@@ -78,21 +68,7 @@ export async function controllerBench(canaries = 5, rollouts = 7): Promise<Figur
 
     // Idle: first the aftermath of bootstrap settles (route status, copies' status, …): no
     // reconcile for 10 s; then a minute in which nothing changes is counted.
-    const reconciles = async () =>
-      Number(
-        /^sluice_controller_reconciles_total\{result="ok"\} (\S+)/m.exec(
-          await (await fetch(`http://127.0.0.1:${ports.controllerMetrics}/metrics`)).text(),
-        )?.[1] ?? 0,
-      );
-    let last = { n: await reconciles(), since: Date.now() };
-    await waitFor(
-      async () => {
-        const n = await reconciles();
-        if (n !== last.n) last = { n, since: Date.now() };
-        return Date.now() - last.since >= 10_000;
-      },
-      { timeoutMs: 180_000, intervalMs: 1000, what: 'the controller to go quiet after bootstrap' },
-    );
+    await controllerQuiet(180_000);
     const before = await controllerRequests();
     const idleMs = 60_000;
     await delay(idleMs); // the measurement window itself, not synchronisation

@@ -18,12 +18,13 @@ import type { Deployment } from '../api/workload.js';
 import { KubeClient, R, at } from '../lib/kube/client.js';
 import { Informer } from '../lib/kube/informer.js';
 import { delay, waitFor } from '../lib/wait.js';
-import { paths, ports, urls } from '../test/world/layout.js';
+import { paths, urls } from '../test/world/layout.js';
 import { readyNamespace } from '../test/world/namespaces.js';
 import { runningPid } from '../test/world/processes.js';
 import { CONTROLLER, WEBHOOK } from '../test/world/sluice.js';
 import { simulator } from '../test/world/test-clients.js';
 import { percentile, round, type Figure } from './results.js';
+import { controllerQuiet, controllerRequests } from './controller-probe.js';
 
 export interface ScaleOptions {
   namespaces: number;
@@ -112,17 +113,6 @@ function sample(name: string): ProcessSample {
   return { rssMiB: rssKiB / 1024, cpuSeconds: ticks / 100 };
 }
 
-/** The controller's apiserver requests by "VERB resource". */
-async function controllerRequests(): Promise<Map<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${ports.controllerMetrics}/metrics`)).text();
-  return new Map(
-    [...text.matchAll(/^sluice_controller_apiserver_requests_total\{verb="(\w+)",resource="([\w.-]*)"\} (\S+)/gm)].map((m) => [
-      `${m[1]} ${m[2]}`,
-      Number(m[3]),
-    ]),
-  );
-}
-
 /** Requests beyond watches and the Lease between two readings. */
 function beyondWatches(before: Map<string, number>, after: Map<string, number>): number {
   let n = 0;
@@ -201,21 +191,7 @@ export async function scaleBench(o: ScaleOptions): Promise<ScaleResult> {
     );
 
     // 2. Idle: wait for the aftermath of bootstrap to settle (no reconcile for 10 s), then measure.
-    const reconciles = async () =>
-      Number(
-        /^sluice_controller_reconciles_total\{result="ok"\} (\S+)/m.exec(
-          await (await fetch(`http://127.0.0.1:${ports.controllerMetrics}/metrics`)).text(),
-        )?.[1] ?? 0,
-      );
-    let last = { n: await reconciles(), since: Date.now() };
-    await waitFor(
-      async () => {
-        const n = await reconciles();
-        if (n !== last.n) last = { n, since: Date.now() };
-        return Date.now() - last.since >= 10_000;
-      },
-      { timeoutMs: 300_000, intervalMs: 1000, what: 'the controller to go quiet after bootstrap' },
-    );
+    await controllerQuiet(300_000);
     const idleBefore = { c: sample(CONTROLLER), w: sample(WEBHOOK), req: await controllerRequests(), q: await prometheusQueries() };
     await delay(o.idleSeconds * 1000); // the measurement window itself, not synchronisation
     const idleAfter = { c: sample(CONTROLLER), w: sample(WEBHOOK), req: await controllerRequests(), q: await prometheusQueries() };
