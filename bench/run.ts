@@ -63,6 +63,7 @@ async function main(): Promise<void> {
       wave: n('SLUICE_SCALE_WAVE', 100),
       intervalSeconds: 10,
       idleSeconds: 60,
+      ratePerRoute: 5,
       prefix: '',
     });
     await down();

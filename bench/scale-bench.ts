@@ -8,8 +8,9 @@
 //   during the wave (its own counter); Prometheus queries per minute (Prometheus's own counter);
 // - for the wave: every analysis step's lateness against its interval, `set image` to canary
 //   copy scaled up, and the time to all Succeeded, from watches (no polling of 1,000 objects).
-// The traffic simulator gives traffic only to the routes of the wave (5 requests/s each); every
-// other route is set to 0, so the simulator and Prometheus carry what the analysis reads and no more.
+// The traffic simulator gives traffic only to the routes of the wave (`ratePerRoute` requests/s
+// each); every other route is set to 0, so the simulator and Prometheus carry what the analysis
+// reads and no more.
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { labels as L, names } from '../api/contract.js';
@@ -24,7 +25,7 @@ import { runningPid } from '../test/world/processes.js';
 import { CONTROLLER, WEBHOOK } from '../test/world/sluice.js';
 import { simulator } from '../test/world/test-clients.js';
 import { percentile, round, type Figure } from './results.js';
-import { controllerQuiet, controllerRequests } from './controller-probe.js';
+import { controllerRequests } from './controller-probe.js';
 
 export interface ScaleOptions {
   namespaces: number;
@@ -35,6 +36,8 @@ export interface ScaleOptions {
   intervalSeconds: number;
   /** How long idle is measured. */
   idleSeconds: number;
+  /** Requests a second the simulator sends through each route of the wave (the others get none). */
+  ratePerRoute: number;
   /** Figure names get this prefix (the smoke run in make test records nothing). */
   prefix: string;
 }
@@ -58,7 +61,8 @@ function deployment(ns: string, name: string) {
 }
 
 function canary(ns: string, name: string, intervalSeconds: number) {
-  const window = `${Math.max(intervalSeconds * 3, 6)}s`;
+  // Long enough that a canary at 10% of a few requests a second has samples in every window.
+  const window = `${Math.max(intervalSeconds * 3, 12)}s`;
   return {
     apiVersion: 'flagger.app/v1beta1',
     kind: 'Canary',
@@ -151,6 +155,16 @@ export async function scaleBench(o: ScaleOptions): Promise<ScaleResult> {
   const fig = (name: string, value: number, unit: string, note: string, target?: string) =>
     figures.push({ name: `${o.prefix}${name}`, value, unit, note, ...(target ? { target } : {}) });
   try {
+    // When the benchmark's own objects last changed: idle starts once they have settled (other
+    // Canaries in a shared world, as in make test's smoke run, do not hold it up).
+    let lastChange = Date.now();
+    const mine = (o: { metadata: { namespace?: string } }) => o.metadata.namespace?.startsWith('bench-scale-') === true;
+    canaries.onChange((_t, c) => {
+      if (mine(c)) lastChange = Date.now();
+    });
+    copies.onChange((_t, d) => {
+      if (mine(d)) lastChange = Date.now();
+    });
     await Promise.all([canaries.start(), copies.start()]);
     const initialized = () => canaries.items().filter((c) => c.status?.phase === 'Initialized').length;
 
@@ -187,11 +201,16 @@ export async function scaleBench(o: ScaleOptions): Promise<ScaleResult> {
       .slice(0, o.wave);
     const inWave = new Set(waveSet.map((p) => `${p.ns}/${p.name}`));
     await inBatches(pairs, 50, ({ ns, name }) =>
-      simulator('PUT', `/traffic/${ns}/${names.httpRoute(name)}`, { ratePerSecond: inWave.has(`${ns}/${name}`) ? 5 : 0 }),
+      simulator('PUT', `/traffic/${ns}/${names.httpRoute(name)}`, { ratePerSecond: inWave.has(`${ns}/${name}`) ? o.ratePerRoute : 0 }),
     );
 
-    // 2. Idle: wait for the aftermath of bootstrap to settle (no reconcile for 10 s), then measure.
-    await controllerQuiet(300_000);
+    // 2. Idle: once the aftermath of bootstrap has settled (no change of the benchmark's Canaries or
+    // copies for 10 s), measure.
+    await waitFor(() => Date.now() - lastChange >= 10_000 || undefined, {
+      timeoutMs: 300_000,
+      intervalMs: 500,
+      what: "the benchmark's Canaries and canary copies to settle after bootstrap",
+    });
     const idleBefore = { c: sample(CONTROLLER), w: sample(WEBHOOK), req: await controllerRequests(), q: await prometheusQueries() };
     await delay(o.idleSeconds * 1000); // the measurement window itself, not synchronisation
     const idleAfter = { c: sample(CONTROLLER), w: sample(WEBHOOK), req: await controllerRequests(), q: await prometheusQueries() };
@@ -258,18 +277,17 @@ export async function scaleBench(o: ScaleOptions): Promise<ScaleResult> {
       await client.patch(at(R.deployments, ns, name), { spec: { template: { spec: { containers: [{ name: 'app', image: 'app:2' }] } } } });
       setAt.set(`${ns}/${name}`, performance.now());
     });
-    const succeededCount = () =>
-      waveSet.filter(({ ns, name }) => {
-        const c = canaries.get(ns, name);
-        return c?.status?.phase === 'Succeeded';
-      }).length;
+    const inPhase = (...phases: string[]) =>
+      waveSet.filter(({ ns, name }) => phases.includes(canaries.get(ns, name)?.status?.phase ?? '')).length;
+    const succeededCount = () => inPhase('Succeeded');
     let peakRss = 0;
     await waitFor(
       () => {
         peakRss = Math.max(peakRss, sample(CONTROLLER).rssMiB);
-        return succeededCount() === waveSet.length || undefined;
+        // Every rollout ended (a rolled-back one is counted, not waited for).
+        return inPhase('Succeeded', 'Failed') === waveSet.length || undefined;
       },
-      { timeoutMs: Math.max(300_000, o.intervalSeconds * 40_000), intervalMs: 500, what: `${waveSet.length} rollouts Succeeded` },
+      { timeoutMs: Math.max(300_000, o.intervalSeconds * 40_000), intervalMs: 500, what: `${waveSet.length} rollouts to end` },
     );
     const waveSeconds = (performance.now() - w0) / 1000;
     const waveAfter = { c: sample(CONTROLLER), w: sample(WEBHOOK), req: await controllerRequests(), q: await prometheusQueries() };
@@ -295,7 +313,7 @@ export async function scaleBench(o: ScaleOptions): Promise<ScaleResult> {
       'scale_wave_to_all_succeeded',
       round(waveSeconds, 1),
       's',
-      `from the first PATCH to all ${waveSet.length} Succeeded; the schedule alone takes about ${ideal} s (5 steps of ${o.intervalSeconds} s) plus the release`,
+      `from the first PATCH to all ${waveSet.length} ended (${succeededCount()} Succeeded, ${inPhase('Failed')} rolled back); the schedule alone takes about ${ideal} s (5 steps of ${o.intervalSeconds} s) plus the release`,
     );
     fig('scale_controller_rss_wave_peak', round(peakRss, 0), 'MiB', 'controller VmRSS, highest seen every 500 ms during the wave');
     fig(

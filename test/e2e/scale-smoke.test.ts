@@ -11,7 +11,15 @@ describe('scale benchmark, smoke run at 20 Canaries', function () {
   it('measures init, idle cost and a wave of 4 rollouts', async () => {
     const ns = await sluiceAndNamespace('scale-smoke');
     await deleteNamespace(ns);
-    const r = await scaleBench({ namespaces: 2, perNamespace: 10, wave: 4, intervalSeconds: 2, idleSeconds: 10, prefix: 'smoke_' });
+    const r = await scaleBench({
+      namespaces: 2,
+      perNamespace: 10,
+      wave: 4,
+      intervalSeconds: 2,
+      idleSeconds: 10,
+      ratePerRoute: 20,
+      prefix: 'smoke_',
+    });
     for (const f of r.figures) console.log(`      ${f.name}: ${f.value} ${f.unit}`);
     assert.equal(r.initialized, 20);
     assert.equal(r.succeeded, 4);
