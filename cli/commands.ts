@@ -8,7 +8,7 @@ import { revisionOf, type Deployment } from '../api/workload.js';
 import { R, at, type KubeClient } from '../lib/kube/client.js';
 import { waitFor } from '../lib/wait.js';
 import { canaryOf, canaryView, findCanary, rolloutView, type RolloutView } from './rollout-view.js';
-import { PLAIN, type Paint, screen, table } from './screen.js';
+import { type Paint, screen, table } from './screen.js';
 
 export interface Context {
   client: KubeClient;
@@ -220,5 +220,3 @@ flags:
 Actions are CanaryActions created as you: RBAC decides who may (ClusterRole sluice-rollout-operator),
 and the Canary's Event names you. They never edit the Canary, so GitOps tools have nothing to revert.
 `;
-
-export { PLAIN };

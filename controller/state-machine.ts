@@ -497,6 +497,8 @@ function act(x: Step, a: ActionRequest): Decision {
   // Promote, abort and retry are explicit decisions about the revision: a pause gives way to them.
   const unpaused: CanaryStatus = { ...st, analysisPaused: undefined };
   const current = x.revision.id === st.lastAppliedSpec;
+  // A rollout not yet released: what promote can cut short and abort can roll back.
+  const unreleased = ['Waiting', 'Progressing', 'WaitingPromotion'].includes(x.phase);
   switch (a.verb) {
     case 'pause':
       if (st.analysisPaused) return refuse(`already paused by ${st.analysisPaused.by} since ${st.analysisPaused.at}`);
@@ -505,7 +507,7 @@ function act(x: Step, a: ActionRequest): Decision {
       if (!st.analysisPaused) return refuse('it is not paused');
       return taken(go(unpaused, [], 0), 'analysis goes on');
     case 'promote': {
-      if (!['Waiting', 'Progressing', 'WaitingPromotion'].includes(x.phase)) return refuse(`no analysis to cut short (phase ${x.phase})`);
+      if (!unreleased) return refuse(`no analysis to cut short (phase ${x.phase})`);
       if (!current) return refuse(`${x.tname} changed to a newer revision, whose analysis is starting; promote that one once it runs`);
       // The canary keeps its share while the primary pods roll onto the revision; finalising then
       // moves the traffic back, as after a passed analysis.
@@ -515,7 +517,7 @@ function act(x: Step, a: ActionRequest): Decision {
     }
     case 'abort': {
       if (p.releasing) return refuse(`the release to the primary has begun (phase ${x.phase}); push the previous revision to undo it`);
-      if (!['Waiting', 'Progressing', 'WaitingPromotion'].includes(x.phase)) return refuse(`no rollout in progress (phase ${x.phase})`);
+      if (!unreleased) return refuse(`no rollout in progress (phase ${x.phase})`);
       const r = rollback({ ...x, st: unpaused }, `aborted by ${a.by}`);
       return taken(r, 'rolled back; the primary pods were not touched');
     }
