@@ -45,7 +45,10 @@ export interface ClusterCanaryPolicySpec {
   /** Higher wins when several policies select one Deployment; equal top priorities are a conflict. */
   priority?: number;
   namespaceSelector?: LabelSelector;
+  /** Selects workloads of the kinds in workloadKinds (Deployments only by default) by their labels. */
   deploymentSelector?: LabelSelector;
+  /** Which kinds the policy covers (docs/workloads.md); default Deployment only, so StatefulSets are opted in. */
+  workloadKinds?: ('Deployment' | 'StatefulSet')[];
   exclude?: { name: string; namespace?: string }[];
   canaryTemplate?: CanaryTemplate;
   constraints?: PolicyConstraints;

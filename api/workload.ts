@@ -25,6 +25,43 @@ export type Deployment = KubeObject & {
   };
 };
 
+/** The update strategy fields sluice reads and writes (the freeze is the partition). */
+export interface StatefulSetUpdateStrategy {
+  type?: string;
+  rollingUpdate?: { partition?: number; maxUnavailable?: number | string };
+}
+
+export type StatefulSet = KubeObject & {
+  spec: {
+    replicas?: number;
+    selector: { matchLabels?: Record<string, string>; matchExpressions?: unknown[] };
+    template: PodTemplate;
+    updateStrategy?: StatefulSetUpdateStrategy;
+    [k: string]: unknown;
+  };
+  status?: {
+    observedGeneration?: number;
+    replicas?: number;
+    readyReplicas?: number;
+    availableReplicas?: number;
+    currentReplicas?: number;
+    updatedReplicas?: number;
+    /** ControllerRevision names (`<name>-<hash>`): the one ordinals below the partition run, and the template's. */
+    currentRevision?: string;
+    updateRevision?: string;
+  };
+};
+
+/** The kinds a Canary's targetRef may name. */
+export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet'] as const;
+export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+export type Workload = Deployment | StatefulSet;
+
+export const isWorkloadKind = (k: string | undefined): k is WorkloadKind => (WORKLOAD_KINDS as readonly string[]).includes(k ?? '');
+
+/** The kind a Canary targets (Flagger's default: Deployment). */
+export const targetKind = (ref: { kind?: string }): string => ref.kind ?? 'Deployment';
+
 export type HorizontalPodAutoscaler = KubeObject & {
   spec: {
     minReplicas?: number;
@@ -35,7 +72,7 @@ export type HorizontalPodAutoscaler = KubeObject & {
 };
 
 /** The Deployment's revision; `configs`: the hash of the tracked configs its template reads now. */
-export const revisionOf = (d: Deployment, configs?: string) => Revision.of(d.spec.template, configs);
+export const revisionOf = (d: Workload, configs?: string) => Revision.of(d.spec.template, configs);
 
 export interface RolloutProgress {
   done: boolean;

@@ -72,7 +72,7 @@ async function main(argv: string[]): Promise<number> {
       case 'list':
         return await list(ctx);
       case 'why':
-        return await why(ctx, needName('a Deployment name'));
+        return await why(ctx, needName('a Deployment name, or statefulset/NAME'));
       default:
         if ((VERBS as readonly string[]).includes(command)) {
           const waitS = Number(f.wait ?? '30');

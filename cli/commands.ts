@@ -4,7 +4,8 @@ import { stringify as toYaml } from 'yaml';
 import { ACTION_KIND, ACTION_REF, ACTION_VERSION, type ActionVerb, type CanaryAction, VERB_MEANING } from '../api/canary-action.js';
 import { GROUP, objectName } from '../api/contract.js';
 import { CR, type Canary } from '../api/flagger-types.js';
-import { revisionOf, type Deployment } from '../api/workload.js';
+import { revisionOf, type StatefulSet, type Workload, type WorkloadKind } from '../api/workload.js';
+import { KINDS } from '../api/workload-kinds.js';
 import { R, at, type KubeClient } from '../lib/kube/client.js';
 import { waitFor } from '../lib/wait.js';
 import { canaryOf, canaryView, findCanary, rolloutView, type RolloutView } from './rollout-view.js';
@@ -143,18 +144,44 @@ export async function act(ctx: Context, verb: ActionVerb, name: string, reason: 
   return s.result === 'Applied' ? 0 : 1;
 }
 
-/** Why a Deployment is paused (or not), which revision is stable and which waits, and what to do. */
-export async function why(ctx: Context, deployment: string): Promise<number> {
-  const target = await ctx.client.find<Deployment>(at(R.deployments, ctx.namespace, deployment));
-  if (!target) throw new UserError(`no Deployment "${deployment}" in namespace ${ctx.namespace}`);
-  const canary = await canaryOf(ctx.client, target);
-  const dname = `Deployment ${objectName(deployment, ctx.namespace)}`;
-  const paused = target.spec.paused === true;
+/** `NAME`, `deployment/NAME` or `statefulset/NAME` (kubectl's short forms too). */
+function parseWorkload(arg: string): { kind?: WorkloadKind; name: string } {
+  const [kind, name] = arg.includes('/') ? (arg.split('/', 2) as [string, string]) : [undefined, arg];
+  if (kind === undefined) return { name };
+  const k = kind.toLowerCase();
+  if (['deployment', 'deployments', 'deploy'].includes(k)) return { kind: 'Deployment', name };
+  if (['statefulset', 'statefulsets', 'sts'].includes(k)) return { kind: 'StatefulSet', name };
+  throw new UserError(`sluice manages Deployments and StatefulSets, not "${kind}"`);
+}
+
+/** Why a Deployment or StatefulSet is frozen (or not), which revision is stable and which waits, and what to do. */
+export async function why(ctx: Context, workload: string): Promise<number> {
+  const { kind: asked, name: deployment } = parseWorkload(workload);
+  let kind: WorkloadKind = asked ?? 'Deployment';
+  let target: Workload | undefined = await ctx.client.find<Workload>(
+    at(kind === 'Deployment' ? R.deployments : R.statefulsets, ctx.namespace, deployment),
+  );
+  // A bare name: a Deployment first, as kubectl's own habits suggest, then a StatefulSet.
+  if (!target && asked === undefined) {
+    kind = 'StatefulSet';
+    target = await ctx.client.find<StatefulSet>(at(R.statefulsets, ctx.namespace, deployment));
+  }
+  if (!target) throw new UserError(`no ${asked ?? 'Deployment or StatefulSet'} "${deployment}" in namespace ${ctx.namespace}`);
+  const canary = await canaryOf(ctx.client, target, kind);
+  const dname = `${kind} ${objectName(deployment, ctx.namespace)}`;
+  const facts = KINDS[kind];
+  const paused = facts.held(target);
+  const frozenWord = kind === 'Deployment' ? 'paused' : 'frozen';
   const lines: string[] = [];
   const n = `-n ${ctx.namespace}`;
   if (!canary) {
     lines.push(`${dname} is not managed by sluice: no Canary targets it.`);
-    if (paused) lines.push(`It is paused, but not by sluice: "kubectl rollout resume deployment/${deployment} ${n}" releases it.`);
+    if (paused)
+      lines.push(
+        kind === 'Deployment'
+          ? `It is paused, but not by sluice: "kubectl rollout resume deployment/${deployment} ${n}" releases it.`
+          : `Its rolling update partition holds ordinals back, but not for sluice: set spec.updateStrategy.rollingUpdate.partition to 0 to release them.`,
+      );
     ctx.out(`${lines.join('\n')}\n`);
     return 0;
   }
@@ -168,16 +195,23 @@ export async function why(ctx: Context, deployment: string): Promise<number> {
   if (!paused) {
     lines.push(
       v.phase === 'Promoting' || v.phase === 'Finalising'
-        ? `${dname} is not paused: sluice is releasing revision ${candidate ?? '?'} to its primary pods (Canary ${cn}, ${v.phase}).`
-        : `${dname} is not paused: its primary pods run the released revision ${stable}.`,
+        ? `${dname} is not ${frozenWord}: sluice is releasing revision ${candidate ?? '?'} to its primary pods (Canary ${cn}, ${v.phase}).`
+        : `${dname} is not ${frozenWord}: its primary pods run the released revision ${stable}.`,
     );
     lines.push(`A change to its pod template is held back and analysed by Canary ${cn} before it reaches them.`);
     ctx.out(`${lines.join('\n')}\n`);
     return 0;
   }
-  lines.push(`${dname} is paused by sluice (Canary ${cn}, phase ${v.phase}, ${step}, failed checks ${v.failedChecks}/${v.threshold}).`);
+  lines.push(
+    `${dname} is ${frozenWord} by sluice (Canary ${cn}, phase ${v.phase}, ${step}, failed checks ${v.failedChecks}/${v.threshold}).`,
+  );
   lines.push(`  Stable:  ${stable}: what the primary pods run.`);
-  if (candidate) lines.push(`  Waiting: ${candidate}: in the Deployment's spec, kept off the primary pods until analysis releases it.`);
+  if (candidate)
+    lines.push(
+      kind === 'Deployment'
+        ? `  Waiting: ${candidate}: in the Deployment's spec, kept off the primary pods until analysis releases it.`
+        : `  Waiting: ${candidate}: in the StatefulSet's spec, on its canary ordinals only (the partition holds the rest) until analysis releases it.`,
+    );
   lines.push('What happens next, and what you can do:');
   const todo = (s: string) => lines.push(`  - ${s}`);
   if (v.phase === 'Failed' && holds !== undefined) {
@@ -204,7 +238,7 @@ export const HELP = `kubectl sluice: watch and steer sluice's rollouts.
 usage:
   kubectl sluice get [NAME] [-w] [-o json|yaml]   one screen per Canary; -w redraws as it changes
   kubectl sluice list [-A]                        one line per Canary
-  kubectl sluice why DEPLOYMENT                   why it is paused, what is stable, what waits, what to do
+  kubectl sluice why [statefulset/]NAME           why a Deployment (or StatefulSet) is frozen, what is stable, what waits, what to do
 ${(Object.entries(VERB_MEANING) as [ActionVerb, string][]).map(([v, m]) => `  kubectl sluice ${v.padEnd(8)} NAME ${' '.repeat(22)}${m}`).join('\n')}
 
 flags:

@@ -4,7 +4,8 @@
 import { apexName, maxWeight, strategyOf } from '../api/canary-analysis.js';
 import { annotations as A, names, shortRevision } from '../api/contract.js';
 import { CR, type Canary, type CanaryCondition } from '../api/flagger-types.js';
-import { revisionOf, type Deployment } from '../api/workload.js';
+import { revisionOf, targetKind, type Deployment, type StatefulSet, type Workload } from '../api/workload.js';
+import { REVISION_LABEL } from '../api/statefulset.js';
 import { R, at, type KubeClient, type KubeObject } from '../lib/kube/client.js';
 
 export interface RevisionView {
@@ -129,6 +130,7 @@ export async function rolloutView(client: KubeClient, canary: Canary, now = new 
   const st = canary.status ?? {};
   const targetName = canary.spec.targetRef.name;
   const apex = apexName(canary);
+  if (targetKind(canary.spec.targetRef) === 'StatefulSet') return statefulSetView(client, canary, now);
   const [target, copy, route, rsList, evList] = await Promise.all([
     client.find<Deployment>(at(R.deployments, ns, targetName)),
     client.find<Deployment>(at(R.deployments, ns, names.canaryDeployment(targetName))),
@@ -154,8 +156,14 @@ export async function rolloutView(client: KubeClient, canary: Canary, now = new 
     primary: { ready: target?.status?.readyReplicas ?? 0, desired: target?.spec.replicas ?? 0 },
     canary: { ready: copy?.status?.readyReplicas ?? 0, desired: copy?.spec.replicas ?? 0 },
   };
+  return withRouteAndEvents(view, canary, route, evList.items, now);
+}
+
+/** The route's weights, the gates and the last Events: the same for every kind. */
+function withRouteAndEvents(view: RolloutView, canary: Canary, route: Route | undefined, evs: Event[], now: Date): RolloutView {
+  const apex = apexName(canary);
   if (route) view.route = routeWeights(route, apex);
-  const events = evList.items.sort((a, b) => eventTime(a).localeCompare(eventTime(b)));
+  const events = evs.sort((a, b) => eventTime(a).localeCompare(eventTime(b)));
   view.gates = gatesOf(canary, events);
   view.events = events.slice(-6).map((e) => ({
     type: e.type ?? 'Normal',
@@ -167,12 +175,46 @@ export async function rolloutView(client: KubeClient, canary: Canary, now = new 
   return view;
 }
 
+type Pod = KubeObject & { spec?: { containers?: { image?: string }[] }; status?: { conditions?: { type: string; status: string }[] } };
+
+/**
+ * A StatefulSet's view: its pods are both primary and canary, told apart by the revision label
+ * the StatefulSet controller puts on them (docs/workloads.md).
+ */
+async function statefulSetView(client: KubeClient, canary: Canary, now: Date): Promise<RolloutView> {
+  const ns = canary.metadata.namespace!;
+  const targetName = canary.spec.targetRef.name;
+  const [target, route, evList] = await Promise.all([
+    client.find<StatefulSet>(at(R.statefulsets, ns, targetName)),
+    client.find<Route>(at(R.httproutes, ns, names.httpRoute(apexName(canary)))),
+    client.list<Event>(at(R.events, ns), { fieldSelector: `involvedObject.kind=Canary,involvedObject.name=${canary.metadata.name}` }),
+  ]);
+  const view = canaryView(canary);
+  const selector = Object.entries(target?.spec.selector.matchLabels ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  const pods = target && selector ? (await client.list<Pod>(at(R.pods, ns), { labelSelector: selector })).items : [];
+  const current = target?.status?.currentRevision;
+  const update = target?.status?.updateRevision;
+  const ready = (p: Pod) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+  const on = (rev: string | undefined) => pods.filter((p) => rev !== undefined && p.metadata.labels?.[REVISION_LABEL] === rev);
+  const primary = on(current);
+  const candidates = update === current ? [] : on(update);
+  if (view.stable) view.stable.images = imagesOf(primary[0] ? { spec: primary[0].spec } : undefined);
+  if (view.candidate && target) view.candidate.images = imagesOf(target.spec.template);
+  view.pods = {
+    primary: { ready: primary.filter(ready).length, desired: (target?.spec.replicas ?? 1) - candidates.length },
+    canary: { ready: candidates.filter(ready).length, desired: candidates.length },
+  };
+  return withRouteAndEvents(view, canary, route, evList.items, now);
+}
+
 export async function findCanary(client: KubeClient, ns: string, name: string): Promise<Canary | undefined> {
   return client.find<Canary>(at(CR.canaries, ns, name));
 }
 
-/** The Canary that manages a Deployment: the one its annotation names, else one whose targetRef names it. */
-export async function canaryOf(client: KubeClient, target: Deployment): Promise<Canary | undefined> {
+/** The Canary that manages a workload: the one its annotation names, else one whose targetRef names it. */
+export async function canaryOf(client: KubeClient, target: Workload, kind = 'Deployment'): Promise<Canary | undefined> {
   const ns = target.metadata.namespace!;
   const named = target.metadata.annotations?.[A.canary];
   if (named) {
@@ -180,5 +222,5 @@ export async function canaryOf(client: KubeClient, target: Deployment): Promise<
     if (c) return c;
   }
   const all = await client.list<Canary>(at(CR.canaries, ns));
-  return all.items.find((c) => c.spec.targetRef?.name === target.metadata.name);
+  return all.items.find((c) => c.spec.targetRef?.name === target.metadata.name && targetKind(c.spec.targetRef) === kind);
 }

@@ -7,10 +7,22 @@ import { releasedRevision } from './state-machine.js';
 import { phase as facts } from '../api/phases.js';
 import { rewriteRefs } from '../api/tracked-configs.js';
 import { templatePart } from '../api/revision.js';
-import { revisionOf, type Deployment, type HorizontalPodAutoscaler, type PodTemplate } from '../api/workload.js';
+import {
+  revisionOf,
+  targetKind,
+  type Deployment,
+  type HorizontalPodAutoscaler,
+  type PodTemplate,
+  type StatefulSet,
+  type Workload,
+} from '../api/workload.js';
+import { FROZEN_PARTITION, canaryOrdinals, partitionFor, partitionOf, replicasOf } from '../api/statefulset.js';
 
 export interface DesiredTarget {
+  /** Frozen: a Deployment paused, a StatefulSet's partition above the canary ordinals. */
   paused: boolean;
+  /** A StatefulSet's partition: 0 released, the canary's ordinals while analysed, FROZEN_PARTITION otherwise. */
+  partition?: number;
   labels: Record<string, string>;
   /** null: the annotation must be absent. */
   annotations: Record<string, string | null>;
@@ -25,8 +37,8 @@ export interface TrackedNow {
 }
 
 export interface Desired {
-  /** template undefined: leave the copy's template as it is (only its replicas matter then). */
-  copy: { template?: PodTemplate; revision?: string; replicas: number };
+  /** template undefined: leave the copy's template as it is (only its replicas matter then). Undefined: no copy (a StatefulSet). */
+  copy?: { template?: PodTemplate; revision?: string; replicas: number };
   canaryWeight: number;
   target: DesiredTarget | undefined;
 }
@@ -44,11 +56,12 @@ export function copyTemplate(target: Deployment, snapshots: Record<string, strin
 export function desiredState(
   canary: Canary,
   status: CanaryStatus,
-  target: Deployment,
+  target: Workload,
   copy: Deployment | undefined,
   autoscaler: HorizontalPodAutoscaler | undefined,
   tracked: TrackedNow = { snapshots: {}, hash: undefined },
 ): Desired {
+  if (targetKind(canary.spec.targetRef) === 'StatefulSet') return statefulSetDesired(canary, status, target as StatefulSet);
   const phase = status.phase ?? '';
   const active = facts(phase).copyActive;
   const revision = revisionOf(target, tracked.hash).id;
@@ -81,19 +94,51 @@ export function desiredState(
       desiredTarget.templateAnnotations = { [A.configRevision]: tracked.hash ?? null };
     }
   }
+  const deployment = target as Deployment;
   return {
     copy: {
-      template: fromTarget ? copyTemplate(target, tracked.snapshots) : undefined,
+      template: fromTarget ? copyTemplate(deployment, tracked.snapshots) : undefined,
       revision: fromTarget ? revision : undefined,
-      replicas: active ? primaryReplicas(target, autoscaler) : 0,
+      replicas: active ? primaryReplicas(deployment, autoscaler) : 0,
     },
     canaryWeight,
     target: desiredTarget,
   };
 }
 
+/**
+ * A StatefulSet's canary is its own highest ordinals (api/statefulset.ts): while the revision
+ * under test is analysed, the partition exposes as many of them as the weight asks for; released,
+ * it is 0; otherwise (waiting, rolled back, abandoned) it is FROZEN_PARTITION, and the reconciler
+ * recreates any ordinal below it that runs another revision than the stable one.
+ */
+function statefulSetDesired(canary: Canary, status: CanaryStatus, target: StatefulSet): Desired {
+  const phase = status.phase ?? '';
+  const revision = revisionOf(target).id;
+  const released = releasedRevision(status);
+  const testing = facts(phase).copyActive && revision === status.lastAppliedSpec;
+  const canaryWeight = facts(phase).copyActive ? (status.canaryWeight ?? 0) : 0;
+  if (released === undefined || facts(phase).bootstrapping) return { canaryWeight, target: undefined };
+  const held = revision !== released;
+  const replicas = replicasOf(target);
+  const partition = !held ? 0 : testing ? partitionFor(replicas, canaryOrdinals(replicas, canaryWeight)) : FROZEN_PARTITION;
+  return {
+    canaryWeight,
+    target: {
+      paused: held,
+      partition,
+      labels: { [L.managed]: values.managed },
+      annotations: {
+        [A.stableRevision]: templatePart(released)!,
+        [A.canary]: canary.metadata.name,
+        [A.promoting]: phase === 'Promoting' ? (status.lastAppliedSpec ?? null) : null,
+      },
+    },
+  };
+}
+
 /** The merge patch that brings the target to `want`, or undefined when it already matches. */
-export function targetPatch(target: Deployment, want: DesiredTarget): Record<string, unknown> | undefined {
+export function targetPatch(target: Workload, want: DesiredTarget): Record<string, unknown> | undefined {
   const labels: Record<string, string> = {};
   for (const [k, v] of Object.entries(want.labels)) if (target.metadata.labels?.[k] !== v) labels[k] = v;
   const anns: Record<string, string | null> = {};
@@ -107,13 +152,16 @@ export function targetPatch(target: Deployment, want: DesiredTarget): Record<str
     if (v === null ? have !== undefined : have !== v) tanns[k] = v;
   }
   const pausedNow = target.spec.paused === true;
+  const partition = want.partition;
   const meta: Record<string, unknown> = {};
   if (Object.keys(labels).length) meta.labels = labels;
   if (Object.keys(anns).length) meta.annotations = anns;
   const patch: Record<string, unknown> = {};
   if (Object.keys(meta).length) patch.metadata = meta;
   const spec: Record<string, unknown> = {};
-  if (pausedNow !== want.paused) spec.paused = want.paused;
+  if (partition !== undefined) {
+    if (partitionOf(target as StatefulSet) !== partition) spec.updateStrategy = { rollingUpdate: { partition } };
+  } else if (pausedNow !== want.paused) spec.paused = want.paused;
   if (Object.keys(tanns).length) spec.template = { metadata: { annotations: tanns } };
   if (Object.keys(spec).length) patch.spec = spec;
   return Object.keys(patch).length ? patch : undefined;

@@ -3,7 +3,8 @@
 import { annotations as A, labels as L, names, values, MANAGED_BY } from '../api/contract.js';
 import type { Canary } from '../api/flagger-types.js';
 import { FLAGGER_GROUP, FLAGGER_VERSION } from '../api/flagger-types.js';
-import type { Deployment, HorizontalPodAutoscaler, PodTemplate } from '../api/workload.js';
+import type { Deployment, HorizontalPodAutoscaler, PodTemplate, StatefulSet, Workload } from '../api/workload.js';
+import { REVISION_LABEL, statusIsCurrent } from '../api/statefulset.js';
 import type { KubeObject } from '../lib/kube/client.js';
 
 export function ownerReference(canary: Canary) {
@@ -92,12 +93,26 @@ export function service(canary: Canary, name: string, selector: Record<string, s
   };
 }
 
-export function generatedServices(canary: Canary, target: Deployment) {
+/**
+ * The primary, canary and apex Services. A Deployment's canary pods carry the copy's selector
+ * (canarySelector); a StatefulSet's primary and canary pods are its own, told apart by the
+ * revision the StatefulSet controller labels them with (undefined until its status speaks of the
+ * current template: selecting by a stale revision would send traffic to the wrong pods).
+ */
+export function generatedServices(canary: Canary, target: Workload, kind: string = 'Deployment') {
   const apex = apexName(canary);
   const selector = target.spec.selector.matchLabels ?? {};
+  let primarySelector = selector;
+  let candidateSelector = canarySelector(selector);
+  if (kind === 'StatefulSet') {
+    const st = (target as StatefulSet).status;
+    if (!statusIsCurrent(target as StatefulSet) || !st?.currentRevision || !st.updateRevision) return undefined;
+    primarySelector = { ...selector, [REVISION_LABEL]: st.currentRevision };
+    candidateSelector = { ...selector, [REVISION_LABEL]: st.updateRevision };
+  }
   return {
-    primary: service(canary, names.primaryService(apex), selector, canary.spec.service.primary as ObjectMeta | undefined),
-    canary: service(canary, names.canaryService(apex), canarySelector(selector), canary.spec.service.canary as ObjectMeta | undefined),
+    primary: service(canary, names.primaryService(apex), primarySelector, canary.spec.service.primary as ObjectMeta | undefined),
+    canary: service(canary, names.canaryService(apex), candidateSelector, canary.spec.service.canary as ObjectMeta | undefined),
     // Created only when absent: an existing apex Service is the user's and already selects only primary pods.
     apex: service(canary, names.apexService(apex), selector, canary.spec.service.apex as ObjectMeta | undefined),
   };

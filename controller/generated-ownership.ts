@@ -3,7 +3,7 @@
 // and refusing names held by objects that are not sluice's (docs/design.md, "Objects").
 import { labels as L, names, objectName } from '../api/contract.js';
 import type { Canary } from '../api/flagger-types.js';
-import type { Deployment, HorizontalPodAutoscaler } from '../api/workload.js';
+import type { Deployment, HorizontalPodAutoscaler, Workload } from '../api/workload.js';
 import { type KubeObject, type ObjectClient, R, type ResourceRef, at } from '../lib/kube/client.js';
 import type { ObjectCache } from '../lib/kube/informer.js';
 import type { Logger } from '../lib/logger.js';
@@ -72,7 +72,8 @@ export class GeneratedOwnership {
   }
 
   /** Throws NameClashError when an object at one of this Canary's generated names is not sluice's. */
-  async refuseForeign(canary: Canary, target: Deployment, autoscaler: HorizontalPodAutoscaler | undefined): Promise<void> {
+  /** `hasCopy`: the target's kind runs its candidate in a copy (a StatefulSet does not: a Deployment at the copy's name is no clash). */
+  async refuseForeign(canary: Canary, target: Workload, autoscaler: HorizontalPodAutoscaler | undefined, hasCopy: boolean): Promise<void> {
     const ns = canary.metadata.namespace!;
     const apex = apexName(canary);
     const c = this.caches;
@@ -80,7 +81,7 @@ export class GeneratedOwnership {
     // Only sluice's routes are cached (by label): a route missing there is looked up.
     const route = c.routes.get(ns, routeName) ?? (await this.client.find<KubeObject>(at(R.httproutes, ns, routeName)));
     const foreign = foreignObjects({
-      canaryDeployment: c.deployments.get(ns, names.canaryDeployment(target.metadata.name)),
+      canaryDeployment: hasCopy ? c.deployments.get(ns, names.canaryDeployment(target.metadata.name)) : undefined,
       canaryHpa: autoscaler ? c.hpas.get(ns, names.canaryHpa(target.metadata.name)) : undefined,
       primaryService: c.services.get(ns, names.primaryService(apex)),
       canaryService: c.services.get(ns, names.canaryService(apex)),

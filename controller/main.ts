@@ -7,7 +7,7 @@ import http from 'node:http';
 import os from 'node:os';
 import { FlagError, flagsOrHelp, positiveCount, positiveSeconds } from '../lib/flags.js';
 import { CR, type Canary, type MetricTemplate } from '../api/flagger-types.js';
-import { KubeClient, R, type KubeObject, type ResourceRef } from '../lib/kube/client.js';
+import { KubeClient, R, at, type KubeObject, type ResourceRef } from '../lib/kube/client.js';
 import { type ChangeType, Informer, objectKey } from '../lib/kube/informer.js';
 import { ACTION_REF, type CanaryAction, isPending } from '../api/canary-action.js';
 import { createLogger } from '../lib/logger.js';
@@ -23,7 +23,7 @@ import { POLICY_REF, type ClusterCanaryPolicy } from '../api/policy-types.js';
 import { WorkQueue } from './work-queue.js';
 import { ChecksInFlight, DEFAULT_CHECK_LIMITS } from './checks-in-flight.js';
 import { DEFAULT_DENIED_CIDRS, egress } from '../lib/egress-guard.js';
-import type { Deployment, HorizontalPodAutoscaler } from '../api/workload.js';
+import type { Deployment, HorizontalPodAutoscaler, StatefulSet } from '../api/workload.js';
 
 export const controllerProgram = {
   name: 'sluice controller',
@@ -103,6 +103,7 @@ export async function runController(argv: string[]): Promise<void> {
   const canaries = inf<Canary>('canaries', CR.canaries);
   const caches = {
     deployments: inf<Deployment>('deployments', R.deployments),
+    statefulsets: inf<StatefulSet>('statefulsets', R.statefulsets),
     services: inf<KubeObject>('services', R.services),
     routes: inf<KubeObject>('httproutes', R.httproutes, `${L.managedBy}=${values.managedBy}`),
     hpas: inf<HorizontalPodAutoscaler>('hpas', R.hpas),
@@ -153,6 +154,7 @@ export async function runController(argv: string[]): Promise<void> {
     isLeader: () => !elector || elector.isLeader,
     notifier,
     checks,
+    listPods: async (ns, labelSelector) => (await client.list<KubeObject>(at(R.pods, ns), { labelSelector })).items,
   });
   const queue = new WorkQueue(
     async (key) => {
@@ -195,6 +197,7 @@ export async function runController(argv: string[]): Promise<void> {
   });
   const namespaceOf = (_t: unknown, o: KubeObject) => policyQueue.add(o.metadata.namespace!);
   caches.deployments.onChange(namespaceOf);
+  caches.statefulsets.onChange(namespaceOf);
   caches.hpas.onChange(namespaceOf);
   canaries.onChange(namespaceOf);
   // A Canary analysed within a policy's limits follows the policy's changes.
@@ -219,6 +222,7 @@ export async function runController(argv: string[]): Promise<void> {
     (type: ChangeType, obj: KubeObject, old?: KubeObject): void =>
       queueAll(canariesConcerned(kind, type, obj, old, canaries.items()));
   caches.deployments.onChange(wake('deployment'));
+  caches.statefulsets.onChange(wake('statefulset'));
   caches.services.onChange(wake('service'));
   caches.routes.onChange(wake('route'));
   caches.hpas.onChange(wake('hpa'));

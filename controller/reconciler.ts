@@ -27,7 +27,10 @@ import { MAX_HOOK_TIMEOUT_MS, callHook, hookPayload } from './hooks/call-hook.js
 import type { ChecksInFlight } from './checks-in-flight.js';
 import { egress } from '../lib/egress-guard.js';
 import type { Notifier } from './alerts/notifier.js';
-import { revisionOf, type Deployment, type HorizontalPodAutoscaler } from '../api/workload.js';
+import { revisionOf, targetKind, type Deployment, type HorizontalPodAutoscaler, type StatefulSet, type Workload } from '../api/workload.js';
+import { KINDS } from '../api/workload-kinds.js';
+import { partitionOf } from '../api/statefulset.js';
+import { type PodLister, StatefulSetOrdinals } from './statefulset-ordinals.js';
 import { ConfigTracker, type ConfigObject, type Tracked } from './config-tracker.js';
 import type { Revision } from '../api/revision.js';
 import type { CanaryAction } from '../api/canary-action.js';
@@ -57,6 +60,7 @@ function stepOf(canary: Canary, revision: Revision | undefined): string {
 
 export interface Caches {
   deployments: ObjectCache<Deployment>;
+  statefulsets: ObjectCache<StatefulSet>;
   services: ObjectCache<KubeObject & { spec?: Record<string, unknown> }>;
   routes: ObjectCache<KubeObject & { spec?: Record<string, unknown> }>;
   hpas: ObjectCache<HorizontalPodAutoscaler>;
@@ -85,6 +89,8 @@ export interface ReconcilerDeps {
   checks: ChecksInFlight;
   /** The time decisions are made at (tests move it; the controller uses the wall clock). */
   clock?: () => Date;
+  /** Reads a StatefulSet's pods when one of its ordinals may need recreating (statefulset-ordinals.ts). */
+  listPods?: PodLister;
 }
 
 class NotLeader extends Error {}
@@ -98,6 +104,7 @@ export class Reconciler {
   private readonly ownership: GeneratedOwnership;
   private readonly announcer: Announcer;
   private readonly inbox: ActionInbox;
+  private readonly ordinals: StatefulSetOrdinals;
   /** The only writer of the Canary's route (one implementation per route kind). */
   private readonly router: Router;
 
@@ -107,6 +114,7 @@ export class Reconciler {
     this.ownership = new GeneratedOwnership(d.client, d.caches, d.logger, () => this.guard());
     this.announcer = new Announcer(d.logger, d.notifier);
     this.inbox = new ActionInbox(d.client, d.caches.actions, d.events, d.logger, () => this.guard());
+    this.ordinals = new StatefulSetOrdinals(d.client, d.listPods, d.logger, () => this.guard());
   }
 
   private now(): Date {
@@ -187,12 +195,15 @@ export class Reconciler {
       return {};
     }
     const { deployments, hpas } = this.d.caches;
-    const target = deployments.get(ns, canary.spec.targetRef.name);
-    // The revision covers the ConfigMaps and Secrets the template reads (docs/tracked-configs.md).
-    const tracked = target ? await this.tracker.track(target) : undefined;
+    const target = this.targetOf(canary);
+    const isDeployment = targetKind(canary.spec.targetRef) === 'Deployment';
+    // The revision covers the ConfigMaps and Secrets the template reads (docs/tracked-configs.md);
+    // a StatefulSet's canary ordinals read the live ones, so its revision is its template alone.
+    const tracked = target && isDeployment ? await this.tracker.track(target as Deployment) : undefined;
     const revision = target ? revisionOf(target, tracked?.hash) : undefined;
-    const copy = deployments.get(ns, names.canaryDeployment(canary.spec.targetRef.name));
-    const autoscaler = canary.spec.autoscalerRef ? hpas.get(ns, canary.spec.autoscalerRef.name) : undefined;
+    const copy = isDeployment ? deployments.get(ns, names.canaryDeployment(canary.spec.targetRef.name)) : undefined;
+    // A StatefulSet's autoscaler scales it as it is: there is no copy to give one.
+    const autoscaler = canary.spec.autoscalerRef && isDeployment ? hpas.get(ns, canary.spec.autoscalerRef.name) : undefined;
     const now = this.now();
     // A person's action is decided before anything else (state-machine.ts, act()).
     const action = await this.inbox.next(canary, now);
@@ -250,6 +261,20 @@ export class Reconciler {
     // for the pass that can, or for its expiry: no spinning on it.)
     if (decision.action && this.inbox.waiting(ns, canary.metadata.name)) return { requeueAfterMs: 0 };
     return decision.requeueAfterMs === undefined ? {} : { requeueAfterMs: decision.requeueAfterMs };
+  }
+
+  /** The Deployment or StatefulSet the Canary targets, from the cache of its kind. */
+  private targetOf(canary: Canary): Workload | undefined {
+    const ns = canary.metadata.namespace;
+    const name = canary.spec.targetRef.name;
+    switch (targetKind(canary.spec.targetRef)) {
+      case 'Deployment':
+        return this.d.caches.deployments.get(ns, name);
+      case 'StatefulSet':
+        return this.d.caches.statefulsets.get(ns, name);
+      default:
+        return undefined;
+    }
   }
 
   /** All of a type's hooks at once (their timeouts overlap rather than add up). */
@@ -329,45 +354,51 @@ export class Reconciler {
   private async converge(
     canary: Canary,
     status: CanaryStatus,
-    target: Deployment,
+    target: Workload,
     copy: Deployment | undefined,
     autoscaler: HorizontalPodAutoscaler | undefined,
     tracked: Tracked | undefined,
   ): Promise<void> {
+    const kind = targetKind(canary.spec.targetRef);
     const ns = canary.metadata.namespace!;
     const want = desiredState(canary, status, target, copy, autoscaler, tracked);
     // Snapshots first: the copy and the primary's pods must never name one that does not exist.
     if (tracked) await this.tracker.label(ns, tracked);
     if (tracked && tracked.objects.size > 0) await this.tracker.ensureSnapshots(canary, tracked);
-    await this.ownership.refuseForeign(canary, target, autoscaler);
+    await this.ownership.refuseForeign(canary, target, autoscaler, kind === 'Deployment');
     await this.ownership.adoptGenerated(canary);
-    await this.ensureCopy(canary, target, copy, want.copy);
+    if (want.copy) await this.ensureCopy(canary, target as Deployment, copy, want.copy);
     await this.ensureServices(canary, target);
     if (autoscaler) await this.ensureHpa(canary, autoscaler);
     await this.router.ensure(canary, status, want.canaryWeight);
     const idle = facts(status.phase).idle;
-    if (idle && tracked) await this.tracker.collect(canary, target, tracked);
+    if (idle && tracked) await this.tracker.collect(canary, target as Deployment, tracked);
     if (want.target) {
       const patch = targetPatch(target, want.target);
       if (patch) {
         this.guard();
         const pausingBehindOurBack =
           want.target.paused &&
-          target.spec.paused !== true &&
+          !KINDS[kind as keyof typeof KINDS].held(target) &&
           status.phase !== 'Promoting' &&
           !revisionOf(target).isReleased(target.metadata.annotations?.[A.stableRevision]);
-        await this.d.client.patch(at(R.deployments, ns, target.metadata.name), patch);
+        await this.d.client.patch(at(kind === 'StatefulSet' ? R.statefulsets : R.deployments, ns, target.metadata.name), patch);
         if (pausingBehindOurBack && target.metadata.labels?.[L.managed] === 'true') {
           // The webhook would have paused this write; reaching here means it was bypassed.
           await this.d.events
             .record(canary, {
               type: 'Warning',
-              message: `${objectName(target.metadata.name, ns)} changed to revision ${shortRevision(revisionOf(target, tracked?.hash).id)} without being paused (was the webhook bypassed?); paused it until analysis releases the revision`,
+              message: `${objectName(target.metadata.name, ns)} changed to revision ${shortRevision(revisionOf(target, tracked?.hash).id)} without being frozen (was the webhook bypassed?); froze it until analysis releases the revision`,
             })
             .catch(() => undefined);
         }
       }
     }
+    // Ordinals below the partition that run neither the stable revision nor (released) the
+    // template: a rolled-back canary, a revert, a newer revision mid-analysis. Recreated, they
+    // come back on the stable revision.
+    if (kind === 'StatefulSet' && want.target?.partition !== undefined)
+      await this.ordinals.recreateStrays(target as StatefulSet, want.target.partition);
   }
 
   /** A name clash: said on the Canary (a Warning event, and its Promoted condition), retried calmly. */
@@ -399,7 +430,12 @@ export class Reconciler {
     return { requeueAfterMs: 30_000 };
   }
 
-  private async ensureCopy(canary: Canary, target: Deployment, copy: Deployment | undefined, want: Desired['copy']): Promise<void> {
+  private async ensureCopy(
+    canary: Canary,
+    target: Deployment,
+    copy: Deployment | undefined,
+    want: NonNullable<Desired['copy']>,
+  ): Promise<void> {
     const ns = canary.metadata.namespace!;
     if (!copy) {
       // desiredState always says what a missing copy starts from.
@@ -418,9 +454,12 @@ export class Reconciler {
     await this.d.client.patch(at(R.deployments, ns, copy.metadata.name), ops, 'json');
   }
 
-  private async ensureServices(canary: Canary, target: Deployment): Promise<void> {
+  private async ensureServices(canary: Canary, target: Workload): Promise<void> {
     const ns = canary.metadata.namespace!;
-    const svcs = generatedServices(canary, target);
+    const svcs = generatedServices(canary, target, targetKind(canary.spec.targetRef));
+    // A StatefulSet's Services select by revision: until its controller has seen the template, the
+    // revisions it reports are not the ones to select (the selectors then stay as they are).
+    if (!svcs) return;
     for (const [role, want] of Object.entries(svcs)) {
       const have = this.d.caches.services.get(ns, want.metadata.name);
       if (!have) {
@@ -464,17 +503,23 @@ export class Reconciler {
       for (const [ref, obj] of this.ownership.objectsNamedFor(canary))
         if (obj.metadata.labels![L.canaryName] === canary.metadata.name) await this.ownership.takeOver(ref, obj, successor);
     }
-    const target = await this.d.client.find<Deployment>(at(R.deployments, ns, canary.spec.targetRef.name));
-    if (target && target.metadata.annotations?.[A.canary] === canary.metadata.name) {
+    const kind = targetKind(canary.spec.targetRef);
+    const ref = kind === 'StatefulSet' ? R.statefulsets : kind === 'Deployment' ? R.deployments : undefined;
+    const target = ref ? await this.d.client.find<Workload>(at(ref, ns, canary.spec.targetRef.name)) : undefined;
+    if (ref && target && target.metadata.annotations?.[A.canary] === canary.metadata.name) {
       const stable = canary.status?.lastPromotedSpec;
       const tested = revisionOf(target).isReleased(stable);
+      const sts = kind === 'StatefulSet';
       // Conditional on what was read: a successor's bootstrap writing the same annotations
       // meanwhile makes this a conflict and a retry, never a lost write.
-      await this.d.client.patch(at(R.deployments, ns, target.metadata.name), handBackPatch(target, tested));
-      if (!tested && target.spec.paused === true) {
+      await this.d.client.patch(at(ref, ns, target.metadata.name), handBackPatch(target, tested, sts));
+      if (!tested && KINDS[kind as keyof typeof KINDS].held(target)) {
+        const how = sts
+          ? `run "kubectl patch statefulset/${target.metadata.name} -n ${ns} -p '{"spec":{"updateStrategy":{"rollingUpdate":{"partition":0}}}}'"`
+          : `run "kubectl rollout resume deployment/${target.metadata.name} -n ${ns}"`;
         const warning = {
           type: 'Warning' as const,
-          message: `${objectName(target.metadata.name, ns)} stays paused on revision ${shortRevision(revisionOf(target).id)}, which never passed analysis; run "kubectl rollout resume deployment/${target.metadata.name} -n ${ns}" to release it unanalysed, or revert its template`,
+          message: `${objectName(target.metadata.name, ns)} stays frozen on revision ${shortRevision(revisionOf(target).id)}, which never passed analysis; ${how} to release it unanalysed, or revert its template`,
         };
         // On the Deployment too: the Canary is about to disappear, the Deployment stays paused.
         await this.d.events.record(canary, warning).catch(() => undefined);
@@ -499,11 +544,14 @@ export class Reconciler {
  * Secrets before the snapshots are collected), and unpaused only if it holds a tested template.
  * Conditional on the resourceVersion read, so a concurrent writer makes it a retry.
  */
-export function handBackPatch(target: Deployment, tested: boolean): Record<string, unknown> {
+export function handBackPatch(target: Workload, tested: boolean, statefulSet = false): Record<string, unknown> {
   const spec: Record<string, unknown> = {};
   if (target.spec.template.metadata?.annotations?.[A.configRevision] !== undefined)
     spec.template = { metadata: { annotations: { [A.configRevision]: null } } };
-  if (tested) spec.paused = false;
+  // A StatefulSet's partition is sluice's while it manages it: handed back at 0 (every ordinal on
+  // the template) once tested, left frozen otherwise.
+  if (tested && statefulSet && partitionOf(target as StatefulSet) !== 0) spec.updateStrategy = { rollingUpdate: { partition: 0 } };
+  if (tested && !statefulSet) spec.paused = false;
   return {
     metadata: {
       resourceVersion: target.metadata.resourceVersion,

@@ -6,18 +6,31 @@
 // One function per phase (STEPS below); what a phase means, and which transitions exist, is data
 // in api/phases.ts, and every decision is checked against it.
 import { DEFAULTS, type HookType, analysisInterval, hooksOf, maxWeight, nextWeight, strategyOf } from '../api/canary-analysis.js';
-import { annotations, names, objectName, shortRevision } from '../api/contract.js';
+import { annotations, objectName, shortRevision } from '../api/contract.js';
 import type { Canary, CanaryCondition, CanaryStatus, Phase } from '../api/flagger-types.js';
 import { type KnownPhase, allowed, phase as facts } from '../api/phases.js';
 import type { Revision } from '../api/revision.js';
 import type { ActionResult, ActionVerb } from '../api/canary-action.js';
-import { type Deployment, type HorizontalPodAutoscaler, rolloutProgress } from '../api/workload.js';
+import {
+  type Deployment,
+  type HorizontalPodAutoscaler,
+  type StatefulSet,
+  type Workload,
+  type WorkloadKind,
+  isWorkloadKind,
+  rolloutProgress,
+  targetKind,
+} from '../api/workload.js';
+import { KINDS, type KindFacts } from '../api/workload-kinds.js';
+import { canaryOrdinals, canaryOrdinalsProgress, statusIsCurrent, usesOnDelete } from '../api/statefulset.js';
 import type { CanaryEvent, HookResult, HookResults, MetricResult } from './check-results.js';
 
 export interface Observed {
-  target: Deployment | undefined;
+  /** The Deployment or StatefulSet the Canary targets (its kind is targetRef.kind). */
+  target: Workload | undefined;
   /** The target's revision, covering the tracked configs its template reads (undefined without a target). */
   revision: Revision | undefined;
+  /** The canary copy (Deployments only: a StatefulSet's canary is its own highest ordinals). */
   canaryDeployment: Deployment | undefined;
   autoscaler: HorizontalPodAutoscaler | undefined;
   /** The oldest CanaryAction not yet taken: decided before anything else in this pass. */
@@ -64,7 +77,10 @@ interface Step {
   canary: Canary;
   st: CanaryStatus;
   phase: Phase;
-  target: Deployment;
+  target: Workload;
+  kind: WorkloadKind;
+  /** What differs for the target's kind (api/workload-kinds.ts). */
+  facts: KindFacts;
   /** The target's revision; status fields record its `id`. */
   revision: Revision;
   copy: Deployment | undefined;
@@ -189,10 +205,10 @@ function bootstrap(x: Step): Decision {
   const { st, target } = x;
   const revision = x.revision.id;
   const stable = target.metadata.annotations?.[annotations.stableRevision];
-  const p = rolloutProgress(target);
-  // A Deployment in the middle of its own rollout is waited for, unless it is paused (then
-  // there is nothing to wait for: its running pods are what it has).
-  if (!p.done && target.spec.paused !== true && stable === undefined) {
+  const p = x.facts.progress(target);
+  // A target in the middle of its own rollout is waited for, unless it is frozen (then there is
+  // nothing to wait for: its running pods are what it has).
+  if (!p.done && !x.facts.held(target) && stable === undefined) {
     const message = `Waiting for ${x.tname} rollout to finish: ${p.available} of ${p.desired} updated replicas are available`;
     return go({ ...st, phase: 'Initializing' }, [{ type: 'Warning', message }], x.s.pollMs);
   }
@@ -225,11 +241,8 @@ function waiting(x: Step): Decision {
 function analysing(x: Step): Decision {
   const { canary, st, now } = x;
   if (x.revision.id !== st.lastAppliedSpec) return abandonOnRevert(x) ?? startAnalysis(x, true);
-  const copy = x.copy;
-  // The copy must run the revision under test, not merely be ready.
-  const copyReady = copy !== undefined && copy.metadata.annotations?.[annotations.revision] === st.lastAppliedSpec;
-  const progress = copy ? rolloutProgress(copy, canary.spec.analysis?.canaryReadyThreshold ?? DEFAULTS.readyThreshold) : undefined;
-  if (!copyReady || !progress?.done || (copy.spec.replicas ?? 0) === 0) {
+  const { runs, progress } = candidate(x);
+  if (!runs || !progress?.done) {
     const deadline = (canary.spec.progressDeadlineSeconds ?? DEFAULTS.progressDeadlineSeconds) * 1000;
     if (msSince(st.lastTransitionTime, now) > deadline) {
       return rollback(x, `progress deadline exceeded: ${x.copyName} not ready after ${deadline / 1000} s`);
@@ -243,6 +256,24 @@ function analysing(x: Step): Decision {
   }
   const firstStep = x.phase === 'Progressing' && (st.canaryWeight ?? 0) === 0 && (st.iterations ?? 0) === 0;
   return firstStep ? preRollout(x) : analysisStep(x);
+}
+
+/**
+ * What runs the revision under test, and how ready it is: the canary copy of a Deployment (it
+ * must run this revision, not merely be ready), or the highest ordinals of a StatefulSet (as many
+ * as the weight asks for, on the template the StatefulSet controller has seen).
+ */
+function candidate(x: Step): { runs: boolean; progress: ReturnType<typeof rolloutProgress> | undefined } {
+  const threshold = x.canary.spec.analysis?.canaryReadyThreshold ?? DEFAULTS.readyThreshold;
+  if (x.kind === 'StatefulSet') {
+    const sts = x.target as StatefulSet;
+    const want = canaryOrdinals(sts.spec.replicas ?? 1, x.st.canaryWeight ?? 0);
+    return { runs: statusIsCurrent(sts), progress: canaryOrdinalsProgress(sts, want, threshold) };
+  }
+  const copy = x.copy;
+  const runs =
+    copy !== undefined && copy.metadata.annotations?.[annotations.revision] === x.st.lastAppliedSpec && (copy.spec.replicas ?? 0) > 0;
+  return { runs, progress: copy ? rolloutProgress(copy, threshold) : undefined };
 }
 
 /** One more failed check: halted with these events, or rolled back at the threshold. */
@@ -412,7 +443,7 @@ function advance(x: Step): Decision {
 /** Promoting: the target rolls the revision onto the primary pods; then traffic goes back. */
 function promoting(x: Step): Decision {
   const { canary, st, now, target } = x;
-  const p = rolloutProgress(target, canary.spec.analysis?.primaryReadyThreshold ?? DEFAULTS.readyThreshold);
+  const p = x.facts.progress(target, canary.spec.analysis?.primaryReadyThreshold ?? DEFAULTS.readyThreshold);
   if (x.revision.id !== st.lastAppliedSpec) {
     // A change slipped in before the release began (the webhook refuses them during it): the
     // revision that passed analysis becomes stable, and the newer one is analysed next.
@@ -428,7 +459,7 @@ function promoting(x: Step): Decision {
       0,
     );
   }
-  if (!p.done || target.spec.paused === true) {
+  if (!p.done || x.facts.held(target)) {
     const message = `Waiting for ${x.tname} rollout to finish: ${p.available} of ${p.desired} updated replicas are available`;
     return stay(x, x.s.pollMs, [{ type: 'Warning', message }]);
   }
@@ -560,11 +591,18 @@ export function decide(
 
   const blocked = (reason: string, message: string) => blockedBy(st, now, reason, message);
   const target = observed.target;
-  if ((canary.spec.targetRef.kind ?? 'Deployment') !== 'Deployment') {
-    return blocked('TargetNotSupported', `targetRef kind ${canary.spec.targetRef.kind} is not supported; sluice manages Deployments`);
+  const kind = targetKind(canary.spec.targetRef);
+  if (!isWorkloadKind(kind)) {
+    return blocked('TargetNotSupported', `targetRef kind ${kind} is not supported; sluice manages Deployments and StatefulSets`);
   }
   if (!target || !observed.revision)
-    return blocked('TargetNotFound', `target Deployment ${tname} not found; create it or correct spec.targetRef`);
+    return blocked('TargetNotFound', `target ${kind} ${tname} not found; create it or correct spec.targetRef`);
+  if (kind === 'StatefulSet' && usesOnDelete(target as StatefulSet)) {
+    return blocked(
+      'TargetNotSupported',
+      `${tname} updates OnDelete: sluice freezes a StatefulSet with its rolling update partition; set spec.updateStrategy.type to RollingUpdate`,
+    );
+  }
   if (Object.keys(target.spec.selector.matchLabels ?? {}).length === 0) {
     return blocked('TargetInvalid', `${tname} has no spec.selector.matchLabels; sluice needs them to tell primary pods from canary pods`);
   }
@@ -573,6 +611,8 @@ export function decide(
     st,
     phase,
     target,
+    kind,
+    facts: KINDS[kind],
     revision: observed.revision,
     copy: observed.canaryDeployment,
     metrics,
@@ -582,7 +622,7 @@ export function decide(
     interval: analysisInterval(canary, s.minIntervalMs),
     cname: objectName(canary.metadata.name, ns),
     tname,
-    copyName: objectName(names.canaryDeployment(targetName), ns),
+    copyName: KINDS[kind].candidateName(targetName, ns),
   };
   // Suspended (Flagger's spec.suspend) or paused by an action: no analysis and no step until it
   // is resumed; the webhook still freezes template changes. A Canary is bootstrapped first, so its

@@ -2,19 +2,21 @@
 // Generated objects carry their Canary's name in a label; targets and autoscalers are found
 // through the Canaries that reference them. A change that touched only the status of a generated
 // object or an autoscaler (a gateway's route status, an HPA's metrics) cannot change a decision
-// and wakes nobody; a Deployment's status can (its rollout), so it always wakes its Canary.
+// and wakes nobody; a Deployment's or StatefulSet's status can (its rollout), so it always wakes
+// its Canary.
 import { labels as L } from '../api/contract.js';
 import type { Canary } from '../api/flagger-types.js';
 import type { KubeObject } from '../lib/kube/client.js';
 import { type ChangeType, changedBeyondStatus } from '../lib/kube/informer.js';
 
-export type WatchedKind = 'deployment' | 'service' | 'route' | 'hpa';
+export type WatchedKind = 'deployment' | 'statefulset' | 'service' | 'route' | 'hpa';
 
 const keyOf = (o: KubeObject) => `${o.metadata.namespace}/${o.metadata.name}`;
 
 /** What in a Canary's spec names an object of this kind. */
 const REFERENCE: Partial<Record<WatchedKind, (c: Canary) => string | undefined>> = {
-  deployment: (c) => c.spec.targetRef?.name,
+  deployment: (c) => ((c.spec.targetRef?.kind ?? 'Deployment') === 'Deployment' ? c.spec.targetRef?.name : undefined),
+  statefulset: (c) => (c.spec.targetRef?.kind === 'StatefulSet' ? c.spec.targetRef.name : undefined),
   hpa: (c) => c.spec.autoscalerRef?.name,
 };
 
@@ -25,7 +27,7 @@ export function canariesConcerned(
   old: KubeObject | undefined,
   canaries: Canary[],
 ): string[] {
-  if (kind !== 'deployment' && type === 'MODIFIED' && !changedBeyondStatus(old, obj)) return [];
+  if (kind !== 'deployment' && kind !== 'statefulset' && type === 'MODIFIED' && !changedBeyondStatus(old, obj)) return [];
   const owner = obj.metadata.labels?.[L.canaryName];
   const byLabel = owner ? [`${obj.metadata.namespace}/${owner}`] : [];
   const refOf = REFERENCE[kind];

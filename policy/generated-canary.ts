@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import { GROUP, labels as L, MANAGED_BY } from '../api/contract.js';
 import { FLAGGER_GROUP, FLAGGER_VERSION, type Canary, type CanarySpec } from '../api/flagger-types.js';
 import { POLICY_KIND, POLICY_VERSION, type ClusterCanaryPolicy } from '../api/policy-types.js';
-import type { Deployment, HorizontalPodAutoscaler } from '../api/workload.js';
+import type { HorizontalPodAutoscaler, Workload } from '../api/workload.js';
 
 /** Hash of the generated spec and ownership: equal hashes mean nothing to write. */
 export const TEMPLATE_HASH = `${GROUP}/template-hash`;
@@ -21,18 +21,23 @@ export function policyOwnerReference(policy: ClusterCanaryPolicy) {
   };
 }
 
-function firstContainerPort(d: Deployment): number | undefined {
+function firstContainerPort(d: Workload): number | undefined {
   const containers = (d.spec.template.spec as { containers?: { ports?: { containerPort?: number }[] }[] } | undefined)?.containers ?? [];
   for (const c of containers) for (const p of c.ports ?? []) if (typeof p.containerPort === 'number') return p.containerPort;
   return undefined;
 }
 
-const expandHost = (pattern: string, d: Deployment) =>
+const expandHost = (pattern: string, d: Workload) =>
   pattern.replaceAll('{name}', d.metadata.name).replaceAll('{namespace}', d.metadata.namespace ?? '');
 
 export type GeneratedCanary = { canary: Canary } | { problem: string };
 
-export function generatedCanary(policy: ClusterCanaryPolicy, d: Deployment, hpas: HorizontalPodAutoscaler[]): GeneratedCanary {
+export function generatedCanary(
+  policy: ClusterCanaryPolicy,
+  d: Workload,
+  hpas: HorizontalPodAutoscaler[],
+  kind: 'Deployment' | 'StatefulSet' = 'Deployment',
+): GeneratedCanary {
   const tpl = policy.spec.canaryTemplate ?? {};
   const { hostPattern, ...service } = structuredClone(tpl.service ?? {});
   const port = service.port ?? firstContainerPort(d);
@@ -41,14 +46,16 @@ export function generatedCanary(policy: ClusterCanaryPolicy, d: Deployment, hpas
   }
   const hosts = [...(service.hosts ?? []), ...(hostPattern ? [expandHost(hostPattern, d)] : [])];
   // The Deployment's own autoscaler keeps working on the primary; the canary copy gets a copy of it.
+  // A StatefulSet has no copy: its autoscaler scales it as it is.
   const hpa = hpas.find(
     (h) =>
+      kind === 'Deployment' &&
       h.metadata.namespace === d.metadata.namespace &&
       h.spec.scaleTargetRef.kind === 'Deployment' &&
       h.spec.scaleTargetRef.name === d.metadata.name,
   );
   const spec: CanarySpec = {
-    targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: d.metadata.name },
+    targetRef: { apiVersion: 'apps/v1', kind, name: d.metadata.name },
     ...(hpa ? { autoscalerRef: { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', name: hpa.metadata.name } } : {}),
     service: { ...service, port, ...(hosts.length > 0 ? { hosts } : {}) },
     ...(tpl.analysis ? { analysis: structuredClone(tpl.analysis) } : {}),

@@ -5,7 +5,7 @@ import { labels as L, values } from '../api/contract.js';
 import type { Canary } from '../api/flagger-types.js';
 import { POLICY_KIND, type ClusterCanaryPolicy, type PolicyProblem } from '../api/policy-types.js';
 import type { KubeObject } from '../lib/kube/client.js';
-import type { Deployment, HorizontalPodAutoscaler } from '../api/workload.js';
+import type { Deployment, HorizontalPodAutoscaler, StatefulSet, Workload } from '../api/workload.js';
 import { policyViolations } from './constraints.js';
 import { generatedCanary } from './generated-canary.js';
 import { selectorMatches } from './label-selector.js';
@@ -19,11 +19,13 @@ export function policiesForNamespace(policies: ClusterCanaryPolicy[], ns: KubeOb
 }
 
 /** sluice's own workload (canary copies) is never a target. */
-export const isSluiceWorkload = (d: Deployment) =>
+export const isSluiceWorkload = (d: Workload) =>
   d.metadata.labels?.[L.role] === values.canaryRole || d.metadata.labels?.[L.managedBy] === values.managedBy;
 
-export function selectsDeployment(p: ClusterCanaryPolicy, d: Deployment): boolean {
+/** Whether the policy covers workload `d` of `kind` (Deployments unless spec.workloadKinds says otherwise). */
+export function selectsDeployment(p: ClusterCanaryPolicy, d: Workload, kind: 'Deployment' | 'StatefulSet' = 'Deployment'): boolean {
   if (isSluiceWorkload(d) || d.metadata.deletionTimestamp) return false;
+  if (!(p.spec.workloadKinds ?? ['Deployment']).includes(kind)) return false;
   if ((p.spec.exclude ?? []).some((x) => x.name === d.metadata.name && (x.namespace === undefined || x.namespace === d.metadata.namespace)))
     return false;
   return selectorMatches(p.spec.deploymentSelector, d.metadata.labels);
@@ -62,6 +64,8 @@ export interface NamespaceInput {
   namespace: KubeObject | undefined;
   policies: ClusterCanaryPolicy[];
   deployments: Deployment[];
+  /** StatefulSets of the namespace: covered by policies that list them in spec.workloadKinds. */
+  statefulsets?: StatefulSet[];
   canaries: Canary[];
   hpas: HorizontalPodAutoscaler[];
 }
@@ -75,9 +79,13 @@ export function planNamespace(input: NamespaceInput): NamespacePlan {
   const explicit = live.filter((c) => !isGenerated(c));
   const desired: NamespacePlan['desired'] = [];
 
-  for (const d of input.deployments) {
+  const workloads: ['Deployment' | 'StatefulSet', Workload][] = [
+    ...input.deployments.map((d): ['Deployment', Workload] => ['Deployment', d]),
+    ...(input.statefulsets ?? []).map((s): ['StatefulSet', Workload] => ['StatefulSet', s]),
+  ];
+  for (const [kind, d] of workloads) {
     const key = `${d.metadata.namespace}/${d.metadata.name}`;
-    const choice = choosePolicy(covering.filter((p) => selectsDeployment(p, d)));
+    const choice = choosePolicy(covering.filter((p) => selectsDeployment(p, d, kind)));
     if (!choice) continue;
     if ('tie' in choice) {
       const names = choice.tie.map((p) => p.metadata.name).join(', ');
@@ -94,10 +102,22 @@ export function planNamespace(input: NamespaceInput): NamespacePlan {
     if (explicit.some((c) => c.spec.targetRef?.name === d.metadata.name)) continue;
     const squatter = explicit.find((c) => c.metadata.name === d.metadata.name);
     if (squatter) {
-      problem(policy, key, `Canary ${key} already exists for Deployment ${squatter.spec.targetRef?.name}; rename one of them`);
+      problem(
+        policy,
+        key,
+        `Canary ${key} already exists for ${squatter.spec.targetRef?.kind ?? 'Deployment'} ${squatter.spec.targetRef?.name}; rename one of them`,
+      );
       continue;
     }
-    const built = generatedCanary(policy, d, input.hpas);
+    if (desired.some((x) => x.canary.metadata.name === d.metadata.name)) {
+      problem(
+        policy,
+        key,
+        `a Deployment and a StatefulSet are both named ${d.metadata.name}; the policy covers the Deployment, exclude one of them`,
+      );
+      continue;
+    }
+    const built = generatedCanary(policy, d, input.hpas, kind);
     if ('problem' in built) {
       problem(policy, key, built.problem);
       continue;

@@ -68,7 +68,7 @@ export function answerMutate(req: AdmissionRequest, flags: FreezeFlags, ctx?: Fr
     return failed(
       req,
       subject,
-      `sluice could not examine Deployment ${subject}: ${(err as Error).message}. The change was not applied; retry, and if it persists check the sluice-webhook logs`,
+      `sluice could not examine ${req.kind.kind} ${subject}: ${(err as Error).message}. The change was not applied; retry, and if it persists check the sluice-webhook logs`,
     );
   }
   switch (decision.kind) {

@@ -4,6 +4,7 @@ import { annotations, labels, objectName, shortRevision, values } from '../api/c
 import { Revision, templatePart } from '../api/revision.js';
 import type { AdmittedDeployment } from '../api/workload.js';
 import type { AdmissionRequest } from './admission-types.js';
+import { HOLDS } from './workload-freeze.js';
 
 export interface FreezeFlags {
   /** Usernames whose writes pass unchanged (the controller's service account). */
@@ -64,17 +65,17 @@ function marked(d: AdmittedDeployment, canary: string, stable: string): Admitted
 
 export function decideFreeze(req: AdmissionRequest, flags: FreezeFlags, ctx: FreezeContext = NO_CONTEXT): Decision {
   const { kind } = req;
-  const isDeployment_ = kind.group === 'apps' && kind.kind === 'Deployment' && (req.subResource ?? '') === '';
-  if (isDeployment_ && req.operation === 'CREATE') return decideCreate(req, flags, ctx);
-  if (req.operation !== 'UPDATE' || !isDeployment_) {
+  const hold = kind.group === 'apps' && (req.subResource ?? '') === '' ? HOLDS[kind.kind] : undefined;
+  if (hold?.kind === 'Deployment' && req.operation === 'CREATE') return decideCreate(req, flags, ctx);
+  if (req.operation !== 'UPDATE' || !hold) {
     return {
       kind: 'passed',
       unexpected: true,
-      reason: `not a CREATE or UPDATE of an apps Deployment (${req.operation} ${kind.group}/${kind.version} ${kind.kind}${req.subResource ? `/${req.subResource}` : ''}); passed unchanged, check the webhook configuration's rules`,
+      reason: `not a CREATE of an apps Deployment or an UPDATE of an apps Deployment or StatefulSet (${req.operation} ${kind.group}/${kind.version} ${kind.kind}${req.subResource ? `/${req.subResource}` : ''}); passed unchanged, check the webhook configuration's rules`,
     };
   }
   if (!isDeployment(req.object) || !isDeployment(req.oldObject)) {
-    throw new Error('the request carries no Deployment in object and oldObject');
+    throw new Error(`the request carries no ${hold.kind} in object and oldObject`);
   }
   const next = req.object;
   const prev = req.oldObject;
@@ -102,20 +103,28 @@ export function decideFreeze(req: AdmissionRequest, flags: FreezeFlags, ctx: Fre
     };
   }
   if (templateChanged && !released) {
+    const why = hold.unfreezable?.(next);
+    if (why) {
+      return {
+        kind: 'refused',
+        code: 422,
+        message: `sluice: ${hold.kind} ${name} is managed by canary ${canary}, but its template change cannot be held back: ${why}`,
+      };
+    }
     return {
       kind: 'frozen',
-      mutated: paused(next),
+      mutated: hold.freeze(next),
       warning: `sluice: ${name} frozen at revision ${shortRevision(stable)}; revision ${shortRevision(nextRev)} will roll out through canary ${canary}`,
     };
   }
   // Unpausing (or any write leaving it unpaused) while the template is not the stable revision
   // would roll an untested template out to every pod.
-  if (stable !== undefined && next.spec.paused !== true && !released) {
+  if (stable !== undefined && !released && hold.loosens(next, prev)) {
     return {
       kind: 're-paused',
-      mutated: paused(next),
+      mutated: hold.hold(next, prev),
       warning:
-        `sluice: ${name} stays paused: revision ${shortRevision(nextRev)} has not passed analysis ` +
+        `sluice: ${name} stays ${hold.kind === 'Deployment' ? 'paused' : 'frozen'}: revision ${shortRevision(nextRev)} has not passed analysis ` +
         `(stable is ${shortRevision(stable)}); canary ${canary} releases it, or revert the template to resume at once`,
     };
   }

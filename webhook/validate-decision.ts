@@ -61,7 +61,8 @@ export function decideValidate(req: AdmissionRequest, ctx: ValidateContext): Ver
   if (old.metadata?.labels?.[L.managedBy] === values.managedBy && generatedBy) {
     return generatedObject(req.kind.kind, obj, old, ns, name, generatedBy);
   }
-  if (req.kind.kind === 'Deployment' && old.metadata?.labels?.[L.managed] === 'true') return target(obj, old, ns, name, ctx);
+  if ((req.kind.kind === 'Deployment' || req.kind.kind === 'StatefulSet') && old.metadata?.labels?.[L.managed] === 'true')
+    return target(req.kind.kind, obj, old, ns, name, ctx);
   return allow('not an object sluice keeps');
 }
 
@@ -126,7 +127,7 @@ function routeManagedPart(o: Obj, apex: string) {
   return { parentRefs: spec.parentRefs, hostnames: spec.hostnames, rules: (spec.rules ?? []).filter((r) => isManagedRule(r, apex)) };
 }
 
-function target(obj: Obj, old: Obj, ns: string, name: string, ctx: ValidateContext): Verdict {
+function target(kind: string, obj: Obj, old: Obj, ns: string, name: string, ctx: ValidateContext): Verdict {
   const changed: string[] = [];
   if (old.metadata?.labels?.[L.managed] !== obj.metadata?.labels?.[L.managed]) changed.push(`label ${L.managed}`);
   for (const a of TARGET_ANNOTATIONS)
@@ -135,9 +136,9 @@ function target(obj: Obj, old: Obj, ns: string, name: string, ctx: ValidateConte
   const owner = old.metadata?.annotations?.[A.canary];
   // A lock whose Canary is gone (its finalizer forced away) would hold forever: let a person clear it.
   if (owner === undefined || !ctx.canaryExists(ns, owner))
-    return allow(`contract changed, but no Canary ${owner ?? ''} owns the Deployment any more`);
+    return allow(`contract changed, but no Canary ${owner ?? ''} owns the ${kind} any more`);
   return forbid(
-    `Deployment ${objectName(name, ns)}: ${changed.join(', ')} ${changed.length > 1 ? 'are' : 'is'} sluice's record of the rollout owned by Canary ${objectName(owner, ns)}, changed only by its controller. ` +
-      `To stop sluice managing this Deployment, delete the Canary: kubectl delete canary ${owner} -n ${ns}`,
+    `${kind} ${objectName(name, ns)}: ${changed.join(', ')} ${changed.length > 1 ? 'are' : 'is'} sluice's record of the rollout owned by Canary ${objectName(owner, ns)}, changed only by its controller. ` +
+      `To stop sluice managing this ${kind}, delete the Canary: kubectl delete canary ${owner} -n ${ns}`,
   );
 }

@@ -444,6 +444,8 @@ export class KubeClient implements ObjectClient {
 
 export const R = {
   deployments: { group: 'apps', version: 'v1', plural: 'deployments' },
+  statefulsets: { group: 'apps', version: 'v1', plural: 'statefulsets' },
+  controllerrevisions: { group: 'apps', version: 'v1', plural: 'controllerrevisions' },
   replicasets: { group: 'apps', version: 'v1', plural: 'replicasets' },
   pods: { group: '', version: 'v1', plural: 'pods' },
   services: { group: '', version: 'v1', plural: 'services' },

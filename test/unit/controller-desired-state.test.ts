@@ -23,8 +23,8 @@ describe('desired state', () => {
       copyOf(V0, 0),
       hpa(3),
     );
-    assert.equal(want.copy.revision, rev(V1));
-    assert.equal(want.copy.replicas, 3, 'the HPA minimum when it is higher');
+    assert.equal(want.copy!.revision, rev(V1));
+    assert.equal(want.copy!.replicas, 3, 'the HPA minimum when it is higher');
     assert.equal(want.canaryWeight, 30);
     assert.deepEqual(want.target, {
       paused: true,
@@ -54,9 +54,9 @@ describe('desired state', () => {
         copyOf(V1, 2),
         undefined,
       );
-      assert.equal(want.copy.replicas, 0, phase);
+      assert.equal(want.copy!.replicas, 0, phase);
       assert.equal(want.canaryWeight, 0, phase);
-      assert.equal(want.copy.template, undefined, `${phase}: the copy keeps its template`);
+      assert.equal(want.copy!.template, undefined, `${phase}: the copy keeps its template`);
       assert.equal(want.target?.paused, true, `${phase}: an untested template stays paused`);
     }
   });
@@ -109,7 +109,7 @@ describe('generated objects', () => {
     assert.equal(copy.spec.paused, undefined);
   });
   it('selects primary pods and canary pods with separate Services', () => {
-    const s = generatedServices(c, target);
+    const s = generatedServices(c, target)!;
     assert.deepEqual(
       [s.primary.metadata.name, s.canary.metadata.name, s.apex.metadata.name],
       ['podinfo-primary', 'podinfo-canary', 'podinfo'],
@@ -120,7 +120,7 @@ describe('generated objects', () => {
   });
   it('names Services and the route after service.name when given', () => {
     const web = seedCanary({ spec: { service: { name: 'web', port: 80 } } });
-    assert.equal(generatedServices(web, target).canary.metadata.name, 'web-canary');
+    assert.equal(generatedServices(web, target)!.canary.metadata.name, 'web-canary');
     assert.equal(desiredRoute(web, {}, 0).metadata.name, 'web');
   });
   it('splits the route by weight and attaches it to the gateways', () => {

@@ -22,6 +22,7 @@ function setup() {
       namespaces: cluster.cache(R.namespaces),
       policies: cluster.cache(POLICY_REF),
       deployments: cluster.cache(R.deployments),
+      statefulsets: cluster.cache(R.statefulsets),
       canaries: cluster.cache(CR.canaries),
       hpas: cluster.cache(R.hpas),
     },

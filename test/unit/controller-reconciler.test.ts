@@ -64,6 +64,7 @@ class Harness {
       client: c,
       caches: {
         deployments: c.cache(R.deployments),
+        statefulsets: c.cache(R.statefulsets),
         services: c.cache(R.services),
         routes: c.cache(R.httproutes, sluiceRoutes),
         hpas: c.cache(R.hpas),

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { Canary } from '../../api/flagger-types.js';
 import type { ClusterCanaryPolicy, ClusterCanaryPolicySpec } from '../../api/policy-types.js';
 import type { KubeObject } from '../../lib/kube/client.js';
-import type { Deployment, HorizontalPodAutoscaler } from '../../api/workload.js';
+import type { StatefulSet, Deployment, HorizontalPodAutoscaler } from '../../api/workload.js';
 import { TEMPLATE_HASH, generatedCanary } from '../../policy/generated-canary.js';
 import { selectorMatches } from '../../policy/label-selector.js';
 import { choosePolicy, planNamespace, policiesForNamespace } from '../../policy/selection.js';
@@ -205,5 +205,47 @@ describe('namespace plan', () => {
           'Canary breaks the constraints and is analysed within them: analysis.maxWeight 90 is above the ceiling 50 (ClusterCanaryPolicy base)',
       },
     ]);
+  });
+});
+
+describe('policies and StatefulSets', () => {
+  const sts = (name: string) => ({ ...dep(name), kind: 'StatefulSet' }) as unknown as StatefulSet;
+  it('cover StatefulSets only when spec.workloadKinds lists them, with a Canary targeting the StatefulSet', () => {
+    const off = plan({ statefulsets: [sts('db')] });
+    assert.deepEqual(off.desired, [], 'Deployments only by default: an upgrade adopts no StatefulSet');
+    const on = plan({
+      policies: [policy('base', { workloadKinds: ['Deployment', 'StatefulSet'] })],
+      statefulsets: [sts('db')],
+      deployments: [dep('web')],
+    });
+    assert.deepEqual(
+      on.desired.map((x) => [x.canary.metadata.name, x.canary.spec.targetRef.kind]),
+      [
+        ['web', 'Deployment'],
+        ['db', 'StatefulSet'],
+      ],
+    );
+    assert.equal(on.desired[1]!.canary.spec.autoscalerRef, undefined);
+    const onlySts = plan({
+      policies: [policy('base', { workloadKinds: ['StatefulSet'] })],
+      statefulsets: [sts('db')],
+      deployments: [dep('web')],
+    });
+    assert.deepEqual(
+      onlySts.desired.map((x) => x.canary.metadata.name),
+      ['db'],
+    );
+  });
+  it('reports a Deployment and a StatefulSet of one name instead of generating two Canaries of that name', () => {
+    const p = plan({
+      policies: [policy('base', { workloadKinds: ['Deployment', 'StatefulSet'] })],
+      statefulsets: [sts('web')],
+      deployments: [dep('web')],
+    });
+    assert.deepEqual(
+      p.desired.map((x) => x.canary.spec.targetRef.kind),
+      ['Deployment'],
+    );
+    assert.match(p.coverage.get('base')!.problems[0]!.reason, /both named web/);
   });
 });

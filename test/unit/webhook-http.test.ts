@@ -99,10 +99,23 @@ describe('webhook over HTTP', () => {
   it('passes an object of another kind', async () => {
     const { app } = makeApp();
     const review = reviewFixture('set-image');
-    review.request.kind = { group: 'apps', version: 'v1', kind: 'StatefulSet' };
+    review.request.kind = { group: 'apps', version: 'v1', kind: 'DaemonSet' };
     const res = await request(app).post('/mutate').send(review).expect(200);
     assert.equal(res.body.response.allowed, true);
     assert.equal(res.body.response.patch, undefined);
+  });
+
+  it('freezes a StatefulSet by its partition, not by pausing it', async () => {
+    const { app } = makeApp();
+    const review = reviewFixture('set-image');
+    review.request.kind = { group: 'apps', version: 'v1', kind: 'StatefulSet' };
+    const res = await request(app).post('/mutate').send(review).expect(200);
+    assert.equal(res.body.response.allowed, true);
+    const ops = JSON.parse(Buffer.from(res.body.response.patch, 'base64').toString());
+    assert.deepEqual(ops, [
+      { op: 'add', path: '/spec/updateStrategy', value: { type: 'RollingUpdate', rollingUpdate: { partition: 2147483647 } } },
+    ]);
+    assert.match(res.body.response.warnings[0], /frozen at revision/);
   });
 
   it('denies with a message naming the object when it cannot examine it', async () => {
