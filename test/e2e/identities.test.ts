@@ -9,7 +9,8 @@ import { root } from '../world/layout.js';
 import { buildBinaries, runKubectl } from '../world/world.js';
 import { SLUICE_NAMESPACE } from '../world/sluice.js';
 import { admin, deleteNamespace, deploymentManifest } from '../world/test-clients.js';
-import { R, at } from '../../lib/kube/client.js';
+import { R, at, type KubeObject } from '../../lib/kube/client.js';
+import { waitFor } from '../../lib/wait.js';
 import { sluiceAndNamespace } from '../world/seed.js';
 
 const user = (who: string) => `system:serviceaccount:${SLUICE_NAMESPACE}:sluice-${who}`;
@@ -149,5 +150,40 @@ describe('identities: the webhook and the controller, each with only its rights'
     assert.match(created.stderr, /may only create ConfigMaps and Secrets that are snapshots/);
     const deleted = await asController(['-n', ns, 'delete', 'secret/db']);
     assert.match(deleted.stderr, /may only delete its own snapshots/);
+  });
+
+  it("the controller sets a StatefulSet's partition but never its template, and deletes only a StatefulSet's pods", async () => {
+    const client = await admin();
+    const app = deploymentManifest(ns, 'team-db');
+    await client.create(at(R.statefulsets, ns), {
+      ...app,
+      kind: 'StatefulSet',
+      spec: { ...app.spec, replicas: 1, serviceName: 'team-db' },
+    });
+    const image = await asController(['-n', ns, 'set', 'image', 'statefulset/team-db', 'app=example.com/miner:1']);
+    assert.match(image.stderr, /may not change the pod template of a StatefulSet/);
+    const partition = await asController([
+      '-n',
+      ns,
+      'patch',
+      'statefulset/team-db',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { updateStrategy: { rollingUpdate: { partition: 1 } } } }),
+    ]);
+    assert.equal(partition.code, 0, partition.stderr);
+    // team-app's pod (a ReplicaSet's, from the test above) is not the controller's to delete.
+    const pod = await waitFor(async () => (await client.list<KubeObject>(at(R.pods, ns), { labelSelector: 'app=team-app' })).items[0], {
+      timeoutMs: 30_000,
+      what: 'a pod of team-app',
+    });
+    const deleted = await asController(['-n', ns, 'delete', 'pod', pod.metadata.name, '--wait=false']);
+    assert.match(deleted.stderr, /may only delete pods of a StatefulSet/);
+    const sts = await waitFor(async () => (await client.list<KubeObject>(at(R.pods, ns), { labelSelector: 'app=team-db' })).items[0], {
+      timeoutMs: 30_000,
+      what: 'the pod of team-db',
+    });
+    const allowed = await asController(['-n', ns, 'delete', 'pod', sts.metadata.name, '--wait=false']);
+    assert.equal(allowed.code, 0, allowed.stderr);
   });
 });
