@@ -388,7 +388,7 @@ export class Reconciler {
           await this.d.events
             .record(canary, {
               type: 'Warning',
-              message: `${objectName(target.metadata.name, ns)} changed to revision ${shortRevision(revisionOf(target, tracked?.hash).id)} without being frozen (was the webhook bypassed?); froze it until analysis releases the revision`,
+              message: `${objectName(target.metadata.name, ns)} changed to revision ${shortRevision(revisionOf(target, tracked?.hash).id)} without being ${kind === 'StatefulSet' ? 'frozen' : 'paused'} (was the webhook bypassed?); ${kind === 'StatefulSet' ? 'froze' : 'paused'} it until analysis releases the revision`,
             })
             .catch(() => undefined);
         }
@@ -519,7 +519,7 @@ export class Reconciler {
           : `run "kubectl rollout resume deployment/${target.metadata.name} -n ${ns}"`;
         const warning = {
           type: 'Warning' as const,
-          message: `${objectName(target.metadata.name, ns)} stays frozen on revision ${shortRevision(revisionOf(target).id)}, which never passed analysis; ${how} to release it unanalysed, or revert its template`,
+          message: `${objectName(target.metadata.name, ns)} stays ${sts ? 'frozen' : 'paused'} on revision ${shortRevision(revisionOf(target).id)}, which never passed analysis; ${how} to release it unanalysed, or revert its template`,
         };
         // On the Deployment too: the Canary is about to disappear, the Deployment stays paused.
         await this.d.events.record(canary, warning).catch(() => undefined);
