@@ -1,6 +1,7 @@
 // make bench: every benchmark that runs in minutes, then their figures into bench/RESULTS.md and
 // bench/results.json. `node dist/bench/run.js cold-build` measures the 15-20 minute cold build;
 // `node dist/bench/run.js controller` only the controller's and cluster policy's figures;
+// `node dist/bench/run.js webhook-memory` only the webhook's memory with 1,000 Canaries;
 // `node dist/bench/run.js scale` (make bench-scale) 1,000 Canaries in 100 namespaces and a wave of
 // 100 rollouts (SLUICE_SCALE_NAMESPACES, SLUICE_SCALE_PER_NAMESPACE, SLUICE_SCALE_WAVE to vary it).
 import { execFileSync } from 'node:child_process';
@@ -15,6 +16,8 @@ import { record, percentile, round, type Figure } from './results.js';
 import { webhookLatency } from './webhook-latency.js';
 import { apiserverOverhead } from './apiserver-overhead.js';
 import { scaleBench } from './scale-bench.js';
+import { webhookMemory } from './webhook-memory.js';
+import { imageNodeFlags } from './image-flags.js';
 
 async function worldStart(runs = 3): Promise<Figure[]> {
   const times: number[] = [];
@@ -33,6 +36,19 @@ async function worldStart(runs = 3): Promise<Figure[]> {
     },
   ];
 }
+
+/** The webhook's memory with 1,000 Canaries: node's defaults, smaller young generations, and the image's flags. */
+const webhookMemoryOptions = () => ({
+  namespaces: 100,
+  perNamespace: 10,
+  settleSeconds: 30,
+  variants: {
+    node_defaults: [],
+    semi_space_1: ['--max-semi-space-size=1'],
+    semi_space_4: ['--max-semi-space-size=4'],
+    image: imageNodeFlags(),
+  },
+});
 
 async function main(): Promise<void> {
   if (process.argv[2] === 'cold-build') {
@@ -70,6 +86,15 @@ async function main(): Promise<void> {
     record(r.figures);
     return;
   }
+  if (process.argv[2] === 'webhook-memory') {
+    await up();
+    installManifests(buildBinaries().binDir);
+    await startWebhook();
+    const figures = await webhookMemory(webhookMemoryOptions());
+    await down();
+    record(figures);
+    return;
+  }
   if (process.argv[2] === 'controller') {
     await up();
     installManifests(buildBinaries().binDir);
@@ -87,6 +112,8 @@ async function main(): Promise<void> {
   figures.push(...(await webhookLatency()));
   await startWebhook();
   figures.push(...(await apiserverOverhead()));
+  // Before the controller starts: it would reconcile the Canaries this one creates.
+  figures.push(...(await webhookMemory(webhookMemoryOptions())));
   await startController();
   figures.push(...(await controllerBench()));
   figures.push(...(await policyBench()));

@@ -105,7 +105,7 @@ interface ProcessSample {
 }
 
 /** VmRSS and utime+stime of a world process (Linux /proc; clock ticks at 100 Hz). */
-function sample(name: string): ProcessSample {
+export function sample(name: string): ProcessSample {
   const pid = runningPid(name);
   if (pid === undefined) throw new Error(`${name} is not running`);
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -134,7 +134,7 @@ async function prometheusQueries(): Promise<number> {
 }
 
 /** Runs `fn` over `items`, `width` at a time. */
-async function inBatches<T>(items: T[], width: number, fn: (t: T) => Promise<unknown>): Promise<void> {
+export async function inBatches<T>(items: T[], width: number, fn: (t: T) => Promise<unknown>): Promise<void> {
   for (let i = 0; i < items.length; i += width) await Promise.all(items.slice(i, i + width).map(fn));
 }
 

@@ -113,8 +113,9 @@ export function generatedServices(canary: Canary, target: Workload, kind: string
   return {
     primary: service(canary, names.primaryService(apex), primarySelector, canary.spec.service.primary as ObjectMeta | undefined),
     canary: service(canary, names.canaryService(apex), candidateSelector, canary.spec.service.canary as ObjectMeta | undefined),
-    // Created only when absent: an existing apex Service is the user's and already selects only primary pods.
-    apex: service(canary, names.apexService(apex), selector, canary.spec.service.apex as ObjectMeta | undefined),
+    // Created only when absent (an existing apex Service is the user's, used as it is); sluice's
+    // own selects the primary pods only, for a StatefulSet as for a Deployment.
+    apex: service(canary, names.apexService(apex), primarySelector, canary.spec.service.apex as ObjectMeta | undefined),
   };
 }
 

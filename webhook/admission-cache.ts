@@ -42,6 +42,39 @@ export function slimReplicaSet(rs: KubeObject & { status?: { readyReplicas?: num
   };
 }
 
+/**
+ * What the webhook keeps of a Canary: whose target it is, the revision it released, whether it is
+ * going. A Canary's spec and status (conditions, metric results) are the bulk of it and are never
+ * read here; at a thousand Canaries the whole objects were most of the webhook's memory.
+ */
+export function slimCanary(c: Canary): Canary {
+  const m = c.metadata;
+  return {
+    metadata: {
+      name: m.name,
+      namespace: m.namespace,
+      resourceVersion: m.resourceVersion,
+      ...(m.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
+    },
+    spec: { targetRef: c.spec?.targetRef },
+    ...(c.status?.lastPromotedSpec ? { status: { lastPromotedSpec: c.status.lastPromotedSpec } } : {}),
+  } as Canary;
+}
+
+/** What the webhook keeps of a managed Deployment: the config snapshots its primary pods are pinned to. */
+export function slimManaged(d: KubeObject): KubeObject {
+  const m = d.metadata;
+  const pins = m.annotations?.[A.stableConfigs];
+  return {
+    metadata: {
+      name: m.name,
+      namespace: m.namespace,
+      resourceVersion: m.resourceVersion,
+      ...(pins !== undefined ? { annotations: { [A.stableConfigs]: pins } } : {}),
+    },
+  };
+}
+
 /** The caches admission answers from (informers in the webhook, an in-memory cluster in unit tests). */
 export interface AdmissionSources {
   namespaces: ObjectCache<KubeObject>;
@@ -62,10 +95,11 @@ export function informerSources(client: KubeClient, logger: Logger): AdmissionSo
   const informers = {
     namespaces: new Informer<KubeObject>(client, R.namespaces, { onError: onError('namespaces') }),
     policies: new Informer<ClusterCanaryPolicy>(client, POLICY_REF, { onError: onError('clustercanarypolicies') }),
-    canaries: new Informer<Canary>(client, CR.canaries, { onError: onError('canaries') }),
+    canaries: new Informer<Canary>(client, CR.canaries, { onError: onError('canaries'), transform: slimCanary }),
     managed: new Informer<KubeObject>(client, R.deployments, {
       onError: onError('deployments'),
       labelSelector: `${L.managed}=${values.managed}`,
+      transform: slimManaged,
     }),
     replicaSets: new Informer<SlimReplicaSet>(client, R.replicasets, { onError: onError('replicasets'), transform: slimReplicaSet }),
   };

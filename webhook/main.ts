@@ -17,7 +17,7 @@ import type { InjectionTarget } from '../certs/ca-bundle-injector.js';
 export const webhookProgram = {
   name: 'sluice webhook',
   summary:
-    'The admission server: freezes template changes of managed Deployments (/mutate), checks Canaries against cluster policy (/validate), pins primary pods to released configs (/mutate-pod), records who asked for a CanaryAction (/mutate-action).',
+    'The admission server: freezes template changes of managed Deployments and StatefulSets (/mutate), checks Canaries against cluster policy (/validate), pins primary pods to released configs (/mutate-pod), records who asked for a CanaryAction (/mutate-action).',
   options: {
     kubeconfig: { type: 'string', help: 'kubeconfig file; without it, $KUBECONFIG, then the in-cluster service account' },
     'in-cluster-root': {

@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { ACTION_REF, type CanaryAction } from '../../api/canary-action.js';
@@ -16,7 +15,7 @@ import { R, at, type KubeObject } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { paths, root } from '../world/layout.js';
 import { canaryEvents, deploymentWithCanary, getCanary, sluiceAndNamespace, waitPhase } from '../world/seed.js';
-import { admin, deleteNamespace, simulator, type Deployment } from '../world/test-clients.js';
+import { admin, deleteNamespace, type Deployment, installKubectlPlugin, simulator } from '../world/test-clients.js';
 import { buildBinaries, kubectlAsync, runKubectl } from '../world/world.js';
 
 const IMG = 'ghcr.io/stefanprodan/podinfo';
@@ -95,10 +94,8 @@ describe('operating rollouts: kubectl sluice, CanaryActions, kstatus', function 
   before(async function () {
     this.timeout(120_000);
     ns = await sluiceAndNamespace('operating');
-    pluginDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-plugin-'));
     // The documented install, into a directory of the test's own.
-    const install = spawnSync('sh', [path.join(root, 'scripts/install-kubectl-plugin.sh'), pluginDir], { encoding: 'utf8' });
-    assert.equal(install.status, 0, install.stderr);
+    pluginDir = installKubectlPlugin();
     kubeconfigs.alice = await userKubeconfig('alice', 'sluice-rollout-operator');
     kubeconfigs.victor = await userKubeconfig('victor', 'sluice-rollout-viewer');
     kubeconfigs.nobody = await userKubeconfig('nobody');

@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { annotations, labels } from '../../api/contract.js';
 import { CR, type Canary } from '../../api/flagger-types.js';
@@ -19,7 +18,7 @@ import { canaryEvents, getCanary, sluiceAndNamespace, waitPhase } from '../world
 import { startController, stopController } from '../world/sluice.js';
 import { POLICY_REF } from '../../api/policy-types.js';
 import { paths, root } from '../world/layout.js';
-import { admin, deleteNamespace, deploymentManifest, simulator, testNamespace } from '../world/test-clients.js';
+import { admin, deleteNamespace, deploymentManifest, installKubectlPlugin, simulator, testNamespace } from '../world/test-clients.js';
 import { buildBinaries, runKubectl } from '../world/world.js';
 
 const IMG = 'ghcr.io/stefanprodan/podinfo';
@@ -49,6 +48,15 @@ describe('StatefulSet targets', () => {
       env: { ...process.env, PATH: `${pluginDir}:${process.env.PATH}`, KUBECONFIG: paths.kubeconfig, NO_COLOR: '1' },
       encoding: 'utf8',
     });
+  /** Argo CD's verdict on the StatefulSet with sluice's health script, run in gopher-lua. */
+  const argoHealth = async () => {
+    const r = spawnSync(path.join(binDir, 'gitops-health'), ['lua', path.join(root, 'manifests/gitops/argocd/statefulset-health.lua')], {
+      input: JSON.stringify(await sts()),
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as { status: string; message: string };
+  };
   type View = {
     pods: { primary: { ready: number; desired: number }; canary: { ready: number; desired: number } };
     stable?: { images: string[] };
@@ -128,9 +136,8 @@ describe('StatefulSet targets', () => {
   before(async function () {
     this.timeout(180_000);
     ns = await sluiceAndNamespace('sts');
-    pluginDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-plugin-'));
-    const install = spawnSync('sh', [path.join(root, 'scripts/install-kubectl-plugin.sh'), pluginDir], { encoding: 'utf8' });
-    assert.equal(install.status, 0, install.stderr);
+    // The documented install, into a directory of the test's own.
+    pluginDir = installKubectlPlugin();
     const client = await admin();
     await client.create(at(R.services, ns), {
       apiVersion: 'v1',
@@ -191,6 +198,7 @@ describe('StatefulSet targets', () => {
       (await client.get<KubeObject & { spec: { selector: Record<string, string> } }>(at(R.services, ns, svc))).spec.selector;
     assert.deepEqual(await selector(`${NAME}-primary`), { app: NAME, 'controller-revision-hash': s.status?.currentRevision });
     assert.deepEqual(await selector(`${NAME}-canary`), { app: NAME, 'controller-revision-hash': s.status?.updateRevision });
+    assert.deepEqual(await selector(NAME), await selector(`${NAME}-primary`), 'the apex sluice created reaches the primary ordinals only');
     assert.equal(await client.find(at(R.deployments, ns, `${NAME}-canary`)), undefined, 'no canary copy for a StatefulSet');
     assert.deepEqual(await route(), [
       [`${NAME}-primary`, 100],
@@ -343,6 +351,9 @@ describe('StatefulSet targets', () => {
     );
     assert.deepEqual(mid.candidate?.images, [`${IMG}:6.0.4`]);
     assert.deepEqual(mid.pods.primary, { ready: REPLICAS - 1, desired: REPLICAS - 1 });
+    const held = await argoHealth();
+    assert.equal(held.status, 'Progressing', held.message);
+    assert.match(held.message, new RegExp(`held by sluice while Canary ${NAME} analyses`));
     await stopController('sluice-controller', 'kill');
     const [c20, c30] = [await count(20), await count(30)];
     await startController();
@@ -359,6 +370,11 @@ describe('StatefulSet targets', () => {
     assert.equal(await count(20), c20, 'weight 20 was not announced again');
     await waitPhase(ns, 'Succeeded', 120_000, at20.status?.lastAppliedSpec, NAME);
     await allOn('6.0.4');
+    // Released: partition 0, every ordinal on the template (the wait fails if it never says so).
+    await waitFor(async () => ((await argoHealth()).status === 'Healthy' ? true : undefined), {
+      timeoutMs: 30_000,
+      what: 'Argo CD to call the released StatefulSet Healthy',
+    });
   });
 
   it('7. a ClusterCanaryPolicy listing StatefulSet in workloadKinds generates its Canary; one without it does not', async () => {

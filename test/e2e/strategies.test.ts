@@ -341,6 +341,8 @@ describe('strategies, hooks and alerts, end to end', () => {
       assert.ok(texts.includes(want), `missing on Slack: ${want}\n${texts.join('\n')}`);
     }
     assert.equal(alerts.find((a) => a.path === '/slack')!.body.channel, 'deploys');
+    // Each provider is sent to on its own (Teams after reading its Secret): wait for it too.
+    await waitFor(() => alerts.some((a) => a.path === '/teams') || undefined, { timeoutMs: 20_000, what: 'the rollback alert on Teams' });
     const teams = alerts.filter((a) => a.path === '/teams');
     assert.ok(
       teams.length >= 1 &&

@@ -81,22 +81,23 @@ describe('StatefulSet canary ordinals', () => {
   });
 });
 
-describe('StatefulSet status as the controller reads it', () => {
-  const analysing = (o: Partial<NonNullable<StatefulSet['status']>>, partition: number) =>
-    statefulSet('db:2', {
-      partition,
-      status: {
-        observedGeneration: 2,
-        replicas: 5,
-        readyReplicas: 5,
-        currentReplicas: 4,
-        updatedReplicas: 1,
-        currentRevision: 'db-v1',
-        updateRevision: 'db-v2',
-        ...o,
-      },
-    });
+/** db:2 under analysis at `partition`: by default one canary ordinal on db-v2, every pod ready. */
+const analysing = (o: Partial<NonNullable<StatefulSet['status']>>, partition: number) =>
+  statefulSet('db:2', {
+    partition,
+    status: {
+      observedGeneration: 2,
+      replicas: 5,
+      readyReplicas: 5,
+      currentReplicas: 4,
+      updatedReplicas: 1,
+      currentRevision: 'db-v1',
+      updateRevision: 'db-v2',
+      ...o,
+    },
+  });
 
+describe('StatefulSet status as the controller reads it', () => {
   it('the canary is ready once the partition exposes its ordinals, they run the template and every pod is ready', () => {
     assert.equal(canaryOrdinalsProgress(analysing({}, 4), 1).done, true);
     assert.equal(canaryOrdinalsProgress(analysing({}, 4), 2).done, false, 'the partition does not expose two ordinals yet');
@@ -115,6 +116,7 @@ describe('StatefulSet status as the controller reads it', () => {
     const s = generatedServices(canaryFor(), analysing({}, 4), 'StatefulSet')!;
     assert.deepEqual(s.primary.spec.selector, { app: 'db', 'controller-revision-hash': 'db-v1' });
     assert.deepEqual(s.canary.spec.selector, { app: 'db', 'controller-revision-hash': 'db-v2' });
+    assert.deepEqual(s.apex.spec.selector, s.primary.spec.selector, 'an apex sluice creates reaches the primary ordinals only');
     assert.equal(generatedServices(canaryFor(), analysing({ observedGeneration: 1 }, 4), 'StatefulSet'), undefined);
   });
 });
@@ -157,30 +159,8 @@ describe('StatefulSet state machine', () => {
       lastPromotedSpec: V1,
       lastTransitionTime: new Date().toISOString(),
     };
-    const notYet = statefulSet('db:2', {
-      partition: 4,
-      status: {
-        observedGeneration: 2,
-        replicas: 5,
-        readyReplicas: 4,
-        currentReplicas: 4,
-        updatedReplicas: 1,
-        currentRevision: 'db-v1',
-        updateRevision: 'db-v2',
-      },
-    });
-    const target = statefulSet('db:2', {
-      partition: 4,
-      status: {
-        observedGeneration: 2,
-        replicas: 5,
-        readyReplicas: 5,
-        currentReplicas: 4,
-        updatedReplicas: 1,
-        currentRevision: 'db-v1',
-        updateRevision: 'db-v2',
-      },
-    });
+    const notYet = analysing({ readyReplicas: 4 }, 4);
+    const target = analysing({}, 4);
     const obs = (t: StatefulSet) => ({ target: t, revision: revisionOf(t), canaryDeployment: undefined, autoscaler: undefined });
     const waiting = decide(canaryFor(st), obs(notYet), undefined, new Date(), settings);
     assert.match(waiting.events[0]?.message ?? '', /Waiting for the canary ordinals of db\.test rollout to finish: 0 of 1/);
@@ -202,18 +182,8 @@ describe('StatefulSet state machine', () => {
 });
 
 describe('StatefulSet ordinals to recreate', () => {
-  const set = statefulSet('db:2', {
-    partition: FROZEN_PARTITION,
-    status: {
-      observedGeneration: 2,
-      replicas: 5,
-      readyReplicas: 5,
-      currentReplicas: 3,
-      updatedReplicas: 2,
-      currentRevision: 'db-v1',
-      updateRevision: 'db-v2',
-    },
-  });
+  // Rolled back from two canary ordinals: frozen again, db-3 still on the candidate.
+  const set = analysing({ currentReplicas: 3, updatedReplicas: 2 }, FROZEN_PARTITION);
   const pod = (ordinal: number, revision: string, extra: Record<string, unknown> = {}) => ({
     metadata: {
       name: `db-${ordinal}`,

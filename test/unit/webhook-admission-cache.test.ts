@@ -3,29 +3,43 @@
 // primary pods, and "unknown" until every cache has listed.
 import assert from 'node:assert/strict';
 import { annotations as A, labels as L, values } from '../../api/contract.js';
-import { CR } from '../../api/flagger-types.js';
+import { CR, type Canary } from '../../api/flagger-types.js';
 import { type ClusterCanaryPolicy, POLICY_REF } from '../../api/policy-types.js';
 import { type KubeObject, R, at } from '../../lib/kube/client.js';
-import { AdmissionCache, type SlimReplicaSet, slimReplicaSet } from '../../webhook/admission-cache.js';
+import { AdmissionCache, slimCanary, slimManaged, slimReplicaSet } from '../../webhook/admission-cache.js';
+import type { ObjectCache } from '../../lib/kube/informer.js';
 import { MemoryCluster } from '../fixtures/memory-cluster.js';
 import { seedCanary } from './controller-fixtures.js';
 
 function setup() {
   const cluster = new MemoryCluster();
   let synced = true;
-  const replicaSets = cluster.cache<KubeObject>(R.replicasets);
+  // Every cache holds what the webhook's informers keep (their transforms), so each test below
+  // also shows that the slimmed objects answer as the whole ones would.
   const cache = new AdmissionCache({
     namespaces: cluster.cache(R.namespaces),
     policies: cluster.cache(POLICY_REF),
-    canaries: cluster.cache(CR.canaries),
-    managed: cluster.cache(R.deployments, (d) => d.metadata.labels?.[L.managed] === values.managed),
-    replicaSets: { get: (ns, n) => slim(replicaSets.get(ns, n)), items: () => replicaSets.items().map((r) => slim(r)!) },
+    canaries: slimmed(cluster.cache<Canary>(CR.canaries), slimCanary),
+    managed: slimmed(
+      cluster.cache<KubeObject>(R.deployments, (d) => d.metadata.labels?.[L.managed] === values.managed),
+      slimManaged,
+    ),
+    replicaSets: slimmed(cluster.cache<KubeObject>(R.replicasets), (r) => slimReplicaSet(r)),
     synced: () => synced,
     start: () => undefined,
   });
   return { cluster, cache, setSynced: (v: boolean) => void (synced = v) };
 }
-const slim = (r: KubeObject | undefined): SlimReplicaSet | undefined => (r ? slimReplicaSet(r) : undefined);
+/** A cache read through a transform, as an informer with that transform holds it. */
+function slimmed<T extends KubeObject, S extends KubeObject>(c: ObjectCache<T>, f: (o: T) => S): ObjectCache<S> {
+  return {
+    get: (ns, n) => {
+      const o = c.get(ns, n);
+      return o ? f(o) : undefined;
+    },
+    items: () => c.items().map(f),
+  } as ObjectCache<S>;
+}
 
 function replicaSet(name: string, ready: number, owner?: string): KubeObject & { status: unknown } {
   return {

@@ -1,10 +1,14 @@
 // What integration and e2e tests share: clients for the world's real apiserver, Prometheus and
 // the traffic simulator, and throwaway namespaces.
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Deployment as StoredDeployment } from '../../api/workload.js';
 import { KubeClient, R, at } from '../../lib/kube/client.js';
 import { PrometheusClient } from '../../controller/analysis/prometheus-client.js';
-import { paths, ports, urls } from './layout.js';
+import { paths, ports, root, urls } from './layout.js';
 import { readyNamespace } from './namespaces.js';
 import { waitFor } from '../../lib/wait.js';
 
@@ -100,4 +104,12 @@ export async function webhookRequestCount(endpoint: 'mutate' | 'validate' | 'mut
   for (const m of text.matchAll(new RegExp(`^sluice_webhook_requests_total\\{[^}]*endpoint="${endpoint}"[^}]*\\} (\\d+)`, 'gm')))
     n += Number(m[1]);
   return n;
+}
+
+/** `kubectl sluice` installed the documented way into a fresh directory (put it first on PATH). */
+export function installKubectlPlugin(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-plugin-'));
+  const install = spawnSync('sh', [path.join(root, 'scripts/install-kubectl-plugin.sh'), dir], { encoding: 'utf8' });
+  if (install.status !== 0) throw new Error(`installing the kubectl plugin failed: ${install.stderr}`);
+  return dir;
 }
