@@ -1,11 +1,14 @@
-// A thin JSON client for the Kubernetes REST API. client-node's KubeConfig supplies the
-// credentials and TLS settings; requests go through one keep-alive agent. Why not client-node's
+// A thin JSON client for the Kubernetes REST API. Credentials and TLS settings come from
+// lib/kube/kubeconfig.ts for the in-cluster service account and plain kubeconfig files, from
+// client-node's KubeConfig (loaded only then) for everything else; requests go through one
+// keep-alive agent. Why not client-node's
 // generated APIs: sluice needs the status subresource of custom kinds, every patch type, the
 // apiserver's `Warning` headers, request counting and bounded timeouts uniformly across kinds,
 // which the generated classes expose differently per kind or not at all.
 import https from 'node:https';
 import http from 'node:http';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { type Endpoint, defaultEndpoint, fileEndpoint, inClusterEndpoint } from './kubeconfig.js';
 
 export type PatchType = 'merge' | 'json' | 'strategic' | 'apply';
 const patchContentType: Record<PatchType, string> = {
@@ -130,7 +133,7 @@ export interface KubeList<T> {
 }
 
 const DEFAULT_TIMEOUT_MS = 15_000;
-/** How long credentials' headers are reused before client-node is asked again. */
+/** How long credentials' headers are reused before they are asked for again (a token file re-read, an exec plugin run). */
 const AUTH_REFRESH_MS = 5_000;
 /** Ceilings on what a watch stream may make us hold. */
 const MAX_WATCH_LINE = 16 * 1024 * 1024;
@@ -153,11 +156,30 @@ export class KubeClient implements ObjectClient {
   private constructor(
     private readonly server: URL,
     private readonly agent: https.Agent | http.Agent,
-    private readonly credentials: KubeConfig,
+    private readonly credentials: Pick<Endpoint, 'headers'>,
     readonly userAgent: string,
   ) {}
 
+  /** From what lib/kube/kubeconfig.ts read: no client-node in the process. */
+  static fromEndpoint(e: Endpoint, userAgent = 'sluice'): KubeClient {
+    const server = new URL(e.server);
+    const agent =
+      server.protocol === 'https:'
+        ? new https.Agent({
+            keepAlive: true,
+            maxSockets: 32,
+            ca: e.ca,
+            cert: e.cert,
+            key: e.key,
+            rejectUnauthorized: !e.skipTLSVerify,
+            servername: e.tlsServerName,
+          })
+        : new http.Agent({ keepAlive: true, maxSockets: 32 });
+    return new KubeClient(server, agent, e, userAgent);
+  }
+
   static async fromKubeConfig(kc: KubeConfig, userAgent = 'sluice'): Promise<KubeClient> {
+    const { KubeConfig: Config } = await import('@kubernetes/client-node');
     const cluster = kc.getCurrentCluster();
     const user = kc.getCurrentUser();
     if (!cluster) throw new Error('kubeconfig has no current cluster; set current-context or pass --kubeconfig');
@@ -181,8 +203,15 @@ export class KubeClient implements ObjectClient {
     // does) or an expired exec-plugin token is picked up without a restart. Its cluster entry only
     // satisfies client-node and never opens a connection (the agent above does, verifying TLS as
     // the kubeconfig says), so it states no CA and asks for no verification.
-    const credentials = new KubeConfig();
-    credentials.loadFromClusterAndUser({ name: 'credentials', server: cluster.server, skipTLSVerify: true }, user ?? { name: 'anonymous' });
+    const config = new Config();
+    config.loadFromClusterAndUser({ name: 'credentials', server: cluster.server, skipTLSVerify: true }, user ?? { name: 'anonymous' });
+    const credentials = {
+      headers: async () => {
+        const opts: https.RequestOptions = { headers: {} };
+        await config.applyToHTTPSOptions(opts);
+        return (opts.headers ?? {}) as Record<string, string>;
+      },
+    };
     return new KubeClient(server, agent, credentials, userAgent);
   }
 
@@ -192,6 +221,9 @@ export class KubeClient implements ObjectClient {
    * process outside a Pod that runs as if inside one, e.g. in the local world).
    */
   static async load(file?: string, userAgent?: string, inClusterRoot?: string): Promise<KubeClient> {
+    const light = file ? fileEndpoint(file) : inClusterRoot ? inClusterEndpoint(inClusterRoot) : defaultEndpoint();
+    if (light) return KubeClient.fromEndpoint(light, userAgent);
+    const { KubeConfig } = await import('@kubernetes/client-node');
     const kc = new KubeConfig();
     if (file) kc.loadFromFile(file);
     else if (inClusterRoot) kc.loadFromCluster(inClusterRoot);
@@ -202,18 +234,14 @@ export class KubeClient implements ObjectClient {
   private cachedAuth: { headers: Promise<Record<string, string>>; until: number } | undefined;
 
   /**
-   * Authorization (and impersonation) headers for the next request. client-node builds an agent
-   * each time it is asked, so the answer is kept for a few seconds rather than asked per request:
-   * a token file is re-read at most once a minute anyway.
+   * Authorization (and impersonation) headers for the next request. Asking reads a token file (or
+   * runs client-node's auth, which builds an agent each time), so the answer is kept for a few
+   * seconds rather than asked per request: a rotated token is picked up within them.
    */
   private authHeaders(): Promise<Record<string, string>> {
     const now = Date.now();
     if (this.cachedAuth && now < this.cachedAuth.until) return this.cachedAuth.headers;
-    const headers = (async () => {
-      const opts: https.RequestOptions = { headers: {} };
-      await this.credentials.applyToHTTPSOptions(opts);
-      return (opts.headers ?? {}) as Record<string, string>;
-    })();
+    const headers = this.credentials.headers();
     this.cachedAuth = { headers, until: now + AUTH_REFRESH_MS };
     // A failure (an exec plugin that errs) is not kept: the next request asks again.
     headers.catch(() => (this.cachedAuth = undefined));
