@@ -28,7 +28,7 @@ import type { ChecksInFlight } from './checks-in-flight.js';
 import { egress } from '../lib/egress-guard.js';
 import type { Notifier } from './alerts/notifier.js';
 import { revisionOf, targetKind, type Deployment, type HorizontalPodAutoscaler, type StatefulSet, type Workload } from '../api/workload.js';
-import { KINDS } from '../api/workload-kinds.js';
+import { kindFacts } from '../api/workload-kinds.js';
 import { partitionOf } from '../api/statefulset.js';
 import { type PodLister, StatefulSetOrdinals } from './statefulset-ordinals.js';
 import { ConfigTracker, type ConfigObject, type Tracked } from './config-tracker.js';
@@ -379,10 +379,10 @@ export class Reconciler {
         this.guard();
         const pausingBehindOurBack =
           want.target.paused &&
-          !KINDS[kind as keyof typeof KINDS].held(target) &&
+          !kindFacts(kind)!.held(target) &&
           status.phase !== 'Promoting' &&
           !revisionOf(target).isReleased(target.metadata.annotations?.[A.stableRevision]);
-        await this.d.client.patch(at(kind === 'StatefulSet' ? R.statefulsets : R.deployments, ns, target.metadata.name), patch);
+        await this.d.client.patch(at(kindFacts(kind)!.ref, ns, target.metadata.name), patch);
         if (pausingBehindOurBack && target.metadata.labels?.[L.managed] === 'true') {
           // The webhook would have paused this write; reaching here means it was bypassed.
           await this.d.events
@@ -504,16 +504,16 @@ export class Reconciler {
         if (obj.metadata.labels![L.canaryName] === canary.metadata.name) await this.ownership.takeOver(ref, obj, successor);
     }
     const kind = targetKind(canary.spec.targetRef);
-    const ref = kind === 'StatefulSet' ? R.statefulsets : kind === 'Deployment' ? R.deployments : undefined;
-    const target = ref ? await this.d.client.find<Workload>(at(ref, ns, canary.spec.targetRef.name)) : undefined;
-    if (ref && target && target.metadata.annotations?.[A.canary] === canary.metadata.name) {
+    const facts = kindFacts(kind);
+    const target = facts ? await this.d.client.find<Workload>(at(facts.ref, ns, canary.spec.targetRef.name)) : undefined;
+    if (facts && target && target.metadata.annotations?.[A.canary] === canary.metadata.name) {
       const stable = canary.status?.lastPromotedSpec;
       const tested = revisionOf(target).isReleased(stable);
       const sts = kind === 'StatefulSet';
       // Conditional on what was read: a successor's bootstrap writing the same annotations
       // meanwhile makes this a conflict and a retry, never a lost write.
-      await this.d.client.patch(at(ref, ns, target.metadata.name), handBackPatch(target, tested, sts));
-      if (!tested && KINDS[kind as keyof typeof KINDS].held(target)) {
+      await this.d.client.patch(at(facts.ref, ns, target.metadata.name), handBackPatch(target, tested, sts));
+      if (!tested && facts.held(target)) {
         const how = sts
           ? `run "kubectl patch statefulset/${target.metadata.name} -n ${ns} -p '{"spec":{"updateStrategy":{"rollingUpdate":{"partition":0}}}}'"`
           : `run "kubectl rollout resume deployment/${target.metadata.name} -n ${ns}"`;
