@@ -178,6 +178,10 @@ export class KubeClient implements ObjectClient {
     return new KubeClient(server, agent, e, userAgent);
   }
 
+  /**
+   * From client-node's KubeConfig (every auth form: exec plugins, auth providers). Its TLS settings
+   * and the user go into an Endpoint; headers are asked of client-node each time.
+   */
   static async fromKubeConfig(kc: KubeConfig, userAgent = 'sluice'): Promise<KubeClient> {
     const { KubeConfig: Config } = await import('@kubernetes/client-node');
     const cluster = kc.getCurrentCluster();
@@ -185,34 +189,29 @@ export class KubeClient implements ObjectClient {
     if (!cluster) throw new Error('kubeconfig has no current cluster; set current-context or pass --kubeconfig');
     const opts: https.RequestOptions = {};
     await kc.applyToHTTPSOptions(opts);
-    const server = new URL(cluster.server);
-    const agent =
-      server.protocol === 'https:'
-        ? new https.Agent({
-            keepAlive: true,
-            maxSockets: 32,
-            ca: opts.ca,
-            cert: opts.cert,
-            key: opts.key,
-            rejectUnauthorized: opts.rejectUnauthorized,
-            servername: cluster.tlsServerName,
-          })
-        : new http.Agent({ keepAlive: true, maxSockets: 32 });
     // The user alone, without the cluster's CA file: asked for headers again every few seconds, so a
     // rotated service-account token (re-read at most every minute by client-node, as client-go
     // does) or an expired exec-plugin token is picked up without a restart. Its cluster entry only
-    // satisfies client-node and never opens a connection (the agent above does, verifying TLS as
-    // the kubeconfig says), so it states no CA and asks for no verification.
+    // satisfies client-node and never opens a connection (the agent does, verifying TLS as the
+    // kubeconfig says), so it states no CA and asks for no verification.
     const config = new Config();
     config.loadFromClusterAndUser({ name: 'credentials', server: cluster.server, skipTLSVerify: true }, user ?? { name: 'anonymous' });
-    const credentials = {
-      headers: async () => {
-        const opts: https.RequestOptions = { headers: {} };
-        await config.applyToHTTPSOptions(opts);
-        return (opts.headers ?? {}) as Record<string, string>;
+    return KubeClient.fromEndpoint(
+      {
+        server: cluster.server,
+        ca: opts.ca,
+        cert: opts.cert,
+        key: opts.key,
+        skipTLSVerify: opts.rejectUnauthorized === false,
+        tlsServerName: cluster.tlsServerName,
+        headers: async () => {
+          const h: https.RequestOptions = { headers: {} };
+          await config.applyToHTTPSOptions(h);
+          return (h.headers ?? {}) as Record<string, string>;
+        },
       },
-    };
-    return new KubeClient(server, agent, credentials, userAgent);
+      userAgent,
+    );
   }
 
   /**

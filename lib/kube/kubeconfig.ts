@@ -5,6 +5,7 @@
 // handful of fields. So these forms are read here, and client-node is loaded only for a kubeconfig
 // that needs more (exec plugins, auth providers, several files in $KUBECONFIG): KubeClient.load.
 import fs from 'node:fs';
+import type { AgentOptions } from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,9 +13,10 @@ import YAML from 'yaml';
 
 export interface Endpoint {
   server: string;
-  ca?: Buffer;
-  cert?: Buffer;
-  key?: Buffer;
+  /** As node's TLS options take them (client-node's KubeConfig hands them over in these forms). */
+  ca?: AgentOptions['ca'];
+  cert?: AgentOptions['cert'];
+  key?: AgentOptions['key'];
   skipTLSVerify?: boolean;
   tlsServerName?: string;
   /** Authorization headers for the next request (a token file is read again each time). */
