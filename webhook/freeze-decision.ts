@@ -65,7 +65,7 @@ function marked(d: AdmittedDeployment, canary: string, stable: string): Admitted
 
 export function decideFreeze(req: AdmissionRequest, flags: FreezeFlags, ctx: FreezeContext = NO_CONTEXT): Decision {
   const { kind } = req;
-  const hold = kind.group === 'apps' && (req.subResource ?? '') === '' ? HOLDS[kind.kind] : undefined;
+  const hold = kind.group === 'apps' && (req.subResource ?? '') === '' ? HOLDS.get(kind.kind) : undefined;
   if (hold?.kind === 'Deployment' && req.operation === 'CREATE') return decideCreate(req, flags, ctx);
   if (req.operation !== 'UPDATE' || !hold) {
     return {

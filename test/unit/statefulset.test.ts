@@ -269,6 +269,17 @@ describe('StatefulSet freeze at admission', () => {
     assert.ok(d.kind === 'refused');
     assert.match(d.message, /StatefulSet podinfo\.fixtures.*OnDelete.*RollingUpdate/);
   });
+  it('passes an apps kind it does not hold, even one named like an object property', () => {
+    for (const kind of ['DaemonSet', 'constructor', 'toString', '__proto__']) {
+      const d = decideFreeze(
+        stsReview((r) => {
+          r.kind = { group: 'apps', version: 'v1', kind };
+        }),
+        flags,
+      );
+      assert.ok(d.kind === 'passed' && d.unexpected, kind);
+    }
+  });
   it('the controller’s own partition writes pass', () => {
     const d = decideFreeze(
       stsReview((r) => {
