@@ -47,10 +47,6 @@ function isDeployment(value: unknown): value is AdmittedDeployment {
   );
 }
 
-function paused(d: AdmittedDeployment): AdmittedDeployment {
-  return { ...d, spec: { ...d.spec, paused: true } };
-}
-
 /** `d` carrying what the webhook's objectSelector and the UPDATE freeze read. */
 function marked(d: AdmittedDeployment, canary: string, stable: string): AdmittedDeployment {
   return {
@@ -174,7 +170,7 @@ function decideCreate(req: AdmissionRequest, flags: FreezeFlags, ctx: FreezeCont
   }
   return {
     kind: 'frozen',
-    mutated: paused(marked(next, canary.name, stable)),
+    mutated: HOLDS.get('Deployment')!.freeze(marked(next, canary.name, stable)),
     warning:
       `sluice: ${name} recreated while ${serving} pod(s) of its stable revision ${shortRevision(stable)} still serve: ` +
       `created paused on them; revision ${shortRevision(nextRev)} will roll out through canary ${canary.name}`,

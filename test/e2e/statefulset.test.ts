@@ -399,19 +399,19 @@ describe('StatefulSet targets', () => {
         },
       });
       await client.create(at(R.deployments, opted), deploymentManifest(opted, 'web'));
-      const spec = (kinds?: string[]) => ({
+      // No workloadKinds: Deployments only, the default; patched in below.
+      const spec = {
         namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': opted } },
-        ...(kinds ? { workloadKinds: kinds } : {}),
         canaryTemplate: {
           service: { gatewayRefs: [{ name: 'cilium', namespace: 'cilium' }] },
           analysis: { interval: '3s', threshold: 2, maxWeight: 20, stepWeight: 10 },
         },
-      });
+      };
       await client.create(POLICY_REF, {
         apiVersion: 'sluice.dev/v1alpha1',
         kind: 'ClusterCanaryPolicy',
         metadata: { name: policyName },
-        spec: spec(),
+        spec,
       });
       // The Deployment's Canary shows the policy's pass has run: the StatefulSet's is not there.
       await waitFor(async () => (await client.find(at(CR.canaries, opted, 'web'))) ?? undefined, {
