@@ -37,6 +37,10 @@ export const annotations = {
   stableConfigs: `${GROUP}/stable-configs`,
   /** On the target's pod template: the config hash the primary pods run; changing it rolls them. Not part of the revision. */
   configRevision: `${GROUP}/config-revision`,
+  /** On a frozen DaemonSet: the user's own updateStrategy (JSON), set aside while OnDelete holds the template back. */
+  heldStrategy: `${GROUP}/held-update-strategy`,
+  /** On a DaemonSet under analysis: the nodes (comma-separated) whose pods run the candidate; written by the controller only. */
+  canaryNodes: `${GROUP}/canary-nodes`,
 } as const;
 
 export const values = {

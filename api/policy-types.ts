@@ -1,6 +1,7 @@
 // sluice.dev/v1alpha1 ClusterCanaryPolicy: which Deployments get a generated Canary, from what
 // template, and the limits every Canary in the covered namespaces must keep (docs/policy.md).
 import type { CanaryAnalysis, CanaryMetric, CanaryService, CanaryWebhook } from './flagger-types.js';
+import type { WorkloadKind } from './workload.js';
 import type { KubeObject } from '../lib/kube/client.js';
 import { GROUP } from './contract.js';
 
@@ -47,8 +48,8 @@ export interface ClusterCanaryPolicySpec {
   namespaceSelector?: LabelSelector;
   /** Selects workloads of the kinds in workloadKinds (Deployments only by default) by their labels. */
   deploymentSelector?: LabelSelector;
-  /** Which kinds the policy covers (docs/workloads.md); default Deployment only, so StatefulSets are opted in. */
-  workloadKinds?: ('Deployment' | 'StatefulSet')[];
+  /** Which kinds the policy covers (docs/workloads.md); default Deployment only, so StatefulSets and DaemonSets are opted in. */
+  workloadKinds?: WorkloadKind[];
   exclude?: { name: string; namespace?: string }[];
   canaryTemplate?: CanaryTemplate;
   constraints?: PolicyConstraints;

@@ -3,6 +3,7 @@
 // they had (currentRevision), and a pod below it that is recreated comes back on currentRevision.
 // So the canary is the highest ordinals, released by lowering the partition to 0, and rolled back
 // by raising it again and recreating the ordinals that took the candidate.
+import { canaryShare } from './canary-share.js';
 import type { RolloutProgress, StatefulSet } from './workload.js';
 
 /**
@@ -21,16 +22,8 @@ export const usesOnDelete = (s: { spec: { updateStrategy?: { type?: string } } }
 /** The StatefulSet controller has seen this generation: its status speaks of the current template. */
 export const statusIsCurrent = (s: StatefulSet) => (s.status?.observedGeneration ?? 0) >= (s.metadata.generation ?? 0);
 
-/**
- * How many of the highest ordinals run the candidate at a traffic weight: at least the weight's
- * share of the replicas (rounded up, so a canary pod never carries more than a primary pod's
- * load), at least one, and never every pod while there are two or more (the primary Service
- * must keep endpoints for the traffic it still gets).
- */
-export function canaryOrdinals(replicas: number, weight: number): number {
-  if (replicas <= 1) return replicas;
-  return Math.min(replicas - 1, Math.max(1, Math.ceil((replicas * weight) / 100)));
-}
+/** How many of the highest ordinals run the candidate at a traffic weight (api/canary-share.ts). */
+export const canaryOrdinals = (replicas: number, weight: number) => canaryShare(replicas, weight);
 
 /** The partition that puts `canary` ordinals on the candidate. */
 export const partitionFor = (replicas: number, canary: number) => Math.max(0, replicas - canary);

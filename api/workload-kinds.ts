@@ -3,8 +3,10 @@
 // machine, analysis, hooks, alerts, status) is the same for every kind (docs/workloads.md).
 import { R, type ResourceRef } from '../lib/kube/client.js';
 import { names, objectName } from './contract.js';
+import { daemonSetProgress, heldBySluice } from './daemonset.js';
 import { partitionOf, statefulSetProgress } from './statefulset.js';
 import {
+  type DaemonSet,
   type Deployment,
   type RolloutProgress,
   type StatefulSet,
@@ -40,5 +42,11 @@ export const KINDS: Record<WorkloadKind, KindFacts> = {
     progress: (w, t) => statefulSetProgress(w as StatefulSet, t),
     held: (w) => partitionOf(w as StatefulSet) > 0,
     candidateName: (target, ns) => `the canary ordinals of ${objectName(target, ns)}`,
+  },
+  DaemonSet: {
+    ref: R.daemonsets,
+    progress: (w, t) => daemonSetProgress(w as DaemonSet, t),
+    held: (w) => heldBySluice(w as DaemonSet),
+    candidateName: (target, ns) => `the pods on the canary nodes of ${objectName(target, ns)}`,
   },
 };

@@ -52,10 +52,36 @@ export type StatefulSet = KubeObject & {
   };
 };
 
+/** A DaemonSet's update strategy: RollingUpdate (its own rollout) or OnDelete (sluice's freeze). */
+export interface DaemonSetUpdateStrategy {
+  type?: string;
+  rollingUpdate?: { maxUnavailable?: number | string; maxSurge?: number | string } | null;
+}
+
+export type DaemonSet = KubeObject & {
+  spec: {
+    selector: { matchLabels?: Record<string, string>; matchExpressions?: unknown[] };
+    template: PodTemplate;
+    updateStrategy?: DaemonSetUpdateStrategy;
+    [k: string]: unknown;
+  };
+  status?: {
+    observedGeneration?: number;
+    /** Nodes that should run a pod of it. */
+    desiredNumberScheduled?: number;
+    currentNumberScheduled?: number;
+    /** Nodes whose pod runs the current template (its revision hash). */
+    updatedNumberScheduled?: number;
+    numberReady?: number;
+    numberAvailable?: number;
+    numberMisscheduled?: number;
+  };
+};
+
 /** The kinds a Canary's targetRef may name. */
-export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet'] as const;
+export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
 export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
-export type Workload = Deployment | StatefulSet;
+export type Workload = Deployment | StatefulSet | DaemonSet;
 
 export const isWorkloadKind = (k: string | undefined): k is WorkloadKind => (WORKLOAD_KINDS as readonly string[]).includes(k ?? '');
 

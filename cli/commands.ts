@@ -4,9 +4,9 @@ import { stringify as toYaml } from 'yaml';
 import { ACTION_KIND, ACTION_REF, ACTION_VERSION, type ActionVerb, type CanaryAction, VERB_MEANING } from '../api/canary-action.js';
 import { GROUP, objectName } from '../api/contract.js';
 import { CR, type Canary } from '../api/flagger-types.js';
-import { revisionOf, type StatefulSet, type Workload, type WorkloadKind } from '../api/workload.js';
+import { WORKLOAD_KINDS, revisionOf, type Workload, type WorkloadKind } from '../api/workload.js';
 import { KINDS } from '../api/workload-kinds.js';
-import { R, at, type KubeClient } from '../lib/kube/client.js';
+import { at, type KubeClient } from '../lib/kube/client.js';
 import { waitFor } from '../lib/wait.js';
 import { canaryOf, canaryView, findCanary, rolloutView, type RolloutView } from './rollout-view.js';
 import { type Paint, screen, table } from './screen.js';
@@ -144,29 +144,29 @@ export async function act(ctx: Context, verb: ActionVerb, name: string, reason: 
   return s.result === 'Applied' ? 0 : 1;
 }
 
-/** `NAME`, `deployment/NAME` or `statefulset/NAME` (kubectl's short forms too). */
+/** `NAME`, `deployment/NAME`, `statefulset/NAME` or `daemonset/NAME` (kubectl's short forms too). */
 function parseWorkload(arg: string): { kind?: WorkloadKind; name: string } {
   const [kind, name] = arg.includes('/') ? (arg.split('/', 2) as [string, string]) : [undefined, arg];
   if (kind === undefined) return { name };
   const k = kind.toLowerCase();
   if (['deployment', 'deployments', 'deploy'].includes(k)) return { kind: 'Deployment', name };
   if (['statefulset', 'statefulsets', 'sts'].includes(k)) return { kind: 'StatefulSet', name };
-  throw new UserError(`sluice manages Deployments and StatefulSets, not "${kind}"`);
+  if (['daemonset', 'daemonsets', 'ds'].includes(k)) return { kind: 'DaemonSet', name };
+  throw new UserError(`sluice manages Deployments, StatefulSets and DaemonSets, not "${kind}"`);
 }
 
-/** Why a Deployment or StatefulSet is frozen (or not), which revision is stable and which waits, and what to do. */
+/** Why a Deployment, StatefulSet or DaemonSet is frozen (or not), which revision is stable and which waits, and what to do. */
 export async function why(ctx: Context, workload: string): Promise<number> {
   const { kind: asked, name: deployment } = parseWorkload(workload);
   let kind: WorkloadKind = asked ?? 'Deployment';
-  let target: Workload | undefined = await ctx.client.find<Workload>(
-    at(kind === 'Deployment' ? R.deployments : R.statefulsets, ctx.namespace, deployment),
-  );
-  // A bare name: a Deployment first, as kubectl's own habits suggest, then a StatefulSet.
-  if (!target && asked === undefined) {
-    kind = 'StatefulSet';
-    target = await ctx.client.find<StatefulSet>(at(R.statefulsets, ctx.namespace, deployment));
+  let target: Workload | undefined;
+  // A bare name: a Deployment first, as kubectl's own habits suggest, then the other kinds.
+  for (const k of asked ? [asked] : WORKLOAD_KINDS) {
+    kind = k;
+    target = await ctx.client.find<Workload>(at(KINDS[k].ref, ctx.namespace, deployment));
+    if (target) break;
   }
-  if (!target) throw new UserError(`no ${asked ?? 'Deployment or StatefulSet'} "${deployment}" in namespace ${ctx.namespace}`);
+  if (!target) throw new UserError(`no ${asked ?? 'Deployment, StatefulSet or DaemonSet'} "${deployment}" in namespace ${ctx.namespace}`);
   const canary = await canaryOf(ctx.client, target, kind);
   const dname = `${kind} ${objectName(deployment, ctx.namespace)}`;
   const facts = KINDS[kind];
@@ -180,7 +180,9 @@ export async function why(ctx: Context, workload: string): Promise<number> {
       lines.push(
         kind === 'Deployment'
           ? `It is paused, but not by sluice: "kubectl rollout resume deployment/${deployment} ${n}" releases it.`
-          : `Its rolling update partition holds ordinals back, but not for sluice: set spec.updateStrategy.rollingUpdate.partition to 0 to release them.`,
+          : kind === 'StatefulSet'
+            ? `Its rolling update partition holds ordinals back, but not for sluice: set spec.updateStrategy.rollingUpdate.partition to 0 to release them.`
+            : `It updates OnDelete, set by sluice, which no longer manages it: set spec.updateStrategy.type to RollingUpdate to release it.`,
       );
     ctx.out(`${lines.join('\n')}\n`);
     return 0;
@@ -210,7 +212,9 @@ export async function why(ctx: Context, workload: string): Promise<number> {
     lines.push(
       kind === 'Deployment'
         ? `  Waiting: ${candidate}: in the Deployment's spec, kept off the primary pods until analysis releases it.`
-        : `  Waiting: ${candidate}: in the StatefulSet's spec, on its canary ordinals only (the partition holds the rest) until analysis releases it.`,
+        : kind === 'StatefulSet'
+          ? `  Waiting: ${candidate}: in the StatefulSet's spec, on its canary ordinals only (the partition holds the rest) until analysis releases it.`
+          : `  Waiting: ${candidate}: in the DaemonSet's spec, on its canary nodes only (OnDelete holds the rest, and sluice gives pods created elsewhere the stable template) until analysis releases it.`,
     );
   lines.push('What happens next, and what you can do:');
   const todo = (s: string) => lines.push(`  - ${s}`);
@@ -238,7 +242,7 @@ export const HELP = `kubectl sluice: watch and steer sluice's rollouts.
 usage:
   kubectl sluice get [NAME] [-w] [-o json|yaml]   one screen per Canary; -w redraws as it changes
   kubectl sluice list [-A]                        one line per Canary
-  kubectl sluice why [statefulset/]NAME           why a Deployment (or StatefulSet) is frozen, what is stable, what waits, what to do
+  kubectl sluice why [KIND/]NAME                  why a Deployment (StatefulSet, DaemonSet) is frozen, what is stable, what waits, what to do
 ${(Object.entries(VERB_MEANING) as [ActionVerb, string][]).map(([v, m]) => `  kubectl sluice ${v.padEnd(8)} NAME ${' '.repeat(22)}${m}`).join('\n')}
 
 flags:

@@ -4,8 +4,10 @@
 import { apexName, maxWeight, strategyOf } from '../api/canary-analysis.js';
 import { annotations as A, names, shortRevision } from '../api/contract.js';
 import { CR, type Canary, type CanaryCondition } from '../api/flagger-types.js';
-import { revisionOf, targetKind, type Deployment, type StatefulSet, type Workload } from '../api/workload.js';
+import { revisionOf, targetKind, type DaemonSet, type Deployment, type StatefulSet, type Workload } from '../api/workload.js';
 import { REVISION_LABEL } from '../api/statefulset.js';
+import { canaryNodesOf, nodeOfPod, nodesOf } from '../api/daemonset.js';
+import { KINDS } from '../api/workload-kinds.js';
 import { R, at, type KubeClient, type KubeObject } from '../lib/kube/client.js';
 
 export interface RevisionView {
@@ -130,7 +132,7 @@ export async function rolloutView(client: KubeClient, canary: Canary, now = new 
   const st = canary.status ?? {};
   const targetName = canary.spec.targetRef.name;
   const apex = apexName(canary);
-  if (targetKind(canary.spec.targetRef) === 'StatefulSet') return statefulSetView(client, canary, now);
+  if (targetKind(canary.spec.targetRef) !== 'Deployment') return ownPodsView(client, canary, now);
   const [target, copy, route, rsList, evList] = await Promise.all([
     client.find<Deployment>(at(R.deployments, ns, targetName)),
     client.find<Deployment>(at(R.deployments, ns, names.canaryDeployment(targetName))),
@@ -178,14 +180,16 @@ function withRouteAndEvents(view: RolloutView, canary: Canary, route: Route | un
 type Pod = KubeObject & { spec?: { containers?: { image?: string }[] }; status?: { conditions?: { type: string; status: string }[] } };
 
 /**
- * A StatefulSet's view: its pods are both primary and canary, told apart by the revision label
- * the StatefulSet controller puts on them (docs/workloads.md).
+ * The view of a target that is its own canary: a StatefulSet's pods are told apart by the revision
+ * label its controller puts on them, a DaemonSet's by whether their node is a canary node
+ * (docs/workloads.md).
  */
-async function statefulSetView(client: KubeClient, canary: Canary, now: Date): Promise<RolloutView> {
+async function ownPodsView(client: KubeClient, canary: Canary, now: Date): Promise<RolloutView> {
   const ns = canary.metadata.namespace!;
   const targetName = canary.spec.targetRef.name;
+  const kind = targetKind(canary.spec.targetRef) === 'DaemonSet' ? 'DaemonSet' : 'StatefulSet';
   const [target, route, evList] = await Promise.all([
-    client.find<StatefulSet>(at(R.statefulsets, ns, targetName)),
+    client.find<StatefulSet | DaemonSet>(at(KINDS[kind].ref, ns, targetName)),
     client.find<Route>(at(R.httproutes, ns, names.httpRoute(apexName(canary)))),
     client.list<Event>(at(R.events, ns), { fieldSelector: `involvedObject.kind=Canary,involvedObject.name=${canary.metadata.name}` }),
   ]);
@@ -194,16 +198,30 @@ async function statefulSetView(client: KubeClient, canary: Canary, now: Date): P
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
   const pods = target && selector ? (await client.list<Pod>(at(R.pods, ns), { labelSelector: selector })).items : [];
-  const current = target?.status?.currentRevision;
-  const update = target?.status?.updateRevision;
   const ready = (p: Pod) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-  const on = (rev: string | undefined) => pods.filter((p) => rev !== undefined && p.metadata.labels?.[REVISION_LABEL] === rev);
-  const primary = on(current);
-  const candidates = update === current ? [] : on(update);
+  let primary: Pod[];
+  let candidates: Pod[];
+  let total: number;
+  if (kind === 'DaemonSet') {
+    const ds = target as DaemonSet | undefined;
+    const nodes = ds ? canaryNodesOf(ds) : [];
+    const onCanaryNode = (p: Pod) => nodes.includes(nodeOfPod(p) ?? '');
+    primary = pods.filter((p) => !onCanaryNode(p));
+    candidates = pods.filter(onCanaryNode);
+    total = ds ? nodesOf(ds) : 0;
+  } else {
+    const sts = target as StatefulSet | undefined;
+    const current = sts?.status?.currentRevision;
+    const update = sts?.status?.updateRevision;
+    const on = (rev: string | undefined) => pods.filter((p) => rev !== undefined && p.metadata.labels?.[REVISION_LABEL] === rev);
+    primary = on(current);
+    candidates = update === current ? [] : on(update);
+    total = sts?.spec.replicas ?? 1;
+  }
   if (view.stable) view.stable.images = imagesOf(primary[0] ? { spec: primary[0].spec } : undefined);
   if (view.candidate && target) view.candidate.images = imagesOf(target.spec.template);
   view.pods = {
-    primary: { ready: primary.filter(ready).length, desired: (target?.spec.replicas ?? 1) - candidates.length },
+    primary: { ready: primary.filter(ready).length, desired: total - candidates.length },
     canary: { ready: candidates.filter(ready).length, desired: candidates.length },
   };
   return withRouteAndEvents(view, canary, route, evList.items, now);

@@ -15,7 +15,10 @@ import {
   type PodTemplate,
   type StatefulSet,
   type Workload,
+  type DaemonSet,
+  type DaemonSetUpdateStrategy,
 } from '../api/workload.js';
+import { FROZEN_STRATEGY, canaryNodeCount, heldBySluice, heldStrategyOf, nodesOf } from '../api/daemonset.js';
 import { FROZEN_PARTITION, canaryOrdinals, partitionFor, partitionOf, replicasOf } from '../api/statefulset.js';
 
 export interface DesiredTarget {
@@ -23,6 +26,10 @@ export interface DesiredTarget {
   paused: boolean;
   /** A StatefulSet's partition: 0 released, the canary's ordinals while analysed, FROZEN_PARTITION otherwise. */
   partition?: number;
+  /** A DaemonSet's update strategy when it must change: OnDelete frozen, its own strategy restored at the release. */
+  updateStrategy?: DaemonSetUpdateStrategy;
+  /** A DaemonSet's canary: how many of its nodes run the candidate (0 unless it is analysed); controller/daemonset-nodes.ts picks them. */
+  canaryNodes?: number;
   labels: Record<string, string>;
   /** null: the annotation must be absent. */
   annotations: Record<string, string | null>;
@@ -62,6 +69,7 @@ export function desiredState(
   tracked: TrackedNow = { snapshots: {}, hash: undefined },
 ): Desired {
   if (targetKind(canary.spec.targetRef) === 'StatefulSet') return statefulSetDesired(canary, status, target as StatefulSet);
+  if (targetKind(canary.spec.targetRef) === 'DaemonSet') return daemonSetDesired(canary, status, target as DaemonSet);
   const phase = status.phase ?? '';
   const active = facts(phase).copyActive;
   const revision = revisionOf(target, tracked.hash).id;
@@ -137,6 +145,47 @@ function statefulSetDesired(canary: Canary, status: CanaryStatus, target: Statef
   };
 }
 
+/**
+ * A DaemonSet's canary is its own pods on a share of its nodes (api/daemonset.ts): while the
+ * revision under test is analysed, as many nodes as the weight asks for; otherwise none. Frozen
+ * (its template not the released revision), it updates OnDelete, its own strategy set aside in an
+ * annotation (the webhook does this at admission; here it is done again should the webhook have
+ * been bypassed); released, its own strategy is back and its controller rolls every node.
+ */
+function daemonSetDesired(canary: Canary, status: CanaryStatus, target: DaemonSet): Desired {
+  const phase = status.phase ?? '';
+  const revision = revisionOf(target).id;
+  const released = releasedRevision(status);
+  const testing = facts(phase).copyActive && revision === status.lastAppliedSpec;
+  const canaryWeight = facts(phase).copyActive ? (status.canaryWeight ?? 0) : 0;
+  if (released === undefined || facts(phase).bootstrapping) return { canaryWeight, target: undefined };
+  const held = revision !== released;
+  const sluiceHolds = heldBySluice(target);
+  const annotations: Record<string, string | null> = {
+    [A.stableRevision]: templatePart(released)!,
+    [A.canary]: canary.metadata.name,
+    [A.promoting]: phase === 'Promoting' ? (status.lastAppliedSpec ?? null) : null,
+  };
+  let updateStrategy: DaemonSetUpdateStrategy | undefined;
+  if (held && !sluiceHolds) {
+    updateStrategy = FROZEN_STRATEGY;
+    annotations[A.heldStrategy] = JSON.stringify(target.spec.updateStrategy ?? { type: 'RollingUpdate' });
+  } else if (!held && sluiceHolds) {
+    updateStrategy = heldStrategyOf(target);
+    annotations[A.heldStrategy] = null;
+  }
+  return {
+    canaryWeight,
+    target: {
+      paused: held,
+      ...(updateStrategy ? { updateStrategy } : {}),
+      canaryNodes: held && testing ? canaryNodeCount(nodesOf(target), canaryWeight) : 0,
+      labels: { [L.managed]: values.managed },
+      annotations,
+    },
+  };
+}
+
 /** The merge patch that brings the target to `want`, or undefined when it already matches. */
 export function targetPatch(target: Workload, want: DesiredTarget): Record<string, unknown> | undefined {
   const labels: Record<string, string> = {};
@@ -161,7 +210,10 @@ export function targetPatch(target: Workload, want: DesiredTarget): Record<strin
   const spec: Record<string, unknown> = {};
   if (partition !== undefined) {
     if (partitionOf(target as StatefulSet) !== partition) spec.updateStrategy = { rollingUpdate: { partition } };
-  } else if (pausedNow !== want.paused) spec.paused = want.paused;
+  } else if (want.updateStrategy !== undefined) {
+    // Replaced whole: OnDelete takes no rollingUpdate, and a restored strategy is exactly the one set aside.
+    spec.updateStrategy = { rollingUpdate: null, ...want.updateStrategy };
+  } else if (want.canaryNodes === undefined && pausedNow !== want.paused) spec.paused = want.paused;
   if (Object.keys(tanns).length) spec.template = { metadata: { annotations: tanns } };
   if (Object.keys(spec).length) patch.spec = spec;
   return Object.keys(patch).length ? patch : undefined;

@@ -1,6 +1,7 @@
 // The objects a Canary generates (docs/design.md, "Objects"), built as plain manifests.
 // Pure: the reconciler compares them with what exists and writes only differences.
 import { annotations as A, labels as L, names, values, MANAGED_BY } from '../api/contract.js';
+import type { DaemonSetHashes } from './daemonset-nodes.js';
 import type { Canary } from '../api/flagger-types.js';
 import { FLAGGER_GROUP, FLAGGER_VERSION } from '../api/flagger-types.js';
 import type { Deployment, HorizontalPodAutoscaler, PodTemplate, StatefulSet, Workload } from '../api/workload.js';
@@ -97,14 +98,21 @@ export function service(canary: Canary, name: string, selector: Record<string, s
  * The primary, canary and apex Services. A Deployment's canary pods carry the copy's selector
  * (canarySelector); a StatefulSet's primary and canary pods are its own, told apart by the
  * revision the StatefulSet controller labels them with (undefined until its status speaks of the
- * current template: selecting by a stale revision would send traffic to the wrong pods).
+ * current template: selecting by a stale revision would send traffic to the wrong pods); a frozen
+ * DaemonSet's likewise, by the hashes of its ControllerRevisions (controller/daemonset-nodes.ts).
  */
-export function generatedServices(canary: Canary, target: Workload, kind: string = 'Deployment') {
+export function generatedServices(canary: Canary, target: Workload, kind: string = 'Deployment', hashes?: DaemonSetHashes) {
   const apex = apexName(canary);
   const selector = target.spec.selector.matchLabels ?? {};
   let primarySelector = selector;
   let candidateSelector = canarySelector(selector);
-  if (kind === 'StatefulSet') {
+  if (kind === 'DaemonSet') {
+    // Frozen (hashes given): by revision hash, once both revisions are recorded. At rest every
+    // pod runs the one revision: both select them all, as a StatefulSet's do.
+    if (hashes && (!hashes.stable || !hashes.candidate)) return undefined;
+    primarySelector = hashes ? { ...selector, [REVISION_LABEL]: hashes.stable! } : selector;
+    candidateSelector = hashes ? { ...selector, [REVISION_LABEL]: hashes.candidate! } : selector;
+  } else if (kind === 'StatefulSet') {
     const st = (target as StatefulSet).status;
     if (!statusIsCurrent(target as StatefulSet) || !st?.currentRevision || !st.updateRevision) return undefined;
     primarySelector = { ...selector, [REVISION_LABEL]: st.currentRevision };

@@ -23,7 +23,7 @@ import { POLICY_REF, type ClusterCanaryPolicy } from '../api/policy-types.js';
 import { WorkQueue } from './work-queue.js';
 import { ChecksInFlight, DEFAULT_CHECK_LIMITS } from './checks-in-flight.js';
 import { DEFAULT_DENIED_CIDRS, egress } from '../lib/egress-guard.js';
-import type { Deployment, HorizontalPodAutoscaler, StatefulSet } from '../api/workload.js';
+import type { DaemonSet, Deployment, HorizontalPodAutoscaler, StatefulSet } from '../api/workload.js';
 
 export const controllerProgram = {
   name: 'sluice controller',
@@ -104,6 +104,7 @@ export async function runController(argv: string[]): Promise<void> {
   const caches = {
     deployments: inf<Deployment>('deployments', R.deployments),
     statefulsets: inf<StatefulSet>('statefulsets', R.statefulsets),
+    daemonsets: inf<DaemonSet>('daemonsets', R.daemonsets),
     services: inf<KubeObject>('services', R.services),
     routes: inf<KubeObject>('httproutes', R.httproutes, `${L.managedBy}=${values.managedBy}`),
     hpas: inf<HorizontalPodAutoscaler>('hpas', R.hpas),
@@ -155,6 +156,7 @@ export async function runController(argv: string[]): Promise<void> {
     notifier,
     checks,
     listPods: async (ns, labelSelector) => (await client.list<KubeObject>(at(R.pods, ns), { labelSelector })).items,
+    listRevisions: async (ns, labelSelector) => (await client.list<KubeObject>(at(R.controllerrevisions, ns), { labelSelector })).items,
   });
   const queue = new WorkQueue(
     async (key) => {
@@ -198,6 +200,7 @@ export async function runController(argv: string[]): Promise<void> {
   const namespaceOf = (_t: unknown, o: KubeObject) => policyQueue.add(o.metadata.namespace!);
   caches.deployments.onChange(namespaceOf);
   caches.statefulsets.onChange(namespaceOf);
+  caches.daemonsets.onChange(namespaceOf);
   caches.hpas.onChange(namespaceOf);
   canaries.onChange(namespaceOf);
   // A Canary analysed within a policy's limits follows the policy's changes.
@@ -223,6 +226,7 @@ export async function runController(argv: string[]): Promise<void> {
       queueAll(canariesConcerned(kind, type, obj, old, canaries.items()));
   caches.deployments.onChange(wake('deployment'));
   caches.statefulsets.onChange(wake('statefulset'));
+  caches.daemonsets.onChange(wake('daemonset'));
   caches.services.onChange(wake('service'));
   caches.routes.onChange(wake('route'));
   caches.hpas.onChange(wake('hpa'));

@@ -17,13 +17,22 @@ import type { Logger } from '../lib/logger.js';
 import type { EventRecorder } from './event-recorder.js';
 import { TEMPLATE_HASH } from '../policy/generated-canary.js';
 import { planNamespace, type Coverage } from '../policy/selection.js';
-import type { Deployment, HorizontalPodAutoscaler, StatefulSet } from '../api/workload.js';
+import {
+  isWorkloadKind,
+  type DaemonSet,
+  type Deployment,
+  type HorizontalPodAutoscaler,
+  type StatefulSet,
+  type Workload,
+  type WorkloadKind,
+} from '../api/workload.js';
 
 export interface PolicyCaches {
   namespaces: ObjectCache<KubeObject>;
   policies: ObjectCache<ClusterCanaryPolicy>;
   deployments: ObjectCache<Deployment>;
   statefulsets: ObjectCache<StatefulSet>;
+  daemonsets: ObjectCache<DaemonSet>;
   canaries: ObjectCache<Canary>;
   hpas: ObjectCache<HorizontalPodAutoscaler>;
 }
@@ -51,6 +60,7 @@ export class PolicyReconciler {
       policies: c.policies.items(),
       deployments: inNamespace(c.deployments, ns),
       statefulsets: inNamespace(c.statefulsets, ns),
+      daemonsets: inNamespace(c.daemonsets, ns),
       canaries: inNamespace(c.canaries, ns),
       hpas: inNamespace(c.hpas, ns),
     });
@@ -80,8 +90,14 @@ export class PolicyReconciler {
       this.logger.info(
         `removed generated Canary ${objectName(canary.metadata.name, ns)}: no ClusterCanaryPolicy covers its Deployment any more`,
       );
-      const kind = canary.spec.targetRef.kind === 'StatefulSet' ? 'StatefulSet' : 'Deployment';
-      const target = (kind === 'StatefulSet' ? c.statefulsets : c.deployments).get(ns, canary.spec.targetRef.name);
+      const named = canary.spec.targetRef.kind ?? 'Deployment';
+      const kind: WorkloadKind = isWorkloadKind(named) ? named : 'Deployment';
+      const byKind: Record<WorkloadKind, ObjectCache<Workload>> = {
+        Deployment: c.deployments,
+        StatefulSet: c.statefulsets,
+        DaemonSet: c.daemonsets,
+      };
+      const target = byKind[kind].get(ns, canary.spec.targetRef.name);
       if (target) {
         await this.events
           .record(

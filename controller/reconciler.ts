@@ -27,10 +27,20 @@ import { MAX_HOOK_TIMEOUT_MS, callHook, hookPayload } from './hooks/call-hook.js
 import type { ChecksInFlight } from './checks-in-flight.js';
 import { egress } from '../lib/egress-guard.js';
 import type { Notifier } from './alerts/notifier.js';
-import { revisionOf, targetKind, type Deployment, type HorizontalPodAutoscaler, type StatefulSet, type Workload } from '../api/workload.js';
+import {
+  revisionOf,
+  targetKind,
+  type DaemonSet,
+  type Deployment,
+  type HorizontalPodAutoscaler,
+  type StatefulSet,
+  type Workload,
+} from '../api/workload.js';
+import { heldBySluice, heldStrategyOf } from '../api/daemonset.js';
 import { kindFacts } from '../api/workload-kinds.js';
 import { partitionOf } from '../api/statefulset.js';
 import { type PodLister, StatefulSetOrdinals } from './statefulset-ordinals.js';
+import { DaemonSetNodes, type DaemonSetHashes, type RevisionLister } from './daemonset-nodes.js';
 import { ConfigTracker, type ConfigObject, type Tracked } from './config-tracker.js';
 import type { Revision } from '../api/revision.js';
 import type { CanaryAction } from '../api/canary-action.js';
@@ -61,6 +71,7 @@ function stepOf(canary: Canary, revision: Revision | undefined): string {
 export interface Caches {
   deployments: ObjectCache<Deployment>;
   statefulsets: ObjectCache<StatefulSet>;
+  daemonsets: ObjectCache<DaemonSet>;
   services: ObjectCache<KubeObject & { spec?: Record<string, unknown> }>;
   routes: ObjectCache<KubeObject & { spec?: Record<string, unknown> }>;
   hpas: ObjectCache<HorizontalPodAutoscaler>;
@@ -91,6 +102,8 @@ export interface ReconcilerDeps {
   clock?: () => Date;
   /** Reads a StatefulSet's pods when one of its ordinals may need recreating (statefulset-ordinals.ts). */
   listPods?: PodLister;
+  /** Reads a DaemonSet's ControllerRevisions when its revisions' hashes are not known yet (daemonset-nodes.ts). */
+  listRevisions?: RevisionLister;
 }
 
 class NotLeader extends Error {}
@@ -105,6 +118,7 @@ export class Reconciler {
   private readonly announcer: Announcer;
   private readonly inbox: ActionInbox;
   private readonly ordinals: StatefulSetOrdinals;
+  private readonly daemonNodes: DaemonSetNodes;
   /** The only writer of the Canary's route (one implementation per route kind). */
   private readonly router: Router;
 
@@ -115,6 +129,7 @@ export class Reconciler {
     this.announcer = new Announcer(d.logger, d.notifier);
     this.inbox = new ActionInbox(d.client, d.caches.actions, d.events, d.logger, () => this.guard());
     this.ordinals = new StatefulSetOrdinals(d.client, d.listPods, d.logger, () => this.guard());
+    this.daemonNodes = new DaemonSetNodes(d.client, d.listPods, d.listRevisions, d.logger, () => this.guard());
   }
 
   private now(): Date {
@@ -263,7 +278,7 @@ export class Reconciler {
     return decision.requeueAfterMs === undefined ? {} : { requeueAfterMs: decision.requeueAfterMs };
   }
 
-  /** The Deployment or StatefulSet the Canary targets, from the cache of its kind. */
+  /** The Deployment, StatefulSet or DaemonSet the Canary targets, from the cache of its kind. */
   private targetOf(canary: Canary): Workload | undefined {
     const ns = canary.metadata.namespace;
     const name = canary.spec.targetRef.name;
@@ -272,6 +287,8 @@ export class Reconciler {
         return this.d.caches.deployments.get(ns, name);
       case 'StatefulSet':
         return this.d.caches.statefulsets.get(ns, name);
+      case 'DaemonSet':
+        return this.d.caches.daemonsets.get(ns, name);
       default:
         return undefined;
     }
@@ -368,7 +385,13 @@ export class Reconciler {
     await this.ownership.refuseForeign(canary, target, autoscaler, kind === 'Deployment');
     await this.ownership.adoptGenerated(canary);
     if (want.copy) await this.ensureCopy(canary, target as Deployment, copy, want.copy);
-    await this.ensureServices(canary, target);
+    // A frozen DaemonSet's primary and canary pods are told apart by their revisions' hashes.
+    const daemonSet = kind === 'DaemonSet' ? (target as DaemonSet) : undefined;
+    const hashes =
+      daemonSet && want.target?.paused
+        ? await this.daemonNodes.hashes(daemonSet, want.target.annotations[A.stableRevision] ?? undefined)
+        : undefined;
+    await this.ensureServices(canary, target, hashes);
     if (autoscaler) await this.ensureHpa(canary, autoscaler);
     await this.router.ensure(canary, status, want.canaryWeight);
     const idle = facts(status.phase).idle;
@@ -385,10 +408,11 @@ export class Reconciler {
         await this.d.client.patch(at(kindFacts(kind)!.ref, ns, target.metadata.name), patch);
         if (pausingBehindOurBack && target.metadata.labels?.[L.managed] === 'true') {
           // The webhook would have paused this write; reaching here means it was bypassed.
+          const paused = kind === 'Deployment';
           await this.d.events
             .record(canary, {
               type: 'Warning',
-              message: `${objectName(target.metadata.name, ns)} changed to revision ${shortRevision(revisionOf(target, tracked?.hash).id)} without being ${kind === 'StatefulSet' ? 'frozen' : 'paused'} (was the webhook bypassed?); ${kind === 'StatefulSet' ? 'froze' : 'paused'} it until analysis releases the revision`,
+              message: `${objectName(target.metadata.name, ns)} changed to revision ${shortRevision(revisionOf(target, tracked?.hash).id)} without being ${paused ? 'paused' : 'frozen'} (was the webhook bypassed?); ${paused ? 'paused' : 'froze'} it until analysis releases the revision`,
             })
             .catch(() => undefined);
         }
@@ -399,6 +423,12 @@ export class Reconciler {
     // come back on the stable revision.
     if (kind === 'StatefulSet' && want.target?.partition !== undefined)
       await this.ordinals.recreateStrays(target as StatefulSet, want.target.partition);
+    // A DaemonSet's canary nodes, and any pod on the wrong revision for its node: the canary nodes
+    // of a rolled-back revision, a pod admitted while the webhook was down.
+    if (daemonSet && want.target) {
+      if (hashes) await this.daemonNodes.converge(daemonSet, want.target.canaryNodes ?? 0, hashes);
+      else await this.daemonNodes.clear(daemonSet);
+    }
   }
 
   /** A name clash: said on the Canary (a Warning event, and its Promoted condition), retried calmly. */
@@ -454,9 +484,9 @@ export class Reconciler {
     await this.d.client.patch(at(R.deployments, ns, copy.metadata.name), ops, 'json');
   }
 
-  private async ensureServices(canary: Canary, target: Workload): Promise<void> {
+  private async ensureServices(canary: Canary, target: Workload, hashes?: DaemonSetHashes): Promise<void> {
     const ns = canary.metadata.namespace!;
-    const svcs = generatedServices(canary, target, targetKind(canary.spec.targetRef));
+    const svcs = generatedServices(canary, target, targetKind(canary.spec.targetRef), hashes);
     // A StatefulSet's Services select by revision: until its controller has seen the template, the
     // revisions it reports are not the ones to select (the selectors then stay as they are).
     if (!svcs) return;
@@ -509,17 +539,19 @@ export class Reconciler {
     if (facts && target && target.metadata.annotations?.[A.canary] === canary.metadata.name) {
       const stable = canary.status?.lastPromotedSpec;
       const tested = revisionOf(target).isReleased(stable);
-      const sts = kind === 'StatefulSet';
       // Conditional on what was read: a successor's bootstrap writing the same annotations
       // meanwhile makes this a conflict and a retry, never a lost write.
-      await this.d.client.patch(at(facts.ref, ns, target.metadata.name), handBackPatch(target, tested, sts));
+      await this.d.client.patch(at(facts.ref, ns, target.metadata.name), handBackPatch(target, tested, kind));
       if (!tested && facts.held(target)) {
-        const how = sts
-          ? `run "kubectl patch statefulset/${target.metadata.name} -n ${ns} -p '{"spec":{"updateStrategy":{"rollingUpdate":{"partition":0}}}}'"`
-          : `run "kubectl rollout resume deployment/${target.metadata.name} -n ${ns}"`;
+        const how =
+          kind === 'StatefulSet'
+            ? `run "kubectl patch statefulset/${target.metadata.name} -n ${ns} -p '{"spec":{"updateStrategy":{"rollingUpdate":{"partition":0}}}}'"`
+            : kind === 'DaemonSet'
+              ? `run "kubectl patch daemonset/${target.metadata.name} -n ${ns} -p '{"spec":{"updateStrategy":{"type":"RollingUpdate"}}}'" (it updates OnDelete until then: a pod recreated anywhere starts that revision)`
+              : `run "kubectl rollout resume deployment/${target.metadata.name} -n ${ns}"`;
         const warning = {
           type: 'Warning' as const,
-          message: `${objectName(target.metadata.name, ns)} stays ${sts ? 'frozen' : 'paused'} on revision ${shortRevision(revisionOf(target).id)}, which never passed analysis; ${how} to release it unanalysed, or revert its template`,
+          message: `${objectName(target.metadata.name, ns)} stays ${kind === 'Deployment' ? 'paused' : 'frozen'} on revision ${shortRevision(revisionOf(target).id)}, which never passed analysis; ${how} to release it unanalysed, or revert its template`,
         };
         // On the Deployment too: the Canary is about to disappear, the Deployment stays paused.
         await this.d.events.record(canary, warning).catch(() => undefined);
@@ -544,19 +576,28 @@ export class Reconciler {
  * Secrets before the snapshots are collected), and unpaused only if it holds a tested template.
  * Conditional on the resourceVersion read, so a concurrent writer makes it a retry.
  */
-export function handBackPatch(target: Workload, tested: boolean, statefulSet = false): Record<string, unknown> {
+export function handBackPatch(target: Workload, tested: boolean, kind: string = 'Deployment'): Record<string, unknown> {
   const spec: Record<string, unknown> = {};
+  const annotations: Record<string, null> = { [A.stableRevision]: null, [A.canary]: null, [A.promoting]: null, [A.stableConfigs]: null };
   if (target.spec.template.metadata?.annotations?.[A.configRevision] !== undefined)
     spec.template = { metadata: { annotations: { [A.configRevision]: null } } };
   // A StatefulSet's partition is sluice's while it manages it: handed back at 0 (every ordinal on
   // the template) once tested, left frozen otherwise.
-  if (tested && statefulSet && partitionOf(target as StatefulSet) !== 0) spec.updateStrategy = { rollingUpdate: { partition: 0 } };
-  if (tested && !statefulSet) spec.paused = false;
+  if (kind === 'StatefulSet') {
+    if (tested && partitionOf(target as StatefulSet) !== 0) spec.updateStrategy = { rollingUpdate: { partition: 0 } };
+  } else if (kind === 'DaemonSet') {
+    // Its own strategy back once tested; its canary nodes mean nothing without sluice's webhook.
+    annotations[A.canaryNodes] = null;
+    if (tested && heldBySluice(target)) {
+      spec.updateStrategy = { rollingUpdate: null, ...heldStrategyOf(target) };
+      annotations[A.heldStrategy] = null;
+    }
+  } else if (tested) spec.paused = false;
   return {
     metadata: {
       resourceVersion: target.metadata.resourceVersion,
       labels: { [L.managed]: null },
-      annotations: { [A.stableRevision]: null, [A.canary]: null, [A.promoting]: null, [A.stableConfigs]: null },
+      annotations,
     },
     ...(Object.keys(spec).length > 0 ? { spec } : {}),
   };

@@ -15,6 +15,7 @@ import {
   type Deployment,
   type HorizontalPodAutoscaler,
   type StatefulSet,
+  type DaemonSet,
   type Workload,
   type WorkloadKind,
   isWorkloadKind,
@@ -23,6 +24,13 @@ import {
 } from '../api/workload.js';
 import { KINDS, type KindFacts } from '../api/workload-kinds.js';
 import { canaryOrdinals, canaryOrdinalsProgress, statusIsCurrent, usesOnDelete } from '../api/statefulset.js';
+import {
+  canaryNodeCount,
+  canaryNodesProgress,
+  nodesOf,
+  ownOnDelete,
+  statusIsCurrent as daemonSetStatusIsCurrent,
+} from '../api/daemonset.js';
 import type { CanaryEvent, HookResult, HookResults, MetricResult } from './check-results.js';
 
 export interface Observed {
@@ -269,6 +277,11 @@ function candidate(x: Step): { runs: boolean; progress: ReturnType<typeof rollou
     const sts = x.target as StatefulSet;
     const want = canaryOrdinals(sts.spec.replicas ?? 1, x.st.canaryWeight ?? 0);
     return { runs: statusIsCurrent(sts), progress: canaryOrdinalsProgress(sts, want, threshold) };
+  }
+  if (x.kind === 'DaemonSet') {
+    const ds = x.target as DaemonSet;
+    const want = canaryNodeCount(nodesOf(ds), x.st.canaryWeight ?? 0);
+    return { runs: daemonSetStatusIsCurrent(ds), progress: canaryNodesProgress(ds, want, threshold) };
   }
   const copy = x.copy;
   const runs =
@@ -593,7 +606,10 @@ export function decide(
   const target = observed.target;
   const kind = targetKind(canary.spec.targetRef);
   if (!isWorkloadKind(kind)) {
-    return blocked('TargetNotSupported', `targetRef kind ${kind} is not supported; sluice manages Deployments and StatefulSets`);
+    return blocked(
+      'TargetNotSupported',
+      `targetRef kind ${kind} is not supported; sluice manages Deployments, StatefulSets and DaemonSets`,
+    );
   }
   if (!target || !observed.revision)
     return blocked('TargetNotFound', `target ${kind} ${tname} not found; create it or correct spec.targetRef`);
@@ -601,6 +617,12 @@ export function decide(
     return blocked(
       'TargetNotSupported',
       `${tname} updates OnDelete: sluice freezes a StatefulSet with its rolling update partition; set spec.updateStrategy.type to RollingUpdate`,
+    );
+  }
+  if (kind === 'DaemonSet' && ownOnDelete(target as DaemonSet)) {
+    return blocked(
+      'TargetNotSupported',
+      `${tname} updates OnDelete: a release could not roll the tested template onto its nodes; set spec.updateStrategy.type to RollingUpdate`,
     );
   }
   if (Object.keys(target.spec.selector.matchLabels ?? {}).length === 0) {

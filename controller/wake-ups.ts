@@ -2,14 +2,14 @@
 // Generated objects carry their Canary's name in a label; targets and autoscalers are found
 // through the Canaries that reference them. A change that touched only the status of a generated
 // object or an autoscaler (a gateway's route status, an HPA's metrics) cannot change a decision
-// and wakes nobody; a Deployment's or StatefulSet's status can (its rollout), so it always wakes
+// and wakes nobody; a target's status can (its rollout), so it always wakes
 // its Canary.
 import { labels as L } from '../api/contract.js';
 import type { Canary } from '../api/flagger-types.js';
 import type { KubeObject } from '../lib/kube/client.js';
 import { type ChangeType, changedBeyondStatus } from '../lib/kube/informer.js';
 
-export type WatchedKind = 'deployment' | 'statefulset' | 'service' | 'route' | 'hpa';
+export type WatchedKind = 'deployment' | 'statefulset' | 'daemonset' | 'service' | 'route' | 'hpa';
 
 const keyOf = (o: KubeObject) => `${o.metadata.namespace}/${o.metadata.name}`;
 
@@ -17,8 +17,12 @@ const keyOf = (o: KubeObject) => `${o.metadata.namespace}/${o.metadata.name}`;
 const REFERENCE: Partial<Record<WatchedKind, (c: Canary) => string | undefined>> = {
   deployment: (c) => ((c.spec.targetRef?.kind ?? 'Deployment') === 'Deployment' ? c.spec.targetRef?.name : undefined),
   statefulset: (c) => (c.spec.targetRef?.kind === 'StatefulSet' ? c.spec.targetRef.name : undefined),
+  daemonset: (c) => (c.spec.targetRef?.kind === 'DaemonSet' ? c.spec.targetRef.name : undefined),
   hpa: (c) => c.spec.autoscalerRef?.name,
 };
+
+/** Kinds a Canary targets: their status is their rollout, so a status change wakes the Canary. */
+const TARGETS: ReadonlySet<WatchedKind> = new Set(['deployment', 'statefulset', 'daemonset']);
 
 export function canariesConcerned(
   kind: WatchedKind,
@@ -27,7 +31,7 @@ export function canariesConcerned(
   old: KubeObject | undefined,
   canaries: Canary[],
 ): string[] {
-  if (kind !== 'deployment' && kind !== 'statefulset' && type === 'MODIFIED' && !changedBeyondStatus(old, obj)) return [];
+  if (!TARGETS.has(kind) && type === 'MODIFIED' && !changedBeyondStatus(old, obj)) return [];
   const owner = obj.metadata.labels?.[L.canaryName];
   const byLabel = owner ? [`${obj.metadata.namespace}/${owner}`] : [];
   const refOf = REFERENCE[kind];

@@ -1,6 +1,7 @@
 // The Canary a ClusterCanaryPolicy generates for one Deployment. Pure; the namespace pass compares
 // its template hash with the live one and writes only when they differ.
 import crypto from 'node:crypto';
+import type { WorkloadKind } from '../api/workload.js';
 import { GROUP, labels as L, MANAGED_BY } from '../api/contract.js';
 import { FLAGGER_GROUP, FLAGGER_VERSION, type Canary, type CanarySpec } from '../api/flagger-types.js';
 import { POLICY_KIND, POLICY_VERSION, type ClusterCanaryPolicy } from '../api/policy-types.js';
@@ -36,7 +37,7 @@ export function generatedCanary(
   policy: ClusterCanaryPolicy,
   d: Workload,
   hpas: HorizontalPodAutoscaler[],
-  kind: 'Deployment' | 'StatefulSet' = 'Deployment',
+  kind: WorkloadKind = 'Deployment',
 ): GeneratedCanary {
   const tpl = policy.spec.canaryTemplate ?? {};
   const { hostPattern, ...service } = structuredClone(tpl.service ?? {});
@@ -46,7 +47,7 @@ export function generatedCanary(
   }
   const hosts = [...(service.hosts ?? []), ...(hostPattern ? [expandHost(hostPattern, d)] : [])];
   // The Deployment's own autoscaler keeps working on the primary; the canary copy gets a copy of it.
-  // A StatefulSet has no copy: its autoscaler scales it as it is.
+  // A StatefulSet or DaemonSet has no copy: an autoscaler scales it as it is (a DaemonSet none).
   const hpa = hpas.find(
     (h) =>
       kind === 'Deployment' &&

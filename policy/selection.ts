@@ -5,7 +5,7 @@ import { labels as L, values } from '../api/contract.js';
 import type { Canary } from '../api/flagger-types.js';
 import { POLICY_KIND, type ClusterCanaryPolicy, type PolicyProblem } from '../api/policy-types.js';
 import type { KubeObject } from '../lib/kube/client.js';
-import type { Deployment, HorizontalPodAutoscaler, StatefulSet, Workload } from '../api/workload.js';
+import type { DaemonSet, Deployment, HorizontalPodAutoscaler, StatefulSet, Workload, WorkloadKind } from '../api/workload.js';
 import { policyViolations } from './constraints.js';
 import { generatedCanary } from './generated-canary.js';
 import { selectorMatches } from './label-selector.js';
@@ -23,7 +23,7 @@ export const isSluiceWorkload = (d: Workload) =>
   d.metadata.labels?.[L.role] === values.canaryRole || d.metadata.labels?.[L.managedBy] === values.managedBy;
 
 /** Whether the policy covers workload `d` of `kind` (Deployments unless spec.workloadKinds says otherwise). */
-export function selectsDeployment(p: ClusterCanaryPolicy, d: Workload, kind: 'Deployment' | 'StatefulSet' = 'Deployment'): boolean {
+export function selectsDeployment(p: ClusterCanaryPolicy, d: Workload, kind: WorkloadKind = 'Deployment'): boolean {
   if (isSluiceWorkload(d) || d.metadata.deletionTimestamp) return false;
   if (!(p.spec.workloadKinds ?? ['Deployment']).includes(kind)) return false;
   if ((p.spec.exclude ?? []).some((x) => x.name === d.metadata.name && (x.namespace === undefined || x.namespace === d.metadata.namespace)))
@@ -66,6 +66,8 @@ export interface NamespaceInput {
   deployments: Deployment[];
   /** StatefulSets of the namespace: covered by policies that list them in spec.workloadKinds. */
   statefulsets?: StatefulSet[];
+  /** DaemonSets of the namespace, likewise. */
+  daemonsets?: DaemonSet[];
   canaries: Canary[];
   hpas: HorizontalPodAutoscaler[];
 }
@@ -79,9 +81,10 @@ export function planNamespace(input: NamespaceInput): NamespacePlan {
   const explicit = live.filter((c) => !isGenerated(c));
   const desired: NamespacePlan['desired'] = [];
 
-  const workloads: ['Deployment' | 'StatefulSet', Workload][] = [
-    ...input.deployments.map((d): ['Deployment', Workload] => ['Deployment', d]),
-    ...(input.statefulsets ?? []).map((s): ['StatefulSet', Workload] => ['StatefulSet', s]),
+  const workloads: [WorkloadKind, Workload][] = [
+    ...input.deployments.map((d): [WorkloadKind, Workload] => ['Deployment', d]),
+    ...(input.statefulsets ?? []).map((s): [WorkloadKind, Workload] => ['StatefulSet', s]),
+    ...(input.daemonsets ?? []).map((s): [WorkloadKind, Workload] => ['DaemonSet', s]),
   ];
   for (const [kind, d] of workloads) {
     const key = `${d.metadata.namespace}/${d.metadata.name}`;
@@ -109,12 +112,10 @@ export function planNamespace(input: NamespaceInput): NamespacePlan {
       );
       continue;
     }
-    if (desired.some((x) => x.canary.metadata.name === d.metadata.name)) {
-      problem(
-        policy,
-        key,
-        `a Deployment and a StatefulSet are both named ${d.metadata.name}; the policy covers the Deployment, exclude one of them`,
-      );
+    const first = desired.find((x) => x.canary.metadata.name === d.metadata.name);
+    if (first) {
+      const kept = first.canary.spec.targetRef.kind ?? 'Deployment';
+      problem(policy, key, `a ${kept} and a ${kind} are both named ${d.metadata.name}; the policy covers the ${kept}, exclude one of them`);
       continue;
     }
     const built = generatedCanary(policy, d, input.hpas, kind);

@@ -2,6 +2,7 @@
 // waits on the apiserver: for /validate, Namespaces (their labels decide which policies hold),
 // ClusterCanaryPolicies and Canaries (whether the owner of a target's lock still exists); for
 // /mutate-pod, managed Deployments (the config snapshots their primary pods are pinned to); for
+// /mutate-daemon-pod, managed DaemonSets (whether they are frozen, their canary nodes); for
 // /mutate on CREATE, Canaries (which Deployment they target, its stable revision) and ReplicaSets
 // (whether a recreated Deployment's predecessor still has pods serving).
 import { labels as L, annotations as A, values } from '../api/contract.js';
@@ -14,6 +15,8 @@ import { policiesForNamespace } from '../policy/selection.js';
 
 import type { ValidateContext } from './validate-decision.js';
 import type { FreezeContext } from './freeze-decision.js';
+import { type DaemonPodSources, type DaemonSetFacts, daemonSetFacts } from './daemon-pod-decision.js';
+import type { DaemonSetReads } from './daemon-set-reads.js';
 
 /** What the webhook keeps of a ReplicaSet: enough to say whose it is and whether its pods serve. */
 export type SlimReplicaSet = KubeObject & { status: { readyReplicas: number } };
@@ -75,6 +78,14 @@ export function slimManaged(d: KubeObject): KubeObject {
   };
 }
 
+/** What the webhook keeps of a managed DaemonSet: the facts its pods' admission reads. */
+export type SlimDaemonSet = KubeObject & { facts: DaemonSetFacts };
+
+export function slimDaemonSet(d: KubeObject & { spec?: { template?: unknown } }): SlimDaemonSet {
+  const m = d.metadata;
+  return { metadata: { name: m.name, namespace: m.namespace, resourceVersion: m.resourceVersion }, facts: daemonSetFacts(d) };
+}
+
 /** The caches admission answers from (informers in the webhook, an in-memory cluster in unit tests). */
 export interface AdmissionSources {
   namespaces: ObjectCache<KubeObject>;
@@ -82,6 +93,8 @@ export interface AdmissionSources {
   canaries: ObjectCache<Canary>;
   /** Deployments labelled as managed. */
   managed: ObjectCache<KubeObject>;
+  /** DaemonSets labelled as managed. */
+  daemonSets: ObjectCache<SlimDaemonSet>;
   replicaSets: ObjectCache<SlimReplicaSet>;
   /** Whether every cache has listed once; before that, answers that need them are "unknown". */
   synced: () => boolean;
@@ -101,6 +114,11 @@ export function informerSources(client: KubeClient, logger: Logger): AdmissionSo
       labelSelector: `${L.managed}=${values.managed}`,
       transform: slimManaged,
     }),
+    daemonSets: new Informer<SlimDaemonSet>(client, R.daemonsets, {
+      onError: onError('daemonsets'),
+      labelSelector: `${L.managed}=${values.managed}`,
+      transform: slimDaemonSet,
+    }),
     replicaSets: new Informer<SlimReplicaSet>(client, R.replicasets, { onError: onError('replicasets'), transform: slimReplicaSet }),
   };
   const all = Object.values(informers);
@@ -114,7 +132,11 @@ export function informerSources(client: KubeClient, logger: Logger): AdmissionSo
 }
 
 export class AdmissionCache {
-  constructor(private readonly sources: AdmissionSources) {}
+  constructor(
+    private readonly sources: AdmissionSources,
+    /** The apiserver reads for a frozen DaemonSet's pods (none given: they pass as the cache says). */
+    private readonly reads?: Pick<DaemonSetReads, 'fresh' | 'revisions'>,
+  ) {}
 
   /** Starts the informers without waiting; `synced` says when answers are complete. */
   start(): void {
@@ -157,6 +179,14 @@ export class AdmissionCache {
     policiesFor: (namespace) =>
       this.synced ? policiesForNamespace(this.sources.policies.items(), this.sources.namespaces.get(undefined, namespace)) : undefined,
     canaryExists: (namespace, name) => !this.synced || this.sources.canaries.get(namespace, name) !== undefined,
+  };
+
+  readonly daemonPods: DaemonPodSources = {
+    managed: (namespace, name) => this.sources.daemonSets.get(namespace, name)?.facts,
+    fresh: (namespace, name) =>
+      this.reads ? this.reads.fresh(namespace, name) : Promise.resolve(this.daemonPods.managed(namespace, name)),
+    revisions: (namespace, uid, need, selector) =>
+      this.reads ? this.reads.revisions(namespace, uid, need, selector) : Promise.resolve([]),
   };
 
   /** refKey → snapshot for a managed Deployment's primary pods, from its annotation. */

@@ -6,6 +6,7 @@ import { decideFreeze, type DecisionKind, type FreezeContext, type FreezeFlags }
 import { decideValidate, type ValidateContext } from './validate-decision.js';
 import { decidePin } from './pin-decision.js';
 import { decideStamp } from './action-stamp.js';
+import { type DaemonPodSources, decideDaemonPod } from './daemon-pod-decision.js';
 import { reviewShapeProblem } from './admission-schema.js';
 
 export class BadReviewError extends Error {}
@@ -24,7 +25,7 @@ export function parseReview(body: unknown): AdmissionRequest {
 
 export interface Answer {
   review: AdmissionReview;
-  decision: DecisionKind | 'allowed' | 'denied' | 'pinned' | 'stamped' | 'error';
+  decision: DecisionKind | 'allowed' | 'denied' | 'pinned' | 'stamped' | 'stable-template' | 'error';
   note: string;
   /** Worth logging at info even though it passed. */
   notable?: boolean;
@@ -150,6 +151,27 @@ export function answerPin(
     subject,
     notable: changed,
   };
+}
+
+export async function answerDaemonPod(req: AdmissionRequest, sources: DaemonPodSources): Promise<Answer> {
+  const subject = subjectOf(req);
+  let d;
+  try {
+    d = await decideDaemonPod(req, sources);
+  } catch (err) {
+    // Admitting it as it is could start an untested template on a node outside the canary; the
+    // DaemonSet controller retries the create.
+    return failed(req, subject, `sluice could not check the revision of DaemonSet pod ${subject}: ${(err as Error).message}`);
+  }
+  if ('refused' in d)
+    return {
+      review: wrap({ uid: req.uid, allowed: false, status: { code: d.code, message: d.message } }),
+      decision: 'denied',
+      note: d.message,
+      subject,
+    };
+  if (!d.swapped) return { review: wrap({ uid: req.uid, allowed: true }), decision: 'passed', note: d.reason, subject };
+  return { review: wrap(allowedAs(req, d.pod).response), decision: 'stable-template', note: d.note, subject, notable: true };
 }
 
 export function answerStamp(req: AdmissionRequest): Answer {

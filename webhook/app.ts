@@ -2,7 +2,17 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../lib/logger.js';
-import { BadReviewError, answerMutate, answerPin, answerStamp, answerValidate, parseReview, type Answer } from './admission-review.js';
+import {
+  BadReviewError,
+  answerDaemonPod,
+  answerMutate,
+  answerPin,
+  answerStamp,
+  answerValidate,
+  parseReview,
+  type Answer,
+} from './admission-review.js';
+import type { DaemonPodSources } from './daemon-pod-decision.js';
 import type { AdmissionRequest } from './admission-types.js';
 import type { ValidateContext } from './validate-decision.js';
 import type { FreezeContext, FreezeFlags } from './freeze-decision.js';
@@ -16,6 +26,8 @@ export interface AppOptions {
   freeze?: FreezeContext;
   /** For /mutate-pod: the config snapshots a managed Deployment's primary pods are pinned to. */
   pins?: (namespace: string, deployment: string) => Record<string, string> | undefined;
+  /** For /mutate-daemon-pod: managed DaemonSets and their revisions. */
+  daemonPods?: DaemonPodSources;
   metrics: WebhookMetrics;
   logger: Logger;
   /** Readiness: true once a serving certificate is loaded and the policy caches are filled. */
@@ -50,23 +62,31 @@ export function createApp(opts: AppOptions): express.Express {
   const json = express.json({ limit: opts.bodyLimit ?? '4mb', type: () => true, strict: false });
 
   // Both endpoints: parse, decide (pure), log what matters, answer, measure.
-  const review = (path: 'mutate' | 'validate' | 'mutate-pod' | 'mutate-action', decide: (r: AdmissionRequest) => Answer) => {
+  // Every decision but one answers from memory; a frozen DaemonSet's pod may need a read.
+  const review = (
+    path: 'mutate' | 'validate' | 'mutate-pod' | 'mutate-daemon-pod' | 'mutate-action',
+    decide: (r: AdmissionRequest) => Answer | Promise<Answer>,
+  ) => {
     app.post(`/${path}`, (req, res, next) => {
       const started = performance.now();
       res.locals.started = started;
       res.locals.endpoint = path;
       json(req, res, (err?: unknown) => {
         if (err) return next(err);
-        let request;
-        let answer;
+        let request: AdmissionRequest;
+        let decided;
         try {
           request = parseReview(req.body);
           // This callback runs outside express's own error handling: whatever throws here must
           // reach the error handler below, or it would end the process.
-          answer = decide(request);
+          decided = decide(request);
         } catch (e) {
           return next(e);
         }
+        if (decided instanceof Promise) decided.then((a) => send(request, a), next);
+        else send(request, decided);
+      });
+      const send = (request: AdmissionRequest, answer: Answer) => {
         const quiet = answer.decision === 'passed' || answer.decision === 'allowed';
         const level = answer.decision === 'error' ? 'error' : quiet && !answer.notable ? 'debug' : 'info';
         // Most reviews pass; building a log entry nobody keeps would be paid on every one of them.
@@ -81,13 +101,19 @@ export function createApp(opts: AppOptions): express.Express {
         }
         res.json(answer.review);
         opts.metrics.observe(path, answer.decision, (performance.now() - started) / 1000);
-      });
+      };
     });
   };
   review('mutate', (r) => answerMutate(r, opts.flags, opts.freeze));
   review('validate', (r) => answerValidate(r, { ...opts.validation, controllerUsers: opts.flags.controllerUsers }));
   review('mutate-pod', (r) => answerPin(r, opts.pins ?? (() => undefined)));
   review('mutate-action', answerStamp);
+  const noDaemonSets: DaemonPodSources = {
+    managed: () => undefined,
+    fresh: async () => undefined,
+    revisions: async () => [],
+  };
+  review('mutate-daemon-pod', (r) => answerDaemonPod(r, opts.daemonPods ?? noDaemonSets));
 
   // Bad input: a clear message and a 4xx status, never a crash or a hang.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {

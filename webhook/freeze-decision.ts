@@ -67,7 +67,7 @@ export function decideFreeze(req: AdmissionRequest, flags: FreezeFlags, ctx: Fre
     return {
       kind: 'passed',
       unexpected: true,
-      reason: `not a CREATE of an apps Deployment or an UPDATE of an apps Deployment or StatefulSet (${req.operation} ${kind.group}/${kind.version} ${kind.kind}${req.subResource ? `/${req.subResource}` : ''}); passed unchanged, check the webhook configuration's rules`,
+      reason: `not a CREATE of an apps Deployment or an UPDATE of an apps Deployment, StatefulSet or DaemonSet (${req.operation} ${kind.group}/${kind.version} ${kind.kind}${req.subResource ? `/${req.subResource}` : ''}); passed unchanged, check the webhook configuration's rules`,
     };
   }
   if (!isDeployment(req.object) || !isDeployment(req.oldObject)) {
@@ -99,7 +99,7 @@ export function decideFreeze(req: AdmissionRequest, flags: FreezeFlags, ctx: Fre
     };
   }
   if (templateChanged && !released) {
-    const why = hold.unfreezable?.(next);
+    const why = hold.unfreezable?.(next, prev);
     if (why) {
       return {
         kind: 'refused',
@@ -109,7 +109,7 @@ export function decideFreeze(req: AdmissionRequest, flags: FreezeFlags, ctx: Fre
     }
     return {
       kind: 'frozen',
-      mutated: hold.freeze(next),
+      mutated: hold.freeze(next, prev),
       warning: `sluice: ${name} frozen at revision ${shortRevision(stable)}; revision ${shortRevision(nextRev)} will roll out through canary ${canary}`,
     };
   }

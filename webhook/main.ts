@@ -9,6 +9,7 @@ import { createLogger } from '../lib/logger.js';
 import { createApp } from './app.js';
 import { AdmissionCache, informerSources } from './admission-cache.js';
 import { WebhookMetrics } from './metrics.js';
+import { DaemonSetReads } from './daemon-set-reads.js';
 import { FileCertificates, SecretCertificates, type CertificateSource } from '../certs/serving-certificates.js';
 import { SecretStore } from '../certs/secret-store.js';
 import { DEFAULT_POLICY } from '../certs/rotation-plan.js';
@@ -17,7 +18,7 @@ import type { InjectionTarget } from '../certs/ca-bundle-injector.js';
 export const webhookProgram = {
   name: 'sluice webhook',
   summary:
-    'The admission server: freezes template changes of managed Deployments and StatefulSets (/mutate), checks Canaries against cluster policy (/validate), pins primary pods to released configs (/mutate-pod), records who asked for a CanaryAction (/mutate-action).',
+    'The admission server: freezes template changes of managed Deployments, StatefulSets and DaemonSets (/mutate), checks Canaries against cluster policy (/validate), pins primary pods to released configs (/mutate-pod), gives the pods of a frozen DaemonSet off its canary nodes the stable template (/mutate-daemon-pod), records who asked for a CanaryAction (/mutate-action).',
   options: {
     kubeconfig: { type: 'string', help: 'kubeconfig file; without it, $KUBECONFIG, then the in-cluster service account' },
     'in-cluster-root': {
@@ -106,7 +107,7 @@ export async function runWebhook(argv: string[]): Promise<void> {
   const logger = createLogger('webhook');
   const metrics = new WebhookMetrics();
   const client = await KubeClient.load(flags.kubeconfig, 'sluice-webhook', flags['in-cluster-root']);
-  const cache = new AdmissionCache(informerSources(client, logger));
+  const cache = new AdmissionCache(informerSources(client, logger), new DaemonSetReads((m, p, o) => client.request(m, p, o)));
   cache.start();
   let source: CertificateSource;
   if (flags['tls-cert-file'] && flags['tls-key-file']) {
@@ -134,6 +135,7 @@ export async function runWebhook(argv: string[]): Promise<void> {
     validation: cache.context,
     freeze: cache.freeze,
     pins: cache.pins,
+    daemonPods: cache.daemonPods,
     metrics,
     logger,
     // Ready once it can serve TLS and its policy answers are complete; not while draining.

@@ -6,6 +6,7 @@ import { annotations as A, isManagedRule, labels as L, objectName, values } from
 import type { CanarySpec } from '../api/flagger-types.js';
 import type { ClusterCanaryPolicy } from '../api/policy-types.js';
 import { policyViolations } from '../policy/constraints.js';
+import { isWorkloadKind } from '../api/workload.js';
 
 import type { AdmissionRequest } from './admission-types.js';
 
@@ -23,7 +24,7 @@ export type Verdict =
 
 /** Labels that tie a generated object to its Canary (generated-objects.ts writes them). */
 const GENERATED_LABELS = [L.managedBy, L.canaryName, L.role];
-const TARGET_ANNOTATIONS = [A.stableRevision, A.canary, A.promoting, A.stableConfigs];
+const TARGET_ANNOTATIONS = [A.stableRevision, A.canary, A.promoting, A.stableConfigs, A.canaryNodes];
 
 interface Meta {
   name?: string;
@@ -61,8 +62,7 @@ export function decideValidate(req: AdmissionRequest, ctx: ValidateContext): Ver
   if (old.metadata?.labels?.[L.managedBy] === values.managedBy && generatedBy) {
     return generatedObject(req.kind.kind, obj, old, ns, name, generatedBy);
   }
-  if ((req.kind.kind === 'Deployment' || req.kind.kind === 'StatefulSet') && old.metadata?.labels?.[L.managed] === 'true')
-    return target(req.kind.kind, obj, old, ns, name, ctx);
+  if (isWorkloadKind(req.kind.kind) && old.metadata?.labels?.[L.managed] === 'true') return target(req.kind.kind, obj, old, ns, name, ctx);
   return allow('not an object sluice keeps');
 }
 

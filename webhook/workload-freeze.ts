@@ -1,19 +1,21 @@
 // How each workload kind is held at admission (docs/workloads.md): what "frozen" means for it,
 // and which write would loosen the hold. webhook/freeze-decision.ts decides when; this says how.
+import { annotations as A } from '../api/contract.js';
+import { FROZEN_STRATEGY, heldBySluice, ownOnDelete } from '../api/daemonset.js';
 import { FROZEN_PARTITION, usesOnDelete } from '../api/statefulset.js';
 import type { AdmittedDeployment, StatefulSetUpdateStrategy } from '../api/workload.js';
 
 export interface FreezeHold {
   /** How messages name the kind. */
   kind: string;
-  /** The object as admitted when its template changes to an untested revision. */
-  freeze(next: AdmittedDeployment): AdmittedDeployment;
+  /** The object as admitted when its template changes to an untested revision (`prev`: the stored one, on an UPDATE). */
+  freeze(next: AdmittedDeployment, prev?: AdmittedDeployment): AdmittedDeployment;
   /** This write would let the untested template reach more pods than the stored object does. */
   loosens(next: AdmittedDeployment, prev: AdmittedDeployment): boolean;
   /** `next`, held as the stored object holds it. */
   hold(next: AdmittedDeployment, prev: AdmittedDeployment): AdmittedDeployment;
   /** Why a template change of this object cannot be frozen at all (undefined: it can). */
-  unfreezable?(next: AdmittedDeployment): string | undefined;
+  unfreezable?(next: AdmittedDeployment, prev?: AdmittedDeployment): string | undefined;
   /** What a person runs to release it unanalysed, for the re-pause warning. */
   verb: string;
 }
@@ -56,8 +58,44 @@ const STATEFUL_SET: FreezeHold = {
   verb: 'lowering the partition',
 };
 
+const typeOf = (o: AdmittedDeployment) => (o.spec.updateStrategy as { type?: string } | undefined)?.type;
+
+const withAnnotation = (o: AdmittedDeployment, key: string, value: string | undefined): AdmittedDeployment => {
+  const { [key]: _old, ...rest } = o.metadata.annotations ?? {};
+  return { ...o, metadata: { ...o.metadata, annotations: value === undefined ? rest : { ...rest, [key]: value } } };
+};
+
+/**
+ * A DaemonSet is frozen by `updateStrategy: OnDelete`: no pod is replaced unless deleted, and a pod
+ * it creates on a node that is not a canary node gets the stable template at admission
+ * (daemon-pod-decision.ts). The user's own strategy is set aside in an annotation and restored at
+ * the release; a write that is already held keeps what was set aside.
+ */
+const DAEMON_SET: FreezeHold = {
+  kind: 'DaemonSet',
+  freeze: (next, prev) => {
+    if (heldBySluice(next)) return next;
+    const setAside =
+      typeOf(next) === 'OnDelete'
+        ? prev?.metadata.annotations?.[A.heldStrategy]
+        : JSON.stringify(next.spec.updateStrategy ?? { type: 'RollingUpdate' });
+    return withSpec(withAnnotation(next, A.heldStrategy, setAside), { updateStrategy: FROZEN_STRATEGY });
+  },
+  loosens: (next) => !heldBySluice(next),
+  hold: (next, prev) =>
+    withSpec(withAnnotation(next, A.heldStrategy, prev.metadata.annotations?.[A.heldStrategy]), {
+      updateStrategy: prev.spec.updateStrategy,
+    }),
+  unfreezable: (next, prev) =>
+    ownOnDelete(next) && (prev === undefined || ownOnDelete(prev))
+      ? 'it updates OnDelete by its own choice, so a release could not roll the tested template onto its nodes; set spec.updateStrategy.type to RollingUpdate'
+      : undefined,
+  verb: 'restoring its update strategy',
+};
+
 // A Map, not an object literal: a review naming kind "constructor" must find nothing.
 export const HOLDS: ReadonlyMap<string, FreezeHold> = new Map([
   ['Deployment', DEPLOYMENT],
   ['StatefulSet', STATEFUL_SET],
+  ['DaemonSet', DAEMON_SET],
 ]);

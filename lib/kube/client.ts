@@ -472,6 +472,7 @@ export class KubeClient implements ObjectClient {
 export const R = {
   deployments: { group: 'apps', version: 'v1', plural: 'deployments' },
   statefulsets: { group: 'apps', version: 'v1', plural: 'statefulsets' },
+  daemonsets: { group: 'apps', version: 'v1', plural: 'daemonsets' },
   controllerrevisions: { group: 'apps', version: 'v1', plural: 'controllerrevisions' },
   replicasets: { group: 'apps', version: 'v1', plural: 'replicasets' },
   pods: { group: '', version: 'v1', plural: 'pods' },

@@ -186,4 +186,29 @@ describe('identities: the webhook and the controller, each with only its rights'
     const allowed = await asController(['-n', ns, 'delete', 'pod', sts.metadata.name, '--wait=false']);
     assert.equal(allowed.code, 0, allowed.stderr);
   });
+
+  it("the controller sets a DaemonSet's update strategy but never its template, and may delete its pods", async () => {
+    const client = await admin();
+    const app = deploymentManifest(ns, 'team-agent');
+    const { replicas: _none, ...spec } = app.spec as Record<string, unknown>;
+    await client.create(at(R.daemonsets, ns), { ...app, kind: 'DaemonSet', spec });
+    const image = await asController(['-n', ns, 'set', 'image', 'daemonset/team-agent', 'app=example.com/miner:1']);
+    assert.match(image.stderr, /may not change the pod template of a StatefulSet or DaemonSet/);
+    const strategy = await asController([
+      '-n',
+      ns,
+      'patch',
+      'daemonset/team-agent',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { updateStrategy: { type: 'OnDelete', rollingUpdate: null } } }),
+    ]);
+    assert.equal(strategy.code, 0, strategy.stderr);
+    const pod = await waitFor(async () => (await client.list<KubeObject>(at(R.pods, ns), { labelSelector: 'app=team-agent' })).items[0], {
+      timeoutMs: 30_000,
+      what: 'a pod of team-agent',
+    });
+    const deleted = await asController(['-n', ns, 'delete', 'pod', pod.metadata.name, '--wait=false']);
+    assert.equal(deleted.code, 0, deleted.stderr);
+  });
 });

@@ -111,14 +111,14 @@ function setPath(target: Record<string, unknown>, dotted: string, value: unknown
 }
 
 interface Case {
-  endpoint: '/mutate' | '/validate' | '/mutate-pod';
+  endpoint: '/mutate' | '/validate' | '/mutate-pod' | '/mutate-daemon-pod';
   body: string;
 }
 
 const fixtures = fixtureNames().map((n) => reviewFixture(n));
 const damagedReview: fc.Arbitrary<Case> = fc
   .record({
-    endpoint: fc.constantFrom('/mutate' as const, '/validate' as const, '/mutate-pod' as const),
+    endpoint: fc.constantFrom('/mutate' as const, '/validate' as const, '/mutate-pod' as const, '/mutate-daemon-pod' as const),
     base: fc.integer({ min: 0, max: fixtures.length - 1 }),
     damage: fc.array(fc.tuple(fc.constantFrom(...FIELDS), fc.option(hostileValue, { nil: undefined, freq: 4 })), {
       minLength: 0,
@@ -137,7 +137,7 @@ const damagedReview: fc.Arbitrary<Case> = fc
   });
 
 const junkBody: fc.Arbitrary<Case> = fc.record({
-  endpoint: fc.constantFrom('/mutate' as const, '/validate' as const, '/mutate-pod' as const),
+  endpoint: fc.constantFrom('/mutate' as const, '/validate' as const, '/mutate-pod' as const, '/mutate-daemon-pod' as const),
   body: fc.oneof(
     hostileValue.map((v) => JSON.stringify(v) ?? 'null'),
     fc.string({ maxLength: 200 }),
@@ -285,7 +285,7 @@ describe(`hostile input to the running processes (seed ${SEED})`, function () {
     fs.rmSync(scratch, { recursive: true, force: true });
   });
 
-  it(`sluice webhook answers ${REVIEWS} generated reviews on /mutate, /validate and /mutate-pod, well formed, never exiting, never letting an untested template through unpaused`, async () => {
+  it(`sluice webhook answers ${REVIEWS} generated reviews on /mutate, /validate, /mutate-pod and /mutate-daemon-pod, well formed, never exiting, never letting an untested template through unpaused`, async () => {
     const ca = createAuthority('hostile-ca', 3600);
     const leaf = issueCertificate(ca, { commonName: 'hostile', usage: 'server', lifetimeSeconds: 3600, ipAddresses: ['127.0.0.1'] });
     fs.writeFileSync(path.join(scratch, 'tls.crt'), leaf.certPem);

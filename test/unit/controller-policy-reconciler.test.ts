@@ -23,6 +23,7 @@ function setup() {
       policies: cluster.cache(POLICY_REF),
       deployments: cluster.cache(R.deployments),
       statefulsets: cluster.cache(R.statefulsets),
+      daemonsets: cluster.cache(R.daemonsets),
       canaries: cluster.cache(CR.canaries),
       hpas: cluster.cache(R.hpas),
     },

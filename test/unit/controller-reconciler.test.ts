@@ -65,6 +65,7 @@ class Harness {
       caches: {
         deployments: c.cache(R.deployments),
         statefulsets: c.cache(R.statefulsets),
+        daemonsets: c.cache(R.daemonsets),
         services: c.cache(R.services),
         routes: c.cache(R.httproutes, sluiceRoutes),
         hpas: c.cache(R.hpas),

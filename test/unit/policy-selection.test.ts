@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { Canary } from '../../api/flagger-types.js';
 import type { ClusterCanaryPolicy, ClusterCanaryPolicySpec } from '../../api/policy-types.js';
 import type { KubeObject } from '../../lib/kube/client.js';
-import type { StatefulSet, Deployment, HorizontalPodAutoscaler } from '../../api/workload.js';
+import type { DaemonSet, StatefulSet, Deployment, HorizontalPodAutoscaler } from '../../api/workload.js';
 import { TEMPLATE_HASH, generatedCanary } from '../../policy/generated-canary.js';
 import { selectorMatches } from '../../policy/label-selector.js';
 import { choosePolicy, planNamespace, policiesForNamespace } from '../../policy/selection.js';
@@ -247,5 +247,28 @@ describe('policies and StatefulSets', () => {
       ['Deployment'],
     );
     assert.match(p.coverage.get('base')!.problems[0]!.reason, /both named web/);
+  });
+});
+
+describe('policies and DaemonSets', () => {
+  const ds = (name: string) => ({ ...dep(name), kind: 'DaemonSet' }) as unknown as DaemonSet;
+  it('cover DaemonSets only when spec.workloadKinds lists them, and report one sharing a StatefulSet’s name', () => {
+    assert.deepEqual(plan({ daemonsets: [ds('agent')] }).desired, [], 'Deployments only by default');
+    const on = plan({
+      policies: [policy('base', { workloadKinds: ['DaemonSet', 'StatefulSet'] })],
+      daemonsets: [ds('agent'), ds('db')],
+      statefulsets: [dep('db') as unknown as StatefulSet],
+    });
+    assert.deepEqual(
+      on.desired.map((x) => [x.canary.metadata.name, x.canary.spec.targetRef.kind]),
+      [
+        ['db', 'StatefulSet'],
+        ['agent', 'DaemonSet'],
+      ],
+    );
+    assert.match(
+      on.coverage.get('base')!.problems[0]!.reason,
+      /a StatefulSet and a DaemonSet are both named db; the policy covers the StatefulSet/,
+    );
   });
 });

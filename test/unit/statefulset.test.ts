@@ -270,7 +270,7 @@ describe('StatefulSet freeze at admission', () => {
     assert.match(d.message, /StatefulSet podinfo\.fixtures.*OnDelete.*RollingUpdate/);
   });
   it('passes an apps kind it does not hold, even one named like an object property', () => {
-    for (const kind of ['DaemonSet', 'constructor', 'toString', '__proto__']) {
+    for (const kind of ['ReplicaSet', 'constructor', 'toString', '__proto__']) {
       const d = decideFreeze(
         stsReview((r) => {
           r.kind = { group: 'apps', version: 'v1', kind };

@@ -6,7 +6,7 @@ import { annotations as A, labels as L, values } from '../../api/contract.js';
 import { CR, type Canary } from '../../api/flagger-types.js';
 import { type ClusterCanaryPolicy, POLICY_REF } from '../../api/policy-types.js';
 import { type KubeObject, R, at } from '../../lib/kube/client.js';
-import { AdmissionCache, slimCanary, slimManaged, slimReplicaSet } from '../../webhook/admission-cache.js';
+import { AdmissionCache, slimCanary, slimDaemonSet, slimManaged, slimReplicaSet } from '../../webhook/admission-cache.js';
 import type { ObjectCache } from '../../lib/kube/informer.js';
 import { MemoryCluster } from '../fixtures/memory-cluster.js';
 import { seedCanary } from './controller-fixtures.js';
@@ -23,6 +23,10 @@ function setup() {
     managed: slimmed(
       cluster.cache<KubeObject>(R.deployments, (d) => d.metadata.labels?.[L.managed] === values.managed),
       slimManaged,
+    ),
+    daemonSets: slimmed(
+      cluster.cache<KubeObject>(R.daemonsets, (d) => d.metadata.labels?.[L.managed] === values.managed),
+      slimDaemonSet,
     ),
     replicaSets: slimmed(cluster.cache<KubeObject>(R.replicasets), (r) => slimReplicaSet(r)),
     synced: () => synced,

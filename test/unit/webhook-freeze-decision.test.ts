@@ -116,7 +116,7 @@ describe('freeze decision on reviews captured from the real apiserver', () => {
     const base = reviewFixture('set-image').request;
     assert.equal(decideFreeze({ ...base, operation: 'CREATE', oldObject: undefined }, flags).kind, 'passed', 'a CREATE no Canary targets');
     assert.equal(decideFreeze({ ...base, operation: 'DELETE' }, flags).kind, 'passed');
-    assert.equal(decideFreeze({ ...base, kind: { group: 'apps', version: 'v1', kind: 'DaemonSet' } }, flags).kind, 'passed');
+    assert.equal(decideFreeze({ ...base, kind: { group: 'apps', version: 'v1', kind: 'ReplicaSet' } }, flags).kind, 'passed');
     assert.equal(decideFreeze({ ...base, subResource: 'scale' }, flags).kind, 'passed');
   });
 

@@ -99,7 +99,7 @@ describe('webhook over HTTP', () => {
   it('passes an object of another kind', async () => {
     const { app } = makeApp();
     const review = reviewFixture('set-image');
-    review.request.kind = { group: 'apps', version: 'v1', kind: 'DaemonSet' };
+    review.request.kind = { group: 'apps', version: 'v1', kind: 'ReplicaSet' };
     const res = await request(app).post('/mutate').send(review).expect(200);
     assert.equal(res.body.response.allowed, true);
     assert.equal(res.body.response.patch, undefined);
@@ -252,7 +252,7 @@ describe('webhook over HTTP', () => {
       return out;
     }
 
-    it('answers every one of 3000 requests to /mutate, /validate and /mutate-pod with 200, 400 or 413 and stays up', async () => {
+    it('answers every one of 3000 requests to /mutate, /validate, /mutate-pod and /mutate-daemon-pod with 200, 400 or 413 and stays up', async () => {
       const { app } = makeApp();
       const agent = request(app);
       const names = fixtureNames();
@@ -270,7 +270,7 @@ describe('webhook over HTTP', () => {
           body = JSON.stringify(base);
         }
         const res = await agent
-          .post(['/mutate', '/validate', '/mutate-pod'][i % 3]!)
+          .post(['/mutate', '/validate', '/mutate-pod', '/mutate-daemon-pod'][i % 4]!)
           .set('content-type', 'application/json')
           .send(body)
           .timeout(5000);

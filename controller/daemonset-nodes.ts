@@ -1,0 +1,154 @@
+// A DaemonSet's canary (docs/workloads.md, "DaemonSets"): its own pods on a share of its nodes.
+// Frozen, it updates OnDelete, so a pod changes revision only when deleted; this module chooses
+// the canary nodes, records them on the DaemonSet (the webhook reads them when it admits the
+// recreated pods) and deletes the pods that run the wrong revision for their node: on a canary
+// node anything but the candidate, elsewhere anything but the stable revision. Recreated, each
+// comes back as it should (the webhook gives pods off the canary nodes the stable template).
+import { annotations as A, objectName } from '../api/contract.js';
+import {
+  REVISION_LABEL,
+  type ControllerRevision,
+  type DaemonSetRevision,
+  canaryNodesOf,
+  daemonSetRevision,
+  nodeOfPod,
+  statusIsCurrent,
+} from '../api/daemonset.js';
+import { templatePart, templateRevision } from '../api/revision.js';
+import type { DaemonSet } from '../api/workload.js';
+import { type KubeObject, type ObjectClient, R, at } from '../lib/kube/client.js';
+import type { Logger } from '../lib/logger.js';
+import type { PodLister } from './statefulset-ordinals.js';
+
+/** ControllerRevisions of a namespace matching a label selector, read from the apiserver. */
+export type RevisionLister = (namespace: string, labelSelector: string) => Promise<KubeObject[]>;
+
+/** The ControllerRevision hashes of the stable revision and of the template now (undefined until its controller has recorded it). */
+export interface DaemonSetHashes {
+  stable?: string;
+  candidate?: string;
+}
+
+type Pod = KubeObject & { spec?: unknown; metadata: { deletionTimestamp?: string } };
+
+/** DaemonSets whose revisions are kept in memory (they never change once written). */
+const MAX_KEPT = 1000;
+
+/**
+ * The canary nodes for `count`: the recorded ones that still run the DaemonSet first (a step adds
+ * nodes, it never moves the canary), then the others in name order, so every pass agrees.
+ */
+export function chooseCanaryNodes(recorded: string[], eligible: string[], count: number): string[] {
+  const chosen = recorded.filter((n) => eligible.includes(n)).slice(0, count);
+  for (const n of [...eligible].sort()) {
+    if (chosen.length >= count) break;
+    if (!chosen.includes(n)) chosen.push(n);
+  }
+  return chosen.sort();
+}
+
+/** The pods to recreate: on a canary node, not the candidate; on any other node, not the stable revision. */
+export function wrongRevision(pods: Pod[], canaryNodes: string[], hashes: DaemonSetHashes): Pod[] {
+  return pods.filter((p) => {
+    const node = nodeOfPod(p);
+    const hash = p.metadata.labels?.[REVISION_LABEL];
+    if (node === undefined || hash === undefined) return false;
+    const want = canaryNodes.includes(node) ? hashes.candidate : hashes.stable;
+    return want !== undefined && hash !== want;
+  });
+}
+
+const selectorOf = (ds: DaemonSet) =>
+  Object.entries(ds.spec.selector.matchLabels ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+
+export class DaemonSetNodes {
+  private readonly kept = new Map<string, DaemonSetRevision[]>();
+
+  constructor(
+    private readonly client: ObjectClient,
+    private readonly listPods: PodLister | undefined,
+    private readonly listRevisions: RevisionLister | undefined,
+    private readonly logger: Logger,
+    /** Throws when this process may not write (it lost its Lease). */
+    private readonly guard: () => void,
+  ) {}
+
+  /** The hashes of the stable revision and of the template now, read from its ControllerRevisions when not known. */
+  async hashes(ds: DaemonSet, stable: string | undefined): Promise<DaemonSetHashes> {
+    const uid = ds.metadata.uid ?? '';
+    const stableTemplate = templatePart(stable);
+    const now = templateRevision(ds.spec.template);
+    const find = (revs: DaemonSetRevision[] | undefined) => ({
+      stable: revs?.find((r) => templateRevision(r.template) === stableTemplate)?.hash,
+      candidate: revs?.find((r) => templateRevision(r.template) === now)?.hash,
+    });
+    let found = find(this.kept.get(uid));
+    if ((found.stable === undefined && stableTemplate !== undefined) || found.candidate === undefined) {
+      if (!this.listRevisions)
+        throw new Error(`no ControllerRevision lister: the controller cannot tell the revisions of DaemonSet ${ds.metadata.name}`);
+      const revs = (await this.listRevisions(ds.metadata.namespace!, selectorOf(ds))).flatMap(
+        (cr) => daemonSetRevision(cr as ControllerRevision, uid) ?? [],
+      );
+      this.kept.delete(uid);
+      this.kept.set(uid, revs);
+      if (this.kept.size > MAX_KEPT) this.kept.delete(this.kept.keys().next().value!);
+      found = find(revs);
+    }
+    return found;
+  }
+
+  /** Released or handed back: no node is a canary node any more (its status is not read: a released DaemonSet rolls every node itself). */
+  async clear(ds: DaemonSet): Promise<void> {
+    if (canaryNodesOf(ds).length === 0) return;
+    this.guard();
+    await this.client.patch(at(R.daemonsets, ds.metadata.namespace!, ds.metadata.name), {
+      metadata: { annotations: { [A.canaryNodes]: null } },
+    });
+  }
+
+  /**
+   * Brings the DaemonSet's canary to `count` nodes: chosen, recorded, and their pods (and the
+   * others) on the right revision. Its status says when nothing is to do (as many pods run the
+   * template as there are recorded canary nodes, and that is `count`), so a DaemonSet at rest
+   * costs no request.
+   */
+  async converge(ds: DaemonSet, count: number, hashes: DaemonSetHashes): Promise<void> {
+    const recorded = canaryNodesOf(ds);
+    const updated = ds.status?.updatedNumberScheduled ?? 0;
+    if (statusIsCurrent(ds) && recorded.length === count && updated === count) return;
+    if (!this.listPods) throw new Error(`no pod lister: the controller cannot choose the canary nodes of DaemonSet ${ds.metadata.name}`);
+    const ns = ds.metadata.namespace!;
+    const selector = selectorOf(ds);
+    if (selector === '') return;
+    const owned = ((await this.listPods(ns, selector)) as Pod[]).filter(
+      (p) => p.metadata.ownerReferences?.some((o) => o.kind === 'DaemonSet' && o.uid === ds.metadata.uid) ?? false,
+    );
+    // The nodes it runs on: a pod being replaced still counts for its node, and so does a
+    // recorded canary node between a pod's deletion and its successor (the canary never moves
+    // because a pod is briefly missing); only a node that is gone leaves the canary.
+    const eligible = new Set(owned.flatMap((p) => nodeOfPod(p) ?? []));
+    for (const n of recorded) if (!eligible.has(n) && (await this.client.find(at(R.nodes, undefined, n)))) eligible.add(n);
+    const chosen = chooseCanaryNodes(recorded, [...eligible], count);
+    const pods = owned.filter((p) => p.metadata.deletionTimestamp === undefined);
+    const key = `${ns}/${ds.metadata.name}`;
+    if (chosen.join(',') !== recorded.join(',')) {
+      // Recorded before any pod is deleted: the webhook reads it when it admits the recreated pods.
+      this.guard();
+      await this.client.patch(at(R.daemonsets, ns, ds.metadata.name), {
+        metadata: { annotations: { [A.canaryNodes]: chosen.length > 0 ? chosen.join(',') : null } },
+      });
+      this.logger.info(`canary nodes of ${objectName(ds.metadata.name, ns)}: ${chosen.join(', ') || 'none'}`, { key });
+    }
+    for (const pod of wrongRevision(pods, chosen, hashes)) {
+      this.guard();
+      await this.client.delete(at(R.pods, ns, pod.metadata.name));
+      const node = nodeOfPod(pod)!;
+      this.logger.info(
+        `recreating ${pod.metadata.name} on ${node}: it runs ${pod.metadata.labels?.[REVISION_LABEL]}, ${chosen.includes(node) ? `a canary node, whose pod must run the candidate ${hashes.candidate}` : `not a canary node, whose pod must run the stable ${hashes.stable}`}`,
+        { key },
+      );
+    }
+  }
+}

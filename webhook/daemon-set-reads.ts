@@ -1,0 +1,55 @@
+// The two reads the webhook makes on the apiserver, both for the rare pod of a frozen DaemonSet
+// created off its canary nodes (daemon-pod-decision.ts): the DaemonSet as last written, and its
+// ControllerRevisions. Every other answer comes from memory. Revisions are immutable once written,
+// so a DaemonSet's list is kept until a pod names a hash it lacks (a bounded number of them).
+import { type DaemonSetRevision, type ControllerRevision, daemonSetRevision } from '../api/daemonset.js';
+import { R, at, isNotFound, resourcePath, type KubeList, type KubeObject, type RequestOptions } from '../lib/kube/client.js';
+import { type DaemonSetFacts, daemonSetFacts } from './daemon-pod-decision.js';
+
+/** Well inside the webhook's 5 s: the apiserver waits on this answer. */
+const READ_TIMEOUT_MS = 2000;
+/** DaemonSets whose revisions are kept. */
+const MAX_KEPT = 256;
+
+export type Request = <T>(method: string, path: string, opts?: RequestOptions) => Promise<{ body: T }>;
+
+export class DaemonSetReads {
+  private readonly kept = new Map<string, DaemonSetRevision[]>();
+
+  constructor(private readonly request: Request) {}
+
+  async fresh(namespace: string, name: string): Promise<DaemonSetFacts | undefined> {
+    try {
+      const ds = (
+        await this.request<KubeObject & { spec?: { template?: unknown; selector?: { matchLabels?: Record<string, string> } } }>(
+          'GET',
+          resourcePath(at(R.daemonsets, namespace, name)),
+          {
+            timeoutMs: READ_TIMEOUT_MS,
+          },
+        )
+      ).body;
+      return daemonSetFacts(ds);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async revisions(namespace: string, uid: string, need: string, selector: string): Promise<DaemonSetRevision[]> {
+    const kept = this.kept.get(uid);
+    if (kept?.some((r) => r.hash === need)) return kept;
+    const list = (
+      await this.request<KubeList<ControllerRevision>>('GET', resourcePath(at(R.controllerrevisions, namespace)), {
+        timeoutMs: READ_TIMEOUT_MS,
+        query: selector ? { labelSelector: selector } : undefined,
+      })
+    ).body;
+    const revisions = list.items.flatMap((cr) => daemonSetRevision(cr, uid) ?? []);
+    this.kept.delete(uid);
+    this.kept.set(uid, revisions);
+    // Oldest first in a Map's order: drop it when full.
+    if (this.kept.size > MAX_KEPT) this.kept.delete(this.kept.keys().next().value!);
+    return revisions;
+  }
+}
