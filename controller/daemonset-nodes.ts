@@ -35,6 +35,14 @@ type Pod = KubeObject & { spec?: unknown; metadata: { deletionTimestamp?: string
 const MAX_KEPT = 1000;
 
 /**
+ * How long a node's pod, recreated because it ran the candidate off the canary nodes, is left as
+ * it comes back before it is recreated again. It comes back stable through the webhook; when it
+ * does not (the webhook unreachable: its failurePolicy is Ignore), recreating it at once would only
+ * churn the node's daemon.
+ */
+export const RETRY_OFF_CANARY_MS = 30_000;
+
+/**
  * The canary nodes for `count`: the recorded ones that still run the DaemonSet first (a step adds
  * nodes, it never moves the canary), then the others in name order, so every pass agrees.
  */
@@ -65,6 +73,8 @@ const selectorOf = (ds: DaemonSet) =>
 
 export class DaemonSetNodes {
   private readonly kept = new Map<string, DaemonSetRevision[]>();
+  /** `<DaemonSet uid>/<node>` → when its pod was last recreated for running the candidate off the canary nodes. */
+  private readonly recreatedOff = new Map<string, number>();
 
   constructor(
     private readonly client: ObjectClient,
@@ -112,16 +122,16 @@ export class DaemonSetNodes {
    * Brings the DaemonSet's canary to `count` nodes: chosen, recorded, and their pods (and the
    * others) on the right revision. Its status says when nothing is to do (as many pods run the
    * template as there are recorded canary nodes, and that is `count`), so a DaemonSet at rest
-   * costs no request.
+   * costs no request. Answers how soon to come back when a pod was left as it is for now.
    */
-  async converge(ds: DaemonSet, count: number, hashes: DaemonSetHashes): Promise<void> {
+  async converge(ds: DaemonSet, count: number, hashes: DaemonSetHashes, now = Date.now()): Promise<number | undefined> {
     const recorded = canaryNodesOf(ds);
     const updated = ds.status?.updatedNumberScheduled ?? 0;
-    if (statusIsCurrent(ds) && recorded.length === count && updated === count) return;
+    if (statusIsCurrent(ds) && recorded.length === count && updated === count) return undefined;
     if (!this.listPods) throw new Error(`no pod lister: the controller cannot choose the canary nodes of DaemonSet ${ds.metadata.name}`);
     const ns = ds.metadata.namespace!;
     const selector = selectorOf(ds);
-    if (selector === '') return;
+    if (selector === '') return undefined;
     const owned = ((await this.listPods(ns, selector)) as Pod[]).filter(
       (p) => p.metadata.ownerReferences?.some((o) => o.kind === 'DaemonSet' && o.uid === ds.metadata.uid) ?? false,
     );
@@ -141,14 +151,34 @@ export class DaemonSetNodes {
       });
       this.logger.info(`canary nodes of ${objectName(ds.metadata.name, ns)}: ${chosen.join(', ') || 'none'}`, { key });
     }
+    for (const [k, at_] of this.recreatedOff) if (now - at_ >= RETRY_OFF_CANARY_MS) this.recreatedOff.delete(k);
+    // A canary node's pod runs the candidate by design: what happened to it before says nothing.
+    for (const n of chosen) this.recreatedOff.delete(`${ds.metadata.uid}/${n}`);
+    let retry: number | undefined;
     for (const pod of wrongRevision(pods, chosen, hashes)) {
+      const node = nodeOfPod(pod)!;
+      const canaryNode = chosen.includes(node);
+      const mark = `${ds.metadata.uid}/${node}`;
+      const last = this.recreatedOff.get(mark);
+      // Only the pod that came back after that deletion (creation times have whole seconds).
+      const cameBack = last !== undefined && Date.parse(pod.metadata.creationTimestamp ?? '') >= last - 1000;
+      if (!canaryNode && last !== undefined && cameBack) {
+        const wait = RETRY_OFF_CANARY_MS - (now - last);
+        retry = Math.min(retry ?? wait, wait);
+        this.logger.warn(
+          `${pod.metadata.name} on ${node} came back on the candidate ${pod.metadata.labels?.[REVISION_LABEL]} although ${node} is not a canary node of ${objectName(ds.metadata.name, ns)}: the webhook did not give it the stable template (is sluice-webhook's /mutate-daemon-pod reachable?); recreating it again in ${Math.ceil(wait / 1000)} s`,
+          { key },
+        );
+        continue;
+      }
       this.guard();
       await this.client.delete(at(R.pods, ns, pod.metadata.name));
-      const node = nodeOfPod(pod)!;
+      if (!canaryNode) this.recreatedOff.set(mark, now);
       this.logger.info(
-        `recreating ${pod.metadata.name} on ${node}: it runs ${pod.metadata.labels?.[REVISION_LABEL]}, ${chosen.includes(node) ? `a canary node, whose pod must run the candidate ${hashes.candidate}` : `not a canary node, whose pod must run the stable ${hashes.stable}`}`,
+        `recreating ${pod.metadata.name} on ${node}: it runs ${pod.metadata.labels?.[REVISION_LABEL]}, ${canaryNode ? `a canary node, whose pod must run the candidate ${hashes.candidate}` : `not a canary node, whose pod must run the stable ${hashes.stable}`}`,
         { key },
       );
     }
+    return retry;
   }
 }

@@ -255,7 +255,9 @@ export class Reconciler {
     // Bootstrap creates the objects before saying "Initialization done!"; every later step records
     // its decision first, so objects always converge to a status that was durably written.
     const convergedFirst = bootstrapping && target !== undefined && status.phase === 'Initialized';
-    if (convergedFirst) await this.converge(canary, status, target, copy, autoscaler, tracked);
+    // A converge that must come back sooner than the decision says (daemonset-nodes.ts) says when.
+    let retryMs: number | undefined;
+    if (convergedFirst) retryMs = await this.converge(canary, status, target, copy, autoscaler, tracked);
     const written = await this.writeStatus(canary, status);
     if (!written) return { requeueAfterMs: 0 };
     if (canary.metadata.generation !== canary.status?.observedGeneration) await this.reportSpecProblems(stored, policies);
@@ -264,7 +266,7 @@ export class Reconciler {
     this.announcer.announce(canary, status, decision.events);
     this.observeTransitions(canary, key, status);
     if (target && !convergedFirst && !facts(status.phase).bootstrapping)
-      await this.converge(canary, status, target, copy, autoscaler, tracked);
+      retryMs = await this.converge(canary, status, target, copy, autoscaler, tracked);
     if (decision.action) {
       const { name: actionName, result, message } = decision.action;
       await this.inbox.completeNamed(ns, actionName, result, message, status.phase, now);
@@ -275,7 +277,8 @@ export class Reconciler {
     // One action per pass; the next one at once. (An action a blocked Canary cannot take yet waits
     // for the pass that can, or for its expiry: no spinning on it.)
     if (decision.action && this.inbox.waiting(ns, canary.metadata.name)) return { requeueAfterMs: 0 };
-    return decision.requeueAfterMs === undefined ? {} : { requeueAfterMs: decision.requeueAfterMs };
+    const after = [decision.requeueAfterMs, retryMs].filter((x): x is number => x !== undefined);
+    return after.length === 0 ? {} : { requeueAfterMs: Math.min(...after) };
   }
 
   /** The Deployment, StatefulSet or DaemonSet the Canary targets, from the cache of its kind. */
@@ -375,7 +378,7 @@ export class Reconciler {
     copy: Deployment | undefined,
     autoscaler: HorizontalPodAutoscaler | undefined,
     tracked: Tracked | undefined,
-  ): Promise<void> {
+  ): Promise<number | undefined> {
     const kind = targetKind(canary.spec.targetRef);
     const ns = canary.metadata.namespace!;
     const want = desiredState(canary, status, target, copy, autoscaler, tracked);
@@ -426,9 +429,10 @@ export class Reconciler {
     // A DaemonSet's canary nodes, and any pod on the wrong revision for its node: the canary nodes
     // of a rolled-back revision, a pod admitted while the webhook was down.
     if (daemonSet && want.target) {
-      if (hashes) await this.daemonNodes.converge(daemonSet, want.target.canaryNodes ?? 0, hashes);
-      else await this.daemonNodes.clear(daemonSet);
+      if (hashes) return await this.daemonNodes.converge(daemonSet, want.target.canaryNodes ?? 0, hashes);
+      await this.daemonNodes.clear(daemonSet);
     }
+    return undefined;
   }
 
   /** A name clash: said on the Canary (a Warning event, and its Promoted condition), retried calmly. */

@@ -16,6 +16,7 @@ import { R, at, type KubeObject } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { fakeNodeCount, paths, root } from '../world/layout.js';
 import { canaryEvents, getCanary, sluiceAndNamespace, waitPhase } from '../world/seed.js';
+import { startController, startWebhook, stopController, stopWebhook } from '../world/sluice.js';
 import { admin, deleteNamespace, installKubectlPlugin, simulator } from '../world/test-clients.js';
 import { buildBinaries, runKubectl } from '../world/world.js';
 
@@ -274,6 +275,36 @@ describe('DaemonSet targets', () => {
     const why = sluice('why', `daemonset/${NAME}`);
     assert.equal(why.status, 0, why.stderr);
     assert.match(why.stdout, new RegExp(`DaemonSet ${NAME}\\.${ns} is frozen by sluice \\(Canary ${NAME}, phase Failed`));
+  });
+
+  it('5b. a pod that slipped past the webhook while it was down is recreated on the stable template once it is back', async function () {
+    this.timeout(180_000);
+    const [victim] = await pods();
+    assert.ok(victim);
+    const node = nodeOfPod(victim)!;
+    // The controller is down too, so it first sees the slipped pod with the webhook back (the
+    // controller's retry while the webhook stays down is covered by the unit tests: it waits 30 s).
+    await stopController();
+    await stopWebhook();
+    try {
+      await (await admin()).delete(at(R.pods, ns, victim.metadata.name));
+      // failurePolicy Ignore: with the webhook gone the DaemonSet's pod starts the rejected template.
+      await waitFor(async () => (await pods()).find((p) => nodeOfPod(p) === node && p.spec.containers[0]?.image === `${IMG}:6.0.2`), {
+        timeoutMs: 60_000,
+        what: `a pod on ${node} admitted on 6.0.2 while the webhook is down`,
+      });
+    } finally {
+      await startWebhook();
+      await startController();
+    }
+    const back = await waitFor(
+      async () => {
+        const p = (await pods()).find((x) => nodeOfPod(x) === node);
+        return p?.spec.containers[0]?.image === `${IMG}:6.0.1` ? p : undefined;
+      },
+      { timeoutMs: 90_000, what: `the controller to recreate ${node}'s pod, and the webhook to give it 6.0.1` },
+    );
+    assert.notEqual(back.metadata.uid, victim.metadata.uid);
   });
 
   it('6. a revert to the stable revision mid-analysis restores the canary node, its own strategy back', async () => {

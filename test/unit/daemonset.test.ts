@@ -16,7 +16,7 @@ import {
 import type { CanaryStatus } from '../../api/flagger-types.js';
 import { templateRevision } from '../../api/revision.js';
 import { type DaemonSet, revisionOf } from '../../api/workload.js';
-import { chooseCanaryNodes, wrongRevision } from '../../controller/daemonset-nodes.js';
+import { DaemonSetNodes, RETRY_OFF_CANARY_MS, chooseCanaryNodes, wrongRevision } from '../../controller/daemonset-nodes.js';
 import { desiredState, targetPatch } from '../../controller/desired-state.js';
 import { generatedServices } from '../../controller/generated-objects.js';
 import { handBackPatch } from '../../controller/reconciler.js';
@@ -508,5 +508,66 @@ describe('a frozen DaemonSet’s pod at admission', () => {
     assert.ok('refused' in none && /DaemonSet agent\.test is frozen/.test(none.message));
     const noSource = await decideDaemonPod(request(podFor('n-1')), sources(facts('n-0'), facts('n-0'), [stable]).s);
     assert.ok('refused' in noSource && /no ControllerRevision for the hash h2/.test(noSource.message));
+  });
+});
+
+describe('DaemonSet pods recreated off the canary nodes', () => {
+  const silent = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined } as never;
+  const pod = (name: string, node: string, hash: string, created: number) => ({
+    metadata: {
+      name,
+      creationTimestamp: new Date(created).toISOString(),
+      labels: { app: 'agent', 'controller-revision-hash': hash },
+      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'agent', uid: 'ds-uid' }],
+    },
+    spec: { nodeName: node },
+  });
+  function setup(pods: () => ReturnType<typeof pod>[]) {
+    const deleted: string[] = [];
+    const client = {
+      delete: async (ref: { name?: string }) => {
+        deleted.push(ref.name!);
+        return true;
+      },
+      patch: async () => ({ status: 200, body: {} }),
+      find: async () => ({ metadata: { name: 'n' } }),
+    } as never;
+    const nodes = new DaemonSetNodes(
+      client,
+      async () => pods(),
+      undefined,
+      silent,
+      () => undefined,
+    );
+    return { nodes, deleted };
+  }
+  // Rolled back: no canary node, one pod still on the candidate.
+  const ds = frozen({ updatedNumberScheduled: 1 });
+  const hashes = { stable: 'v1', candidate: 'v2' };
+  const t0 = Date.parse('2026-12-04T10:00:00Z');
+
+  it('recreates it once; when it comes back on the candidate (the webhook unreachable) waits before the next try', async () => {
+    let current = [pod('a', 'n-0', 'v2', t0 - 60_000), pod('b', 'n-1', 'v1', t0 - 60_000)];
+    const { nodes, deleted } = setup(() => current);
+    assert.equal(await nodes.converge(ds, 0, hashes, t0), undefined);
+    assert.deepEqual(deleted, ['a']);
+    current = [pod('a2', 'n-0', 'v2', t0 + 2000), current[1]!];
+    const retry = await nodes.converge(ds, 0, hashes, t0 + 3000);
+    assert.deepEqual(deleted, ['a'], 'not recreated again at once');
+    assert.equal(retry, RETRY_OFF_CANARY_MS - 3000);
+    assert.equal(await nodes.converge(ds, 0, hashes, t0 + RETRY_OFF_CANARY_MS + 1), undefined);
+    assert.deepEqual(deleted, ['a', 'a2'], 'tried again after the wait');
+  });
+
+  it('a node that was a canary node since is not held back by an earlier recreation', async () => {
+    let current = [pod('a', 'n-0', 'v2', t0 - 60_000), pod('b', 'n-1', 'v1', t0 - 60_000)];
+    const { nodes, deleted } = setup(() => current);
+    await nodes.converge(ds, 0, hashes, t0);
+    // The next rollout makes n-0 its canary node (its pod recreated on the candidate), then fails.
+    current = [pod('a2', 'n-0', 'v1', t0 + 2000), current[1]!];
+    await nodes.converge(frozen({ updatedNumberScheduled: 0 }), 1, hashes, t0 + 5000);
+    current = [pod('a3', 'n-0', 'v2', t0 + 6000), current[1]!];
+    assert.equal(await nodes.converge(ds, 0, hashes, t0 + 9000), undefined);
+    assert.deepEqual(deleted, ['a', 'a2', 'a3']);
   });
 });
