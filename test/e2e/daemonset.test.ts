@@ -17,7 +17,8 @@ import { waitFor } from '../../lib/wait.js';
 import { fakeNodeCount, paths, root } from '../world/layout.js';
 import { canaryEvents, getCanary, sluiceAndNamespace, waitPhase } from '../world/seed.js';
 import { startController, startWebhook, stopController, stopWebhook } from '../world/sluice.js';
-import { admin, deleteNamespace, installKubectlPlugin, simulator } from '../world/test-clients.js';
+import { admin, deleteNamespace, installKubectlPlugin, simulator, testNamespace } from '../world/test-clients.js';
+import { POLICY_REF } from '../../api/policy-types.js';
 import { buildBinaries, runKubectl } from '../world/world.js';
 
 const IMG = 'ghcr.io/stefanprodan/podinfo';
@@ -258,6 +259,15 @@ describe('DaemonSet targets', () => {
     assert.equal(argo.status, 'Progressing', 'not Healthy, as Argo CD would say of any OnDelete DaemonSet');
     assert.match(argo.message, new RegExp(`held by sluice while Canary ${NAME}`));
     assert.equal((await health('kstatus')).status, 'InProgress');
+    // What a person sees: every pod primary again, none on a canary node.
+    const view = sluice('get', NAME, '-o', 'json');
+    assert.equal(view.status, 0, view.stderr);
+    const v = JSON.parse(view.stdout) as {
+      pods: { primary: { desired: number }; canary: { desired: number } };
+      candidate?: { images: string[] };
+    };
+    assert.deepEqual([v.pods.primary.desired, v.pods.canary.desired], [NODES, 0]);
+    assert.deepEqual(v.candidate?.images, [`${IMG}:6.0.2`]);
     await simulator('DELETE', `/faults/${ns}/${NAME}-canary`);
   });
 
@@ -325,5 +335,45 @@ describe('DaemonSet targets', () => {
     assert.deepEqual(d.spec.updateStrategy, OWN_STRATEGY);
     const now = await uids();
     for (const [node, uid] of others) assert.equal(now.get(node), uid, `${node} was not a canary node: its pod untouched`);
+  });
+
+  it('7. a ClusterCanaryPolicy listing DaemonSet in workloadKinds generates its Canary, which bootstraps it', async () => {
+    const opted = await testNamespace('ds-policy', { 'sluice.dev/rollouts': 'enabled' });
+    const client = await admin();
+    const policyName = `e2e-${opted}`;
+    try {
+      await client.create(at(R.daemonsets, opted), {
+        apiVersion: 'apps/v1',
+        kind: 'DaemonSet',
+        metadata: { name: 'logs', namespace: opted, labels: { app: 'logs' } },
+        spec: {
+          selector: { matchLabels: { app: 'logs' } },
+          template: {
+            metadata: { labels: { app: 'logs' } },
+            spec: { containers: [{ name: 'app', image: `${IMG}:6.0.0`, ports: [{ name: 'http', containerPort: 9898 }] }] },
+          },
+        },
+      });
+      await client.create(POLICY_REF, {
+        apiVersion: 'sluice.dev/v1alpha1',
+        kind: 'ClusterCanaryPolicy',
+        metadata: { name: policyName },
+        spec: {
+          namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': opted } },
+          workloadKinds: ['DaemonSet'],
+          canaryTemplate: {
+            service: { gatewayRefs: [{ name: 'cilium', namespace: 'cilium' }] },
+            analysis: { interval: '3s', threshold: 2, maxWeight: 20, stepWeight: 10 },
+          },
+        },
+      });
+      const c = await waitPhase(opted, 'Initialized', 60_000, undefined, 'logs');
+      assert.equal(c.spec.targetRef.kind, 'DaemonSet');
+      const d = await client.get<Ds>(at(R.daemonsets, opted, 'logs'));
+      assert.equal(d.metadata.labels?.[labels.managed], 'true');
+    } finally {
+      await client.delete(at(POLICY_REF, undefined, policyName)).catch(() => undefined);
+      await deleteNamespace(opted);
+    }
   });
 });
