@@ -98,36 +98,3 @@ export function publicKeyPem(keyPem: string): string {
 export function generateRsaKeyPem(): string {
   return pki.privateKeyToPem(pki.rsa.generateKeyPair({ bits: 2048, e: 0x10001 }).privateKey);
 }
-
-export interface CertificateFacts {
-  notBefore: Date;
-  notAfter: Date;
-  commonName: string;
-  isCA: boolean;
-  dnsNames: string[];
-  ipAddresses: string[];
-}
-
-export function describeCertificate(certPem: string): CertificateFacts {
-  const cert = pki.certificateFromPem(certPem);
-  const san = cert.getExtension('subjectAltName') as { altNames?: { type: number; value?: string; ip?: string }[] } | null;
-  const bc = cert.getExtension('basicConstraints') as { cA?: boolean } | null;
-  const cn = cert.subject.getField('CN') as { value?: string } | null;
-  return {
-    notBefore: cert.validity.notBefore,
-    notAfter: cert.validity.notAfter,
-    commonName: cn?.value ?? '',
-    isCA: bc?.cA === true,
-    dnsNames: (san?.altNames ?? []).filter((a) => a.type === 2).map((a) => a.value ?? ''),
-    ipAddresses: (san?.altNames ?? []).filter((a) => a.type === 7).map((a) => a.ip ?? ''),
-  };
-}
-
-/** True when `certPem` was signed by `caPem` (signature check only; validity is checked elsewhere). */
-export function isSignedBy(certPem: string, caPem: string): boolean {
-  try {
-    return pki.certificateFromPem(caPem).verify(pki.certificateFromPem(certPem));
-  } catch {
-    return false;
-  }
-}

@@ -5,7 +5,16 @@
 //   2. promote: after `propagationSeconds`, the serving certificate is reissued from the new CA;
 //   3. retire:  after another `propagationSeconds`, the old CA leaves the caBundle.
 // A serving certificate alone (CA still healthy) is simply reissued from the current CA.
-import { createAuthority, describeCertificate, isSignedBy, issueCertificate, type KeyAndCert } from './authority.js';
+// Deciding reads certificates only (certificate-facts.ts); issuing takes an Issuer, the
+// node-forge authority, which the caller loads only when there is a step to take.
+import type { KeyAndCert } from './authority.js';
+import { canonicalIp, describeCertificate, isSignedBy } from './certificate-facts.js';
+
+/** What issuing takes: certs/authority.ts, loaded when needed (`await import`). */
+export interface Issuer {
+  createAuthority: typeof import('./authority.js').createAuthority;
+  issueCertificate: typeof import('./authority.js').issueCertificate;
+}
 
 export interface TlsState {
   ca: KeyAndCert;
@@ -57,12 +66,13 @@ function nearExpiry(certPem: string, now: Date, lifetimeSeconds: number, share: 
 function servingFits(state: TlsState, policy: RotationPolicy, now: Date): boolean {
   if (!isSignedBy(state.serving.certPem, state.ca.certPem)) return false;
   const f = describeCertificate(state.serving.certPem);
-  if (policy.dnsNames.some((n) => !f.dnsNames.includes(n)) || policy.ipAddresses.some((ip) => !f.ipAddresses.includes(ip))) return false;
+  if (policy.dnsNames.some((n) => !f.dnsNames.includes(n)) || policy.ipAddresses.some((ip) => !f.ipAddresses.includes(canonicalIp(ip))))
+    return false;
   return !nearExpiry(state.serving.certPem, now, policy.servingLifetimeSeconds, policy.renewWhenRemaining);
 }
 
-function issueServing(ca: KeyAndCert, policy: RotationPolicy, now: Date): KeyAndCert {
-  return issueCertificate(ca, {
+function issueServing(issuer: Issuer, ca: KeyAndCert, policy: RotationPolicy, now: Date): KeyAndCert {
+  return issuer.issueCertificate(ca, {
     now,
     commonName: policy.dnsNames[0] ?? 'sluice-webhook',
     usage: 'server',
@@ -74,34 +84,47 @@ function issueServing(ca: KeyAndCert, policy: RotationPolicy, now: Date): KeyAnd
 
 const since = (iso: string | undefined, now: Date) => (iso ? (now.getTime() - Date.parse(iso)) / 1000 : Infinity);
 
-/** The next step to take, or undefined when the state is good as it is. */
-export function planRotation(state: TlsState | undefined, policy: RotationPolicy, now: Date): Plan | undefined {
-  if (!state) {
-    const ca = createAuthority('sluice-webhook-ca', policy.caLifetimeSeconds, now);
-    return { state: { ca, serving: issueServing(ca, policy, now) }, step: 'created' };
-  }
-  if (state.nextCa) {
-    if (since(state.nextCaStagedAt, now) < policy.propagationSeconds) return undefined;
-    return {
-      step: 'ca-promoted',
-      state: {
-        ca: state.nextCa,
-        serving: issueServing(state.nextCa, policy, now),
-        previousCaPem: state.ca.certPem,
-        previousCaRetiredAt: now.toISOString(),
-      },
-    };
-  }
-  if (state.previousCaPem && since(state.previousCaRetiredAt, now) >= policy.propagationSeconds) {
-    return { step: 'ca-retired', state: { ca: state.ca, serving: state.serving } };
-  }
-  if (!state.previousCaPem && nearExpiry(state.ca.certPem, now, policy.caLifetimeSeconds, policy.renewWhenRemaining)) {
-    return {
-      step: 'ca-staged',
-      state: { ...state, nextCa: createAuthority('sluice-webhook-ca', policy.caLifetimeSeconds, now), nextCaStagedAt: now.toISOString() },
-    };
-  }
-  if (!servingFits(state, policy, now))
-    return { step: 'serving-reissued', state: { ...state, serving: issueServing(state.ca, policy, now) } };
+/** The next step to take, or undefined when the state is good as it is; reads certificates only. */
+export function nextStep(state: TlsState | undefined, policy: RotationPolicy, now: Date): RotationStep | undefined {
+  if (!state) return 'created';
+  if (state.nextCa) return since(state.nextCaStagedAt, now) < policy.propagationSeconds ? undefined : 'ca-promoted';
+  if (state.previousCaPem && since(state.previousCaRetiredAt, now) >= policy.propagationSeconds) return 'ca-retired';
+  if (!state.previousCaPem && nearExpiry(state.ca.certPem, now, policy.caLifetimeSeconds, policy.renewWhenRemaining)) return 'ca-staged';
+  if (!servingFits(state, policy, now)) return 'serving-reissued';
   return undefined;
+}
+
+/** The state after the next step, issuing what it needs with `issuer`; undefined when there is none. */
+export function planRotation(state: TlsState | undefined, policy: RotationPolicy, now: Date, issuer: Issuer): Plan | undefined {
+  const step = nextStep(state, policy, now);
+  if (step === undefined) return undefined;
+  if (!state) {
+    const ca = issuer.createAuthority('sluice-webhook-ca', policy.caLifetimeSeconds, now);
+    return { state: { ca, serving: issueServing(issuer, ca, policy, now) }, step };
+  }
+  switch (step) {
+    case 'ca-promoted':
+      return {
+        step,
+        state: {
+          ca: state.nextCa!,
+          serving: issueServing(issuer, state.nextCa!, policy, now),
+          previousCaPem: state.ca.certPem,
+          previousCaRetiredAt: now.toISOString(),
+        },
+      };
+    case 'ca-retired':
+      return { step, state: { ca: state.ca, serving: state.serving } };
+    case 'ca-staged':
+      return {
+        step,
+        state: {
+          ...state,
+          nextCa: issuer.createAuthority('sluice-webhook-ca', policy.caLifetimeSeconds, now),
+          nextCaStagedAt: now.toISOString(),
+        },
+      };
+    default:
+      return { step, state: { ...state, serving: issueServing(issuer, state.ca, policy, now) } };
+  }
 }

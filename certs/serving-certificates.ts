@@ -8,7 +8,7 @@ import type { Logger } from '../lib/logger.js';
 import type { KubeClient } from '../lib/kube/client.js';
 import type { KeyAndCert } from './authority.js';
 import { injectCaBundle, type InjectionTarget } from './ca-bundle-injector.js';
-import { caBundle, planRotation, type RotationPolicy } from './rotation-plan.js';
+import { caBundle, nextStep, planRotation, type RotationPolicy } from './rotation-plan.js';
 import type { SecretStore } from './secret-store.js';
 
 export interface CertificateSource {
@@ -53,7 +53,10 @@ export class SecretCertificates extends ListenableSource implements CertificateS
   /** One pass: read, take at most one rotation step, inject the bundle, serve the result. */
   async reconcile(now = new Date()): Promise<void> {
     let stored = await this.store.read();
-    const plan = planRotation(stored.state, this.policy, now);
+    // node-forge is loaded only when a certificate must be issued (certificate-facts.ts).
+    const plan = nextStep(stored.state, this.policy, now)
+      ? planRotation(stored.state, this.policy, now, await import('./authority.js'))
+      : undefined;
     if (plan) {
       if (await this.store.write(plan.state, stored)) {
         this.logger.info(`webhook certificate ${plan.step}`, { key: `${this.store.namespace}/${this.store.name}`, step: plan.step });

@@ -220,7 +220,7 @@ export class KubeClient implements ObjectClient {
    * process outside a Pod that runs as if inside one, e.g. in the local world).
    */
   static async load(file?: string, userAgent?: string, inClusterRoot?: string): Promise<KubeClient> {
-    const light = file ? fileEndpoint(file) : inClusterRoot ? inClusterEndpoint(inClusterRoot) : defaultEndpoint();
+    const light = file ? await fileEndpoint(file) : inClusterRoot ? inClusterEndpoint(inClusterRoot) : await defaultEndpoint();
     if (light) return KubeClient.fromEndpoint(light, userAgent);
     const { KubeConfig } = await import('@kubernetes/client-node');
     const kc = new KubeConfig();

@@ -9,7 +9,6 @@ import type { AgentOptions } from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import YAML from 'yaml';
 
 export interface Endpoint {
   server: string;
@@ -66,8 +65,10 @@ const CLUSTER_FIELDS = new Set([
  * The current context of one kubeconfig file, or undefined when it uses a form read only by
  * client-node. Paths in it are relative to the file, as kubectl reads them.
  */
-export function fileEndpoint(file: string): Endpoint | undefined {
-  const doc = YAML.parse(fs.readFileSync(file, 'utf8')) as KubeconfigFile | null;
+export async function fileEndpoint(file: string): Promise<Endpoint | undefined> {
+  // Loaded here, not at the top: a process in a Pod reads its service account and never needs it.
+  const { parse } = await import('yaml');
+  const doc = parse(fs.readFileSync(file, 'utf8')) as KubeconfigFile | null;
   if (!doc || typeof doc !== 'object') throw new Error(`${file} is not a kubeconfig`);
   const ctxName = doc['current-context'];
   const ctx = doc.contexts?.find((c) => c.name === ctxName)?.context;
@@ -101,7 +102,7 @@ export function fileEndpoint(file: string): Endpoint | undefined {
  * in-cluster service account. Undefined when that needs client-node (several files in
  * $KUBECONFIG, a form not read here).
  */
-export function defaultEndpoint(): Endpoint | undefined {
+export async function defaultEndpoint(): Promise<Endpoint | undefined> {
   const env = process.env.KUBECONFIG;
   if (env) return env.includes(path.delimiter) ? undefined : fileEndpoint(env);
   const home = path.join(os.homedir(), '.kube', 'config');

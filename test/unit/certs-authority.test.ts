@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { createAuthority, describeCertificate, isSignedBy, issueCertificate, publicKeyPem } from '../../certs/authority.js';
+import { createAuthority, issueCertificate, publicKeyPem } from '../../certs/authority.js';
+import { canonicalIp, describeCertificate, isSignedBy } from '../../certs/certificate-facts.js';
 
 describe('certificate authority', () => {
   const ca = createAuthority('sluice-test-ca', 3600);
@@ -26,6 +27,24 @@ describe('certificate authority', () => {
     assert.equal(x509.checkIP('127.0.0.1'), '127.0.0.1');
     assert.equal(x509.checkHost('other.example.com'), undefined);
     assert.match(x509.keyUsage?.join(',') ?? '', /1\.3\.6\.1\.5\.5\.7\.3\.1/, 'serverAuth');
+  });
+
+  it('reads names and addresses with Node alone, IPv6 in the form a policy writes them', () => {
+    const leaf = issueCertificate(ca, {
+      commonName: 'svc',
+      usage: 'server',
+      lifetimeSeconds: 60,
+      dnsNames: ['a.svc', 'b'],
+      ipAddresses: ['127.0.0.1', '::1', 'fd00:0:0:0::10', '2001:db8:0:0:1:0:0:1'],
+    });
+    const f = describeCertificate(leaf.certPem);
+    assert.equal(f.commonName, 'svc');
+    assert.deepEqual(f.dnsNames, ['a.svc', 'b']);
+    assert.deepEqual(f.ipAddresses, ['127.0.0.1', '::1', 'fd00::10', '2001:db8::1:0:0:1']);
+    assert.equal(canonicalIp('0:0:0:0:0:0:0:1'), '::1');
+    assert.equal(canonicalIp('FD00:0:0:0:0:0:0:10'), 'fd00::10');
+    assert.equal(canonicalIp('2001:db8:0:1:1:1:1:1'), '2001:db8:0:1:1:1:1:1', 'a single zero group stays');
+    assert.equal(canonicalIp('not an ip'), 'not an ip');
   });
 
   it('honours the requested lifetime (with a small backdate)', () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { describeCertificate, isSignedBy } from '../../certs/authority.js';
+import * as authority from '../../certs/authority.js';
+import { describeCertificate, isSignedBy } from '../../certs/certificate-facts.js';
 import { caBundle, planRotation, type RotationPolicy, type TlsState } from '../../certs/rotation-plan.js';
 
 const policy: RotationPolicy = {
@@ -15,7 +16,7 @@ const bundleCount = (s: TlsState) => (caBundle(s).match(/BEGIN CERTIFICATE/g) ??
 
 describe('certificate rotation plan', () => {
   const t0 = new Date();
-  const created = planRotation(undefined, policy, t0);
+  const created = planRotation(undefined, policy, t0, authority);
 
   it('creates a CA and a serving certificate for the configured names when there is nothing', () => {
     assert.equal(created?.step, 'created');
@@ -28,46 +29,46 @@ describe('certificate rotation plan', () => {
   });
 
   it('does nothing while both certificates are fresh', () => {
-    assert.equal(planRotation(created!.state, policy, at(t0, 10)), undefined);
+    assert.equal(planRotation(created!.state, policy, at(t0, 10), authority), undefined);
   });
 
   it('reissues the serving certificate from the same CA when it nears expiry', () => {
-    const plan = planRotation(created!.state, policy, at(t0, 70));
+    const plan = planRotation(created!.state, policy, at(t0, 70), authority);
     assert.equal(plan?.step, 'serving-reissued');
     assert.equal(plan!.state.ca.certPem, created!.state.ca.certPem);
     assert.notEqual(plan!.state.serving.certPem, created!.state.serving.certPem);
   });
 
   it('reissues the serving certificate when a name is missing from it', () => {
-    const plan = planRotation(created!.state, { ...policy, dnsNames: [...policy.dnsNames, 'extra.example'] }, at(t0, 1));
+    const plan = planRotation(created!.state, { ...policy, dnsNames: [...policy.dnsNames, 'extra.example'] }, at(t0, 1), authority);
     assert.equal(plan?.step, 'serving-reissued');
     assert.ok(describeCertificate(plan!.state.serving.certPem).dnsNames.includes('extra.example'));
   });
 
   it('rotates the CA in three steps, trusting both CAs whenever the serving certificate changes', () => {
     // The CA nears expiry at 2/3 of 300 s.
-    const staged = planRotation(created!.state, policy, at(t0, 210));
+    const staged = planRotation(created!.state, policy, at(t0, 210), authority);
     assert.equal(staged?.step, 'ca-staged');
     assert.equal(staged!.state.serving.certPem, created!.state.serving.certPem, 'staging keeps the serving certificate');
     assert.equal(bundleCount(staged!.state), 2, 'the new CA is trusted before anything is signed by it');
 
-    assert.equal(planRotation(staged!.state, policy, at(t0, 212)), undefined, 'waits for propagation');
+    assert.equal(planRotation(staged!.state, policy, at(t0, 212), authority), undefined, 'waits for propagation');
 
-    const promoted = planRotation(staged!.state, policy, at(t0, 216));
+    const promoted = planRotation(staged!.state, policy, at(t0, 216), authority);
     assert.equal(promoted?.step, 'ca-promoted');
     assert.ok(isSignedBy(promoted!.state.serving.certPem, staged!.state.nextCa!.certPem));
     assert.equal(bundleCount(promoted!.state), 2, 'the old CA stays trusted while replicas switch');
 
-    assert.equal(planRotation(promoted!.state, policy, at(t0, 218)), undefined);
-    const retired = planRotation(promoted!.state, policy, at(t0, 222));
+    assert.equal(planRotation(promoted!.state, policy, at(t0, 218), authority), undefined);
+    const retired = planRotation(promoted!.state, policy, at(t0, 222), authority);
     assert.equal(retired?.step, 'ca-retired');
     assert.equal(bundleCount(retired!.state), 1);
     assert.equal(retired!.state.ca.certPem, staged!.state.nextCa!.certPem);
   });
 
   it('replaces a serving certificate that another CA signed', () => {
-    const other = planRotation(undefined, policy, t0)!.state;
+    const other = planRotation(undefined, policy, t0, authority)!.state;
     const mixed: TlsState = { ca: created!.state.ca, serving: other.serving };
-    assert.equal(planRotation(mixed, policy, at(t0, 1))?.step, 'serving-reissued');
+    assert.equal(planRotation(mixed, policy, at(t0, 1), authority)?.step, 'serving-reissued');
   });
 });

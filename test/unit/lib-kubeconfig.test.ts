@@ -44,7 +44,7 @@ describe('kubeconfig without client-node', () => {
         { server: 'https://10.0.0.1:6443', 'certificate-authority': 'ca.crt', 'tls-server-name': 'kubernetes' },
       ),
     );
-    const e = fileEndpoint(file)!;
+    const e = (await fileEndpoint(file))!;
     assert.equal(e.server, 'https://10.0.0.1:6443');
     assert.equal(e.ca?.toString(), 'CA-PEM');
     assert.equal(e.cert?.toString(), 'CERT-PEM');
@@ -55,30 +55,30 @@ describe('kubeconfig without client-node', () => {
   });
 
   it('sends a token, and reads a tokenFile again on every ask (a rotated token is used)', async () => {
-    assert.deepEqual(await fileEndpoint(write('a', config({ token: 'abc' })))!.headers(), { authorization: 'Bearer abc' });
+    assert.deepEqual(await (await fileEndpoint(write('a', config({ token: 'abc' }))))!.headers(), { authorization: 'Bearer abc' });
     const tokenFile = write('token', 'first\n');
-    const e = fileEndpoint(write('b', config({ tokenFile: 'token' })))!;
+    const e = (await fileEndpoint(write('b', config({ tokenFile: 'token' }))))!;
     assert.deepEqual(await e.headers(), { authorization: 'Bearer first' });
     fs.writeFileSync(tokenFile, 'second');
     assert.deepEqual(await e.headers(), { authorization: 'Bearer second' });
   });
 
-  it('leaves exec plugins, auth providers and several $KUBECONFIG files to client-node', () => {
+  it('leaves exec plugins, auth providers and several $KUBECONFIG files to client-node', async () => {
     assert.equal(
-      fileEndpoint(write('exec', config({ exec: { command: 'aws', apiVersion: 'client.authentication.k8s.io/v1' } }))),
+      await fileEndpoint(write('exec', config({ exec: { command: 'aws', apiVersion: 'client.authentication.k8s.io/v1' } }))),
       undefined,
     );
-    assert.equal(fileEndpoint(write('oidc', config({ 'auth-provider': { name: 'oidc' } }))), undefined);
+    assert.equal(await fileEndpoint(write('oidc', config({ 'auth-provider': { name: 'oidc' } }))), undefined);
     process.env.KUBECONFIG = `${write('one', config({ token: 'a' }))}${path.delimiter}${write('two', config({ token: 'b' }))}`;
-    assert.equal(defaultEndpoint(), undefined);
+    assert.equal(await defaultEndpoint(), undefined);
     process.env.KUBECONFIG = write('single', config({ token: 'a' }));
-    assert.equal(defaultEndpoint()?.server, 'https://10.0.0.1:6443');
+    assert.equal((await defaultEndpoint())?.server, 'https://10.0.0.1:6443');
   });
 
-  it('says what is wrong with a kubeconfig it cannot use', () => {
-    assert.throws(() => fileEndpoint(write('nocontext', { ...config({}), 'current-context': 'gone' })), /no current context gone/);
-    assert.throws(() => fileEndpoint(write('noserver', config({}, {}))), /names cluster c, which has no server/);
-    assert.throws(() => fileEndpoint(write('scalar', 'just a string')), /is not a kubeconfig/);
+  it('says what is wrong with a kubeconfig it cannot use', async () => {
+    await assert.rejects(fileEndpoint(write('nocontext', { ...config({}), 'current-context': 'gone' })), /no current context gone/);
+    await assert.rejects(fileEndpoint(write('noserver', config({}, {}))), /names cluster c, which has no server/);
+    await assert.rejects(fileEndpoint(write('scalar', 'just a string')), /is not a kubeconfig/);
   });
 
   it('in a cluster: the service account below a root, the host from the environment (IPv6 in brackets)', async () => {
