@@ -2,6 +2,7 @@
 // reconciles one Canary at a time per key, while it holds the leader Lease.
 // `sluice controller --help` lists every flag.
 import { type WatchedKind, canariesConcerned } from './wake-ups.js';
+import { type SlimEndpointSlice, slimEndpointSlice } from './canary-endpoints.js';
 import { labels as L, values } from '../api/contract.js';
 import http from 'node:http';
 import os from 'node:os';
@@ -114,6 +115,13 @@ export async function runController(argv: string[]): Promise<void> {
     // Only objects sluice tracks or snapshots: a cluster's Secrets are not all cached.
     configmaps: inf<ConfigObject>('configmaps', R.configmaps, L.tracked),
     secrets: inf<ConfigObject>('secrets', R.secrets, L.tracked),
+    // Only the slices of sluice's Services (they carry their Service's labels), kept slim.
+    endpointSlices: new Informer<SlimEndpointSlice>(client, R.endpointslices, {
+      onError: onError('endpointslices'),
+      relistIntervalMs,
+      labelSelector: `${L.managedBy}=${values.managedBy}`,
+      transform: slimEndpointSlice,
+    }),
   };
   const alertProviders = inf<AlertProvider>('alertproviders', CR.alertproviders);
   // Not waited for at start: an install upgraded without its new CRD (Helm never upgrades CRDs)
@@ -228,6 +236,7 @@ export async function runController(argv: string[]): Promise<void> {
   caches.statefulsets.onChange(wake('statefulset'));
   caches.daemonsets.onChange(wake('daemonset'));
   caches.services.onChange(wake('service'));
+  caches.endpointSlices.onChange(wake('endpointslice'));
   caches.routes.onChange(wake('route'));
   caches.hpas.onChange(wake('hpa'));
   // A tracked ConfigMap or Secret edited in place is a new revision of the Deployments reading it.

@@ -46,6 +46,7 @@ import type { Revision } from '../api/revision.js';
 import type { CanaryAction } from '../api/canary-action.js';
 import { ActionInbox } from './action-inbox.js';
 import { withReadiness } from './readiness.js';
+import { type SlimEndpointSlice, readyEndpoints } from './canary-endpoints.js';
 
 /** How soon a Canary that found every check slot taken tries again. */
 const NO_SLOT_RETRY_MS = 1000;
@@ -84,6 +85,8 @@ export interface Caches {
   secrets: ObjectCache<ConfigObject>;
   /** CanaryActions (api/canary-action.ts), in every namespace. */
   actions: ObjectCache<CanaryAction>;
+  /** The EndpointSlices of sluice's Services, slim (canary-endpoints.ts); without it, traffic is not held for them. */
+  endpointSlices?: ObjectCache<SlimEndpointSlice>;
 }
 
 export interface ReconcilerDeps {
@@ -222,7 +225,11 @@ export class Reconciler {
     const now = this.now();
     // A person's action is decided before anything else (state-machine.ts, act()).
     const action = await this.inbox.next(canary, now);
-    const observed = { target, revision, canaryDeployment: copy, autoscaler, action };
+    // Read only while a candidate runs: that is when the canary Service gets traffic.
+    const slices = this.d.caches.endpointSlices;
+    const canaryEndpoints =
+      slices && facts(canary.status?.phase).copyActive ? readyEndpoints(slices, ns, names.canaryService(apexName(canary))) : undefined;
+    const observed = { target, revision, canaryDeployment: copy, autoscaler, action, canaryEndpoints };
 
     // decide() asks for what the step needs, one kind at a time and in Flagger's order (rollback
     // hooks, rollout hooks, metrics, gates), so nothing is called that the step would not use.

@@ -5,8 +5,8 @@
 //
 // One function per phase (STEPS below); what a phase means, and which transitions exist, is data
 // in api/phases.ts, and every decision is checked against it.
-import { DEFAULTS, type HookType, analysisInterval, hooksOf, maxWeight, nextWeight, strategyOf } from '../api/canary-analysis.js';
-import { annotations, objectName, shortRevision } from '../api/contract.js';
+import { DEFAULTS, type HookType, analysisInterval, apexName, hooksOf, maxWeight, nextWeight, strategyOf } from '../api/canary-analysis.js';
+import { annotations, names, objectName, shortRevision } from '../api/contract.js';
 import type { Canary, CanaryCondition, CanaryStatus, Phase } from '../api/flagger-types.js';
 import { type KnownPhase, allowed, phase as facts } from '../api/phases.js';
 import type { Revision } from '../api/revision.js';
@@ -43,6 +43,11 @@ export interface Observed {
   autoscaler: HorizontalPodAutoscaler | undefined;
   /** The oldest CanaryAction not yet taken: decided before anything else in this pass. */
   action?: ActionRequest;
+  /**
+   * Ready endpoints the canary Service's EndpointSlices list (undefined: not known, no gate). A
+   * pod is Ready before the EndpointSlice controller lists it; traffic sent in between gets 503s.
+   */
+  canaryEndpoints?: number;
 }
 
 /** A person's request (api/canary-action.ts), with who asked as admission recorded it. */
@@ -101,6 +106,8 @@ interface Step {
   cname: string;
   tname: string;
   copyName: string;
+  canaryEndpoints: number | undefined;
+  canaryService: string;
 }
 
 const promotedCondition = (phase: Phase, now: string, prev: CanaryCondition[] | undefined): CanaryCondition[] => {
@@ -250,13 +257,17 @@ function analysing(x: Step): Decision {
   const { canary, st, now } = x;
   if (x.revision.id !== st.lastAppliedSpec) return abandonOnRevert(x) ?? startAnalysis(x, true);
   const { runs, progress } = candidate(x);
-  if (!runs || !progress?.done) {
+  // Ready pods the canary Service does not list yet would answer its share of traffic with 503s.
+  const unlisted = runs && progress?.done === true && progress.desired > 0 && x.canaryEndpoints === 0;
+  if (!runs || !progress?.done || unlisted) {
     const deadline = (canary.spec.progressDeadlineSeconds ?? DEFAULTS.progressDeadlineSeconds) * 1000;
     if (msSince(st.lastTransitionTime, now) > deadline) {
       return rollback(x, `progress deadline exceeded: ${x.copyName} not ready after ${deadline / 1000} s`);
     }
     const p = progress ?? { available: 0, desired: 0 };
-    const message = `Waiting for ${x.copyName} rollout to finish: ${p.available} of ${p.desired} updated replicas are available`;
+    const message = unlisted
+      ? `Waiting for ${x.canaryService} to list the ready pods of ${x.copyName}: no ready endpoint yet`
+      : `Waiting for ${x.copyName} rollout to finish: ${p.available} of ${p.desired} updated replicas are available`;
     // The copy's status changes wake this Canary; the look-again only covers a lost event and the
     // deadline, which passes without one.
     const untilDeadline = Math.max(0, deadline - msSince(st.lastTransitionTime, now)) + 1;
@@ -645,6 +656,8 @@ export function decide(
     cname: objectName(canary.metadata.name, ns),
     tname,
     copyName: KINDS[kind].candidateName(targetName, ns),
+    canaryEndpoints: observed.canaryEndpoints,
+    canaryService: objectName(names.canaryService(apexName(canary)), ns),
   };
   // Suspended (Flagger's spec.suspend) or paused by an action: no analysis and no step until it
   // is resumed; the webhook still freezes template changes. A Canary is bootstrapped first, so its

@@ -9,7 +9,7 @@ import type { Canary } from '../api/flagger-types.js';
 import type { KubeObject } from '../lib/kube/client.js';
 import { type ChangeType, changedBeyondStatus } from '../lib/kube/informer.js';
 
-export type WatchedKind = 'deployment' | 'statefulset' | 'daemonset' | 'service' | 'route' | 'hpa';
+export type WatchedKind = 'deployment' | 'statefulset' | 'daemonset' | 'service' | 'endpointslice' | 'route' | 'hpa';
 
 const keyOf = (o: KubeObject) => `${o.metadata.namespace}/${o.metadata.name}`;
 
