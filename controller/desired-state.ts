@@ -115,34 +115,44 @@ export function desiredState(
 }
 
 /**
+ * What a target that is its own canary (a StatefulSet, a DaemonSet) wants whatever its kind:
+ * whether its template is held back, whether the revision under test is being analysed, the
+ * route's weight, and the contract's label and annotations. Undefined target: not bootstrapped.
+ */
+function ownCanary(canary: Canary, status: CanaryStatus, target: Workload) {
+  const phase = status.phase ?? '';
+  const revision = revisionOf(target).id;
+  const released = releasedRevision(status);
+  const canaryWeight = facts(phase).copyActive ? (status.canaryWeight ?? 0) : 0;
+  if (released === undefined || facts(phase).bootstrapping) return { canaryWeight, want: undefined };
+  return {
+    canaryWeight,
+    want: {
+      held: revision !== released,
+      testing: facts(phase).copyActive && revision === status.lastAppliedSpec,
+      labels: { [L.managed]: values.managed },
+      annotations: {
+        [A.stableRevision]: templatePart(released)!,
+        [A.canary]: canary.metadata.name,
+        [A.promoting]: phase === 'Promoting' ? (status.lastAppliedSpec ?? null) : null,
+      } as Record<string, string | null>,
+    },
+  };
+}
+
+/**
  * A StatefulSet's canary is its own highest ordinals (api/statefulset.ts): while the revision
  * under test is analysed, the partition exposes as many of them as the weight asks for; released,
  * it is 0; otherwise (waiting, rolled back, abandoned) it is FROZEN_PARTITION, and the reconciler
  * recreates any ordinal below it that runs another revision than the stable one.
  */
 function statefulSetDesired(canary: Canary, status: CanaryStatus, target: StatefulSet): Desired {
-  const phase = status.phase ?? '';
-  const revision = revisionOf(target).id;
-  const released = releasedRevision(status);
-  const testing = facts(phase).copyActive && revision === status.lastAppliedSpec;
-  const canaryWeight = facts(phase).copyActive ? (status.canaryWeight ?? 0) : 0;
-  if (released === undefined || facts(phase).bootstrapping) return { canaryWeight, target: undefined };
-  const held = revision !== released;
+  const { canaryWeight, want } = ownCanary(canary, status, target);
+  if (!want) return { canaryWeight, target: undefined };
+  const { held, testing, labels, annotations } = want;
   const replicas = replicasOf(target);
   const partition = !held ? 0 : testing ? partitionFor(replicas, canaryOrdinals(replicas, canaryWeight)) : FROZEN_PARTITION;
-  return {
-    canaryWeight,
-    target: {
-      paused: held,
-      partition,
-      labels: { [L.managed]: values.managed },
-      annotations: {
-        [A.stableRevision]: templatePart(released)!,
-        [A.canary]: canary.metadata.name,
-        [A.promoting]: phase === 'Promoting' ? (status.lastAppliedSpec ?? null) : null,
-      },
-    },
-  };
+  return { canaryWeight, target: { paused: held, partition, labels, annotations } };
 }
 
 /**
@@ -153,19 +163,10 @@ function statefulSetDesired(canary: Canary, status: CanaryStatus, target: Statef
  * been bypassed); released, its own strategy is back and its controller rolls every node.
  */
 function daemonSetDesired(canary: Canary, status: CanaryStatus, target: DaemonSet): Desired {
-  const phase = status.phase ?? '';
-  const revision = revisionOf(target).id;
-  const released = releasedRevision(status);
-  const testing = facts(phase).copyActive && revision === status.lastAppliedSpec;
-  const canaryWeight = facts(phase).copyActive ? (status.canaryWeight ?? 0) : 0;
-  if (released === undefined || facts(phase).bootstrapping) return { canaryWeight, target: undefined };
-  const held = revision !== released;
+  const { canaryWeight, want } = ownCanary(canary, status, target);
+  if (!want) return { canaryWeight, target: undefined };
+  const { held, testing, labels, annotations } = want;
   const sluiceHolds = heldBySluice(target);
-  const annotations: Record<string, string | null> = {
-    [A.stableRevision]: templatePart(released)!,
-    [A.canary]: canary.metadata.name,
-    [A.promoting]: phase === 'Promoting' ? (status.lastAppliedSpec ?? null) : null,
-  };
   let updateStrategy: DaemonSetUpdateStrategy | undefined;
   if (held && !sluiceHolds) {
     updateStrategy = FROZEN_STRATEGY;
@@ -180,7 +181,7 @@ function daemonSetDesired(canary: Canary, status: CanaryStatus, target: DaemonSe
       paused: held,
       ...(updateStrategy ? { updateStrategy } : {}),
       canaryNodes: held && testing ? canaryNodeCount(nodesOf(target), canaryWeight) : 0,
-      labels: { [L.managed]: values.managed },
+      labels,
       annotations,
     },
   };

@@ -4,7 +4,6 @@
 // stable template. Every sample taken during a rollout is checked against the invariant: no node
 // beyond the canary's share runs the untested template.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { annotations, labels } from '../../api/contract.js';
@@ -14,12 +13,22 @@ import { templateRevision } from '../../api/revision.js';
 import type { DaemonSet } from '../../api/workload.js';
 import { R, at, type KubeObject } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
-import { fakeNodeCount, paths, root } from '../world/layout.js';
+import { fakeNodeCount, root } from '../world/layout.js';
 import { canaryEvents, getCanary, sluiceAndNamespace, waitPhase } from '../world/seed.js';
 import { startController, startWebhook, stopController, stopWebhook } from '../world/sluice.js';
 import { admin, deleteNamespace, installKubectlPlugin, simulator, testNamespace } from '../world/test-clients.js';
 import { POLICY_REF } from '../../api/policy-types.js';
 import { buildBinaries, runKubectl } from '../world/world.js';
+import {
+  type RolloutSample,
+  analysedCanary,
+  assertRouteAt,
+  gitopsHealth,
+  kubectlSluice,
+  onTag,
+  podinfoTemplate,
+  sampleRollout,
+} from '../world/rollout-samples.js';
 
 const IMG = 'ghcr.io/stefanprodan/podinfo';
 const NAME = 'agent';
@@ -29,32 +38,21 @@ const OWN_STRATEGY = { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 2
 type Pod = KubeObject & { spec: { containers: { image: string }[]; nodeName?: string }; metadata: { deletionTimestamp?: string } };
 type Ds = DaemonSet & { spec: { template: { spec: { containers: { name: string; image: string }[] } } } };
 
-/** One look at the rollout: the Canary's step, then which node runs which image, then the step again. */
-interface Sample {
-  phase: string;
-  weight: number;
-  /** Node → image tag, of pods not being deleted. */
-  tags: Map<string, string>;
-  route: [string, number][];
-}
+type Sample = RolloutSample<string>;
 
 describe('DaemonSet targets', () => {
   const { binDir } = buildBinaries();
   let ns: string;
   let pluginDir: string;
   const kubectl = (...args: string[]) => runKubectl(binDir, ['-n', ns, ...args]);
-  const sluice = (...args: string[]) =>
-    spawnSync(path.join(binDir, 'kubectl'), ['sluice', ...args, '-n', ns], {
-      env: { ...process.env, PATH: `${pluginDir}:${process.env.PATH}`, KUBECONFIG: paths.kubeconfig, NO_COLOR: '1' },
-      encoding: 'utf8',
-    });
+  const sluice = (...args: string[]) => kubectlSluice(binDir, pluginDir, ns, ...args);
   /** A GitOps verdict on the DaemonSet: Argo CD's with sluice's script (gopher-lua), or kstatus's (Flux). */
-  const health = async (how: 'lua' | 'kstatus') => {
-    const args = how === 'lua' ? ['lua', path.join(root, 'manifests/gitops/argocd/daemonset-health.lua')] : ['kstatus'];
-    const r = spawnSync(path.join(binDir, 'gitops-health'), args, { input: JSON.stringify(await ds()), encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    return JSON.parse(r.stdout) as { status: string; message: string };
-  };
+  const health = async (how: 'lua' | 'kstatus') =>
+    gitopsHealth(
+      binDir,
+      how === 'lua' ? ['lua', path.join(root, 'manifests/gitops/argocd/daemonset-health.lua')] : ['kstatus'],
+      await ds(),
+    );
   const setImage = async (tag: string, ...extra: string[]) => {
     const r = await kubectl('set', 'image', `daemonset/${NAME}`, `app=${IMG}:${tag}`, ...extra);
     assert.equal(r.code, 0, r.stderr);
@@ -65,17 +63,6 @@ describe('DaemonSet targets', () => {
     (await (await admin()).list<Pod>(at(R.pods, ns), { labelSelector: `app=${NAME}` })).items.filter((p) => !p.metadata.deletionTimestamp);
   const tags = async () => new Map((await pods()).map((p) => [nodeOfPod(p) ?? '?', p.spec.containers[0]!.image.split(':')[1]!]));
   const uids = async () => new Map((await pods()).map((p) => [nodeOfPod(p) ?? '?', p.metadata.uid]));
-  const route = async (): Promise<[string, number][]> =>
-    (
-      await (
-        await admin()
-      ).get<KubeObject & { spec: { rules: { backendRefs: { name: string; weight: number }[] }[] } }>(at(R.httproutes, ns, NAME))
-    ).spec.rules[0]!.backendRefs.map((b) => [b.name, b.weight]);
-  const onTag = (t: Map<string, string>, tag: string) =>
-    [...t]
-      .filter(([, v]) => v === tag)
-      .map(([k]) => k)
-      .sort();
   const allOn = (tag: string) =>
     waitFor(
       async () => {
@@ -85,23 +72,7 @@ describe('DaemonSet targets', () => {
       { timeoutMs: 60_000, what: `every node's pod of ${NAME} on ${tag}` },
     );
 
-  /** Samples the rollout until `until` holds for the Canary, keeping only consistent readings. */
-  async function sampleUntil(until: (c: Canary) => boolean, timeoutMs = 150_000): Promise<Sample[]> {
-    const samples: Sample[] = [];
-    await waitFor(
-      async () => {
-        const before = (await getCanary(ns, NAME)).status;
-        const t = await tags();
-        const r = await route();
-        const after = await getCanary(ns, NAME);
-        if (before?.phase === after.status?.phase && before?.canaryWeight === after.status?.canaryWeight)
-          samples.push({ phase: after.status?.phase ?? '', weight: after.status?.canaryWeight ?? 0, tags: t, route: r });
-        return until(after) || undefined;
-      },
-      { timeoutMs, intervalMs: 150, what: `the rollout of ${NAME}` },
-    );
-    return samples;
-  }
+  const sampleUntil = (until: (c: Canary) => boolean) => sampleRollout(ns, NAME, tags, until);
 
   /**
    * The invariant: while analysed, no more nodes than the canary's share run `tag`, and the canary
@@ -135,31 +106,10 @@ describe('DaemonSet targets', () => {
       spec: {
         selector: { matchLabels: { app: NAME } },
         updateStrategy: OWN_STRATEGY,
-        template: {
-          metadata: { labels: { app: NAME } },
-          spec: { containers: [{ name: 'app', image: `${IMG}:6.0.0`, ports: [{ name: 'http', containerPort: 9898 }] }] },
-        },
+        template: podinfoTemplate(NAME, '6.0.0'),
       },
     });
-    await client.create(at(CR.canaries, ns), {
-      apiVersion: 'flagger.app/v1beta1',
-      kind: 'Canary',
-      metadata: { name: NAME, namespace: ns },
-      spec: {
-        targetRef: { apiVersion: 'apps/v1', kind: 'DaemonSet', name: NAME },
-        progressDeadlineSeconds: 60,
-        service: { port: 9898, gatewayRefs: [{ name: 'cilium', namespace: 'cilium' }] },
-        analysis: {
-          interval: '3s',
-          // As for StatefulSets: the Services switch to revision selectors at the freeze, and the
-          // world's EndpointSlices can lag a check behind; a real rollback fails every check.
-          threshold: 5,
-          maxWeight: 50,
-          stepWeight: 10,
-          metrics: [{ name: 'request-success-rate', interval: '6s', thresholdRange: { min: 99 } }],
-        },
-      },
-    });
+    await client.create(at(CR.canaries, ns), analysedCanary(ns, 'DaemonSet', NAME));
     await simulator('PUT', `/traffic/${ns}/${NAME}`, { ratePerSecond: 100 });
   });
   after(async () => {
@@ -208,18 +158,7 @@ describe('DaemonSet targets', () => {
         samples.some((s) => s.phase === 'Progressing' && s.weight === w && onTag(s.tags, '6.0.1').length === want),
         `a sample at weight ${w} with exactly ${want} node(s) on 6.0.1`,
       );
-      assert.ok(
-        samples.some(
-          (s) =>
-            s.weight === w &&
-            JSON.stringify(s.route) ===
-              JSON.stringify([
-                [`${NAME}-primary`, 100 - w],
-                [`${NAME}-canary`, w],
-              ]),
-        ),
-        `the route at ${100 - w}/${w}`,
-      );
+      assertRouteAt(samples, NAME, w);
     }
     await allOn('6.0.1');
     const d = await ds();

@@ -4,7 +4,6 @@
 // during a rollout is checked against the invariant: no ordinal below the canary's share runs the
 // untested template.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { annotations, labels } from '../../api/contract.js';
@@ -17,9 +16,20 @@ import { waitFor } from '../../lib/wait.js';
 import { canaryEvents, getCanary, sluiceAndNamespace, waitPhase } from '../world/seed.js';
 import { startController, stopController } from '../world/sluice.js';
 import { POLICY_REF } from '../../api/policy-types.js';
-import { paths, root } from '../world/layout.js';
+import { root } from '../world/layout.js';
 import { admin, deleteNamespace, deploymentManifest, installKubectlPlugin, simulator, testNamespace } from '../world/test-clients.js';
 import { buildBinaries, runKubectl } from '../world/world.js';
+import {
+  type RolloutSample,
+  analysedCanary,
+  assertRouteAt,
+  gitopsHealth,
+  kubectlSluice,
+  onTag,
+  podinfoTemplate,
+  routeWeights,
+  sampleRollout,
+} from '../world/rollout-samples.js';
 
 const IMG = 'ghcr.io/stefanprodan/podinfo';
 const REPLICAS = 5;
@@ -28,35 +38,17 @@ const NAME = 'db';
 type Pod = KubeObject & { spec: { containers: { image: string }[] }; metadata: { deletionTimestamp?: string } };
 type Sts = StatefulSet & { spec: { template: { spec: { containers: { name: string; image: string }[] } } } };
 
-/** One look at the rollout: the Canary's step, then which ordinal runs which image, then the step again. */
-interface Sample {
-  phase: string;
-  weight: number;
-  /** Ordinal → image tag, of pods not being deleted. */
-  tags: Map<number, string>;
-  route: [string, number][];
-}
+type Sample = RolloutSample<number>;
 
 describe('StatefulSet targets', () => {
   const { binDir } = buildBinaries();
   let ns: string;
   let pluginDir: string;
   const kubectl = (...args: string[]) => runKubectl(binDir, ['-n', ns, ...args]);
-  /** `kubectl sluice ...`, found by kubectl on PATH as a user installs it. */
-  const sluice = (...args: string[]) =>
-    spawnSync(path.join(binDir, 'kubectl'), ['sluice', ...args, '-n', ns], {
-      env: { ...process.env, PATH: `${pluginDir}:${process.env.PATH}`, KUBECONFIG: paths.kubeconfig, NO_COLOR: '1' },
-      encoding: 'utf8',
-    });
+  const sluice = (...args: string[]) => kubectlSluice(binDir, pluginDir, ns, ...args);
   /** Argo CD's verdict on the StatefulSet with sluice's health script, run in gopher-lua. */
-  const argoHealth = async () => {
-    const r = spawnSync(path.join(binDir, 'gitops-health'), ['lua', path.join(root, 'manifests/gitops/argocd/statefulset-health.lua')], {
-      input: JSON.stringify(await sts()),
-      encoding: 'utf8',
-    });
-    assert.equal(r.status, 0, r.stderr);
-    return JSON.parse(r.stdout) as { status: string; message: string };
-  };
+  const argoHealth = async () =>
+    gitopsHealth(binDir, ['lua', path.join(root, 'manifests/gitops/argocd/statefulset-health.lua')], await sts());
   type View = {
     pods: { primary: { ready: number; desired: number }; canary: { ready: number; desired: number } };
     stable?: { images: string[] };
@@ -79,19 +71,9 @@ describe('StatefulSet targets', () => {
   const tags = async () =>
     new Map((await pods()).map((p) => [Number(p.metadata.name.slice(NAME.length + 1)), p.spec.containers[0]!.image.split(':')[1]!]));
   const uids = async () => new Map((await pods()).map((p) => [p.metadata.name, p.metadata.uid]));
-  const route = async (): Promise<[string, number][]> =>
-    (
-      await (
-        await admin()
-      ).get<KubeObject & { spec: { rules: { backendRefs: { name: string; weight: number }[] }[] } }>(at(R.httproutes, ns, NAME))
-    ).spec.rules[0]!.backendRefs.map((b) => [b.name, b.weight]);
+  const route = () => routeWeights(ns, NAME);
   /** Ordinals at or above `first` (the canary's), as a sorted list. */
   const top = (n: number) => Array.from({ length: n }, (_, i) => REPLICAS - n + i);
-  const onTag = (t: Map<number, string>, tag: string) =>
-    [...t]
-      .filter(([, v]) => v === tag)
-      .map(([k]) => k)
-      .sort((a, b) => a - b);
   const allOn = (tag: string) =>
     waitFor(
       async () => {
@@ -101,24 +83,7 @@ describe('StatefulSet targets', () => {
       { timeoutMs: 60_000, what: `every ordinal of ${NAME} on ${tag}` },
     );
 
-  /** Samples the rollout until `until` holds for the Canary, keeping only consistent readings. */
-  async function sampleUntil(until: (c: Canary) => boolean, timeoutMs = 150_000): Promise<Sample[]> {
-    const samples: Sample[] = [];
-    await waitFor(
-      async () => {
-        const before = (await getCanary(ns, NAME)).status;
-        const t = await tags();
-        const r = await route();
-        const after = await getCanary(ns, NAME);
-        // A step decided between the two readings: the pods may belong to either; skip it.
-        if (before?.phase === after.status?.phase && before?.canaryWeight === after.status?.canaryWeight)
-          samples.push({ phase: after.status?.phase ?? '', weight: after.status?.canaryWeight ?? 0, tags: t, route: r });
-        return until(after) || undefined;
-      },
-      { timeoutMs, intervalMs: 150, what: `the rollout of ${NAME}` },
-    );
-    return samples;
-  }
+  const sampleUntil = (until: (c: Canary) => boolean) => sampleRollout(ns, NAME, tags, until);
 
   /** The invariant: while analysed, only the canary's share of the highest ordinals runs `tag`. */
   function assertWithinShare(samples: Sample[], tag: string): void {
@@ -153,32 +118,10 @@ describe('StatefulSet targets', () => {
         replicas: REPLICAS,
         serviceName: `${NAME}-headless`,
         selector: { matchLabels: { app: NAME } },
-        template: {
-          metadata: { labels: { app: NAME } },
-          spec: { containers: [{ name: 'app', image: `${IMG}:6.0.0`, ports: [{ name: 'http', containerPort: 9898 }] }] },
-        },
+        template: podinfoTemplate(NAME, '6.0.0'),
       },
     });
-    await client.create(at(CR.canaries, ns), {
-      apiVersion: 'flagger.app/v1beta1',
-      kind: 'Canary',
-      metadata: { name: NAME, namespace: ns },
-      spec: {
-        targetRef: { apiVersion: 'apps/v1', kind: 'StatefulSet', name: NAME },
-        progressDeadlineSeconds: 60,
-        service: { port: 9898, gatewayRefs: [{ name: 'cilium', namespace: 'cilium' }] },
-        analysis: {
-          interval: '3s',
-          // The seed's threshold: the first seconds of canary traffic can meet the world's
-          // EndpointSlice lag (a 503 from the gateway), and a 6 s window still holds them at the
-          // second check; a real rollback (test 4) fails every check anyway.
-          threshold: 5,
-          maxWeight: 50,
-          stepWeight: 10,
-          metrics: [{ name: 'request-success-rate', interval: '6s', thresholdRange: { min: 99 } }],
-        },
-      },
-    });
+    await client.create(at(CR.canaries, ns), analysedCanary(ns, 'StatefulSet', NAME));
     await simulator('PUT', `/traffic/${ns}/${NAME}`, { ratePerSecond: 100 });
   });
   after(async () => {
@@ -233,18 +176,7 @@ describe('StatefulSet targets', () => {
         samples.some((s) => s.phase === 'Progressing' && s.weight === w && JSON.stringify(onTag(s.tags, '6.0.1')) === JSON.stringify(want)),
         `a sample at weight ${w} with exactly ordinals ${want} on 6.0.1`,
       );
-      assert.ok(
-        samples.some(
-          (s) =>
-            s.weight === w &&
-            JSON.stringify(s.route) ===
-              JSON.stringify([
-                [`${NAME}-primary`, 100 - w],
-                [`${NAME}-canary`, w],
-              ]),
-        ),
-        `the route at ${100 - w}/${w}`,
-      );
+      assertRouteAt(samples, NAME, w);
     }
     await allOn('6.0.1');
     const s = await sts();
