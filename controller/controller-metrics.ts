@@ -1,5 +1,6 @@
 // The controller's Prometheus metrics, under Flagger's names so existing dashboards and alerts work.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics } from '../lib/process-metrics.js';
 import type { Canary, Phase } from '../api/flagger-types.js';
 import type { MetricResult } from './check-results.js';
 
@@ -65,7 +66,7 @@ export class ControllerMetrics {
   private readonly seriesOf = new Map<string, { workloads: Set<string>; metrics: Set<string>; ended: Set<string> }>();
 
   constructor(withProcessMetrics = true) {
-    if (withProcessMetrics) collectDefaultMetrics({ register: this.registry });
+    if (withProcessMetrics) collectProcessMetrics(this.registry);
   }
 
   private series(canary: Canary) {

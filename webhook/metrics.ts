@@ -1,5 +1,6 @@
 // The webhook's own metrics, served on a separate plain-HTTP port for Prometheus.
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics } from '../lib/process-metrics.js';
 
 export class WebhookMetrics {
   readonly registry = new Registry();
@@ -24,7 +25,7 @@ export class WebhookMetrics {
   });
 
   constructor(withProcessMetrics = true) {
-    if (withProcessMetrics) collectDefaultMetrics({ register: this.registry });
+    if (withProcessMetrics) collectProcessMetrics(this.registry);
   }
 
   observe(endpoint: string, decision: string, seconds: number): void {
