@@ -6,10 +6,12 @@
 import { canaryShare } from './canary-share.js';
 import { annotations as A } from './contract.js';
 import type { KubeObject } from '../lib/kube/client.js';
-import type { DaemonSet, DaemonSetUpdateStrategy, PodTemplate, RolloutProgress } from './workload.js';
+import { type DaemonSet, type DaemonSetUpdateStrategy, type PodTemplate, type RolloutProgress, statusIsCurrent } from './workload.js';
 
-/** The label the DaemonSet controller puts on every pod: the hash of the ControllerRevision it runs. */
-export const REVISION_LABEL = 'controller-revision-hash';
+import { REVISION_LABEL } from './statefulset.js';
+
+/** The label the DaemonSet controller puts on every pod, as the StatefulSet controller does: the hash of the ControllerRevision it runs. */
+export { REVISION_LABEL };
 /** A second, older way the DaemonSet controller tells a pod's template (by the DaemonSet's generation). */
 export const TEMPLATE_GENERATION_LABEL = 'pod-template-generation';
 /** The DaemonSet's annotation holding that generation; a ControllerRevision keeps a copy of it. */
@@ -59,9 +61,6 @@ export function canaryNodesOf(o: { metadata: { annotations?: Record<string, stri
 
 /** How many nodes run the candidate at a weight, of `nodes` that run the DaemonSet (api/canary-share.ts). */
 export const canaryNodeCount = (nodes: number, weight: number) => canaryShare(nodes, weight);
-
-/** The DaemonSet controller has seen this generation: its status speaks of the current template. */
-export const statusIsCurrent = (d: DaemonSet) => (d.status?.observedGeneration ?? 0) >= (d.metadata.generation ?? 0);
 
 /** Nodes that should run it, as its controller counts them. */
 export const nodesOf = (d: DaemonSet) => d.status?.desiredNumberScheduled ?? 0;

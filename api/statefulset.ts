@@ -4,7 +4,7 @@
 // So the canary is the highest ordinals, released by lowering the partition to 0, and rolled back
 // by raising it again and recreating the ordinals that took the candidate.
 import { canaryShare } from './canary-share.js';
-import type { RolloutProgress, StatefulSet } from './workload.js';
+import { type RolloutProgress, type StatefulSet, statusIsCurrent } from './workload.js';
 
 /**
  * The partition of a frozen StatefulSet: the largest the API takes, so no ordinal takes the new
@@ -18,9 +18,6 @@ export const REVISION_LABEL = 'controller-revision-hash';
 export const replicasOf = (s: StatefulSet) => s.spec.replicas ?? 1;
 export const partitionOf = (s: StatefulSet) => s.spec.updateStrategy?.rollingUpdate?.partition ?? 0;
 export const usesOnDelete = (s: { spec: { updateStrategy?: { type?: string } } }) => s.spec.updateStrategy?.type === 'OnDelete';
-
-/** The StatefulSet controller has seen this generation: its status speaks of the current template. */
-export const statusIsCurrent = (s: StatefulSet) => (s.status?.observedGeneration ?? 0) >= (s.metadata.generation ?? 0);
 
 /** How many of the highest ordinals run the candidate at a traffic weight (api/canary-share.ts). */
 export const canaryOrdinals = (replicas: number, weight: number) => canaryShare(replicas, weight);

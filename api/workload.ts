@@ -85,6 +85,16 @@ export type Workload = Deployment | StatefulSet | DaemonSet;
 
 export const isWorkloadKind = (k: string | undefined): k is WorkloadKind => (WORKLOAD_KINDS as readonly string[]).includes(k ?? '');
 
+/** Its controller has seen this generation: its status speaks of the current spec. */
+export const statusIsCurrent = (w: { metadata: { generation?: number }; status?: { observedGeneration?: number } }) =>
+  (w.status?.observedGeneration ?? 0) >= (w.metadata.generation ?? 0);
+
+/** matchLabels as a label selector query (`k=v,k2=v2`); empty when there are none. */
+export const labelSelectorOf = (matchLabels: Record<string, string> | undefined): string =>
+  Object.entries(matchLabels ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+
 /** The kind a Canary targets (Flagger's default: Deployment). */
 export const targetKind = (ref: { kind?: string }): string => ref.kind ?? 'Deployment';
 

@@ -4,7 +4,15 @@
 import { apexName, maxWeight, strategyOf } from '../api/canary-analysis.js';
 import { annotations as A, names, shortRevision } from '../api/contract.js';
 import { CR, type Canary, type CanaryCondition } from '../api/flagger-types.js';
-import { revisionOf, targetKind, type DaemonSet, type Deployment, type StatefulSet, type Workload } from '../api/workload.js';
+import {
+  labelSelectorOf,
+  revisionOf,
+  targetKind,
+  type DaemonSet,
+  type Deployment,
+  type StatefulSet,
+  type Workload,
+} from '../api/workload.js';
 import { REVISION_LABEL } from '../api/statefulset.js';
 import { canaryNodesOf, nodeOfPod, nodesOf } from '../api/daemonset.js';
 import { KINDS } from '../api/workload-kinds.js';
@@ -194,9 +202,7 @@ async function ownPodsView(client: KubeClient, canary: Canary, now: Date): Promi
     client.list<Event>(at(R.events, ns), { fieldSelector: `involvedObject.kind=Canary,involvedObject.name=${canary.metadata.name}` }),
   ]);
   const view = canaryView(canary);
-  const selector = Object.entries(target?.spec.selector.matchLabels ?? {})
-    .map(([k, v]) => `${k}=${v}`)
-    .join(',');
+  const selector = labelSelectorOf(target?.spec.selector.matchLabels);
   const pods = target && selector ? (await client.list<Pod>(at(R.pods, ns), { labelSelector: selector })).items : [];
   const ready = (p: Pod) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
   let primary: Pod[];

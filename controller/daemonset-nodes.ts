@@ -12,10 +12,9 @@ import {
   canaryNodesOf,
   daemonSetRevision,
   nodeOfPod,
-  statusIsCurrent,
 } from '../api/daemonset.js';
 import { templatePart, templateRevision } from '../api/revision.js';
-import type { DaemonSet } from '../api/workload.js';
+import { type DaemonSet, labelSelectorOf, statusIsCurrent } from '../api/workload.js';
 import { type KubeObject, type ObjectClient, R, at } from '../lib/kube/client.js';
 import type { Logger } from '../lib/logger.js';
 import type { PodLister } from './statefulset-ordinals.js';
@@ -66,10 +65,7 @@ export function wrongRevision(pods: Pod[], canaryNodes: string[], hashes: Daemon
   });
 }
 
-const selectorOf = (ds: DaemonSet) =>
-  Object.entries(ds.spec.selector.matchLabels ?? {})
-    .map(([k, v]) => `${k}=${v}`)
-    .join(',');
+const selectorOf = (ds: DaemonSet) => labelSelectorOf(ds.spec.selector.matchLabels);
 
 export class DaemonSetNodes {
   private readonly kept = new Map<string, DaemonSetRevision[]>();

@@ -5,7 +5,8 @@ import type { DaemonSetHashes } from './daemonset-nodes.js';
 import type { Canary } from '../api/flagger-types.js';
 import { FLAGGER_GROUP, FLAGGER_VERSION } from '../api/flagger-types.js';
 import type { Deployment, HorizontalPodAutoscaler, PodTemplate, StatefulSet, Workload } from '../api/workload.js';
-import { REVISION_LABEL, statusIsCurrent } from '../api/statefulset.js';
+import { REVISION_LABEL } from '../api/statefulset.js';
+import { statusIsCurrent } from '../api/workload.js';
 import type { KubeObject } from '../lib/kube/client.js';
 
 export function ownerReference(canary: Canary) {

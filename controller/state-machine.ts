@@ -20,17 +20,12 @@ import {
   type WorkloadKind,
   isWorkloadKind,
   rolloutProgress,
+  statusIsCurrent,
   targetKind,
 } from '../api/workload.js';
 import { KINDS, type KindFacts } from '../api/workload-kinds.js';
-import { canaryOrdinals, canaryOrdinalsProgress, statusIsCurrent, usesOnDelete } from '../api/statefulset.js';
-import {
-  canaryNodeCount,
-  canaryNodesProgress,
-  nodesOf,
-  ownOnDelete,
-  statusIsCurrent as daemonSetStatusIsCurrent,
-} from '../api/daemonset.js';
+import { canaryOrdinals, canaryOrdinalsProgress, usesOnDelete } from '../api/statefulset.js';
+import { canaryNodeCount, canaryNodesProgress, nodesOf, ownOnDelete } from '../api/daemonset.js';
 import type { CanaryEvent, HookResult, HookResults, MetricResult } from './check-results.js';
 
 export interface Observed {
@@ -292,7 +287,7 @@ function candidate(x: Step): { runs: boolean; progress: ReturnType<typeof rollou
   if (x.kind === 'DaemonSet') {
     const ds = x.target as DaemonSet;
     const want = canaryNodeCount(nodesOf(ds), x.st.canaryWeight ?? 0);
-    return { runs: daemonSetStatusIsCurrent(ds), progress: canaryNodesProgress(ds, want, threshold) };
+    return { runs: statusIsCurrent(ds), progress: canaryNodesProgress(ds, want, threshold) };
   }
   const copy = x.copy;
   const runs =

@@ -3,8 +3,8 @@
 // one replaced mid-analysis) stays as it is until its pod is recreated; the StatefulSet controller
 // then creates it from the stable revision. So those pods are deleted, and only those.
 import { objectName } from '../api/contract.js';
-import { REVISION_LABEL, replicasOf, statusIsCurrent } from '../api/statefulset.js';
-import type { StatefulSet } from '../api/workload.js';
+import { REVISION_LABEL, replicasOf } from '../api/statefulset.js';
+import { type StatefulSet, labelSelectorOf, statusIsCurrent } from '../api/workload.js';
 import { type KubeObject, type ObjectClient, R, at } from '../lib/kube/client.js';
 import type { Logger } from '../lib/logger.js';
 
@@ -60,9 +60,7 @@ export class StatefulSetOrdinals {
     if ((set.status.currentReplicas ?? 0) >= below) return 0;
     if (!this.listPods) throw new Error('no pod lister: the controller cannot recreate the canary ordinals of a StatefulSet');
     const ns = set.metadata.namespace!;
-    const selector = Object.entries(set.spec.selector.matchLabels ?? {})
-      .map(([k, v]) => `${k}=${v}`)
-      .join(',');
+    const selector = labelSelectorOf(set.spec.selector.matchLabels);
     if (selector === '') return 0;
     const strays = strayOrdinals(set, partition, (await this.listPods(ns, selector)) as Pod[]);
     for (const pod of strays) {

@@ -6,6 +6,7 @@
 // pod: what the controller adds to every pod (node affinity, tolerations) and what admission
 // added before this webhook (service account volumes) stays as it is.
 import jsonPatch from 'fast-json-patch';
+import { labelSelectorOf } from '../api/workload.js';
 import { REVISION_LABEL, TEMPLATE_GENERATION_LABEL, canaryNodesOf, type DaemonSetRevision, nodeOfPod } from '../api/daemonset.js';
 import { annotations as A, objectName, shortRevision } from '../api/contract.js';
 import { templatePart, templateRevision } from '../api/revision.js';
@@ -130,8 +131,6 @@ export function daemonSetFacts(d: {
     ...(d.metadata.annotations?.[A.stableRevision] ? { stable: d.metadata.annotations[A.stableRevision] } : {}),
     template: templateRevision(d.spec?.template),
     canaryNodes: canaryNodesOf(d),
-    selector: Object.entries(d.spec?.selector?.matchLabels ?? {})
-      .map(([k, v]) => `${k}=${v}`)
-      .join(','),
+    selector: labelSelectorOf(d.spec?.selector?.matchLabels),
   };
 }
