@@ -5,22 +5,13 @@
 // node anything but the candidate, elsewhere anything but the stable revision. Recreated, each
 // comes back as it should (the webhook gives pods off the canary nodes the stable template).
 import { annotations as A, objectName } from '../api/contract.js';
-import {
-  REVISION_LABEL,
-  type ControllerRevision,
-  type DaemonSetRevision,
-  canaryNodesOf,
-  daemonSetRevision,
-  nodeOfPod,
-} from '../api/daemonset.js';
+import { REVISION_LABEL, type DaemonSetRevision, canaryNodesOf, nodeOfPod } from '../api/daemonset.js';
 import { templatePart, templateRevision } from '../api/revision.js';
+import { DaemonSetRevisions, type RevisionLister } from '../api/daemonset-revisions.js';
 import { type DaemonSet, labelSelectorOf, statusIsCurrent } from '../api/workload.js';
 import { type KubeObject, type ObjectClient, R, at } from '../lib/kube/client.js';
 import type { Logger } from '../lib/logger.js';
 import type { PodLister } from './statefulset-ordinals.js';
-
-/** ControllerRevisions of a namespace matching a label selector, read from the apiserver. */
-export type RevisionLister = (namespace: string, labelSelector: string) => Promise<KubeObject[]>;
 
 /** The ControllerRevision hashes of the stable revision and of the template now (undefined until its controller has recorded it). */
 export interface DaemonSetHashes {
@@ -68,18 +59,20 @@ export function wrongRevision(pods: Pod[], canaryNodes: string[], hashes: Daemon
 const selectorOf = (ds: DaemonSet) => labelSelectorOf(ds.spec.selector.matchLabels);
 
 export class DaemonSetNodes {
-  private readonly kept = new Map<string, DaemonSetRevision[]>();
+  private readonly revisions: DaemonSetRevisions | undefined;
   /** `<DaemonSet uid>/<node>` → when its pod was last recreated for running the candidate off the canary nodes. */
   private readonly recreatedOff = new Map<string, number>();
 
   constructor(
     private readonly client: ObjectClient,
     private readonly listPods: PodLister | undefined,
-    private readonly listRevisions: RevisionLister | undefined,
+    listRevisions: RevisionLister | undefined,
     private readonly logger: Logger,
     /** Throws when this process may not write (it lost its Lease). */
     private readonly guard: () => void,
-  ) {}
+  ) {
+    this.revisions = listRevisions ? new DaemonSetRevisions(listRevisions, MAX_KEPT) : undefined;
+  }
 
   /** The hashes of the stable revision and of the template now, read from its ControllerRevisions when not known. */
   async hashes(ds: DaemonSet, stable: string | undefined): Promise<DaemonSetHashes> {
@@ -90,18 +83,13 @@ export class DaemonSetNodes {
       stable: revs?.find((r) => templateRevision(r.template) === stableTemplate)?.hash,
       candidate: revs?.find((r) => templateRevision(r.template) === now)?.hash,
     });
-    let found = find(this.kept.get(uid));
-    if ((found.stable === undefined && stableTemplate !== undefined) || found.candidate === undefined) {
-      if (!this.listRevisions)
-        throw new Error(`no ControllerRevision lister: the controller cannot tell the revisions of DaemonSet ${ds.metadata.name}`);
-      const revs = (await this.listRevisions(ds.metadata.namespace!, selectorOf(ds))).flatMap(
-        (cr) => daemonSetRevision(cr as ControllerRevision, uid) ?? [],
-      );
-      this.kept.delete(uid);
-      this.kept.set(uid, revs);
-      if (this.kept.size > MAX_KEPT) this.kept.delete(this.kept.keys().next().value!);
-      found = find(revs);
-    }
+    if (!this.revisions)
+      throw new Error(`no ControllerRevision lister: the controller cannot tell the revisions of DaemonSet ${ds.metadata.name}`);
+    const revs = await this.revisions.of(ds.metadata.namespace!, uid, selectorOf(ds), (kept) => {
+      const f = find(kept);
+      return (f.stable !== undefined || stableTemplate === undefined) && f.candidate !== undefined;
+    });
+    const found = find(revs);
     return found;
   }
 

@@ -2,7 +2,8 @@
 // created off its canary nodes (daemon-pod-decision.ts): the DaemonSet as last written, and its
 // ControllerRevisions. Every other answer comes from memory. Revisions are immutable once written,
 // so a DaemonSet's list is kept until a pod names a hash it lacks (a bounded number of them).
-import { type DaemonSetRevision, type ControllerRevision, daemonSetRevision } from '../api/daemonset.js';
+import type { DaemonSetRevision } from '../api/daemonset.js';
+import { DaemonSetRevisions } from '../api/daemonset-revisions.js';
 import { R, at, isNotFound, resourcePath, type KubeList, type KubeObject, type RequestOptions } from '../lib/kube/client.js';
 import { type DaemonSetFacts, daemonSetFacts } from './daemon-pod-decision.js';
 
@@ -14,9 +15,20 @@ const MAX_KEPT = 256;
 export type Request = <T>(method: string, path: string, opts?: RequestOptions) => Promise<{ body: T }>;
 
 export class DaemonSetReads {
-  private readonly kept = new Map<string, DaemonSetRevision[]>();
+  private readonly kept: DaemonSetRevisions;
 
-  constructor(private readonly request: Request) {}
+  constructor(private readonly request: Request) {
+    this.kept = new DaemonSetRevisions(
+      async (namespace, selector) =>
+        (
+          await this.request<KubeList<KubeObject>>('GET', resourcePath(at(R.controllerrevisions, namespace)), {
+            timeoutMs: READ_TIMEOUT_MS,
+            query: selector ? { labelSelector: selector } : undefined,
+          })
+        ).body.items,
+      MAX_KEPT,
+    );
+  }
 
   async fresh(namespace: string, name: string): Promise<DaemonSetFacts | undefined> {
     try {
@@ -37,19 +49,6 @@ export class DaemonSetReads {
   }
 
   async revisions(namespace: string, uid: string, need: string, selector: string): Promise<DaemonSetRevision[]> {
-    const kept = this.kept.get(uid);
-    if (kept?.some((r) => r.hash === need)) return kept;
-    const list = (
-      await this.request<KubeList<ControllerRevision>>('GET', resourcePath(at(R.controllerrevisions, namespace)), {
-        timeoutMs: READ_TIMEOUT_MS,
-        query: selector ? { labelSelector: selector } : undefined,
-      })
-    ).body;
-    const revisions = list.items.flatMap((cr) => daemonSetRevision(cr, uid) ?? []);
-    this.kept.delete(uid);
-    this.kept.set(uid, revisions);
-    // Oldest first in a Map's order: drop it when full.
-    if (this.kept.size > MAX_KEPT) this.kept.delete(this.kept.keys().next().value!);
-    return revisions;
+    return this.kept.of(namespace, uid, selector, (revs) => revs.some((r) => r.hash === need));
   }
 }
