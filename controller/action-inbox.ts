@@ -73,12 +73,10 @@ export class ActionInbox {
 
   private async refuse(canary: Canary, a: CanaryAction, why: string, now: Date): Promise<void> {
     const by = a.spec.username ?? 'an unknown user';
-    await this.events
-      .record(canary, {
-        type: 'Warning',
-        message: `Refused ${a.spec.action} of ${objectName(canary.metadata.name, canary.metadata.namespace)} requested by ${by}: ${why}`,
-      })
-      .catch(() => undefined);
+    this.events.record(canary, {
+      type: 'Warning',
+      message: `Refused ${a.spec.action} of ${objectName(canary.metadata.name, canary.metadata.namespace)} requested by ${by}: ${why}`,
+    });
     await this.complete(a, 'Rejected', why, canary.status?.phase, now);
   }
 

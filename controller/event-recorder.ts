@@ -1,9 +1,18 @@
 // Kubernetes Events on Canaries, as `kubectl describe canary` shows them. A message repeated
 // within the window updates the existing Event's count instead of creating another (as client-go's
 // correlator does), and at most once per `minGapMs`, so waiting loops do not flood the apiserver.
+// Recording never holds up a reconcile (as client-go's broadcaster): events wait in a bounded queue
+// and one sender writes them in order. In a wave of 100 rollouts, awaiting each Event before scaling
+// up the canary was what kept the last canary waiting.
 import crypto from 'node:crypto';
 import { R, at, type ObjectClient, type KubeObject } from '../lib/kube/client.js';
 import type { CanaryEvent } from './check-results.js';
+
+interface Pending {
+  obj: KubeObject;
+  ev: CanaryEvent;
+  now: Date;
+}
 
 interface Seen {
   name: string;
@@ -16,14 +25,57 @@ export class EventRecorder {
   private readonly seen = new Map<string, Seen>();
   private sequence = crypto.randomInt(1_000_000);
 
+  private readonly pending: Pending[] = [];
+  private sending: Promise<void> | undefined;
+  /** Events dropped because the queue was full (the apiserver was away or slow), since the last report. */
+  private dropped = 0;
+
   constructor(
     private readonly client: ObjectClient,
     private readonly component = 'sluice',
     private readonly windowMs = 10 * 60_000,
     private readonly minGapMs = 5_000,
+    private readonly onProblem: (message: string) => void = () => undefined,
+    // A bootstrap of 1,000 Canaries queues about as many; each waiting event is a few hundred bytes.
+    private readonly maxPending = 5_000,
   ) {}
 
-  async record(obj: KubeObject, ev: CanaryEvent, now = new Date()): Promise<void> {
+  /** Queues the event and returns at once; the oldest waiting event goes if the queue is full. */
+  record(obj: KubeObject, ev: CanaryEvent, now = new Date()): void {
+    if (this.pending.length >= this.maxPending) {
+      this.pending.shift();
+      this.dropped++;
+    }
+    this.pending.push({ obj, ev, now });
+    this.sending ??= this.drain();
+  }
+
+  /** Resolves once every queued event has been sent or given up on (tests, shutdown). */
+  async drained(): Promise<void> {
+    while (this.sending) await this.sending;
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      for (let next = this.pending.shift(); next; next = this.pending.shift()) {
+        try {
+          await this.send(next.obj, next.ev, next.now);
+        } catch (err) {
+          this.onProblem(
+            `event on ${next.obj.kind} ${next.obj.metadata.namespace}/${next.obj.metadata.name} not recorded: ${(err as Error).message}`,
+          );
+        }
+        if (this.dropped > 0) {
+          this.onProblem(`${this.dropped} events dropped: more than ${this.maxPending} were waiting to be sent`);
+          this.dropped = 0;
+        }
+      }
+    } finally {
+      this.sending = undefined;
+    }
+  }
+
+  private async send(obj: KubeObject, ev: CanaryEvent, now: Date): Promise<void> {
     const ns = obj.metadata.namespace ?? 'default';
     const key = `${obj.metadata.uid}|${ev.type}|${ev.message}`;
     const prev = this.seen.get(key);

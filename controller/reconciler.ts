@@ -268,9 +268,8 @@ export class Reconciler {
     if (convergedFirst) retryMs = await this.converge(canary, status, target, copy, autoscaler, tracked);
     const written = await this.writeStatus(canary, status);
     if (!written) return { requeueAfterMs: 0 };
-    if (canary.metadata.generation !== canary.status?.observedGeneration) await this.reportSpecProblems(stored, policies);
-    for (const ev of decision.events)
-      await this.d.events.record(canary, ev).catch((err) => this.d.logger.warn(`event not recorded: ${(err as Error).message}`, { key }));
+    if (canary.metadata.generation !== canary.status?.observedGeneration) this.reportSpecProblems(stored, policies);
+    for (const ev of decision.events) this.d.events.record(canary, ev);
     this.announcer.announce(canary, status, decision.events);
     this.observeTransitions(canary, key, status);
     if (target && !convergedFirst && !facts(status.phase).bootstrapping)
@@ -363,19 +362,18 @@ export class Reconciler {
     }
   }
 
-  private async reportSpecProblems(canary: Canary, policies: ClusterCanaryPolicy[]): Promise<void> {
+  private reportSpecProblems(canary: Canary, policies: ClusterCanaryPolicy[]): void {
     const fields = unsupportedFields(canary.spec as Record<string, unknown>);
     if (fields.length > 0)
-      await this.d.events
-        .record(canary, { type: 'Warning', message: `Unsupported by sluice, ignored: spec.${fields.join(', spec.')}` })
-        .catch(() => undefined);
+      this.d.events.record(canary, { type: 'Warning', message: `Unsupported by sluice, ignored: spec.${fields.join(', spec.')}` });
     const provider = providerProblem(canary.spec as Record<string, unknown>);
-    if (provider) await this.d.events.record(canary, { type: 'Warning', message: provider }).catch(() => undefined);
+    if (provider) this.d.events.record(canary, { type: 'Warning', message: provider });
     const broken = policyViolations(canary.spec, policies);
     if (broken.length > 0)
-      await this.d.events
-        .record(canary, { type: 'Warning', message: `Breaks cluster policy, analysed within its limits instead: ${broken.join('; ')}` })
-        .catch(() => undefined);
+      this.d.events.record(canary, {
+        type: 'Warning',
+        message: `Breaks cluster policy, analysed within its limits instead: ${broken.join('; ')}`,
+      });
   }
 
   /** Makes the generated objects and the target match the status. */
@@ -420,12 +418,10 @@ export class Reconciler {
         if (pausingBehindOurBack && target.metadata.labels?.[L.managed] === 'true') {
           // The webhook would have paused this write; reaching here means it was bypassed.
           const paused = kind === 'Deployment';
-          await this.d.events
-            .record(canary, {
-              type: 'Warning',
-              message: `${objectName(target.metadata.name, ns)} changed to revision ${shortRevision(revisionOf(target, tracked?.hash).id)} without being ${paused ? 'paused' : 'frozen'} (was the webhook bypassed?); ${paused ? 'paused' : 'froze'} it until analysis releases the revision`,
-            })
-            .catch(() => undefined);
+          this.d.events.record(canary, {
+            type: 'Warning',
+            message: `${objectName(target.metadata.name, ns)} changed to revision ${shortRevision(revisionOf(target, tracked?.hash).id)} without being ${paused ? 'paused' : 'frozen'} (was the webhook bypassed?); ${paused ? 'paused' : 'froze'} it until analysis releases the revision`,
+          });
         }
       }
     }
@@ -447,7 +443,7 @@ export class Reconciler {
   private async reportClash(canary: Canary, err: NameClashError): Promise<{ requeueAfterMs: number }> {
     const key = `${canary.metadata.namespace}/${canary.metadata.name}`;
     this.d.logger.warn(err.message, { key });
-    await this.d.events.record(canary, { type: 'Warning', message: err.message }).catch(() => undefined);
+    this.d.events.record(canary, { type: 'Warning', message: err.message });
     const now = this.now().toISOString();
     const others = (canary.status?.conditions ?? []).filter((x) => x.type !== 'Promoted');
     const prev = canary.status?.conditions?.find((x) => x.type === 'Promoted');
@@ -566,8 +562,8 @@ export class Reconciler {
           message: `${objectName(target.metadata.name, ns)} stays ${kind === 'Deployment' ? 'paused' : 'frozen'} on revision ${shortRevision(revisionOf(target).id)}, which never passed analysis; ${how} to release it unanalysed, or revert its template`,
         };
         // On the Deployment too: the Canary is about to disappear, the Deployment stays paused.
-        await this.d.events.record(canary, warning).catch(() => undefined);
-        await this.d.events.record(target, warning).catch(() => undefined);
+        this.d.events.record(canary, warning);
+        this.d.events.record(target, warning);
       }
     }
     const idx = fins.indexOf(FINALIZER);

@@ -28,6 +28,7 @@ export function changedBeyondStatus<T extends KubeObject>(old: T | undefined, ne
 
 export interface InformerOptions<T = unknown> {
   labelSelector?: string;
+  /** Lists again this often besides when a watch cannot resume; by default never (as client-go). */
   relistIntervalMs?: number;
   watchTimeoutSeconds?: number;
   onError?: (err: unknown) => void;
@@ -175,7 +176,7 @@ export class Informer<T extends KubeObject> implements ObjectCache<T> {
   }
 
   private async loop(): Promise<void> {
-    const relistEvery = this.opts.relistIntervalMs ?? 300_000;
+    const relistEvery = this.opts.relistIntervalMs ?? Number.POSITIVE_INFINITY;
     let failures = 0;
     let needList = true;
     let listedForGone = false;

@@ -3,6 +3,7 @@
 // smoke: the seed's Canary initialised, a `kubectl set image` frozen with kubectl's warning (the
 // apiserver calling the webhook through its Service), and the revision released.
 import assert from 'node:assert/strict';
+import { CR } from '../../api/flagger-types.js';
 import { templateRevision } from '../../api/revision.js';
 import { R, at, type KubeObject } from '../../lib/kube/client.js';
 import { paths, ports } from '../world/layout.js';
@@ -42,6 +43,9 @@ describe('installing sluice as a platform team does', function () {
     const ns = await testNamespace(prefix);
     try {
       await applySeed(ns);
+      // One step of weight instead of the seed's five: what is under test here is the install
+      // (the webhook by Service, the processes' identities); the steps are the walkthrough's.
+      await (await admin()).patch(at(CR.canaries, ns, 'podinfo'), { spec: { analysis: { maxWeight: 10 } } });
       await waitPhase(ns, 'Initialized');
       const before = await webhookRequestCount('mutate');
       const r = await runKubectl(binDir, ['-n', ns, 'set', 'image', 'deployment/podinfo', 'podinfod=ghcr.io/stefanprodan/podinfo:6.0.1']);

@@ -20,7 +20,7 @@ import { createAuthority, issueCertificate } from '../../certs/authority.js';
 import { waitFor } from '../../lib/wait.js';
 import { controllerUser, paths, root } from '../world/layout.js';
 import { freePort, probe } from '../world/probe.js';
-import { fixtureNames, reviewFixture } from '../fixtures/admission-fixtures.js';
+import { type Case, caseBatches, hostileValue } from './hostile-reviews.js';
 import { installManifests } from '../world/sluice.js';
 import { buildBinaries } from '../world/world.js';
 
@@ -29,122 +29,6 @@ const TESTER_REQUESTS = Math.ceil(REVIEWS / 5);
 const SEED = Number(process.env.SLUICE_HOSTILE_SEED ?? Date.now() % 2 ** 31);
 const BATCH = 500;
 const CONCURRENCY = 8;
-
-const nest = (depth: number): unknown => {
-  let v: unknown = 'bottom';
-  for (let i = 0; i < depth; i++) v = i % 2 ? [v] : { a: v };
-  return v;
-};
-
-/** Any JSON value, and the shapes that break naive code. */
-const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
-  { weight: 6, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
-  { weight: 1, arbitrary: fc.integer({ min: 50, max: 3000 }).map(nest) },
-  { weight: 1, arbitrary: fc.integer({ min: 10_000, max: 300_000 }).map((n) => 'x'.repeat(n)) },
-  // Made afresh for every use: the generator writes into what it picked.
-  {
-    weight: 1,
-    arbitrary: fc
-      .constantFrom(
-        '{"toString":1}',
-        '{"valueOf":{}}',
-        '{"__proto__":{"polluted":1}}',
-        '{"constructor":{"prototype":1}}',
-        '-0',
-        '1e308',
-        '""',
-        '"\\u0000\\ud800"',
-        '[]',
-      )
-      .map((t) => JSON.parse(t) as unknown),
-  },
-);
-
-/** Where a real review is damaged: every field the webhook reads, and their parents. */
-const FIELDS = [
-  'apiVersion',
-  'kind',
-  'request',
-  'request.uid',
-  'request.kind',
-  'request.kind.group',
-  'request.kind.kind',
-  'request.resource',
-  'request.subResource',
-  'request.name',
-  'request.namespace',
-  'request.operation',
-  'request.userInfo',
-  'request.userInfo.username',
-  'request.userInfo.groups',
-  'request.dryRun',
-  ...['object', 'oldObject'].flatMap((o) => [
-    `request.${o}`,
-    `request.${o}.metadata`,
-    `request.${o}.metadata.name`,
-    `request.${o}.metadata.namespace`,
-    `request.${o}.metadata.labels`,
-    `request.${o}.metadata.annotations`,
-    `request.${o}.metadata.annotations.sluice.dev/stable-revision`,
-    `request.${o}.metadata.annotations.sluice.dev/promoting`,
-    `request.${o}.metadata.ownerReferences`,
-    `request.${o}.spec`,
-    `request.${o}.spec.paused`,
-    `request.${o}.spec.template`,
-    `request.${o}.spec.template.spec.containers`,
-    `request.${o}.spec.template.metadata.annotations`,
-  ]),
-];
-
-function setPath(target: Record<string, unknown>, dotted: string, value: unknown): void {
-  // Annotation keys contain dots; they are the last segment after "annotations.".
-  const m = /^(.*\.annotations)\.(.+)$/.exec(dotted);
-  const parts = m ? [...m[1]!.split('.'), m[2]!] : dotted.split('.');
-  let o: Record<string, unknown> = target;
-  for (const p of parts.slice(0, -1)) {
-    if (typeof o[p] !== 'object' || o[p] === null) o[p] = {};
-    o = o[p] as Record<string, unknown>;
-  }
-  const last = parts.at(-1)!;
-  if (value === undefined) delete o[last];
-  else o[last] = value;
-}
-
-interface Case {
-  endpoint: '/mutate' | '/validate' | '/mutate-pod' | '/mutate-daemon-pod';
-  body: string;
-}
-
-const fixtures = fixtureNames().map((n) => reviewFixture(n));
-const damagedReview: fc.Arbitrary<Case> = fc
-  .record({
-    endpoint: fc.constantFrom('/mutate' as const, '/validate' as const, '/mutate-pod' as const, '/mutate-daemon-pod' as const),
-    base: fc.integer({ min: 0, max: fixtures.length - 1 }),
-    damage: fc.array(fc.tuple(fc.constantFrom(...FIELDS), fc.option(hostileValue, { nil: undefined, freq: 4 })), {
-      minLength: 0,
-      maxLength: 4,
-    }),
-    // A template change and a writer that is, or is not, the controller: the freeze's own inputs.
-    image: fc.option(fc.string({ maxLength: 20 }), { nil: undefined }),
-    user: fc.constantFrom(controllerUser, 'kubernetes-admin', 'system:serviceaccount:argocd:argocd-application-controller', undefined),
-  })
-  .map(({ endpoint, base, damage, image, user }) => {
-    const review = structuredClone(fixtures[base]!) as unknown as Record<string, unknown>;
-    if (image !== undefined) setPath(review, 'request.object.spec.template.spec.containers', [{ name: 'podinfod', image }]);
-    setPath(review, 'request.userInfo.username', user);
-    for (const [field, value] of damage) setPath(review, field, value);
-    return { endpoint, body: JSON.stringify(review) };
-  });
-
-const junkBody: fc.Arbitrary<Case> = fc.record({
-  endpoint: fc.constantFrom('/mutate' as const, '/validate' as const, '/mutate-pod' as const, '/mutate-daemon-pod' as const),
-  body: fc.oneof(
-    hostileValue.map((v) => JSON.stringify(v) ?? 'null'),
-    fc.string({ maxLength: 200 }),
-  ),
-});
-
-const hostileCase = fc.oneof({ weight: 9, arbitrary: damagedReview }, { weight: 1, arbitrary: junkBody });
 
 interface Reply {
   status: number;
@@ -308,10 +192,7 @@ describe(`hostile input to the running processes (seed ${SEED})`, function () {
     });
     const agent = new https.Agent({ keepAlive: true, maxSockets: CONCURRENCY, ca: ca.certPem });
     const seen = new Map<number, number>();
-    for (let sent = 0, batch = 0; sent < REVIEWS; sent += BATCH, batch++) {
-      const cases = fc.sample(hostileCase, { numRuns: Math.min(BATCH, REVIEWS - sent), seed: SEED + batch });
-      await hammer(base, agent, cases, () => w.child.exitCode === null, seen);
-    }
+    for await (const cases of caseBatches(SEED, REVIEWS, BATCH)) await hammer(base, agent, cases, () => w.child.exitCode === null, seen);
     agent.destroy();
     assert.equal(w.child.exitCode, null, `the webhook exited: ${w.stderr()}`);
     assert.equal((await probe(`${base}/healthz`, { ca: ca.certPem })).status, 200);

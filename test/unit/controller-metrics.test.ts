@@ -15,12 +15,36 @@ describe('controller metrics', () => {
       m.finished(c, 'Succeeded', 42);
     }
     const series = async (name: string) =>
-      (await m.registry.metrics())
+      (await m.exposition())
         .split('\n')
         .filter((l) => !l.startsWith('#') && (l.includes(`name="${name}"`) || l.includes(`workload="${name}-`)));
     assert.ok((await series(gone.metadata.name)).length >= 6, 'status, weights, analysis, duration and the success counter exist');
     m.forget(gone.metadata.namespace!, gone.metadata.name);
     assert.deepEqual(await series(gone.metadata.name), []);
     assert.ok((await series('kept')).length >= 6, 'the other Canary keeps its series');
+  });
+
+  it("keeps the text of the Canaries' series between changes, and shows every change at the next scrape", async () => {
+    const m = new ControllerMetrics(false);
+    const c = seedCanary();
+    const weightLine = async () =>
+      (await m.exposition()).split('\n').find((l) => l.startsWith(`flagger_canary_weight{workload="${c.metadata.name}-canary"`));
+    m.observe(c, 'Progressing', 20, `${c.metadata.name}-primary`, `${c.metadata.name}-canary`);
+    assert.match((await weightLine()) ?? '', / 20$/);
+    const first = await m.exposition();
+    assert.equal(await m.exposition(), first, 'nothing changed, the same text');
+    m.observe(c, 'Progressing', 30, `${c.metadata.name}-primary`, `${c.metadata.name}-canary`);
+    assert.match((await weightLine()) ?? '', / 30$/);
+    m.totals(new Map([[c.metadata.namespace!, 7]]));
+    assert.match(await m.exposition(), new RegExp(`flagger_canary_total\\{namespace="${c.metadata.namespace}"\\} 7`));
+    m.metricResults(c, [{ name: 'request-success-rate', ok: true, value: 97.5, message: '' }]);
+    assert.match(await m.exposition(), /flagger_canary_metric_analysis\{[^}]*metric="request-success-rate"\} 97\.5/);
+    m.finished(c, 'Failed', 12);
+    assert.match(await m.exposition(), /flagger_canary_failures_total\{[^}]*\} 1/);
+    m.forget(c.metadata.namespace!, c.metadata.name);
+    assert.equal(await weightLine(), undefined, 'a deleted Canary leaves the text at the next scrape');
+    // The reconciler's own counters are live, never cached.
+    m.reconciles.inc({ result: 'ok' });
+    assert.match(await m.exposition(), /sluice_controller_reconciles_total\{result="ok"\} 1/);
   });
 });

@@ -54,6 +54,7 @@ class Harness {
     () => this.now.getTime(),
   );
   readonly reconciler: Reconciler;
+  readonly recorder = new EventRecorder(this.cluster, 'sluice', 600_000, 0);
 
   constructor(prometheus: string) {
     const c = this.cluster;
@@ -77,7 +78,7 @@ class Harness {
         secrets: c.cache(R.secrets, tracked),
         actions: c.cache(ACTION_REF),
       },
-      events: new EventRecorder(c, 'sluice', 600_000, 0),
+      events: this.recorder,
       metrics: new ControllerMetrics(false),
       logger: winston.createLogger({ silent: true }),
       settings: { minIntervalMs: 1000, pollMs: 1000, prometheus, prometheusTimeoutMs: 2000 },
@@ -100,6 +101,7 @@ class Harness {
       this.wakeUp = resolve;
     });
     const result = (await this.reconciler.reconcile(KEY)) ?? {};
+    await this.recorder.drained();
     const checked = this.checks.running > 0;
     if (checked) await ended;
     return { ...result, checked };

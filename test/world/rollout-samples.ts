@@ -95,7 +95,7 @@ export const analysedCanary = (namespace: string, kind: 'StatefulSet' | 'DaemonS
     progressDeadlineSeconds: 60,
     service: { port: 9898, gatewayRefs: [{ name: 'cilium', namespace: 'cilium' }] },
     analysis: {
-      interval: '3s',
+      interval: '2s',
       threshold: 5,
       maxWeight: 50,
       stepWeight: 10,

@@ -11,7 +11,7 @@ import { admin, deploymentManifest, testNamespace } from './test-clients.js';
 import { buildBinaries } from './world.js';
 import { installManifests, startController, startWebhook } from './sluice.js';
 
-export const ANALYSIS_INTERVAL = '3s';
+export const ANALYSIS_INTERVAL = '2s';
 export const METRIC_INTERVAL = '6s';
 
 function example(file: string, namespace: string): KubeObject[] {
