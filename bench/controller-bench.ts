@@ -10,7 +10,7 @@ import { paths } from '../test/world/layout.js';
 import { readyNamespace } from '../test/world/namespaces.js';
 import { buildBinaries, runKubectl } from '../test/world/world.js';
 import { percentile, round, type Figure } from './results.js';
-import { controllerQuiet, controllerRequests } from './controller-probe.js';
+import { beyondWatchesAndLease, controllerQuiet, controllerRequests } from './controller-probe.js';
 import type { Deployment } from '../api/workload.js';
 
 const NS = 'bench-controller';
@@ -76,7 +76,7 @@ export async function controllerBench(canaries = 5, rollouts = 7): Promise<Figur
     const diff = (key: string) => (after.get(key) ?? 0) - (before.get(key) ?? 0);
     const keys = [...after.keys()];
     // The leader Lease is renewed every 2 s whatever the number of Canaries: counted apart.
-    const perCanary = keys.filter((k) => !k.startsWith('WATCH') && !k.endsWith(' leases')).reduce((n, k) => n + diff(k), 0);
+    const perCanary = keys.filter(beyondWatchesAndLease).reduce((n, k) => n + diff(k), 0);
     const lease = keys.filter((k) => k.endsWith(' leases')).reduce((n, k) => n + diff(k), 0);
     const watches = keys.filter((k) => k.startsWith('WATCH')).reduce((n, k) => n + diff(k), 0);
 

@@ -6,6 +6,17 @@ async function metricsText(): Promise<string> {
   return (await fetch(`http://127.0.0.1:${ports.controllerMetrics}/metrics`)).text();
 }
 
+/** Whether a "VERB resource" key counts as work: watches and the leader Lease do not. */
+export const beyondWatchesAndLease = (key: string): boolean => !key.startsWith('WATCH') && !key.endsWith(' leases');
+
+/** The requests beyond watches and the Lease between two readings, by "VERB resource", those above 0. */
+export function requestsBetween(before: Map<string, number>, after: Map<string, number>): [string, number][] {
+  return [...after]
+    .filter(([k]) => beyondWatchesAndLease(k))
+    .map(([k, v]): [string, number] => [k, v - (before.get(k) ?? 0)])
+    .filter(([, n]) => n > 0);
+}
+
 /** The controller's apiserver requests by "VERB resource", from sluice_controller_apiserver_requests_total. */
 export async function controllerRequests(): Promise<Map<string, number>> {
   const text = await metricsText();

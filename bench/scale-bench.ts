@@ -25,7 +25,7 @@ import { runningPid } from '../test/world/processes.js';
 import { CONTROLLER, WEBHOOK } from '../test/world/sluice.js';
 import { simulator } from '../test/world/test-clients.js';
 import { percentile, round, type Figure } from './results.js';
-import { controllerQuiet, controllerRequests } from './controller-probe.js';
+import { controllerQuiet, controllerRequests, requestsBetween } from './controller-probe.js';
 
 export interface ScaleOptions {
   namespaces: number;
@@ -134,17 +134,12 @@ function cpuSaid(before: Map<string, number>, after: Map<string, number>): strin
 
 /** Requests beyond watches and the Lease between two readings. */
 function beyondWatches(before: Map<string, number>, after: Map<string, number>): number {
-  let n = 0;
-  for (const [k, v] of after) if (!k.startsWith('WATCH') && !k.endsWith(' leases')) n += v - (before.get(k) ?? 0);
-  return n;
+  return requestsBetween(before, after).reduce((n, [, k]) => n + k, 0);
 }
 
 /** Which requests there were between two readings, if any: what an idle figure above 0 was. */
 function requestsSaid(before: Map<string, number>, after: Map<string, number>): string {
-  const seen = [...after]
-    .filter(([k]) => !k.startsWith('WATCH') && !k.endsWith(' leases'))
-    .map(([k, v]) => [k, v - (before.get(k) ?? 0)] as const)
-    .filter(([, n]) => n > 0);
+  const seen = requestsBetween(before, after);
   return seen.length === 0 ? '' : `; in the window: ${seen.map(([k, n]) => `${n} ${k}`).join(', ')}`;
 }
 
