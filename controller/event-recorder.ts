@@ -2,8 +2,9 @@
 // within the window updates the existing Event's count instead of creating another (as client-go's
 // correlator does), and at most once per `minGapMs`, so waiting loops do not flood the apiserver.
 // Recording never holds up a reconcile (as client-go's broadcaster): events wait in a bounded queue
-// and one sender writes them in order. In a wave of 100 rollouts, awaiting each Event before scaling
-// up the canary was what kept the last canary waiting.
+// and one sender writes them in order. A pass used to await its Events before scaling up the
+// canary; in a wave of 100 new revisions, without that wait the last canary was scaled up sooner
+// (set image to canary p99 9.9 s then 3.3 s, one run each, on a heavily loaded world).
 import crypto from 'node:crypto';
 import { R, at, type ObjectClient, type KubeObject } from '../lib/kube/client.js';
 import type { CanaryEvent } from './check-results.js';
@@ -30,15 +31,32 @@ export class EventRecorder {
   /** Events dropped because the queue was full (the apiserver was away or slow), since the last report. */
   private dropped = 0;
 
+  private readonly component: string;
+  private readonly windowMs: number;
+  private readonly minGapMs: number;
+  private readonly onProblem: (message: string) => void;
+  private readonly maxPending: number;
+
   constructor(
     private readonly client: ObjectClient,
-    private readonly component = 'sluice',
-    private readonly windowMs = 10 * 60_000,
-    private readonly minGapMs = 5_000,
-    private readonly onProblem: (message: string) => void = () => undefined,
+    opts: {
+      component?: string;
+      /** How long a repeated message updates its Event instead of creating another. */
+      windowMs?: number;
+      /** The least time between two updates of one Event's count. */
+      minGapMs?: number;
+      /** Told of an event that could not be written, and of events dropped from a full queue. */
+      onProblem?: (message: string) => void;
+      maxPending?: number;
+    } = {},
+  ) {
+    this.component = opts.component ?? 'sluice';
+    this.windowMs = opts.windowMs ?? 10 * 60_000;
+    this.minGapMs = opts.minGapMs ?? 5_000;
+    this.onProblem = opts.onProblem ?? (() => undefined);
     // A bootstrap of 1,000 Canaries queues about as many; each waiting event is a few hundred bytes.
-    private readonly maxPending = 5_000,
-  ) {}
+    this.maxPending = opts.maxPending ?? 5_000;
+  }
 
   /** Queues the event and returns at once; the oldest waiting event goes if the queue is full. */
   record(obj: KubeObject, ev: CanaryEvent, now = new Date()): void {

@@ -50,8 +50,8 @@ export const controllerProgram = {
       default: '30',
       help: "seconds before looking again at a Deployment's rollout a Canary waits on, if no change of that Deployment woke it first (each change does)",
     },
-    // A pass mostly waits on the apiserver; with 4, a wave of 100 new revisions queued for
-    // seconds behind each other's status writes before their canaries were scaled up.
+    // A pass mostly waits on the apiserver, so more at once cost little CPU; with 4, a wave of 100
+    // new revisions waited in the queue behind each other before their canaries were scaled up.
     concurrency: { type: 'string', default: '16', help: 'Canaries reconciled at once' },
     'max-checks': {
       type: 'string',
@@ -148,7 +148,7 @@ export async function runController(argv: string[]): Promise<void> {
   });
 
   let elector: LeaderElector | undefined;
-  const events = new EventRecorder(client, 'sluice', undefined, undefined, (message) => logger.warn(message));
+  const events = new EventRecorder(client, { onProblem: (message) => logger.warn(message) });
   const count = (name: 'max-checks' | 'max-checks-per-namespace' | 'concurrency') => positiveCount(name, flags[name]);
   // Woken by a check's end: the pass that needed it runs again and finds the result.
   const checks = new ChecksInFlight((key) => queue.add(key), logger, {

@@ -16,7 +16,7 @@ const NS = 'shop';
 
 function setup() {
   const cluster = new MemoryCluster();
-  const events = new EventRecorder(cluster, 'sluice', 600_000, 0);
+  const events = new EventRecorder(cluster, { minGapMs: 0 });
   const policies = new PolicyReconciler(
     cluster,
     {

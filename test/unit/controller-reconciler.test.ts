@@ -54,7 +54,7 @@ class Harness {
     () => this.now.getTime(),
   );
   readonly reconciler: Reconciler;
-  readonly recorder = new EventRecorder(this.cluster, 'sluice', 600_000, 0);
+  readonly recorder = new EventRecorder(this.cluster, { minGapMs: 0 });
 
   constructor(prometheus: string) {
     const c = this.cluster;

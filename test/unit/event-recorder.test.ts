@@ -44,7 +44,7 @@ describe('event recorder', () => {
   it('returns before the apiserver answers, and writes the events in the order they were recorded', async () => {
     const cluster = new GatedCluster();
     cluster.close();
-    const recorder = new EventRecorder(cluster, 'sluice', 600_000, 0);
+    const recorder = new EventRecorder(cluster, { minGapMs: 0 });
     for (const m of ['one', 'two', 'three']) recorder.record(canary, { type: 'Normal', message: m });
     // Nothing can be written yet: record() did not wait for the apiserver.
     await new Promise((resolve) => setImmediate(resolve));
@@ -58,7 +58,7 @@ describe('event recorder', () => {
     const cluster = new GatedCluster();
     cluster.close();
     const problems: string[] = [];
-    const recorder = new EventRecorder(cluster, 'sluice', 600_000, 0, (m) => problems.push(m), 3);
+    const recorder = new EventRecorder(cluster, { minGapMs: 0, onProblem: (m) => problems.push(m), maxPending: 3 });
     for (let i = 0; i < 8; i++) recorder.record(canary, { type: 'Normal', message: `e${i}` });
     cluster.open();
     await recorder.drained();
@@ -73,7 +73,7 @@ describe('event recorder', () => {
   it('reports a write that failed and goes on with the next', async () => {
     const cluster = new GatedCluster();
     const problems: string[] = [];
-    const recorder = new EventRecorder(cluster, 'sluice', 600_000, 0, (m) => problems.push(m));
+    const recorder = new EventRecorder(cluster, { minGapMs: 0, onProblem: (m) => problems.push(m) });
     cluster.failing = true;
     recorder.record(canary, { type: 'Warning', message: 'lost' });
     await recorder.drained();
