@@ -2,6 +2,7 @@
 // bench/results.json. `node dist/bench/run.js cold-build` measures the 15-20 minute cold build;
 // `node dist/bench/run.js controller` only the controller's and cluster policy's figures;
 // `node dist/bench/run.js webhook-memory` only the webhook's memory with 1,000 Canaries;
+// `node dist/bench/run.js overhead` only what the webhook adds to an UPDATE, beside the floor webhook;
 // `node dist/bench/run.js scale` (make bench-scale) 1,000 Canaries in 100 namespaces and a wave of
 // 100 rollouts (SLUICE_SCALE_NAMESPACES, SLUICE_SCALE_PER_NAMESPACE, SLUICE_SCALE_WAVE to vary it).
 import { execFileSync } from 'node:child_process';
@@ -94,6 +95,15 @@ async function main(): Promise<void> {
     installManifests(buildBinaries().binDir);
     await startWebhook();
     const figures = await webhookMemory(webhookMemoryOptions());
+    await down();
+    record(figures);
+    return;
+  }
+  if (process.argv[2] === 'overhead') {
+    await up();
+    installManifests(buildBinaries().binDir);
+    await startWebhook();
+    const figures = await apiserverOverhead();
     await down();
     record(figures);
     return;

@@ -137,7 +137,7 @@ function beyondWatches(before: Map<string, number>, after: Map<string, number>):
   return requestsBetween(before, after).reduce((n, [, k]) => n + k, 0);
 }
 
-/** Which requests there were between two readings, if any: what an idle figure above 0 was. */
+/** Which requests there were between two readings, by verb and resource, if any. */
 function requestsSaid(before: Map<string, number>, after: Map<string, number>): string {
   const seen = requestsBetween(before, after);
   return seen.length === 0 ? '' : `; in the window: ${seen.map(([k, n]) => `${n} ${k}`).join(', ')}`;
@@ -385,7 +385,7 @@ export async function scaleBench(o: ScaleOptions): Promise<ScaleResult> {
       'scale_wave_apiserver_requests_per_minute',
       round((beyondWatches(waveBefore.req, waveAfter.req) / waveSeconds) * 60, 0),
       'req',
-      "the controller's requests per minute during the wave, beyond watches and its Lease",
+      `the controller's requests per minute during the wave, beyond watches and its Lease${requestsSaid(waveBefore.req, waveAfter.req)}`,
     );
     fig(
       'scale_wave_prometheus_queries_per_minute',

@@ -1,5 +1,5 @@
-// One reconcile pass for one Canary: read (the Canary fresh from the apiserver, the rest from
-// informer caches), decide (pure), record the decision in status, then make the objects match it.
+// One reconcile pass for one Canary: read (the newest Canary known, newest-canary.ts, the rest
+// from informer caches), decide (pure), record the decision in status, then make the objects match it.
 // Level-triggered and idempotent: a pass interrupted anywhere is finished by the next one.
 import { Announcer } from './announcer.js';
 import { GeneratedOwnership } from './generated-ownership.js';
@@ -47,6 +47,7 @@ import type { Revision } from '../api/revision.js';
 import type { CanaryAction } from '../api/canary-action.js';
 import { ActionInbox } from './action-inbox.js';
 import { withReadiness } from './readiness.js';
+import { NewestCanary } from './newest-canary.js';
 import { type SlimEndpointSlice, readyEndpoints } from './canary-endpoints.js';
 
 /** How soon a Canary that found every check slot taken tries again. */
@@ -125,9 +126,12 @@ export class Reconciler {
   private readonly daemonNodes: DaemonSetNodes;
   /** The only writer of the Canary's route (one implementation per route kind). */
   private readonly router: Router;
+  /** Which copy of a Canary a pass reads: the cache's, or a newer one this controller wrote. */
+  private readonly newest: NewestCanary;
 
   constructor(private readonly d: ReconcilerDeps) {
     this.tracker = new ConfigTracker(d.client, d.caches, () => this.guard());
+    this.newest = new NewestCanary(d.client, d.caches.canaries);
     this.router = new HttpRouteRouter(d.client, d.caches.routes, () => this.guard());
     this.ownership = new GeneratedOwnership(d.client, d.caches, d.logger, () => this.guard());
     this.announcer = new Announcer(d.logger, d.notifier);
@@ -161,8 +165,9 @@ export class Reconciler {
 
   async reconcile(key: string): Promise<{ requeueAfterMs?: number } | void> {
     const [namespace, name] = key.split('/') as [string, string];
-    const canary = await this.d.client.find<Canary>(at(CR.canaries, namespace, name));
+    const canary = await this.newest.read(namespace, name);
     if (!canary) {
+      this.newest.forget(namespace, name);
       this.started.delete(key);
       this.d.checks.forget(key);
       this.d.metrics.forget(namespace, name);
@@ -188,13 +193,14 @@ export class Reconciler {
     if (!(canary.metadata as { finalizers?: string[] }).finalizers?.includes(FINALIZER)) {
       this.guard();
       const fins = (canary.metadata as { finalizers?: string[] }).finalizers;
-      await this.d.client.patch(
+      const { body } = await this.d.client.patch<Canary>(
         at(CR.canaries, ns, canary.metadata.name),
         fins
           ? [{ op: 'add', path: '/metadata/finalizers/-', value: FINALIZER }]
           : [{ op: 'add', path: '/metadata/finalizers', value: [FINALIZER] }],
         'json',
       );
+      this.newest.remember(body);
       return { requeueAfterMs: 0 };
     }
     // A policy's Canary gives way to an explicit one for the same Deployment (the policy pass
@@ -260,9 +266,15 @@ export class Reconciler {
     );
     const bootstrapping = facts(canary.status?.phase).bootstrapping;
 
-    // Bootstrap creates the objects before saying "Initialization done!"; every later step records
-    // its decision first, so objects always converge to a status that was durably written.
-    const convergedFirst = bootstrapping && target !== undefined && status.phase === 'Initialized';
+    // Bootstrap creates the objects before saying "Initialization done!"; and a Deployment's new
+    // revision gets its canary copy scaled up before "Progressing" is written, as Flagger does
+    // (scale from zero, then the phase): one write sooner (docs/controller.md). The copy takes no
+    // traffic until a weight is written, and weights are written status first; a pass that dies
+    // between the two is finished by the next, which decides the same start, or scales the copy
+    // back down if the template was reverted meanwhile. Every other step records its decision
+    // first, so objects always converge to a status that was durably written.
+    const startingAnalysis = isDeployment && status.phase === 'Progressing' && !facts(canary.status?.phase).copyActive && !bootstrapping;
+    const convergedFirst = target !== undefined && ((bootstrapping && status.phase === 'Initialized') || startingAnalysis);
     // A converge that must come back sooner than the decision says (daemonset-nodes.ts) says when.
     let retryMs: number | undefined;
     if (convergedFirst) retryMs = await this.converge(canary, status, target, copy, autoscaler, tracked);
@@ -351,14 +363,17 @@ export class Reconciler {
     // removed with null.
     const removed = Object.keys(canary.status ?? {}).filter((k) => (status as Record<string, unknown>)[k] === undefined);
     try {
-      await this.d.client.patch(at(CR.canaries, canary.metadata.namespace, canary.metadata.name, 'status'), {
+      const { body } = await this.d.client.patch<Canary>(at(CR.canaries, canary.metadata.namespace, canary.metadata.name, 'status'), {
         metadata: { resourceVersion: canary.metadata.resourceVersion },
         status: { ...status, ...Object.fromEntries(removed.map((k) => [k, null])) },
       });
+      this.newest.remember(body);
       return true;
     } catch (err) {
-      if (isConflict(err)) return false;
-      throw err;
+      if (!isConflict(err)) throw err;
+      // Someone wrote it meanwhile: the next pass starts from their version, not the cache's.
+      await this.newest.fetch(canary.metadata.namespace!, canary.metadata.name);
+      return false;
     }
   }
 

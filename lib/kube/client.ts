@@ -1,7 +1,7 @@
 // A thin JSON client for the Kubernetes REST API. Credentials and TLS settings come from
 // lib/kube/kubeconfig.ts for the in-cluster service account and plain kubeconfig files, from
 // client-node's KubeConfig (loaded only then) for everything else; requests go through one
-// keep-alive agent. Why not client-node's
+// keep-alive agent, watches through another. Why not client-node's
 // generated APIs: sluice needs the status subresource of custom kinds, every patch type, the
 // apiserver's `Warning` headers, request counting and bounded timeouts uniformly across kinds,
 // which the generated classes expose differently per kind or not at all.
@@ -156,6 +156,11 @@ export class KubeClient implements ObjectClient {
   private constructor(
     private readonly server: URL,
     private readonly agent: https.Agent | http.Agent,
+    /**
+     * Watches have their own connections: each holds its socket for minutes, and in the request
+     * pool the controller's 15 watches took 15 of the 32 sockets its 16 workers share.
+     */
+    private readonly watchAgent: https.Agent | http.Agent,
     private readonly credentials: Pick<Endpoint, 'headers'>,
     readonly userAgent: string,
   ) {}
@@ -163,19 +168,20 @@ export class KubeClient implements ObjectClient {
   /** From what lib/kube/kubeconfig.ts read: no client-node in the process. */
   static fromEndpoint(e: Endpoint, userAgent = 'sluice'): KubeClient {
     const server = new URL(e.server);
-    const agent =
+    const agent = (maxSockets: number) =>
       server.protocol === 'https:'
         ? new https.Agent({
             keepAlive: true,
-            maxSockets: 32,
+            maxSockets,
             ca: e.ca,
             cert: e.cert,
             key: e.key,
             rejectUnauthorized: !e.skipTLSVerify,
             servername: e.tlsServerName,
           })
-        : new http.Agent({ keepAlive: true, maxSockets: 32 });
-    return new KubeClient(server, agent, e, userAgent);
+        : new http.Agent({ keepAlive: true, maxSockets });
+    // Requests: at most 32 at once. Watches: one socket each, as many as the process has informers.
+    return new KubeClient(server, agent(32), agent(Number.POSITIVE_INFINITY), e, userAgent);
   }
 
   /**
@@ -264,10 +270,16 @@ export class KubeClient implements ObjectClient {
     return url;
   }
 
-  private async open(method: string, url: URL, headers: Record<string, string>, timeoutMs: number): Promise<http.ClientRequest> {
+  private async open(
+    method: string,
+    url: URL,
+    headers: Record<string, string>,
+    timeoutMs: number,
+    agent: http.Agent = this.agent,
+  ): Promise<http.ClientRequest> {
     const mod = url.protocol === 'https:' ? https : http;
     const auth = await this.authHeaders();
-    const req = mod.request(url, { method, headers: { ...auth, 'user-agent': this.userAgent, ...headers }, agent: this.agent });
+    const req = mod.request(url, { method, headers: { ...auth, 'user-agent': this.userAgent, ...headers }, agent });
     req.setTimeout(timeoutMs, () =>
       req.destroy(new Error(`${method} ${url.pathname}: no answer from the apiserver within ${timeoutMs} ms`)),
     );
@@ -383,7 +395,7 @@ export class KubeClient implements ObjectClient {
       labelSelector: opts.labelSelector,
     });
     // The socket timeout is the server's own plus slack: a watch that goes silent past it is dead.
-    const req = await this.open('GET', url, { accept: 'application/json' }, (timeoutSeconds + 30) * 1000);
+    const req = await this.open('GET', url, { accept: 'application/json' }, (timeoutSeconds + 30) * 1000, this.watchAgent);
     return new Promise<void>((resolve, reject) => {
       // Every way a watch can end comes here once: the server closing it, a transport error, an
       // ERROR event or an unreadable line (a handler that throws), the caller's abort. Nothing is
@@ -466,6 +478,7 @@ export class KubeClient implements ObjectClient {
 
   close(): void {
     this.agent.destroy();
+    this.watchAgent.destroy();
   }
 }
 

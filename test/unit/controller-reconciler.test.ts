@@ -55,12 +55,15 @@ class Harness {
   );
   readonly reconciler: Reconciler;
   readonly recorder = new EventRecorder(this.cluster, { minGapMs: 0 });
+  /** While set, the Canary cache answers with this copy, however old: an informer whose watch lags. */
+  lagging: Canary | undefined;
 
   constructor(prometheus: string) {
     const c = this.cluster;
     const sluiceRoutes = (o: KubeObject) => o.metadata.labels?.[L.managedBy] === 'sluice';
     const tracked = (o: KubeObject) => o.metadata.labels?.[L.tracked] !== undefined;
     this.cluster.clock = () => this.now;
+    const canaries = c.cache<Canary>(CR.canaries);
     this.reconciler = new Reconciler({
       client: c,
       caches: {
@@ -73,7 +76,10 @@ class Harness {
         templates: c.cache(CR.metrictemplates),
         namespaces: c.cache(R.namespaces),
         policies: c.cache({ group: 'sluice.dev', version: 'v1alpha1', plural: 'clustercanarypolicies' }),
-        canaries: c.cache(CR.canaries),
+        canaries: {
+          get: (ns, name) => (this.lagging ? structuredClone(this.lagging) : canaries.get(ns, name)),
+          items: () => (this.lagging ? [structuredClone(this.lagging)] : canaries.items()),
+        },
         configmaps: c.cache(R.configmaps, tracked),
         secrets: c.cache(R.secrets, tracked),
         actions: c.cache(ACTION_REF),
@@ -322,6 +328,67 @@ describe('reconciler (in-memory apiserver)', () => {
     assert.equal((await h.canary()).status?.canaryWeight, 20, 'not taken twice');
     assert.deepEqual(await h.weights(), { 'podinfo-primary': 80, 'podinfo-canary': 20 }, 'the next pass applied it');
     assert.equal(h.events().filter((m) => m === 'Advance podinfo.test canary weight 20').length, 1, 'announced once');
+  });
+
+  it('a new revision: the copy is scaled up before "Progressing" is written; a pass that dies between the two is finished, or undone after a revert', async () => {
+    const h = await bootstrapped(prom.url);
+    await h.pushImage(V1);
+    const writesBefore = h.cluster.writes.length;
+    await h.settle();
+    const order = h.cluster.writes
+      .slice(writesBefore)
+      .filter((w) => w.ref.plural !== 'events')
+      .map((w) => `${w.ref.plural}/${w.ref.name}${w.ref.subresource ? `/${w.ref.subresource}` : ''}`);
+    assert.ok(
+      order.indexOf('deployments/podinfo-canary') < order.indexOf('canaries/podinfo/status'),
+      `the copy first, then the status: ${order.join(', ')}`,
+    );
+
+    // The status write is lost: the copy runs the new revision, the status still says Initialized.
+    const h2 = await bootstrapped(prom.url);
+    await h2.pushImage(V1);
+    h2.cluster.failNext((w) => w.ref.plural === 'canaries' && w.ref.subresource === 'status');
+    await assert.rejects(() => h2.pass(), /connection reset/);
+    assert.equal((await h2.copy())?.spec.replicas, 2, 'scaled up');
+    assert.equal((await h2.canary()).status?.phase, 'Initialized', 'not recorded');
+    await h2.settle();
+    assert.equal((await h2.canary()).status?.phase, 'Progressing', 'the next pass records the same start');
+    assert.equal((await h2.canary()).status?.lastAppliedSpec, rev(V1));
+    assert.equal(h2.events().filter((m) => m.startsWith('New revision detected!')).length, 1, 'announced once');
+
+    // Lost again, and the template reverted before the next pass: nothing started, the copy goes back to zero.
+    const h3 = await bootstrapped(prom.url);
+    await h3.pushImage(V1);
+    h3.cluster.failNext((w) => w.ref.plural === 'canaries' && w.ref.subresource === 'status');
+    await assert.rejects(() => h3.pass(), /connection reset/);
+    assert.equal((await h3.copy())?.spec.replicas, 2);
+    await h3.pushImage(V0);
+    await h3.settle();
+    assert.equal((await h3.canary()).status?.phase, 'Initialized');
+    assert.equal((await h3.copy())?.spec.replicas, 0, 'the copy is scaled back down');
+    assert.equal(h3.events().filter((m) => m.startsWith('New revision detected!')).length, 0, 'no rollout was announced');
+  });
+
+  it('a cache that has not caught up with the step just written: the next passes act on the write, take no step and run no check again', async () => {
+    const h = await bootstrapped(prom.url);
+    await analysing(h);
+    // From here the cache keeps the Canary at weight 10, as a watch that delivers nothing would.
+    h.lagging = await h.canary();
+    const writeCount = () => h.cluster.writes.length;
+    const before = prom.queries();
+    const canary = await step(h);
+    assert.equal(canary.status?.canaryWeight, 20);
+    const queried = prom.queries() - before;
+    assert.ok(queried > 0, 'the step queried Prometheus');
+    const writes = writeCount();
+    for (let i = 0; i < 3; i++) await h.pass();
+    assert.equal(prom.queries() - before, queried, 'no check ran again for the step already taken');
+    assert.equal(writeCount(), writes, 'nothing was written again');
+    assert.equal(h.events().filter((m) => m === 'Advance podinfo.test canary weight 20').length, 1, 'announced once');
+    // Caught up: the cache answers again.
+    h.lagging = undefined;
+    await h.settle();
+    assert.equal((await h.canary()).status?.canaryWeight, 20);
   });
 
   it('suspend: a suspended Canary takes no step and runs no check; resumed, it goes on from where it was', async () => {
