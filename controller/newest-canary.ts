@@ -70,11 +70,6 @@ export class NewestCanary {
     this.known.set(key, canary);
   }
 
-  /** The Canary is gone: nothing about it is kept. */
-  forget(namespace: string, name: string): void {
-    this.known.delete(keyOf(namespace, name));
-  }
-
   /** How many copies newer than the cache are kept. */
   get size(): number {
     return this.known.size;

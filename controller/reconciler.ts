@@ -167,7 +167,6 @@ export class Reconciler {
     const [namespace, name] = key.split('/') as [string, string];
     const canary = await this.newest.read(namespace, name);
     if (!canary) {
-      this.newest.forget(namespace, name);
       this.started.delete(key);
       this.d.checks.forget(key);
       this.d.metrics.forget(namespace, name);
