@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 
-/** As long as sluice's freeze warning, so both answers cost the apiserver the same to read. */
+/** About as long as sluice's freeze warning, so both answers cost the apiserver about the same to read. */
 export const FLOOR_WARNING = 'floor: Deployment frozen at revision 0123456789ab; revision ba9876543210 will roll out through canary floor';
 const PAUSE = Buffer.from(JSON.stringify([{ op: 'add', path: '/spec/paused', value: true }])).toString('base64');
 

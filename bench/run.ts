@@ -67,53 +67,47 @@ async function main(): Promise<void> {
     ]);
     return;
   }
-  if (process.argv[2] === 'scale') {
-    const n = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+  const n = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+  // One benchmark on its own: what it starts of sluice, then what it measures.
+  const single: Record<string, { start: () => Promise<void>; measure: () => Promise<Figure[]> }> = {
+    scale: {
+      start: async () => {
+        // The product's defaults, not the tests' faster ones: the webhook checks its certificate
+        // every 30 s (the world's 2 s alone cost it 0.35 CPU s a minute at idle), and the controller
+        // looks again at a rollout it waits on every 30 s, not 5: at 1,000 Canaries that is what a
+        // cluster would pay.
+        await startWebhook({ certCheckSeconds: Number(webhookProgram.options['cert-check-interval'].default) });
+        await startController({ extraArgs: ['--poll-interval=30'] });
+      },
+      measure: async () =>
+        (
+          await scaleBench({
+            namespaces: n('SLUICE_SCALE_NAMESPACES', 100),
+            perNamespace: n('SLUICE_SCALE_PER_NAMESPACE', 10),
+            wave: n('SLUICE_SCALE_WAVE', 100),
+            intervalSeconds: 10,
+            idleSeconds: 60,
+            ratePerRoute: 5,
+            prefix: '',
+          })
+        ).figures,
+    },
+    'webhook-memory': { start: () => startWebhook(), measure: () => webhookMemory(webhookMemoryOptions()) },
+    overhead: { start: () => startWebhook(), measure: () => apiserverOverhead() },
+    controller: {
+      start: async () => {
+        await startWebhook();
+        await startController();
+      },
+      measure: async () => [...(await controllerBench()), ...(await policyBench())],
+    },
+  };
+  const chosen = Object.hasOwn(single, process.argv[2] ?? '') ? single[process.argv[2]!] : undefined;
+  if (chosen) {
     await up();
     installManifests(buildBinaries().binDir);
-    // The product's defaults, not the tests' faster ones: the webhook checks its certificate every
-    // 30 s (the world's 2 s alone cost it 0.35 CPU s a minute at idle), and the controller looks
-    // again at a rollout it waits on every 30 s, not 5: at 1,000 Canaries that is what a cluster
-    // would pay.
-    await startWebhook({ certCheckSeconds: Number(webhookProgram.options['cert-check-interval'].default) });
-    await startController({ extraArgs: ['--poll-interval=30'] });
-    const r = await scaleBench({
-      namespaces: n('SLUICE_SCALE_NAMESPACES', 100),
-      perNamespace: n('SLUICE_SCALE_PER_NAMESPACE', 10),
-      wave: n('SLUICE_SCALE_WAVE', 100),
-      intervalSeconds: 10,
-      idleSeconds: 60,
-      ratePerRoute: 5,
-      prefix: '',
-    });
-    await down();
-    record(r.figures);
-    return;
-  }
-  if (process.argv[2] === 'webhook-memory') {
-    await up();
-    installManifests(buildBinaries().binDir);
-    await startWebhook();
-    const figures = await webhookMemory(webhookMemoryOptions());
-    await down();
-    record(figures);
-    return;
-  }
-  if (process.argv[2] === 'overhead') {
-    await up();
-    installManifests(buildBinaries().binDir);
-    await startWebhook();
-    const figures = await apiserverOverhead();
-    await down();
-    record(figures);
-    return;
-  }
-  if (process.argv[2] === 'controller') {
-    await up();
-    installManifests(buildBinaries().binDir);
-    await startWebhook();
-    await startController();
-    const figures = [...(await controllerBench()), ...(await policyBench())];
+    await chosen.start();
+    const figures = await chosen.measure();
     await down();
     record(figures);
     return;
