@@ -48,7 +48,9 @@ export function analysisInterval(canary: Canary, floorMs: number): number {
 /** The highest canary weight: maxWeight, else the largest of stepWeights, else Flagger's 100. */
 export function maxWeight(spec: CanarySpec): number {
   const a = spec.analysis ?? {};
-  return a.maxWeight ?? (a.stepWeights && a.stepWeights.length > 0 ? Math.max(...a.stepWeights) : DEFAULTS.maxWeight);
+  return (
+    a.maxWeight ?? (a.stepWeights && a.stepWeights.length > 0 ? a.stepWeights.reduce((m, w) => Math.max(m, w), 0) : DEFAULTS.maxWeight)
+  );
 }
 
 /** The weight after `current` on a passing check: the next of stepWeights, or current + stepWeight, capped at maxWeight. */

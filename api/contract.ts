@@ -41,7 +41,23 @@ export const annotations = {
   heldStrategy: `${GROUP}/held-update-strategy`,
   /** On a DaemonSet under analysis: the nodes (comma-separated) whose pods run the candidate; written by the controller only. */
   canaryNodes: `${GROUP}/canary-nodes`,
+  /**
+   * On a MetricTemplate or AlertProvider with a secretRef: the namespaces (comma-separated, or *)
+   * whose Canaries may use it, and so its credentials. Set by its owners; absent: its own namespace only.
+   */
+  sharedWith: `${GROUP}/shared-with`,
 } as const;
+
+/** Whether the owners of `obj` (a MetricTemplate or AlertProvider) let Canaries of `namespace` use its credentials. */
+export function sharesWith(obj: { metadata: { namespace?: string; annotations?: Record<string, string> } }, namespace: string): boolean {
+  if (obj.metadata.namespace === namespace) return true;
+  const list = obj.metadata.annotations?.[annotations.sharedWith];
+  if (!list) return false;
+  return list
+    .split(',')
+    .map((x) => x.trim())
+    .some((x) => x === '*' || x === namespace);
+}
 
 export const values = {
   managed: 'true',

@@ -2,6 +2,7 @@
 // template, and the limits every Canary in the covered namespaces must keep (docs/policy.md).
 import type { CanaryAnalysis, CanaryMetric, CanaryService, CanaryWebhook } from './flagger-types.js';
 import type { WorkloadKind } from './workload.js';
+import type { ActionVerb } from './canary-action.js';
 import type { KubeObject } from '../lib/kube/client.js';
 import { GROUP } from './contract.js';
 
@@ -34,6 +35,13 @@ export interface PolicyConstraints {
   requiredWebhooks?: Partial<CanaryWebhook>[];
   /** Refuse `skipAnalysis: true`, which would release revisions unanalysed. */
   forbidSkipAnalysis?: boolean;
+  /**
+   * The CanaryActions people may ask of Canaries in scope. Unset: every action, except `promote`
+   * where the policy forbids skipping analysis or requires a gate (promote would skip both).
+   */
+  allowedActions?: ActionVerb[];
+  /** Refuse a MetricTemplate or AlertProvider of another namespace (Flagger allows them). */
+  forbidCrossNamespaceRefs?: boolean;
 }
 
 export interface CanaryTemplate {

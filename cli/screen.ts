@@ -56,7 +56,7 @@ export function screen(v: RolloutView, p: Paint = PLAIN): string {
   const out = rows.map(([k, val]) => `${p.bold(`${k}:`.padEnd(15))}${val}`);
   if (v.checks.length > 0) {
     out.push(p.bold('Checks (last step):'));
-    const w = Math.max(...v.checks.map((c) => c.name.length));
+    const w = v.checks.reduce((m, c) => Math.max(m, c.name.length), 0);
     for (const c of v.checks) {
       const mark = c.ok ? p.ok('ok  ') : p.bad('FAIL');
       const detail = c.ok ? '' : `  ${c.message ?? ''}`;
@@ -89,6 +89,6 @@ export function table(views: RolloutView[], withNamespace: boolean): string {
     v.candidate?.id ?? '-',
   ]);
   const all = [head, ...rows];
-  const widths = head.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  const widths = head.map((_, i) => all.reduce((m, r) => Math.max(m, (r[i] ?? '').length), 0));
   return `${all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 3))).join('')).join('\n')}\n`;
 }

@@ -12,6 +12,10 @@
 // Ceilings: one check in flight per Canary (a step asks for one kind at a time), at most
 // `maxInFlight` in all and `maxPerNamespace` in one namespace, so one tenant's silent hooks cannot
 // take every slot. A Canary that finds no slot waits its turn (requeued), with one log line.
+// Fair between namespaces: a tenant with many namespaces can still fill every slot, so when all are
+// taken, a namespace holding less than its share (the slots divided among the namespaces holding
+// or asking for one) takes a slot from the namespace holding the most, if that one holds more
+// than its share: its newest check is stopped, unrecorded, and that Canary asks again later.
 import type { Logger } from '../lib/logger.js';
 import type { HookType } from '../api/canary-analysis.js';
 
@@ -29,6 +33,10 @@ export const DEFAULT_CHECK_LIMITS: CheckLimits = { maxInFlight: 200, maxPerNames
 interface Running {
   kind: CheckKind;
   abort: AbortController;
+  /** Start order: the newest is the one to stop. */
+  seq: number;
+  /** Its slot was given to another namespace: it counts no more, and its result is dropped. */
+  preempted?: boolean;
 }
 
 interface Ledger {
@@ -45,6 +53,7 @@ export class ChecksInFlight {
   private readonly ledgers = new Map<string, Ledger>();
   private readonly perNamespace = new Map<string, number>();
   private inFlight = 0;
+  private started = 0;
 
   constructor(
     private readonly onDone: (key: string) => void,
@@ -88,6 +97,7 @@ export class ChecksInFlight {
     if (ledger.running) return 'running';
     const ns = key.slice(0, key.indexOf('/'));
     const inNamespace = this.perNamespace.get(ns) ?? 0;
+    if (this.inFlight >= this.limits.maxInFlight && inNamespace < this.limits.maxPerNamespace) this.takeFairShare(ns);
     if (this.inFlight >= this.limits.maxInFlight || inNamespace >= this.limits.maxPerNamespace) {
       if (ledger.waitingSince === undefined) {
         ledger.waitingSince = this.now();
@@ -100,7 +110,7 @@ export class ChecksInFlight {
       return 'no-slot';
     }
     ledger.waitingSince = undefined;
-    const running: Running = { kind, abort: new AbortController() };
+    const running: Running = { kind, abort: new AbortController(), seq: this.started++ };
     ledger.running = running;
     this.inFlight++;
     this.perNamespace.set(ns, inNamespace + 1);
@@ -112,10 +122,7 @@ export class ChecksInFlight {
       } catch (err) {
         failed = err;
       } finally {
-        this.inFlight--;
-        const left = (this.perNamespace.get(ns) ?? 1) - 1;
-        if (left > 0) this.perNamespace.set(ns, left);
-        else this.perNamespace.delete(ns);
+        if (!running.preempted) this.release(ns);
       }
       // A check superseded (another step) or forgotten (Canary gone) answers to nobody.
       if (this.ledgers.get(key) !== ledger || ledger.running !== running) return;
@@ -125,6 +132,41 @@ export class ChecksInFlight {
       this.onDone(key);
     })();
     return 'started';
+  }
+
+  private release(ns: string): void {
+    this.inFlight--;
+    const left = (this.perNamespace.get(ns) ?? 1) - 1;
+    if (left > 0) this.perNamespace.set(ns, left);
+    else this.perNamespace.delete(ns);
+  }
+
+  /** Every slot is taken and `ns` asks for one: a slot moves to it if it holds less than its share. */
+  private takeFairShare(ns: string): void {
+    const holders = new Set(this.perNamespace.keys()).add(ns);
+    const share = Math.max(1, Math.floor(this.limits.maxInFlight / holders.size));
+    if ((this.perNamespace.get(ns) ?? 0) >= share) return;
+    let richest: string | undefined;
+    for (const [n, held] of this.perNamespace) if (held > share && (!richest || held > this.perNamespace.get(richest)!)) richest = n;
+    if (!richest) return;
+    let victim: [string, Ledger, Running] | undefined;
+    for (const [k, l] of this.ledgers) {
+      const r = l.running;
+      if (r && !r.preempted && k.startsWith(`${richest}/`) && (!victim || r.seq > victim[2].seq)) victim = [k, l, r];
+    }
+    if (!victim) return;
+    const [key, ledger, running] = victim;
+    running.preempted = true;
+    ledger.running = undefined;
+    running.abort.abort();
+    this.release(richest);
+    this.logger?.warn(
+      `${running.kind} check stopped: namespace ${richest} held more than its share of check slots (${share}); it runs again when a slot is free`,
+      {
+        key,
+      },
+    );
+    this.onDone(key);
   }
 
   /** The step's decision is made: its results are used up. */

@@ -4,7 +4,7 @@
 import { type WatchedKind, canariesConcerned } from './wake-ups.js';
 import { type SlimEndpointSlice, slimEndpointSlice } from './canary-endpoints.js';
 import { labels as L, values } from '../api/contract.js';
-import http from 'node:http';
+import { smallPlainServer } from '../lib/connection-governor.js';
 import os from 'node:os';
 import { FlagError, flagsOrHelp, positiveCount, positiveSeconds } from '../lib/flags.js';
 import { CR, type Canary, type MetricTemplate } from '../api/flagger-types.js';
@@ -282,17 +282,21 @@ export async function runController(argv: string[]): Promise<void> {
   logger.info('caches synced', { canaries: canaries.items().length });
   void actions.start();
 
-  const server = http.createServer(async (req, res) => {
-    if (req.url === '/metrics') {
-      res.setHeader('content-type', metrics.contentType);
-      res.end(await metrics.exposition());
-    } else if (req.url === '/healthz' || req.url === '/readyz') {
-      res.end('ok');
-    } else {
-      res.statusCode = 404;
-      res.end();
-    }
-  });
+  // Metrics and health: a budget of connections of their own and the same eviction as the webhook's ports.
+  const { server } = smallPlainServer(
+    async (req, res) => {
+      if (req.url === '/metrics') {
+        res.setHeader('content-type', metrics.contentType);
+        res.end(await metrics.exposition());
+      } else if (req.url === '/healthz' || req.url === '/readyz') {
+        res.end('ok');
+      } else {
+        res.statusCode = 404;
+        res.end();
+      }
+    },
+    { refused: () => undefined, evicted: () => undefined },
+  );
   server.listen(Number(flags['metrics-port']), flags['bind-address']);
 
   const lead = () => {

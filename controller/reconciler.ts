@@ -296,7 +296,7 @@ export class Reconciler {
     // for the pass that can, or for its expiry: no spinning on it.)
     if (decision.action && this.inbox.waiting(ns, canary.metadata.name)) return { requeueAfterMs: 0 };
     const after = [decision.requeueAfterMs, retryMs].filter((x): x is number => x !== undefined);
-    return after.length === 0 ? {} : { requeueAfterMs: Math.min(...after) };
+    return after.length === 0 ? {} : { requeueAfterMs: after.reduce((m, x) => Math.min(m, x), Infinity) };
   }
 
   /** The Deployment, StatefulSet or DaemonSet the Canary targets, from the cache of its kind. */
@@ -601,7 +601,10 @@ export class Reconciler {
 export function handBackPatch(target: Workload, tested: boolean, kind: string = 'Deployment'): Record<string, unknown> {
   const spec: Record<string, unknown> = {};
   const annotations: Record<string, null> = { [A.stableRevision]: null, [A.canary]: null, [A.promoting]: null, [A.stableConfigs]: null };
-  if (target.spec.template.metadata?.annotations?.[A.configRevision] !== undefined)
+  // Only a Deployment's template carries a config revision (tracked configs are a Deployment's);
+  // a StatefulSet's or DaemonSet's template is never the controller's to write, and its admission
+  // policy refuses it, so a patch touching it would wedge the finalizer and the namespace's deletion.
+  if (kind === 'Deployment' && target.spec.template.metadata?.annotations?.[A.configRevision] !== undefined)
     spec.template = { metadata: { annotations: { [A.configRevision]: null } } };
   // A StatefulSet's partition is sluice's while it manages it: handed back at 0 (every ordinal on
   // the template) once tested, left frozen otherwise.

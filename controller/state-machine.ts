@@ -11,6 +11,7 @@ import type { Canary, CanaryCondition, CanaryStatus, Phase } from '../api/flagge
 import { type KnownPhase, allowed, phase as facts } from '../api/phases.js';
 import type { Revision } from '../api/revision.js';
 import type { ActionResult, ActionVerb } from '../api/canary-action.js';
+import { LIMITS, limitProblems } from '../api/canary-limits.js';
 import {
   type Deployment,
   type HorizontalPodAutoscaler,
@@ -617,6 +618,9 @@ export function decide(
       `targetRef kind ${kind} is not supported; sluice manages Deployments, StatefulSets and DaemonSets`,
     );
   }
+  const limits = limitProblems(canary.spec, canary.metadata.name);
+  if (limits.length > 0)
+    return blocked('SpecInvalid', `${objectName(canary.metadata.name, ns)} passes sluice's limits: ${limits.join('; ')}`);
   if (!target || !observed.revision)
     return blocked('TargetNotFound', `target ${kind} ${tname} not found; create it or correct spec.targetRef`);
   if (kind === 'StatefulSet' && usesOnDelete(target as StatefulSet)) {
@@ -634,6 +638,13 @@ export function decide(
   if (Object.keys(target.spec.selector.matchLabels ?? {}).length === 0) {
     return blocked('TargetInvalid', `${tname} has no spec.selector.matchLabels; sluice needs them to tell primary pods from canary pods`);
   }
+  // The copy's selector gives every value a -canary suffix; a label value is at most 63 characters.
+  const tooLong = Object.entries(target.spec.selector.matchLabels ?? {}).find(([, v]) => `${v}-canary`.length > LIMITS.labelValue);
+  if (kind === 'Deployment' && tooLong)
+    return blocked(
+      'TargetInvalid',
+      `${tname}'s selector label ${tooLong[0]}=${tooLong[1]} leaves no room for the canary copy's suffix -canary (label values are at most ${LIMITS.labelValue} characters); shorten it to ${LIMITS.labelValue - 7}`,
+    );
   const step: Step = {
     canary,
     st,

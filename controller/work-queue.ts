@@ -3,6 +3,9 @@
 // requeue-after timers, and retried with per-key exponential backoff when its handler fails.
 import { backoffDelay } from '../lib/backoff.js';
 
+/** Node fires a timer longer than 2^31-1 ms at once (with a TimeoutOverflowWarning): longer waits are armed in parts. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export type Handler = (key: string) => Promise<{ requeueAfterMs?: number } | void>;
 
 export interface QueueOptions {
@@ -41,18 +44,30 @@ export class WorkQueue {
 
   /** Adds `key` after `ms`; an earlier pending timer for the key wins. */
   addAfter(key: string, ms: number): void {
-    if (ms <= 0) {
+    // NaN (a duration nobody could parse) waits as long as the longest timer, never zero.
+    const wait = Number.isNaN(ms) ? MAX_TIMER_MS : ms;
+    if (wait <= 0) {
       this.add(key);
       return;
     }
-    const at = Date.now() + ms;
+    const at = Date.now() + wait;
     const existing = this.timers.get(key);
     if (existing && existing.at <= at) return;
     if (existing) clearTimeout(existing.timer);
-    const timer = setTimeout(() => {
+    this.arm(key, at);
+  }
+
+  /** A timer for `at`, re-armed until it is due: never earlier than asked, whatever the wait. */
+  private arm(key: string, at: number): void {
+    const left = at - Date.now();
+    if (left <= 0) {
       this.timers.delete(key);
       this.add(key);
-    }, ms);
+      return;
+    }
+    const timer = setTimeout(() => this.arm(key, at), Math.min(left, MAX_TIMER_MS));
+    // A pending wake-up alone keeps no process alive (the controller's servers and watches do).
+    timer.unref();
     this.timers.set(key, { at, timer });
   }
 

@@ -10,7 +10,12 @@
 import dns from 'node:dns/promises';
 import net from 'node:net';
 
-export const DEFAULT_DENIED_CIDRS = ['169.254.0.0/16', 'fe80::/10'];
+// Link-local (AWS, GCP, Azure, OpenStack: 169.254.169.254; IPv6 link-local), AWS's IPv6 metadata
+// address fd00:ec2::254, and Alibaba Cloud's 100.100.100.200.
+export const DEFAULT_DENIED_CIDRS = ['169.254.0.0/16', 'fe80::/10', 'fd00:ec2::254/128', '100.100.100.200/32'];
+
+/** How many redirects a guarded request follows, each checked like the first address. */
+export const MAX_REDIRECTS = 3;
 
 export class EgressDenied extends Error {}
 
@@ -63,3 +68,31 @@ export class EgressGuard {
 
 /** The controller's guard, configured from its flags at start. */
 export const egress = new EgressGuard();
+
+/**
+ * fetch that checks every address it is sent to, the first and each redirect's, before any
+ * connection: a hook or Prometheus that answers "302 Location: http://169.254.169.254/..." must
+ * not walk the controller into a denied range. A redirect past MAX_REDIRECTS, or to a denied
+ * address, fails with EgressDenied, and the denied host's answer is never read.
+ */
+export function guardedFetch(fetchImpl: typeof fetch, guard: EgressGuard): typeof fetch {
+  return (async (input: string | URL | Request, init: RequestInit = {}) => {
+    let url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
+    let method = (init.method ?? 'GET').toUpperCase();
+    let body = init.body;
+    for (let hop = 0; ; hop++) {
+      await guard.check(url);
+      const res = await fetchImpl(url, { ...init, method, body, redirect: 'manual' });
+      const location = res.headers.get('location');
+      if (res.status < 300 || res.status >= 400 || res.status === 304 || !location) return res;
+      await res.body?.cancel().catch(() => undefined);
+      if (hop >= MAX_REDIRECTS) throw new EgressDenied(`${url.host} redirected more than ${MAX_REDIRECTS} times`);
+      url = new URL(location, url);
+      // As browsers and fetch do: 303 (and 301/302 of a POST) become a GET without a body.
+      if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
+        method = 'GET';
+        body = undefined;
+      }
+    }
+  }) as typeof fetch;
+}

@@ -6,6 +6,7 @@ import type { CanaryMetric, CanarySpec, CanaryWebhook } from '../api/flagger-typ
 import type { ClusterCanaryPolicy, PolicyConstraints } from '../api/policy-types.js';
 import { parseDuration } from '../api/duration.js';
 import { DEFAULTS, maxWeight } from '../api/canary-analysis.js';
+import { VERBS, type ActionVerb } from '../api/canary-action.js';
 
 const unsetNote = (value: unknown, dflt: unknown) => (value === undefined ? ` (unset, so ${dflt})` : '');
 
@@ -57,13 +58,69 @@ function computedAs(have: CanaryMetric, want: CanaryMetric): void {
   if (want.templateVariables) have.templateVariables = structuredClone(want.templateVariables);
 }
 
+// A required hook is the policy's own: same type, name and address (a Canary could otherwise keep
+// the name and point the gate at an endpoint that always says yes).
 const hookMatches = (have: CanaryWebhook, want: Partial<CanaryWebhook>) =>
-  (want.type === undefined || (have.type ?? 'rollout') === want.type) && (want.name === undefined || have.name === want.name);
-const hookLabel = (w: Partial<CanaryWebhook>) => [w.type ?? 'any-type', w.name ? `"${w.name}"` : ''].filter(Boolean).join(' ');
+  (want.type === undefined || (have.type ?? 'rollout') === want.type) &&
+  (want.name === undefined || have.name === want.name) &&
+  (want.url === undefined || have.url === want.url);
+const hookLabel = (w: Partial<CanaryWebhook>) =>
+  [w.type ?? 'any-type', w.name ? `"${w.name}"` : '', w.url ? `at ${w.url}` : ''].filter(Boolean).join(' ');
+
+/** Flagger's default range of a metric's query (`{{ interval }}`) when the metric gives none. */
+export const DEFAULT_METRIC_INTERVAL = '1m';
+
+/** Whether a metric's interval is longer than `ceiling`; one that is not a duration counts as longer. */
+function longerThan(interval: string | undefined, ceiling: string): boolean {
+  try {
+    return parseDuration(interval, 60_000) > parseDuration(ceiling, 60_000);
+  } catch {
+    return true;
+  }
+}
+
+/** The gates a promote would walk past. */
+const GATES = new Set(['confirm-rollout', 'confirm-traffic-increase', 'confirm-promotion']);
+
+/** The actions a policy allows (api/policy-types.ts, allowedActions). */
+export function allowedActions(c: PolicyConstraints): ActionVerb[] {
+  if (c.allowedActions) return c.allowedActions;
+  const guarded = c.forbidSkipAnalysis === true || (c.requiredWebhooks ?? []).some((w) => w.type !== undefined && GATES.has(w.type));
+  return VERBS.filter((v) => v !== 'promote' || !guarded);
+}
+
+/** Why `verb` is refused under `policies` (naming the policy), or undefined when every one allows it. */
+export function actionRefusal(verb: string, policies: ClusterCanaryPolicy[]): string | undefined {
+  for (const p of policies) {
+    const allowed = allowedActions(p.spec.constraints ?? {});
+    if (!(allowed as string[]).includes(verb)) {
+      const why = p.spec.constraints?.allowedActions
+        ? `it allows only ${allowed.join(', ') || 'no action'}`
+        : 'it forbids skipping analysis or requires a gate, which a promote would walk past';
+      return `ClusterCanaryPolicy ${p.metadata.name} does not allow ${verb} here (${why}); ask a platform owner, or let the analysis finish`;
+    }
+  }
+  return undefined;
+}
+
+/** The namespaces other than the Canary's own that its metrics and alerts read from. */
+export function crossNamespaceRefs(spec: CanarySpec, namespace: string): string[] {
+  const a = spec.analysis ?? {};
+  const out: string[] = [];
+  for (const m of a.metrics ?? [])
+    if (m.templateRef?.namespace && m.templateRef.namespace !== namespace)
+      out.push(`analysis.metrics "${m.name}" uses MetricTemplate ${m.templateRef.namespace}/${m.templateRef.name}`);
+  for (const al of (a.alerts ?? []) as { name?: string; providerRef?: { name?: string; namespace?: string } }[])
+    if (al?.providerRef?.namespace && al.providerRef.namespace !== namespace)
+      out.push(`analysis.alerts "${al.name}" uses AlertProvider ${al.providerRef.namespace}/${al.providerRef.name}`);
+  return out;
+}
 
 /** Every rule of `c` that `spec` breaks, worded for a person; empty when it complies. */
-export function violations(spec: CanarySpec, c: PolicyConstraints): string[] {
+export function violations(spec: CanarySpec, c: PolicyConstraints, namespace?: string): string[] {
   const out: string[] = [];
+  if (c.forbidCrossNamespaceRefs && namespace !== undefined)
+    for (const r of crossNamespaceRefs(spec, namespace)) out.push(`${r}: another namespace's objects are forbidden`);
   const a = spec.analysis ?? {};
   if (c.forbidSkipAnalysis && spec.skipAnalysis === true) out.push('skipAnalysis: true is forbidden');
   if (c.maxWeight !== undefined) {
@@ -106,6 +163,10 @@ export function violations(spec: CanarySpec, c: PolicyConstraints): string[] {
       out.push(`analysis.metrics "${want.name}" must be computed by ${computation(want)}, not ${computation(have)}`);
     }
     for (const b of boundsLooser(have, want)) out.push(`analysis.metrics "${want.name}" ${b}`);
+    // The query's range: a longer one averages a bad revision's errors away (8760h hides them all).
+    const ceiling = want.interval ?? DEFAULT_METRIC_INTERVAL;
+    if (longerThan(have.interval, ceiling))
+      out.push(`analysis.metrics "${want.name}" interval ${have.interval} is longer than the ceiling ${ceiling}`);
   }
   for (const want of c.requiredWebhooks ?? []) {
     if (!(a.webhooks ?? []).some((h) => hookMatches(h, want)))
@@ -115,8 +176,10 @@ export function violations(spec: CanarySpec, c: PolicyConstraints): string[] {
 }
 
 /** Violations of every policy, each prefixed with the policy that sets the rule. */
-export function policyViolations(spec: CanarySpec, policies: ClusterCanaryPolicy[]): string[] {
-  return policies.flatMap((p) => violations(spec, p.spec.constraints ?? {}).map((v) => `${v} (ClusterCanaryPolicy ${p.metadata.name})`));
+export function policyViolations(spec: CanarySpec, policies: ClusterCanaryPolicy[], namespace?: string): string[] {
+  return policies.flatMap((p) =>
+    violations(spec, p.spec.constraints ?? {}, namespace).map((v) => `${v} (ClusterCanaryPolicy ${p.metadata.name})`),
+  );
 }
 
 /** stepWeights with steps no larger than `maxStep` and entries no larger than `ceiling`. */
@@ -153,6 +216,8 @@ export function enforce(spec: CanarySpec, policies: ClusterCanaryPolicy[]): Cana
         continue;
       }
       computedAs(have, want);
+      const ceiling = want.interval ?? DEFAULT_METRIC_INTERVAL;
+      if (longerThan(have.interval, ceiling)) have.interval = ceiling;
       const r = (have.thresholdRange ??= {});
       const w = want.thresholdRange ?? {};
       if (w.min !== undefined) r.min = Math.max(r.min ?? -Infinity, w.min);

@@ -56,6 +56,7 @@ export function slimCanary(c: Canary): Canary {
     metadata: {
       name: m.name,
       namespace: m.namespace,
+      uid: m.uid,
       resourceVersion: m.resourceVersion,
       ...(m.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
     },
@@ -179,6 +180,19 @@ export class AdmissionCache {
     policiesFor: (namespace) =>
       this.synced ? policiesForNamespace(this.sources.policies.items(), this.sources.namespaces.get(undefined, namespace)) : undefined,
     canaryExists: (namespace, name) => !this.synced || this.sources.canaries.get(namespace, name) !== undefined,
+    canariesTargeting: (namespace, deployment) =>
+      this.synced
+        ? this.sources.canaries
+            .items()
+            .filter(
+              (c) =>
+                c.metadata.namespace === namespace &&
+                c.spec?.targetRef?.name === deployment &&
+                (c.spec.targetRef.kind ?? 'Deployment') === 'Deployment' &&
+                !c.metadata.deletionTimestamp,
+            )
+            .map((c) => c.metadata.uid ?? '')
+        : undefined,
   };
 
   readonly daemonPods: DaemonPodSources = {

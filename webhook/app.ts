@@ -38,6 +38,8 @@ export interface AppOptions {
   bodyLimit?: string;
 }
 
+const ADMISSION_PATHS = new Set(['/mutate', '/validate', '/mutate-pod', '/mutate-daemon-pod', '/mutate-action']);
+
 export function createApp(opts: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -50,6 +52,13 @@ export function createApp(opts: AppOptions): express.Express {
       next();
     });
   }
+  // Only the apiserver has a reason to keep a connection here, and only for admission reviews:
+  // every other answer (health, a wrong path, an error) closes its connection, so nobody holds
+  // one by asking for /healthz now and then (lib/connection-governor.ts).
+  app.use((req, res, next) => {
+    if (req.method !== 'POST' || !ADMISSION_PATHS.has(req.path)) res.setHeader('connection', 'close');
+    next();
+  });
   app.get('/healthz', (_req, res) => void res.type('text').send('ok'));
   app.get(
     '/readyz',
@@ -142,7 +151,10 @@ export function createApp(opts: AppOptions): express.Express {
       'bad-request',
       res.locals.started ? (performance.now() - (res.locals.started as number)) / 1000 : 0,
     );
+    res.setHeader('connection', 'close');
     res.status(status).json({ error: message });
   });
+  // Anything else: 404, connection closed (set above).
+  app.use((_req: Request, res: Response) => void res.status(404).json({ error: 'not found: this port answers admission reviews only' }));
   return app;
 }

@@ -2,7 +2,7 @@
 // `sluice webhook --help` lists every flag.
 import https from 'node:https';
 import type net from 'node:net';
-import http from 'node:http';
+import { ConnectionGovernor, SERVER_TIMEOUTS, smallPlainServer } from '../lib/connection-governor.js';
 import { FlagError, flagsOrHelp, positiveCount, positiveSeconds } from '../lib/flags.js';
 import { KubeClient } from '../lib/kube/client.js';
 import { createLogger } from '../lib/logger.js';
@@ -69,7 +69,16 @@ export const webhookProgram = {
       help: 'seconds a new CA is trusted before it signs (caBundle propagation)',
     },
     'cert-check-interval': { type: 'string', default: '30', help: 'seconds between certificate checks' },
-    'max-connections': { type: 'string', default: '1000', help: 'open connections at most; more are refused until some close' },
+    'max-connections': {
+      type: 'string',
+      default: '1000',
+      help: 'open admission connections at most; when full, a new connection takes the place of a slow, unproven or idle one (docs/security.md, "Connections")',
+    },
+    'max-connections-per-source': {
+      type: 'string',
+      default: '200',
+      help: "open admission connections at most from one address; past it, that address's own slow or idle connections make room, or the new one is refused",
+    },
     'shutdown-delay': {
       type: 'string',
       default: '5',
@@ -100,6 +109,7 @@ export async function runWebhook(argv: string[]): Promise<void> {
     check: seconds('cert-check-interval'),
   };
   const maxConnections = positiveCount('max-connections', flags['max-connections']);
+  const maxPerSource = positiveCount('max-connections-per-source', flags['max-connections-per-source']);
   const shutdownDelayMs = Number(flags['shutdown-delay']) * 1000;
   if (!Number.isFinite(shutdownDelayMs) || shutdownDelayMs < 0)
     throw new FlagError(`--shutdown-delay must be zero or more seconds, got ${flags['shutdown-delay']}`);
@@ -130,6 +140,8 @@ export async function runWebhook(argv: string[]): Promise<void> {
     );
   }
   let draining = false;
+  // Ready once it can serve TLS and its policy answers are complete; not while draining.
+  const isReady = () => !draining && source.current() !== undefined && cache.synced;
   const app = createApp({
     flags: { controllerUsers: flags['controller-user'] },
     validation: cache.context,
@@ -138,21 +150,20 @@ export async function runWebhook(argv: string[]): Promise<void> {
     daemonPods: cache.daemonPods,
     metrics,
     logger,
-    // Ready once it can serve TLS and its policy answers are complete; not while draining.
-    ready: () => !draining && source.current() !== undefined && cache.synced,
+    ready: isReady,
     draining: () => draining,
   });
 
   // The HTTPS server starts without a certificate and gets one as soon as the source has it;
   // setSecureContext swaps it in place for new connections, so rotation drops no request.
   // Ceilings on what a caller can hold: a TLS handshake must finish within 5 s (Node's default is
-  // 120 s, so a few thousand silent connections would hold the process), a request within 10 s,
-  // and at most --max-connections are open at once (the apiserver needs a handful).
-  const server = https.createServer(
-    { requestTimeout: 10_000, headersTimeout: 10_000, keepAliveTimeout: 30_000, handshakeTimeout: 5_000 },
-    app,
-  );
-  server.maxConnections = maxConnections;
+  // 120 s), headers within 5 s and a request within 10 s (the apiserver sends a review whole at
+  // once), 1,000 requests per connection; and the governor decides who keeps a connection when
+  // the port is full, so nobody else on the pod network can starve the apiserver's.
+  const server = https.createServer({ ...SERVER_TIMEOUTS, keepAliveTimeout: 30_000, handshakeTimeout: 5_000 }, app);
+  server.maxRequestsPerSocket = 1_000;
+  const governor = new ConnectionGovernor({ maxConnections, maxPerSource, slowAfterMs: 2_000 }, metrics.connectionCounters('admission'));
+  governor.attach(server);
   source.onChange((pair) => server.setSecureContext({ cert: pair.certPem, key: pair.keyPem }));
   server.on('secureConnection', () => metrics.handshakes.inc());
   // The apiserver waits on every answer: no Nagle delay on the small responses.
@@ -162,15 +173,22 @@ export async function runWebhook(argv: string[]): Promise<void> {
 
   const port = Number(flags.port);
   server.listen(port, flags['bind-address'], () => logger.info(`serving admission on https://${flags['bind-address']}:${port}`));
-  const metricsServer = http.createServer(async (req, res) => {
+  // Metrics and health on their own port and budget: scrapers and probes never compete with the apiserver.
+  const { server: metricsServer } = smallPlainServer(async (req, res) => {
     if (req.url === '/metrics') {
       res.setHeader('content-type', metrics.registry.contentType);
       res.end(await metrics.registry.metrics());
+    } else if (req.url === '/healthz') {
+      res.end('ok');
+    } else if (req.url === '/readyz') {
+      const ok = isReady();
+      res.statusCode = ok ? 200 : 503;
+      res.end(ok ? 'ok' : 'not ready');
     } else {
       res.statusCode = 404;
       res.end();
     }
-  });
+  }, metrics.connectionCounters('metrics'));
   metricsServer.listen(Number(flags['metrics-port']), flags['bind-address']);
 
   // failurePolicy Fail: an answer that never comes is a user's change refused. On SIGTERM the

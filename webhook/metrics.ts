@@ -1,5 +1,6 @@
 // The webhook's own metrics, served on a separate plain-HTTP port for Prometheus.
 import { Counter, Histogram, Registry } from 'prom-client';
+import type { GovernorCounters } from '../lib/connection-governor.js';
 import { collectProcessMetrics } from '../lib/process-metrics.js';
 
 export class WebhookMetrics {
@@ -23,6 +24,28 @@ export class WebhookMetrics {
     help: 'TLS connections established (the apiserver reuses connections; a high rate means it cannot)',
     registers: [this.registry],
   });
+
+  readonly connectionsRefused = new Counter({
+    name: 'sluice_webhook_connections_refused_total',
+    help: 'Connections closed at once on arrival: their source (reason "source") or the port ("total") was full of connections busy answering',
+    labelNames: ['port', 'reason'],
+    registers: [this.registry],
+  });
+
+  readonly connectionsEvicted = new Counter({
+    name: 'sluice_webhook_connections_evicted_total',
+    help: 'Connections closed to make room for a new one when the port was full, by what they were doing (slow, unproven, idle)',
+    labelNames: ['port', 'class'],
+    registers: [this.registry],
+  });
+
+  connectionCounters(port: 'admission' | 'metrics'): GovernorCounters {
+    const classes = ['slow', 'unproven', 'idle'] as const;
+    return {
+      refused: (reason) => this.connectionsRefused.inc({ port, reason }),
+      evicted: (cls) => this.connectionsEvicted.inc({ port, class: classes[cls] }),
+    };
+  }
 
   constructor(withProcessMetrics = true) {
     if (withProcessMetrics) collectProcessMetrics(this.registry);

@@ -7,6 +7,7 @@ import type { CanarySpec } from '../api/flagger-types.js';
 import type { ClusterCanaryPolicy } from '../api/policy-types.js';
 import { policyViolations } from '../policy/constraints.js';
 import { isWorkloadKind } from '../api/workload.js';
+import { limitProblems } from '../api/canary-limits.js';
 
 import type { AdmissionRequest } from './admission-types.js';
 
@@ -16,6 +17,11 @@ export interface ValidateContext {
   policiesFor: (namespace: string) => ClusterCanaryPolicy[] | undefined;
   /** Whether a Canary exists (per the cache); decides whether a target's lock still has an owner. */
   canaryExists: (namespace: string, name: string) => boolean;
+  /**
+   * The uids of the live Canaries that target Deployment `deployment` (per the cache); undefined
+   * while the caches are still filling. A canary copy the controller writes must be owned by one.
+   */
+  canariesTargeting?: (namespace: string, deployment: string) => string[] | undefined;
 }
 
 export type Verdict =
@@ -57,6 +63,8 @@ export function decideValidate(req: AdmissionRequest, ctx: ValidateContext): Ver
   const name = req.name ?? obj.metadata?.name ?? '';
   const controller = ctx.controllerUsers.includes(req.userInfo.username ?? '');
   if (req.kind.group === 'flagger.app' && req.kind.kind === 'Canary') return canary(obj, old, ns, name, controller, ctx);
+  if (controller && req.kind.group === 'apps' && req.kind.kind === 'Deployment' && obj.metadata?.labels?.[L.role] === values.canaryRole)
+    return canaryCopy(obj as Obj & { metadata?: { ownerReferences?: OwnerRef[] } }, ns, name, ctx);
   if (!old || controller) return allow('written by the controller, or a creation');
   const generatedBy = old.metadata?.labels?.[L.canaryName];
   if (old.metadata?.labels?.[L.managedBy] === values.managedBy && generatedBy) {
@@ -87,6 +95,15 @@ function canary(obj: Obj, old: Obj | undefined, ns: string, name: string, contro
     }
   }
   if (!specChanged) return allow('spec unchanged');
+  const limits = limitProblems((obj.spec ?? {}) as CanarySpec, name);
+  if (limits.length > 0) {
+    return {
+      allowed: false,
+      code: 422,
+      reason: 'Invalid',
+      message: `${subject} passes sluice's limits: ${limits.map((b, i) => `${i + 1}) ${b}`).join('; ')}`,
+    };
+  }
   const policies = ctx.policiesFor(ns);
   if (policies === undefined) {
     return {
@@ -96,7 +113,7 @@ function canary(obj: Obj, old: Obj | undefined, ns: string, name: string, contro
       message: `${subject}: sluice's webhook has not loaded the cluster policies yet; retry in a few seconds`,
     };
   }
-  const broken = policyViolations((obj.spec ?? {}) as CanarySpec, policies);
+  const broken = policyViolations((obj.spec ?? {}) as CanarySpec, policies, ns);
   if (broken.length === 0) return allow(policies.length > 0 ? `meets ${policies.length} policy(ies)` : 'no policy covers the namespace');
   return {
     allowed: false,
@@ -104,6 +121,44 @@ function canary(obj: Obj, old: Obj | undefined, ns: string, name: string, contro
     reason: 'Invalid',
     message: `${subject} breaks cluster policy (${broken.length} violation${broken.length > 1 ? 's' : ''}): ${broken.map((b, i) => `${i + 1}) ${b}`).join('; ')}`,
   };
+}
+
+interface OwnerRef {
+  kind?: string;
+  apiVersion?: string;
+  uid?: string;
+  controller?: boolean;
+}
+
+/**
+ * A canary copy written by the controller: the copy of a Deployment some live Canary targets, and
+ * owned by that Canary. The controller's ValidatingAdmissionPolicy holds the copy to its target's
+ * pods; whether that target and its Canary exist at all is something only a lookup can tell, and
+ * this webhook runs as another identity, so a stolen controller token cannot start a workload of
+ * its own choosing under a name that merely ends in -canary.
+ */
+function canaryCopy(obj: Obj & { metadata?: { ownerReferences?: OwnerRef[] } }, ns: string, name: string, ctx: ValidateContext): Verdict {
+  const subject = `Deployment ${objectName(name, ns)}`;
+  if (!name.endsWith('-canary')) return forbid(`${subject} is labelled ${L.role}=${values.canaryRole} but is not named <target>-canary`);
+  const target = name.slice(0, -'-canary'.length);
+  const uids = ctx.canariesTargeting?.(ns, target);
+  if (uids === undefined) {
+    return {
+      allowed: false,
+      code: 503,
+      reason: 'ServiceUnavailable',
+      message: `${subject}: sluice's webhook has not loaded the Canaries yet; retry in a few seconds`,
+    };
+  }
+  const owner = (obj.metadata?.ownerReferences ?? []).find(
+    (o) => o.kind === 'Canary' && o.apiVersion?.startsWith('flagger.app/') && o.controller,
+  );
+  if (owner?.uid !== undefined && uids.includes(owner.uid)) return allow(`canary copy of ${target}, owned by its Canary`);
+  return forbid(
+    uids.length === 0
+      ? `${subject} is not the canary copy of anything: no Canary in ${ns} targets Deployment ${target}`
+      : `${subject} must be owned (controller reference) by the Canary that targets Deployment ${target}`,
+  );
 }
 
 function generatedObject(kind: string, obj: Obj, old: Obj, ns: string, name: string, owner: string): Verdict {

@@ -3,10 +3,14 @@
 // with backoff and then dropped with a log line naming the provider (never its address).
 // A provider that answers slowly (each delivery costs up to its deadline and retries) cannot
 // make alerts pile up in memory: past `maxQueued` waiting for it, or `maxQueuedInAll` in all,
-// new alerts are dropped, counted, and said so once per backlog.
+// new alerts are dropped, counted, and said so once per backlog. One namespace's Canaries may have
+// at most `maxQueuedPerNamespace` waiting, and when every slot in all is taken, a namespace that
+// holds less than its share (the total divided among the namespaces waiting) still gets one: a
+// tenant's slow providers, in however many namespaces, never silence another namespace's alerts.
 import { backoffDelay } from '../../lib/backoff.js';
 import { delay } from '../../lib/wait.js';
 import type { Canary } from '../../api/flagger-types.js';
+import { annotations as A, sharesWith } from '../../api/contract.js';
 import { R, at, type ObjectClient, type KubeObject } from '../../lib/kube/client.js';
 import type { ObjectCache } from '../../lib/kube/informer.js';
 import type { Logger } from '../../lib/logger.js';
@@ -31,14 +35,19 @@ export interface NotifierOptions {
   maxQueued?: number;
   /** Alerts all providers together may have waiting. */
   maxQueuedInAll?: number;
+  /** Alerts the Canaries of one namespace may have waiting. */
+  maxQueuedPerNamespace?: number;
 }
 
 export const MAX_QUEUED_PER_PROVIDER = 100;
 export const MAX_QUEUED_IN_ALL = 2000;
+export const MAX_QUEUED_PER_NAMESPACE = 200;
 
 export class Notifier {
   private readonly queues = new Map<string, { tail: Promise<void>; waiting: number; overflowing: boolean }>();
   private waitingInAll = 0;
+  /** Alerts waiting per namespace of the Canaries that raised them. */
+  private readonly perTenant = new Map<string, number>();
   /** Deliveries that succeeded, failed for good, and were never tried because a queue was full. */
   readonly counts = { sent: 0, dropped: 0, overflowed: 0 };
 
@@ -60,7 +69,9 @@ export class Notifier {
       for (const ref of refs) {
         if (!ref.providerRef?.name || !wants(ref.severity, severity)) continue;
         const ns = ref.providerRef.namespace ?? canary.metadata.namespace!;
-        this.enqueue(ns, ref.providerRef.name, () => this.send(ns, ref.providerRef!.name, canary, ev.message, severity));
+        this.enqueue(ns, ref.providerRef.name, canary.metadata.namespace ?? '', () =>
+          this.send(ns, ref.providerRef!.name, canary, ev.message, severity),
+        );
       }
     }
   }
@@ -70,26 +81,41 @@ export class Notifier {
     while (this.queues.size > 0) await Promise.all([...this.queues.values()].map((q) => q.tail));
   }
 
-  private enqueue(ns: string, name: string, job: () => Promise<void>): void {
-    const key = `${ns}/${name}`;
-    const q = this.queues.get(key) ?? { tail: Promise.resolve(), waiting: 0, overflowing: false };
+  /** Why an alert of `tenant`'s Canaries for this queue is dropped, or undefined when it may wait. */
+  private full(q: { waiting: number }, tenant: string): string | undefined {
     const perProvider = this.opts.maxQueued ?? MAX_QUEUED_PER_PROVIDER;
     const inAll = this.opts.maxQueuedInAll ?? MAX_QUEUED_IN_ALL;
-    if (q.waiting >= perProvider || this.waitingInAll >= inAll) {
+    const perNamespace = this.opts.maxQueuedPerNamespace ?? MAX_QUEUED_PER_NAMESPACE;
+    const mine = this.perTenant.get(tenant) ?? 0;
+    if (q.waiting >= perProvider) return `${q.waiting} alerts already wait for it`;
+    if (mine >= perNamespace) return `${mine} alerts of namespace ${tenant} already wait`;
+    const tenants = this.perTenant.has(tenant) ? this.perTenant.size : this.perTenant.size + 1;
+    if (this.waitingInAll >= inAll && mine >= Math.floor(inAll / tenants))
+      return `${this.waitingInAll} alerts already wait in all, ${mine} of them namespace ${tenant}'s`;
+    return undefined;
+  }
+
+  private enqueue(ns: string, name: string, tenant: string, job: () => Promise<void>): void {
+    const key = `${ns}/${name}`;
+    const q = this.queues.get(key) ?? { tail: Promise.resolve(), waiting: 0, overflowing: false };
+    const why = this.full(q, tenant);
+    if (why) {
       this.counts.overflowed++;
       if (!q.overflowing) {
         q.overflowing = true;
-        const why =
-          q.waiting >= perProvider ? `${q.waiting} alerts already wait for it` : `${this.waitingInAll} alerts already wait in all`;
         this.logger.warn(`AlertProvider ${name}.${ns}: alerts dropped: ${why} (is it answering slowly?)`);
       }
       return;
     }
     q.waiting++;
     this.waitingInAll++;
+    this.perTenant.set(tenant, (this.perTenant.get(tenant) ?? 0) + 1);
     const run = q.tail.then(job).finally(() => {
       q.waiting--;
       this.waitingInAll--;
+      const left = (this.perTenant.get(tenant) ?? 1) - 1;
+      if (left > 0) this.perTenant.set(tenant, left);
+      else this.perTenant.delete(tenant);
       if (q.waiting === 0) {
         q.overflowing = false;
         if (this.queues.get(key) === q) this.queues.delete(key);
@@ -107,6 +133,14 @@ export class Notifier {
       try {
         const provider = this.providers.get(ns, name);
         if (!provider) throw new Error('not found; create it or correct analysis.alerts[].providerRef');
+        // Its Secret (address, token) is its namespace's to lend (api/contract.ts, sharedWith).
+        if (provider.spec.secretRef?.name && !sharesWith(provider, canary.metadata.namespace ?? '')) {
+          this.counts.dropped++;
+          this.logger.warn(
+            `${who}: not sent: it holds credentials (secretRef) and does not share them with namespace ${canary.metadata.namespace}; its owners may add the annotation ${A.sharedWith}`,
+          );
+          return;
+        }
         const { address, proxy } = await this.addressOf(provider);
         const url = deliveryUrl(provider.spec, address);
         // The first hop is what the controller connects to. The message names no address: a

@@ -2,6 +2,7 @@
 // as a distinct, readable error, because each one means something different to the person
 // reading a Canary's events: the server is unreachable, the query is wrong, or there is no data.
 import { BodyTooLargeError, readBounded } from '../../lib/bounded-body.js';
+import { EgressDenied, egress, guardedFetch } from '../../lib/egress-guard.js';
 
 export class PrometheusError extends Error {
   constructor(
@@ -41,6 +42,8 @@ export class PrometheusClient {
     address: string,
     private readonly timeoutMs = 5000,
     headers: Record<string, string> = {},
+    /** Every address a query is sent to, redirects included, is checked against it. */
+    private readonly send: typeof fetch = guardedFetch(fetch, egress),
   ) {
     let url: URL;
     try {
@@ -67,7 +70,7 @@ export class PrometheusClient {
     if (at) form.set('time', String(at.getTime() / 1000));
     let res: Response;
     try {
-      res = await fetch(url, {
+      res = await this.send(url, {
         method: 'POST',
         body: form,
         headers: { 'content-type': 'application/x-www-form-urlencoded', ...this.headers },
@@ -75,6 +78,8 @@ export class PrometheusClient {
       });
     } catch (err) {
       const e = err as Error & { cause?: { code?: string } };
+      if (err instanceof EgressDenied)
+        throw new PrometheusError('unreachable', `Prometheus at ${this.address} may not be called: ${e.message}`);
       if (e.name === 'TimeoutError')
         throw new PrometheusError('timeout', `Prometheus at ${this.address} did not answer within ${this.timeoutMs} ms`);
       throw new PrometheusError('unreachable', `Prometheus at ${this.address} is unreachable (${e.cause?.code ?? e.message})`);

@@ -1,7 +1,7 @@
 // One analysis pass: every metric of the Canary queried in parallel and judged. A query that
 // cannot be answered (no template, Prometheus down, no data, NaN) is a failed check whose message
 // says which and what to do; it never throws.
-import { objectName } from '../../api/contract.js';
+import { annotations as A, objectName, sharesWith } from '../../api/contract.js';
 import type { Canary, CanaryMetric, MetricTemplate } from '../../api/flagger-types.js';
 import { parseDuration, promDuration } from '../../api/duration.js';
 import { apexName } from '../generated-objects.js';
@@ -80,6 +80,13 @@ async function checkOne(canary: Canary, metric: CanaryMetric, deps: AnalysisDeps
       return failure(
         metric,
         `provider type "${tpl.spec.provider.type}" of MetricTemplate ${objectName(tpl.metadata.name, tns)} is not supported; sluice queries Prometheus`,
+      );
+    // Flagger lets a Canary name another namespace's template; its credentials are that
+    // namespace's to lend, so they are sent on another namespace's behalf only where its owners say so.
+    if (tpl.spec.provider.secretRef?.name && !sharesWith(tpl, ns))
+      return failure(
+        metric,
+        `MetricTemplate ${objectName(tpl.metadata.name, tns)} holds credentials (provider.secretRef) and does not share them with namespace ${ns}; its owners may add the annotation ${A.sharedWith}: ${ns}, or copy the template into ${ns}`,
       );
     query = tpl.spec.query;
     address = tpl.spec.provider.address ?? deps.defaultPrometheus;

@@ -6,7 +6,7 @@ import { delay } from '../../lib/wait.js';
 import type { Canary, CanaryWebhook, Phase } from '../../api/flagger-types.js';
 import { parseDuration } from '../../api/duration.js';
 import { readBounded } from '../../lib/bounded-body.js';
-import { EgressDenied, egress, type EgressGuard } from '../../lib/egress-guard.js';
+import { EgressDenied, egress, guardedFetch, type EgressGuard } from '../../lib/egress-guard.js';
 import type { HookResult } from '../check-results.js';
 
 /** Flagger's default when a hook gives no timeout. */
@@ -75,12 +75,13 @@ export async function callHook(
   }
   const deadline = Date.now() + timeoutMs;
   const attempts = 1 + Math.max(0, hook.retries ?? 0);
+  const send = guardedFetch(fetchImpl, guard);
   let last = '';
   for (let i = 0; i < attempts; i++) {
     const left = deadline - Date.now();
     if (left <= 0 || signal?.aborted) break;
     try {
-      const res = await fetchImpl(hook.url, {
+      const res = await send(hook.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(payload),
@@ -90,6 +91,7 @@ export async function callHook(
       if (res.status >= 200 && res.status < 300) return { name: hook.name, ok: true, message: `answered ${res.status}` };
       last = `answered ${res.status}${body ? `: ${brief(body)}` : ''}`;
     } catch (err) {
+      if (err instanceof EgressDenied) return { name: hook.name, ok: false, message: `may not be called: ${err.message}` };
       const e = err as Error & { cause?: { code?: string; message?: string } };
       last = signal?.aborted
         ? 'was not needed any more (the step moved on)'

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 
 import { capturingLogger } from '../fixtures/capturing-logger.js';
 import { MemoryCluster } from '../fixtures/memory-cluster.js';
+import { R, at } from '../../lib/kube/client.js';
 import type { ObjectCache } from '../../lib/kube/informer.js';
 import { deliver } from '../../controller/alerts/deliver.js';
 import { Notifier, type AlertProvider } from '../../controller/alerts/notifier.js';
@@ -243,6 +244,82 @@ describe('alerts', () => {
     } finally {
       slow.closeAllConnections();
       slow.close();
+    }
+  });
+
+  it("keeps one namespace's slow providers from silencing another namespace: each holds at most its share", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const slow = http.createServer((req, res) => {
+      req.resume();
+      void gate.then(() => res.end());
+    });
+    await new Promise<void>((ok) => slow.listen(0, '127.0.0.1', ok));
+    const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
+    // One provider per namespace, all slow; tenant namespaces t0..t9 fill the shared ceiling.
+    const providers = new Map<string, AlertProvider>();
+    const get = (ns: string | undefined, name: string) => providers.get(`${ns}/${name}`);
+    const cacheOf: ObjectCache<AlertProvider> = { get, items: () => [...providers.values()] };
+    const n = new Notifier(new MemoryCluster(), cacheOf, winston.createLogger({ silent: true }), {
+      timeoutMs: 5000,
+      retries: 0,
+      backoffMs: 10,
+      maxQueued: 100,
+      maxQueuedInAll: 20,
+      maxQueuedPerNamespace: 100,
+    });
+    const canaryIn = (ns: string) => {
+      providers.set(`${ns}/chat`, { metadata: { name: 'chat', namespace: ns }, spec: { type: 'slack', address: url } });
+      const c = withAlerts('info');
+      return { ...c, metadata: { ...c.metadata, namespace: ns } };
+    };
+    try {
+      const tenant = canaryIn('tenant');
+      for (let i = 0; i < 50; i++) n.notify(tenant, [{ type: 'Normal', message: `New revision detected! (${i})` }]);
+      const before = n.counts.overflowed;
+      assert.equal(before, 30, 'the shared ceiling holds');
+      const other = canaryIn('other');
+      for (let i = 0; i < 5; i++) n.notify(other, [{ type: 'Normal', message: `New revision detected! (${i})` }]);
+      assert.equal(n.counts.overflowed, before, "the other namespace's alerts still wait their turn");
+      release();
+      await n.idle();
+      assert.equal(n.counts.sent, 25);
+    } finally {
+      slow.closeAllConnections();
+      slow.close();
+    }
+  });
+
+  it("never sends another namespace's provider credentials without its owners' consent", async () => {
+    const r = await receiver();
+    const cluster = new MemoryCluster();
+    await cluster.create(at(R.secrets, 'ops'), {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'hook', namespace: 'ops' },
+      data: { address: Buffer.from(r.url).toString('base64') },
+    });
+    const p: AlertProvider = { metadata: { name: 'chat', namespace: 'ops' }, spec: { type: 'slack', secretRef: { name: 'hook' } } };
+    const { logger, warnings } = capturingLogger();
+    const n = new Notifier(cluster, cache(p), logger, { timeoutMs: 1000, retries: 0, backoffMs: 10 });
+    try {
+      const c = seedCanary({
+        analysis: { alerts: [{ name: 'on-call', severity: 'info', providerRef: { name: 'chat', namespace: 'ops' } }] },
+        status: canary.status,
+      });
+      n.notify(c, [{ type: 'Normal', message: 'Promotion completed! Scaling down podinfo-canary.test' }]);
+      await n.idle();
+      assert.equal(r.got.length, 0, 'not sent');
+      assert.match(
+        warnings.join('\n'),
+        /does not share them with namespace test; its owners may add the annotation sluice\.dev\/shared-with/,
+      );
+      p.metadata.annotations = { 'sluice.dev/shared-with': 'staging, test' };
+      n.notify(c, [{ type: 'Normal', message: 'Promotion completed! Scaling down podinfo-canary.test' }]);
+      await n.idle();
+      assert.equal(r.got.length, 1, 'sent once its owners share it');
+    } finally {
+      r.server.close();
     }
   });
 });

@@ -120,10 +120,11 @@ describe('analysis', () => {
     after(() => server.close());
     beforeEach(() => (seen.length = 0));
 
-    const template = (provider: MetricTemplate['spec']['provider']): MetricTemplate => ({
+    // In namespace ops, shared with the Canary's namespace (test) unless told otherwise.
+    const template = (provider: MetricTemplate['spec']['provider'], sharedWith: string | undefined = 'test'): MetricTemplate => ({
       apiVersion: 'flagger.app/v1beta1',
       kind: 'MetricTemplate',
-      metadata: { name: 'rate', namespace: 'ops' },
+      metadata: { name: 'rate', namespace: 'ops', ...(sharedWith ? { annotations: { 'sluice.dev/shared-with': sharedWith } } : {}) },
       spec: { provider, query: 'vector(1)' },
     });
     const canary = seedCanary({
@@ -155,6 +156,24 @@ describe('analysis', () => {
         seen.map((x) => x.auth),
         ['Bearer abc', `Basic ${Buffer.from('u:p').toString('base64')}`],
       );
+    });
+
+    it("never sends another namespace's credentials without its owners' consent (sluice.dev/shared-with)", async () => {
+      const secrets = { 'prom-auth': { token: 'abc' } };
+      const unshared = template({ type: 'prometheus', address: `http://${base}`, secretRef: { name: 'prom-auth' } }, '');
+      const [r] = await run(unshared, secrets);
+      assert.equal(r?.ok, false);
+      assert.match(
+        r?.message ?? '',
+        /MetricTemplate rate\.ops holds credentials \(provider\.secretRef\) and does not share them with namespace test/,
+      );
+      assert.equal(seen.length, 0, 'nothing sent');
+      const elsewhere = template({ type: 'prometheus', address: `http://${base}`, secretRef: { name: 'prom-auth' } }, 'staging');
+      assert.equal((await run(elsewhere, secrets))[0]?.ok, false, 'shared with another namespace only');
+      const everyone = template({ type: 'prometheus', address: `http://${base}`, secretRef: { name: 'prom-auth' } }, '*');
+      assert.equal((await run(everyone, secrets))[0]?.ok, true);
+      // Without credentials a template of another namespace is used as Flagger uses it.
+      assert.equal((await run(template({ type: 'prometheus', address: `http://${base}` }, '')))[0]?.ok, true);
     });
 
     it('fails the check, naming the Secret, when it is missing or holds no credentials', async () => {

@@ -56,8 +56,9 @@ describe('checks in flight', () => {
   });
 
   it('holds a namespace to its share of slots and every Canary to the total', async () => {
-    const checks = new ChecksInFlight(() => {}, undefined, limits);
-    const runs = [controlled(), controlled(), controlled(), controlled(), controlled()];
+    const woken: string[] = [];
+    const checks = new ChecksInFlight((k) => woken.push(k), undefined, limits);
+    const runs = [controlled(), controlled(), controlled(), controlled(), controlled(), controlled()];
     const ask = (key: string, i: number) => {
       checks.known(key, 's');
       return checks.start(key, 'rollout', runs[i]!.run);
@@ -67,10 +68,33 @@ describe('checks in flight', () => {
     assert.equal(ask('noisy/c', 2), 'no-slot', 'a third check in one namespace waits');
     assert.equal(runs[2]!.state.started, false);
     assert.equal(ask('quiet/x', 3), 'started', 'another namespace still gets a slot');
-    assert.equal(ask('other/y', 4), 'no-slot', 'all slots taken');
+    // Every slot is taken; a third namespace holds less than its share (3 slots / 3 namespaces):
+    // the namespace holding the most gives up its newest check, which is not recorded.
+    assert.equal(ask('other/y', 4), 'started');
+    assert.equal(runs[1]!.state.aborted, true, "noisy/b's check was stopped");
+    assert.deepEqual(woken, ['noisy/b'], 'and noisy/b asks again later');
+    assert.equal(checks.running, 3);
+    assert.equal(checks.known('noisy/b', 's').size, 0, 'its stopped check left no result');
+    // Now each namespace holds its share: nobody else is preempted.
+    assert.equal(ask('noisy/b', 5), 'no-slot');
+    assert.equal(runs[0]!.state.aborted, false);
     runs[0]!.finish([]);
     await waitFor(() => checks.running === 2 || undefined, { timeoutMs: 1000, what: 'a slot freed' });
     assert.equal(ask('noisy/c', 2), 'started');
+  });
+
+  it('a tenant with many namespaces cannot hold every slot against another namespace', () => {
+    const checks = new ChecksInFlight(() => {}, undefined, { maxInFlight: 20, maxPerNamespace: 2, resultTtlMs: 60_000 });
+    const hang = () => new Promise<unknown>(() => {});
+    for (let n = 0; n < 10; n++)
+      for (const c of ['a', 'b']) {
+        checks.known(`tenant-${n}/${c}`, 's');
+        assert.equal(checks.start(`tenant-${n}/${c}`, 'pre-rollout', hang), 'started');
+      }
+    assert.equal(checks.running, 20);
+    checks.known('victim/app', 's');
+    assert.equal(checks.start('victim/app', 'metrics', hang), 'started');
+    assert.equal(checks.running, 20, 'the total still holds');
   });
 
   it('forgets a deleted Canary: its check is aborted and its result never lands', async () => {

@@ -45,4 +45,12 @@ describe('handing a target back when its Canary goes', () => {
       assert.deepEqual(p.spec?.template, pinned ? { metadata: { annotations: { 'sluice.dev/config-revision': null } } } : undefined);
     });
   }
+
+  for (const kind of ['StatefulSet', 'DaemonSet']) {
+    it(`never touches a ${kind}'s template, even one carrying a config revision (its admission policy refuses that, wedging the finalizer)`, () => {
+      const t = target(true);
+      const p = handBackPatch({ ...t, kind } as unknown as Deployment, true, kind) as { spec?: { template?: unknown } };
+      assert.equal(p.spec?.template, undefined);
+    });
+  }
 });

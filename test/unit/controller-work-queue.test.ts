@@ -53,4 +53,25 @@ describe('work queue', () => {
     await waitFor(() => seen.length === 1, { timeoutMs: 1000, what: 'the delayed run' });
     assert.ok(seen[0]! - t0 < 400, 'the earlier timer won');
   });
+
+  it('never runs a key sooner than asked, however long the wait (Node fires a timer past 2^31-1 ms at once)', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => void warnings.push(w.name);
+    process.on('warning', onWarning);
+    let runs = 0;
+    const q = new WorkQueue(async () => void runs++);
+    q.start();
+    for (const ms of [600 * 3_600_000, 2 ** 31, Number.POSITIVE_INFINITY, Number.NaN]) q.addAfter(`k${ms}`, ms);
+    // A marker key queued after them runs; none of the long waits has.
+    q.addAfter('marker', 50);
+    await waitFor(() => runs === 1, { timeoutMs: 1000, what: 'the marker' });
+    await new Promise((r) => setImmediate(r));
+    process.off('warning', onWarning);
+    assert.equal(runs, 1, 'only the marker ran');
+    assert.deepEqual(
+      warnings.filter((w) => w === 'TimeoutOverflowWarning'),
+      [],
+    );
+    await q.stop();
+  });
 });
