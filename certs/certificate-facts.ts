@@ -1,7 +1,7 @@
 // What sluice reads of a certificate (its lifetime, names, whether a CA signed it), with Node's own
 // X.509 support. Issuing needs node-forge (certs/authority.ts); reading does not, so a webhook
 // whose certificate is current never loads it (docs/shipping.md, memory).
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import net from 'node:net';
 
 export interface CertificateFacts {
@@ -60,6 +60,19 @@ export function describeCertificate(certPem: string): CertificateFacts {
 export function isSignedBy(certPem: string, caPem: string): boolean {
   try {
     return new X509Certificate(certPem).verify(new X509Certificate(caPem).publicKey);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * True when `keyPem` is the private key of `certPem`. A Secret whose tls.key was replaced, or
+ * mangled, would otherwise be judged fit and served: every TLS handshake would then fail, and
+ * with it every admission.
+ */
+export function keyMatches(certPem: string, keyPem: string): boolean {
+  try {
+    return new X509Certificate(certPem).checkPrivateKey(createPrivateKey(keyPem));
   } catch {
     return false;
   }

@@ -8,7 +8,7 @@
 // Deciding reads certificates only (certificate-facts.ts); issuing takes an Issuer, the
 // node-forge authority, which the caller loads only when there is a step to take.
 import type { KeyAndCert } from './authority.js';
-import { canonicalIp, describeCertificate, isSignedBy } from './certificate-facts.js';
+import { canonicalIp, describeCertificate, isSignedBy, keyMatches } from './certificate-facts.js';
 
 /** What issuing takes: certs/authority.ts, loaded when needed (`await import`). */
 export interface Issuer {
@@ -65,6 +65,7 @@ function nearExpiry(certPem: string, now: Date, lifetimeSeconds: number, share: 
 
 function servingFits(state: TlsState, policy: RotationPolicy, now: Date): boolean {
   if (!isSignedBy(state.serving.certPem, state.ca.certPem)) return false;
+  if (!keyMatches(state.serving.certPem, state.serving.keyPem)) return false;
   const f = describeCertificate(state.serving.certPem);
   if (policy.dnsNames.some((n) => !f.dnsNames.includes(n)) || policy.ipAddresses.some((ip) => !f.ipAddresses.includes(canonicalIp(ip))))
     return false;
@@ -89,7 +90,14 @@ export function nextStep(state: TlsState | undefined, policy: RotationPolicy, no
   if (!state) return 'created';
   if (state.nextCa) return since(state.nextCaStagedAt, now) < policy.propagationSeconds ? undefined : 'ca-promoted';
   if (state.previousCaPem && since(state.previousCaRetiredAt, now) >= policy.propagationSeconds) return 'ca-retired';
-  if (!state.previousCaPem && nearExpiry(state.ca.certPem, now, policy.caLifetimeSeconds, policy.renewWhenRemaining)) return 'ca-staged';
+  // A CA whose key is not its certificate's could only issue certificates nobody trusts: replaced
+  // like one near its end, through the staged rollover, so the apiserver never loses trust.
+  if (
+    !state.previousCaPem &&
+    (nearExpiry(state.ca.certPem, now, policy.caLifetimeSeconds, policy.renewWhenRemaining) ||
+      !keyMatches(state.ca.certPem, state.ca.keyPem))
+  )
+    return 'ca-staged';
   if (!servingFits(state, policy, now)) return 'serving-reissued';
   return undefined;
 }

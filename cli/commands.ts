@@ -1,5 +1,6 @@
 // The commands of `kubectl sluice`: get, list, why, and the five actions. Each returns its exit
 // code; output goes through `out` so tests and the watch loop decide where it lands.
+import { printable, printableDeep } from './printable.js';
 import { stringify as toYaml } from 'yaml';
 import { ACTION_KIND, ACTION_REF, ACTION_VERSION, type ActionVerb, type CanaryAction, VERB_MEANING } from '../api/canary-action.js';
 import { GROUP, objectName } from '../api/contract.js';
@@ -39,7 +40,9 @@ async function mustFind(ctx: Context, name: string): Promise<Canary> {
 
 async function views(ctx: Context, name: string | undefined): Promise<RolloutView[]> {
   const canaries = name ? [await mustFind(ctx, name)] : await canariesIn(ctx);
-  return Promise.all(canaries.map((c) => rolloutView(ctx.client, c)));
+  const vs = await Promise.all(canaries.map((c) => rolloutView(ctx.client, c)));
+  // On a terminal, text written by others is shown, never obeyed (cli/printable.ts); JSON escapes its own.
+  return ctx.output === 'text' ? vs.map(printableDeep) : vs;
 }
 
 function print(ctx: Context, vs: RolloutView[], single: boolean): string {
@@ -89,7 +92,7 @@ export async function get(ctx: Context, name: string | undefined, watch: boolean
 }
 
 export async function list(ctx: Context): Promise<number> {
-  const vs = (await canariesIn(ctx)).map(canaryView);
+  const vs = (await canariesIn(ctx)).map(canaryView).map((v) => (ctx.output === 'text' ? printableDeep(v) : v));
   if (ctx.output !== 'text') {
     ctx.out(print(ctx, vs, false));
     return 0;
@@ -184,7 +187,7 @@ export async function why(ctx: Context, workload: string): Promise<number> {
             ? `Its rolling update partition holds ordinals back, but not for sluice: set spec.updateStrategy.rollingUpdate.partition to 0 to release them.`
             : `It updates OnDelete, set by sluice, which no longer manages it: set spec.updateStrategy.type to RollingUpdate to release it.`,
       );
-    ctx.out(`${lines.join('\n')}\n`);
+    ctx.out(`${lines.map(printable).join('\n')}\n`);
     return 0;
   }
   const v = await rolloutView(ctx.client, canary);
@@ -201,7 +204,7 @@ export async function why(ctx: Context, workload: string): Promise<number> {
         : `${dname} is not ${frozenWord}: its primary pods run the released revision ${stable}.`,
     );
     lines.push(`A change to its pod template is held back and analysed by Canary ${cn} before it reaches them.`);
-    ctx.out(`${lines.join('\n')}\n`);
+    ctx.out(`${lines.map(printable).join('\n')}\n`);
     return 0;
   }
   lines.push(
@@ -233,7 +236,7 @@ export async function why(ctx: Context, workload: string): Promise<number> {
     todo(`release it now, skipping the rest of the analysis: kubectl sluice promote ${cn} ${n}`);
     todo(`roll it back now: kubectl sluice abort ${cn} ${n}`);
   }
-  ctx.out(`${lines.join('\n')}\n`);
+  ctx.out(`${lines.map(printable).join('\n')}\n`);
   return 0;
 }
 

@@ -19,6 +19,8 @@ import type { ObjectCache } from '../lib/kube/informer.js';
 import type { Logger } from '../lib/logger.js';
 import type { EventRecorder } from './event-recorder.js';
 import type { ActionRequest } from './state-machine.js';
+import type { ClusterCanaryPolicy } from '../api/policy-types.js';
+import { actionRefusal } from '../policy/constraints.js';
 
 export class ActionInbox {
   constructor(
@@ -46,7 +48,7 @@ export class ActionInbox {
    * Canary's status already records as taken only gets its own status written (the pass that took
    * it stopped before); a stale one, or one no admission stamped with a user, is refused here.
    */
-  async next(canary: Canary, now: Date): Promise<ActionRequest | undefined> {
+  async next(canary: Canary, now: Date, policies: ClusterCanaryPolicy[] = []): Promise<ActionRequest | undefined> {
     const ns = canary.metadata.namespace!;
     for (const a of this.of(ns, canary.metadata.name).filter(isPending)) {
       const last = canary.status?.lastAction;
@@ -61,7 +63,8 @@ export class ActionInbox {
           ? 'no requesting user was recorded at admission (was it created while sluice-webhook was not called?); create it again'
           : age > ACTION_EXPIRY_MS
             ? `not acted on within ${ACTION_EXPIRY_MS / 60_000} minutes of being asked (the controller was away); the rollout may have moved on, so ask again if it is still wanted`
-            : undefined;
+            : // Refused at admission too; here for an action admitted before the policy, or while the webhook was away.
+              actionRefusal(a.spec.action, policies);
       if (problem) {
         await this.refuse(canary, a, problem, now);
         continue;

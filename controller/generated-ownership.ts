@@ -57,22 +57,43 @@ export class GeneratedOwnership {
   }
 
   /**
+   * Whether the Canary `owner` (by name) lets `canary` take what it generated: it is gone or being
+   * deleted, or it is a policy's Canary for the same workload giving way to an explicit one.
+   * Otherwise it still holds its objects, and two Canaries sharing a service.name would rewrite
+   * each other's Services and route on every pass.
+   */
+  givesWay(owner: string, canary: Canary): boolean {
+    const current = this.caches.canaries.get(canary.metadata.namespace, owner);
+    return (
+      !current ||
+      current.metadata.deletionTimestamp !== undefined ||
+      (isGenerated(current) && !isGenerated(canary) && current.spec.targetRef?.name === canary.spec.targetRef.name)
+    );
+  }
+
+  /**
    * Objects with this Canary's names that another Canary generated are taken over when that
-   * Canary is gone, being deleted, or a policy's Canary giving way to an explicit one. Otherwise
-   * garbage collection would delete the Services and HTTPRoute under live traffic when it goes.
+   * Canary gives way (givesWay); one that carries this Canary's name but another uid as owner (a
+   * Canary deleted and created again) gets the new owner, or garbage collection would delete it
+   * under live traffic.
    */
   async adoptGenerated(canary: Canary): Promise<void> {
     for (const [ref, obj] of this.objectsNamedFor(canary)) {
       const owner = obj.metadata.labels![L.canaryName]!;
-      if (owner === canary.metadata.name) continue;
-      const current = this.caches.canaries.get(canary.metadata.namespace, owner);
-      if (!current || current.metadata.deletionTimestamp !== undefined || (isGenerated(current) && !isGenerated(canary)))
-        await this.takeOver(ref, obj, canary);
+      if (owner === canary.metadata.name) {
+        const controllerRef = (obj.metadata.ownerReferences ?? []).find((o) => o.kind === 'Canary' && o.controller);
+        if (canary.metadata.uid && controllerRef && controllerRef.uid !== canary.metadata.uid) await this.takeOver(ref, obj, canary);
+        continue;
+      }
+      if (this.givesWay(owner, canary)) await this.takeOver(ref, obj, canary);
     }
   }
 
-  /** Throws NameClashError when an object at one of this Canary's generated names is not sluice's. */
-  /** `hasCopy`: the target's kind runs its candidate in a copy (a StatefulSet does not: a Deployment at the copy's name is no clash). */
+  /**
+   * Throws NameClashError when an object at one of this Canary's generated names is not sluice's,
+   * or is another live Canary's that does not give way. `hasCopy`: the target's kind runs its
+   * candidate in a copy (a StatefulSet does not: a Deployment at the copy's name is no clash).
+   */
   async refuseForeign(canary: Canary, target: Workload, autoscaler: HorizontalPodAutoscaler | undefined, hasCopy: boolean): Promise<void> {
     const ns = canary.metadata.namespace!;
     const apex = apexName(canary);
@@ -80,13 +101,27 @@ export class GeneratedOwnership {
     const routeName = names.httpRoute(apex);
     // Only sluice's routes are cached (by label): a route missing there is looked up.
     const route = c.routes.get(ns, routeName) ?? (await this.client.find<KubeObject>(at(R.httproutes, ns, routeName)));
-    const foreign = foreignObjects({
+    const found = {
       canaryDeployment: hasCopy ? c.deployments.get(ns, names.canaryDeployment(target.metadata.name)) : undefined,
       canaryHpa: autoscaler ? c.hpas.get(ns, names.canaryHpa(target.metadata.name)) : undefined,
       primaryService: c.services.get(ns, names.primaryService(apex)),
       canaryService: c.services.get(ns, names.canaryService(apex)),
       route,
-    });
+    };
+    const foreign = foreignObjects(found);
+    // The apex Service may be the user's (used as it is): only another Canary's one clashes.
+    for (const [kind, o] of [
+      ['Deployment', found.canaryDeployment],
+      ['HorizontalPodAutoscaler', found.canaryHpa],
+      ['Service', found.primaryService],
+      ['Service', found.canaryService],
+      ['Service', c.services.get(ns, names.apexService(apex))],
+      ['HTTPRoute', found.route],
+    ] as const) {
+      const owner = o?.metadata.labels?.[L.canaryName];
+      if (o && owner !== undefined && owner !== canary.metadata.name && !this.givesWay(owner, canary))
+        foreign.push({ kind, name: o.metadata.name, owner: objectName(owner, ns) });
+    }
     if (foreign.length > 0) throw new NameClashError(objectName(canary.metadata.name, ns), foreign);
   }
 

@@ -230,7 +230,7 @@ export class Reconciler {
     const autoscaler = canary.spec.autoscalerRef && isDeployment ? hpas.get(ns, canary.spec.autoscalerRef.name) : undefined;
     const now = this.now();
     // A person's action is decided before anything else (state-machine.ts, act()).
-    const action = await this.inbox.next(canary, now);
+    const action = await this.inbox.next(canary, now, policies);
     // Read only while a candidate runs: that is when the canary Service gets traffic.
     const slices = this.d.caches.endpointSlices;
     const canaryEndpoints =

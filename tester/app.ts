@@ -116,6 +116,16 @@ export function createTester(logger: Logger, opts: TesterOptions = {}): Tester {
     const key = canaryOf(req, res);
     if (!key) return;
     const meta = ((req.body as HookBody).metadata ?? {}) as Record<string, string>;
+    // A load task makes the tester send traffic: with a token set, only a caller that has it may
+    // start one. A Canary's hook cannot send headers (Flagger's webhooks have none), so the token
+    // may come in its metadata: readable by whoever reads the Canary, i.e. its team.
+    if (opts.token !== undefined) {
+      const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? (typeof meta.token === 'string' ? meta.token : undefined);
+      if (given === undefined || !sameToken(given, opts.token)) {
+        res.status(401).json({ error: `${key}: load tasks need the tester's token, as "Authorization: Bearer <token>" or metadata.token` });
+        return;
+      }
+    }
     let task;
     try {
       if (meta.type === 'load') task = parsePlain(meta);
@@ -129,7 +139,8 @@ export function createTester(logger: Logger, opts: TesterOptions = {}): Tester {
       return;
     }
     // As Flagger's tester: a command already running for this Canary is not started twice.
-    const taskKey = `${key} ${meta.cmd ?? JSON.stringify(meta)}`;
+    const { token: _token, ...described } = meta;
+    const taskKey = `${key} ${meta.cmd ?? JSON.stringify(described)}`;
     const running = tasks.get(taskKey);
     if (running) {
       res.json({ task: taskKey, state: 'already running', sent: running.sent });

@@ -13,7 +13,7 @@ export const testerProgram = {
     'bind-address': { type: 'string', default: '0.0.0.0', help: 'address to listen on' },
     'token-file': {
       type: 'string',
-      help: 'file holding a bearer token that opening and closing gates and rollback switches then need (checks and load tasks stay open to hooks)',
+      help: "file holding a bearer token that opening and closing gates and rollback switches, and starting load tasks, then need (as Authorization: Bearer, or a hook's metadata.token); checks stay open to hooks",
     },
     'max-switches': { type: 'string', default: String(TESTER_DEFAULTS.maxSwitches), help: 'gates and rollback switches open at once' },
     'max-tasks': { type: 'string', default: String(TESTER_DEFAULTS.maxTasks), help: 'load tasks running at once' },

@@ -12,6 +12,7 @@ import { R, type KubeClient, type KubeObject } from '../lib/kube/client.js';
 import { Informer, type ObjectCache } from '../lib/kube/informer.js';
 import type { Logger } from '../lib/logger.js';
 import { policiesForNamespace } from '../policy/selection.js';
+import { selectorMatches } from '../policy/label-selector.js';
 
 import type { ValidateContext } from './validate-decision.js';
 import type { FreezeContext } from './freeze-decision.js';
@@ -149,15 +150,15 @@ export class AdmissionCache {
   }
 
   readonly freeze: FreezeContext = {
-    canaryFor: (namespace, deployment) => {
+    canaryFor: (namespace, name, kind = 'Deployment') => {
       if (!this.synced) return undefined;
       const c = this.sources.canaries
         .items()
         .find(
           (x) =>
             x.metadata.namespace === namespace &&
-            x.spec?.targetRef?.name === deployment &&
-            (x.spec.targetRef.kind ?? 'Deployment') === 'Deployment' &&
+            x.spec?.targetRef?.name === name &&
+            (x.spec.targetRef.kind ?? 'Deployment') === kind &&
             !x.metadata.deletionTimestamp,
         );
       return c ? { name: c.metadata.name, stableRevision: c.status?.lastPromotedSpec } : undefined;
@@ -172,7 +173,7 @@ export class AdmissionCache {
           const owner = rs.metadata.ownerReferences?.find((o) => o.controller);
           return !owner || (owner.kind === 'Deployment' && owner.name === deployment);
         })
-        .filter((rs) => Object.entries(selector).every(([k, v]) => rs.metadata.labels?.[k] === v))
+        .filter((rs) => selectorMatches(selector, rs.metadata.labels))
         .reduce((n, rs) => n + rs.status.readyReplicas, 0),
   };
 

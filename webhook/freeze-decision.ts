@@ -4,7 +4,8 @@ import { annotations, labels, objectName, shortRevision, values } from '../api/c
 import { Revision, templatePart } from '../api/revision.js';
 import type { AdmittedDeployment } from '../api/workload.js';
 import type { AdmissionRequest } from './admission-types.js';
-import { HOLDS } from './workload-freeze.js';
+import { HOLDS, type FreezeHold } from './workload-freeze.js';
+import type { LabelSelector } from '../api/policy-types.js';
 
 export interface FreezeFlags {
   /** Usernames whose writes pass unchanged (the controller's service account). */
@@ -16,10 +17,10 @@ export interface FreezeFlags {
  * UPDATE needs nothing (the stored object carries the stable revision).
  */
 export interface FreezeContext {
-  /** The Canary targeting this Deployment, if any, and the revision it last released. */
-  canaryFor(namespace: string, deployment: string): { name: string; stableRevision?: string } | undefined;
+  /** The Canary targeting this workload (of `kind`, Deployment by default), if any, and the revision it last released. */
+  canaryFor(namespace: string, name: string, kind?: string): { name: string; stableRevision?: string } | undefined;
   /** Ready pods of ReplicaSets the Deployment would adopt (its predecessor's, after an orphaning delete). */
-  servingPods(namespace: string, deployment: string, selector: Record<string, string>): number;
+  servingPods(namespace: string, deployment: string, selector: LabelSelector): number;
 }
 
 const NO_CONTEXT: FreezeContext = { canaryFor: () => undefined, servingPods: () => 0 };
@@ -62,7 +63,7 @@ function marked(d: AdmittedDeployment, canary: string, stable: string): Admitted
 export function decideFreeze(req: AdmissionRequest, flags: FreezeFlags, ctx: FreezeContext = NO_CONTEXT): Decision {
   const { kind } = req;
   const hold = kind.group === 'apps' && (req.subResource ?? '') === '' ? HOLDS.get(kind.kind) : undefined;
-  if (hold?.kind === 'Deployment' && req.operation === 'CREATE') return decideCreate(req, flags, ctx);
+  if (hold && req.operation === 'CREATE') return decideCreate(req, flags, ctx, hold);
   if (req.operation !== 'UPDATE' || !hold) {
     return {
       kind: 'passed',
@@ -128,24 +129,27 @@ export function decideFreeze(req: AdmissionRequest, flags: FreezeFlags, ctx: Fre
 }
 
 /**
- * A Deployment created under a name a Canary targets: usually the same Deployment deleted with
- * `--cascade=orphan` and applied again, its predecessor's pods still serving. Its ReplicaSets are
- * adopted by the new Deployment, which would then roll its template onto them, unanalysed. So it
- * is frozen like an UPDATE: created paused, at the Canary's stable revision, and the new template
- * goes through the Canary. With no pod left serving there is nothing to keep: freezing would hold
- * the Deployment at zero pods for the whole analysis, so it starts as it is, with a warning, and
- * the Canary analyses it as usual (docs/webhook.md, "Recreated Deployments").
+ * A workload created under a name a Canary targets: usually the same one deleted with
+ * `--cascade=orphan` and applied again, its predecessor's pods still serving. Its new owner adopts
+ * them (a Deployment its ReplicaSets, a StatefulSet or DaemonSet the pods themselves) and would
+ * then roll its template onto them, unanalysed. So it is frozen like an UPDATE: created held, at
+ * the Canary's stable revision, and the new template goes through the Canary. A Deployment with
+ * no pod left serving (counted from the ReplicaSets it would adopt, in any selector form) starts
+ * as it is, with a warning: freezing would hold it at zero pods for the whole analysis. A
+ * StatefulSet or DaemonSet is always created frozen (the webhook keeps no cache of pods to count
+ * them): its partition or OnDelete holds back only pods that already exist, so new ones start
+ * either way (docs/webhook.md, "Recreated workloads").
  */
-function decideCreate(req: AdmissionRequest, flags: FreezeFlags, ctx: FreezeContext): Decision {
-  if (!isDeployment(req.object)) throw new Error('the request carries no Deployment in object');
+function decideCreate(req: AdmissionRequest, flags: FreezeFlags, ctx: FreezeContext, hold: FreezeHold): Decision {
+  if (!isDeployment(req.object)) throw new Error(`the request carries no ${hold.kind} in object`);
   const next = req.object;
   const who = req.userInfo.username ?? '(unknown user)';
   if (flags.controllerUsers.includes(who)) return { kind: 'passed', reason: 'write by the sluice controller' };
   const ns = next.metadata.namespace ?? req.namespace ?? '';
-  const deployment = next.metadata.name ?? req.name ?? '';
-  const canary = ctx.canaryFor(ns, deployment);
-  if (!canary) return { kind: 'passed', reason: 'no Canary targets this Deployment' };
-  const name = objectName(deployment, ns);
+  const workload = next.metadata.name ?? req.name ?? '';
+  const canary = ctx.canaryFor(ns, workload, hold.kind);
+  if (!canary) return { kind: 'passed', reason: `no Canary targets this ${hold.kind}` };
+  const name = objectName(workload, ns);
   const stable = templatePart(canary.stableRevision);
   // Before the Canary first initialised, whatever is created becomes its stable revision.
   if (stable === undefined) return { kind: 'passed', reason: `canary ${canary.name} has not released a revision yet` };
@@ -157,22 +161,40 @@ function decideCreate(req: AdmissionRequest, flags: FreezeFlags, ctx: FreezeCont
       mutated: marked(next, canary.name, stable),
       reason: `created at the stable revision of canary ${canary.name}`,
     };
-  const selector = (next.spec as { selector?: { matchLabels?: Record<string, string> } }).selector?.matchLabels ?? {};
-  const serving = Object.keys(selector).length > 0 ? ctx.servingPods(ns, deployment, selector) : 0;
-  if (serving === 0) {
+  const why = hold.unfreezable?.(next);
+  if (why) {
     return {
-      kind: 'passed',
-      reason: 'recreated with no pod of its predecessor serving',
+      kind: 'refused',
+      code: 422,
+      message: `sluice: ${hold.kind} ${name} is targeted by canary ${canary.name}, but its template cannot be held back: ${why}`,
+    };
+  }
+  if (hold.kind === 'Deployment') {
+    const selector = (next.spec as { selector?: LabelSelector }).selector;
+    const hasSelector = Object.keys(selector?.matchLabels ?? {}).length > 0 || (selector?.matchExpressions ?? []).length > 0;
+    const serving = hasSelector ? ctx.servingPods(ns, workload, selector!) : 0;
+    if (serving === 0) {
+      return {
+        kind: 'passed',
+        reason: 'recreated with no pod of its predecessor serving',
+        warning:
+          `sluice: ${name} is created at revision ${shortRevision(nextRev)}, not the stable ${shortRevision(stable)} of canary ${canary.name}, ` +
+          `and no pod of the stable revision is left to serve: it starts unanalysed, and canary ${canary.name} analyses it now`,
+      };
+    }
+    return {
+      kind: 'frozen',
+      mutated: hold.freeze(marked(next, canary.name, stable)),
       warning:
-        `sluice: ${name} is created at revision ${shortRevision(nextRev)}, not the stable ${shortRevision(stable)} of canary ${canary.name}, ` +
-        `and no pod of the stable revision is left to serve: it starts unanalysed, and canary ${canary.name} analyses it now`,
+        `sluice: ${name} recreated while ${serving} pod(s) of its stable revision ${shortRevision(stable)} still serve: ` +
+        `created paused on them; revision ${shortRevision(nextRev)} will roll out through canary ${canary.name}`,
     };
   }
   return {
     kind: 'frozen',
-    mutated: HOLDS.get('Deployment')!.freeze(marked(next, canary.name, stable)),
+    mutated: hold.freeze(marked(next, canary.name, stable)),
     warning:
-      `sluice: ${name} recreated while ${serving} pod(s) of its stable revision ${shortRevision(stable)} still serve: ` +
-      `created paused on them; revision ${shortRevision(nextRev)} will roll out through canary ${canary.name}`,
+      `sluice: ${hold.kind} ${name} created at revision ${shortRevision(nextRev)}, not the stable ${shortRevision(stable)} of canary ${canary.name}: ` +
+      `created frozen, so pods of its predecessor that it adopts keep the stable revision; revision ${shortRevision(nextRev)} will roll out through canary ${canary.name}`,
   };
 }

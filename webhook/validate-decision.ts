@@ -2,10 +2,11 @@
 // bookkeeping (generated objects, generated Canaries, the contract's labels and annotations on a
 // target) locked to the controller. Pure: the policies come from the webhook's caches, so admission
 // never waits on the apiserver and a dry-run gets the same answer.
-import { annotations as A, isManagedRule, labels as L, objectName, values } from '../api/contract.js';
+import { GROUP, annotations as A, isManagedRule, labels as L, objectName, values } from '../api/contract.js';
 import type { CanarySpec } from '../api/flagger-types.js';
 import type { ClusterCanaryPolicy } from '../api/policy-types.js';
-import { policyViolations } from '../policy/constraints.js';
+import { actionRefusal, policyViolations } from '../policy/constraints.js';
+import { ACTION_KIND } from '../api/canary-action.js';
 import { isWorkloadKind } from '../api/workload.js';
 import { limitProblems } from '../api/canary-limits.js';
 
@@ -63,6 +64,7 @@ export function decideValidate(req: AdmissionRequest, ctx: ValidateContext): Ver
   const name = req.name ?? obj.metadata?.name ?? '';
   const controller = ctx.controllerUsers.includes(req.userInfo.username ?? '');
   if (req.kind.group === 'flagger.app' && req.kind.kind === 'Canary') return canary(obj, old, ns, name, controller, ctx);
+  if (req.kind.group === GROUP && req.kind.kind === ACTION_KIND && req.operation === 'CREATE') return action(obj, ns, name, ctx);
   if (controller && req.kind.group === 'apps' && req.kind.kind === 'Deployment' && obj.metadata?.labels?.[L.role] === values.canaryRole)
     return canaryCopy(obj as Obj & { metadata?: { ownerReferences?: OwnerRef[] } }, ns, name, ctx);
   if (!old || controller) return allow('written by the controller, or a creation');
@@ -121,6 +123,23 @@ function canary(obj: Obj, old: Obj | undefined, ns: string, name: string, contro
     reason: 'Invalid',
     message: `${subject} breaks cluster policy (${broken.length} violation${broken.length > 1 ? 's' : ''}): ${broken.map((b, i) => `${i + 1}) ${b}`).join('; ')}`,
   };
+}
+
+/** A person's CanaryAction: refused at once when a cluster policy covering the namespace does not allow it. */
+function action(obj: Obj, ns: string, name: string, ctx: ValidateContext): Verdict {
+  const spec = (obj.spec ?? {}) as { action?: unknown; canary?: unknown };
+  const policies = ctx.policiesFor(ns);
+  if (policies === undefined) {
+    return {
+      allowed: false,
+      code: 503,
+      reason: 'ServiceUnavailable',
+      message: `CanaryAction ${objectName(name, ns)}: sluice's webhook has not loaded the cluster policies yet; retry in a few seconds`,
+    };
+  }
+  const why = actionRefusal(String(spec.action), policies);
+  if (why) return forbid(`CanaryAction ${spec.action} of Canary ${objectName(String(spec.canary), ns)}: ${why}`);
+  return allow('allowed by cluster policy');
 }
 
 interface OwnerRef {

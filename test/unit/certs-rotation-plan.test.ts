@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import * as authority from '../../certs/authority.js';
-import { describeCertificate, isSignedBy } from '../../certs/certificate-facts.js';
+import { describeCertificate, isSignedBy, keyMatches } from '../../certs/certificate-facts.js';
 import { caBundle, planRotation, type RotationPolicy, type TlsState } from '../../certs/rotation-plan.js';
 
 const policy: RotationPolicy = {
@@ -37,6 +37,21 @@ describe('certificate rotation plan', () => {
     assert.equal(plan?.step, 'serving-reissued');
     assert.equal(plan!.state.ca.certPem, created!.state.ca.certPem);
     assert.notEqual(plan!.state.serving.certPem, created!.state.serving.certPem);
+  });
+
+  it('reissues a serving certificate whose key is not its own (a replaced or mangled tls.key)', () => {
+    const other = planRotation(undefined, policy, t0, authority)!.state;
+    const mismatched: TlsState = { ...created!.state, serving: { ...created!.state.serving, keyPem: other.serving.keyPem } };
+    const plan = planRotation(mismatched, policy, at(t0, 10), authority);
+    assert.equal(plan?.step, 'serving-reissued');
+    assert.ok(keyMatches(plan!.state.serving.certPem, plan!.state.serving.keyPem));
+    assert.equal(keyMatches(created!.state.serving.certPem, 'not a key'), false);
+  });
+
+  it('replaces a CA whose key is not its own through the staged rollover', () => {
+    const other = planRotation(undefined, policy, t0, authority)!.state;
+    const mismatched: TlsState = { ...created!.state, ca: { ...created!.state.ca, keyPem: other.ca.keyPem } };
+    assert.equal(planRotation(mismatched, policy, at(t0, 10), authority)?.step, 'ca-staged');
   });
 
   it('reissues the serving certificate when a name is missing from it', () => {

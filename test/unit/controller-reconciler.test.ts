@@ -239,6 +239,37 @@ describe('reconciler (in-memory apiserver)', () => {
     assert.equal(last.ref.subresource, 'status');
   });
 
+  it("a second Canary with the same service.name never rewrites the first one's Services or route: it waits, naming it", async () => {
+    const h = await bootstrapped(prom.url);
+    const other = deployment(V0, { name: 'other' });
+    delete other.status;
+    other.spec.selector = { matchLabels: { app: 'other' } };
+    other.spec.template.metadata = { labels: { app: 'other' } };
+    await h.cluster.create(at(R.deployments, NS), other);
+    h.rollOut('other');
+    const second = seedCanary({
+      spec: { targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'other' }, autoscalerRef: undefined },
+    });
+    second.metadata = { ...second.metadata, name: 'other', uid: 'uid-2' };
+    second.spec.service = { ...second.spec.service, name: 'podinfo' };
+    delete second.status;
+    await h.cluster.create(at(CR.canaries, NS), second);
+    const before = h.cluster.writes.length;
+    for (let i = 0; i < 5; i++) await h.reconciler.reconcile(`${NS}/other`);
+    const primary = await h.cluster.get<KubeObject & { spec: { selector: Record<string, string> } }>(at(R.services, NS, 'podinfo-primary'));
+    assert.deepEqual(primary.spec.selector, { app: 'podinfo' }, "the first Canary's Service still selects its pods");
+    assert.equal(primary.metadata.labels?.[L.canaryName], 'podinfo');
+    const touched = h.cluster.writes.slice(before).filter((w) => ['services', 'httproutes'].includes(w.ref.plural));
+    assert.deepEqual(touched, [], 'no write to any Service or route');
+    const otherNow = await h.cluster.get<Canary>(at(CR.canaries, NS, 'other'));
+    const condition = otherNow.status?.conditions?.find((c) => c.type === 'Promoted');
+    assert.equal(condition?.reason, 'NameClash');
+    assert.match(
+      condition?.message ?? '',
+      /Service podinfo-primary, Service podinfo-canary.*belong to Canary podinfo\.test: Canary other\.test will not take them over; give the Canary another service\.name/,
+    );
+  });
+
   it('a step: a new revision scales the copy up, the first weight needs no metrics, the next one queries Prometheus', async () => {
     const h = await bootstrapped(prom.url);
     await h.pushImage(V1);

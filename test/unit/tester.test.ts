@@ -99,6 +99,31 @@ describe('tester', () => {
     await request(app).post('/gate/close').send(podinfo).expect(401);
   });
 
+  it('with a token: a load task needs it too, in the Authorization header or the hook metadata', async () => {
+    const tester = createTester(silent, { token: 's3cret' });
+    try {
+      const load = { type: 'load', url: 'http://127.0.0.1:9/', rate: '1', duration: '1s' };
+      const refused = await request(tester.app)
+        .post('/')
+        .send({ ...podinfo, metadata: load })
+        .expect(401);
+      assert.match(refused.body.error, /load tasks need the tester's token/);
+      await request(tester.app)
+        .post('/')
+        .send({ ...podinfo, metadata: { ...load, token: 'wrong' } })
+        .expect(401);
+      assert.equal(tester.tasks.size, 0, 'nothing started');
+      const started = await request(tester.app)
+        .post('/')
+        .send({ ...podinfo, metadata: { ...load, token: 's3cret' } })
+        .expect(200);
+      assert.equal(started.body.state, 'started');
+      assert.doesNotMatch(started.body.task, /s3cret/, 'the token is not echoed');
+    } finally {
+      await tester.stopAll();
+    }
+  });
+
   it('holds gates and switches to a ceiling, and Canary names to what Kubernetes allows', async () => {
     const { app } = createTester(silent, { maxSwitches: 2 });
     await request(app).post('/gate/open').send({ name: 'a', namespace: 'test' }).expect(200);

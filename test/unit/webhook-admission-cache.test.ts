@@ -81,8 +81,8 @@ describe('admission cache', () => {
       await cluster.create(at(R.replicasets, 'test'), rs);
       cluster.setStatus(at(R.replicasets, 'test', rs.metadata.name), rs.status);
     }
-    assert.equal(cache.freeze.servingPods('test', 'podinfo', { app: 'podinfo' }), 3);
-    assert.equal(cache.freeze.servingPods('test', 'podinfo', { app: 'another' }), 0);
+    assert.equal(cache.freeze.servingPods('test', 'podinfo', { matchLabels: { app: 'podinfo' } }), 3);
+    assert.equal(cache.freeze.servingPods('test', 'podinfo', { matchLabels: { app: 'another' } }), 0);
   });
 
   it('answers policies per namespace, and "unknown" until synced (a Canary is then assumed to exist)', async () => {

@@ -147,7 +147,7 @@ describe('freeze decision on reviews captured from the real apiserver', () => {
     const ctx = (stable: string | undefined, serving: number, asked: unknown[] = []) => ({
       canaryFor: (ns: string, d: string) =>
         d === 'podinfo' && ns === 'fixtures' ? { name: 'podinfo', stableRevision: stable } : undefined,
-      servingPods: (ns: string, d: string, selector: Record<string, string>) => {
+      servingPods: (ns: string, d: string, selector: unknown) => {
         asked.push({ ns, d, selector });
         return serving;
       },
@@ -167,7 +167,7 @@ describe('freeze decision on reviews captured from the real apiserver', () => {
         {
           ns: 'fixtures',
           d: 'podinfo',
-          selector: (request.object.spec as unknown as { selector: { matchLabels: unknown } }).selector.matchLabels,
+          selector: (request.object.spec as unknown as { selector: unknown }).selector,
         },
       ]);
       // The answer as the apiserver gets it: a patch that pauses and marks, and the warning.
@@ -226,5 +226,49 @@ describe('freeze decision on reviews captured from the real apiserver', () => {
       assert.ok(d.kind === 'frozen');
       assert.equal(d.mutated.metadata.annotations?.['sluice.dev/stable-revision'], stable);
     });
+
+    it('counts the serving pods of a selector written as matchExpressions (it once counted none and let the untested template out)', () => {
+      const { request, stable } = create();
+      (request.object.spec as unknown as { selector: unknown }).selector = {
+        matchExpressions: [{ key: 'app', operator: 'In', values: ['podinfo'] }],
+      };
+      const asked: unknown[] = [];
+      const d = decideFreeze(request, flags, ctx(stable, 2, asked));
+      assert.ok(d.kind === 'frozen', d.kind);
+      assert.equal(asked.length, 1);
+    });
+
+    for (const kind of ['StatefulSet', 'DaemonSet'] as const) {
+      it(`freezes a recreated ${kind} a Canary targets: its adopted pods keep the stable revision`, () => {
+        const { request, stable } = create();
+        const object = request.object as unknown as { kind: string; spec: Record<string, unknown> };
+        object.kind = kind;
+        delete object.spec.paused;
+        delete object.spec.strategy;
+        object.spec.updateStrategy = { type: 'RollingUpdate' };
+        const review = {
+          ...request,
+          kind: { group: 'apps', version: 'v1', kind },
+          resource: { group: 'apps', version: 'v1', resource: `${kind.toLowerCase()}s` },
+        };
+        const asked: string[] = [];
+        const context = {
+          canaryFor: (_ns: string, _n: string, k?: string) => {
+            asked.push(k ?? 'Deployment');
+            return k === kind ? { name: 'podinfo', stableRevision: stable } : undefined;
+          },
+          servingPods: () => 0,
+        };
+        const d = decideFreeze(review, flags, context);
+        assert.deepEqual(asked, [kind], `the Canary is looked up for a ${kind}`);
+        assert.ok(d.kind === 'frozen', d.kind);
+        assert.equal(d.mutated.metadata.labels?.['sluice.dev/managed'], 'true');
+        assert.equal(d.mutated.metadata.annotations?.['sluice.dev/stable-revision'], stable);
+        const strategy = d.mutated.spec.updateStrategy as { type?: string; rollingUpdate?: { partition?: number } };
+        if (kind === 'StatefulSet') assert.ok((strategy.rollingUpdate?.partition ?? 0) > 1000, 'partition above every ordinal');
+        else assert.equal(strategy.type, 'OnDelete');
+        assert.match(d.warning, new RegExp(`${kind} podinfo\\.fixtures created at revision .* created frozen`));
+      });
+    }
   });
 });
