@@ -6,7 +6,7 @@ WORLD := $(NODE) dist/test/world/world.js
 
 PREFIX ?= $(HOME)/.local/bin
 
-.PHONY: plugin all install build lint format docs binaries test test-unit test-integration test-e2e world-up world-down up down demo bench bench-scale bench-cold fault clear-fault clean
+.PHONY: plugin all install build lint format docs binaries test test-unit test-integration test-e2e world-up world-down up down demo bench bench-scale bench-attack bench-cold fault clear-fault clean
 
 all: build
 
@@ -92,6 +92,10 @@ bench: build binaries
 # 1,000 Canaries in 100 namespaces and a wave of 100 rollouts (up to 20 minutes; bench/scale-bench.ts).
 bench-scale: build binaries
 	$(NODE) dist/bench/run.js scale
+
+# Admissions while attacker processes hold thousands of connections to the webhook's ports (about 3 minutes).
+bench-attack: build binaries
+	$(NODE) dist/bench/run.js attack
 
 bench-cold:
 	$(NODE) dist/bench/run.js cold-build

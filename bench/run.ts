@@ -3,6 +3,7 @@
 // `node dist/bench/run.js controller` only the controller's and cluster policy's figures;
 // `node dist/bench/run.js webhook-memory` only the webhook's memory with 1,000 Canaries;
 // `node dist/bench/run.js overhead` only what the webhook adds to an UPDATE, beside the floor webhook;
+// `node dist/bench/run.js attack` (make bench-attack) admissions while pods hold connections to the webhook's ports;
 // `node dist/bench/run.js scale` (make bench-scale) 1,000 Canaries in 100 namespaces and a wave of
 // 100 rollouts (SLUICE_SCALE_NAMESPACES, SLUICE_SCALE_PER_NAMESPACE, SLUICE_SCALE_WAVE to vary it).
 import { execFileSync } from 'node:child_process';
@@ -18,6 +19,7 @@ import { record, percentile, round, type Figure } from './results.js';
 import { webhookLatency } from './webhook-latency.js';
 import { apiserverOverhead } from './apiserver-overhead.js';
 import { scaleBench } from './scale-bench.js';
+import { ATTACKS, connectionAttack } from './connection-attack.js';
 import { webhookMemory } from './webhook-memory.js';
 import { imageNodeFlags } from './image-flags.js';
 
@@ -94,6 +96,14 @@ async function main(): Promise<void> {
     },
     'webhook-memory': { start: () => startWebhook(), measure: () => webhookMemory(webhookMemoryOptions()) },
     overhead: { start: () => startWebhook(), measure: () => apiserverOverhead() },
+    attack: {
+      start: () => startWebhook(),
+      measure: async () => {
+        const figures: Figure[] = [];
+        for (const a of ATTACKS) figures.push(...(await connectionAttack(a)));
+        return figures;
+      },
+    },
     controller: {
       start: async () => {
         await startWebhook();
@@ -119,6 +129,7 @@ async function main(): Promise<void> {
   figures.push(...(await webhookLatency()));
   await startWebhook();
   figures.push(...(await apiserverOverhead()));
+  for (const a of ATTACKS) figures.push(...(await connectionAttack(a)));
   // Before the controller starts: it would reconcile the Canaries this one creates.
   figures.push(...(await webhookMemory(webhookMemoryOptions())));
   await startController();

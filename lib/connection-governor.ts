@@ -208,8 +208,13 @@ export function smallPlainServer(
   counters: GovernorCounters,
   limits: GovernorLimits = { maxConnections: 64, maxPerSource: 16, slowAfterMs: 2_000 },
 ): { server: http.Server; governor: ConnectionGovernor } {
-  const server = createHttpServer({ ...SERVER_TIMEOUTS, keepAliveTimeout: 5_000 }, handler);
-  server.maxRequestsPerSocket = 1_000;
+  // Every answer closes its connection: a scraper reconnects once per scrape (plain TCP, cheap),
+  // and nobody can keep a connection by asking for /healthz now and then, which would rank it
+  // above a probe that has just connected (lib/connection-governor.ts, chooseVictim).
+  const server = createHttpServer({ ...SERVER_TIMEOUTS, keepAliveTimeout: 5_000 }, (req, res) => {
+    res.setHeader('connection', 'close');
+    return handler(req, res);
+  });
   const governor = new ConnectionGovernor(limits, counters);
   governor.attach(server);
   return { server, governor };

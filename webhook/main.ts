@@ -164,6 +164,7 @@ export async function runWebhook(argv: string[]): Promise<void> {
   server.maxRequestsPerSocket = 1_000;
   const governor = new ConnectionGovernor({ maxConnections, maxPerSource, slowAfterMs: 2_000 }, metrics.connectionCounters('admission'));
   governor.attach(server);
+  metrics.watchConnections('admission', governor);
   source.onChange((pair) => server.setSecureContext({ cert: pair.certPem, key: pair.keyPem }));
   server.on('secureConnection', () => metrics.handshakes.inc());
   // The apiserver waits on every answer: no Nagle delay on the small responses.
@@ -174,7 +175,7 @@ export async function runWebhook(argv: string[]): Promise<void> {
   const port = Number(flags.port);
   server.listen(port, flags['bind-address'], () => logger.info(`serving admission on https://${flags['bind-address']}:${port}`));
   // Metrics and health on their own port and budget: scrapers and probes never compete with the apiserver.
-  const { server: metricsServer } = smallPlainServer(async (req, res) => {
+  const { server: metricsServer, governor: metricsGovernor } = smallPlainServer(async (req, res) => {
     if (req.url === '/metrics') {
       res.setHeader('content-type', metrics.registry.contentType);
       res.end(await metrics.registry.metrics());
@@ -189,6 +190,7 @@ export async function runWebhook(argv: string[]): Promise<void> {
       res.end();
     }
   }, metrics.connectionCounters('metrics'));
+  metrics.watchConnections('metrics', metricsGovernor);
   metricsServer.listen(Number(flags['metrics-port']), flags['bind-address']);
 
   // failurePolicy Fail: an answer that never comes is a user's change refused. On SIGTERM the

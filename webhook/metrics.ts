@@ -1,5 +1,5 @@
 // The webhook's own metrics, served on a separate plain-HTTP port for Prometheus.
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { GovernorCounters } from '../lib/connection-governor.js';
 import { collectProcessMetrics } from '../lib/process-metrics.js';
 
@@ -38,6 +38,33 @@ export class WebhookMetrics {
     labelNames: ['port', 'class'],
     registers: [this.registry],
   });
+
+  private readonly governed = new Map<string, { size: number; bySource(): Map<string, number> }>();
+
+  readonly connectionsOpen = new Gauge({
+    name: 'sluice_webhook_connections_open',
+    help: 'Connections open now, by port',
+    labelNames: ['port'],
+    registers: [this.registry],
+    collect: () => {
+      for (const [port, g] of this.governed) this.connectionsOpen.set({ port }, g.size);
+    },
+  });
+
+  readonly connectionsLargestSource = new Gauge({
+    name: 'sluice_webhook_connections_largest_source',
+    help: 'Connections open now from the one address holding the most, by port',
+    labelNames: ['port'],
+    registers: [this.registry],
+    collect: () => {
+      for (const [port, g] of this.governed) this.connectionsLargestSource.set({ port }, Math.max(0, ...g.bySource().values()));
+    },
+  });
+
+  /** Reports the open connections of a governed port. */
+  watchConnections(port: 'admission' | 'metrics', governor: { size: number; bySource(): Map<string, number> }): void {
+    this.governed.set(port, governor);
+  }
 
   connectionCounters(port: 'admission' | 'metrics'): GovernorCounters {
     const classes = ['slow', 'unproven', 'idle'] as const;

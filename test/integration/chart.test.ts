@@ -54,6 +54,9 @@ describe('the Helm chart', function () {
       ['ClusterRole', 'sluice-rollout-viewer', 'rules'],
       ['ClusterRole', 'sluice-rollout-operator', 'rules'],
       ['ValidatingAdmissionPolicy', 'sluice-canary-action-requester', 'spec'],
+      ['ValidatingAdmissionPolicy', 'sluice-controller-canary-copies', 'spec'],
+      ['ValidatingAdmissionPolicyBinding', 'sluice-controller-canary-copies', 'spec'],
+      ['ValidatingAdmissionPolicy', 'sluice-webhook-ca-bundle-only', 'spec'],
     ] as const) {
       assert.deepEqual(find(fromChart, kind, name)[field], find(fromKustomize, kind, name)[field], `${kind} ${name} ${field}`);
     }
@@ -181,5 +184,22 @@ describe('the Helm chart', function () {
     const all = renderChart(binDir, 'sluice-system', ['metrics.serviceMonitor.enabled=true', 'policyExamples.enabled=true']);
     assert.ok(find(all, 'ServiceMonitor', 'sluice'));
     assert.ok(find(all, 'ClusterCanaryPolicy', 'baseline'));
+  });
+
+  it('narrows the admission port and the webhook egress to the control plane, and the metrics ports to their scrapers, when told', () => {
+    const objs = renderChart(binDir, 'sluice-system', ['networkPolicy.apiserverCIDRs={10.0.0.10/32,fd00::10/128}']);
+    const webhook = find(objs, 'NetworkPolicy', 'sluice-webhook').spec as {
+      ingress: { from?: unknown[]; ports: { port: string }[] }[];
+      egress: { to?: unknown[]; ports?: { port: number }[] }[];
+    };
+    const blocks = [{ ipBlock: { cidr: '10.0.0.10/32' } }, { ipBlock: { cidr: 'fd00::10/128' } }];
+    assert.deepEqual(webhook.ingress.find((r) => r.ports[0]!.port === 'webhook')?.from, blocks);
+    assert.deepEqual(webhook.egress.find((r) => r.ports?.some((p) => p.port === 443))?.to, blocks);
+    assert.deepEqual(webhook.ingress.find((r) => r.ports[0]!.port === 'webhook-metrics')?.from, [
+      { namespaceSelector: { matchLabels: { 'sluice.dev/metrics': 'scrape' } } },
+    ]);
+    // Without the value, the admission port is open to any source (the apiserver's address is the cluster's own).
+    const plain = find(renderChart(binDir, 'sluice-system'), 'NetworkPolicy', 'sluice-webhook').spec as typeof webhook;
+    assert.equal(plain.ingress.find((r) => r.ports[0]!.port === 'webhook')?.from, undefined);
   });
 });
