@@ -113,7 +113,12 @@ export async function connectionAttack(opts: AttackOptions): Promise<Figure[]> {
     await client.create(at(R.deployments, NS), {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
-      metadata: { name: NAME, namespace: NS, labels: { [labels.managed]: 'true' }, annotations: { [annotations.stableRevision]: templateRevision(template) } },
+      metadata: {
+        name: NAME,
+        namespace: NS,
+        labels: { [labels.managed]: 'true' },
+        annotations: { [annotations.stableRevision]: templateRevision(template) },
+      },
       spec: { replicas: 0, selector: { matchLabels: { app: NAME } }, template },
     });
     // Warm: the apiserver has loaded the configuration, connected, and the webhook's JIT has run.
@@ -179,7 +184,12 @@ export async function connectionAttack(opts: AttackOptions): Promise<Figure[]> {
     const noteBase = `${opts.admissions} metadata UPDATEs of a managed Deployment through kube-apiserver (which reaches the webhook through its Service), ${opts.concurrency} at a time`;
     const failures = attacked.failures.length;
     return [
-      { name: `attack_${opts.label}_admission_p99_quiet`, value: ms(quiet.ms, 99), unit: 'ms', note: `${noteBase}, nothing else connected (median ${ms(quiet.ms, 50)} ms, ${quiet.failures.length} failed)` },
+      {
+        name: `attack_${opts.label}_admission_p99_quiet`,
+        value: ms(quiet.ms, 99),
+        unit: 'ms',
+        note: `${noteBase}, nothing else connected (median ${ms(quiet.ms, 50)} ms, ${quiet.failures.length} failed)`,
+      },
       {
         name: `attack_${opts.label}_admission_p99_under_attack`,
         value: ms(attacked.ms, 99),

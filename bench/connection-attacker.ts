@@ -50,7 +50,8 @@ function hold(port: 'admission' | 'metrics', shape: Shape): void {
     raw.once('close', closed);
     return;
   }
-  const sock: net.Socket = port === 'admission' ? tls.connect({ socket: raw, rejectUnauthorized: false, servername: 'sluice-webhook' }) : raw;
+  const sock: net.Socket =
+    port === 'admission' ? tls.connect({ socket: raw, rejectUnauthorized: false, servername: 'sluice-webhook' }) : raw;
   sock.on('error', () => undefined);
   sock.once('close', closed);
   const ready = port === 'admission' ? 'secureConnect' : 'connect';

@@ -518,8 +518,12 @@ function finalise(x: Step): Decision {
  */
 function blockedBy(st: CanaryStatus, now: Date, reason: string, message: string): Decision {
   const iso = now.toISOString();
+  // The same block as the last pass keeps its times: a status that changed on every pass would be
+  // written on every pass, and each write wakes the Canary again (a loop of writes, not a wait).
+  const prev = (st.conditions ?? []).find((c) => c.type === 'Promoted');
+  const unchanged = prev?.status === 'Unknown' && prev.reason === reason && prev.message === message;
   const conditions: CanaryCondition[] = [
-    { type: 'Promoted', status: 'Unknown', reason, message, lastUpdateTime: iso, lastTransitionTime: iso },
+    unchanged ? prev : { type: 'Promoted', status: 'Unknown', reason, message, lastUpdateTime: iso, lastTransitionTime: iso },
     ...(st.conditions ?? []).filter((c) => c.type !== 'Promoted'),
   ];
   return go({ ...st, phase: st.phase || 'Initializing', conditions }, [{ type: 'Warning', message }], 10_000);

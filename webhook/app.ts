@@ -53,8 +53,8 @@ export function createApp(opts: AppOptions): express.Express {
     });
   }
   // Only the apiserver has a reason to keep a connection here, and only for admission reviews:
-  // every other answer (health, a wrong path, an error) closes its connection, so nobody holds
-  // one by asking for /healthz now and then (lib/connection-governor.ts).
+  // every other answer (health, a wrong path) closes its connection, so nobody holds one as a
+  // proven client by asking for /healthz now and then (lib/connection-governor.ts).
   app.use((req, res, next) => {
     if (req.method !== 'POST' || !ADMISSION_PATHS.has(req.path)) res.setHeader('connection', 'close');
     next();
@@ -151,7 +151,8 @@ export function createApp(opts: AppOptions): express.Express {
       'bad-request',
       res.locals.started ? (performance.now() - (res.locals.started as number)) / 1000 : 0,
     );
-    res.setHeader('connection', 'close');
+    // The connection stays open: an error answer does not count as serving (lib/connection-governor.ts),
+    // so a client sending only junk keeps no connection against the apiserver's.
     res.status(status).json({ error: message });
   });
   // Anything else: 404, connection closed (set above).

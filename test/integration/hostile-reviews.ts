@@ -70,8 +70,62 @@ const FIELDS = [
     `request.${o}.spec.template`,
     `request.${o}.spec.template.spec.containers`,
     `request.${o}.spec.template.metadata.annotations`,
+    // What holds a StatefulSet or DaemonSet back.
+    `request.${o}.spec.updateStrategy`,
+    `request.${o}.spec.updateStrategy.type`,
+    `request.${o}.spec.updateStrategy.rollingUpdate`,
+    `request.${o}.spec.updateStrategy.rollingUpdate.partition`,
+    `request.${o}.metadata.annotations.sluice.dev/held-update-strategy`,
   ]),
 ];
+
+/** Where the fixtures' Deployment is recreated, and the Canaries the hostile suite creates for it there. */
+export const FIXTURE_NAMESPACE = 'fixtures';
+export const FIXTURE_NAME = 'podinfo';
+
+/**
+ * The kinds and operations a captured Deployment review is turned into: as captured, the same
+ * review of a StatefulSet (held by its partition) or a DaemonSet (held by OnDelete), and a CREATE
+ * of each (a workload recreated after an orphaning delete).
+ */
+export const SHAPES = ['as-captured', 'statefulset', 'daemonset', 'create-deployment', 'create-statefulset', 'create-daemonset'] as const;
+export type Shape = (typeof SHAPES)[number];
+
+type Obj = { kind?: string; metadata?: { annotations?: Record<string, string> }; spec?: Record<string, unknown> };
+
+/** `review` reshaped; `partition` is the stored StatefulSet's (0: released, the largest int32: frozen). */
+function reshape(review: Record<string, unknown>, shape: Shape, partition: number): void {
+  const req = review.request as Record<string, unknown> | undefined;
+  if (!req || shape === 'as-captured') return;
+  const kind = shape.endsWith('statefulset') ? 'StatefulSet' : shape.endsWith('daemonset') ? 'DaemonSet' : 'Deployment';
+  for (const side of ['object', 'oldObject']) {
+    const o = req[side] as Obj | undefined;
+    if (!o?.spec || kind === 'Deployment') continue;
+    o.kind = kind;
+    delete o.spec.paused;
+    delete o.spec.strategy;
+    if (kind === 'StatefulSet') {
+      o.spec.serviceName = 'podinfo';
+      o.spec.updateStrategy = { type: 'RollingUpdate', rollingUpdate: { partition } };
+    } else {
+      delete o.spec.replicas;
+      // Stored frozen, as sluice holds a DaemonSet with a revision under test.
+      o.spec.updateStrategy = { type: 'OnDelete' };
+      o.metadata = {
+        ...o.metadata,
+        annotations: { ...o.metadata?.annotations, 'sluice.dev/held-update-strategy': '{"type":"RollingUpdate"}' },
+      };
+    }
+  }
+  req.kind = { group: 'apps', version: 'v1', kind };
+  req.resource = { group: 'apps', version: 'v1', resource: `${kind.toLowerCase()}s` };
+  if (shape.startsWith('create-')) {
+    req.operation = 'CREATE';
+    delete req.oldObject;
+    req.namespace = FIXTURE_NAMESPACE;
+    req.name = FIXTURE_NAME;
+  }
+}
 
 function setPath(target: Record<string, unknown>, dotted: string, value: unknown): void {
   // Annotation keys contain dots; they are the last segment after "annotations.".
@@ -106,9 +160,12 @@ const damagedReview: fc.Arbitrary<Case> = fc
     // A template change and a writer that is, or is not, the controller: the freeze's own inputs.
     image: fc.option(fc.string({ maxLength: 20 }), { nil: undefined }),
     user: fc.constantFrom(controllerUser, 'kubernetes-admin', 'system:serviceaccount:argocd:argocd-application-controller', undefined),
+    shape: fc.constantFrom(...SHAPES),
+    partition: fc.constantFrom(0, 1, 2, 2_147_483_647),
   })
-  .map(({ endpoint, base, damage, image, user }) => {
+  .map(({ endpoint, base, damage, image, user, shape, partition }) => {
     const review = JSON.parse(fixtures[base]!) as Record<string, unknown>;
+    reshape(review, shape, partition);
     if (image !== undefined) setPath(review, 'request.object.spec.template.spec.containers', [{ name: 'podinfod', image }]);
     setPath(review, 'request.userInfo.username', user);
     for (const [field, value] of damage) setPath(review, field, value);

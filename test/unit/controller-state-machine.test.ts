@@ -34,6 +34,33 @@ describe('rollout state machine', () => {
       assert.match(d.status.conditions?.[0]?.message ?? '', /not found/);
       assert.equal(d.requeueAfterMs, 10_000);
     });
+    it('a block that has not changed leaves the status as it was: no write, so no pass woken by its own write', () => {
+      const missing = { target: undefined, revision: undefined, canaryDeployment: undefined, autoscaler: undefined };
+      const first = decide(seedCanary(), missing, undefined, T0, settings);
+      const again = decide(seedCanary({ status: first.status }), missing, undefined, after(5_000), settings);
+      assert.deepEqual(again.status, first.status, 'the same block, the same status, times included');
+      const other = deployment(V0);
+      other.spec.selector = {};
+      const changed = decide(seedCanary({ status: first.status }), obs(other), undefined, after(5_000), settings);
+      assert.equal(changed.status.conditions?.[0]?.reason, 'TargetInvalid');
+      assert.equal(changed.status.conditions?.[0]?.lastTransitionTime, after(5_000).toISOString());
+    });
+
+    it("refuses a Canary past sluice's limits before anything else, naming each limit", () => {
+      const long = 'a'.repeat(59);
+      const d = decide(
+        seedCanary({ spec: { targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: long } }, analysis: { interval: '600h' } }),
+        obs(),
+        undefined,
+        T0,
+        settings,
+      );
+      assert.equal(d.status.conditions?.[0]?.reason, 'SpecInvalid');
+      assert.match(d.status.conditions?.[0]?.message ?? '', /the generated Service a{59}-primary would be longer than 63 characters/);
+      assert.match(d.status.conditions?.[0]?.message ?? '', /analysis\.interval 600h is longer than the ceiling of 24h/);
+      assert.equal(d.requeueAfterMs, 10_000);
+    });
+
     it('reports a target without matchLabels', () => {
       const t = deployment(V0);
       t.spec.selector = {};
