@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import winston from 'winston';
-import { annotations as A, FINALIZER, labels as L } from '../../api/contract.js';
+import { annotations as A, FINALIZER, labels as L, values } from '../../api/contract.js';
 import { CR, type Canary } from '../../api/flagger-types.js';
 import type { Deployment, HorizontalPodAutoscaler } from '../../api/workload.js';
 import { ChecksInFlight, DEFAULT_CHECK_LIMITS } from '../../controller/checks-in-flight.js';
@@ -474,6 +474,30 @@ describe('reconciler (in-memory apiserver)', () => {
       assert.deepEqual(await h.weights(), { 'podinfo-primary': 100, 'podinfo-canary': 0 });
       const stalled = canary.status?.conditions?.find((c) => c.type === 'Stalled');
       assert.equal(stalled?.status, 'True');
+    });
+
+    it("refuses a promote its namespace's cluster policy does not allow, naming the policy: the gate it requires stays closed", async () => {
+      const h = await bootstrapped(prom.url);
+      await analysing(h);
+      await h.cluster.create(at(R.namespaces, undefined), { metadata: { name: NS, labels: { [L.rollouts]: values.rolloutsEnabled } } });
+      await h.cluster.create(at({ group: 'sluice.dev', version: 'v1alpha1', plural: 'clustercanarypolicies' }, undefined), {
+        apiVersion: 'sluice.dev/v1alpha1',
+        kind: 'ClusterCanaryPolicy',
+        metadata: { name: 'prod-gates' },
+        spec: { constraints: { forbidSkipAnalysis: true } },
+      });
+      const before = (await h.canary()).status?.phase;
+      await action(h, 'promote', 'podinfo-promote-1');
+      await h.settle();
+      const s = await outcome(h, 'podinfo-promote-1');
+      assert.equal(s?.result, 'Rejected');
+      assert.match(s?.message ?? '', /^ClusterCanaryPolicy prod-gates does not allow promote here/);
+      assert.equal((await h.canary()).status?.phase, before, 'not promoted');
+      assert.ok(h.events().some((m) => /^Refused promote of podinfo\.test requested by alice: ClusterCanaryPolicy prod-gates/.test(m)));
+      // An action the policy allows is still taken.
+      await action(h, 'abort', 'podinfo-abort-2');
+      await h.settle();
+      assert.equal((await outcome(h, 'podinfo-abort-2'))?.result, 'Applied');
     });
 
     it('a crash after the Canary recorded the action: the next pass completes the action without taking it twice', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { CanarySpec } from '../../api/flagger-types.js';
 import type { ClusterCanaryPolicy, PolicyConstraints } from '../../api/policy-types.js';
-import { enforce, policyViolations, violations } from '../../policy/constraints.js';
+import { actionRefusal, allowedActions, enforce, policyViolations, violations } from '../../policy/constraints.js';
 import { maxWeight, nextWeight } from '../../api/canary-analysis.js';
 import { seedCanary } from './controller-fixtures.js';
 
@@ -149,6 +149,73 @@ describe('policy constraints', () => {
       'analysis.metrics "errors" must be computed by templateRef sluice-system/platform-errors with templateVariables service=x, not templateRef sluice-system/platform-errors with templateVariables service=other',
     ]);
     assert.deepEqual(violations(enforce(s, [policy('p', { requiredMetrics: templated })]), { requiredMetrics: templated }), []);
+  });
+
+  it("a required metric's range is no longer than the policy's (or Flagger's 1m): a year-long window would hide every error", () => {
+    const c: PolicyConstraints = { requiredMetrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }] };
+    const at = (interval: string | undefined) =>
+      spec({ metrics: [{ name: 'request-success-rate', ...(interval ? { interval } : {}), thresholdRange: { min: 99 } }] });
+    assert.deepEqual(violations(at('1m'), c), []);
+    assert.deepEqual(violations(at(undefined), c), []);
+    assert.deepEqual(violations(at('8760h'), c), ['analysis.metrics "request-success-rate" interval 8760h is longer than the ceiling 1m']);
+    assert.deepEqual(violations(at('soon'), c), ['analysis.metrics "request-success-rate" interval soon is longer than the ceiling 1m']);
+    const wider: PolicyConstraints = { requiredMetrics: [{ name: 'request-success-rate', interval: '5m', thresholdRange: { min: 99 } }] };
+    assert.deepEqual(violations(at('5m'), wider), []);
+    assert.equal(violations(at('6m'), wider).length, 1);
+    // enforce cuts it down to the ceiling.
+    assert.equal(enforce(at('8760h'), [policy('p', c)]).analysis?.metrics?.[0]?.interval, '1m');
+  });
+
+  it('a required hook with a URL must call that URL: a gate pointed at an endpoint that always says yes is no gate', () => {
+    const c: PolicyConstraints = { requiredWebhooks: [{ type: 'confirm-promotion', name: 'approval', url: 'http://approvals.ops/gate' }] };
+    const hook = (url: string) => spec({ webhooks: [{ type: 'confirm-promotion', name: 'approval', url }] });
+    assert.deepEqual(violations(hook('http://approvals.ops/gate'), c), []);
+    assert.deepEqual(violations(hook('http://always-yes.mine/'), c), [
+      'analysis.webhooks has no confirm-promotion "approval" at http://approvals.ops/gate hook, which is required',
+    ]);
+  });
+
+  it('may forbid MetricTemplates and AlertProviders of another namespace (Flagger allows them)', () => {
+    const c: PolicyConstraints = { forbidCrossNamespaceRefs: true };
+    const s = spec({
+      metrics: [
+        { name: 'own', templateRef: { name: 'latency' }, thresholdRange: { max: 1 } },
+        { name: 'theirs', templateRef: { name: 'latency', namespace: 'ops' }, thresholdRange: { max: 1 } },
+      ],
+      alerts: [{ name: 'pager', providerRef: { name: 'pd', namespace: 'ops' } }],
+    });
+    assert.deepEqual(violations(s, c, 'test'), [
+      'analysis.metrics "theirs" uses MetricTemplate ops/latency: another namespace\'s objects are forbidden',
+      'analysis.alerts "pager" uses AlertProvider ops/pd: another namespace\'s objects are forbidden',
+    ]);
+    assert.deepEqual(violations(s, {}, 'test'), [], 'allowed unless a policy says otherwise');
+    assert.deepEqual(violations(s, c, 'ops'), [], "a namespace's own objects");
+  });
+
+  describe('actions a policy allows', () => {
+    it('by default every action, but no promote past a forbidden skipAnalysis or a required gate', () => {
+      assert.deepEqual(allowedActions({}), ['promote', 'abort', 'retry', 'pause', 'resume']);
+      assert.deepEqual(allowedActions({ forbidSkipAnalysis: true }), ['abort', 'retry', 'pause', 'resume']);
+      assert.deepEqual(allowedActions({ requiredWebhooks: [{ type: 'confirm-rollout', url: 'http://x/' }] }), [
+        'abort',
+        'retry',
+        'pause',
+        'resume',
+      ]);
+      assert.deepEqual(allowedActions({ requiredWebhooks: [{ type: 'pre-rollout' }] }), ['promote', 'abort', 'retry', 'pause', 'resume']);
+      assert.deepEqual(allowedActions({ forbidSkipAnalysis: true, allowedActions: ['promote', 'abort'] }), ['promote', 'abort']);
+    });
+
+    it('refuses an action naming the policy, and passes one every policy allows', () => {
+      const ps = [policy('open', {}), policy('prod-gates', { requiredWebhooks: [{ type: 'confirm-promotion', url: 'http://x/' }] })];
+      assert.match(
+        actionRefusal('promote', ps) ?? '',
+        /^ClusterCanaryPolicy prod-gates does not allow promote here \(it forbids skipping analysis or requires a gate/,
+      );
+      assert.equal(actionRefusal('abort', ps), undefined);
+      assert.match(actionRefusal('retry', [policy('strict', { allowedActions: ['abort'] })]) ?? '', /it allows only abort/);
+      assert.match(actionRefusal('pause', [policy('none', { allowedActions: [] })]) ?? '', /it allows only no action/);
+    });
   });
 
   it('prefixes each violation with the policy that sets the rule', () => {

@@ -180,3 +180,101 @@ describe('validating decision: targets and generated objects', () => {
     assert.throws(() => decideValidate({ ...r, oldObject: undefined }, ctx()), /no oldObject/);
   });
 });
+
+describe('validating decision: limits, canary copies and actions', () => {
+  it("refuses a Canary past sluice's limits at admission, naming each (it would otherwise fail on every pass)", () => {
+    const c = seedCanary({
+      spec: { targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'a'.repeat(59) } },
+      analysis: { interval: '600h', stepWeights: Array.from({ length: 130_000 }, (_, i) => (i % 100) + 1) },
+    });
+    c.spec.analysis!.metrics = Array.from({ length: 10_000 }, (_, i) => ({
+      name: `m${i}`,
+      query: 'vector(1)',
+      thresholdRange: { min: 0 },
+    }));
+    const v = decideValidate(canaryReview('CREATE', c), ctx([]));
+    assert.equal(v.allowed, false);
+    assert.ok(!v.allowed && v.code === 422);
+    const message = v.allowed ? '' : v.message;
+    assert.match(
+      message,
+      /the generated Service a{59}-primary would be longer than 63 characters; give the Canary a service\.name of at most 55/,
+    );
+    assert.match(message, /analysis\.metrics has 10000 entries; at most 50/);
+    assert.match(message, /analysis\.stepWeights has 130000 entries; at most 100/);
+    assert.match(message, /analysis\.interval 600h is longer than the ceiling of 24h/);
+  });
+
+  const copyReview = (name: string, owner: { uid?: string } | undefined, userInfo = bot): AdmissionRequest => ({
+    uid: 'u2',
+    kind: { group: 'apps', version: 'v1', kind: 'Deployment' },
+    namespace: 'test',
+    name,
+    operation: 'CREATE',
+    userInfo,
+    object: {
+      metadata: {
+        name,
+        namespace: 'test',
+        labels: { 'sluice.dev/role': 'canary' },
+        ...(owner
+          ? { ownerReferences: [{ apiVersion: 'flagger.app/v1beta1', kind: 'Canary', name: 'podinfo', uid: owner.uid, controller: true }] }
+          : {}),
+      },
+      spec: {},
+    },
+  });
+  const withCanaries = (targets: Record<string, string[]> | undefined): ValidateContext => ({
+    ...ctx(),
+    canariesTargeting: (_ns, d) => (targets === undefined ? undefined : (targets[d] ?? [])),
+  });
+
+  it("admits the controller's copy of a Deployment a live Canary targets, owned by that Canary", () => {
+    assert.equal(decideValidate(copyReview('podinfo-canary', { uid: 'uid-1' }), withCanaries({ podinfo: ['uid-1'] })).allowed, true);
+  });
+
+  it('refuses, from the controller, a copy of nothing, one owned by no live Canary, and one not named as a copy', () => {
+    const cases: [AdmissionRequest, RegExp][] = [
+      [copyReview('miner-canary', { uid: 'uid-1' }), /not the canary copy of anything: no Canary in test targets Deployment miner/],
+      [
+        copyReview('podinfo-canary', { uid: 'forged' }),
+        /must be owned \(controller reference\) by the Canary that targets Deployment podinfo/,
+      ],
+      [copyReview('podinfo-canary', undefined), /must be owned/],
+      [copyReview('miner', { uid: 'uid-1' }), /labelled sluice\.dev\/role=canary but is not named <target>-canary/],
+    ];
+    for (const [review, message] of cases) {
+      const v = decideValidate(review, withCanaries({ podinfo: ['uid-1'] }));
+      assert.equal(v.allowed, false, String(message));
+      assert.match(v.allowed ? '' : v.message, message);
+    }
+    const unsynced = decideValidate(copyReview('podinfo-canary', { uid: 'uid-1' }), withCanaries(undefined));
+    assert.ok(!unsynced.allowed && unsynced.code === 503, 'caches still filling: retry');
+    // Anyone else's Deployment with that label is not the controller's business here.
+    assert.equal(decideValidate(copyReview('miner-canary', undefined, user), withCanaries({})).allowed, true);
+  });
+
+  const actionReview = (action: string): AdmissionRequest => ({
+    uid: 'u3',
+    kind: { group: 'sluice.dev', version: 'v1alpha1', kind: 'CanaryAction' },
+    namespace: 'test',
+    name: 'promote-1',
+    operation: 'CREATE',
+    userInfo: user,
+    object: { metadata: { name: 'promote-1', namespace: 'test' }, spec: { canary: 'podinfo', action } },
+  });
+
+  it('refuses a CanaryAction the covering policy does not allow, naming it; others pass', () => {
+    const gated: ClusterCanaryPolicy = { metadata: { name: 'prod' }, spec: { constraints: { forbidSkipAnalysis: true } } };
+    const v = decideValidate(actionReview('promote'), ctx([gated]));
+    assert.equal(v.allowed, false);
+    assert.match(
+      v.allowed ? '' : v.message,
+      /^CanaryAction promote of Canary podinfo\.test: ClusterCanaryPolicy prod does not allow promote here/,
+    );
+    assert.equal(decideValidate(actionReview('abort'), ctx([gated])).allowed, true);
+    assert.equal(decideValidate(actionReview('promote'), ctx([])).allowed, true);
+    const v2 = decideValidate(actionReview('promote'), { ...ctx(), policiesFor: () => undefined });
+    assert.ok(!v2.allowed && v2.code === 503);
+  });
+});
