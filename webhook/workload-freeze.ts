@@ -82,10 +82,14 @@ const DAEMON_SET: FreezeHold = {
     return withSpec(withAnnotation(next, A.heldStrategy, setAside), { updateStrategy: FROZEN_STRATEGY });
   },
   loosens: (next) => !heldBySluice(next),
+  // As the stored object holds it; one that was not held (the webhook bypassed, a damaged object)
+  // is frozen now, as a Deployment in that state is paused: never as loose as it was.
   hold: (next, prev) =>
-    withSpec(withAnnotation(next, A.heldStrategy, prev.metadata.annotations?.[A.heldStrategy]), {
-      updateStrategy: prev.spec.updateStrategy,
-    }),
+    heldBySluice(prev)
+      ? withSpec(withAnnotation(next, A.heldStrategy, prev.metadata.annotations?.[A.heldStrategy]), {
+          updateStrategy: prev.spec.updateStrategy,
+        })
+      : DAEMON_SET.freeze(withSpec(next, { updateStrategy: prev.spec.updateStrategy ?? next.spec.updateStrategy }), prev),
   unfreezable: (next, prev) =>
     ownOnDelete(next) && (prev === undefined || ownOnDelete(prev))
       ? 'it updates OnDelete by its own choice, so a release could not roll the tested template onto its nodes; set spec.updateStrategy.type to RollingUpdate'

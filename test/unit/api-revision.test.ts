@@ -29,4 +29,16 @@ describe('template revision', () => {
   it('is 16 hex characters', () => {
     assert.match(templateRevision(template), /^[0-9a-f]{16}$/);
   });
+  it('keeps the revisions clusters already record: the canonical form is pinned byte for byte', () => {
+    assert.equal(
+      canonicalJson({ b: 1, a: { d: [1, { c: 2, b: undefined }, undefined], é: 1, Z: -0 }, s: 'x"y' }),
+      '{"a":{"Z":0,"d":[1,{"c":2},null],"é":1},"b":1,"s":"x\\"y"}',
+    );
+    assert.equal(templateRevision(template), templateRevision(structuredClone(template)));
+  });
+  it('hashes a template nested 100,000 deep (a hostile review) instead of overflowing the stack', () => {
+    let v: unknown = 'bottom';
+    for (let i = 0; i < 100_000; i++) v = i % 2 ? [v] : { a: v };
+    assert.match(templateRevision({ metadata: {}, spec: { containers: [{ name: 'x', image: v }] } }), /^[0-9a-f]{16}$/);
+  });
 });

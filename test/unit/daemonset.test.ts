@@ -358,6 +358,18 @@ describe('DaemonSet freeze at admission', () => {
     assert.deepEqual(d.mutated.spec.updateStrategy, { type: 'OnDelete' });
     assert.equal(d.mutated.metadata.annotations![HELD], '{"type":"RollingUpdate"}');
   });
+  it('a write to one stored unheld under an untested template (the webhook was bypassed) freezes it, never leaves it rolling', () => {
+    const d = decideFreeze(
+      dsReview((r) => {
+        r.object.spec.template = r.oldObject.spec.template;
+        r.oldObject.metadata.annotations = { ...r.oldObject.metadata.annotations, 'sluice.dev/stable-revision': '0000000000000000' };
+      }),
+      flags,
+    );
+    assert.ok(d.kind === 're-paused');
+    assert.deepEqual(d.mutated.spec.updateStrategy, { type: 'OnDelete' });
+    assert.deepEqual(JSON.parse(d.mutated.metadata.annotations![HELD]!), { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } });
+  });
   it('refuses a template change of a DaemonSet that updates OnDelete by its owner’s choice', () => {
     const d = decideFreeze(
       dsReview((r) => {
