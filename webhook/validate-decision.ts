@@ -49,6 +49,15 @@ interface Obj {
 const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 const allow = (reason: string): Verdict => ({ allowed: true, reason });
 const forbid = (message: string): Verdict => ({ allowed: false, code: 403, reason: 'Forbidden', message });
+const invalid = (message: string): Verdict => ({ allowed: false, code: 422, reason: 'Invalid', message });
+/** The caches an answer needs are still filling: a retryable refusal, never a guess. */
+const notLoaded = (subject: string, what: string): Verdict => ({
+  allowed: false,
+  code: 503,
+  reason: 'ServiceUnavailable',
+  message: `${subject}: sluice's webhook has not loaded ${what} yet; retry in a few seconds`,
+});
+const numbered = (items: string[]) => items.map((b, i) => `${i + 1}) ${b}`).join('; ');
 
 function asObject(value: unknown, what: string): Obj {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`the request carries no ${what}`);
@@ -98,45 +107,19 @@ function canary(obj: Obj, old: Obj | undefined, ns: string, name: string, contro
   }
   if (!specChanged) return allow('spec unchanged');
   const limits = limitProblems((obj.spec ?? {}) as CanarySpec, name);
-  if (limits.length > 0) {
-    return {
-      allowed: false,
-      code: 422,
-      reason: 'Invalid',
-      message: `${subject} passes sluice's limits: ${limits.map((b, i) => `${i + 1}) ${b}`).join('; ')}`,
-    };
-  }
+  if (limits.length > 0) return invalid(`${subject} passes sluice's limits: ${numbered(limits)}`);
   const policies = ctx.policiesFor(ns);
-  if (policies === undefined) {
-    return {
-      allowed: false,
-      code: 503,
-      reason: 'ServiceUnavailable',
-      message: `${subject}: sluice's webhook has not loaded the cluster policies yet; retry in a few seconds`,
-    };
-  }
+  if (policies === undefined) return notLoaded(subject, 'the cluster policies');
   const broken = policyViolations((obj.spec ?? {}) as CanarySpec, policies, ns);
   if (broken.length === 0) return allow(policies.length > 0 ? `meets ${policies.length} policy(ies)` : 'no policy covers the namespace');
-  return {
-    allowed: false,
-    code: 422,
-    reason: 'Invalid',
-    message: `${subject} breaks cluster policy (${broken.length} violation${broken.length > 1 ? 's' : ''}): ${broken.map((b, i) => `${i + 1}) ${b}`).join('; ')}`,
-  };
+  return invalid(`${subject} breaks cluster policy (${broken.length} violation${broken.length > 1 ? 's' : ''}): ${numbered(broken)}`);
 }
 
 /** A person's CanaryAction: refused at once when a cluster policy covering the namespace does not allow it. */
 function action(obj: Obj, ns: string, name: string, ctx: ValidateContext): Verdict {
   const spec = (obj.spec ?? {}) as { action?: unknown; canary?: unknown };
   const policies = ctx.policiesFor(ns);
-  if (policies === undefined) {
-    return {
-      allowed: false,
-      code: 503,
-      reason: 'ServiceUnavailable',
-      message: `CanaryAction ${objectName(name, ns)}: sluice's webhook has not loaded the cluster policies yet; retry in a few seconds`,
-    };
-  }
+  if (policies === undefined) return notLoaded(`CanaryAction ${objectName(name, ns)}`, 'the cluster policies');
   const why = actionRefusal(String(spec.action), policies);
   if (why) return forbid(`CanaryAction ${spec.action} of Canary ${objectName(String(spec.canary), ns)}: ${why}`);
   return allow('allowed by cluster policy');
@@ -161,14 +144,7 @@ function canaryCopy(obj: Obj & { metadata?: { ownerReferences?: OwnerRef[] } }, 
   if (!name.endsWith('-canary')) return forbid(`${subject} is labelled ${L.role}=${values.canaryRole} but is not named <target>-canary`);
   const target = name.slice(0, -'-canary'.length);
   const uids = ctx.canariesTargeting?.(ns, target);
-  if (uids === undefined) {
-    return {
-      allowed: false,
-      code: 503,
-      reason: 'ServiceUnavailable',
-      message: `${subject}: sluice's webhook has not loaded the Canaries yet; retry in a few seconds`,
-    };
-  }
+  if (uids === undefined) return notLoaded(subject, 'the Canaries');
   const owner = (obj.metadata?.ownerReferences ?? []).find(
     (o) => o.kind === 'Canary' && o.apiVersion?.startsWith('flagger.app/') && o.controller,
   );

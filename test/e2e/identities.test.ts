@@ -96,6 +96,9 @@ describe('identities: the webhook and the controller, each with only its rights'
     );
   };
   const asController = (args: string[], manifest?: unknown) => asIdentity('controller', args, manifest);
+  /** A merge patch of `object` in the test's namespace, as the controller. */
+  const mergePatchAsController = (object: string, patch: unknown) =>
+    asController(['-n', ns, 'patch', object, '--type=merge', '-p', JSON.stringify(patch)]);
   const asWebhook = (args: string[], manifest?: unknown) => asIdentity('webhook', args, manifest);
 
   it('the controller cannot create a Deployment outside the contract, though RBAC lets it create Deployments', async () => {
@@ -236,9 +239,10 @@ describe('identities: the webhook and the controller, each with only its rights'
       token.stderr,
       /a snapshot the sluice controller creates is immutable, names what it copies \(sluice.dev\/snapshot-of\) and is never a service-account token/,
     );
-    const mutable = await asController(['create', '-f', '-', '--dry-run=server'], {
+    const snapshotSecret = (immutable: boolean) => ({
       apiVersion: 'v1',
       kind: 'Secret',
+      ...(immutable ? { immutable } : {}),
       metadata: {
         name: 'db-sluice-0123456789',
         namespace: ns,
@@ -247,19 +251,9 @@ describe('identities: the webhook and the controller, each with only its rights'
       },
       data: { k: 'dg==' },
     });
+    const mutable = await asController(['create', '-f', '-', '--dry-run=server'], snapshotSecret(false));
     assert.match(mutable.stderr, /is immutable/);
-    const snapshot = await asController(['create', '-f', '-', '--dry-run=server'], {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      immutable: true,
-      metadata: {
-        name: 'db-sluice-0123456789',
-        namespace: ns,
-        labels: { 'sluice.dev/tracked': 'snapshot' },
-        annotations: { 'sluice.dev/snapshot-of': 'db' },
-      },
-      data: { k: 'dg==' },
-    });
+    const snapshot = await asController(['create', '-f', '-', '--dry-run=server'], snapshotSecret(true));
     assert.equal(snapshot.code, 0, snapshot.stderr);
   });
 
@@ -359,15 +353,7 @@ describe('identities: the webhook and the controller, each with only its rights'
       metadata: { name: 'db', namespace: ns },
       stringData: { password: 'hunter2' },
     });
-    const data = await asController([
-      '-n',
-      ns,
-      'patch',
-      'secret/db',
-      '--type=merge',
-      '-p',
-      JSON.stringify({ stringData: { password: 'owned' } }),
-    ]);
+    const data = await mergePatchAsController('secret/db', { stringData: { password: 'owned' } });
     assert.match(data.stderr, /may label a ConfigMap or Secret, never change its data/);
     await client.create(at(R.configmaps, ns), {
       apiVersion: 'v1',
@@ -375,15 +361,7 @@ describe('identities: the webhook and the controller, each with only its rights'
       metadata: { name: 'cfg', namespace: ns },
       data: { a: 'b' },
     });
-    const binary = await asController([
-      '-n',
-      ns,
-      'patch',
-      'configmap/cfg',
-      '--type=merge',
-      '-p',
-      JSON.stringify({ binaryData: { b: 'YQ==' } }),
-    ]);
+    const binary = await mergePatchAsController('configmap/cfg', { binaryData: { b: 'YQ==' } });
     assert.match(binary.stderr, /never change its data, binaryData/);
     const label = await asController(['-n', ns, 'label', 'secret/db', 'sluice.dev/tracked=true']);
     assert.equal(label.code, 0, label.stderr);

@@ -40,6 +40,18 @@ async function receiver(answer: (n: number) => number = () => 200) {
   return { got, server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
 
+/** An alert endpoint that answers nothing until released. */
+async function slowReceiver(): Promise<{ slow: http.Server; url: string; release: () => void }> {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const slow = http.createServer((req, res) => {
+    req.resume();
+    void gate.then(() => res.end());
+  });
+  await new Promise<void>((ok) => slow.listen(0, '127.0.0.1', ok));
+  return { slow, url: `http://127.0.0.1:${(slow.address() as AddressInfo).port}`, release };
+}
+
 describe('alerts', () => {
   it('maps events to severities: releases info, halts warn, rollbacks error, progress chatter nothing', () => {
     assert.equal(severityOf({ type: 'Normal', message: 'New revision detected! Scaling up podinfo-canary.test' }), 'info');
@@ -213,15 +225,8 @@ describe('alerts', () => {
   });
 
   it("drops what overflows a slow provider's queue, says so once, and takes alerts again once it drains", async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const slow = http.createServer((req, res) => {
-      req.resume();
-      void gate.then(() => res.end());
-    });
-    await new Promise<void>((ok) => slow.listen(0, '127.0.0.1', ok));
+    const { slow, url, release } = await slowReceiver();
     const { logger, warnings } = capturingLogger();
-    const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
     const n = new Notifier(new MemoryCluster(), cache(provider({ type: 'slack', address: url })), logger, {
       timeoutMs: 5000,
       retries: 0,
@@ -248,14 +253,7 @@ describe('alerts', () => {
   });
 
   it("keeps one namespace's slow providers from silencing another namespace: each holds at most its share", async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const slow = http.createServer((req, res) => {
-      req.resume();
-      void gate.then(() => res.end());
-    });
-    await new Promise<void>((ok) => slow.listen(0, '127.0.0.1', ok));
-    const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
+    const { slow, url, release } = await slowReceiver();
     // One provider per namespace, all slow; tenant namespaces t0..t9 fill the shared ceiling.
     const providers = new Map<string, AlertProvider>();
     const get = (ns: string | undefined, name: string) => providers.get(`${ns}/${name}`);

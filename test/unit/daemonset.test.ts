@@ -368,7 +368,10 @@ describe('DaemonSet freeze at admission', () => {
     );
     assert.ok(d.kind === 're-paused');
     assert.deepEqual(d.mutated.spec.updateStrategy, { type: 'OnDelete' });
-    assert.deepEqual(JSON.parse(d.mutated.metadata.annotations![HELD]!), { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } });
+    assert.deepEqual(JSON.parse(d.mutated.metadata.annotations![HELD]!), {
+      type: 'RollingUpdate',
+      rollingUpdate: { maxUnavailable: 1, maxSurge: 0 },
+    });
   });
   it('refuses a template change of a DaemonSet that updates OnDelete by its owner’s choice', () => {
     const d = decideFreeze(
