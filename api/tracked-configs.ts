@@ -67,6 +67,17 @@ export function rewriteRefs(podSpec: unknown, to: Record<string, string>): Json 
   return walk(obj(podSpec) ?? {}, (r) => to[refKey(r)]);
 }
 
+const SNAPSHOT = /^(.*)-sluice-[0-9a-f]{10}$/;
+
+/**
+ * The pod spec with every reference in the form of a snapshot name read as the name it was made
+ * from, and every other cut to the length a snapshot name keeps of it: a canary copy's spec,
+ * which reads snapshots of its target's configs, then equals its target's.
+ */
+export function withoutSnapshots(podSpec: unknown): Json {
+  return walk(obj(podSpec) ?? {}, (r) => SNAPSHOT.exec(r.name)?.[1] ?? r.name.slice(0, 230));
+}
+
 /** Hash of a ConfigMap's or Secret's content (data and binaryData): 16 hex characters. */
 export function fingerprint(o: { data?: unknown; binaryData?: unknown }): string {
   return crypto

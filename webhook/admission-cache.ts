@@ -16,6 +16,7 @@ import { selectorMatches } from '../policy/label-selector.js';
 
 import type { ValidateContext } from './validate-decision.js';
 import type { FreezeContext } from './freeze-decision.js';
+import type { CopySources } from './copy-decision.js';
 import { type DaemonPodSources, type DaemonSetFacts, daemonSetFacts } from './daemon-pod-decision.js';
 import type { DaemonSetReads } from './daemon-set-reads.js';
 
@@ -137,7 +138,7 @@ export class AdmissionCache {
   constructor(
     private readonly sources: AdmissionSources,
     /** The apiserver reads for a frozen DaemonSet's pods (none given: they pass as the cache says). */
-    private readonly reads?: Pick<DaemonSetReads, 'fresh' | 'revisions'>,
+    private readonly reads?: Pick<DaemonSetReads, 'fresh' | 'revisions' | 'deployment'>,
   ) {}
 
   /** Starts the informers without waiting; `synced` says when answers are complete. */
@@ -181,6 +182,10 @@ export class AdmissionCache {
     policiesFor: (namespace) =>
       this.synced ? policiesForNamespace(this.sources.policies.items(), this.sources.namespaces.get(undefined, namespace)) : undefined,
     canaryExists: (namespace, name) => !this.synced || this.sources.canaries.get(namespace, name) !== undefined,
+  };
+
+  /** For /validate-copy: the Canaries of a target from memory, the target itself as last written. */
+  readonly copies: CopySources = {
     canariesTargeting: (namespace, deployment) =>
       this.synced
         ? this.sources.canaries
@@ -194,6 +199,7 @@ export class AdmissionCache {
             )
             .map((c) => c.metadata.uid ?? '')
         : undefined,
+    target: (namespace, name) => (this.reads ? this.reads.deployment(namespace, name) : Promise.resolve(undefined)),
   };
 
   readonly daemonPods: DaemonPodSources = {

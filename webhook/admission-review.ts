@@ -8,6 +8,7 @@ import { decidePin } from './pin-decision.js';
 import { decideStamp } from './action-stamp.js';
 import { type DaemonPodSources, decideDaemonPod } from './daemon-pod-decision.js';
 import { reviewShapeProblem } from './admission-schema.js';
+import { type CopySources, decideCopy } from './copy-decision.js';
 
 export class BadReviewError extends Error {}
 
@@ -127,6 +128,26 @@ export function answerValidate(req: AdmissionRequest, ctx: ValidateContext): Ans
     decision: 'denied',
     note: verdict.message,
     subject,
+  };
+}
+
+/** POST /validate-copy: a canary copy the controller writes (copy-decision.ts). */
+export async function answerCopy(req: AdmissionRequest, controllerUsers: string[], sources: CopySources): Promise<Answer> {
+  const subject = subjectOf(req);
+  let verdict;
+  try {
+    verdict = await decideCopy(req, controllerUsers, sources);
+  } catch (err) {
+    // Refused: the controller retries, and a copy that could not be checked must not start.
+    return failed(req, subject, `sluice could not check canary copy ${subject}: ${(err as Error).message}`);
+  }
+  if (verdict.allowed) return { review: wrap({ uid: req.uid, allowed: true }), decision: 'allowed', note: verdict.reason, subject };
+  return {
+    review: wrap({ uid: req.uid, allowed: false, status: { code: verdict.code, reason: verdict.reason, message: verdict.message } }),
+    decision: 'denied',
+    note: verdict.message,
+    subject,
+    notable: true,
   };
 }
 

@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from '../lib/logger.js';
 import {
   BadReviewError,
+  answerCopy,
   answerDaemonPod,
   answerMutate,
   answerPin,
@@ -13,6 +14,7 @@ import {
   type Answer,
 } from './admission-review.js';
 import type { DaemonPodSources } from './daemon-pod-decision.js';
+import type { CopySources } from './copy-decision.js';
 import type { AdmissionRequest } from './admission-types.js';
 import type { ValidateContext } from './validate-decision.js';
 import type { FreezeContext, FreezeFlags } from './freeze-decision.js';
@@ -28,6 +30,8 @@ export interface AppOptions {
   pins?: (namespace: string, deployment: string) => Record<string, string> | undefined;
   /** For /mutate-daemon-pod: managed DaemonSets and their revisions. */
   daemonPods?: DaemonPodSources;
+  /** For /validate-copy: the Canaries targeting a Deployment, and the Deployment as last written. */
+  copies?: CopySources;
   metrics: WebhookMetrics;
   logger: Logger;
   /** Readiness: true once a serving certificate is loaded and the policy caches are filled. */
@@ -38,7 +42,7 @@ export interface AppOptions {
   bodyLimit?: string;
 }
 
-const ADMISSION_PATHS = new Set(['/mutate', '/validate', '/mutate-pod', '/mutate-daemon-pod', '/mutate-action']);
+const ADMISSION_PATHS = new Set(['/mutate', '/validate', '/validate-copy', '/mutate-pod', '/mutate-daemon-pod', '/mutate-action']);
 
 export function createApp(opts: AppOptions): express.Express {
   const app = express();
@@ -73,7 +77,7 @@ export function createApp(opts: AppOptions): express.Express {
   // Both endpoints: parse, decide (pure), log what matters, answer, measure.
   // Every decision but one answers from memory; a frozen DaemonSet's pod may need a read.
   const review = (
-    path: 'mutate' | 'validate' | 'mutate-pod' | 'mutate-daemon-pod' | 'mutate-action',
+    path: 'mutate' | 'validate' | 'validate-copy' | 'mutate-pod' | 'mutate-daemon-pod' | 'mutate-action',
     decide: (r: AdmissionRequest) => Answer | Promise<Answer>,
   ) => {
     app.post(`/${path}`, (req, res, next) => {
@@ -116,6 +120,8 @@ export function createApp(opts: AppOptions): express.Express {
   review('mutate', (r) => answerMutate(r, opts.flags, opts.freeze));
   review('validate', (r) => answerValidate(r, { ...opts.validation, controllerUsers: opts.flags.controllerUsers }));
   review('mutate-pod', (r) => answerPin(r, opts.pins ?? (() => undefined)));
+  const noCopies: CopySources = { canariesTargeting: () => [], target: async () => undefined };
+  review('validate-copy', (r) => answerCopy(r, opts.flags.controllerUsers, opts.copies ?? noCopies));
   review('mutate-action', answerStamp);
   const noDaemonSets: DaemonPodSources = {
     managed: () => undefined,

@@ -1,11 +1,13 @@
-// The two reads the webhook makes on the apiserver, both for the rare pod of a frozen DaemonSet
-// created off its canary nodes (daemon-pod-decision.ts): the DaemonSet as last written, and its
-// ControllerRevisions. Every other answer comes from memory. Revisions are immutable once written,
+// The reads the webhook makes on the apiserver: for the rare pod of a frozen DaemonSet created off
+// its canary nodes (daemon-pod-decision.ts), the DaemonSet as last written and its
+// ControllerRevisions; for a canary copy the controller writes (copy-decision.ts), its target
+// Deployment as last written. Every other answer comes from memory. Revisions are immutable once written,
 // so a DaemonSet's list is kept until a pod names a hash it lacks (a bounded number of them).
 import type { DaemonSetRevision } from '../api/daemonset.js';
 import { DaemonSetRevisions } from '../api/daemonset-revisions.js';
 import { R, at, isNotFound, resourcePath, type KubeList, type KubeObject, type RequestOptions } from '../lib/kube/client.js';
 import { type DaemonSetFacts, daemonSetFacts } from './daemon-pod-decision.js';
+import type { PodTemplateLike } from './copy-decision.js';
 
 /** Well inside the webhook's 5 s: the apiserver waits on this answer. */
 const READ_TIMEOUT_MS = 2000;
@@ -42,6 +44,25 @@ export class DaemonSetReads {
         )
       ).body;
       return daemonSetFacts(ds);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** A Deployment's pod template as last written, or undefined when there is none. */
+  async deployment(namespace: string, name: string): Promise<{ spec?: { template?: PodTemplateLike } } | undefined> {
+    try {
+      const d = (
+        await this.request<KubeObject & { spec?: { template?: PodTemplateLike } }>(
+          'GET',
+          resourcePath(at(R.deployments, namespace, name)),
+          {
+            timeoutMs: READ_TIMEOUT_MS,
+          },
+        )
+      ).body;
+      return { spec: { template: d.spec?.template } };
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;

@@ -148,6 +148,7 @@ export async function runWebhook(argv: string[]): Promise<void> {
     freeze: cache.freeze,
     pins: cache.pins,
     daemonPods: cache.daemonPods,
+    copies: cache.copies,
     metrics,
     logger,
     ready: isReady,

@@ -18,11 +18,6 @@ export interface ValidateContext {
   policiesFor: (namespace: string) => ClusterCanaryPolicy[] | undefined;
   /** Whether a Canary exists (per the cache); decides whether a target's lock still has an owner. */
   canaryExists: (namespace: string, name: string) => boolean;
-  /**
-   * The uids of the live Canaries that target Deployment `deployment` (per the cache); undefined
-   * while the caches are still filling. A canary copy the controller writes must be owned by one.
-   */
-  canariesTargeting?: (namespace: string, deployment: string) => string[] | undefined;
 }
 
 export type Verdict =
@@ -74,8 +69,6 @@ export function decideValidate(req: AdmissionRequest, ctx: ValidateContext): Ver
   const controller = ctx.controllerUsers.includes(req.userInfo.username ?? '');
   if (req.kind.group === 'flagger.app' && req.kind.kind === 'Canary') return canary(obj, old, ns, name, controller, ctx);
   if (req.kind.group === GROUP && req.kind.kind === ACTION_KIND && req.operation === 'CREATE') return action(obj, ns, name, ctx);
-  if (controller && req.kind.group === 'apps' && req.kind.kind === 'Deployment' && obj.metadata?.labels?.[L.role] === values.canaryRole)
-    return canaryCopy(obj as Obj & { metadata?: { ownerReferences?: OwnerRef[] } }, ns, name, ctx);
   if (!old || controller) return allow('written by the controller, or a creation');
   const generatedBy = old.metadata?.labels?.[L.canaryName];
   if (old.metadata?.labels?.[L.managedBy] === values.managedBy && generatedBy) {
@@ -123,37 +116,6 @@ function action(obj: Obj, ns: string, name: string, ctx: ValidateContext): Verdi
   const why = actionRefusal(String(spec.action), policies);
   if (why) return forbid(`CanaryAction ${spec.action} of Canary ${objectName(String(spec.canary), ns)}: ${why}`);
   return allow('allowed by cluster policy');
-}
-
-interface OwnerRef {
-  kind?: string;
-  apiVersion?: string;
-  uid?: string;
-  controller?: boolean;
-}
-
-/**
- * A canary copy written by the controller: the copy of a Deployment some live Canary targets, and
- * owned by that Canary. The controller's ValidatingAdmissionPolicy holds the copy to its target's
- * pods; whether that target and its Canary exist at all is something only a lookup can tell, and
- * this webhook runs as another identity, so a stolen controller token cannot start a workload of
- * its own choosing under a name that merely ends in -canary.
- */
-function canaryCopy(obj: Obj & { metadata?: { ownerReferences?: OwnerRef[] } }, ns: string, name: string, ctx: ValidateContext): Verdict {
-  const subject = `Deployment ${objectName(name, ns)}`;
-  if (!name.endsWith('-canary')) return forbid(`${subject} is labelled ${L.role}=${values.canaryRole} but is not named <target>-canary`);
-  const target = name.slice(0, -'-canary'.length);
-  const uids = ctx.canariesTargeting?.(ns, target);
-  if (uids === undefined) return notLoaded(subject, 'the Canaries');
-  const owner = (obj.metadata?.ownerReferences ?? []).find(
-    (o) => o.kind === 'Canary' && o.apiVersion?.startsWith('flagger.app/') && o.controller,
-  );
-  if (owner?.uid !== undefined && uids.includes(owner.uid)) return allow(`canary copy of ${target}, owned by its Canary`);
-  return forbid(
-    uids.length === 0
-      ? `${subject} is not the canary copy of anything: no Canary in ${ns} targets Deployment ${target}`
-      : `${subject} must be owned (controller reference) by the Canary that targets Deployment ${target}`,
-  );
 }
 
 function generatedObject(kind: string, obj: Obj, old: Obj, ns: string, name: string, owner: string): Verdict {

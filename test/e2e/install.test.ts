@@ -126,8 +126,6 @@ describe('installing sluice as a platform team does', function () {
       'validatingadmissionpolicybinding/sluice-controller-contract',
       'validatingadmissionpolicy/sluice-canary-action-requester',
       'validatingadmissionpolicybinding/sluice-canary-action-requester',
-      'validatingadmissionpolicy/sluice-controller-canary-copies',
-      'validatingadmissionpolicybinding/sluice-controller-canary-copies',
       'validatingadmissionpolicy/sluice-webhook-ca-bundle-only',
       'validatingadmissionpolicybinding/sluice-webhook-ca-bundle-only',
       'clusterrole/sluice-rollout-viewer',

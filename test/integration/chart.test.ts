@@ -54,8 +54,6 @@ describe('the Helm chart', function () {
       ['ClusterRole', 'sluice-rollout-viewer', 'rules'],
       ['ClusterRole', 'sluice-rollout-operator', 'rules'],
       ['ValidatingAdmissionPolicy', 'sluice-canary-action-requester', 'spec'],
-      ['ValidatingAdmissionPolicy', 'sluice-controller-canary-copies', 'spec'],
-      ['ValidatingAdmissionPolicyBinding', 'sluice-controller-canary-copies', 'spec'],
       ['ValidatingAdmissionPolicy', 'sluice-webhook-ca-bundle-only', 'spec'],
     ] as const) {
       assert.deepEqual(find(fromChart, kind, name)[field], find(fromKustomize, kind, name)[field], `${kind} ${name} ${field}`);
@@ -106,6 +104,20 @@ describe('the Helm chart', function () {
       policy.matchConditions[0]!.expression,
       /'system:serviceaccount:delivery:sluice-controller'/,
       "the policy binds the release's controller",
+    );
+    const webhookOnly = find(objs, 'ValidatingAdmissionPolicy', 'sluice-webhook-ca-bundle-only').spec as typeof policy;
+    assert.match(
+      webhookOnly.matchConditions[0]!.expression,
+      /'system:serviceaccount:delivery:sluice-webhook'/,
+      "and the release's webhook",
+    );
+    const copies = (
+      find(objs, 'ValidatingWebhookConfiguration', 'sluice').webhooks as { name: string; matchConditions: { expression: string }[] }[]
+    ).find((w) => w.name === 'canary-copies.sluice.dev');
+    assert.match(
+      copies!.matchConditions[0]!.expression,
+      /'system:serviceaccount:delivery:sluice-controller'/,
+      "copies are checked for the release's controller",
     );
     for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
       for (const w of find(objs, kind, 'sluice').webhooks as {

@@ -205,55 +205,6 @@ describe('validating decision: limits, canary copies and actions', () => {
     assert.match(message, /analysis\.interval 600h is longer than the ceiling of 24h/);
   });
 
-  const copyReview = (name: string, owner: { uid?: string } | undefined, userInfo = bot): AdmissionRequest => ({
-    uid: 'u2',
-    kind: { group: 'apps', version: 'v1', kind: 'Deployment' },
-    namespace: 'test',
-    name,
-    operation: 'CREATE',
-    userInfo,
-    object: {
-      metadata: {
-        name,
-        namespace: 'test',
-        labels: { 'sluice.dev/role': 'canary' },
-        ...(owner
-          ? { ownerReferences: [{ apiVersion: 'flagger.app/v1beta1', kind: 'Canary', name: 'podinfo', uid: owner.uid, controller: true }] }
-          : {}),
-      },
-      spec: {},
-    },
-  });
-  const withCanaries = (targets: Record<string, string[]> | undefined): ValidateContext => ({
-    ...ctx(),
-    canariesTargeting: (_ns, d) => (targets === undefined ? undefined : (targets[d] ?? [])),
-  });
-
-  it("admits the controller's copy of a Deployment a live Canary targets, owned by that Canary", () => {
-    assert.equal(decideValidate(copyReview('podinfo-canary', { uid: 'uid-1' }), withCanaries({ podinfo: ['uid-1'] })).allowed, true);
-  });
-
-  it('refuses, from the controller, a copy of nothing, one owned by no live Canary, and one not named as a copy', () => {
-    const cases: [AdmissionRequest, RegExp][] = [
-      [copyReview('miner-canary', { uid: 'uid-1' }), /not the canary copy of anything: no Canary in test targets Deployment miner/],
-      [
-        copyReview('podinfo-canary', { uid: 'forged' }),
-        /must be owned \(controller reference\) by the Canary that targets Deployment podinfo/,
-      ],
-      [copyReview('podinfo-canary', undefined), /must be owned/],
-      [copyReview('miner', { uid: 'uid-1' }), /labelled sluice\.dev\/role=canary but is not named <target>-canary/],
-    ];
-    for (const [review, message] of cases) {
-      const v = decideValidate(review, withCanaries({ podinfo: ['uid-1'] }));
-      assert.equal(v.allowed, false, String(message));
-      assert.match(v.allowed ? '' : v.message, message);
-    }
-    const unsynced = decideValidate(copyReview('podinfo-canary', { uid: 'uid-1' }), withCanaries(undefined));
-    assert.ok(!unsynced.allowed && unsynced.code === 503, 'caches still filling: retry');
-    // Anyone else's Deployment with that label is not the controller's business here.
-    assert.equal(decideValidate(copyReview('miner-canary', undefined, user), withCanaries({})).allowed, true);
-  });
-
   const actionReview = (action: string): AdmissionRequest => ({
     uid: 'u3',
     kind: { group: 'sluice.dev', version: 'v1alpha1', kind: 'CanaryAction' },

@@ -1,0 +1,90 @@
+// A canary copy written by the controller (POST /validate-copy): the copy of a Deployment some
+// live Canary targets, owned by that Canary, running exactly that Deployment's pods (only the
+// names of ConfigMaps and Secrets may differ: the copy reads snapshots of its target's). This
+// webhook runs as another identity than the controller, so a stolen controller token cannot
+// start a workload of its own choosing under a name that merely ends in -canary. It reads the
+// target as last written (one GET, only for a copy's creation or a new template): a cache could
+// judge a copy of a template the user has just pushed against the one before.
+//
+// Why not a ValidatingAdmissionPolicy with the namespace's Deployments as parameters: on the
+// apiserver of Kubernetes 1.36 such a policy loses its parameters for good once its binding is
+// deleted and created again (kubernetes/kubernetes#130887): after an uninstall and install every
+// copy was refused, until the apiserver restarted (docs/security.md).
+import { labels as L, objectName, values } from '../api/contract.js';
+import { withoutSnapshots } from '../api/tracked-configs.js';
+import { canonicalJson } from '../lib/canonical-json.js';
+import type { AdmissionRequest } from './admission-types.js';
+import type { Verdict } from './validate-decision.js';
+
+export interface PodTemplateLike {
+  metadata?: { annotations?: Record<string, string> };
+  spec?: Record<string, unknown>;
+}
+
+export interface CopySources {
+  /** The uids of the live Canaries that target Deployment `deployment`; undefined while the caches fill. */
+  canariesTargeting(namespace: string, deployment: string): string[] | undefined;
+  /** The Deployment as last written, or undefined when there is none. */
+  target(namespace: string, name: string): Promise<{ spec?: { template?: PodTemplateLike } } | undefined>;
+}
+
+interface OwnerRef {
+  kind?: string;
+  apiVersion?: string;
+  uid?: string;
+  controller?: boolean;
+}
+interface CopyObject {
+  metadata?: { name?: string; labels?: Record<string, string>; ownerReferences?: OwnerRef[] };
+  spec?: { template?: PodTemplateLike };
+}
+
+const forbid = (message: string): Verdict => ({ allowed: false, code: 403, reason: 'Forbidden', message });
+
+/** The fields of the copy's pod spec (and its annotations) that differ from its target's; empty when it runs the target's pods. */
+export function copyDifferences(copy: PodTemplateLike | undefined, target: PodTemplateLike | undefined): string[] {
+  const a = withoutSnapshots(copy?.spec);
+  const b = withoutSnapshots(target?.spec);
+  const fields = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+  const differ = fields.filter((f) => canonicalJson(a[f]) !== canonicalJson(b[f])).map((f) => `spec.${f}`);
+  if (canonicalJson(copy?.metadata?.annotations ?? {}) !== canonicalJson(target?.metadata?.annotations ?? {}))
+    differ.push('metadata.annotations');
+  return differ;
+}
+
+export async function decideCopy(req: AdmissionRequest, controllerUsers: string[], sources: CopySources): Promise<Verdict> {
+  if (req.operation !== 'CREATE' && req.operation !== 'UPDATE') return { allowed: true, reason: `${req.operation} is not checked` };
+  if (!controllerUsers.includes(req.userInfo.username ?? ''))
+    return { allowed: true, reason: 'not written by the controller (a person editing a copy is judged by /validate)' };
+  const obj = (req.object ?? {}) as CopyObject;
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new Error('the request carries no Deployment in object');
+  const ns = req.namespace ?? '';
+  const name = req.name ?? obj.metadata?.name ?? '';
+  const subject = `Deployment ${objectName(name, ns)}`;
+  if (obj.metadata?.labels?.[L.role] !== values.canaryRole) return { allowed: true, reason: 'not a canary copy' };
+  if (!name.endsWith('-canary')) return forbid(`${subject} is labelled ${L.role}=${values.canaryRole} but is not named <target>-canary`);
+  const targetName = name.slice(0, -'-canary'.length);
+  const uids = sources.canariesTargeting(ns, targetName);
+  if (uids === undefined)
+    return {
+      allowed: false,
+      code: 503,
+      reason: 'ServiceUnavailable',
+      message: `${subject}: sluice's webhook has not loaded the Canaries yet; retry in a few seconds`,
+    };
+  if (uids.length === 0)
+    return forbid(`${subject} is not the canary copy of anything: no Canary in ${ns} targets Deployment ${targetName}`);
+  const owner = (obj.metadata?.ownerReferences ?? []).find(
+    (o) => o.kind === 'Canary' && o.apiVersion?.startsWith('flagger.app/') && o.controller,
+  );
+  if (owner?.uid === undefined || !uids.includes(owner.uid))
+    return forbid(`${subject} must be owned (controller reference) by the Canary that targets Deployment ${targetName}`);
+  const target = await sources.target(ns, targetName);
+  if (!target) return forbid(`${subject} is the canary copy of Deployment ${targetName}, which does not exist`);
+  const differ = copyDifferences(obj.spec?.template, target.spec?.template);
+  if (differ.length > 0)
+    return forbid(
+      `${subject} must run the pods of Deployment ${targetName}, only reading snapshots of its ConfigMaps and Secrets; ${differ.join(', ')} differ${differ.length === 1 ? 's' : ''}`,
+    );
+  return { allowed: true, reason: `canary copy of ${targetName}, owned by its Canary, running its pods` };
+}
