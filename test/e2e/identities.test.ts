@@ -182,11 +182,7 @@ describe('identities: the webhook and the controller, each with only its rights'
       ],
       ['the host PID namespace', copyOf(ns, 'web', copyOwner, { hostPID: true }), /spec\.hostPID differ/],
       ['another ServiceAccount', copyOf(ns, 'web', copyOwner, { serviceAccountName: 'default' }), /spec\.serviceAccountName differ/],
-      [
-        'a hostPath volume',
-        copyOf(ns, 'web', copyOwner, { volumes: [{ name: 'root', hostPath: { path: '/' } }] }),
-        /spec\.volumes differ/,
-      ],
+      ['a hostPath volume', copyOf(ns, 'web', copyOwner, { volumes: [{ name: 'root', hostPath: { path: '/' } }] }), /spec\.volumes differ/],
       // No Deployment `miner` and no Canary for it: only sluice's webhook, another identity, can tell.
       ['a copy of nothing', copyOf(ns, 'miner', copyOwner), /Deployment miner-canary\.[^ ]+ is not the canary copy of anything/],
       [
