@@ -30,7 +30,7 @@ import { CR } from '../../api/flagger-types.js';
 import { R, at } from '../../lib/kube/client.js';
 import { buildBinaries } from '../world/world.js';
 
-const REVIEWS = Number(process.env.SLUICE_HOSTILE_REVIEWS ?? 100_000);
+const REVIEWS = Number(process.env.SLUICE_HOSTILE_REVIEWS ?? 60_000);
 const TESTER_REQUESTS = Math.ceil(REVIEWS / 5);
 const SEED = Number(process.env.SLUICE_HOSTILE_SEED ?? Date.now() % 2 ** 31);
 const BATCH = 500;
