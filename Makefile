@@ -93,7 +93,7 @@ bench: build binaries
 bench-scale: build binaries
 	$(NODE) dist/bench/run.js scale
 
-# Admissions while attacker processes hold thousands of connections to the webhook's ports (about 3 minutes).
+# Admissions while attacker processes hold thousands of connections to the webhook's ports (about 8 minutes).
 bench-attack: build binaries
 	$(NODE) dist/bench/run.js attack
 
