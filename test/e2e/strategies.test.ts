@@ -63,18 +63,24 @@ describe('strategies, hooks and alerts, end to end', () => {
   const served = async (svc: string, window = 6) =>
     prometheus.value(`sum(increase(envoy_cluster_upstream_rq{envoy_cluster_name=~"${ns}_${svc}_[0-9]+"}[${window}s])) or vector(0)`);
   const events = async (name: string) => canaryEvents(ns, name);
-  /** Requests each Service has received so far (its counter's current sum). */
-  const total = async (svc: string) =>
-    prometheus.value(`sum(envoy_cluster_upstream_rq{envoy_cluster_name=~"${ns}_${svc}_[0-9]+"}) or vector(0)`);
+  /** Requests each Service had received by `at` (its counter's sum). */
+  const total = async (svc: string, at: Date) =>
+    prometheus.value(`sum(envoy_cluster_upstream_rq{envoy_cluster_name=~"${ns}_${svc}_[0-9]+"}) or vector(0)`, at);
+  /** Both counters evaluated at one instant: read at two instants, a scrape landing between them skews the pair by a whole scrape's worth. */
+  const totals = async (a: string, b: string) => {
+    const at = new Date();
+    return [await total(a, at), await total(b, at)] as const;
+  };
   /**
    * Requests two Services receive from now on, once `enough` have come in: measured from counters
    * read after the route was seen in place, so no request from before the switch is counted.
    */
   const fromNowOn = async (a: string, b: string, enough: number) => {
-    const [a0, b0] = [await total(a), await total(b)];
+    const [a0, b0] = await totals(a, b);
     return waitFor(
       async () => {
-        const [da, db] = [(await total(a)) - a0, (await total(b)) - b0];
+        const [a1, b1] = await totals(a, b);
+        const [da, db] = [a1 - a0, b1 - b0];
         return da + db >= enough ? { a: da, b: db } : undefined;
       },
       { timeoutMs: 30_000, intervalMs: 500, what: `${enough} requests to ${a} and ${b} in Prometheus` },
