@@ -28,7 +28,6 @@ export class ActionInbox {
     private readonly cache: ObjectCache<CanaryAction>,
     private readonly events: EventRecorder,
     private readonly logger: Logger,
-    private readonly guard: () => void,
   ) {}
 
   private of(ns: string, canary: string): CanaryAction[] {
@@ -86,7 +85,6 @@ export class ActionInbox {
   /** An action's outcome, on its status subresource. */
   async complete(a: CanaryAction, result: ActionResult, message: string, canaryPhase: string | undefined, now: Date): Promise<void> {
     const status: CanaryActionStatus = { result, message, canaryPhase: canaryPhase ?? '', completionTime: now.toISOString() };
-    this.guard();
     try {
       await this.client.patch(at(ACTION_REF, a.metadata.namespace, a.metadata.name, 'status'), { status });
     } catch (err) {
@@ -112,7 +110,6 @@ export class ActionInbox {
     for (const a of this.of(ns, canary)) {
       const done = Date.parse(a.status?.completionTime ?? '');
       if (!Number.isFinite(done) || now.getTime() - done < ACTION_RETENTION_MS) continue;
-      this.guard();
       await this.client.delete(at(ACTION_REF, ns, a.metadata.name));
       this.logger.debug('completed action removed', { key: `${ns}/${canary}`, action: a.metadata.name });
     }

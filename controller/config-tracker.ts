@@ -45,7 +45,6 @@ export class ConfigTracker {
   constructor(
     private readonly client: ObjectClient,
     private readonly caches: { configmaps: ObjectCache<ConfigObject>; secrets: ObjectCache<ConfigObject> },
-    private readonly guard: () => void,
   ) {}
 
   private cached(ns: string, ref: ConfigRef): ConfigObject | undefined {
@@ -86,7 +85,6 @@ export class ConfigTracker {
   /** Labels the objects `track()` found unlabelled, so the informer follows their changes from now on. */
   async label(namespace: string, tracked: Tracked): Promise<void> {
     for (const ref of tracked.unlabelled) {
-      this.guard();
       await this.client.patch(at(refOf(ref.kind), namespace, ref.name), { metadata: { labels: { [L.tracked]: values.tracked } } });
     }
   }
@@ -97,7 +95,6 @@ export class ConfigTracker {
     for (const [key, { ref, obj }] of tracked.objects) {
       const name = tracked.snapshots[key]!;
       if (this.cached(ns, { kind: ref.kind, name })) continue;
-      this.guard();
       try {
         await this.client.create(at(refOf(ref.kind), ns), {
           apiVersion: 'v1',
@@ -136,7 +133,6 @@ export class ConfigTracker {
         )
           continue;
         if (keep.has(o.metadata.name)) continue;
-        this.guard();
         await this.client.delete(at(refOf(kind), ns, o.metadata.name));
       }
     }

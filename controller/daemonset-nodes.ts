@@ -68,8 +68,6 @@ export class DaemonSetNodes {
     private readonly listPods: PodLister | undefined,
     listRevisions: RevisionLister | undefined,
     private readonly logger: Logger,
-    /** Throws when this process may not write (it lost its Lease). */
-    private readonly guard: () => void,
   ) {
     this.revisions = listRevisions ? new DaemonSetRevisions(listRevisions, MAX_KEPT) : undefined;
   }
@@ -96,7 +94,6 @@ export class DaemonSetNodes {
   /** Released or handed back: no node is a canary node any more (its status is not read: a released DaemonSet rolls every node itself). */
   async clear(ds: DaemonSet): Promise<void> {
     if (canaryNodesOf(ds).length === 0) return;
-    this.guard();
     await this.client.patch(at(R.daemonsets, ds.metadata.namespace!, ds.metadata.name), {
       metadata: { annotations: { [A.canaryNodes]: null } },
     });
@@ -129,7 +126,6 @@ export class DaemonSetNodes {
     const key = `${ns}/${ds.metadata.name}`;
     if (chosen.join(',') !== recorded.join(',')) {
       // Recorded before any pod is deleted: the webhook reads it when it admits the recreated pods.
-      this.guard();
       await this.client.patch(at(R.daemonsets, ns, ds.metadata.name), {
         metadata: { annotations: { [A.canaryNodes]: chosen.length > 0 ? chosen.join(',') : null } },
       });
@@ -155,7 +151,6 @@ export class DaemonSetNodes {
         );
         continue;
       }
-      this.guard();
       await this.client.delete(at(R.pods, ns, pod.metadata.name));
       if (!canaryNode) this.recreatedOff.set(mark, now);
       this.logger.info(

@@ -1,12 +1,9 @@
 // The objects a Canary generates (docs/design.md, "Objects"), built as plain manifests.
 // Pure: the reconciler compares them with what exists and writes only differences.
 import { annotations as A, labels as L, names, values, MANAGED_BY } from '../api/contract.js';
-import type { DaemonSetHashes } from './daemonset-nodes.js';
 import type { Canary } from '../api/flagger-types.js';
 import { FLAGGER_GROUP, FLAGGER_VERSION } from '../api/flagger-types.js';
-import type { Deployment, HorizontalPodAutoscaler, PodTemplate, StatefulSet, Workload } from '../api/workload.js';
-import { REVISION_LABEL } from '../api/statefulset.js';
-import { statusIsCurrent } from '../api/workload.js';
+import type { Deployment, HorizontalPodAutoscaler, PodTemplate } from '../api/workload.js';
 import type { KubeObject } from '../lib/kube/client.js';
 
 export function ownerReference(canary: Canary) {
@@ -96,29 +93,14 @@ export function service(canary: Canary, name: string, selector: Record<string, s
 }
 
 /**
- * The primary, canary and apex Services. A Deployment's canary pods carry the copy's selector
- * (canarySelector); a StatefulSet's primary and canary pods are its own, told apart by the
- * revision the StatefulSet controller labels them with (undefined until its status speaks of the
- * current template: selecting by a stale revision would send traffic to the wrong pods); a frozen
- * DaemonSet's likewise, by the hashes of its ControllerRevisions (controller/daemonset-nodes.ts).
+ * The primary, canary and apex Services, selecting pods as the target's kind says
+ * (controller/kinds/: a Deployment's canary pods carry the copy's selector, a StatefulSet's and a
+ * frozen DaemonSet's are told apart by revision).
  */
-export function generatedServices(canary: Canary, target: Workload, kind: string = 'Deployment', hashes?: DaemonSetHashes) {
+export function generatedServices(canary: Canary, selectors: { primary: Record<string, string>; canary: Record<string, string> }) {
   const apex = apexName(canary);
-  const selector = target.spec.selector.matchLabels ?? {};
-  let primarySelector = selector;
-  let candidateSelector = canarySelector(selector);
-  if (kind === 'DaemonSet') {
-    // Frozen (hashes given): by revision hash, once both revisions are recorded. At rest every
-    // pod runs the one revision: both select them all, as a StatefulSet's do.
-    if (hashes && (!hashes.stable || !hashes.candidate)) return undefined;
-    primarySelector = hashes ? { ...selector, [REVISION_LABEL]: hashes.stable! } : selector;
-    candidateSelector = hashes ? { ...selector, [REVISION_LABEL]: hashes.candidate! } : selector;
-  } else if (kind === 'StatefulSet') {
-    const st = (target as StatefulSet).status;
-    if (!statusIsCurrent(target as StatefulSet) || !st?.currentRevision || !st.updateRevision) return undefined;
-    primarySelector = { ...selector, [REVISION_LABEL]: st.currentRevision };
-    candidateSelector = { ...selector, [REVISION_LABEL]: st.updateRevision };
-  }
+  const primarySelector = selectors.primary;
+  const candidateSelector = selectors.canary;
   return {
     primary: service(canary, names.primaryService(apex), primarySelector, canary.spec.service.primary as ObjectMeta | undefined),
     canary: service(canary, names.canaryService(apex), candidateSelector, canary.spec.service.canary as ObjectMeta | undefined),
@@ -148,26 +130,10 @@ export interface ForeignObject {
 /**
  * Which of the objects at this Canary's generated names are someone else's: present, but without
  * sluice's Canary label. sluice neither patches nor adopts them; the Canary waits until they are
- * renamed or removed. The apex Service is exempt: a user's own Service of that name is used as is.
+ * renamed or removed. The apex Service is exempt (not passed): a user's own Service of that name is used as is.
  */
-export function foreignObjects(found: {
-  canaryDeployment?: KubeObject;
-  canaryHpa?: KubeObject;
-  primaryService?: KubeObject;
-  canaryService?: KubeObject;
-  route?: KubeObject;
-}): ForeignObject[] {
-  const kinds: [keyof typeof found, string][] = [
-    ['canaryDeployment', 'Deployment'],
-    ['canaryHpa', 'HorizontalPodAutoscaler'],
-    ['primaryService', 'Service'],
-    ['canaryService', 'Service'],
-    ['route', 'HTTPRoute'],
-  ];
-  return kinds.flatMap(([slot, kind]) => {
-    const o = found[slot];
-    return o && o.metadata.labels?.[L.canaryName] === undefined ? [{ kind, name: o.metadata.name }] : [];
-  });
+export function foreignObjects(found: readonly (readonly [kind: string, object: KubeObject | undefined])[]): ForeignObject[] {
+  return found.flatMap(([kind, o]) => (o && o.metadata.labels?.[L.canaryName] === undefined ? [{ kind, name: o.metadata.name }] : []));
 }
 
 export class NameClashError extends Error {

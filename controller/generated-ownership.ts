@@ -9,12 +9,12 @@ import type { ObjectCache } from '../lib/kube/informer.js';
 import type { Logger } from '../lib/logger.js';
 import { isGenerated } from '../policy/selection.js';
 import { NameClashError, apexName, foreignObjects, ownerReference } from './generated-objects.js';
+import type { RouterChoice } from './router/router-choice.js';
 
 export interface OwnershipCaches {
   deployments: ObjectCache<Deployment>;
   hpas: ObjectCache<HorizontalPodAutoscaler>;
   services: ObjectCache<KubeObject>;
-  routes: ObjectCache<KubeObject>;
   canaries: ObjectCache<Canary>;
 }
 
@@ -23,8 +23,8 @@ export class GeneratedOwnership {
     private readonly client: ObjectClient,
     private readonly caches: OwnershipCaches,
     private readonly logger: Logger,
-    /** Throws when this process may not write (it lost its Lease). */
-    private readonly guard: () => void,
+    /** The route objects are the router's to name (router/router.ts). */
+    private readonly routers: RouterChoice,
   ) {}
 
   /** The generated objects that exist under this Canary's names, whoever generated them. */
@@ -36,7 +36,10 @@ export class GeneratedOwnership {
     const found: [ResourceRef, KubeObject | undefined][] = [
       [R.deployments, c.deployments.get(ns, names.canaryDeployment(target))],
       [R.hpas, c.hpas.get(ns, names.canaryHpa(target))],
-      [R.httproutes, c.routes.get(ns, names.httpRoute(apex))],
+      ...this.routers
+        .for(canary)
+        .objects(canary)
+        .map((o): [ResourceRef, KubeObject | undefined] => [o.ref, o.cached]),
       ...[names.apexService(apex), names.primaryService(apex), names.canaryService(apex)].map(
         (n): [ResourceRef, KubeObject | undefined] => [R.services, c.services.get(ns, n)],
       ),
@@ -46,7 +49,6 @@ export class GeneratedOwnership {
 
   /** Label and owner reference moved to `owner`: garbage collection then keeps the object when the old owner goes. */
   async takeOver(ref: ResourceRef, obj: KubeObject, owner: Canary): Promise<void> {
-    this.guard();
     const others = (obj.metadata.ownerReferences ?? []).filter((o) => o.kind !== 'Canary');
     await this.client.patch(at(ref, owner.metadata.namespace, obj.metadata.name), {
       metadata: { labels: { [L.canaryName]: owner.metadata.name }, ownerReferences: [...others, ownerReference(owner)] },
@@ -98,26 +100,23 @@ export class GeneratedOwnership {
     const ns = canary.metadata.namespace!;
     const apex = apexName(canary);
     const c = this.caches;
-    const routeName = names.httpRoute(apex);
-    // Only sluice's routes are cached (by label): a route missing there is looked up.
-    const route = c.routes.get(ns, routeName) ?? (await this.client.find<KubeObject>(at(R.httproutes, ns, routeName)));
-    const found = {
-      canaryDeployment: hasCopy ? c.deployments.get(ns, names.canaryDeployment(target.metadata.name)) : undefined,
-      canaryHpa: autoscaler ? c.hpas.get(ns, names.canaryHpa(target.metadata.name)) : undefined,
-      primaryService: c.services.get(ns, names.primaryService(apex)),
-      canaryService: c.services.get(ns, names.canaryService(apex)),
-      route,
-    };
-    const foreign = foreignObjects(found);
+    // A router caches only sluice's objects: one missing there is looked up.
+    const routes = await Promise.all(
+      this.routers
+        .for(canary)
+        .objects(canary)
+        .map(async (o) => [o.kind, o.cached ?? (await this.client.find<KubeObject>(o.ref))] as const),
+    );
+    const generated = [
+      ['Deployment', hasCopy ? c.deployments.get(ns, names.canaryDeployment(target.metadata.name)) : undefined],
+      ['HorizontalPodAutoscaler', autoscaler ? c.hpas.get(ns, names.canaryHpa(target.metadata.name)) : undefined],
+      ['Service', c.services.get(ns, names.primaryService(apex))],
+      ['Service', c.services.get(ns, names.canaryService(apex))],
+      ...routes,
+    ] as const;
+    const foreign = foreignObjects(generated);
     // The apex Service may be the user's (used as it is): only another Canary's one clashes.
-    for (const [kind, o] of [
-      ['Deployment', found.canaryDeployment],
-      ['HorizontalPodAutoscaler', found.canaryHpa],
-      ['Service', found.primaryService],
-      ['Service', found.canaryService],
-      ['Service', c.services.get(ns, names.apexService(apex))],
-      ['HTTPRoute', found.route],
-    ] as const) {
+    for (const [kind, o] of [...generated, ['Service', c.services.get(ns, names.apexService(apex))] as const]) {
       const owner = o?.metadata.labels?.[L.canaryName];
       if (o && owner !== undefined && owner !== canary.metadata.name && !this.givesWay(owner, canary))
         foreign.push({ kind, name: o.metadata.name, owner: objectName(owner, ns) });

@@ -16,6 +16,7 @@ import { ControllerMetrics } from './controller-metrics.js';
 import { EventRecorder } from './event-recorder.js';
 
 import { LeaderElector } from './leader-election.js';
+import { NotLeader, leaderGuarded } from './leader-guarded-client.js';
 import { Reconciler } from './reconciler.js';
 import type { ConfigObject } from './config-tracker.js';
 import { Notifier, type AlertProvider } from './alerts/notifier.js';
@@ -156,8 +157,10 @@ export async function runController(argv: string[]): Promise<void> {
     maxInFlight: count('max-checks'),
     maxPerNamespace: count('max-checks-per-namespace'),
   });
+  // Every write of both reconcilers goes through this: none once the Lease is lost.
+  const writer = leaderGuarded(client, () => !elector || elector.isLeader);
   const reconciler = new Reconciler({
-    client,
+    client: writer,
     caches: { ...caches, canaries, actions },
     events,
     metrics,
@@ -168,7 +171,6 @@ export async function runController(argv: string[]): Promise<void> {
       prometheus: flags['metrics-server']!,
       prometheusTimeoutMs: seconds('prometheus-timeout') * 1000,
     },
-    isLeader: () => !elector || elector.isLeader,
     notifier,
     checks,
     listPods: async (ns, labelSelector) => (await client.list<KubeObject>(at(R.pods, ns), { labelSelector })).items,
@@ -191,13 +193,16 @@ export async function runController(argv: string[]): Promise<void> {
 
   // Cluster policy: one key per namespace (generate / remove Canaries there) and one for the
   // policies' status, written after the namespace passes that feed it.
-  const policyReconciler = new PolicyReconciler(client, { ...caches, canaries }, events, logger, () => {
-    if (elector && !elector.isLeader) throw new Error('not the leader');
-  });
+  const policyReconciler = new PolicyReconciler(writer, { ...caches, canaries }, events, logger);
   const policyQueue = new WorkQueue(
     async (key) => {
-      if (key === STATUS_KEY) return policyReconciler.syncStatus();
-      await policyReconciler.syncNamespace(key);
+      try {
+        if (key === STATUS_KEY) return await policyReconciler.syncStatus();
+        await policyReconciler.syncNamespace(key);
+      } catch (err) {
+        if (err instanceof NotLeader) return; // the new leader's passes do it
+        throw err;
+      }
       policyQueue.addAfter(STATUS_KEY, 500);
     },
     {

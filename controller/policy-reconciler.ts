@@ -15,6 +15,7 @@ import { at, type ObjectClient, type KubeObject, isConflict, isAlreadyExists, is
 import type { ObjectCache } from '../lib/kube/informer.js';
 import type { Logger } from '../lib/logger.js';
 import type { EventRecorder } from './event-recorder.js';
+import { NotLeader } from './leader-guarded-client.js';
 import { TEMPLATE_HASH } from '../policy/generated-canary.js';
 import { planNamespace, type Coverage } from '../policy/selection.js';
 import {
@@ -46,11 +47,11 @@ export class PolicyReconciler {
   private readonly coverage = new Map<string, Map<string, Coverage>>();
 
   constructor(
+    /** Leader-guarded (leader-guarded-client.ts): a pass after the Lease is lost ends at its first write. */
     private readonly client: ObjectClient,
     private readonly caches: PolicyCaches,
     private readonly events: EventRecorder,
     private readonly logger: Logger,
-    private readonly guard: () => void,
   ) {}
 
   async syncNamespace(ns: string): Promise<void> {
@@ -74,6 +75,7 @@ export class PolicyReconciler {
       try {
         await this.ensureGenerated(canary, policy);
       } catch (err) {
+        if (err instanceof NotLeader) throw err;
         const cov = plan.coverage.get(policy.metadata.name);
         if (cov) cov.deployments = cov.deployments.filter((d) => d !== key);
         problem(policy.metadata.name, key, `generating Canary failed: ${(err as Error).message}`);
@@ -83,7 +85,6 @@ export class PolicyReconciler {
       }
     }
     for (const canary of plan.remove) {
-      this.guard();
       // The Canary's finalizer hands the Deployment back (released if its template is the stable
       // revision, otherwise left paused with a Warning); garbage collection removes the rest.
       await this.client.delete(at(CR.canaries, ns, canary.metadata.name));
@@ -109,7 +110,6 @@ export class PolicyReconciler {
       }
     }
     for (const canary of plan.disown) {
-      this.guard();
       const owners = (canary.metadata.ownerReferences ?? []).filter((o) => o.kind !== POLICY_KIND);
       await this.client.patch(at(CR.canaries, ns, canary.metadata.name), {
         metadata: { ownerReferences: owners.length > 0 ? owners : null },
@@ -124,7 +124,6 @@ export class PolicyReconciler {
     const ns = want.metadata.namespace!;
     const have = this.caches.canaries.get(ns, want.metadata.name);
     if (have && have.metadata.annotations?.[TEMPLATE_HASH] === want.metadata.annotations?.[TEMPLATE_HASH]) return;
-    this.guard();
     if (!have) {
       let created: Canary;
       try {
@@ -191,7 +190,6 @@ export class PolicyReconciler {
         ],
       };
       if (JSON.stringify(status) === JSON.stringify(policy.status ?? {})) continue;
-      this.guard();
       try {
         await this.client.patch(at(POLICY_REF, undefined, name, 'status'), {
           metadata: { resourceVersion: policy.metadata.resourceVersion },

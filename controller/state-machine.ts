@@ -11,26 +11,13 @@ import type { Canary, CanaryCondition, CanaryStatus, Phase } from '../api/flagge
 import { type KnownPhase, allowed, phase as facts } from '../api/phases.js';
 import type { Revision } from '../api/revision.js';
 import type { ActionResult, ActionVerb } from '../api/canary-action.js';
-import { LIMITS, limitProblems } from '../api/canary-limits.js';
-import {
-  type Deployment,
-  type HorizontalPodAutoscaler,
-  type StatefulSet,
-  type DaemonSet,
-  type Workload,
-  type WorkloadKind,
-  isWorkloadKind,
-  rolloutProgress,
-  statusIsCurrent,
-  targetKind,
-} from '../api/workload.js';
-import { KINDS, type KindFacts } from '../api/workload-kinds.js';
-import { canaryOrdinals, canaryOrdinalsProgress, usesOnDelete } from '../api/statefulset.js';
-import { canaryNodeCount, canaryNodesProgress, nodesOf, ownOnDelete } from '../api/daemonset.js';
+import { limitProblems } from '../api/canary-limits.js';
+import { type Deployment, type HorizontalPodAutoscaler, type Workload, targetKind } from '../api/workload.js';
+import { type Candidate, type KindFacts, kindFacts } from '../api/workload-kinds.js';
 import type { CanaryEvent, HookResult, HookResults, MetricResult } from './check-results.js';
 
 export interface Observed {
-  /** The Deployment or StatefulSet the Canary targets (its kind is targetRef.kind). */
+  /** The Deployment, StatefulSet or DaemonSet the Canary targets (its kind is targetRef.kind). */
   target: Workload | undefined;
   /** The target's revision, covering the tracked configs its template reads (undefined without a target). */
   revision: Revision | undefined;
@@ -87,9 +74,8 @@ interface Step {
   st: CanaryStatus;
   phase: Phase;
   target: Workload;
-  kind: WorkloadKind;
   /** What differs for the target's kind (api/workload-kinds.ts). */
-  facts: KindFacts;
+  kind: KindFacts;
   /** The target's revision; status fields record its `id`. */
   revision: Revision;
   copy: Deployment | undefined;
@@ -216,10 +202,10 @@ function bootstrap(x: Step): Decision {
   const { st, target } = x;
   const revision = x.revision.id;
   const stable = target.metadata.annotations?.[annotations.stableRevision];
-  const p = x.facts.progress(target);
+  const p = x.kind.progress(target);
   // A target in the middle of its own rollout is waited for, unless it is frozen (then there is
   // nothing to wait for: its running pods are what it has).
-  if (!p.done && !x.facts.held(target) && stable === undefined) {
+  if (!p.done && !x.kind.held(target) && stable === undefined) {
     const message = `Waiting for ${x.tname} rollout to finish: ${p.available} of ${p.desired} updated replicas are available`;
     return go({ ...st, phase: 'Initializing' }, [{ type: 'Warning', message }], x.s.pollMs);
   }
@@ -273,27 +259,9 @@ function analysing(x: Step): Decision {
   return firstStep ? preRollout(x) : analysisStep(x);
 }
 
-/**
- * What runs the revision under test, and how ready it is: the canary copy of a Deployment (it
- * must run this revision, not merely be ready), or the highest ordinals of a StatefulSet (as many
- * as the weight asks for, on the template the StatefulSet controller has seen).
- */
-function candidate(x: Step): { runs: boolean; progress: ReturnType<typeof rolloutProgress> | undefined } {
-  const threshold = x.canary.spec.analysis?.canaryReadyThreshold ?? DEFAULTS.readyThreshold;
-  if (x.kind === 'StatefulSet') {
-    const sts = x.target as StatefulSet;
-    const want = canaryOrdinals(sts.spec.replicas ?? 1, x.st.canaryWeight ?? 0);
-    return { runs: statusIsCurrent(sts), progress: canaryOrdinalsProgress(sts, want, threshold) };
-  }
-  if (x.kind === 'DaemonSet') {
-    const ds = x.target as DaemonSet;
-    const want = canaryNodeCount(nodesOf(ds), x.st.canaryWeight ?? 0);
-    return { runs: statusIsCurrent(ds), progress: canaryNodesProgress(ds, want, threshold) };
-  }
-  const copy = x.copy;
-  const runs =
-    copy !== undefined && copy.metadata.annotations?.[annotations.revision] === x.st.lastAppliedSpec && (copy.spec.replicas ?? 0) > 0;
-  return { runs, progress: copy ? rolloutProgress(copy, threshold) : undefined };
+/** What runs the revision under test, and how ready it is (its kind says which: api/workload-kinds.ts). */
+function candidate(x: Step): Candidate {
+  return x.kind.candidate(x.target, x.copy, x.st, x.canary.spec.analysis?.canaryReadyThreshold ?? DEFAULTS.readyThreshold);
 }
 
 /** One more failed check: halted with these events, or rolled back at the threshold. */
@@ -463,7 +431,7 @@ function advance(x: Step): Decision {
 /** Promoting: the target rolls the revision onto the primary pods; then traffic goes back. */
 function promoting(x: Step): Decision {
   const { canary, st, now, target } = x;
-  const p = x.facts.progress(target, canary.spec.analysis?.primaryReadyThreshold ?? DEFAULTS.readyThreshold);
+  const p = x.kind.progress(target, canary.spec.analysis?.primaryReadyThreshold ?? DEFAULTS.readyThreshold);
   if (x.revision.id !== st.lastAppliedSpec) {
     // A change slipped in before the release began (the webhook refuses them during it): the
     // revision that passed analysis becomes stable, and the newer one is analysed next.
@@ -479,7 +447,7 @@ function promoting(x: Step): Decision {
       0,
     );
   }
-  if (!p.done || x.facts.held(target)) {
+  if (!p.done || x.kind.held(target)) {
     const message = `Waiting for ${x.tname} rollout to finish: ${p.available} of ${p.desired} updated replicas are available`;
     return stay(x, x.s.pollMs, [{ type: 'Warning', message }]);
   }
@@ -615,47 +583,30 @@ export function decide(
 
   const blocked = (reason: string, message: string) => blockedBy(st, now, reason, message);
   const target = observed.target;
-  const kind = targetKind(canary.spec.targetRef);
-  if (!isWorkloadKind(kind)) {
+  const kind = kindFacts(targetKind(canary.spec.targetRef));
+  if (!kind) {
     return blocked(
       'TargetNotSupported',
-      `targetRef kind ${kind} is not supported; sluice manages Deployments, StatefulSets and DaemonSets`,
+      `targetRef kind ${canary.spec.targetRef.kind} is not supported; sluice manages Deployments, StatefulSets and DaemonSets`,
     );
   }
   const limits = limitProblems(canary.spec, canary.metadata.name);
   if (limits.length > 0)
     return blocked('SpecInvalid', `${objectName(canary.metadata.name, ns)} passes sluice's limits: ${limits.join('; ')}`);
   if (!target || !observed.revision)
-    return blocked('TargetNotFound', `target ${kind} ${tname} not found; create it or correct spec.targetRef`);
-  if (kind === 'StatefulSet' && usesOnDelete(target as StatefulSet)) {
-    return blocked(
-      'TargetNotSupported',
-      `${tname} updates OnDelete: sluice freezes a StatefulSet with its rolling update partition; set spec.updateStrategy.type to RollingUpdate`,
-    );
-  }
-  if (kind === 'DaemonSet' && ownOnDelete(target as DaemonSet)) {
-    return blocked(
-      'TargetNotSupported',
-      `${tname} updates OnDelete: a release could not roll the tested template onto its nodes; set spec.updateStrategy.type to RollingUpdate`,
-    );
-  }
+    return blocked('TargetNotFound', `target ${kind.kind} ${tname} not found; create it or correct spec.targetRef`);
+  const unsupported = kind.problem(target, tname);
+  if (unsupported?.reason === 'TargetNotSupported') return blocked(unsupported.reason, unsupported.message);
   if (Object.keys(target.spec.selector.matchLabels ?? {}).length === 0) {
     return blocked('TargetInvalid', `${tname} has no spec.selector.matchLabels; sluice needs them to tell primary pods from canary pods`);
   }
-  // The copy's selector gives every value a -canary suffix; a label value is at most 63 characters.
-  const tooLong = Object.entries(target.spec.selector.matchLabels ?? {}).find(([, v]) => `${v}-canary`.length > LIMITS.labelValue);
-  if (kind === 'Deployment' && tooLong)
-    return blocked(
-      'TargetInvalid',
-      `${tname}'s selector label ${tooLong[0]}=${tooLong[1]} leaves no room for the canary copy's suffix -canary (label values are at most ${LIMITS.labelValue} characters); shorten it to ${LIMITS.labelValue - 7}`,
-    );
+  if (unsupported) return blocked(unsupported.reason, unsupported.message);
   const step: Step = {
     canary,
     st,
     phase,
     target,
     kind,
-    facts: KINDS[kind],
     revision: observed.revision,
     copy: observed.canaryDeployment,
     metrics,
@@ -665,7 +616,7 @@ export function decide(
     interval: analysisInterval(canary, s.minIntervalMs),
     cname: objectName(canary.metadata.name, ns),
     tname,
-    copyName: KINDS[kind].candidateName(targetName, ns),
+    copyName: kind.candidateName(targetName, ns),
     canaryEndpoints: observed.canaryEndpoints,
     canaryService: objectName(names.canaryService(apexName(canary)), ns),
   };

@@ -45,8 +45,6 @@ export class StatefulSetOrdinals {
     private readonly client: ObjectClient,
     private readonly listPods: PodLister | undefined,
     private readonly logger: Logger,
-    /** Throws when this process may not write (it lost its Lease). */
-    private readonly guard: () => void,
   ) {}
 
   /**
@@ -64,7 +62,6 @@ export class StatefulSetOrdinals {
     if (selector === '') return 0;
     const strays = strayOrdinals(set, partition, (await this.listPods(ns, selector)) as Pod[]);
     for (const pod of strays) {
-      this.guard();
       await this.client.delete(at(R.pods, ns, pod.metadata.name));
       this.logger.info(
         `recreating ${pod.metadata.name}: it runs ${pod.metadata.labels?.[REVISION_LABEL]}, below the partition (${partition}) of ${objectName(set.metadata.name, ns)} whose stable revision is ${set.status.currentRevision}`,

@@ -16,7 +16,7 @@ import { type KubeObject, type ObjectClient, R, at, isAlreadyExists } from '../.
 import type { ObjectCache } from '../../lib/kube/informer.js';
 import { NameClashError, apexName, generatedMeta } from '../generated-objects.js';
 import { type GatewayMatch, combine, toGatewayMatch } from './flagger-match.js';
-import type { Router } from './router.js';
+import type { RouteObject, Router } from './router.js';
 
 /** Rule and filter types sluice writes; anything else on a rule of ours is the user's and kept. */
 export const MANAGED_FILTERS = new Set(['RequestMirror', 'RequestHeaderModifier', 'ResponseHeaderModifier', 'URLRewrite']);
@@ -231,13 +231,30 @@ type LiveRule = { backendRefs?: { name?: string; weight?: number; port?: number 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 export class HttpRouteRouter implements Router {
+  readonly providers = ['gatewayapi'] as const;
+
   constructor(
     private readonly client: ObjectClient,
     /** sluice's HTTPRoutes (selected by label). */
     private readonly routes: ObjectCache<KubeObject & { spec?: Record<string, unknown> }>,
-    /** Throws when this process may not write (it lost its Lease). */
-    private readonly guard: () => void,
   ) {}
+
+  build(canary: Canary, status: CanaryStatus, canaryWeight: number): KubeObject[] {
+    return [desiredRoute(canary, status, canaryWeight) as KubeObject];
+  }
+
+  objects(canary: Canary): RouteObject[] {
+    const ns = canary.metadata.namespace!;
+    const name = names.httpRoute(apexName(canary));
+    return [{ ref: at(R.httproutes, ns, name), kind: 'HTTPRoute', cached: this.routes.get(ns, name) }];
+  }
+
+  weights(canary: Canary): Record<string, number> | undefined {
+    const route = this.routes.get(canary.metadata.namespace, names.httpRoute(apexName(canary)));
+    const rules = (route?.spec as { rules?: LiveRule[] } | undefined)?.rules;
+    const last = rules?.filter((r) => isManagedRule(r, apexName(canary))).at(-1);
+    return last ? Object.fromEntries((last.backendRefs ?? []).map((b) => [b.name ?? '', b.weight ?? 1])) : undefined;
+  }
 
   async ensure(canary: Canary, status: CanaryStatus, canaryWeight: number): Promise<void> {
     const ns = canary.metadata.namespace!;
@@ -245,7 +262,6 @@ export class HttpRouteRouter implements Router {
     const ref = at(R.httproutes, ns, want.metadata.name);
     const have = this.routes.get(ns, want.metadata.name);
     if (!have) {
-      this.guard();
       try {
         await this.client.create(at(R.httproutes, ns), want);
         return;
@@ -270,7 +286,6 @@ export class HttpRouteRouter implements Router {
       same(weights(spec?.rules), weights(want.spec.rules as LiveRule[]))
     )
       return;
-    this.guard();
     await this.client.patch(ref, {
       metadata: { labels: want.metadata.labels, annotations: want.metadata.annotations },
       spec: {

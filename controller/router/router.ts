@@ -1,14 +1,33 @@
-// How the controller shifts traffic, whatever carries it: one small interface, one module per
-// route kind (http-route.ts for the Gateway API HTTPRoute), each the only writer of its objects.
-// A second kind (a StatefulSet's revision-selecting Services, another mesh) is another module
-// behind the same interface, chosen where the reconciler builds its router.
+// How the controller shifts traffic, whatever carries it: one interface, one module per route
+// kind (http-route.ts for the Gateway API HTTPRoute), each the only writer of its objects, chosen
+// per Canary from Flagger's spec.provider (router-choice.ts). Everything the rest of the
+// controller knows about routes (which objects to own and hand over, what weights are live)
+// comes through this interface. docs/architecture.md "Adding a route kind" lists the files.
 import type { Canary, CanaryStatus } from '../../api/flagger-types.js';
+import type { KubeObject, ResourceRef } from '../../lib/kube/client.js';
+
+/** An object a router writes for a Canary, and what the router's cache holds at its name. */
+export interface RouteObject {
+  /** Namespaced and named. */
+  ref: ResourceRef;
+  kind: string;
+  /** undefined: not in the cache (a router caches only sluice's objects: look it up to be sure). */
+  cached: KubeObject | undefined;
+}
 
 export interface Router {
+  /** The providers (Flagger's spec.provider values) this router serves. */
+  readonly providers: readonly string[];
+  /** The route objects as this router would write them for a Canary in this status. Pure. */
+  build(canary: Canary, status: CanaryStatus, canaryWeight: number): KubeObject[];
   /**
    * Makes the Canary's route send `canaryWeight` percent (or the strategy's share) to the canary
    * for this status, writing only what differs. Throws NameClashError when an object at the
    * route's name is not sluice's.
    */
   ensure(canary: Canary, status: CanaryStatus, canaryWeight: number): Promise<void>;
+  /** The objects it writes for this Canary: what ownership checks, adopts and hands over. */
+  objects(canary: Canary): RouteObject[];
+  /** The weights live now, by backend name (the default rule's), or undefined without a route. */
+  weights(canary: Canary): Record<string, number> | undefined;
 }

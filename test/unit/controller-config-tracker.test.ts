@@ -14,11 +14,10 @@ const NS = 'test';
 function setup() {
   const cluster = new MemoryCluster();
   const tracked = (o: KubeObject) => o.metadata.labels?.[L.tracked] !== undefined;
-  const tracker = new ConfigTracker(
-    cluster,
-    { configmaps: cluster.cache(R.configmaps, tracked), secrets: cluster.cache(R.secrets, tracked) },
-    () => undefined,
-  );
+  const tracker = new ConfigTracker(cluster, {
+    configmaps: cluster.cache(R.configmaps, tracked),
+    secrets: cluster.cache(R.secrets, tracked),
+  });
   return { cluster, tracker };
 }
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { desiredState, primaryReplicas, targetPatch } from '../../controller/desired-state.js';
+import { primaryReplicas, targetPatch } from '../../controller/desired-state.js';
+import { desiredState, servicesFor } from '../../controller/kinds/index.js';
 import { annotations, labels } from '../../api/contract.js';
-import { canaryDeployment, generatedServices, canaryHpa } from '../../controller/generated-objects.js';
+import { canaryDeployment, canaryHpa } from '../../controller/generated-objects.js';
 import { desiredRoute } from '../../controller/router/http-route.js';
 import type { HorizontalPodAutoscaler } from '../../api/workload.js';
 import { copyOf, deployment, rev, seedCanary } from './controller-fixtures.js';
@@ -109,7 +110,7 @@ describe('generated objects', () => {
     assert.equal(copy.spec.paused, undefined);
   });
   it('selects primary pods and canary pods with separate Services', () => {
-    const s = generatedServices(c, target)!;
+    const s = servicesFor(c, target)!;
     assert.deepEqual(
       [s.primary.metadata.name, s.canary.metadata.name, s.apex.metadata.name],
       ['podinfo-primary', 'podinfo-canary', 'podinfo'],
@@ -120,7 +121,7 @@ describe('generated objects', () => {
   });
   it('names Services and the route after service.name when given', () => {
     const web = seedCanary({ spec: { service: { name: 'web', port: 80 } } });
-    assert.equal(generatedServices(web, target)!.canary.metadata.name, 'web-canary');
+    assert.equal(servicesFor(web, target)!.canary.metadata.name, 'web-canary');
     assert.equal(desiredRoute(web, {}, 0).metadata.name, 'web');
   });
   it('splits the route by weight and attaches it to the gateways', () => {

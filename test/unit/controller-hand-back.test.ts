@@ -1,7 +1,7 @@
 // What a target keeps when its Canary is deleted: the patch that hands it back to its owner.
 import assert from 'node:assert/strict';
-import { handBackPatch } from '../../controller/reconciler.js';
-import type { Deployment } from '../../api/workload.js';
+import type { Deployment, WorkloadKind } from '../../api/workload.js';
+import { DRIVERS, handBackPatch } from '../../controller/kinds/index.js';
 
 const target = (pinned: boolean): Deployment =>
   ({
@@ -33,7 +33,7 @@ describe('handing a target back when its Canary goes', () => {
     [true, true],
   ] as const) {
     it(`${pinned ? 'pinned to config snapshots' : 'not pinned'}, ${tested ? 'on a tested template' : 'on an untested template'}`, () => {
-      const p = handBackPatch(target(pinned), tested) as {
+      const p = handBackPatch(target(pinned), tested, DRIVERS.Deployment) as {
         metadata: { resourceVersion: string; labels: Record<string, null>; annotations: Record<string, null> };
         spec?: { paused?: boolean; template?: unknown };
       };
@@ -46,10 +46,10 @@ describe('handing a target back when its Canary goes', () => {
     });
   }
 
-  for (const kind of ['StatefulSet', 'DaemonSet']) {
+  for (const kind of ['StatefulSet', 'DaemonSet'] as WorkloadKind[]) {
     it(`never touches a ${kind}'s template, even one carrying a config revision (its admission policy refuses that, wedging the finalizer)`, () => {
       const t = target(true);
-      const p = handBackPatch({ ...t, kind } as unknown as Deployment, true, kind) as { spec?: { template?: unknown } };
+      const p = handBackPatch({ ...t, kind } as unknown as Deployment, true, DRIVERS[kind]) as { spec?: { template?: unknown } };
       assert.equal(p.spec?.template, undefined);
     });
   }

@@ -11,26 +11,27 @@ const theirs = (name: string, labels: Record<string, string> = { app: 'mine' }):
 
 describe('name clashes with objects sluice did not generate', () => {
   it("none when nothing exists or everything is sluice's", () => {
-    assert.deepEqual(foreignObjects({}), []);
+    assert.deepEqual(foreignObjects([['Deployment', undefined]]), []);
     assert.deepEqual(
-      foreignObjects({
-        canaryDeployment: ours('podinfo-canary'),
-        canaryHpa: ours('podinfo-canary'),
-        primaryService: ours('podinfo-primary'),
-        canaryService: ours('podinfo-canary'),
-        route: ours('podinfo'),
-      }),
+      foreignObjects([
+        ['Deployment', ours('podinfo-canary')],
+        ['HorizontalPodAutoscaler', ours('podinfo-canary')],
+        ['Service', ours('podinfo-primary')],
+        ['Service', ours('podinfo-canary')],
+        ['HTTPRoute', ours('podinfo')],
+      ]),
       [],
     );
   });
 
   it('names every foreign object, by kind, including one labelled managed-by sluice without its Canary label', () => {
-    const found = foreignObjects({
-      canaryDeployment: theirs('podinfo-canary'),
-      primaryService: theirs('podinfo-primary', { 'app.kubernetes.io/managed-by': 'sluice' }),
-      canaryService: ours('podinfo-canary'),
-      route: theirs('podinfo', {}),
-    });
+    const found = foreignObjects([
+      ['Deployment', theirs('podinfo-canary')],
+      ['HorizontalPodAutoscaler', undefined],
+      ['Service', theirs('podinfo-primary', { 'app.kubernetes.io/managed-by': 'sluice' })],
+      ['Service', ours('podinfo-canary')],
+      ['HTTPRoute', theirs('podinfo', {})],
+    ]);
     assert.deepEqual(found, [
       { kind: 'Deployment', name: 'podinfo-canary' },
       { kind: 'Service', name: 'podinfo-primary' },

@@ -30,7 +30,6 @@ function setup() {
     },
     events,
     winston.createLogger({ silent: true }),
-    () => undefined,
   );
   return { cluster, policies, events };
 }

@@ -14,6 +14,7 @@ import { ChecksInFlight, DEFAULT_CHECK_LIMITS } from '../../controller/checks-in
 import { ControllerMetrics } from '../../controller/controller-metrics.js';
 import { EventRecorder } from '../../controller/event-recorder.js';
 import { Reconciler } from '../../controller/reconciler.js';
+import { leaderGuarded } from '../../controller/leader-guarded-client.js';
 import { type KubeObject, R, at } from '../../lib/kube/client.js';
 import { MemoryCluster } from '../fixtures/memory-cluster.js';
 import { deployment, rev, seedCanary } from './controller-fixtures.js';
@@ -57,6 +58,8 @@ class Harness {
   readonly recorder = new EventRecorder(this.cluster, { minGapMs: 0 });
   /** While set, the Canary cache answers with this copy, however old: an informer whose watch lags. */
   lagging: Canary | undefined;
+  /** Whether this controller holds the Lease: its writes go through the leader-guarded client, as main.ts wires them. */
+  leading = true;
 
   constructor(prometheus: string) {
     const c = this.cluster;
@@ -65,7 +68,7 @@ class Harness {
     this.cluster.clock = () => this.now;
     const canaries = c.cache<Canary>(CR.canaries);
     this.reconciler = new Reconciler({
-      client: c,
+      client: leaderGuarded(c, () => this.leading),
       caches: {
         deployments: c.cache(R.deployments),
         statefulsets: c.cache(R.statefulsets),
@@ -88,7 +91,6 @@ class Harness {
       metrics: new ControllerMetrics(false),
       logger: winston.createLogger({ silent: true }),
       settings: { minIntervalMs: 1000, pollMs: 1000, prometheus, prometheusTimeoutMs: 2000 },
-      isLeader: () => true,
       checks: this.checks,
       clock: () => this.now,
     });
@@ -359,6 +361,20 @@ describe('reconciler (in-memory apiserver)', () => {
     assert.equal((await h.canary()).status?.canaryWeight, 20, 'not taken twice');
     assert.deepEqual(await h.weights(), { 'podinfo-primary': 80, 'podinfo-canary': 20 }, 'the next pass applied it');
     assert.equal(h.events().filter((m) => m === 'Advance podinfo.test canary weight 20').length, 1, 'announced once');
+  });
+
+  it('a lost Lease: a pass writes nothing and ends quietly; leading again, the next pass takes the step', async () => {
+    const h = await bootstrapped(prom.url);
+    await h.pushImage(V1);
+    const before = await h.canary();
+    h.leading = false;
+    await h.pass();
+    assert.equal((await h.copy())?.spec.replicas ?? 0, 0, 'no copy scaled up by a follower');
+    assert.equal((await h.canary()).metadata.resourceVersion, before.metadata.resourceVersion, 'no status written by a follower');
+    h.leading = true;
+    await h.settle();
+    assert.equal((await h.canary()).status?.phase, 'Progressing');
+    assert.ok(((await h.copy())?.spec.replicas ?? 0) > 0, 'the leader scales the copy up');
   });
 
   it('a new revision: the copy is scaled up before "Progressing" is written; a pass that dies between the two is finished, or undone after a revert', async () => {

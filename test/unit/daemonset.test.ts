@@ -17,9 +17,9 @@ import type { CanaryStatus } from '../../api/flagger-types.js';
 import { templateRevision } from '../../api/revision.js';
 import { type DaemonSet, revisionOf } from '../../api/workload.js';
 import { DaemonSetNodes, RETRY_OFF_CANARY_MS, chooseCanaryNodes, wrongRevision } from '../../controller/daemonset-nodes.js';
-import { desiredState, targetPatch } from '../../controller/desired-state.js';
-import { generatedServices } from '../../controller/generated-objects.js';
-import { handBackPatch } from '../../controller/reconciler.js';
+import { targetPatch } from '../../controller/desired-state.js';
+import { desiredState, servicesFor } from '../../controller/kinds/index.js';
+import { DRIVERS, handBackPatch } from '../../controller/kinds/index.js';
 import { decide } from '../../controller/state-machine.js';
 import type { AdmissionRequest } from '../../webhook/admission-types.js';
 import { type DaemonPodSources, type DaemonSetFacts, daemonSetFacts, decideDaemonPod } from '../../webhook/daemon-pod-decision.js';
@@ -224,11 +224,11 @@ describe('DaemonSet status and revisions as the controller reads them', () => {
   });
 
   it('a frozen DaemonSet’s Services select by hash, once both are known; at rest they select every pod', () => {
-    const s = generatedServices(canaryFor(), frozen(), 'DaemonSet', { stable: 'h1', candidate: 'h2' })!;
+    const s = servicesFor(canaryFor(), frozen(), { stable: 'h1', candidate: 'h2' })!;
     assert.deepEqual(s.primary.spec.selector, { app: 'agent', 'controller-revision-hash': 'h1' });
     assert.deepEqual(s.canary.spec.selector, { app: 'agent', 'controller-revision-hash': 'h2' });
-    assert.equal(generatedServices(canaryFor(), frozen(), 'DaemonSet', { stable: 'h1' }), undefined);
-    const rest = generatedServices(canaryFor(), daemonSet('agent:1'), 'DaemonSet')!;
+    assert.equal(servicesFor(canaryFor(), frozen(), { stable: 'h1' }), undefined);
+    const rest = servicesFor(canaryFor(), daemonSet('agent:1'))!;
     assert.deepEqual(rest.primary.spec.selector, { app: 'agent' });
   });
 
@@ -269,13 +269,13 @@ describe('DaemonSet desired state', () => {
     assert.deepEqual(JSON.parse(want.annotations[HELD]!), bypassed.spec.updateStrategy);
   });
   it('hands back its own strategy when tested, and its canary nodes in any case', () => {
-    const tested = handBackPatch(frozen({}, 'n-0'), true, 'DaemonSet') as {
+    const tested = handBackPatch(frozen({}, 'n-0'), true, DRIVERS.DaemonSet) as {
       spec?: unknown;
       metadata: { annotations: Record<string, null> };
     };
     assert.deepEqual(tested.spec, { updateStrategy: { rollingUpdate: { maxUnavailable: 2 }, type: 'RollingUpdate' } });
     assert.equal(tested.metadata.annotations[NODES], null);
-    const untested = handBackPatch(frozen({}, 'n-0'), false, 'DaemonSet') as {
+    const untested = handBackPatch(frozen({}, 'n-0'), false, DRIVERS.DaemonSet) as {
       spec?: unknown;
       metadata: { annotations: Record<string, null> };
     };
@@ -547,13 +547,7 @@ describe('DaemonSet pods recreated off the canary nodes', () => {
       patch: async () => ({ status: 200, body: {} }),
       find: async () => ({ metadata: { name: 'n' } }),
     } as never;
-    const nodes = new DaemonSetNodes(
-      client,
-      async () => pods(),
-      undefined,
-      silent,
-      () => undefined,
-    );
+    const nodes = new DaemonSetNodes(client, async () => pods(), undefined, silent);
     return { nodes, deleted };
   }
   // Rolled back: no canary node, one pod still on the candidate.

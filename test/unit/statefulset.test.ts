@@ -7,8 +7,8 @@ import { FROZEN_PARTITION, canaryOrdinals, canaryOrdinalsProgress, partitionFor,
 import type { CanaryStatus } from '../../api/flagger-types.js';
 import { templateRevision } from '../../api/revision.js';
 import { type StatefulSet, revisionOf } from '../../api/workload.js';
-import { desiredState, targetPatch } from '../../controller/desired-state.js';
-import { generatedServices } from '../../controller/generated-objects.js';
+import { targetPatch } from '../../controller/desired-state.js';
+import { desiredState, servicesFor } from '../../controller/kinds/index.js';
 import { decide } from '../../controller/state-machine.js';
 import { ordinalOf, strayOrdinals } from '../../controller/statefulset-ordinals.js';
 import { decideFreeze } from '../../webhook/freeze-decision.js';
@@ -113,11 +113,11 @@ describe('StatefulSet status as the controller reads it', () => {
   });
 
   it('primary and canary Services select by the revisions the StatefulSet reports, and not at all from a stale status', () => {
-    const s = generatedServices(canaryFor(), analysing({}, 4), 'StatefulSet')!;
+    const s = servicesFor(canaryFor(), analysing({}, 4))!;
     assert.deepEqual(s.primary.spec.selector, { app: 'db', 'controller-revision-hash': 'db-v1' });
     assert.deepEqual(s.canary.spec.selector, { app: 'db', 'controller-revision-hash': 'db-v2' });
     assert.deepEqual(s.apex.spec.selector, s.primary.spec.selector, 'an apex sluice creates reaches the primary ordinals only');
-    assert.equal(generatedServices(canaryFor(), analysing({ observedGeneration: 1 }, 4), 'StatefulSet'), undefined);
+    assert.equal(servicesFor(canaryFor(), analysing({ observedGeneration: 1 }, 4)), undefined);
   });
 });
 
