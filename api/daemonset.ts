@@ -3,12 +3,12 @@
 // release), picks a share of its nodes as the canary and has their pods recreated on the
 // candidate. A pod the DaemonSet creates anywhere else while it is frozen (a new node, an evicted
 // pod, a rolled-back canary node) is given the stable template at admission (webhook/daemon-pod.ts).
+
+import type { KubeObject } from '../lib/kube/client.js';
 import { canaryShare } from './canary-share.js';
 import { annotations as A } from './contract.js';
-import type { KubeObject } from '../lib/kube/client.js';
-import { type DaemonSet, type DaemonSetUpdateStrategy, type PodTemplate, type RolloutProgress, statusIsCurrent } from './workload.js';
-
 import { REVISION_LABEL } from './statefulset.js';
+import { type DaemonSet, type DaemonSetUpdateStrategy, type PodTemplate, type RolloutProgress, statusIsCurrent } from './workload.js';
 
 /** The label the DaemonSet controller puts on every pod, as the StatefulSet controller does: the hash of the ControllerRevision it runs. */
 export { REVISION_LABEL };

@@ -1,10 +1,11 @@
 // sluice.dev/v1alpha1 ClusterCanaryPolicy: which Deployments get a generated Canary, from what
 // template, and the limits every Canary in the covered namespaces must keep (docs/policy.md).
+
+import type { KubeObject } from '../lib/kube/client.js';
+import type { ActionVerb } from './canary-action.js';
+import { GROUP } from './contract.js';
 import type { CanaryAnalysis, CanaryMetric, CanaryService, CanaryWebhook } from './flagger-types.js';
 import type { WorkloadKind } from './workload.js';
-import type { ActionVerb } from './canary-action.js';
-import type { KubeObject } from '../lib/kube/client.js';
-import { GROUP } from './contract.js';
 
 export const POLICY_VERSION = 'v1alpha1';
 export const POLICY_KIND = 'ClusterCanaryPolicy';

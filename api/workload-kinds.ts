@@ -13,13 +13,13 @@ import { canaryOrdinals, canaryOrdinalsProgress, partitionOf, statefulSetProgres
 import {
   type DaemonSet,
   type Deployment,
+  isWorkloadKind,
   type RolloutProgress,
+  rolloutProgress,
   type StatefulSet,
+  statusIsCurrent,
   type Workload,
   type WorkloadKind,
-  isWorkloadKind,
-  rolloutProgress,
-  statusIsCurrent,
 } from './workload.js';
 
 /** What runs the revision under test: whether it runs it at all, and how far its rollout is. */

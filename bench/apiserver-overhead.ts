@@ -7,22 +7,22 @@
 // network's proxy, TLS, the apiserver encoding the review and applying the patch); what sluice
 // adds above it is its own; the direct floor says how much of the floor is the world's proxy,
 // which a real cluster's pod network does not have.
-import { fork, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { createAuthority, issueCertificate } from '../certs/authority.js';
-import { KubeClient, R, at } from '../lib/kube/client.js';
 import { annotations, labels } from '../api/contract.js';
 import { templateRevision } from '../api/revision.js';
+import { createAuthority, issueCertificate } from '../certs/authority.js';
+import { at, KubeClient, R } from '../lib/kube/client.js';
 import { waitFor } from '../lib/wait.js';
-import { writeRule } from '../test/world/pod-network.js';
 import { paths, ports } from '../test/world/layout.js';
 import { readyNamespace } from '../test/world/namespaces.js';
+import { writeRule } from '../test/world/pod-network.js';
 import { FLOOR_WARNING } from './floor-webhook.js';
-import { percentile, round, type Figure } from './results.js';
+import { type Figure, percentile, round } from './results.js';
 
 const NS = 'bench-overhead';
 const FLOOR = 'sluice-bench-floor';

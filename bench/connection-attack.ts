@@ -7,18 +7,18 @@
 // past the webhook's keep-alive timeout: every connection the apiserver had pooled is gone, so
 // each admission it sends must win a new connection from a port the attackers keep full. That is
 // the case a plain connection cap loses (it refuses the newest connection, the apiserver's).
-import { fork, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { annotations, labels } from '../api/contract.js';
 import { templateRevision } from '../api/revision.js';
-import { KubeClient, R, at } from '../lib/kube/client.js';
+import { at, KubeClient, R } from '../lib/kube/client.js';
 import { delay, waitFor } from '../lib/wait.js';
 import { paths, ports } from '../test/world/layout.js';
 import { readyNamespace } from '../test/world/namespaces.js';
-import { percentile, round, type Figure } from './results.js';
+import { type Figure, percentile, round } from './results.js';
 
 const NS = 'bench-attack';
 const NAME = 'guarded';

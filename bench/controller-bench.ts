@@ -3,15 +3,15 @@
 //   one analysis interval for this);
 // - what an idle controller asks of the apiserver, per canary per minute, beyond its watches.
 import { performance } from 'node:perf_hooks';
-import { CR, type Canary } from '../api/flagger-types.js';
-import { KubeClient, R, at } from '../lib/kube/client.js';
-import { waitFor, delay } from '../lib/wait.js';
+import { type Canary, CR } from '../api/flagger-types.js';
+import type { Deployment } from '../api/workload.js';
+import { at, KubeClient, R } from '../lib/kube/client.js';
+import { delay, waitFor } from '../lib/wait.js';
 import { paths } from '../test/world/layout.js';
 import { readyNamespace } from '../test/world/namespaces.js';
 import { buildBinaries, runKubectl } from '../test/world/world.js';
-import { percentile, round, type Figure } from './results.js';
 import { beyondWatchesAndLease, controllerQuiet, controllerRequests } from './controller-probe.js';
-import type { Deployment } from '../api/workload.js';
+import { type Figure, percentile, round } from './results.js';
 
 const NS = 'bench-controller';
 

@@ -3,14 +3,14 @@
 //   Canary Initialized, for a namespace of N Deployments;
 // - from creating a Deployment in an opted-in namespace to its Canary Initialized.
 import { performance } from 'node:perf_hooks';
-import { CR, type Canary } from '../api/flagger-types.js';
+import { type Canary, CR } from '../api/flagger-types.js';
 import { POLICY_REF } from '../api/policy-types.js';
-import { KubeClient, R, at } from '../lib/kube/client.js';
+import { at, KubeClient, R } from '../lib/kube/client.js';
 import { waitFor } from '../lib/wait.js';
 import { paths } from '../test/world/layout.js';
 import { readyNamespace } from '../test/world/namespaces.js';
 import { buildBinaries, runKubectl } from '../test/world/world.js';
-import { percentile, round, type Figure } from './results.js';
+import { type Figure, percentile, round } from './results.js';
 
 const NS = 'bench-policy';
 const POLICY = 'bench-policy';

@@ -7,21 +7,20 @@
 // `node dist/bench/run.js scale` (make bench-scale) 1,000 Canaries in 100 namespaces and a wave of
 // 100 rollouts (SLUICE_SCALE_NAMESPACES, SLUICE_SCALE_PER_NAMESPACE, SLUICE_SCALE_WAVE to vary it).
 import { execFileSync } from 'node:child_process';
-import { webhookProgram } from '../webhook/main.js';
 import path from 'node:path';
 import { root } from '../test/world/layout.js';
-import { down, up } from '../test/world/world.js';
 import { installManifests, startController, startWebhook } from '../test/world/sluice.js';
-import { controllerBench } from './controller-bench.js';
-import { policyBench } from './policy-bench.js';
-import { buildBinaries } from '../test/world/world.js';
-import { record, percentile, round, type Figure } from './results.js';
-import { webhookLatency } from './webhook-latency.js';
+import { buildBinaries, down, up } from '../test/world/world.js';
+import { webhookProgram } from '../webhook/main.js';
 import { apiserverOverhead } from './apiserver-overhead.js';
-import { scaleBench } from './scale-bench.js';
 import { ATTACKS, connectionAttack } from './connection-attack.js';
-import { webhookMemory } from './webhook-memory.js';
+import { controllerBench } from './controller-bench.js';
 import { imageNodeFlags } from './image-flags.js';
+import { policyBench } from './policy-bench.js';
+import { type Figure, percentile, record, round } from './results.js';
+import { scaleBench } from './scale-bench.js';
+import { webhookLatency } from './webhook-latency.js';
+import { webhookMemory } from './webhook-memory.js';
 
 async function worldStart(runs = 3): Promise<Figure[]> {
   const times: number[] = [];

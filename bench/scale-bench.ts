@@ -14,9 +14,9 @@
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { labels as L, names } from '../api/contract.js';
-import { CR, type Canary } from '../api/flagger-types.js';
+import { type Canary, CR } from '../api/flagger-types.js';
 import type { Deployment } from '../api/workload.js';
-import { KubeClient, R, at } from '../lib/kube/client.js';
+import { at, KubeClient, R } from '../lib/kube/client.js';
 import { Informer } from '../lib/kube/informer.js';
 import { delay, waitFor } from '../lib/wait.js';
 import { paths, urls } from '../test/world/layout.js';
@@ -24,8 +24,8 @@ import { readyNamespace } from '../test/world/namespaces.js';
 import { runningPid } from '../test/world/processes.js';
 import { CONTROLLER, WEBHOOK } from '../test/world/sluice.js';
 import { simulator } from '../test/world/test-clients.js';
-import { percentile, round, type Figure } from './results.js';
 import { controllerQuiet, controllerRequests, requestsBetween } from './controller-probe.js';
+import { type Figure, percentile, round } from './results.js';
 
 export interface ScaleOptions {
   namespaces: number;

@@ -2,18 +2,19 @@
 // files; the apiserver only feeds its policy caches), a captured `kubectl set image` review for
 // /mutate and the seed's Canary for /validate, load from vegeta at a constant rate (latency
 // counted from each request's scheduled start).
+
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFileSync, spawn } from 'node:child_process';
-import { createAuthority, issueCertificate } from '../certs/authority.js';
 import YAML from 'yaml';
-import { paths, ports, root } from '../test/world/layout.js';
+import { createAuthority, issueCertificate } from '../certs/authority.js';
 import { KubeClient } from '../lib/kube/client.js';
-import { ensureServiceAccountToken, inClusterRoot } from '../test/world/sluice.js';
 import { waitFor } from '../lib/wait.js';
+import { paths, ports, root } from '../test/world/layout.js';
 import { probe } from '../test/world/probe.js';
-import { round, type Figure } from './results.js';
+import { ensureServiceAccountToken, inClusterRoot } from '../test/world/sluice.js';
+import { type Figure, round } from './results.js';
 
 const PORT = 28543;
 

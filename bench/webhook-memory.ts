@@ -5,12 +5,12 @@
 import { performance } from 'node:perf_hooks';
 import { annotations as A, labels as L, values } from '../api/contract.js';
 import { CR } from '../api/flagger-types.js';
-import { KubeClient, R, at } from '../lib/kube/client.js';
+import { at, KubeClient, R } from '../lib/kube/client.js';
 import { delay } from '../lib/wait.js';
 import { paths } from '../test/world/layout.js';
 import { readyNamespace } from '../test/world/namespaces.js';
-import { ensureStarted, stopComponent } from '../test/world/processes.js';
 import { freePort } from '../test/world/probe.js';
+import { ensureStarted, stopComponent } from '../test/world/processes.js';
 import { thisBuild, webhookSpec } from '../test/world/sluice.js';
 import { type Figure, percentile, round } from './results.js';
 import { inBatches, sample } from './scale-bench.js';

@@ -3,10 +3,10 @@
 // runs it as `kubectl <name>`). Flags follow kubectl's: -n, -A, --context, --kubeconfig, -o.
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
-import { VERBS, type ActionVerb } from '../api/canary-action.js';
-import { ApiError, KubeClient } from '../lib/kube/client.js';
+import { type ActionVerb, VERBS } from '../api/canary-action.js';
+import { act, type Context, get, HELP, list, UserError, why } from '../cli/commands.js';
 import { COLOURS, PLAIN } from '../cli/screen.js';
-import { HELP, UserError, act, get, list, why, type Context } from '../cli/commands.js';
+import { ApiError, KubeClient } from '../lib/kube/client.js';
 
 async function main(argv: string[]): Promise<number> {
   let parsed;

@@ -1,7 +1,7 @@
 // Puts the CA bundle into every webhook entry of sluice's webhook configurations, so the
 // apiserver trusts the certificate the webhook serves. A JSON patch per configuration, written
 // only when a value differs.
-import { ApiError, R, at, type KubeClient, type KubeObject, isConflict } from '../lib/kube/client.js';
+import { ApiError, at, isConflict, type KubeClient, type KubeObject, R } from '../lib/kube/client.js';
 
 type WebhookConfiguration = KubeObject & { webhooks?: { name: string; clientConfig?: { caBundle?: string } }[] };
 

@@ -1,7 +1,7 @@
 // What sluice reads of a certificate (its lifetime, names, whether a CA signed it), with Node's own
 // X.509 support. Issuing needs node-forge (certs/authority.ts); reading does not, so a webhook
 // whose certificate is current never loads it (docs/shipping.md, memory).
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import net from 'node:net';
 
 export interface CertificateFacts {

@@ -1,7 +1,8 @@
 // The webhook's TLS state lives in one Secret so that every replica serves the same certificate.
 // Writes carry the resourceVersion they read: two replicas rotating at once cannot both win.
-import { R, at, type KubeClient, type KubeObject, isConflict, isAlreadyExists } from '../lib/kube/client.js';
+
 import { GROUP } from '../api/contract.js';
+import { at, isAlreadyExists, isConflict, type KubeClient, type KubeObject, R } from '../lib/kube/client.js';
 import { caBundle, type TlsState } from './rotation-plan.js';
 
 type Secret = KubeObject & { data?: Record<string, string>; type?: string };

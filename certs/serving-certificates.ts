@@ -4,10 +4,10 @@
 //    when they change; no generation and no caBundle injection.
 import fs from 'node:fs';
 import tls from 'node:tls';
-import type { Logger } from '../lib/logger.js';
 import type { KubeClient } from '../lib/kube/client.js';
+import type { Logger } from '../lib/logger.js';
 import type { KeyAndCert } from './authority.js';
-import { injectCaBundle, type InjectionTarget } from './ca-bundle-injector.js';
+import { type InjectionTarget, injectCaBundle } from './ca-bundle-injector.js';
 import { caBundle, nextStep, planRotation, type RotationPolicy } from './rotation-plan.js';
 import type { SecretStore } from './secret-store.js';
 

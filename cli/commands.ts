@@ -1,15 +1,16 @@
 // The commands of `kubectl sluice`: get, list, why, and the five actions. Each returns its exit
 // code; output goes through `out` so tests and the watch loop decide where it lands.
-import { printable, printableDeep } from './printable.js';
+
 import { stringify as toYaml } from 'yaml';
 import { ACTION_KIND, ACTION_REF, ACTION_VERSION, type ActionVerb, type CanaryAction, VERB_MEANING } from '../api/canary-action.js';
 import { GROUP, objectName } from '../api/contract.js';
-import { CR, type Canary } from '../api/flagger-types.js';
-import { WORKLOAD_KINDS, revisionOf, type Workload, type WorkloadKind } from '../api/workload.js';
+import { type Canary, CR } from '../api/flagger-types.js';
+import { revisionOf, WORKLOAD_KINDS, type Workload, type WorkloadKind } from '../api/workload.js';
 import { KINDS } from '../api/workload-kinds.js';
 import { at, type KubeClient } from '../lib/kube/client.js';
 import { waitFor } from '../lib/wait.js';
-import { canaryOf, canaryView, findCanary, rolloutView, type RolloutView } from './rollout-view.js';
+import { printable, printableDeep } from './printable.js';
+import { canaryOf, canaryView, findCanary, type RolloutView, rolloutView } from './rollout-view.js';
 import { type Paint, screen, table } from './screen.js';
 
 export interface Context {

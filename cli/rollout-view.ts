@@ -3,20 +3,20 @@
 // the Canary's Events) into one plain value: the screen renders it, `-o json|yaml` prints it.
 import { apexName, maxWeight, strategyOf } from '../api/canary-analysis.js';
 import { annotations as A, names, shortRevision } from '../api/contract.js';
-import { CR, type Canary, type CanaryCondition } from '../api/flagger-types.js';
+import { canaryNodesOf, nodeOfPod, nodesOf } from '../api/daemonset.js';
+import { type Canary, type CanaryCondition, CR } from '../api/flagger-types.js';
+import { REVISION_LABEL } from '../api/statefulset.js';
 import {
-  labelSelectorOf,
-  revisionOf,
-  targetKind,
   type DaemonSet,
   type Deployment,
+  labelSelectorOf,
+  revisionOf,
   type StatefulSet,
+  targetKind,
   type Workload,
 } from '../api/workload.js';
-import { REVISION_LABEL } from '../api/statefulset.js';
-import { canaryNodesOf, nodeOfPod, nodesOf } from '../api/daemonset.js';
 import { KINDS } from '../api/workload-kinds.js';
-import { R, at, type KubeClient, type KubeObject } from '../lib/kube/client.js';
+import { at, type KubeClient, type KubeObject, R } from '../lib/kube/client.js';
 
 export interface RevisionView {
   id: string;

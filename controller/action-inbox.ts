@@ -1,26 +1,27 @@
 // The CanaryActions waiting for one Canary (api/canary-action.ts): which one the next decision
 // takes, their outcome written back on them, and their removal an hour after. The decision itself
 // is the state machine's (act() in state-machine.ts); this is the bookkeeping around it.
-import { objectName } from '../api/contract.js';
+
 import {
   ACTION_EXPIRY_MS,
   ACTION_REF,
   ACTION_RETENTION_MS,
   type ActionResult,
+  byAge,
   type CanaryAction,
   type CanaryActionStatus,
-  byAge,
   isPending,
   VERBS,
 } from '../api/canary-action.js';
+import { objectName } from '../api/contract.js';
 import type { Canary } from '../api/flagger-types.js';
+import type { ClusterCanaryPolicy } from '../api/policy-types.js';
 import { at, isNotFound, type ObjectClient } from '../lib/kube/client.js';
 import type { ObjectCache } from '../lib/kube/informer.js';
 import type { Logger } from '../lib/logger.js';
+import { actionRefusal } from '../policy/constraints.js';
 import type { EventRecorder } from './event-recorder.js';
 import type { ActionRequest } from './state-machine.js';
-import type { ClusterCanaryPolicy } from '../api/policy-types.js';
-import { actionRefusal } from '../policy/constraints.js';
 
 export class ActionInbox {
   constructor(

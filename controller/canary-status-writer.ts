@@ -1,7 +1,7 @@
 // The Canary's status, written through the status subresource and conditional on the
 // resourceVersion read, and the name clash report that lives there too.
-import { CR, type Canary, type CanaryStatus } from '../api/flagger-types.js';
-import { type ObjectClient, at, isConflict } from '../lib/kube/client.js';
+import { type Canary, type CanaryStatus, CR } from '../api/flagger-types.js';
+import { at, isConflict, type ObjectClient } from '../lib/kube/client.js';
 import type { NewestCanary } from './newest-canary.js';
 import { withReadiness } from './readiness.js';
 

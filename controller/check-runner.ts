@@ -2,14 +2,36 @@
 // a Canary's hooks at once (their timeouts overlap rather than add up), or its metric queries.
 import { type HookType, hooksOf } from '../api/canary-analysis.js';
 import type { Canary, MetricTemplate } from '../api/flagger-types.js';
+import type { Revision } from '../api/revision.js';
 import { egress } from '../lib/egress-guard.js';
-import { type KubeObject, type ObjectClient, R, at } from '../lib/kube/client.js';
+import { at, type KubeObject, type ObjectClient, R } from '../lib/kube/client.js';
 import type { ObjectCache } from '../lib/kube/informer.js';
 import type { Logger } from '../lib/logger.js';
 import { runAnalysis } from './analysis/run-analysis.js';
 import type { HookResult, MetricResult } from './check-results.js';
 import type { ControllerMetrics } from './controller-metrics.js';
 import { callHook, hookPayload } from './hooks/call-hook.js';
+
+/** How soon a Canary that found every check slot taken tries again. */
+export const NO_SLOT_RETRY_MS = 1000;
+
+/**
+ * What a check's result is valid for: the Canary's spec and step as last written, and the target
+ * revision it saw. Any of them changing means the next pass decides a different step.
+ */
+export function stepOf(canary: Canary, revision: Revision | undefined): string {
+  const st = canary.status;
+  return JSON.stringify([
+    canary.metadata.generation,
+    st?.phase,
+    st?.lastAppliedSpec,
+    st?.canaryWeight,
+    st?.iterations,
+    st?.failedChecks,
+    st?.lastTransitionTime,
+    revision?.id ?? null,
+  ]);
+}
 
 export interface CheckRunnerDeps {
   client: ObjectClient;

@@ -16,8 +16,9 @@
 // taken, a namespace holding less than its share (the slots divided among the namespaces holding
 // or asking for one) takes a slot from the namespace holding the most, if that one holds more
 // than its share: its newest check is stopped, unrecorded, and that Canary asks again later.
-import type { Logger } from '../lib/logger.js';
+
 import type { HookType } from '../api/canary-analysis.js';
+import type { Logger } from '../lib/logger.js';
 
 export type CheckKind = HookType | 'metrics';
 

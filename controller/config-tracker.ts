@@ -2,13 +2,13 @@
 // target reads, their fingerprints, the immutable snapshots the canary copy and the primary pods
 // are pinned to, and cleaning up snapshots nothing uses. Content is copied only into snapshots of
 // the same kind in the same namespace; only names and hashes are logged or annotated.
-import { labels as L, annotations as A, MANAGED_BY, values } from '../api/contract.js';
-import { TRACKING_ANNOTATION, configHash, configRefs, fingerprint, refKey, snapshotName, type ConfigRef } from '../api/tracked-configs.js';
+import { annotations as A, labels as L, MANAGED_BY, values } from '../api/contract.js';
 import type { Canary } from '../api/flagger-types.js';
-import { R, at, type ObjectClient, type KubeObject, isAlreadyExists } from '../lib/kube/client.js';
+import { type ConfigRef, configHash, configRefs, fingerprint, refKey, snapshotName, TRACKING_ANNOTATION } from '../api/tracked-configs.js';
+import type { Deployment } from '../api/workload.js';
+import { at, isAlreadyExists, type KubeObject, type ObjectClient, R } from '../lib/kube/client.js';
 import type { ObjectCache } from '../lib/kube/informer.js';
 import { ownerReference } from './generated-objects.js';
-import type { Deployment } from '../api/workload.js';
 
 export type ConfigObject = KubeObject & {
   data?: Record<string, string>;

@@ -1,7 +1,7 @@
 // The controller's Prometheus metrics, under Flagger's names so existing dashboards and alerts work.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { collectProcessMetrics } from '../lib/process-metrics.js';
 import type { Canary, Phase } from '../api/flagger-types.js';
+import { collectProcessMetrics } from '../lib/process-metrics.js';
 import type { MetricResult } from './check-results.js';
 
 export class ControllerMetrics {

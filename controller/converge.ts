@@ -4,8 +4,8 @@
 import { annotations as A, labels as L, objectName, shortRevision } from '../api/contract.js';
 import type { Canary, CanaryStatus } from '../api/flagger-types.js';
 import { phase as phaseFacts } from '../api/phases.js';
-import { type Deployment, type HorizontalPodAutoscaler, type Workload, revisionOf } from '../api/workload.js';
-import { type ObjectClient, at } from '../lib/kube/client.js';
+import { type Deployment, type HorizontalPodAutoscaler, revisionOf, type Workload } from '../api/workload.js';
+import { at, type ObjectClient } from '../lib/kube/client.js';
 import type { ConfigTracker, Tracked } from './config-tracker.js';
 import { targetPatch } from './desired-state.js';
 import type { EventRecorder } from './event-recorder.js';

@@ -5,11 +5,11 @@
 // node anything but the candidate, elsewhere anything but the stable revision. Recreated, each
 // comes back as it should (the webhook gives pods off the canary nodes the stable template).
 import { annotations as A, objectName } from '../api/contract.js';
-import { REVISION_LABEL, type DaemonSetRevision, canaryNodesOf, nodeOfPod } from '../api/daemonset.js';
-import { templatePart, templateRevision } from '../api/revision.js';
+import { canaryNodesOf, type DaemonSetRevision, nodeOfPod, REVISION_LABEL } from '../api/daemonset.js';
 import { DaemonSetRevisions, type RevisionLister } from '../api/daemonset-revisions.js';
+import { templatePart, templateRevision } from '../api/revision.js';
 import { type DaemonSet, labelSelectorOf, statusIsCurrent } from '../api/workload.js';
-import { type KubeObject, type ObjectClient, R, at } from '../lib/kube/client.js';
+import { at, type KubeObject, type ObjectClient, R } from '../lib/kube/client.js';
 import type { Logger } from '../lib/logger.js';
 import type { PodLister } from './statefulset-ordinals.js';
 

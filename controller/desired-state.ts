@@ -2,9 +2,10 @@
 // the target's hold and annotations, as each kind's driver says (controller/kinds/). Pure; the
 // reconciler makes the live objects match it, so after a crash between a status write and an
 // object write, the next pass finishes the job.
+
+import { partitionOf } from '../api/statefulset.js';
 import { rewriteRefs } from '../api/tracked-configs.js';
 import type { DaemonSetUpdateStrategy, Deployment, HorizontalPodAutoscaler, PodTemplate, StatefulSet, Workload } from '../api/workload.js';
-import { partitionOf } from '../api/statefulset.js';
 
 export interface DesiredTarget {
   /** Frozen: a Deployment paused, a StatefulSet's partition above the canary ordinals. */

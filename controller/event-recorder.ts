@@ -6,7 +6,7 @@
 // canary; in a wave of 100 new revisions, without that wait the last canary was scaled up sooner
 // (set image to canary p99 9.9 s then 3.3 s, one run each, on a heavily loaded world).
 import crypto from 'node:crypto';
-import { R, at, type ObjectClient, type KubeObject } from '../lib/kube/client.js';
+import { at, type KubeObject, type ObjectClient, R } from '../lib/kube/client.js';
 import type { CanaryEvent } from './check-results.js';
 
 interface Pending {

@@ -1,6 +1,6 @@
 // The objects a Canary generates (docs/design.md, "Objects"), built as plain manifests.
 // Pure: the reconciler compares them with what exists and writes only differences.
-import { annotations as A, labels as L, names, values, MANAGED_BY } from '../api/contract.js';
+import { annotations as A, labels as L, MANAGED_BY, names, values } from '../api/contract.js';
 import type { Canary } from '../api/flagger-types.js';
 import { FLAGGER_GROUP, FLAGGER_VERSION } from '../api/flagger-types.js';
 import type { Deployment, HorizontalPodAutoscaler, PodTemplate } from '../api/workload.js';

@@ -4,11 +4,11 @@
 import { labels as L, names, objectName } from '../api/contract.js';
 import type { Canary } from '../api/flagger-types.js';
 import type { Deployment, HorizontalPodAutoscaler, Workload } from '../api/workload.js';
-import { type KubeObject, type ObjectClient, R, type ResourceRef, at } from '../lib/kube/client.js';
+import { at, type KubeObject, type ObjectClient, R, type ResourceRef } from '../lib/kube/client.js';
 import type { ObjectCache } from '../lib/kube/informer.js';
 import type { Logger } from '../lib/logger.js';
 import { isGenerated } from '../policy/selection.js';
-import { NameClashError, apexName, foreignObjects, ownerReference } from './generated-objects.js';
+import { apexName, foreignObjects, NameClashError, ownerReference } from './generated-objects.js';
 import type { RouterChoice } from './router/router-choice.js';
 
 export interface OwnershipCaches {

@@ -4,7 +4,7 @@
 import { annotations as A, labels as L } from '../api/contract.js';
 import type { Canary } from '../api/flagger-types.js';
 import type { Deployment, HorizontalPodAutoscaler } from '../api/workload.js';
-import { type KubeObject, type ObjectClient, R, type ResourceRef, at, isAlreadyExists } from '../lib/kube/client.js';
+import { at, isAlreadyExists, type KubeObject, type ObjectClient, R, type ResourceRef } from '../lib/kube/client.js';
 import type { ObjectCache } from '../lib/kube/informer.js';
 import type { Desired } from './desired-state.js';
 import { canaryDeployment, canaryHpa } from './generated-objects.js';

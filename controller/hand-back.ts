@@ -2,9 +2,9 @@
 // to its owner (released only if it holds a tested template, with a Warning saying how to release
 // it otherwise), then its finalizer goes and garbage collection does the rest.
 import { annotations as A, FINALIZER, labels as L, objectName, shortRevision } from '../api/contract.js';
-import { CR, type Canary } from '../api/flagger-types.js';
-import { type Workload, revisionOf } from '../api/workload.js';
-import { type ObjectClient, at } from '../lib/kube/client.js';
+import { type Canary, CR } from '../api/flagger-types.js';
+import { revisionOf, type Workload } from '../api/workload.js';
+import { at, type ObjectClient } from '../lib/kube/client.js';
 import type { EventRecorder } from './event-recorder.js';
 import type { GeneratedOwnership } from './generated-ownership.js';
 import { driverOf, handBackPatch } from './kinds/index.js';

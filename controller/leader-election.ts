@@ -5,9 +5,9 @@
 // the apiserver hangs: an attempt is cut off at the renew deadline, and `isLeader` (asked before
 // every write) turns false the moment the deadline passes, whatever an attempt is still doing —
 // otherwise a hung renew could keep a leader acting after a standby took the expired Lease.
-import { R, at, type ObjectClient, type KubeObject, isConflict, isAlreadyExists } from '../lib/kube/client.js';
-import { delay } from '../lib/wait.js';
+import { at, isAlreadyExists, isConflict, type KubeObject, type ObjectClient, R } from '../lib/kube/client.js';
 import type { Logger } from '../lib/logger.js';
+import { delay } from '../lib/wait.js';
 
 type Lease = KubeObject & {
   spec: { holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string; leaseTransitions?: number };

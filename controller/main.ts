@@ -1,31 +1,31 @@
 // `sluice controller`: watches Canaries and the objects they touch, feeds a per-key work queue and
 // reconciles one Canary at a time per key, while it holds the leader Lease.
 // `sluice controller --help` lists every flag.
-import { type WatchedKind, canariesConcerned } from './wake-ups.js';
-import { type SlimEndpointSlice, slimEndpointSlice } from './canary-endpoints.js';
-import { labels as L, values } from '../api/contract.js';
-import { smallPlainServer } from '../lib/connection-governor.js';
+
 import os from 'node:os';
-import { FlagError, flagsOrHelp, positiveCount, positiveSeconds } from '../lib/flags.js';
-import { CR, type Canary, type MetricTemplate } from '../api/flagger-types.js';
-import { KubeClient, R, at, type KubeObject, type ResourceRef } from '../lib/kube/client.js';
-import { type ChangeType, Informer, objectKey } from '../lib/kube/informer.js';
 import { ACTION_REF, type CanaryAction, isPending } from '../api/canary-action.js';
+import { labels as L, values } from '../api/contract.js';
+import { type Canary, CR, type MetricTemplate } from '../api/flagger-types.js';
+import { type ClusterCanaryPolicy, POLICY_REF } from '../api/policy-types.js';
+import type { DaemonSet, Deployment, HorizontalPodAutoscaler, StatefulSet } from '../api/workload.js';
+import { smallPlainServer } from '../lib/connection-governor.js';
+import { DEFAULT_DENIED_CIDRS, egress } from '../lib/egress-guard.js';
+import { FlagError, flagsOrHelp, positiveCount, positiveSeconds } from '../lib/flags.js';
+import { at, KubeClient, type KubeObject, R, type ResourceRef } from '../lib/kube/client.js';
+import { type ChangeType, Informer, objectKey } from '../lib/kube/informer.js';
 import { createLogger } from '../lib/logger.js';
+import { type AlertProvider, Notifier } from './alerts/notifier.js';
+import { type SlimEndpointSlice, slimEndpointSlice } from './canary-endpoints.js';
+import { ChecksInFlight, DEFAULT_CHECK_LIMITS } from './checks-in-flight.js';
+import type { ConfigObject } from './config-tracker.js';
 import { ControllerMetrics } from './controller-metrics.js';
 import { EventRecorder } from './event-recorder.js';
-
 import { LeaderElector } from './leader-election.js';
-import { NotLeader, leaderGuarded } from './leader-guarded-client.js';
-import { Reconciler } from './reconciler.js';
-import type { ConfigObject } from './config-tracker.js';
-import { Notifier, type AlertProvider } from './alerts/notifier.js';
+import { leaderGuarded, NotLeader } from './leader-guarded-client.js';
 import { PolicyReconciler, STATUS_KEY } from './policy-reconciler.js';
-import { POLICY_REF, type ClusterCanaryPolicy } from '../api/policy-types.js';
+import { Reconciler } from './reconciler.js';
+import { canariesConcerned, type WatchedKind } from './wake-ups.js';
 import { WorkQueue } from './work-queue.js';
-import { ChecksInFlight, DEFAULT_CHECK_LIMITS } from './checks-in-flight.js';
-import { DEFAULT_DENIED_CIDRS, egress } from '../lib/egress-guard.js';
-import type { DaemonSet, Deployment, HorizontalPodAutoscaler, StatefulSet } from '../api/workload.js';
 
 export const controllerProgram = {
   name: 'sluice controller',

@@ -9,7 +9,7 @@
 // versions): positive integers without leading zeros, ordered for objects of one resource. An
 // apiserver whose versions are not such integers gets what the controller did before: a GET each
 // pass.
-import { CR, type Canary } from '../api/flagger-types.js';
+import { type Canary, CR } from '../api/flagger-types.js';
 import { at, type ObjectClient } from '../lib/kube/client.js';
 import type { ObjectCache } from '../lib/kube/informer.js';
 

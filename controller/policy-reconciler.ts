@@ -2,31 +2,31 @@
 // the plan (policy/selection.ts), and one status pass tells each policy what it covers and what it
 // could not apply. Both level-triggered; the Canaries they write are then rolled out by the usual
 // Canary reconciler.
-import { objectName, labels as L } from '../api/contract.js';
-import { CR, type Canary } from '../api/flagger-types.js';
+import { labels as L, objectName } from '../api/contract.js';
+import { type Canary, CR } from '../api/flagger-types.js';
 import {
-  POLICY_KIND,
-  POLICY_REF,
   type ClusterCanaryPolicy,
   type ClusterCanaryPolicyStatus,
+  POLICY_KIND,
+  POLICY_REF,
   type PolicyProblem,
 } from '../api/policy-types.js';
-import { at, type ObjectClient, type KubeObject, isConflict, isAlreadyExists, isNotFound } from '../lib/kube/client.js';
-import type { ObjectCache } from '../lib/kube/informer.js';
-import type { Logger } from '../lib/logger.js';
-import type { EventRecorder } from './event-recorder.js';
-import { NotLeader } from './leader-guarded-client.js';
-import { TEMPLATE_HASH } from '../policy/generated-canary.js';
-import { planNamespace, type Coverage } from '../policy/selection.js';
 import {
-  isWorkloadKind,
   type DaemonSet,
   type Deployment,
   type HorizontalPodAutoscaler,
+  isWorkloadKind,
   type StatefulSet,
   type Workload,
   type WorkloadKind,
 } from '../api/workload.js';
+import { at, isAlreadyExists, isConflict, isNotFound, type KubeObject, type ObjectClient } from '../lib/kube/client.js';
+import type { ObjectCache } from '../lib/kube/informer.js';
+import type { Logger } from '../lib/logger.js';
+import { TEMPLATE_HASH } from '../policy/generated-canary.js';
+import { type Coverage, planNamespace } from '../policy/selection.js';
+import type { EventRecorder } from './event-recorder.js';
+import { NotLeader } from './leader-guarded-client.js';
 
 export interface PolicyCaches {
   namespaces: ObjectCache<KubeObject>;

@@ -4,34 +4,29 @@
 // them beside the workers and ends), then commit (record the decision in status, then make the
 // objects match it, converge.ts). Level-triggered and idempotent: a pass interrupted anywhere is
 // finished by the next one. Deleted Canaries are hand-back.ts's.
-import { names } from '../api/contract.js';
-import { CR, type Canary, type CanaryStatus, type MetricTemplate } from '../api/flagger-types.js';
+
+import { FINALIZER, names } from '../api/contract.js';
+import { type Canary, type CanaryStatus, CR } from '../api/flagger-types.js';
 import { phase as phaseFacts } from '../api/phases.js';
 import type { ClusterCanaryPolicy } from '../api/policy-types.js';
-import type { Revision } from '../api/revision.js';
-import { type DaemonSet, type Deployment, type HorizontalPodAutoscaler, type StatefulSet, revisionOf } from '../api/workload.js';
-import type { CanaryAction } from '../api/canary-action.js';
-import { FINALIZER } from '../api/contract.js';
-import { type KubeObject, type ObjectClient, at } from '../lib/kube/client.js';
-import type { ObjectCache } from '../lib/kube/informer.js';
-import type { Logger } from '../lib/logger.js';
+import { type Deployment, revisionOf } from '../api/workload.js';
+import { at } from '../lib/kube/client.js';
 import { enforce, policyViolations } from '../policy/constraints.js';
 import { isGenerated, policiesForNamespace } from '../policy/selection.js';
 import { ActionInbox } from './action-inbox.js';
-import type { Notifier } from './alerts/notifier.js';
 import { Announcer } from './announcer.js';
-import { type SlimEndpointSlice, readyEndpoints } from './canary-endpoints.js';
+import { readyEndpoints } from './canary-endpoints.js';
 import { CanaryStatusWriter } from './canary-status-writer.js';
 import type { HookResult, HookResults, MetricResult } from './check-results.js';
-import { CheckRunner } from './check-runner.js';
-import type { ChecksInFlight } from './checks-in-flight.js';
-import { ConfigTracker, type ConfigObject } from './config-tracker.js';
-import type { ControllerMetrics } from './controller-metrics.js';
+import { CheckRunner, NO_SLOT_RETRY_MS, stepOf } from './check-runner.js';
+import type { ReconcilerDeps } from './reconciler-deps.js';
+
+export type { Caches, ReconcilerDeps } from './reconciler-deps.js';
+
+import { ConfigTracker } from './config-tracker.js';
 import { Converger, type TargetView } from './converge.js';
-import type { RevisionLister } from '../api/daemonset-revisions.js';
 import { DaemonSetNodes } from './daemonset-nodes.js';
-import type { EventRecorder } from './event-recorder.js';
-import { NameClashError, apexName } from './generated-objects.js';
+import { apexName, NameClashError } from './generated-objects.js';
 import { GeneratedOwnership } from './generated-ownership.js';
 import { GeneratedWrites } from './generated-writes.js';
 import { HandBack } from './hand-back.js';
@@ -43,68 +38,8 @@ import { withReadiness } from './readiness.js';
 import { HttpRouteRouter } from './router/http-route.js';
 import { RouterChoice } from './router/router-choice.js';
 import { providerProblem, unsupportedFields } from './spec-check.js';
-import { type Decision, type Observed, type Settings, decide } from './state-machine.js';
-import { type PodLister, StatefulSetOrdinals } from './statefulset-ordinals.js';
-
-/** How soon a Canary that found every check slot taken tries again. */
-const NO_SLOT_RETRY_MS = 1000;
-
-/**
- * What a check's result is valid for: the Canary's spec and step as last written, and the target
- * revision it saw. Any of them changing means the next pass decides a different step.
- */
-function stepOf(canary: Canary, revision: Revision | undefined): string {
-  const st = canary.status;
-  return JSON.stringify([
-    canary.metadata.generation,
-    st?.phase,
-    st?.lastAppliedSpec,
-    st?.canaryWeight,
-    st?.iterations,
-    st?.failedChecks,
-    st?.lastTransitionTime,
-    revision?.id ?? null,
-  ]);
-}
-
-export interface Caches {
-  deployments: ObjectCache<Deployment>;
-  statefulsets: ObjectCache<StatefulSet>;
-  daemonsets: ObjectCache<DaemonSet>;
-  services: ObjectCache<KubeObject & { spec?: Record<string, unknown> }>;
-  routes: ObjectCache<KubeObject & { spec?: Record<string, unknown> }>;
-  hpas: ObjectCache<HorizontalPodAutoscaler>;
-  templates: ObjectCache<MetricTemplate>;
-  namespaces: ObjectCache<KubeObject>;
-  policies: ObjectCache<ClusterCanaryPolicy>;
-  canaries: ObjectCache<Canary>;
-  /** Tracked ConfigMaps and Secrets and sluice's snapshots of them (label sluice.dev/tracked). */
-  configmaps: ObjectCache<ConfigObject>;
-  secrets: ObjectCache<ConfigObject>;
-  /** CanaryActions (api/canary-action.ts), in every namespace. */
-  actions: ObjectCache<CanaryAction>;
-  /** The EndpointSlices of sluice's Services, slim (canary-endpoints.ts); without it, traffic is not held for them. */
-  endpointSlices?: ObjectCache<SlimEndpointSlice>;
-}
-
-export interface ReconcilerDeps {
-  /** Leader-guarded (leader-guarded-client.ts): a controller that lost its Lease must not act. */
-  client: ObjectClient;
-  caches: Caches;
-  events: EventRecorder;
-  metrics: ControllerMetrics;
-  logger: Logger;
-  settings: Settings & { prometheus: string; prometheusTimeoutMs: number };
-  notifier?: Notifier;
-  /** Where hooks and metric queries run (never on the reconcile worker). */
-  checks: ChecksInFlight;
-  /** The time decisions are made at (tests move it; the controller uses the wall clock). */
-  clock?: () => Date;
-  /** Reads a StatefulSet's pods when one of its ordinals may need recreating (statefulset-ordinals.ts). */
-  listPods?: PodLister;
-  /** Reads a DaemonSet's ControllerRevisions when its revisions' hashes are not known yet (daemonset-nodes.ts). */
-  listRevisions?: RevisionLister;
-}
+import { type Decision, decide, type Observed } from './state-machine.js';
+import { StatefulSetOrdinals } from './statefulset-ordinals.js';
 
 /** What a pass observed: the state machine's input, and the target as converge needs it. */
 interface Seen {

@@ -5,14 +5,15 @@
 //
 // One function per phase (STEPS below); what a phase means, and which transitions exist, is data
 // in api/phases.ts, and every decision is checked against it.
-import { DEFAULTS, type HookType, analysisInterval, apexName, hooksOf, maxWeight, nextWeight, strategyOf } from '../api/canary-analysis.js';
+
+import type { ActionResult, ActionVerb } from '../api/canary-action.js';
+import { analysisInterval, apexName, DEFAULTS, type HookType, hooksOf, maxWeight, nextWeight, strategyOf } from '../api/canary-analysis.js';
+import { limitProblems } from '../api/canary-limits.js';
 import { annotations, names, objectName, shortRevision } from '../api/contract.js';
 import type { Canary, CanaryCondition, CanaryStatus, Phase } from '../api/flagger-types.js';
-import { type KnownPhase, allowed, phase as facts } from '../api/phases.js';
+import { allowed, phase as facts, type KnownPhase } from '../api/phases.js';
 import type { Revision } from '../api/revision.js';
-import type { ActionResult, ActionVerb } from '../api/canary-action.js';
-import { limitProblems } from '../api/canary-limits.js';
-import { type Deployment, type HorizontalPodAutoscaler, type Workload, targetKind } from '../api/workload.js';
+import { type Deployment, type HorizontalPodAutoscaler, targetKind, type Workload } from '../api/workload.js';
 import { type Candidate, type KindFacts, kindFacts } from '../api/workload-kinds.js';
 import type { CanaryEvent, HookResult, HookResults, MetricResult } from './check-results.js';
 

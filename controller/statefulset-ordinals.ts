@@ -4,8 +4,8 @@
 // then creates it from the stable revision. So those pods are deleted, and only those.
 import { objectName } from '../api/contract.js';
 import { REVISION_LABEL, replicasOf } from '../api/statefulset.js';
-import { type StatefulSet, labelSelectorOf, statusIsCurrent } from '../api/workload.js';
-import { type KubeObject, type ObjectClient, R, at } from '../lib/kube/client.js';
+import { labelSelectorOf, type StatefulSet, statusIsCurrent } from '../api/workload.js';
+import { at, type KubeObject, type ObjectClient, R } from '../lib/kube/client.js';
 import type { Logger } from '../lib/logger.js';
 
 /** Pods of a namespace matching a label selector (`k=v,k2=v2`), read from the apiserver. */

@@ -1,6 +1,6 @@
 // Command-line flags shared by sluice's programs: one table per program that both parses and
 // documents (`--help`), so the help text can never drift from what is accepted.
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 
 export interface FlagSpec {
   type: 'string' | 'boolean';

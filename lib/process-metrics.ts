@@ -4,7 +4,7 @@
 // seconds a minute for each process, measured on a bare node, a quarter of sluice's whole idle
 // cost (bench/RESULTS.md, scale_idle_cpu_seconds_per_minute). A loop stalled long enough to
 // matter still shows at 100 ms.
-import { type Registry, collectDefaultMetrics } from 'prom-client';
+import { collectDefaultMetrics, type Registry } from 'prom-client';
 
 export const EVENT_LOOP_MONITORING_MS = 100;
 

@@ -2,11 +2,12 @@
 // `violations` lists every broken rule (the validating webhook refuses with all of them at once);
 // `enforce` returns the spec tightened to the rules (the controller analyses a Canary that existed
 // before the policy, or was admitted while the webhook was down, within the platform's limits).
+
+import { type ActionVerb, VERBS } from '../api/canary-action.js';
+import { DEFAULTS, maxWeight } from '../api/canary-analysis.js';
+import { parseDuration } from '../api/duration.js';
 import type { CanaryMetric, CanarySpec, CanaryWebhook } from '../api/flagger-types.js';
 import type { ClusterCanaryPolicy, PolicyConstraints } from '../api/policy-types.js';
-import { parseDuration } from '../api/duration.js';
-import { DEFAULTS, maxWeight } from '../api/canary-analysis.js';
-import { VERBS, type ActionVerb } from '../api/canary-action.js';
 
 const unsetNote = (value: unknown, dflt: unknown) => (value === undefined ? ` (unset, so ${dflt})` : '');
 

@@ -1,11 +1,10 @@
 // The Canary a ClusterCanaryPolicy generates for one Deployment. Pure; the namespace pass compares
 // its template hash with the live one and writes only when they differ.
 import crypto from 'node:crypto';
-import type { WorkloadKind } from '../api/workload.js';
 import { GROUP, labels as L, MANAGED_BY } from '../api/contract.js';
-import { FLAGGER_GROUP, FLAGGER_VERSION, type Canary, type CanarySpec } from '../api/flagger-types.js';
-import { POLICY_KIND, POLICY_VERSION, type ClusterCanaryPolicy } from '../api/policy-types.js';
-import type { HorizontalPodAutoscaler, Workload } from '../api/workload.js';
+import { type Canary, type CanarySpec, FLAGGER_GROUP, FLAGGER_VERSION } from '../api/flagger-types.js';
+import { type ClusterCanaryPolicy, POLICY_KIND, POLICY_VERSION } from '../api/policy-types.js';
+import type { HorizontalPodAutoscaler, Workload, WorkloadKind } from '../api/workload.js';
 
 /** Hash of the generated spec and ownership: equal hashes mean nothing to write. */
 export const TEMPLATE_HASH = `${GROUP}/template-hash`;

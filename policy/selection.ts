@@ -3,9 +3,9 @@
 // whole plan: Canaries to generate, to remove, to let go of, and what could not be applied.
 import { labels as L, values } from '../api/contract.js';
 import type { Canary } from '../api/flagger-types.js';
-import { POLICY_KIND, type ClusterCanaryPolicy, type PolicyProblem } from '../api/policy-types.js';
-import type { KubeObject } from '../lib/kube/client.js';
+import { type ClusterCanaryPolicy, POLICY_KIND, type PolicyProblem } from '../api/policy-types.js';
 import type { DaemonSet, Deployment, HorizontalPodAutoscaler, StatefulSet, Workload, WorkloadKind } from '../api/workload.js';
+import type { KubeObject } from '../lib/kube/client.js';
 import { policyViolations } from './constraints.js';
 import { generatedCanary } from './generated-canary.js';
 import { selectorMatches } from './label-selector.js';

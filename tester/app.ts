@@ -11,7 +11,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from '../lib/logger.js';
-import { parseHey, parsePlain, runTask, type RunningTask } from './load-task.js';
+import { parseHey, parsePlain, type RunningTask, runTask } from './load-task.js';
 
 interface HookBody {
   name?: string;

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import { FlagError, flagsOrHelp, positiveCount } from '../lib/flags.js';
 import { createLogger } from '../lib/logger.js';
-import { TESTER_DEFAULTS, createTester } from './app.js';
+import { createTester, TESTER_DEFAULTS } from './app.js';
 
 export const testerProgram = {
   name: 'sluice tester',

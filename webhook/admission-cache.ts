@@ -5,20 +5,19 @@
 // /mutate-daemon-pod, managed DaemonSets (whether they are frozen, their canary nodes); for
 // /mutate on CREATE, Canaries (which Deployment they target, its stable revision) and ReplicaSets
 // (whether a recreated Deployment's predecessor still has pods serving).
-import { labels as L, annotations as A, values } from '../api/contract.js';
-import { CR, type Canary } from '../api/flagger-types.js';
-import { POLICY_REF, type ClusterCanaryPolicy } from '../api/policy-types.js';
-import { R, type KubeClient, type KubeObject } from '../lib/kube/client.js';
+import { annotations as A, labels as L, values } from '../api/contract.js';
+import { type Canary, CR } from '../api/flagger-types.js';
+import { type ClusterCanaryPolicy, POLICY_REF } from '../api/policy-types.js';
+import { type KubeClient, type KubeObject, R } from '../lib/kube/client.js';
 import { Informer, type ObjectCache } from '../lib/kube/informer.js';
 import type { Logger } from '../lib/logger.js';
-import { policiesForNamespace } from '../policy/selection.js';
 import { selectorMatches } from '../policy/label-selector.js';
-
-import type { ValidateContext } from './validate-decision.js';
-import type { FreezeContext } from './freeze-decision.js';
+import { policiesForNamespace } from '../policy/selection.js';
 import type { CopySources } from './copy-decision.js';
 import { type DaemonPodSources, type DaemonSetFacts, daemonSetFacts } from './daemon-pod-decision.js';
 import type { DaemonSetReads } from './daemon-set-reads.js';
+import type { FreezeContext } from './freeze-decision.js';
+import type { ValidateContext } from './validate-decision.js';
 
 /** What the webhook keeps of a ReplicaSet: enough to say whose it is and whether its pods serve. */
 export type SlimReplicaSet = KubeObject & { status: { readyReplicas: number } };

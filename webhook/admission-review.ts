@@ -1,14 +1,14 @@
 // From an HTTP body to an AdmissionReview response: shape checks on the way in, the decision,
 // and the JSON patch computed as a diff of the object on the way out.
 import jsonPatch from 'fast-json-patch';
-import type { AdmissionRequest, AdmissionResponse, AdmissionReview } from './admission-types.js';
-import { decideFreeze, type DecisionKind, type FreezeContext, type FreezeFlags } from './freeze-decision.js';
-import { decideValidate, type ValidateContext } from './validate-decision.js';
-import { decidePin } from './pin-decision.js';
 import { decideStamp } from './action-stamp.js';
-import { type DaemonPodSources, decideDaemonPod } from './daemon-pod-decision.js';
 import { reviewShapeProblem } from './admission-schema.js';
+import type { AdmissionRequest, AdmissionResponse, AdmissionReview } from './admission-types.js';
 import { type CopySources, decideCopy } from './copy-decision.js';
+import { type DaemonPodSources, decideDaemonPod } from './daemon-pod-decision.js';
+import { type DecisionKind, decideFreeze, type FreezeContext, type FreezeFlags } from './freeze-decision.js';
+import { decidePin } from './pin-decision.js';
+import { decideValidate, type ValidateContext } from './validate-decision.js';
 
 export class BadReviewError extends Error {}
 

@@ -1,24 +1,25 @@
 // The webhook's HTTP routes, independent of TLS so supertest can drive them directly.
-import express, { type NextFunction, type Request, type Response } from 'express';
+
 import { performance } from 'node:perf_hooks';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from '../lib/logger.js';
 import {
-  BadReviewError,
+  type Answer,
   answerCopy,
   answerDaemonPod,
   answerMutate,
   answerPin,
   answerStamp,
   answerValidate,
+  BadReviewError,
   parseReview,
-  type Answer,
 } from './admission-review.js';
-import type { DaemonPodSources } from './daemon-pod-decision.js';
-import type { CopySources } from './copy-decision.js';
 import type { AdmissionRequest } from './admission-types.js';
-import type { ValidateContext } from './validate-decision.js';
+import type { CopySources } from './copy-decision.js';
+import type { DaemonPodSources } from './daemon-pod-decision.js';
 import type { FreezeContext, FreezeFlags } from './freeze-decision.js';
 import type { WebhookMetrics } from './metrics.js';
+import type { ValidateContext } from './validate-decision.js';
 
 export interface AppOptions {
   flags: FreezeFlags;

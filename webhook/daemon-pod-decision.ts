@@ -6,10 +6,10 @@
 // pod: what the controller adds to every pod (node affinity, tolerations) and what admission
 // added before this webhook (service account volumes) stays as it is.
 import jsonPatch from 'fast-json-patch';
-import { labelSelectorOf } from '../api/workload.js';
-import { REVISION_LABEL, TEMPLATE_GENERATION_LABEL, canaryNodesOf, type DaemonSetRevision, nodeOfPod } from '../api/daemonset.js';
 import { annotations as A, objectName, shortRevision } from '../api/contract.js';
+import { canaryNodesOf, type DaemonSetRevision, nodeOfPod, REVISION_LABEL, TEMPLATE_GENERATION_LABEL } from '../api/daemonset.js';
 import { templatePart, templateRevision } from '../api/revision.js';
+import { labelSelectorOf } from '../api/workload.js';
 import type { AdmissionRequest } from './admission-types.js';
 
 /** What the webhook keeps of a managed DaemonSet (admission-cache.ts). */

@@ -5,9 +5,9 @@
 // so a DaemonSet's list is kept until a pod names a hash it lacks (a bounded number of them).
 import type { DaemonSetRevision } from '../api/daemonset.js';
 import { DaemonSetRevisions } from '../api/daemonset-revisions.js';
-import { R, at, isNotFound, resourcePath, type KubeList, type KubeObject, type RequestOptions } from '../lib/kube/client.js';
-import { type DaemonSetFacts, daemonSetFacts } from './daemon-pod-decision.js';
+import { at, isNotFound, type KubeList, type KubeObject, R, type RequestOptions, resourcePath } from '../lib/kube/client.js';
 import type { PodTemplateLike } from './copy-decision.js';
+import { type DaemonSetFacts, daemonSetFacts } from './daemon-pod-decision.js';
 
 /** Well inside the webhook's 5 s: the apiserver waits on this answer. */
 const READ_TIMEOUT_MS = 2000;

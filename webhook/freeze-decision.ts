@@ -1,11 +1,11 @@
 // The freeze decision: a pure function of one AdmissionRequest and the webhook's flags.
 // It never calls the apiserver, so admission stays fast and dry-run requests get the same answer.
 import { annotations, labels, objectName, shortRevision, values } from '../api/contract.js';
+import type { LabelSelector } from '../api/policy-types.js';
 import { Revision, templatePart } from '../api/revision.js';
 import type { AdmittedDeployment } from '../api/workload.js';
 import type { AdmissionRequest } from './admission-types.js';
-import { HOLDS, type FreezeHold } from './workload-freeze.js';
-import type { LabelSelector } from '../api/policy-types.js';
+import { type FreezeHold, HOLDS } from './workload-freeze.js';
 
 export interface FreezeFlags {
   /** Usernames whose writes pass unchanged (the controller's service account). */

@@ -2,18 +2,18 @@
 // `sluice webhook --help` lists every flag.
 import https from 'node:https';
 import type net from 'node:net';
+import type { InjectionTarget } from '../certs/ca-bundle-injector.js';
+import { DEFAULT_POLICY } from '../certs/rotation-plan.js';
+import { SecretStore } from '../certs/secret-store.js';
+import { type CertificateSource, FileCertificates, SecretCertificates } from '../certs/serving-certificates.js';
 import { ConnectionGovernor, SERVER_TIMEOUTS, smallPlainServer } from '../lib/connection-governor.js';
 import { FlagError, flagsOrHelp, positiveCount, positiveSeconds } from '../lib/flags.js';
 import { KubeClient } from '../lib/kube/client.js';
 import { createLogger } from '../lib/logger.js';
-import { createApp } from './app.js';
 import { AdmissionCache, informerSources } from './admission-cache.js';
-import { WebhookMetrics } from './metrics.js';
+import { createApp } from './app.js';
 import { DaemonSetReads } from './daemon-set-reads.js';
-import { FileCertificates, SecretCertificates, type CertificateSource } from '../certs/serving-certificates.js';
-import { SecretStore } from '../certs/secret-store.js';
-import { DEFAULT_POLICY } from '../certs/rotation-plan.js';
-import type { InjectionTarget } from '../certs/ca-bundle-injector.js';
+import { WebhookMetrics } from './metrics.js';
 
 export const webhookProgram = {
   name: 'sluice webhook',

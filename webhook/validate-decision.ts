@@ -2,13 +2,14 @@
 // bookkeeping (generated objects, generated Canaries, the contract's labels and annotations on a
 // target) locked to the controller. Pure: the policies come from the webhook's caches, so admission
 // never waits on the apiserver and a dry-run gets the same answer.
-import { GROUP, annotations as A, isManagedRule, labels as L, objectName, values } from '../api/contract.js';
+
+import { ACTION_KIND } from '../api/canary-action.js';
+import { limitProblems } from '../api/canary-limits.js';
+import { annotations as A, GROUP, isManagedRule, labels as L, objectName, values } from '../api/contract.js';
 import type { CanarySpec } from '../api/flagger-types.js';
 import type { ClusterCanaryPolicy } from '../api/policy-types.js';
-import { actionRefusal, policyViolations } from '../policy/constraints.js';
-import { ACTION_KIND } from '../api/canary-action.js';
 import { isWorkloadKind } from '../api/workload.js';
-import { limitProblems } from '../api/canary-limits.js';
+import { actionRefusal, policyViolations } from '../policy/constraints.js';
 
 import type { AdmissionRequest } from './admission-types.js';
 

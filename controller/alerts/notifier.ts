@@ -7,17 +7,18 @@
 // at most `maxQueuedPerNamespace` waiting, and when every slot in all is taken, a namespace that
 // holds less than its share (the total divided among the namespaces waiting) still gets one: a
 // tenant's slow providers, in however many namespaces, never silence another namespace's alerts.
-import { backoffDelay } from '../../lib/backoff.js';
-import { delay } from '../../lib/wait.js';
-import type { Canary } from '../../api/flagger-types.js';
+
 import { annotations as A, sharesWith } from '../../api/contract.js';
-import { R, at, type ObjectClient, type KubeObject } from '../../lib/kube/client.js';
+import type { Canary } from '../../api/flagger-types.js';
+import { backoffDelay } from '../../lib/backoff.js';
+import { EgressDenied, egress } from '../../lib/egress-guard.js';
+import { at, type KubeObject, type ObjectClient, R } from '../../lib/kube/client.js';
 import type { ObjectCache } from '../../lib/kube/informer.js';
 import type { Logger } from '../../lib/logger.js';
+import { delay } from '../../lib/wait.js';
 import type { CanaryEvent } from '../check-results.js';
 import { deliver } from './deliver.js';
-import { EgressDenied, egress } from '../../lib/egress-guard.js';
-import { deliveryUrl, payload, severityOf, wants, type ProviderSettings, type Severity } from './payloads.js';
+import { deliveryUrl, type ProviderSettings, payload, type Severity, severityOf, wants } from './payloads.js';
 
 export type AlertProvider = KubeObject & { spec: ProviderSettings & { address?: string; proxy?: string; secretRef?: { name: string } } };
 

@@ -2,15 +2,15 @@
 // cannot be answered (no template, Prometheus down, no data, NaN) is a failed check whose message
 // says which and what to do; it never throws.
 import { annotations as A, objectName, sharesWith } from '../../api/contract.js';
-import type { Canary, CanaryMetric, MetricTemplate } from '../../api/flagger-types.js';
 import { parseDuration, promDuration } from '../../api/duration.js';
-import { apexName } from '../generated-objects.js';
+import type { Canary, CanaryMetric, MetricTemplate } from '../../api/flagger-types.js';
+import { EgressDenied, type EgressGuard } from '../../lib/egress-guard.js';
 import type { MetricResult } from '../check-results.js';
+import { apexName } from '../generated-objects.js';
 import { BUILTIN_QUERIES } from './builtin-metrics.js';
 import { PrometheusClient, PrometheusError, redact } from './prometheus-client.js';
 import { renderQuery, TemplateError } from './render.js';
 import { failure, verdict } from './verdict.js';
-import { EgressDenied, type EgressGuard } from '../../lib/egress-guard.js';
 
 export interface AnalysisDeps {
   metricTemplate(namespace: string, name: string): MetricTemplate | undefined;

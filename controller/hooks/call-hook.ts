@@ -1,12 +1,13 @@
 // Calling a Canary's analysis webhooks with Flagger's payload. A hook that hangs, refuses or
 // answers non-2xx costs at most its timeout (retries included) and comes back as a result naming
 // what happened; it never throws.
-import { backoffDelay } from '../../lib/backoff.js';
-import { delay } from '../../lib/wait.js';
-import type { Canary, CanaryWebhook, Phase } from '../../api/flagger-types.js';
+
 import { parseDuration } from '../../api/duration.js';
+import type { Canary, CanaryWebhook, Phase } from '../../api/flagger-types.js';
+import { backoffDelay } from '../../lib/backoff.js';
 import { readBounded } from '../../lib/bounded-body.js';
-import { EgressDenied, egress, guardedFetch, type EgressGuard } from '../../lib/egress-guard.js';
+import { EgressDenied, type EgressGuard, egress, guardedFetch } from '../../lib/egress-guard.js';
+import { delay } from '../../lib/wait.js';
 import type { HookResult } from '../check-results.js';
 
 /** Flagger's default when a hook gives no timeout. */

@@ -4,10 +4,10 @@
 // should the webhook have been bypassed); while analysed, controller/daemonset-nodes.ts moves the
 // candidate onto as many nodes as the weight asks for; released, its own strategy is back.
 import { annotations as A } from '../../api/contract.js';
-import { FROZEN_STRATEGY, canaryNodeCount, heldBySluice, heldStrategyOf, nodesOf } from '../../api/daemonset.js';
+import { canaryNodeCount, FROZEN_STRATEGY, heldBySluice, heldStrategyOf, nodesOf } from '../../api/daemonset.js';
 import { REVISION_LABEL } from '../../api/statefulset.js';
-import { KINDS } from '../../api/workload-kinds.js';
 import type { DaemonSet, DaemonSetUpdateStrategy } from '../../api/workload.js';
+import { KINDS } from '../../api/workload-kinds.js';
 import { ownPodsWant } from './own-pods.js';
 import type { WorkloadDriver } from './workload-driver.js';
 

@@ -4,9 +4,9 @@
 import { annotations as A, labels as L, values } from '../../api/contract.js';
 import { phase as phaseFacts } from '../../api/phases.js';
 import { templatePart } from '../../api/revision.js';
-import { KINDS } from '../../api/workload-kinds.js';
 import { type Deployment, revisionOf } from '../../api/workload.js';
-import { type DesiredTarget, copyTemplate, primaryReplicas } from '../desired-state.js';
+import { KINDS } from '../../api/workload-kinds.js';
+import { copyTemplate, type DesiredTarget, primaryReplicas } from '../desired-state.js';
 import { canarySelector } from '../generated-objects.js';
 import { releasedRevision } from '../state-machine.js';
 import type { WorkloadDriver } from './workload-driver.js';

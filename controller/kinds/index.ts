@@ -5,10 +5,10 @@ import type { Canary, CanaryStatus } from '../../api/flagger-types.js';
 import {
   type Deployment,
   type HorizontalPodAutoscaler,
-  type Workload,
-  type WorkloadKind,
   isWorkloadKind,
   targetKind,
+  type Workload,
+  type WorkloadKind,
 } from '../../api/workload.js';
 import type { DaemonSetHashes } from '../daemonset-nodes.js';
 import type { Desired, TrackedNow } from '../desired-state.js';

@@ -5,7 +5,7 @@ import { annotations as A, labels as L, values } from '../../api/contract.js';
 import type { Canary, CanaryStatus } from '../../api/flagger-types.js';
 import { phase as phaseFacts } from '../../api/phases.js';
 import { templatePart } from '../../api/revision.js';
-import { type Workload, revisionOf } from '../../api/workload.js';
+import { revisionOf, type Workload } from '../../api/workload.js';
 import { releasedRevision } from '../state-machine.js';
 
 export interface OwnPodsWant {

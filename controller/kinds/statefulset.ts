@@ -2,8 +2,9 @@
 // While the revision under test is analysed, the partition exposes as many of them as the weight
 // asks for; released, it is 0; otherwise (waiting, rolled back, abandoned) it is FROZEN_PARTITION,
 // and any ordinal below it that runs another revision than the stable one is recreated.
+
+import { canaryOrdinals, FROZEN_PARTITION, partitionFor, partitionOf, REVISION_LABEL, replicasOf } from '../../api/statefulset.js';
 import { type StatefulSet, statusIsCurrent } from '../../api/workload.js';
-import { FROZEN_PARTITION, REVISION_LABEL, canaryOrdinals, partitionFor, partitionOf, replicasOf } from '../../api/statefulset.js';
 import { KINDS } from '../../api/workload-kinds.js';
 import { ownPodsWant } from './own-pods.js';
 import type { WorkloadDriver } from './workload-driver.js';

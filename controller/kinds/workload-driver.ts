@@ -6,8 +6,8 @@
 // primary and canary pods, what follows a write of the target, and how it is handed back.
 // docs/architecture.md "Adding a workload kind" lists every file a new kind touches.
 import type { Canary, CanaryStatus } from '../../api/flagger-types.js';
-import type { KindFacts } from '../../api/workload-kinds.js';
 import type { Deployment, HorizontalPodAutoscaler, Workload } from '../../api/workload.js';
+import type { KindFacts } from '../../api/workload-kinds.js';
 import type { ObjectCache } from '../../lib/kube/informer.js';
 import type { DaemonSetHashes, DaemonSetNodes } from '../daemonset-nodes.js';
 import type { Desired, DesiredTarget, TrackedNow } from '../desired-state.js';

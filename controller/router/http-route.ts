@@ -12,10 +12,10 @@ import { annotations as A, isManagedRule, labels as L, names, objectName } from 
 import type { Canary, CanaryStatus } from '../../api/flagger-types.js';
 import { phase as facts } from '../../api/phases.js';
 import { Revision } from '../../api/revision.js';
-import { type KubeObject, type ObjectClient, R, at, isAlreadyExists } from '../../lib/kube/client.js';
+import { at, isAlreadyExists, type KubeObject, type ObjectClient, R } from '../../lib/kube/client.js';
 import type { ObjectCache } from '../../lib/kube/informer.js';
-import { NameClashError, apexName, generatedMeta } from '../generated-objects.js';
-import { type GatewayMatch, combine, toGatewayMatch } from './flagger-match.js';
+import { apexName, generatedMeta, NameClashError } from '../generated-objects.js';
+import { combine, type GatewayMatch, toGatewayMatch } from './flagger-match.js';
 import type { RouteObject, Router } from './router.js';
 
 /** Rule and filter types sluice writes; anything else on a rule of ours is the user's and kept. */

@@ -5,10 +5,11 @@
 // generated APIs: sluice needs the status subresource of custom kinds, every patch type, the
 // apiserver's `Warning` headers, request counting and bounded timeouts uniformly across kinds,
 // which the generated classes expose differently per kind or not at all.
-import https from 'node:https';
+
 import http from 'node:http';
+import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { type Endpoint, defaultEndpoint, fileEndpoint, inClusterEndpoint } from './kubeconfig.js';
+import { defaultEndpoint, type Endpoint, fileEndpoint, inClusterEndpoint } from './kubeconfig.js';
 
 export type PatchType = 'merge' | 'json' | 'strategic' | 'apply';
 const patchContentType: Record<PatchType, string> = {

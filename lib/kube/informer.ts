@@ -2,10 +2,11 @@
 // watch from its resourceVersion, re-watch when the server closes it, re-list after an error or
 // an expired resourceVersion, and a periodic re-list that repairs anything a silent watch lost.
 // Handlers see every change as (type, object); they must be level-triggered (enqueue a key).
-import { canonicalJson } from '../canonical-json.js';
+
 import { backoffDelay } from '../backoff.js';
-import { ApiError, WatchInterrupted, type KubeClient, type KubeObject, type ResourceRef, type WatchEvent } from './client.js';
+import { canonicalJson } from '../canonical-json.js';
 import { delay } from '../wait.js';
+import { ApiError, type KubeClient, type KubeObject, type ResourceRef, type WatchEvent, WatchInterrupted } from './client.js';
 
 export type ChangeType = 'ADDED' | 'MODIFIED' | 'DELETED';
 /** `old`: the object as the cache held it before a MODIFIED change. */

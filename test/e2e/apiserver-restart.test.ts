@@ -6,13 +6,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { annotations } from '../../api/contract.js';
 import { templateRevision } from '../../api/revision.js';
-import { R, at } from '../../lib/kube/client.js';
+import { at, R } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { logFile, runningPid } from '../world/processes.js';
-import { CONTROLLER, WEBHOOK } from '../world/sluice.js';
-import { buildBinaries, compactEtcd, restartControlPlane, runKubectl } from '../world/world.js';
-import { admin, deleteNamespace, type Deployment } from '../world/test-clients.js';
 import { canaryEvents, deploymentWithCanary, getCanary, sluiceAndNamespace, waitPhase } from '../world/seed.js';
+import { CONTROLLER, WEBHOOK } from '../world/sluice.js';
+import { admin, type Deployment, deleteNamespace } from '../world/test-clients.js';
+import { buildBinaries, compactEtcd, restartControlPlane, runKubectl } from '../world/world.js';
 
 /** What a process logged after `offset` bytes of its log (bytes, not characters: the log holds "…" and "→"). */
 const logSince = (name: string, offset: number) => fs.readFileSync(logFile(name)).subarray(offset).toString('utf8');

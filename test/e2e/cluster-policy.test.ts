@@ -4,14 +4,14 @@
 // removing the label leaves nothing generated behind and no Deployment paused unexplained.
 import assert from 'node:assert/strict';
 import { annotations, labels } from '../../api/contract.js';
-import { CR, type Canary } from '../../api/flagger-types.js';
-import { POLICY_REF, type ClusterCanaryPolicy } from '../../api/policy-types.js';
+import { type Canary, CR } from '../../api/flagger-types.js';
+import { type ClusterCanaryPolicy, POLICY_REF } from '../../api/policy-types.js';
 import { templateRevision } from '../../api/revision.js';
-import { R, at, type KubeObject } from '../../lib/kube/client.js';
+import { at, type KubeObject, R } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
+import { canaryEvents, eventuallyInOrder, sluiceAndNamespace, waitPhase } from '../world/seed.js';
+import { admin, type Deployment, deleteNamespace, deploymentManifest, simulator } from '../world/test-clients.js';
 import { buildBinaries, runKubectl } from '../world/world.js';
-import { admin, deleteNamespace, deploymentManifest, simulator, type Deployment } from '../world/test-clients.js';
-import { canaryEvents, eventuallyInOrder, waitPhase, sluiceAndNamespace } from '../world/seed.js';
 
 const IMG = 'ghcr.io/stefanprodan/podinfo';
 const APPS = ['web', 'api', 'cart'];

@@ -4,21 +4,21 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { at, type KubeObject, R } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { paths, urls } from '../world/layout.js';
 import { probe } from '../world/probe.js';
-import { R, at, type KubeObject } from '../../lib/kube/client.js';
 import { runningPid } from '../world/processes.js';
+import { applySeed, sluiceAndNamespace, waitPhase } from '../world/seed.js';
 import {
   CONTROLLER,
-  SLUICE_NAMESPACE,
   ensureServiceAccountToken,
+  SLUICE_NAMESPACE,
   serviceAccountDir,
   startController,
   stopController,
 } from '../world/sluice.js';
 import { admin, deleteNamespace } from '../world/test-clients.js';
-import { applySeed, sluiceAndNamespace, waitPhase } from '../world/seed.js';
 
 const tokenFile = path.join(serviceAccountDir('controller'), 'token');
 const tls = { ca: fs.existsSync(path.join(paths.pki, 'ca.crt')) ? fs.readFileSync(path.join(paths.pki, 'ca.crt'), 'utf8') : undefined };

@@ -8,27 +8,27 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { annotations, labels } from '../../api/contract.js';
 import { canaryNodeCount, nodeOfPod } from '../../api/daemonset.js';
-import { CR, type Canary } from '../../api/flagger-types.js';
+import { type Canary, CR } from '../../api/flagger-types.js';
+import { POLICY_REF } from '../../api/policy-types.js';
 import { templateRevision } from '../../api/revision.js';
 import type { DaemonSet } from '../../api/workload.js';
-import { R, at, type KubeObject } from '../../lib/kube/client.js';
+import { at, type KubeObject, R } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { fakeNodeCount, root } from '../world/layout.js';
-import { canaryEvents, getCanary, sluiceAndNamespace, waitPhase } from '../world/seed.js';
-import { startController, startWebhook, stopController, stopWebhook } from '../world/sluice.js';
-import { admin, deleteNamespace, installKubectlPlugin, simulator, testNamespace } from '../world/test-clients.js';
-import { POLICY_REF } from '../../api/policy-types.js';
-import { buildBinaries, runKubectl } from '../world/world.js';
 import {
-  type RolloutSample,
   analysedCanary,
   assertRouteAt,
   gitopsHealth,
   kubectlSluice,
   onTag,
   podinfoTemplate,
+  type RolloutSample,
   sampleRollout,
 } from '../world/rollout-samples.js';
+import { canaryEvents, getCanary, sluiceAndNamespace, waitPhase } from '../world/seed.js';
+import { startController, startWebhook, stopController, stopWebhook } from '../world/sluice.js';
+import { admin, deleteNamespace, installKubectlPlugin, simulator, testNamespace } from '../world/test-clients.js';
+import { buildBinaries, runKubectl } from '../world/world.js';
 
 const IMG = 'ghcr.io/stefanprodan/podinfo';
 const NAME = 'agent';

@@ -5,14 +5,14 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { CR } from '../../api/flagger-types.js';
+import { at, type KubeObject, R } from '../../lib/kube/client.js';
+import { waitFor } from '../../lib/wait.js';
 import { root, urls } from '../world/layout.js';
-import { buildBinaries, runKubectl } from '../world/world.js';
+import { sluiceAndNamespace } from '../world/seed.js';
 import { SLUICE_NAMESPACE, serviceAccountDir } from '../world/sluice.js';
 import { admin, deleteNamespace, deploymentManifest, testNamespace } from '../world/test-clients.js';
-import { CR } from '../../api/flagger-types.js';
-import { R, at, type KubeObject } from '../../lib/kube/client.js';
-import { waitFor } from '../../lib/wait.js';
-import { sluiceAndNamespace } from '../world/seed.js';
+import { buildBinaries, runKubectl } from '../world/world.js';
 
 const user = (who: string) => `system:serviceaccount:${SLUICE_NAMESPACE}:sluice-${who}`;
 

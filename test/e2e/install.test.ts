@@ -5,9 +5,10 @@
 import assert from 'node:assert/strict';
 import { CR } from '../../api/flagger-types.js';
 import { templateRevision } from '../../api/revision.js';
-import { R, at, type KubeObject } from '../../lib/kube/client.js';
+import { at, type KubeObject, R } from '../../lib/kube/client.js';
+import { renderChart, toYamlStream } from '../world/helm.js';
 import { paths, ports } from '../world/layout.js';
-import { buildBinaries, kubectl, runKubectl } from '../world/world.js';
+import { applySeed, waitPhase } from '../world/seed.js';
 import {
   controllerSpec,
   ensureServiceAccountToken,
@@ -19,9 +20,8 @@ import {
   stopWebhook,
   webhookSpec,
 } from '../world/sluice.js';
-import { admin, deleteNamespace, testNamespace, webhookRequestCount, type Deployment } from '../world/test-clients.js';
-import { renderChart, toYamlStream } from '../world/helm.js';
-import { applySeed, waitPhase } from '../world/seed.js';
+import { admin, type Deployment, deleteNamespace, testNamespace, webhookRequestCount } from '../world/test-clients.js';
+import { buildBinaries, kubectl, runKubectl } from '../world/world.js';
 
 type WebhookConfiguration = KubeObject & {
   webhooks: { name: string; clientConfig: { url?: string; service?: { namespace: string; name: string } } }[];

@@ -2,10 +2,10 @@
 // or adopted; the Canary says which objects are in the way (a Warning event and its Promoted
 // condition) and waits; once they are gone, it initialises.
 import assert from 'node:assert/strict';
-import { R, at, type KubeObject } from '../../lib/kube/client.js';
+import { at, type KubeObject, R } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
-import { admin, deleteNamespace, serviceManifest } from '../world/test-clients.js';
 import { applySeed, canaryEvents, getCanary, sluiceAndNamespace, waitPhase } from '../world/seed.js';
+import { admin, deleteNamespace, serviceManifest } from '../world/test-clients.js';
 
 describe('a Canary meeting objects it did not create', function () {
   this.timeout(180_000);

@@ -4,18 +4,18 @@
 // and the Canary's status as GitOps tools judge it: kstatus (built from sigs.k8s.io/cli-utils) and
 // Argo CD's Lua runtime running the shipped Deployment health script.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { ACTION_REF, type CanaryAction } from '../../api/canary-action.js';
-import { CR, type Canary, type CanaryAnalysis } from '../../api/flagger-types.js';
+import { type Canary, type CanaryAnalysis, CR } from '../../api/flagger-types.js';
 import { templateRevision } from '../../api/revision.js';
-import { R, at, type KubeObject } from '../../lib/kube/client.js';
+import { at, type KubeObject, R } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { paths, root } from '../world/layout.js';
 import { canaryEvents, deploymentWithCanary, getCanary, sluiceAndNamespace, waitPhase } from '../world/seed.js';
-import { admin, deleteNamespace, type Deployment, installKubectlPlugin, simulator } from '../world/test-clients.js';
+import { admin, type Deployment, deleteNamespace, installKubectlPlugin, simulator } from '../world/test-clients.js';
 import { buildBinaries, kubectlAsync, runKubectl } from '../world/world.js';
 
 const IMG = 'ghcr.io/stefanprodan/podinfo';

@@ -5,11 +5,11 @@
 // Deleted with its pods, there is nothing to keep: it starts, and says so.
 import assert from 'node:assert/strict';
 import { templateRevision } from '../../api/revision.js';
-import { R, at, type KubeObject } from '../../lib/kube/client.js';
+import { at, type KubeObject, R } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
-import { buildBinaries, runKubectl } from '../world/world.js';
-import { admin, deleteNamespace, deploymentManifest, type Deployment } from '../world/test-clients.js';
 import { deploymentWithCanary, getCanary, sluiceAndNamespace, waitPhase } from '../world/seed.js';
+import { admin, type Deployment, deleteNamespace, deploymentManifest } from '../world/test-clients.js';
+import { buildBinaries, runKubectl } from '../world/world.js';
 
 type Pod = KubeObject & { spec: { containers: { image: string }[] } };
 const IMG = 'ghcr.io/stefanprodan/podinfo';

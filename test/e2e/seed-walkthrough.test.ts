@@ -4,12 +4,12 @@
 import assert from 'node:assert/strict';
 import { annotations, labels } from '../../api/contract.js';
 import { templateRevision } from '../../api/revision.js';
-import { R, at, type KubeObject } from '../../lib/kube/client.js';
+import { at, type KubeObject, R } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
-import { buildBinaries, runKubectl } from '../world/world.js';
+import { applySeed, canaryEvents, eventuallyInOrder, getCanary, sluiceAndNamespace, waitPhase } from '../world/seed.js';
 import { installManifests, startController, startWebhook, stopController } from '../world/sluice.js';
-import { admin, deleteNamespace, simulator, type Deployment } from '../world/test-clients.js';
-import { applySeed, canaryEvents, eventuallyInOrder, getCanary, waitPhase, sluiceAndNamespace } from '../world/seed.js';
+import { admin, type Deployment, deleteNamespace, simulator } from '../world/test-clients.js';
+import { buildBinaries, runKubectl } from '../world/world.js';
 
 const IMG = 'ghcr.io/stefanprodan/podinfo';
 

@@ -7,29 +7,29 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { annotations, labels } from '../../api/contract.js';
-import { CR, type Canary } from '../../api/flagger-types.js';
-import { templateRevision } from '../../api/revision.js';
-import { FROZEN_PARTITION, canaryOrdinals } from '../../api/statefulset.js';
-import type { StatefulSet } from '../../api/workload.js';
-import { R, at, type KubeObject } from '../../lib/kube/client.js';
-import { waitFor } from '../../lib/wait.js';
-import { canaryEvents, getCanary, sluiceAndNamespace, waitPhase } from '../world/seed.js';
-import { startController, stopController } from '../world/sluice.js';
+import { type Canary, CR } from '../../api/flagger-types.js';
 import { POLICY_REF } from '../../api/policy-types.js';
+import { templateRevision } from '../../api/revision.js';
+import { canaryOrdinals, FROZEN_PARTITION } from '../../api/statefulset.js';
+import type { StatefulSet } from '../../api/workload.js';
+import { at, type KubeObject, R } from '../../lib/kube/client.js';
+import { waitFor } from '../../lib/wait.js';
 import { root } from '../world/layout.js';
-import { admin, deleteNamespace, deploymentManifest, installKubectlPlugin, simulator, testNamespace } from '../world/test-clients.js';
-import { buildBinaries, runKubectl } from '../world/world.js';
 import {
-  type RolloutSample,
   analysedCanary,
   assertRouteAt,
   gitopsHealth,
   kubectlSluice,
   onTag,
   podinfoTemplate,
+  type RolloutSample,
   routeWeights,
   sampleRollout,
 } from '../world/rollout-samples.js';
+import { canaryEvents, getCanary, sluiceAndNamespace, waitPhase } from '../world/seed.js';
+import { startController, stopController } from '../world/sluice.js';
+import { admin, deleteNamespace, deploymentManifest, installKubectlPlugin, simulator, testNamespace } from '../world/test-clients.js';
+import { buildBinaries, runKubectl } from '../world/world.js';
 
 const IMG = 'ghcr.io/stefanprodan/podinfo';
 const REPLICAS = 5;

@@ -6,14 +6,14 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import winston from 'winston';
-import { CR, type CanaryAnalysis } from '../../api/flagger-types.js';
+import { type CanaryAnalysis, CR } from '../../api/flagger-types.js';
 import { templateRevision } from '../../api/revision.js';
-import { R, at, type KubeObject } from '../../lib/kube/client.js';
+import { at, type KubeObject, R } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { createTester } from '../../tester/app.js';
+import { canaryEvents, deploymentWithCanary, eventuallyInOrder, getCanary, sluiceAndNamespace, waitPhase } from '../world/seed.js';
+import { admin, type Deployment, deleteNamespace, prometheus, simulator } from '../world/test-clients.js';
 import { buildBinaries, runKubectl } from '../world/world.js';
-import { admin, deleteNamespace, prometheus, simulator, type Deployment } from '../world/test-clients.js';
-import { canaryEvents, deploymentWithCanary, eventuallyInOrder, getCanary, waitPhase, sluiceAndNamespace } from '../world/seed.js';
 
 const IMG = 'ghcr.io/stefanprodan/podinfo';
 const SUCCESS = { name: 'request-success-rate', interval: '6s', thresholdRange: { min: 99 } };

@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { R, at } from '../../lib/kube/client.js';
+import { at, R } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
-import { admin, deleteNamespace, testNamespace } from '../world/test-clients.js';
 import { deploymentWithCanary, getCanary, sluiceAndNamespace, waitPhase } from '../world/seed.js';
+import { admin, deleteNamespace, testNamespace } from '../world/test-clients.js';
 
 const NOISY = 10;
 const INTERVAL_S = 2;

@@ -4,11 +4,11 @@
 // not tracked; no Secret content lands in an annotation.
 import assert from 'node:assert/strict';
 import { CR } from '../../api/flagger-types.js';
-import { R, at, type KubeObject, type ResourceRef } from '../../lib/kube/client.js';
+import { at, type KubeObject, R, type ResourceRef } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
+import { canaryEvents, eventuallyInOrder, getCanary, sluiceAndNamespace, waitPhase } from '../world/seed.js';
+import { admin, type Deployment, deleteNamespace, simulator } from '../world/test-clients.js';
 import { buildBinaries, runKubectl } from '../world/world.js';
-import { admin, deleteNamespace, simulator, type Deployment } from '../world/test-clients.js';
-import { canaryEvents, eventuallyInOrder, getCanary, waitPhase, sluiceAndNamespace } from '../world/seed.js';
 
 type Pod = KubeObject & {
   spec: {

@@ -1,11 +1,11 @@
 // The trust boundary as the real apiserver enforces it (docs/security.md): what a namespace admin
 // can ask of sluice is bounded at admission, and what sluice's webhooks are sent is what they need.
 import assert from 'node:assert/strict';
-import { CR } from '../../api/flagger-types.js';
-import { POLICY_REF } from '../../api/policy-types.js';
 import { ACTION_REF } from '../../api/canary-action.js';
 import { labels as L, values } from '../../api/contract.js';
-import { R, at, type KubeObject } from '../../lib/kube/client.js';
+import { CR } from '../../api/flagger-types.js';
+import { POLICY_REF } from '../../api/policy-types.js';
+import { at, type KubeObject, R } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { sluiceAndNamespace } from '../world/seed.js';
 import { admin, deleteNamespace, deploymentManifest, webhookRequestCount } from '../world/test-clients.js';

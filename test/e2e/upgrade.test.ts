@@ -10,26 +10,26 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { templateRevision } from '../../api/revision.js';
-import { R, at, type KubeObject } from '../../lib/kube/client.js';
+import { at, type KubeObject, R } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { buildImageTree } from '../world/image-tree.js';
 import { ports, root } from '../world/layout.js';
 import { stopComponent } from '../world/processes.js';
-import { buildBinaries, runKubectl } from '../world/world.js';
+import { applySeed, canaryEvents, getCanary, sluiceAndNamespace, waitPhase } from '../world/seed.js';
 import {
+  type Build,
   CONTROLLER,
-  SLUICE_NAMESPACE,
-  WEBHOOK,
   installManifests,
   routeWebhook,
+  SLUICE_NAMESPACE,
   startController,
   startWebhook,
   stopController,
   stopWebhook,
-  type Build,
+  WEBHOOK,
 } from '../world/sluice.js';
-import { admin, deleteNamespace, simulator, type Deployment } from '../world/test-clients.js';
-import { applySeed, canaryEvents, getCanary, sluiceAndNamespace, waitPhase } from '../world/seed.js';
+import { admin, type Deployment, deleteNamespace, simulator } from '../world/test-clients.js';
+import { buildBinaries, runKubectl } from '../world/world.js';
 
 type Pod = KubeObject & { status?: { podIP?: string } };
 

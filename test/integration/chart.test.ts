@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import YAML from 'yaml';
+import { chartDir as chart, helm, type Rendered as Obj, renderChart } from '../world/helm.js';
 import { root } from '../world/layout.js';
-import { chartDir as chart, helm, renderChart, type Rendered as Obj } from '../world/helm.js';
 import { buildBinaries, kubectl } from '../world/world.js';
 
 const id = (o: Obj) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;

@@ -6,29 +6,29 @@
 // unpaused. The seed is printed, so a failure reproduces (SLUICE_HOSTILE_SEED); the count can be
 // raised or lowered with SLUICE_HOSTILE_REVIEWS.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import https from 'node:https';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import jsonPatch from 'fast-json-patch';
+import { CR } from '../../api/flagger-types.js';
 import { templateRevision } from '../../api/revision.js';
-import { createAuthority, issueCertificate } from '../../certs/authority.js';
-import { waitFor } from '../../lib/wait.js';
-import { controllerUser, paths, root } from '../world/layout.js';
-import { freePort, probe } from '../world/probe.js';
-import { FIXTURE_NAME, FIXTURE_NAMESPACE, type Case, caseBatches, hostileValue } from './hostile-reviews.js';
 import { FROZEN_PARTITION } from '../../api/statefulset.js';
+import { createAuthority, issueCertificate } from '../../certs/authority.js';
+import { at, R } from '../../lib/kube/client.js';
+import { waitFor } from '../../lib/wait.js';
 import { reviewFixture } from '../fixtures/admission-fixtures.js';
+import { controllerUser, paths, root } from '../world/layout.js';
+import { readyNamespace } from '../world/namespaces.js';
+import { freePort, probe } from '../world/probe.js';
 import { installManifests, startWebhook } from '../world/sluice.js';
 import { admin } from '../world/test-clients.js';
-import { readyNamespace } from '../world/namespaces.js';
-import { CR } from '../../api/flagger-types.js';
-import { R, at } from '../../lib/kube/client.js';
 import { buildBinaries } from '../world/world.js';
+import { type Case, caseBatches, FIXTURE_NAME, FIXTURE_NAMESPACE, hostileValue } from './hostile-reviews.js';
 
 const REVIEWS = Number(process.env.SLUICE_HOSTILE_REVIEWS ?? 60_000);
 const TESTER_REQUESTS = Math.ceil(REVIEWS / 5);

@@ -4,8 +4,8 @@
 // batch while the webhook answers the current one (hostile-review-worker.ts).
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
-import { controllerUser } from '../world/layout.js';
 import { fixtureNames, reviewFixture } from '../fixtures/admission-fixtures.js';
+import { controllerUser } from '../world/layout.js';
 
 const nest = (depth: number): unknown => {
   let v: unknown = 'bottom';

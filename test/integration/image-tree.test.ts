@@ -2,21 +2,21 @@
 // directory holding only what the Dockerfile copies, and each of its commands started from it:
 // what a platform team's `docker build` would produce, short of the base image.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { R, at, type KubeObject } from '../../lib/kube/client.js';
-import { waitFor } from '../../lib/wait.js';
 import { createAuthority, issueCertificate } from '../../certs/authority.js';
 import { controllerProgram } from '../../controller/main.js';
+import { at, type KubeObject, R } from '../../lib/kube/client.js';
+import { waitFor } from '../../lib/wait.js';
 import { testerProgram } from '../../tester/main.js';
 import { webhookProgram } from '../../webhook/main.js';
 import { buildImageTree, type ImageTree } from '../world/image-tree.js';
 import { paths, root } from '../world/layout.js';
 import { freePort, probe } from '../world/probe.js';
-import { admin, deleteNamespace, testNamespace } from '../world/test-clients.js';
 import { installManifests } from '../world/sluice.js';
+import { admin, deleteNamespace, testNamespace } from '../world/test-clients.js';
 import { buildBinaries } from '../world/world.js';
 
 describe('the image tree the Dockerfile builds', function () {

@@ -1,8 +1,8 @@
 // The informer against the real apiserver: it keeps following after the server ends its watches,
 // and its periodic re-list keeps the cache equal to the truth.
 import assert from 'node:assert/strict';
-import { KubeClient, R, at, type KubeObject } from '../../lib/kube/client.js';
-import { Informer, type ChangeType } from '../../lib/kube/informer.js';
+import { at, KubeClient, type KubeObject, R } from '../../lib/kube/client.js';
+import { type ChangeType, Informer } from '../../lib/kube/informer.js';
 import { waitFor } from '../../lib/wait.js';
 import { paths } from '../world/layout.js';
 import { admin, deleteNamespace, testNamespace } from '../world/test-clients.js';

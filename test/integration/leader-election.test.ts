@@ -2,8 +2,8 @@
 // and a leader whose Lease is taken stops acting within its renew deadline.
 import assert from 'node:assert/strict';
 import winston from 'winston';
-import { KubeClient, R, at, type KubeObject } from '../../lib/kube/client.js';
 import { LeaderElector } from '../../controller/leader-election.js';
+import { at, KubeClient, type KubeObject, R } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { paths } from '../world/layout.js';
 import { admin, deleteNamespace, testNamespace } from '../world/test-clients.js';

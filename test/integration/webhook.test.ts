@@ -1,22 +1,21 @@
 // The freeze, through the real apiserver of the local world calling the webhook over TLS.
 import assert from 'node:assert/strict';
-import { R, at, type KubeObject } from '../../lib/kube/client.js';
-import { KubeClient } from '../../lib/kube/client.js';
-import { waitFor } from '../../lib/wait.js';
-import { templateRevision } from '../../api/revision.js';
 import { annotations, labels } from '../../api/contract.js';
+import { templateRevision } from '../../api/revision.js';
+import { at, KubeClient, type KubeObject, R } from '../../lib/kube/client.js';
+import { waitFor } from '../../lib/wait.js';
 import { paths } from '../world/layout.js';
-import { buildBinaries, runKubectl } from '../world/world.js';
 import { installManifests, startWebhook, stopWebhook } from '../world/sluice.js';
 import {
   admin,
+  type Deployment,
   deleteNamespace,
   deploymentManifest,
   testNamespace,
   waitAvailable,
   webhookRequestCount,
-  type Deployment,
 } from '../world/test-clients.js';
+import { buildBinaries, runKubectl } from '../world/world.js';
 
 describe('webhook through the real apiserver', function () {
   this.timeout(120_000);

@@ -2,11 +2,12 @@
 // Deployment holds its ReplicaSet, the simulated gateway splits traffic by HTTPRoute weights and
 // reports route status, and Prometheus sees it all.
 import assert from 'node:assert/strict';
-import { R, at, type KubeObject } from '../../lib/kube/client.js';
+import { at, type KubeObject, R } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { urls } from '../world/layout.js';
 import {
   admin,
+  type Deployment,
   deleteNamespace,
   deploymentManifest,
   prometheus,
@@ -14,7 +15,6 @@ import {
   simulator,
   testNamespace,
   waitAvailable,
-  type Deployment,
 } from '../world/test-clients.js';
 
 describe('the local world', () => {

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import type { HookType } from '../../api/canary-analysis.js';
 import { annotations } from '../../api/contract.js';
 import type { CanaryWebhook } from '../../api/flagger-types.js';
-import { type KnownPhase, PHASES, TRANSITIONS, allowed } from '../../api/phases.js';
+import { allowed, type KnownPhase, PHASES, TRANSITIONS } from '../../api/phases.js';
 import { revisionOf } from '../../api/workload.js';
 import type { HookResults, MetricResult } from '../../controller/check-results.js';
 import { decide } from '../../controller/state-machine.js';

@@ -3,9 +3,9 @@
 // holding the first step until the count is above zero.
 import assert from 'node:assert/strict';
 import type { CanaryStatus } from '../../api/flagger-types.js';
-import type { KubeObject } from '../../lib/kube/client.js';
-import { type SlimEndpointSlice, readyEndpoints, slimEndpointSlice } from '../../controller/canary-endpoints.js';
+import { readyEndpoints, type SlimEndpointSlice, slimEndpointSlice } from '../../controller/canary-endpoints.js';
 import { decide } from '../../controller/state-machine.js';
+import type { KubeObject } from '../../lib/kube/client.js';
 import { copyOf, deployment, observed, rev, seedCanary } from './controller-fixtures.js';
 
 const slice = (name: string, service: string, conditions: ({ ready?: boolean } | undefined)[]) =>

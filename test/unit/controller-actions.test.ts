@@ -2,9 +2,9 @@
 // in each phase, what it refuses and why, and that who asked is in every event.
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { VERBS, type ActionVerb } from '../../api/canary-action.js';
+import { type ActionVerb, VERBS } from '../../api/canary-action.js';
 import type { CanaryStatus, Phase } from '../../api/flagger-types.js';
-import { PHASES, allowed } from '../../api/phases.js';
+import { allowed, PHASES } from '../../api/phases.js';
 import type { MetricResult } from '../../controller/check-results.js';
 import { type ActionRequest, decide, type Settings } from '../../controller/state-machine.js';
 import { analysingStatus, copyOf, deployment, observed, rev, seedCanary } from './controller-fixtures.js';

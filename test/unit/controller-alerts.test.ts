@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
-import winston from 'winston';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-
+import winston from 'winston';
+import { deliver } from '../../controller/alerts/deliver.js';
+import { type AlertProvider, Notifier } from '../../controller/alerts/notifier.js';
+import { type Alert, deliveryUrl, type ProviderType, payload, severityOf, wants } from '../../controller/alerts/payloads.js';
+import { at, R } from '../../lib/kube/client.js';
+import type { ObjectCache } from '../../lib/kube/informer.js';
 import { capturingLogger } from '../fixtures/capturing-logger.js';
 import { MemoryCluster } from '../fixtures/memory-cluster.js';
-import { R, at } from '../../lib/kube/client.js';
-import type { ObjectCache } from '../../lib/kube/informer.js';
-import { deliver } from '../../controller/alerts/deliver.js';
-import { Notifier, type AlertProvider } from '../../controller/alerts/notifier.js';
-import { deliveryUrl, payload, severityOf, wants, type Alert, type ProviderType } from '../../controller/alerts/payloads.js';
 import { rev, seedCanary } from './controller-fixtures.js';
 
 const canary = seedCanary({ status: { phase: 'Failed', lastAppliedSpec: rev('podinfo:6.0.2'), canaryWeight: 0, failedChecks: 5 } });

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { renderQuery } from '../../controller/analysis/render.js';
-import { verdict } from '../../controller/analysis/verdict.js';
-import { parseDuration, promDuration } from '../../api/duration.js';
-import { providerProblem, unsupportedFields } from '../../controller/spec-check.js';
-import { runAnalysis } from '../../controller/analysis/run-analysis.js';
-import { seedCanary } from './controller-fixtures.js';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { parseDuration, promDuration } from '../../api/duration.js';
 import type { MetricTemplate } from '../../api/flagger-types.js';
+import { renderQuery } from '../../controller/analysis/render.js';
+import { runAnalysis } from '../../controller/analysis/run-analysis.js';
+import { verdict } from '../../controller/analysis/verdict.js';
+import { providerProblem, unsupportedFields } from '../../controller/spec-check.js';
+import { seedCanary } from './controller-fixtures.js';
 
 const ctx = { name: 'podinfo', namespace: 'test', target: 'podinfo', service: 'podinfo', interval: '1m', variables: { region: 'eu' } };
 

@@ -1,7 +1,7 @@
 // Checks beside the reconcile workers: a result waits for the pass of the same step, a step that
 // moved on aborts its check, and no Canary or namespace takes more than its slots.
 import assert from 'node:assert/strict';
-import { ChecksInFlight, type CheckLimits } from '../../controller/checks-in-flight.js';
+import { type CheckLimits, ChecksInFlight } from '../../controller/checks-in-flight.js';
 import { waitFor } from '../../lib/wait.js';
 
 /** A check that ends when told to, and says whether it was aborted. */

@@ -2,10 +2,10 @@
 // snapshots and their collection are separate writes, and an opted-out or missing config is left alone.
 import assert from 'node:assert/strict';
 import { annotations as A, labels as L } from '../../api/contract.js';
-import { TRACKING_ANNOTATION, snapshotName } from '../../api/tracked-configs.js';
+import { snapshotName, TRACKING_ANNOTATION } from '../../api/tracked-configs.js';
 import type { Deployment } from '../../api/workload.js';
 import { type ConfigObject, ConfigTracker } from '../../controller/config-tracker.js';
-import { type KubeObject, R, at } from '../../lib/kube/client.js';
+import { at, type KubeObject, R } from '../../lib/kube/client.js';
 import { MemoryCluster } from '../fixtures/memory-cluster.js';
 import { deployment, seedCanary } from './controller-fixtures.js';
 

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { primaryReplicas, targetPatch } from '../../controller/desired-state.js';
-import { desiredState, servicesFor } from '../../controller/kinds/index.js';
 import { annotations, labels } from '../../api/contract.js';
-import { canaryDeployment, canaryHpa } from '../../controller/generated-objects.js';
-import { desiredRoute } from '../../controller/router/http-route.js';
 import type { HorizontalPodAutoscaler } from '../../api/workload.js';
+import { primaryReplicas, targetPatch } from '../../controller/desired-state.js';
+import { canaryDeployment, canaryHpa } from '../../controller/generated-objects.js';
+import { desiredState, servicesFor } from '../../controller/kinds/index.js';
+import { desiredRoute } from '../../controller/router/http-route.js';
 import { copyOf, deployment, rev, seedCanary } from './controller-fixtures.js';
 
 const V0 = 'podinfo:6.0.0';

@@ -1,9 +1,10 @@
 // Builders for controller unit tests: the seed's Canary and Deployments in given states.
-import type { Canary, CanaryStatus } from '../../api/flagger-types.js';
+
 import { annotations } from '../../api/contract.js';
+import type { Canary, CanaryStatus } from '../../api/flagger-types.js';
 import type { Deployment } from '../../api/workload.js';
-import type { Observed } from '../../controller/state-machine.js';
 import { revisionOf } from '../../api/workload.js';
+import type { Observed } from '../../controller/state-machine.js';
 
 export function seedCanary(
   over: { spec?: Partial<Canary['spec']>; analysis?: Partial<NonNullable<Canary['spec']['analysis']>>; status?: CanaryStatus } = {},

@@ -3,11 +3,11 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type HookType, hooksOf, strategyOf } from '../../api/canary-analysis.js';
 import type { CanaryStatus, CanaryWebhook } from '../../api/flagger-types.js';
-import { callHook, hookPayload } from '../../controller/hooks/call-hook.js';
-import { decide, type Decision, type Observed, type Settings } from '../../controller/state-machine.js';
-import { hooksOf, strategyOf, type HookType } from '../../api/canary-analysis.js';
 import type { HookResults, MetricResult } from '../../controller/check-results.js';
+import { callHook, hookPayload } from '../../controller/hooks/call-hook.js';
+import { type Decision, decide, type Observed, type Settings } from '../../controller/state-machine.js';
 import { analysingStatus, copyOf, deployment, observed, rev, seedCanary } from './controller-fixtures.js';
 
 const settings: Settings = { minIntervalMs: 1000, pollMs: 500 };

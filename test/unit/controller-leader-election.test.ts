@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import winston from 'winston';
 import { LeaderElector } from '../../controller/leader-election.js';
 import type { KubeObject, KubeResponse } from '../../lib/kube/client.js';
-import { MemoryCluster } from '../fixtures/memory-cluster.js';
 import { waitFor } from '../../lib/wait.js';
+import { MemoryCluster } from '../fixtures/memory-cluster.js';
 
 describe('leader election', () => {
   it('stops acting at the renew deadline while a renewal hangs', async () => {

@@ -1,7 +1,8 @@
 // Objects at the names a Canary generates that are not sluice's are never adopted: they are named.
-import { labels as L } from '../../api/contract.js';
+
 import assert from 'node:assert/strict';
-import { NameClashError, foreignObjects } from '../../controller/generated-objects.js';
+import { labels as L } from '../../api/contract.js';
+import { foreignObjects, NameClashError } from '../../controller/generated-objects.js';
 import type { KubeObject } from '../../lib/kube/client.js';
 
 const ours = (name: string): KubeObject => ({

@@ -2,9 +2,9 @@
 // controller holds a newer one it wrote, asking the apiserver only when the cache cannot answer.
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { CR, type Canary } from '../../api/flagger-types.js';
-import { NewestCanary, compareResourceVersions } from '../../controller/newest-canary.js';
-import { type KubeObject, type ResourceRef, at } from '../../lib/kube/client.js';
+import { type Canary, CR } from '../../api/flagger-types.js';
+import { compareResourceVersions, NewestCanary } from '../../controller/newest-canary.js';
+import { at, type KubeObject, type ResourceRef } from '../../lib/kube/client.js';
 import type { ObjectCache } from '../../lib/kube/informer.js';
 import { MemoryCluster } from '../fixtures/memory-cluster.js';
 

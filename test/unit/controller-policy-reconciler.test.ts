@@ -4,12 +4,12 @@
 import assert from 'node:assert/strict';
 import winston from 'winston';
 import { labels as L, values } from '../../api/contract.js';
-import { CR, type Canary } from '../../api/flagger-types.js';
+import { type Canary, CR } from '../../api/flagger-types.js';
 import { type ClusterCanaryPolicy, POLICY_REF } from '../../api/policy-types.js';
 import type { Deployment } from '../../api/workload.js';
 import { EventRecorder } from '../../controller/event-recorder.js';
 import { PolicyReconciler } from '../../controller/policy-reconciler.js';
-import { type KubeObject, R, at } from '../../lib/kube/client.js';
+import { at, type KubeObject, R } from '../../lib/kube/client.js';
 import { MemoryCluster } from '../fixtures/memory-cluster.js';
 
 const NS = 'shop';

@@ -2,20 +2,21 @@
 // stub and a clock the test moves: bootstrap, a step, a release, a rollback, and a crash between
 // the status write and the object writes. The e2e suite runs the same on the real world; here each
 // pass is driven and inspected one at a time.
-import { ACTION_REF, type CanaryAction } from '../../api/canary-action.js';
+
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import winston from 'winston';
+import { ACTION_REF, type CanaryAction } from '../../api/canary-action.js';
 import { annotations as A, FINALIZER, labels as L, values } from '../../api/contract.js';
-import { CR, type Canary } from '../../api/flagger-types.js';
+import { type Canary, CR } from '../../api/flagger-types.js';
 import type { Deployment, HorizontalPodAutoscaler } from '../../api/workload.js';
 import { ChecksInFlight, DEFAULT_CHECK_LIMITS } from '../../controller/checks-in-flight.js';
 import { ControllerMetrics } from '../../controller/controller-metrics.js';
 import { EventRecorder } from '../../controller/event-recorder.js';
-import { Reconciler } from '../../controller/reconciler.js';
 import { leaderGuarded } from '../../controller/leader-guarded-client.js';
-import { type KubeObject, R, at } from '../../lib/kube/client.js';
+import { Reconciler } from '../../controller/reconciler.js';
+import { at, type KubeObject, R } from '../../lib/kube/client.js';
 import { MemoryCluster } from '../fixtures/memory-cluster.js';
 import { deployment, rev, seedCanary } from './controller-fixtures.js';
 

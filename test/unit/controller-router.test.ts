@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { CanaryStatus } from '../../api/flagger-types.js';
 import { toGatewayMatch } from '../../controller/router/flagger-match.js';
-import { routeFor, mergeRules } from '../../controller/router/http-route.js';
+import { mergeRules, routeFor } from '../../controller/router/http-route.js';
 import { rev, seedCanary } from './controller-fixtures.js';
 
 const progressing: CanaryStatus = { phase: 'Progressing', lastAppliedSpec: rev('podinfo:6.0.1') };

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { decide, type Observed, type Settings } from '../../controller/state-machine.js';
 import { nextWeight } from '../../api/canary-analysis.js';
-import type { MetricResult } from '../../controller/check-results.js';
 import { annotations } from '../../api/contract.js';
 import type { CanaryStatus } from '../../api/flagger-types.js';
+import type { MetricResult } from '../../controller/check-results.js';
+import { decide, type Observed, type Settings } from '../../controller/state-machine.js';
 import { analysingStatus, copyOf, deployment, observed, rev, seedCanary } from './controller-fixtures.js';
 
 const settings: Settings = { minIntervalMs: 1000, pollMs: 500 };

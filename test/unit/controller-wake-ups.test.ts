@@ -2,9 +2,9 @@
 // metrics, costs no reconcile; anything else about the objects a Canary uses does.
 import assert from 'node:assert/strict';
 import { labels as L } from '../../api/contract.js';
+import { canariesConcerned } from '../../controller/wake-ups.js';
 import type { KubeObject } from '../../lib/kube/client.js';
 import { changedBeyondStatus } from '../../lib/kube/informer.js';
-import { canariesConcerned } from '../../controller/wake-ups.js';
 import { seedCanary } from './controller-fixtures.js';
 
 const canary = seedCanary(); // test/podinfo, target podinfo, autoscaler podinfo

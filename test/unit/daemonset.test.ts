@@ -5,21 +5,20 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  FROZEN_STRATEGY,
   canaryNodeCount,
   canaryNodesProgress,
   daemonSetProgress,
   daemonSetRevision,
+  FROZEN_STRATEGY,
   heldStrategyOf,
   nodeOfPod,
 } from '../../api/daemonset.js';
 import type { CanaryStatus } from '../../api/flagger-types.js';
 import { templateRevision } from '../../api/revision.js';
 import { type DaemonSet, revisionOf } from '../../api/workload.js';
-import { DaemonSetNodes, RETRY_OFF_CANARY_MS, chooseCanaryNodes, wrongRevision } from '../../controller/daemonset-nodes.js';
+import { chooseCanaryNodes, DaemonSetNodes, RETRY_OFF_CANARY_MS, wrongRevision } from '../../controller/daemonset-nodes.js';
 import { targetPatch } from '../../controller/desired-state.js';
-import { desiredState, servicesFor } from '../../controller/kinds/index.js';
-import { DRIVERS, handBackPatch } from '../../controller/kinds/index.js';
+import { DRIVERS, desiredState, handBackPatch, servicesFor } from '../../controller/kinds/index.js';
 import { decide } from '../../controller/state-machine.js';
 import type { AdmissionRequest } from '../../webhook/admission-types.js';
 import { type DaemonPodSources, type DaemonSetFacts, daemonSetFacts, decideDaemonPod } from '../../webhook/daemon-pod-decision.js';

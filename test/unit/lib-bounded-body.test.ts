@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type net from 'node:net';
-import { BodyTooLargeError, readBounded } from '../../lib/bounded-body.js';
-import { MAX_HOOK_BODY_BYTES, callHook } from '../../controller/hooks/call-hook.js';
 import { MAX_ANSWER_BYTES, PrometheusClient, PrometheusError } from '../../controller/analysis/prometheus-client.js';
+import { callHook, MAX_HOOK_BODY_BYTES } from '../../controller/hooks/call-hook.js';
+import { BodyTooLargeError, readBounded } from '../../lib/bounded-body.js';
 
 /** A server whose every answer is `size` bytes of JSON-ish filler, streamed in 64 KiB chunks without a length. */
 async function hugeServer(size: number) {

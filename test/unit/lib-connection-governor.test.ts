@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import net from 'node:net';
 import { ConnectionGovernor, type ConnectionState, chooseVictim, evictionClass, sourceOf } from '../../lib/connection-governor.js';
 import { waitFor } from '../../lib/wait.js';
 

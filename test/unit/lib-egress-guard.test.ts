@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { EgressDenied, EgressGuard, guardedFetch } from '../../lib/egress-guard.js';
-import { callHook } from '../../controller/hooks/call-hook.js';
 import { runAnalysis } from '../../controller/analysis/run-analysis.js';
+import { callHook } from '../../controller/hooks/call-hook.js';
+import { EgressDenied, EgressGuard, guardedFetch } from '../../lib/egress-guard.js';
 import { seedCanary } from './controller-fixtures.js';
 
 describe('egress guard', () => {

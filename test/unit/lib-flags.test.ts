@@ -1,8 +1,8 @@
 // Flags: booleans in every form kubectl users write them, errors that name the flag, and --help
 // that lists every flag of every program with its default.
 import assert from 'node:assert/strict';
-import { FlagError, parseFlags, positiveSeconds, usage, type FlagSpec, type Program } from '../../lib/flags.js';
 import { controllerProgram } from '../../controller/main.js';
+import { FlagError, type FlagSpec, type Program, parseFlags, positiveSeconds, usage } from '../../lib/flags.js';
 import { testerProgram } from '../../tester/main.js';
 import { webhookProgram } from '../../webhook/main.js';
 

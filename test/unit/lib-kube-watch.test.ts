@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type net from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
-import { ApiError, KubeClient, R, type KubeObject, type WatchEvent } from '../../lib/kube/client.js';
+import { ApiError, KubeClient, type KubeObject, R, type WatchEvent } from '../../lib/kube/client.js';
 import { Informer, needsList } from '../../lib/kube/informer.js';
 import { waitFor } from '../../lib/wait.js';
 

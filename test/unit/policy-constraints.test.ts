@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
+import { maxWeight, nextWeight } from '../../api/canary-analysis.js';
 import type { CanarySpec } from '../../api/flagger-types.js';
 import type { ClusterCanaryPolicy, PolicyConstraints } from '../../api/policy-types.js';
 import { actionRefusal, allowedActions, enforce, policyViolations, violations } from '../../policy/constraints.js';
-import { maxWeight, nextWeight } from '../../api/canary-analysis.js';
 import { seedCanary } from './controller-fixtures.js';
 
 const policy = (name: string, constraints: PolicyConstraints): ClusterCanaryPolicy => ({ metadata: { name }, spec: { constraints } });

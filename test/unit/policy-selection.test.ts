@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import type { Canary } from '../../api/flagger-types.js';
 import type { ClusterCanaryPolicy, ClusterCanaryPolicySpec } from '../../api/policy-types.js';
+import type { DaemonSet, Deployment, HorizontalPodAutoscaler, StatefulSet } from '../../api/workload.js';
 import type { KubeObject } from '../../lib/kube/client.js';
-import type { DaemonSet, StatefulSet, Deployment, HorizontalPodAutoscaler } from '../../api/workload.js';
-import { TEMPLATE_HASH, generatedCanary } from '../../policy/generated-canary.js';
+import { generatedCanary, TEMPLATE_HASH } from '../../policy/generated-canary.js';
 import { selectorMatches } from '../../policy/label-selector.js';
 import { choosePolicy, planNamespace, policiesForNamespace } from '../../policy/selection.js';
 import { seedCanary } from './controller-fixtures.js';

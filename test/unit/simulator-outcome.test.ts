@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { BASE_LATENCY_MEDIAN_MS, logNormal, requestOutcome, validateFault, type Random } from '../world/simulator/outcome.js';
+import { BASE_LATENCY_MEDIAN_MS, logNormal, type Random, requestOutcome, validateFault } from '../world/simulator/outcome.js';
 
 /** Deterministic generator (mulberry32) so statistical assertions are exact and repeatable. */
 function seeded(seed: number): Random {

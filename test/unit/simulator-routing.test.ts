@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { envoyClusterName, matchApplies, pickBackend, selectRule, type RouteRule, type SimRequest } from '../world/simulator/routing.js';
+import { envoyClusterName, matchApplies, pickBackend, type RouteRule, type SimRequest, selectRule } from '../world/simulator/routing.js';
 
 const req = (over: Partial<SimRequest> = {}): SimRequest => ({ method: 'GET', path: '/', headers: {}, query: {}, ...over });
 const primary = { name: 'podinfo-primary', port: 9898, weight: 90 };

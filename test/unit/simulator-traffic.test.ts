@@ -2,8 +2,8 @@
 // pure version of the session-affinity scenario.
 import assert from 'node:assert/strict';
 import { routeFor } from '../../controller/router/http-route.js';
-import type { RouteRule } from '../world/simulator/routing.js';
 import { SimulatorMetrics } from '../world/simulator/metrics.js';
+import type { RouteRule } from '../world/simulator/routing.js';
 import { TrafficEngine, type TrafficProfile } from '../world/simulator/traffic.js';
 import { rev, seedCanary } from './controller-fixtures.js';
 

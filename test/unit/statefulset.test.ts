@@ -3,10 +3,10 @@
 // and which pods it recreates.
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { FROZEN_PARTITION, canaryOrdinals, canaryOrdinalsProgress, partitionFor, statefulSetProgress } from '../../api/statefulset.js';
 import type { CanaryStatus } from '../../api/flagger-types.js';
 import { templateRevision } from '../../api/revision.js';
-import { type StatefulSet, revisionOf } from '../../api/workload.js';
+import { canaryOrdinals, canaryOrdinalsProgress, FROZEN_PARTITION, partitionFor, statefulSetProgress } from '../../api/statefulset.js';
+import { revisionOf, type StatefulSet } from '../../api/workload.js';
 import { targetPatch } from '../../controller/desired-state.js';
 import { desiredState, servicesFor } from '../../controller/kinds/index.js';
 import { decide } from '../../controller/state-machine.js';

@@ -3,9 +3,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import winston from 'winston';
+import { waitFor } from '../../lib/wait.js';
 import { createTester } from '../../tester/app.js';
 import { parseHey } from '../../tester/load-task.js';
-import { waitFor } from '../../lib/wait.js';
 
 const silent = winston.createLogger({ silent: true });
 const podinfo = { name: 'podinfo', namespace: 'test' };

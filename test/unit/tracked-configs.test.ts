@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { annotations as A } from '../../api/contract.js';
+import { Revision, templatePart, templateRevision } from '../../api/revision.js';
 import { configHash, configRefs, fingerprint, rewriteRefs, snapshotName } from '../../api/tracked-configs.js';
-import { Revision, templatePart } from '../../api/revision.js';
-import { templateRevision } from '../../api/revision.js';
+import { revisionOf } from '../../api/workload.js';
 import { targetPatch } from '../../controller/desired-state.js';
 import { desiredState } from '../../controller/kinds/index.js';
-import { revisionOf } from '../../api/workload.js';
-import { decidePin, deploymentOf } from '../../webhook/pin-decision.js';
 import type { AdmissionRequest } from '../../webhook/admission-types.js';
+import { decidePin, deploymentOf } from '../../webhook/pin-decision.js';
 import { deployment, seedCanary } from './controller-fixtures.js';
 
 const podSpec = {

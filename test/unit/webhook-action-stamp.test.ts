@@ -4,9 +4,9 @@ import fc from 'fast-check';
 import jsonPatch from 'fast-json-patch';
 import request from 'supertest';
 import winston from 'winston';
-import { createApp } from '../../webhook/app.js';
 import { decideStamp } from '../../webhook/action-stamp.js';
 import type { AdmissionRequest } from '../../webhook/admission-types.js';
+import { createApp } from '../../webhook/app.js';
 import { WebhookMetrics } from '../../webhook/metrics.js';
 
 const app = createApp({

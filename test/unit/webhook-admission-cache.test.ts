@@ -3,11 +3,11 @@
 // primary pods, and "unknown" until every cache has listed.
 import assert from 'node:assert/strict';
 import { annotations as A, labels as L, values } from '../../api/contract.js';
-import { CR, type Canary } from '../../api/flagger-types.js';
+import { type Canary, CR } from '../../api/flagger-types.js';
 import { type ClusterCanaryPolicy, POLICY_REF } from '../../api/policy-types.js';
-import { type KubeObject, R, at } from '../../lib/kube/client.js';
-import { AdmissionCache, slimCanary, slimDaemonSet, slimManaged, slimReplicaSet } from '../../webhook/admission-cache.js';
+import { at, type KubeObject, R } from '../../lib/kube/client.js';
 import type { ObjectCache } from '../../lib/kube/informer.js';
+import { AdmissionCache, slimCanary, slimDaemonSet, slimManaged, slimReplicaSet } from '../../webhook/admission-cache.js';
 import { MemoryCluster } from '../fixtures/memory-cluster.js';
 import { seedCanary } from './controller-fixtures.js';
 

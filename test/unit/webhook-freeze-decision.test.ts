@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import jsonPatch from 'fast-json-patch';
-import { decideFreeze, type Decision } from '../../webhook/freeze-decision.js';
-import { answerMutate } from '../../webhook/admission-review.js';
 import { templateRevision } from '../../api/revision.js';
-import { controllerUser } from '../world/layout.js';
+import { answerMutate } from '../../webhook/admission-review.js';
+import { type Decision, decideFreeze } from '../../webhook/freeze-decision.js';
 import { reviewFixture } from '../fixtures/admission-fixtures.js';
+import { controllerUser } from '../world/layout.js';
 
 const flags = { controllerUsers: [controllerUser] };
 const decide = (name: string) => decideFreeze(reviewFixture(name).request, flags);

@@ -3,8 +3,8 @@ import request from 'supertest';
 import winston from 'winston';
 import { createApp } from '../../webhook/app.js';
 import { WebhookMetrics } from '../../webhook/metrics.js';
-import { controllerUser } from '../world/layout.js';
 import { fixtureNames, reviewFixture } from '../fixtures/admission-fixtures.js';
+import { controllerUser } from '../world/layout.js';
 
 const silent = winston.createLogger({ silent: true });
 

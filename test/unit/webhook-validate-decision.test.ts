@@ -5,9 +5,9 @@ import type { Canary } from '../../api/flagger-types.js';
 import type { ClusterCanaryPolicy } from '../../api/policy-types.js';
 import type { AdmissionRequest } from '../../webhook/admission-types.js';
 import { decideValidate, type ValidateContext } from '../../webhook/validate-decision.js';
+import { fixtureNames, reviewFixture } from '../fixtures/admission-fixtures.js';
 import { controllerUser } from '../world/layout.js';
 import { seedCanary } from './controller-fixtures.js';
-import { fixtureNames, reviewFixture } from '../fixtures/admission-fixtures.js';
 
 const cap: ClusterCanaryPolicy = { metadata: { name: 'cap' }, spec: { constraints: { maxWeight: 50, minInterval: '30s' } } };
 const ctx = (policies: ClusterCanaryPolicy[] | undefined = [cap], exists = true): ValidateContext => ({

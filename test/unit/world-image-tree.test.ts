@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buildImageTree, parseCopy, parseDockerfile } from '../world/image-tree.js';
-import { chooseRoute, routeFor, type PodNetworkRule } from '../world/pod-network.js';
 import { root } from '../world/layout.js';
+import { chooseRoute, type PodNetworkRule, routeFor } from '../world/pod-network.js';
 
 describe('image tree: reading a Dockerfile', () => {
   it('splits stages, joins continuation lines and drops comments', () => {

@@ -3,15 +3,15 @@
 // minutes), 6.0.1 is promoted, 6.0.2 is rolled back under injected errors. Progress is printed
 // live: phase, weight, each metric against its bound; a summary closes.
 import assert from 'node:assert/strict';
-import { CR, type Canary } from '../../api/flagger-types.js';
-import { KubeClient, R, at, type KubeObject } from '../../lib/kube/client.js';
-import { waitFor } from '../../lib/wait.js';
+import { type Canary, CR } from '../../api/flagger-types.js';
 import { templateRevision } from '../../api/revision.js';
+import { at, KubeClient, type KubeObject, R } from '../../lib/kube/client.js';
+import { waitFor } from '../../lib/wait.js';
 import { paths, ports, urls } from './layout.js';
 import { readyNamespace } from './namespaces.js';
-import { buildBinaries, runKubectl } from './world.js';
-import { up as sluiceUp } from './sluice.js';
 import { applySeed, canaryEvents } from './seed.js';
+import { up as sluiceUp } from './sluice.js';
+import { buildBinaries, runKubectl } from './world.js';
 
 const NS = 'test';
 const { binDir } = buildBinaries();

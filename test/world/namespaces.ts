@@ -1,6 +1,6 @@
 // A namespace ready for workloads: created (after any earlier one of that name is fully gone,
 // not merely terminating) and with its default ServiceAccount, without which pods are refused.
-import { R, at, type KubeClient } from '../../lib/kube/client.js';
+import { at, type KubeClient, R } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 
 export async function readyNamespace(client: KubeClient, name: string, labels: Record<string, string> = {}): Promise<string> {

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { createAuthority, generateRsaKeyPem, issueCertificate, publicKeyPem, type KeyAndCert } from '../../certs/authority.js';
+import { createAuthority, generateRsaKeyPem, issueCertificate, type KeyAndCert, publicKeyPem } from '../../certs/authority.js';
 import { controllerUser, paths, urls } from './layout.js';
 
 const YEAR = 365 * 24 * 3600;

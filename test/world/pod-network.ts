@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
-import { KubeClient, R, type KubeObject } from '../../lib/kube/client.js';
+import { KubeClient, type KubeObject, R } from '../../lib/kube/client.js';
 
 /** One local process standing in for a container port of the pods a rule selects. */
 export interface PodNetworkRule {

@@ -1,7 +1,8 @@
 // HTTP(S) probes for readiness checks: status code and body, with a short timeout.
-import https from 'node:https';
-import http from 'node:http';
+
 import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import { paths } from './layout.js';

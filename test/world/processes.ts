@@ -4,8 +4,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { paths } from './layout.js';
 import { delay, waitFor } from '../../lib/wait.js';
+import { paths } from './layout.js';
 
 export interface ProcessSpec {
   name: string;

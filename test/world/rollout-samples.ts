@@ -1,11 +1,12 @@
 // What the e2e tests of targets that are their own canary (StatefulSets, DaemonSets) read while a
 // rollout runs: the route's weights, consistent samples of which pod runs which image at each
 // step, a GitOps tool's verdict on an object, and kubectl sluice as a user runs it.
-import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
+
 import assert from 'node:assert/strict';
+import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { Canary } from '../../api/flagger-types.js';
-import { R, at, type KubeObject } from '../../lib/kube/client.js';
+import { at, type KubeObject, R } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { paths } from './layout.js';
 import { getCanary } from './seed.js';

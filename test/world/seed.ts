@@ -3,13 +3,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { CR, type Canary, type CanaryAnalysis } from '../../api/flagger-types.js';
-import { R, at, type KubeObject } from '../../lib/kube/client.js';
+import { type Canary, type CanaryAnalysis, CR } from '../../api/flagger-types.js';
+import { at, type KubeObject, R } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { root } from './layout.js';
+import { installManifests, startController, startWebhook } from './sluice.js';
 import { admin, deploymentManifest, testNamespace } from './test-clients.js';
 import { buildBinaries } from './world.js';
-import { installManifests, startController, startWebhook } from './sluice.js';
 
 export const ANALYSIS_INTERVAL = '2s';
 export const METRIC_INTERVAL = '6s';

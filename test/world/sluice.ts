@@ -7,13 +7,13 @@
 // Usage: node dist/test/world/sluice.js up|down
 import fs from 'node:fs';
 import path from 'node:path';
+import { at, KubeClient, R } from '../../lib/kube/client.js';
+import { waitFor } from '../../lib/wait.js';
 import { paths, ports, root, urls } from './layout.js';
 import { clearRules, writeRule } from './pod-network.js';
-import { ensureStarted, stopComponent, type ProcessSpec } from './processes.js';
 import { probe } from './probe.js';
+import { ensureStarted, type ProcessSpec, stopComponent } from './processes.js';
 import { buildBinaries, kubectl } from './world.js';
-import { KubeClient, R, at } from '../../lib/kube/client.js';
-import { waitFor } from '../../lib/wait.js';
 
 export const WEBHOOK = 'sluice-webhook';
 export const CONTROLLER = 'sluice-controller';

@@ -6,11 +6,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Deployment as StoredDeployment } from '../../api/workload.js';
-import { KubeClient, R, at } from '../../lib/kube/client.js';
 import { PrometheusClient } from '../../controller/analysis/prometheus-client.js';
+import { at, KubeClient, R } from '../../lib/kube/client.js';
+import { waitFor } from '../../lib/wait.js';
 import { paths, ports, root, urls } from './layout.js';
 import { readyNamespace } from './namespaces.js';
-import { waitFor } from '../../lib/wait.js';
 
 let adminClient: KubeClient | undefined;
 export async function admin(): Promise<KubeClient> {

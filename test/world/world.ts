@@ -6,12 +6,12 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fakeNodeCount, paths, ports, root, urls } from './layout.js';
 import YAML from 'yaml';
-import { ensureWorldPki } from './pki.js';
-import { ComponentError, ensureStarted, runningPid, startedComponents, stopComponent, type ProcessSpec } from './processes.js';
-import { adminTls, ok, probe } from './probe.js';
 import { waitFor } from '../../lib/wait.js';
+import { fakeNodeCount, paths, ports, root, urls } from './layout.js';
+import { ensureWorldPki } from './pki.js';
+import { adminTls, ok, probe } from './probe.js';
+import { ComponentError, ensureStarted, type ProcessSpec, runningPid, startedComponents, stopComponent } from './processes.js';
 import { prometheusConfig } from './prometheus-config.js';
 
 interface WorldState {

@@ -4,23 +4,23 @@
 // Tests steer it through a small HTTP API: faults per Service, traffic profile per route.
 import express from 'express';
 import { canonicalJson } from '../../../lib/canonical-json.js';
-import { KubeClient, R, at, type KubeObject } from '../../../lib/kube/client.js';
+import { at, KubeClient, type KubeObject, R } from '../../../lib/kube/client.js';
 import { Informer } from '../../../lib/kube/informer.js';
-import { SimulatorMetrics } from './metrics.js';
-import { TrafficEngine, type ActiveRoute, type TrafficProfile } from './traffic.js';
-import { validateFault, type Fault } from './outcome.js';
 import {
   CONTROLLER_NAME,
+  type Condition,
   conditionsEqual,
   gatewayConditions,
+  type ParentRef,
+  type RouteParentStatus,
   routeParentConditions,
   sameParent,
   withTransitionTimes,
-  type Condition,
-  type ParentRef,
-  type RouteParentStatus,
 } from './gateway-status.js';
+import { SimulatorMetrics } from './metrics.js';
+import { type Fault, validateFault } from './outcome.js';
 import type { RouteRule } from './routing.js';
+import { type ActiveRoute, TrafficEngine, type TrafficProfile } from './traffic.js';
 
 interface Args {
   kubeconfig: string;

@@ -1,9 +1,10 @@
 // The traffic engine: every tick, each HTTPRoute attached to a Gateway of our class receives its
 // share of a steady request rate; each request is routed, answered and recorded as metrics.
+
+import type { SimulatorMetrics } from './metrics.js';
 import type { BackendState, Fault, Random } from './outcome.js';
 import { requestOutcome } from './outcome.js';
-import { cookiesSet, envoyClusterName, pickBackend, selectRule, type RouteRule, type SimRequest } from './routing.js';
-import type { SimulatorMetrics } from './metrics.js';
+import { cookiesSet, envoyClusterName, pickBackend, type RouteRule, type SimRequest, selectRule } from './routing.js';
 
 export interface RequestVariant {
   /** Relative share of this kind of request within the route's traffic. */
