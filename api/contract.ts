@@ -3,6 +3,9 @@
 
 export const GROUP = 'sluice.dev';
 
+/** What every sluice label and annotation key starts with. */
+export const KEY_PREFIX = `${GROUP}/`;
+
 export const labels = {
   /** On a target Deployment: the webhook's objectSelector; set by the controller at bootstrap. */
   managed: `${GROUP}/managed`,

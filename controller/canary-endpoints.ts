@@ -4,6 +4,7 @@
 // the state machine waits for a ready endpoint before it sends traffic (state-machine.ts).
 // EndpointSlices carry their Service's labels, so only those of sluice's Services are watched,
 // and each is kept as its Service's name and its count of ready endpoints.
+import { KEY_PREFIX } from '../api/contract.js';
 import type { KubeObject } from '../lib/kube/client.js';
 import type { ObjectCache } from '../lib/kube/informer.js';
 
@@ -23,7 +24,7 @@ export function slimEndpointSlice(slice: EndpointSlice): SlimEndpointSlice {
       name: m.name,
       namespace: m.namespace,
       resourceVersion: m.resourceVersion,
-      labels: Object.fromEntries(Object.entries(labels).filter(([k]) => k === SERVICE_NAME_LABEL || k.startsWith('sluice.dev/'))),
+      labels: Object.fromEntries(Object.entries(labels).filter(([k]) => k === SERVICE_NAME_LABEL || k.startsWith(KEY_PREFIX))),
     },
     ready: (Array.isArray(slice.endpoints) ? slice.endpoints : []).filter((e) => e?.conditions?.ready !== false).length,
   };

@@ -11,7 +11,7 @@ import { phase as phaseFacts } from '../api/phases.js';
 import type { ClusterCanaryPolicy } from '../api/policy-types.js';
 import { type Deployment, revisionOf } from '../api/workload.js';
 import { at } from '../lib/kube/client.js';
-import { enforce, policyViolations } from '../policy/constraints.js';
+import { enforce } from '../policy/constraints.js';
 import { isGenerated, policiesForNamespace } from '../policy/selection.js';
 import { ActionInbox } from './action-inbox.js';
 import { Announcer } from './announcer.js';
@@ -20,6 +20,7 @@ import { CanaryStatusWriter } from './canary-status-writer.js';
 import type { HookResult, HookResults, MetricResult } from './check-results.js';
 import { CheckRunner, NO_SLOT_RETRY_MS, stepOf } from './check-runner.js';
 import type { ReconcilerDeps } from './reconciler-deps.js';
+import { specWarnings } from './spec-check.js';
 
 export type { Caches, ReconcilerDeps } from './reconciler-deps.js';
 
@@ -37,7 +38,6 @@ import { NewestCanary } from './newest-canary.js';
 import { withReadiness } from './readiness.js';
 import { HttpRouteRouter } from './router/http-route.js';
 import { RouterChoice } from './router/router-choice.js';
-import { providerProblem, unsupportedFields } from './spec-check.js';
 import { type Decision, decide, type Observed } from './state-machine.js';
 import { StatefulSetOrdinals } from './statefulset-ordinals.js';
 
@@ -240,7 +240,8 @@ export class Reconciler {
     // A converge that must come back sooner than the decision says (daemonset-nodes.ts) says when.
     let retryMs = convergedFirst ? await this.converger.converge(canary, status, view) : undefined;
     if (!(await this.status.write(canary, status))) return { requeueAfterMs: 0 };
-    if (canary.metadata.generation !== canary.status?.observedGeneration) this.reportSpecProblems(stored, policies);
+    if (canary.metadata.generation !== canary.status?.observedGeneration)
+      for (const w of specWarnings(stored.spec, policies)) this.d.events.record(canary, w);
     for (const ev of decision.events) this.d.events.record(canary, ev);
     this.announcer.announce(canary, status, decision.events);
     this.observeTransitions(canary, key, status);
@@ -263,20 +264,6 @@ export class Reconciler {
     if (decision.action && this.inbox.waiting(ns, canary.metadata.name)) return { requeueAfterMs: 0 };
     const after = [decision.requeueAfterMs, retryMs].filter((x): x is number => x !== undefined);
     return after.length === 0 ? {} : { requeueAfterMs: after.reduce((m, x) => Math.min(m, x), Infinity) };
-  }
-
-  private reportSpecProblems(canary: Canary, policies: ClusterCanaryPolicy[]): void {
-    const fields = unsupportedFields(canary.spec as Record<string, unknown>);
-    if (fields.length > 0)
-      this.d.events.record(canary, { type: 'Warning', message: `Unsupported by sluice, ignored: spec.${fields.join(', spec.')}` });
-    const provider = providerProblem(canary.spec as Record<string, unknown>);
-    if (provider) this.d.events.record(canary, { type: 'Warning', message: provider });
-    const broken = policyViolations(canary.spec, policies);
-    if (broken.length > 0)
-      this.d.events.record(canary, {
-        type: 'Warning',
-        message: `Breaks cluster policy, analysed within its limits instead: ${broken.join('; ')}`,
-      });
   }
 
   /** A name clash: said on the Canary (a Warning event, and its Promoted condition), retried calmly. */

@@ -1,6 +1,11 @@
 // Fields of a Flagger Canary that sluice does not act on. The CRD accepts them (Flagger manifests
 // must apply unchanged), so they would be silently ignored; instead they are named in a Warning
 // event once per generation.
+import type { Canary } from '../api/flagger-types.js';
+import type { ClusterCanaryPolicy } from '../api/policy-types.js';
+import { policyViolations } from '../policy/constraints.js';
+import type { CanaryEvent } from './check-results.js';
+
 const SUPPORTED: Record<string, true> = Object.fromEntries(
   [
     'targetRef',
@@ -91,4 +96,17 @@ export function providerProblem(spec: Record<string, unknown>): string | undefin
   if (p === undefined || p === null || p === '') return undefined;
   if (typeof p === 'string' && /^gatewayapi(:v1(beta1)?)?$/.test(p)) return undefined;
   return `spec.provider ${JSON.stringify(p)} is not supported: sluice shifts traffic through a Gateway API HTTPRoute (provider gatewayapi:v1) and does so for this Canary too`;
+}
+
+/** What is said once per generation about a Canary's spec: fields ignored, provider, cluster policy broken. */
+export function specWarnings(spec: Canary['spec'], policies: ClusterCanaryPolicy[]): CanaryEvent[] {
+  const out: CanaryEvent[] = [];
+  const fields = unsupportedFields(spec as Record<string, unknown>);
+  if (fields.length > 0) out.push({ type: 'Warning', message: `Unsupported by sluice, ignored: spec.${fields.join(', spec.')}` });
+  const provider = providerProblem(spec as Record<string, unknown>);
+  if (provider) out.push({ type: 'Warning', message: provider });
+  const broken = policyViolations(spec, policies);
+  if (broken.length > 0)
+    out.push({ type: 'Warning', message: `Breaks cluster policy, analysed within its limits instead: ${broken.join('; ')}` });
+  return out;
 }

@@ -4,8 +4,11 @@
 // object or an autoscaler (a gateway's route status, an HPA's metrics) cannot change a decision
 // and wakes nobody; a target's status can (its rollout), so it always wakes
 // its Canary.
+
+import { type CanaryAction, isPending } from '../api/canary-action.js';
 import { labels as L } from '../api/contract.js';
-import type { Canary } from '../api/flagger-types.js';
+import type { Canary, MetricTemplate } from '../api/flagger-types.js';
+import { targetKind, type WorkloadKind } from '../api/workload.js';
 import type { KubeObject } from '../lib/kube/client.js';
 import { type ChangeType, changedBeyondStatus } from '../lib/kube/informer.js';
 
@@ -14,10 +17,12 @@ export type WatchedKind = 'deployment' | 'statefulset' | 'daemonset' | 'service'
 const keyOf = (o: KubeObject) => `${o.metadata.namespace}/${o.metadata.name}`;
 
 /** What in a Canary's spec names an object of this kind. */
+const targetOfKind = (kind: WorkloadKind) => (c: Canary) =>
+  c.spec.targetRef && targetKind(c.spec.targetRef) === kind ? c.spec.targetRef.name : undefined;
 const REFERENCE: Partial<Record<WatchedKind, (c: Canary) => string | undefined>> = {
-  deployment: (c) => ((c.spec.targetRef?.kind ?? 'Deployment') === 'Deployment' ? c.spec.targetRef?.name : undefined),
-  statefulset: (c) => (c.spec.targetRef?.kind === 'StatefulSet' ? c.spec.targetRef.name : undefined),
-  daemonset: (c) => (c.spec.targetRef?.kind === 'DaemonSet' ? c.spec.targetRef.name : undefined),
+  deployment: targetOfKind('Deployment'),
+  statefulset: targetOfKind('StatefulSet'),
+  daemonset: targetOfKind('DaemonSet'),
   hpa: (c) => c.spec.autoscalerRef?.name,
 };
 
@@ -39,4 +44,36 @@ export function canariesConcerned(
     ? canaries.filter((c) => c.metadata.namespace === obj.metadata.namespace && refOf(c) === obj.metadata.name).map(keyOf)
     : [];
   return [...new Set([...byLabel, ...referencing])];
+}
+
+/** Every Canary in a namespace (undefined: everywhere): what a policy or namespace change concerns. */
+export function canariesIn(canaries: Canary[], namespace: string | undefined): string[] {
+  return canaries.filter((c) => namespace === undefined || c.metadata.namespace === namespace).map(keyOf);
+}
+
+/** A new action wakes its Canary; the controller's own status write on it (no longer pending) wakes nobody. */
+export function actionFor(a: CanaryAction): string[] {
+  return isPending(a) && typeof a.spec?.canary === 'string' ? [`${a.metadata.namespace}/${a.spec.canary}`] : [];
+}
+
+/**
+ * A tracked ConfigMap or Secret edited in place is a new revision of the workloads reading it:
+ * the Canaries of its namespace look (a snapshot, labelled otherwise, concerns nobody).
+ */
+export function readersOf(config: KubeObject, canaries: Canary[]): string[] {
+  if (config.metadata.labels?.[L.tracked] !== 'true') return [];
+  return canariesIn(canaries, config.metadata.namespace);
+}
+
+/** The Canaries whose metrics use this MetricTemplate (a templateRef without a namespace means the Canary's own). */
+export function usersOf(template: MetricTemplate, canaries: Canary[]): string[] {
+  return canaries
+    .filter((c) =>
+      (c.spec.analysis?.metrics ?? []).some(
+        (m) =>
+          m.templateRef?.name === template.metadata.name &&
+          (m.templateRef.namespace ?? c.metadata.namespace) === template.metadata.namespace,
+      ),
+    )
+    .map(keyOf);
 }

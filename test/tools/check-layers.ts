@@ -35,7 +35,8 @@ const RULES: Record<string, string[]> = {
 
 /** Where the contract lives; anywhere else in production code `sluice.dev/…` is a second spelling. */
 const CONTRACT_HOME = 'api';
-const CONTRACT_LITERAL = /['"`](sluice\.dev\/[a-z]|app\.kubernetes\.io\/managed-by)/;
+// Any key or prefix: `sluice.dev/` alone (a prefix test) is a spelling too.
+const CONTRACT_LITERAL = /['"`](sluice\.dev\/|app\.kubernetes\.io\/managed-by)/;
 
 /** The rule folder a repository path belongs to (the longest prefix that has rules). */
 export function folderOf(file: string): string | undefined {

@@ -1,8 +1,11 @@
 // What wakes a Canary: a noisy gateway writing route status, or an HPA controller writing its
 // metrics, costs no reconcile; anything else about the objects a Canary uses does.
 import assert from 'node:assert/strict';
+import type { CanaryAction } from '../../api/canary-action.js';
 import { labels as L } from '../../api/contract.js';
-import { canariesConcerned } from '../../controller/wake-ups.js';
+import type { MetricTemplate } from '../../api/flagger-types.js';
+import { actionFor, canariesConcerned, canariesIn, readersOf, usersOf } from '../../controller/wake-ups.js';
+import { CANARY_WAKES, wireWatches } from '../../controller/watches.js';
 import type { KubeObject } from '../../lib/kube/client.js';
 import { changedBeyondStatus } from '../../lib/kube/informer.js';
 import { seedCanary } from './controller-fixtures.js';
@@ -66,5 +69,93 @@ describe('what wakes a Canary', () => {
     assert.equal(changedBeyondStatus(base, withFields), false);
     assert.equal(changedBeyondStatus(base, { ...base, metadata: { ...base.metadata, labels: {} } }), true);
     assert.equal(changedBeyondStatus(undefined, base), true);
+  });
+});
+
+describe('the watch table: which Canaries each other change wakes', () => {
+  const other = seedCanary({ spec: { targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' } } });
+  other.metadata = { ...other.metadata, name: 'web', namespace: 'shop' };
+  const cs = [canary, other];
+
+  it('a namespace wakes the Canaries in it; a policy wakes every Canary', () => {
+    assert.deepEqual(canariesIn(cs, 'test'), ['test/podinfo']);
+    assert.deepEqual(canariesIn(cs, undefined), ['test/podinfo', 'shop/web']);
+    const ns: KubeObject = { metadata: { name: 'shop' } };
+    assert.deepEqual(CANARY_WAKES.namespaces!('MODIFIED', ns, undefined, cs), ['shop/web']);
+    assert.deepEqual(CANARY_WAKES.policies!('ADDED', { metadata: { name: 'p' } }, undefined, cs), ['test/podinfo', 'shop/web']);
+  });
+
+  it('a pending action wakes the Canary it names; a completed one, or one naming nothing, wakes nobody', () => {
+    const action = (result?: string, canaryName: unknown = 'podinfo') =>
+      ({
+        metadata: { name: 'a1', namespace: 'test' },
+        spec: { canary: canaryName, verb: 'promote' },
+        ...(result ? { status: { result } } : {}),
+      }) as unknown as CanaryAction;
+    assert.deepEqual(actionFor(action()), ['test/podinfo']);
+    assert.deepEqual(actionFor(action('Done')), []);
+    assert.deepEqual(actionFor(action(undefined, { constructor: 1 })), []);
+  });
+
+  it('a tracked ConfigMap wakes the Canaries of its namespace; a snapshot or an untracked one wakes nobody', () => {
+    const config = (tracked: string | undefined): KubeObject => ({
+      metadata: { name: 'settings', namespace: 'test', labels: tracked ? { [L.tracked]: tracked } : {} },
+    });
+    assert.deepEqual(readersOf(config('true'), cs), ['test/podinfo']);
+    assert.deepEqual(readersOf(config('snapshot'), cs), []);
+    assert.deepEqual(readersOf(config(undefined), cs), []);
+    assert.deepEqual(CANARY_WAKES.secrets!('MODIFIED', config('true'), undefined, cs), ['test/podinfo']);
+  });
+
+  it('a MetricTemplate wakes the Canaries whose metrics use it, in its namespace or named across', () => {
+    const user = seedCanary({ analysis: { metrics: [{ name: 'errors', templateRef: { name: 'errors' } }] } });
+    const across = seedCanary({ analysis: { metrics: [{ name: 'errors', templateRef: { name: 'errors', namespace: 'test' } }] } });
+    across.metadata = { ...across.metadata, name: 'web', namespace: 'shop' };
+    const template = { metadata: { name: 'errors', namespace: 'test' }, spec: {} } as unknown as MetricTemplate;
+    assert.deepEqual(usersOf(template, [user, across, other]), ['test/podinfo', 'shop/web']);
+    assert.deepEqual(usersOf({ ...template, metadata: { name: 'errors', namespace: 'shop' } }, [user, across]), []);
+  });
+
+  it('every watched kind that can change a decision is in the table, and its changes reach the queue', () => {
+    const subscribed = new Map<string, ((t: string, o: KubeObject, old?: KubeObject) => void)[]>();
+    const fake = (name: string, items: () => KubeObject[] = () => []) => ({
+      onChange: (h: (t: string, o: KubeObject, old?: KubeObject) => void) => {
+        subscribed.set(name, [...(subscribed.get(name) ?? []), h]);
+      },
+      items,
+    });
+    const names = Object.keys(CANARY_WAKES);
+    const watched = Object.fromEntries(names.map((n) => [n, fake(n, n === 'canaries' ? () => cs : undefined)]));
+    const woken: string[] = [];
+    const policyPasses: string[] = [];
+    wireWatches(watched as never, {
+      canary: (k) => woken.push(k),
+      namespace: (n) => policyPasses.push(n),
+      everyNamespace: () => policyPasses.push('*'),
+      canariesChanged: () => undefined,
+    });
+    for (const kind of [
+      'deployments',
+      'statefulsets',
+      'daemonsets',
+      'services',
+      'endpointSlices',
+      'routes',
+      'hpas',
+      'configmaps',
+      'secrets',
+      'templates',
+      'actions',
+      'canaries',
+      'namespaces',
+      'policies',
+    ])
+      assert.ok(subscribed.has(kind), `${kind} changes are watched`);
+    const target: KubeObject = { metadata: { name: 'podinfo', namespace: 'test', resourceVersion: '2' } };
+    for (const h of subscribed.get('deployments')!) h('MODIFIED', target, { metadata: { ...target.metadata, resourceVersion: '1' } });
+    assert.deepEqual(woken, ['test/podinfo'], 'its Canary is queued');
+    assert.deepEqual(policyPasses, ['test'], "and its namespace's policy pass");
+    for (const h of subscribed.get('policies')!) h('MODIFIED', { metadata: { name: 'p' } });
+    assert.ok(policyPasses.includes('*'), 'a policy change runs every namespace pass');
   });
 });

@@ -32,6 +32,8 @@ describe('layer check', () => {
 
   it("refuses the contract's strings outside api/, except in comments", () => {
     assert.equal(checkFile('controller/x.ts', "const l = 'sluice.dev/canary-name';").length, 1);
+    // A prefix test spells the contract too (controller/canary-endpoints.ts once did).
+    assert.equal(checkFile('controller/x.ts', "k.startsWith('sluice.dev/')").length, 1);
     assert.equal(checkFile('webhook/x.ts', 'const l = { "app.kubernetes.io/managed-by": "sluice" };').length, 1);
     assert.deepEqual(checkFile('controller/x.ts', '// the sluice.dev/canary-name label'), []);
     assert.deepEqual(checkFile('api/contract.ts', "canaryName: 'sluice.dev/canary-name',"), []);
