@@ -50,7 +50,7 @@ export class Converger {
     await this.d.ownership.adoptGenerated(canary);
     if (want.copy) await this.d.writes.ensureCopy(canary, target as Deployment, copy, want.copy);
     const hashes = await driver.revisionHashes(this.d.writers, target, want.target);
-    await this.d.writes.ensureServices(canary, servicesFor(canary, target, hashes));
+    await this.d.writes.ensureServices(canary, servicesFor(canary, target, hashes, driver));
     if (autoscaler) await this.d.writes.ensureHpa(canary, autoscaler);
     await this.d.routers.for(canary).ensure(canary, status, want.canaryWeight);
     if (phaseFacts(status.phase).idle && tracked) await this.d.tracker.collect(canary, target as Deployment, tracked);

@@ -7,7 +7,7 @@ import { revisionOf, type Workload } from '../api/workload.js';
 import { at, type ObjectClient } from '../lib/kube/client.js';
 import type { EventRecorder } from './event-recorder.js';
 import type { GeneratedOwnership } from './generated-ownership.js';
-import { driverOf, handBackPatch } from './kinds/index.js';
+import { type DriverTable, driverOf, handBackPatch } from './kinds/index.js';
 
 export class HandBack {
   constructor(
@@ -15,6 +15,7 @@ export class HandBack {
     private readonly client: ObjectClient,
     private readonly ownership: GeneratedOwnership,
     private readonly events: EventRecorder,
+    private readonly drivers: DriverTable,
   ) {}
 
   async finalize(canary: Canary): Promise<void> {
@@ -42,7 +43,7 @@ export class HandBack {
 
   private async handBackTarget(canary: Canary): Promise<void> {
     const ns = canary.metadata.namespace!;
-    const driver = driverOf(canary);
+    const driver = driverOf(canary, this.drivers);
     const target = driver ? await this.client.find<Workload>(at(driver.ref, ns, canary.spec.targetRef.name)) : undefined;
     if (!driver || !target || target.metadata.annotations?.[A.canary] !== canary.metadata.name) return;
     // Tested: its template is the revision last promoted. Anything else stays held.

@@ -14,6 +14,7 @@ import type { ChecksInFlight } from './checks-in-flight.js';
 import type { ConfigObject } from './config-tracker.js';
 import type { ControllerMetrics } from './controller-metrics.js';
 import type { EventRecorder } from './event-recorder.js';
+import type { DriverTable } from './kinds/index.js';
 import type { Settings } from './state-machine.js';
 import type { PodLister } from './statefulset-ordinals.js';
 
@@ -52,6 +53,8 @@ export interface ReconcilerDeps {
   clock?: () => Date;
   /** Reads a StatefulSet's pods when one of its ordinals may need recreating (statefulset-ordinals.ts). */
   listPods?: PodLister;
+  /** The workload drivers by kind (controller/kinds/; default DRIVERS): a test registers another here. */
+  drivers?: DriverTable;
   /** Reads a DaemonSet's ControllerRevisions when its revisions' hashes are not known yet (daemonset-nodes.ts). */
   listRevisions?: RevisionLister;
 }

@@ -32,7 +32,7 @@ import { GeneratedOwnership } from './generated-ownership.js';
 import { GeneratedWrites } from './generated-writes.js';
 import { HandBack } from './hand-back.js';
 import { MAX_HOOK_TIMEOUT_MS } from './hooks/call-hook.js';
-import { driverOf } from './kinds/index.js';
+import { DRIVERS, type DriverTable, driverOf } from './kinds/index.js';
 import { NotLeader } from './leader-guarded-client.js';
 import { NewestCanary } from './newest-canary.js';
 import { withReadiness } from './readiness.js';
@@ -62,7 +62,10 @@ export class Reconciler {
   /** Which copy of a Canary a pass reads: the cache's, or a newer one this controller wrote. */
   private readonly newest: NewestCanary;
 
+  private readonly drivers: DriverTable;
+
   constructor(private readonly d: ReconcilerDeps) {
+    this.drivers = d.drivers ?? DRIVERS;
     const { client, caches, logger } = d;
     this.tracker = new ConfigTracker(client, caches);
     this.newest = new NewestCanary(client, caches.canaries);
@@ -85,7 +88,7 @@ export class Reconciler {
       writes,
       writers,
     });
-    this.handBack = new HandBack(client, this.ownership, d.events);
+    this.handBack = new HandBack(client, this.ownership, d.events, this.drivers);
     this.checkRunner = new CheckRunner({ client, templates: caches.templates, metrics: d.metrics, logger, ...d.settings });
     this.status = new CanaryStatusWriter(client, this.newest);
   }
@@ -164,7 +167,7 @@ export class Reconciler {
 
   private async observe(canary: Canary, policies: ClusterCanaryPolicy[], now: Date): Promise<Seen> {
     const ns = canary.metadata.namespace!;
-    const driver = driverOf(canary);
+    const driver = driverOf(canary, this.drivers);
     const target = driver?.read(this.d.caches, ns, canary.spec.targetRef.name);
     const hasCopy = driver?.hasCopy === true;
     // The revision covers the ConfigMaps and Secrets the template reads (docs/tracked-configs.md);
@@ -181,7 +184,7 @@ export class Reconciler {
       slices && phaseFacts(canary.status?.phase).copyActive ? readyEndpoints(slices, ns, names.canaryService(apexName(canary))) : undefined;
     const revision = target ? revisionOf(target, tracked?.hash) : undefined;
     return {
-      observed: { target, revision, canaryDeployment: copy, autoscaler, action, canaryEndpoints },
+      observed: { kind: driver, target, revision, canaryDeployment: copy, autoscaler, action, canaryEndpoints },
       view: target && driver ? { target, driver, copy, autoscaler, tracked } : undefined,
     };
   }

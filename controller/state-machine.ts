@@ -18,6 +18,8 @@ import { type Candidate, type KindFacts, kindFacts } from '../api/workload-kinds
 import type { CanaryEvent, HookResult, HookResults, MetricResult } from './check-results.js';
 
 export interface Observed {
+  /** The target's kind (its driver, controller/kinds/); without it, the built-in kind targetRef names. */
+  kind?: KindFacts;
   /** The Deployment, StatefulSet or DaemonSet the Canary targets (its kind is targetRef.kind). */
   target: Workload | undefined;
   /** The target's revision, covering the tracked configs its template reads (undefined without a target). */
@@ -584,7 +586,7 @@ export function decide(
 
   const blocked = (reason: string, message: string) => blockedBy(st, now, reason, message);
   const target = observed.target;
-  const kind = kindFacts(targetKind(canary.spec.targetRef));
+  const kind = observed.kind ?? kindFacts(targetKind(canary.spec.targetRef));
   if (!kind) {
     return blocked(
       'TargetNotSupported',

@@ -2,14 +2,7 @@
 // asks of "the target's kind" without naming one.
 import { annotations as A, labels as L } from '../../api/contract.js';
 import type { Canary, CanaryStatus } from '../../api/flagger-types.js';
-import {
-  type Deployment,
-  type HorizontalPodAutoscaler,
-  isWorkloadKind,
-  targetKind,
-  type Workload,
-  type WorkloadKind,
-} from '../../api/workload.js';
+import { type Deployment, type HorizontalPodAutoscaler, targetKind, type Workload, type WorkloadKind } from '../../api/workload.js';
 import type { DaemonSetHashes } from '../daemonset-nodes.js';
 import type { Desired, TrackedNow } from '../desired-state.js';
 import { generatedServices } from '../generated-objects.js';
@@ -20,6 +13,9 @@ import type { WorkloadDriver } from './workload-driver.js';
 
 export type { WorkloadDriver } from './workload-driver.js';
 
+/** The drivers a controller uses, by the kind a targetRef names. */
+export type DriverTable = Readonly<Record<string, WorkloadDriver>>;
+
 /** A kind missing here fails to compile (Record over the WorkloadKind union). */
 export const DRIVERS: Record<WorkloadKind, WorkloadDriver> = {
   Deployment: deploymentDriver,
@@ -28,9 +24,9 @@ export const DRIVERS: Record<WorkloadKind, WorkloadDriver> = {
 };
 
 /** The driver of the kind a Canary targets, or undefined for a kind sluice does not manage. */
-export function driverOf(canary: Canary): WorkloadDriver | undefined {
+export function driverOf(canary: Canary, table: DriverTable = DRIVERS): WorkloadDriver | undefined {
   const kind = targetKind(canary.spec.targetRef);
-  return isWorkloadKind(kind) ? DRIVERS[kind] : undefined;
+  return Object.hasOwn(table, kind) ? table[kind] : undefined;
 }
 
 /** What the world should look like for a Canary's status (its kind's driver decides). Pure. */
@@ -49,8 +45,8 @@ export function desiredState(
 }
 
 /** The primary, canary and apex Services for the target; undefined while its selectors cannot be known. */
-export function servicesFor(canary: Canary, target: Workload, hashes?: DaemonSetHashes) {
-  const selectors = driverOf(canary)?.selectors(target, hashes);
+export function servicesFor(canary: Canary, target: Workload, hashes?: DaemonSetHashes, driver = driverOf(canary)) {
+  const selectors = driver?.selectors(target, hashes);
   return selectors ? generatedServices(canary, selectors) : undefined;
 }
 
