@@ -175,7 +175,7 @@ export async function why(ctx: Context, workload: string): Promise<number> {
   const dname = `${kind} ${objectName(deployment, ctx.namespace)}`;
   const facts = KINDS[kind];
   const paused = facts.held(target);
-  const frozenWord = kind === 'Deployment' ? 'paused' : 'frozen';
+  const frozenWord = facts.heldWord;
   const lines: string[] = [];
   const n = `-n ${ctx.namespace}`;
   if (!canary) {

@@ -3,7 +3,7 @@
 // rollout ends. None can change the outcome, so none holds up the reconcile pass.
 import { hooksOf } from '../api/canary-analysis.js';
 import type { Canary, CanaryStatus } from '../api/flagger-types.js';
-import { phase as facts } from '../api/phases.js';
+import { phase as phaseFacts } from '../api/phases.js';
 import type { Logger } from '../lib/logger.js';
 import type { Notifier } from './alerts/notifier.js';
 import type { CanaryEvent } from './check-results.js';
@@ -28,7 +28,7 @@ export class Announcer {
    */
   announce(canary: Canary, next: CanaryStatus, events: CanaryEvent[]): void {
     const key = `${canary.metadata.namespace}/${canary.metadata.name}`;
-    const ended = next.phase !== canary.status?.phase && facts(next.phase).outcome;
+    const ended = next.phase !== canary.status?.phase && phaseFacts(next.phase).outcome;
     const eventHooks = hooksOf(canary, 'event');
     const postHooks = ended ? hooksOf(canary, 'post-rollout') : [];
     const view: Canary = { ...canary, status: next };

@@ -54,8 +54,8 @@ export const controllerProgram = {
       help: 'holder identity in the Lease (the Pod name in a cluster)',
     },
     // As client-go's reflector: a list at start and whenever a watch cannot resume (410 Gone, an
-    // ERROR event), never on a timer. At 1,000 idle Canaries an idle minute holding one timed
-    // re-list cost the controller 0.4-0.7 CPU seconds more and 15 requests (the webhook 0.4 more).
+    // ERROR event), never on a timer: a timed re-list of every kind is idle CPU and requests paid at
+    // every Canary count (docs/controller.md has the measured cost).
     'relist-interval': {
       type: 'string',
       help: 'seconds between full re-lists of every watched kind, besides those a watch needs (default: none)',

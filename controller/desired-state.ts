@@ -8,7 +8,7 @@ import { rewriteRefs } from '../api/tracked-configs.js';
 import type { DaemonSetUpdateStrategy, Deployment, HorizontalPodAutoscaler, PodTemplate, StatefulSet, Workload } from '../api/workload.js';
 
 export interface DesiredTarget {
-  /** Frozen: a Deployment paused, a StatefulSet's partition above the canary ordinals. */
+  /** Held: a Deployment paused, a StatefulSet's partition above the canary ordinals, a DaemonSet updating OnDelete. */
   paused: boolean;
   /** A StatefulSet's partition: 0 released, the canary's ordinals while analysed, FROZEN_PARTITION otherwise. */
   partition?: number;

@@ -3,8 +3,8 @@
 // correlator does), and at most once per `minGapMs`, so waiting loops do not flood the apiserver.
 // Recording never holds up a reconcile (as client-go's broadcaster): events wait in a bounded queue
 // and one sender writes them in order. A pass used to await its Events before scaling up the
-// canary; in a wave of 100 new revisions, without that wait the last canary was scaled up sooner
-// (set image to canary p99 9.9 s then 3.3 s, one run each, on a heavily loaded world).
+// canary, so in a wave of new revisions the last canary waited on every Event before it
+// (docs/controller.md).
 import crypto from 'node:crypto';
 import { at, type KubeObject, type ObjectClient, R } from '../lib/kube/client.js';
 import type { CanaryEvent } from './check-results.js';

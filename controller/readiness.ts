@@ -6,7 +6,7 @@
 // the status alone, so it is recomputed on every write and never drifts from the phase.
 import { shortRevision } from '../api/contract.js';
 import type { CanaryCondition, CanaryStatus } from '../api/flagger-types.js';
-import { phase as facts } from '../api/phases.js';
+import { phase as phaseFacts } from '../api/phases.js';
 
 /** Promoted reasons that say the target cannot be managed at all: someone must fix something. */
 const BLOCKED = new Set(['TargetNotFound', 'TargetInvalid', 'TargetNotSupported', 'NameClash']);
@@ -37,7 +37,7 @@ function verdictOf(st: CanaryStatus, suspended: boolean): Verdict {
       message: `revision ${shortRevision(st.lastAppliedSpec)} failed analysis and was rolled back; the primary runs ${shortRevision(st.lastPromotedSpec)}. Push a new revision, revert, or retry it (kubectl sluice retry)`,
     };
   }
-  if (facts(phase).idle) {
+  if (phaseFacts(phase).idle) {
     return { ...no, ready: true, reason: phase, message: `revision ${shortRevision(st.lastPromotedSpec)} is released` };
   }
   const held = suspended || st.analysisPaused !== undefined;

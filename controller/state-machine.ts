@@ -11,7 +11,7 @@ import { analysisInterval, apexName, DEFAULTS, type HookType, hooksOf, maxWeight
 import { limitProblems } from '../api/canary-limits.js';
 import { annotations, names, objectName, shortRevision } from '../api/contract.js';
 import type { Canary, CanaryCondition, CanaryStatus, Phase } from '../api/flagger-types.js';
-import { allowed, phase as facts, type KnownPhase } from '../api/phases.js';
+import { allowed, type KnownPhase, phase as phaseFacts } from '../api/phases.js';
 import type { Revision } from '../api/revision.js';
 import { type Deployment, type HorizontalPodAutoscaler, targetKind, type Workload } from '../api/workload.js';
 import { type Candidate, type KindFacts, kindFacts } from '../api/workload-kinds.js';
@@ -68,7 +68,7 @@ export interface Decision {
 
 /** The revision the target's primary pods should run now (what the stable-revision annotation says). */
 export function releasedRevision(status: CanaryStatus): string | undefined {
-  return facts(status.phase).releasing ? status.lastAppliedSpec : status.lastPromotedSpec;
+  return phaseFacts(status.phase).releasing ? status.lastAppliedSpec : status.lastPromotedSpec;
 }
 
 /** Everything one decision reads, gathered once. */
@@ -96,7 +96,7 @@ interface Step {
 }
 
 const promotedCondition = (phase: Phase, now: string, prev: CanaryCondition[] | undefined): CanaryCondition[] => {
-  const row = facts(phase).promoted;
+  const row = phaseFacts(phase).promoted;
   if (!row) return prev ?? [];
   const old = prev?.find((c) => c.type === 'Promoted');
   const transition = old && old.status === row.status ? (old.lastTransitionTime ?? now) : now;
@@ -518,7 +518,7 @@ function act(x: Step, a: ActionRequest): Decision {
   const refuse = (why: string) => record(go(st, [{ type: 'Warning', message: `Refused ${asked}: ${why}` }], 0), 'Rejected', why);
   const taken = (d: Decision, message: string) =>
     record({ ...d, events: [{ type: 'Normal', message: `Accepted ${asked}: ${message}` }, ...d.events] }, 'Applied', message);
-  const p = facts(x.phase);
+  const p = phaseFacts(x.phase);
   if (p.bootstrapping) return refuse(`${cname} is not initialized yet; act once it is`);
   // Promote, abort and retry are explicit decisions about the revision: a pause gives way to them.
   const unpaused: CanaryStatus = { ...st, analysisPaused: undefined };
@@ -626,7 +626,7 @@ export function decide(
   // Suspended (Flagger's spec.suspend) or paused by an action: no analysis and no step until it
   // is resumed; the webhook still freezes template changes. A Canary is bootstrapped first, so its
   // target is frozen. Actions are still taken (resume among them).
-  const held = (canary.spec.suspend === true || st.analysisPaused !== undefined) && !facts(phase).bootstrapping;
+  const held = (canary.spec.suspend === true || st.analysisPaused !== undefined) && !phaseFacts(phase).bootstrapping;
   const run = observed.action ? (x: Step) => act(x, observed.action!) : held ? (x: Step) => stay(x, undefined) : STEPS[phase as KnownPhase];
   const decision = (run ?? ((x: Step) => stay(x, undefined)))(step);
   if (!allowed(phase, decision.status.phase)) {

@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import { strategyOf } from '../../api/canary-analysis.js';
 import { annotations as A, isManagedRule, labels as L, names, objectName } from '../../api/contract.js';
 import type { Canary, CanaryStatus } from '../../api/flagger-types.js';
-import { phase as facts } from '../../api/phases.js';
+import { phase as phaseFacts } from '../../api/phases.js';
 import { Revision } from '../../api/revision.js';
 import { at, isAlreadyExists, type KubeObject, type ObjectClient, R } from '../../lib/kube/client.js';
 import type { ObjectCache } from '../../lib/kube/informer.js';
@@ -140,7 +140,7 @@ export function routeFor(canary: Canary, status: CanaryStatus, canaryWeight: num
     baseMatches.length === 0 ? extra : baseMatches.flatMap((b) => extra.map((e) => combine(b, e)));
 
   const rules: RouteRule[] = [];
-  const analysing = facts(phase).analysing;
+  const analysing = phaseFacts(phase).analysing;
   if (analysing && strategy === 'ab') {
     const abMatches = (a.match as unknown[]).map(toGatewayMatch);
     rules.push(rule(within(abMatches), [ref(primaryName, 0), ref(canaryName, 100)]));
