@@ -53,7 +53,7 @@ export function limitProblems(spec: CanarySpec, canaryName: string): string[] {
   }
   if (canaryName.length > LIMITS.labelValue)
     out.push(`the Canary's name is longer than ${LIMITS.labelValue} characters (it labels every object it generates)`);
-  const copy = names.canaryDeployment(spec.targetRef?.name ?? '');
+  const copy = names.canaryCopy(spec.targetRef?.name ?? '');
   if (copy.length > LIMITS.objectName)
     out.push(`the canary copy's name ${copy.slice(0, 40)}… would be longer than ${LIMITS.objectName} characters`);
   const lists: [string, unknown, number][] = [

@@ -78,7 +78,7 @@ export const MANAGED_BY = { [labels.managedBy]: values.managedBy } as const;
 
 /** Names of generated objects (docs/design.md, "Objects"). */
 export const names = {
-  canaryDeployment: (target: string) => `${target}-canary`,
+  canaryCopy: (target: string) => `${target}-canary`,
   canaryHpa: (target: string) => `${target}-canary`,
   primaryService: (apex: string) => `${apex}-primary`,
   canaryService: (apex: string) => `${apex}-canary`,
@@ -91,8 +91,3 @@ export const objectName = (name: string, namespace: string | undefined) => (name
 
 /** Shortened revision for messages: enough to tell revisions apart at a glance. */
 export const shortRevision = (rev: string | undefined) => (rev ? `${rev.slice(0, 10)}…` : 'unknown');
-
-/** A route rule is sluice's when it routes to the Canary's primary or canary Service. */
-export function isManagedRule(rule: { backendRefs?: { name?: string }[] }, apex: string): boolean {
-  return (rule.backendRefs ?? []).some((b) => b.name === names.primaryService(apex) || b.name === names.canaryService(apex));
-}

@@ -38,6 +38,12 @@ export interface KindFacts {
   readonly kind: WorkloadKind;
   /** Where the apiserver serves it. */
   readonly ref: ResourceRef;
+  /**
+   * Runs its candidate in a copy: a canary Deployment, with its own autoscaler, whose template
+   * reads snapshots of the tracked configs. A kind without one is its own canary (some of its
+   * pods run the candidate) and has neither copy, nor canary autoscaler, nor tracked configs.
+   */
+  readonly hasCopy: boolean;
   /** How a held template is described: a Deployment is paused, the others are frozen. */
   readonly heldWord: 'paused' | 'frozen';
   /** Its own rollout of its current template is done (bootstrap waits for it; the release is it). */
@@ -53,6 +59,10 @@ export interface KindFacts {
   candidate(target: Workload, copy: Deployment | undefined, status: CanaryStatus, thresholdPercent: number): Candidate;
   /** Why sluice cannot manage this target as it is (`tname`: how messages name it), or undefined. */
   problem(target: Workload, tname: string): TargetProblem | undefined;
+  /** The names kubectl accepts for it (`deploy`, `sts`, ...), lower case. */
+  readonly kubectlNames: readonly string[];
+  /** Where a held revision waits and what holds it, for people (after "in the <kind>'s spec, "). */
+  readonly waitsWhere: string;
   /** The command that releases a held revision by hand, unanalysed. */
   releaseByHand(name: string, namespace: string | undefined): string;
   /** What a held target does until then, when people need telling. */
@@ -65,10 +75,11 @@ export const kindFacts = (kind: string | undefined): KindFacts | undefined => (i
 const DEPLOYMENT: KindFacts = {
   kind: 'Deployment',
   ref: R.deployments,
+  hasCopy: true,
   heldWord: 'paused',
   progress: (w, t) => rolloutProgress(w as Deployment, t),
   held: (w) => (w as Deployment).spec.paused === true,
-  candidateName: (target, ns) => objectName(names.canaryDeployment(target), ns),
+  candidateName: (target, ns) => objectName(names.canaryCopy(target), ns),
   // The copy must run this revision, not merely be ready.
   candidate: (_target, copy, status, threshold) => ({
     runs: copy !== undefined && copy.metadata.annotations?.[A.revision] === status.lastAppliedSpec && (copy.spec.replicas ?? 0) > 0,
@@ -83,12 +94,15 @@ const DEPLOYMENT: KindFacts = {
       message: `${tname}'s selector label ${tooLong[0]}=${tooLong[1]} leaves no room for the canary copy's suffix -canary (label values are at most ${LIMITS.labelValue} characters); shorten it to ${LIMITS.labelValue - 7}`,
     };
   },
+  kubectlNames: ['deployment', 'deployments', 'deploy'],
+  waitsWhere: 'kept off the primary pods',
   releaseByHand: (name, ns) => `kubectl rollout resume deployment/${name} -n ${ns}`,
 };
 
 const STATEFULSET: KindFacts = {
   kind: 'StatefulSet',
   ref: R.statefulsets,
+  hasCopy: false,
   heldWord: 'frozen',
   progress: (w, t) => statefulSetProgress(w as StatefulSet, t),
   held: (w) => partitionOf(w as StatefulSet) > 0,
@@ -106,6 +120,8 @@ const STATEFULSET: KindFacts = {
           message: `${tname} updates OnDelete: sluice freezes a StatefulSet with its rolling update partition; set spec.updateStrategy.type to RollingUpdate`,
         }
       : undefined,
+  kubectlNames: ['statefulset', 'statefulsets', 'sts'],
+  waitsWhere: 'on its canary ordinals only (the partition holds the rest)',
   releaseByHand: (name, ns) =>
     `kubectl patch statefulset/${name} -n ${ns} -p '{"spec":{"updateStrategy":{"rollingUpdate":{"partition":0}}}}'`,
 };
@@ -113,6 +129,7 @@ const STATEFULSET: KindFacts = {
 const DAEMONSET: KindFacts = {
   kind: 'DaemonSet',
   ref: R.daemonsets,
+  hasCopy: false,
   heldWord: 'frozen',
   progress: (w, t) => daemonSetProgress(w as DaemonSet, t),
   held: (w) => heldBySluice(w as DaemonSet),
@@ -130,6 +147,8 @@ const DAEMONSET: KindFacts = {
           message: `${tname} updates OnDelete: a release could not roll the tested template onto its nodes; set spec.updateStrategy.type to RollingUpdate`,
         }
       : undefined,
+  kubectlNames: ['daemonset', 'daemonsets', 'ds'],
+  waitsWhere: 'on its canary nodes only (OnDelete holds the rest, and sluice gives pods created elsewhere the stable template)',
   releaseByHand: (name, ns) => `kubectl patch daemonset/${name} -n ${ns} -p '{"spec":{"updateStrategy":{"type":"RollingUpdate"}}}'`,
   whileHeld: 'it updates OnDelete until then: a pod recreated anywhere starts that revision',
 };

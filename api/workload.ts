@@ -83,6 +83,11 @@ export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as cons
 export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
 export type Workload = Deployment | StatefulSet | DaemonSet;
 
+/** The kinds sluice manages, as a person reads them: "Deployments, StatefulSets and DaemonSets". */
+export const MANAGED_KINDS = `${WORKLOAD_KINDS.slice(0, -1)
+  .map((k) => `${k}s`)
+  .join(', ')} and ${WORKLOAD_KINDS.at(-1)}s`;
+
 export const isWorkloadKind = (k: string | undefined): k is WorkloadKind => (WORKLOAD_KINDS as readonly string[]).includes(k ?? '');
 
 /** Its controller has seen this generation: its status speaks of the current spec. */
@@ -95,8 +100,14 @@ export const labelSelectorOf = (matchLabels: Record<string, string> | undefined)
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
 
-/** The kind a Canary targets (Flagger's default: Deployment). */
-export const targetKind = (ref: { kind?: string }): string => ref.kind ?? 'Deployment';
+/** The kind a targetRef names, as written (Flagger's default: Deployment): how messages name it. */
+export const targetKindName = (ref: { kind?: string }): string => ref.kind ?? 'Deployment';
+
+/** The kind a Canary targets, or undefined for a kind sluice does not manage. */
+export const targetKind = (ref: { kind?: string }): WorkloadKind | undefined => {
+  const kind = targetKindName(ref);
+  return isWorkloadKind(kind) ? kind : undefined;
+};
 
 export type HorizontalPodAutoscaler = KubeObject & {
   spec: {
@@ -133,11 +144,11 @@ export function rolloutProgress(d: Deployment, thresholdPercent = 100): RolloutP
 }
 
 /**
- * A Deployment as an admission request carries it: only what webhook/admission-schema.ts checked
+ * A workload (Deployment, StatefulSet or DaemonSet) as an admission request carries it: only what webhook/admission-schema.ts checked
  * (the webhook reads the template as an opaque value and hashes it). The controller's `Deployment`
  * above is what the apiserver stores.
  */
-export interface AdmittedDeployment {
+export interface AdmittedWorkload {
   apiVersion?: string;
   kind?: string;
   metadata: {

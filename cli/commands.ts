@@ -5,7 +5,7 @@ import { stringify as toYaml } from 'yaml';
 import { ACTION_KIND, ACTION_REF, ACTION_VERSION, type ActionVerb, type CanaryAction, VERB_MEANING } from '../api/canary-action.js';
 import { GROUP, objectName } from '../api/contract.js';
 import { type Canary, CR } from '../api/flagger-types.js';
-import { revisionOf, WORKLOAD_KINDS, type Workload, type WorkloadKind } from '../api/workload.js';
+import { MANAGED_KINDS, revisionOf, WORKLOAD_KINDS, type Workload, type WorkloadKind } from '../api/workload.js';
 import { KINDS } from '../api/workload-kinds.js';
 import { at, type KubeClient } from '../lib/kube/client.js';
 import { waitFor } from '../lib/wait.js';
@@ -152,11 +152,9 @@ export async function act(ctx: Context, verb: ActionVerb, name: string, reason: 
 function parseWorkload(arg: string): { kind?: WorkloadKind; name: string } {
   const [kind, name] = arg.includes('/') ? (arg.split('/', 2) as [string, string]) : [undefined, arg];
   if (kind === undefined) return { name };
-  const k = kind.toLowerCase();
-  if (['deployment', 'deployments', 'deploy'].includes(k)) return { kind: 'Deployment', name };
-  if (['statefulset', 'statefulsets', 'sts'].includes(k)) return { kind: 'StatefulSet', name };
-  if (['daemonset', 'daemonsets', 'ds'].includes(k)) return { kind: 'DaemonSet', name };
-  throw new UserError(`sluice manages Deployments, StatefulSets and DaemonSets, not "${kind}"`);
+  const named = WORKLOAD_KINDS.find((k) => KINDS[k].kubectlNames.includes(kind.toLowerCase()));
+  if (named) return { kind: named, name };
+  throw new UserError(`sluice manages ${MANAGED_KINDS}, not "${kind}"`);
 }
 
 /** Why a Deployment, StatefulSet or DaemonSet is frozen (or not), which revision is stable and which waits, and what to do. */
@@ -170,7 +168,7 @@ export async function why(ctx: Context, workload: string): Promise<number> {
     target = await ctx.client.find<Workload>(at(KINDS[k].ref, ctx.namespace, deployment));
     if (target) break;
   }
-  if (!target) throw new UserError(`no ${asked ?? 'Deployment, StatefulSet or DaemonSet'} "${deployment}" in namespace ${ctx.namespace}`);
+  if (!target) throw new UserError(`no ${asked ?? WORKLOAD_KINDS.join(' or ')} "${deployment}" in namespace ${ctx.namespace}`);
   const canary = await canaryOf(ctx.client, target, kind);
   const dname = `${kind} ${objectName(deployment, ctx.namespace)}`;
   const facts = KINDS[kind];
@@ -180,14 +178,7 @@ export async function why(ctx: Context, workload: string): Promise<number> {
   const n = `-n ${ctx.namespace}`;
   if (!canary) {
     lines.push(`${dname} is not managed by sluice: no Canary targets it.`);
-    if (paused)
-      lines.push(
-        kind === 'Deployment'
-          ? `It is paused, but not by sluice: "kubectl rollout resume deployment/${deployment} ${n}" releases it.`
-          : kind === 'StatefulSet'
-            ? `Its rolling update partition holds ordinals back, but not for sluice: set spec.updateStrategy.rollingUpdate.partition to 0 to release them.`
-            : `It updates OnDelete, set by sluice, which no longer manages it: set spec.updateStrategy.type to RollingUpdate to release it.`,
-      );
+    if (paused) lines.push(`It is ${frozenWord}, but no Canary holds it: "${facts.releaseByHand(deployment, ctx.namespace)}" releases it.`);
     ctx.out(`${lines.map(printable).join('\n')}\n`);
     return 0;
   }
@@ -212,14 +203,7 @@ export async function why(ctx: Context, workload: string): Promise<number> {
     `${dname} is ${frozenWord} by sluice (Canary ${cn}, phase ${v.phase}, ${step}, failed checks ${v.failedChecks}/${v.threshold}).`,
   );
   lines.push(`  Stable:  ${stable}: what the primary pods run.`);
-  if (candidate)
-    lines.push(
-      kind === 'Deployment'
-        ? `  Waiting: ${candidate}: in the Deployment's spec, kept off the primary pods until analysis releases it.`
-        : kind === 'StatefulSet'
-          ? `  Waiting: ${candidate}: in the StatefulSet's spec, on its canary ordinals only (the partition holds the rest) until analysis releases it.`
-          : `  Waiting: ${candidate}: in the DaemonSet's spec, on its canary nodes only (OnDelete holds the rest, and sluice gives pods created elsewhere the stable template) until analysis releases it.`,
-    );
+  if (candidate) lines.push(`  Waiting: ${candidate}: in the ${kind}'s spec, ${facts.waitsWhere} until analysis releases it.`);
   lines.push('What happens next, and what you can do:');
   const todo = (s: string) => lines.push(`  - ${s}`);
   if (v.phase === 'Failed' && holds !== undefined) {

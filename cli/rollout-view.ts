@@ -5,6 +5,7 @@ import { apexName, maxWeight, strategyOf } from '../api/canary-analysis.js';
 import { annotations as A, names, shortRevision } from '../api/contract.js';
 import { canaryNodesOf, nodeOfPod, nodesOf } from '../api/daemonset.js';
 import { type Canary, type CanaryCondition, CR } from '../api/flagger-types.js';
+import { routeKindOf } from '../api/route-kinds.js';
 import { REVISION_LABEL } from '../api/statefulset.js';
 import {
   type DaemonSet,
@@ -14,6 +15,7 @@ import {
   type StatefulSet,
   targetKind,
   type Workload,
+  type WorkloadKind,
 } from '../api/workload.js';
 import { KINDS } from '../api/workload-kinds.js';
 import { at, type KubeClient, type KubeObject, R } from '../lib/kube/client.js';
@@ -58,7 +60,6 @@ type Event = KubeObject & {
   eventTime?: string;
   firstTimestamp?: string;
 };
-type Route = KubeObject & { spec?: { rules?: { matches?: unknown[]; backendRefs?: { name?: string; weight?: number }[] }[] } };
 
 const imagesOf = (t: Deployment['spec']['template'] | undefined) =>
   (t?.spec as { containers?: { image?: string }[] } | undefined)?.containers?.map((c) => c.image ?? '?') ?? [];
@@ -72,13 +73,25 @@ export function age(iso: string, now: Date): string {
   return `${Math.floor(s / 3600)}h`;
 }
 
-/** The route's split for traffic matching no rule of its own: the weighted default rule. */
-function routeWeights(route: Route | undefined, apex: string): RolloutView['route'] {
-  const rules = route?.spec?.rules ?? [];
-  const plain = rules.find((r) => (r.matches ?? []).length <= 1 && (r.backendRefs ?? []).length > 1) ?? rules.at(-1);
-  if (!plain) return undefined;
-  const w = (name: string) => plain.backendRefs?.find((b) => b.name === name)?.weight ?? 0;
-  return { primary: w(names.primaryService(apex)), canary: w(names.canaryService(apex)) };
+/** The split of traffic matching no rule of its own: the route's default rule, as its kind reads it. */
+function routeWeights(route: KubeObject | undefined, canary: Canary): RolloutView['route'] {
+  const apex = apexName(canary);
+  const split = routeKindOf(canary.spec as { provider?: unknown }).split(route, apex);
+  if (!split) return undefined;
+  return { primary: split[names.primaryService(apex)] ?? 0, canary: split[names.canaryService(apex)] ?? 0 };
+}
+
+/** The Canary's route object, wherever its kind lives. */
+function findRoute(client: KubeClient, canary: Canary): Promise<KubeObject | undefined> {
+  const kind = routeKindOf(canary.spec as { provider?: unknown });
+  return client.find<KubeObject>(at(kind.ref, canary.metadata.namespace, kind.objectName(apexName(canary))));
+}
+
+/** The Canary's Events, oldest first after sorting. */
+function eventsOf(client: KubeClient, canary: Canary) {
+  return client.list<Event>(at(R.events, canary.metadata.namespace), {
+    fieldSelector: `involvedObject.kind=Canary,involvedObject.name=${canary.metadata.name}`,
+  });
 }
 
 /** Which gate holds the rollout, from the phase and the last event that says so. */
@@ -136,17 +149,38 @@ export function canaryView(canary: Canary): RolloutView {
 
 /** The whole screen: the Canary's view completed with its objects, route and Events. */
 export async function rolloutView(client: KubeClient, canary: Canary, now = new Date()): Promise<RolloutView> {
+  const kind = targetKind(canary.spec.targetRef);
+  switch (kind) {
+    case 'Deployment':
+      return copyView(client, canary, now);
+    case 'StatefulSet':
+    case 'DaemonSet':
+      return ownPodsView(client, canary, kind, now);
+    case undefined: {
+      // A kind sluice does not manage: what the Canary says of itself (its condition names the kind).
+      const [route, evList] = await Promise.all([findRoute(client, canary), eventsOf(client, canary)]);
+      return withRouteAndEvents(canaryView(canary), canary, route, evList.items, now);
+    }
+    default:
+      return unreachable(kind);
+  }
+}
+
+const unreachable = (kind: never): never => {
+  throw new Error(`no view for target kind ${String(kind)}`);
+};
+
+/** A target that runs its candidate in a canary copy: primary pods from its ReplicaSets, canary pods from the copy. */
+async function copyView(client: KubeClient, canary: Canary, now: Date): Promise<RolloutView> {
   const ns = canary.metadata.namespace!;
   const st = canary.status ?? {};
   const targetName = canary.spec.targetRef.name;
-  const apex = apexName(canary);
-  if (targetKind(canary.spec.targetRef) !== 'Deployment') return ownPodsView(client, canary, now);
   const [target, copy, route, rsList, evList] = await Promise.all([
     client.find<Deployment>(at(R.deployments, ns, targetName)),
-    client.find<Deployment>(at(R.deployments, ns, names.canaryDeployment(targetName))),
-    client.find<Route>(at(R.httproutes, ns, names.httpRoute(apex))),
+    client.find<Deployment>(at(R.deployments, ns, names.canaryCopy(targetName))),
+    findRoute(client, canary),
     client.list<ReplicaSet>(at(R.replicasets, ns)),
-    client.list<Event>(at(R.events, ns), { fieldSelector: `involvedObject.kind=Canary,involvedObject.name=${canary.metadata.name}` }),
+    eventsOf(client, canary),
   ]);
   const view = canaryView(canary);
   // The primary pods run the target's ReplicaSet that has pods (a paused target keeps its old one).
@@ -170,9 +204,8 @@ export async function rolloutView(client: KubeClient, canary: Canary, now = new 
 }
 
 /** The route's weights, the gates and the last Events: the same for every kind. */
-function withRouteAndEvents(view: RolloutView, canary: Canary, route: Route | undefined, evs: Event[], now: Date): RolloutView {
-  const apex = apexName(canary);
-  if (route) view.route = routeWeights(route, apex);
+function withRouteAndEvents(view: RolloutView, canary: Canary, route: KubeObject | undefined, evs: Event[], now: Date): RolloutView {
+  if (route) view.route = routeWeights(route, canary);
   const events = evs.sort((a, b) => eventTime(a).localeCompare(eventTime(b)));
   view.gates = gatesOf(canary, events);
   view.events = events.slice(-6).map((e) => ({
@@ -192,38 +225,19 @@ type Pod = KubeObject & { spec?: { containers?: { image?: string }[] }; status?:
  * label its controller puts on them, a DaemonSet's by whether their node is a canary node
  * (docs/workloads.md).
  */
-async function ownPodsView(client: KubeClient, canary: Canary, now: Date): Promise<RolloutView> {
+async function ownPodsView(client: KubeClient, canary: Canary, kind: 'StatefulSet' | 'DaemonSet', now: Date): Promise<RolloutView> {
   const ns = canary.metadata.namespace!;
-  const targetName = canary.spec.targetRef.name;
-  const kind = targetKind(canary.spec.targetRef) === 'DaemonSet' ? 'DaemonSet' : 'StatefulSet';
   const [target, route, evList] = await Promise.all([
-    client.find<StatefulSet | DaemonSet>(at(KINDS[kind].ref, ns, targetName)),
-    client.find<Route>(at(R.httproutes, ns, names.httpRoute(apexName(canary)))),
-    client.list<Event>(at(R.events, ns), { fieldSelector: `involvedObject.kind=Canary,involvedObject.name=${canary.metadata.name}` }),
+    client.find<StatefulSet | DaemonSet>(at(KINDS[kind].ref, ns, canary.spec.targetRef.name)),
+    findRoute(client, canary),
+    eventsOf(client, canary),
   ]);
   const view = canaryView(canary);
   const selector = labelSelectorOf(target?.spec.selector.matchLabels);
   const pods = target && selector ? (await client.list<Pod>(at(R.pods, ns), { labelSelector: selector })).items : [];
   const ready = (p: Pod) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-  let primary: Pod[];
-  let candidates: Pod[];
-  let total: number;
-  if (kind === 'DaemonSet') {
-    const ds = target as DaemonSet | undefined;
-    const nodes = ds ? canaryNodesOf(ds) : [];
-    const onCanaryNode = (p: Pod) => nodes.includes(nodeOfPod(p) ?? '');
-    primary = pods.filter((p) => !onCanaryNode(p));
-    candidates = pods.filter(onCanaryNode);
-    total = ds ? nodesOf(ds) : 0;
-  } else {
-    const sts = target as StatefulSet | undefined;
-    const current = sts?.status?.currentRevision;
-    const update = sts?.status?.updateRevision;
-    const on = (rev: string | undefined) => pods.filter((p) => rev !== undefined && p.metadata.labels?.[REVISION_LABEL] === rev);
-    primary = on(current);
-    candidates = update === current ? [] : on(update);
-    total = sts?.spec.replicas ?? 1;
-  }
+  const { primary, candidates, total } =
+    kind === 'DaemonSet' ? byCanaryNode(target as DaemonSet, pods) : byRevision(target as StatefulSet, pods);
   if (view.stable) view.stable.images = imagesOf(primary[0] ? { spec: primary[0].spec } : undefined);
   if (view.candidate && target) view.candidate.images = imagesOf(target.spec.template);
   view.pods = {
@@ -233,12 +247,27 @@ async function ownPodsView(client: KubeClient, canary: Canary, now: Date): Promi
   return withRouteAndEvents(view, canary, route, evList.items, now);
 }
 
+/** A DaemonSet's pods: those on its canary nodes run the candidate. */
+function byCanaryNode(ds: DaemonSet | undefined, pods: Pod[]) {
+  const nodes = ds ? canaryNodesOf(ds) : [];
+  const onCanaryNode = (p: Pod) => nodes.includes(nodeOfPod(p) ?? '');
+  return { primary: pods.filter((p) => !onCanaryNode(p)), candidates: pods.filter(onCanaryNode), total: ds ? nodesOf(ds) : 0 };
+}
+
+/** A StatefulSet's pods: its controller labels each with the revision it runs. */
+function byRevision(sts: StatefulSet | undefined, pods: Pod[]) {
+  const current = sts?.status?.currentRevision;
+  const update = sts?.status?.updateRevision;
+  const on = (rev: string | undefined) => pods.filter((p) => rev !== undefined && p.metadata.labels?.[REVISION_LABEL] === rev);
+  return { primary: on(current), candidates: update === current ? [] : on(update), total: sts?.spec.replicas ?? 1 };
+}
+
 export async function findCanary(client: KubeClient, ns: string, name: string): Promise<Canary | undefined> {
   return client.find<Canary>(at(CR.canaries, ns, name));
 }
 
 /** The Canary that manages a workload: the one its annotation names, else one whose targetRef names it. */
-export async function canaryOf(client: KubeClient, target: Workload, kind = 'Deployment'): Promise<Canary | undefined> {
+export async function canaryOf(client: KubeClient, target: Workload, kind: WorkloadKind): Promise<Canary | undefined> {
   const ns = target.metadata.namespace!;
   const named = target.metadata.annotations?.[A.canary];
   if (named) {

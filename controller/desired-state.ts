@@ -30,7 +30,7 @@ export interface TrackedNow {
 }
 
 export interface Desired {
-  /** template undefined: leave the copy's template as it is (only its replicas matter then). Undefined: no copy (a StatefulSet). */
+  /** template undefined: leave the copy's template as it is (only its replicas matter then). Undefined: the kind runs no copy. */
   copy?: { template?: PodTemplate; revision?: string; replicas: number };
   canaryWeight: number;
   target: DesiredTarget | undefined;

@@ -1,5 +1,6 @@
 // The objects a Canary generates (docs/design.md, "Objects"), built as plain manifests.
 // Pure: the reconciler compares them with what exists and writes only differences.
+import { apexName } from '../api/canary-analysis.js';
 import { annotations as A, labels as L, MANAGED_BY, names, values } from '../api/contract.js';
 import type { Canary } from '../api/flagger-types.js';
 import { FLAGGER_GROUP, FLAGGER_VERSION } from '../api/flagger-types.js';
@@ -27,8 +28,6 @@ export function generatedMeta(canary: Canary, name: string, extraLabels: Record<
   };
 }
 
-import { apexName } from '../api/canary-analysis.js';
-
 export { apexName };
 
 /** Every value of the primary's selector labels gets `-canary`, so no canary pod is ever selected by the primary's selector (or the user's Services). */
@@ -41,13 +40,7 @@ export function canaryTemplate(template: PodTemplate, primarySelector: Record<st
   return { ...template, metadata: { ...template.metadata, labels: podLabels } };
 }
 
-export function canaryDeployment(
-  canary: Canary,
-  target: Deployment,
-  template: PodTemplate,
-  revision: string,
-  replicas: number,
-): Deployment {
+export function buildCanaryCopy(canary: Canary, target: Deployment, template: PodTemplate, revision: string, replicas: number): Deployment {
   const selector = target.spec.selector.matchLabels ?? {};
   // Copy what shapes the rollout of the canary's own pods; never the target's paused flag.
   const { minReadySeconds, strategy, revisionHistoryLimit, progressDeadlineSeconds } = target.spec as Record<string, unknown>;
@@ -55,7 +48,7 @@ export function canaryDeployment(
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: {
-      ...generatedMeta(canary, names.canaryDeployment(target.metadata.name), { [L.role]: values.canaryRole }),
+      ...generatedMeta(canary, names.canaryCopy(target.metadata.name), { [L.role]: values.canaryRole }),
       annotations: { [A.revision]: revision },
     },
     spec: {
@@ -115,7 +108,7 @@ export function canaryHpa(canary: Canary, source: HorizontalPodAutoscaler, targe
     apiVersion: 'autoscaling/v2',
     kind: 'HorizontalPodAutoscaler',
     metadata: generatedMeta(canary, names.canaryHpa(targetName)),
-    spec: { ...source.spec, scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: names.canaryDeployment(targetName) } },
+    spec: { ...source.spec, scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: names.canaryCopy(targetName) } },
   };
 }
 

@@ -34,7 +34,7 @@ export class GeneratedOwnership {
     const apex = apexName(canary);
     const c = this.caches;
     const found: [ResourceRef, KubeObject | undefined][] = [
-      [R.deployments, c.deployments.get(ns, names.canaryDeployment(target))],
+      [R.deployments, c.deployments.get(ns, names.canaryCopy(target))],
       [R.hpas, c.hpas.get(ns, names.canaryHpa(target))],
       ...this.routers
         .for(canary)
@@ -108,7 +108,7 @@ export class GeneratedOwnership {
         .map(async (o) => [o.kind, o.cached ?? (await this.client.find<KubeObject>(o.ref))] as const),
     );
     const generated = [
-      ['Deployment', hasCopy ? c.deployments.get(ns, names.canaryDeployment(target.metadata.name)) : undefined],
+      ['Deployment', hasCopy ? c.deployments.get(ns, names.canaryCopy(target.metadata.name)) : undefined],
       ['HorizontalPodAutoscaler', autoscaler ? c.hpas.get(ns, names.canaryHpa(target.metadata.name)) : undefined],
       ['Service', c.services.get(ns, names.primaryService(apex))],
       ['Service', c.services.get(ns, names.canaryService(apex))],

@@ -7,7 +7,7 @@ import type { Deployment, HorizontalPodAutoscaler } from '../api/workload.js';
 import { at, isAlreadyExists, type KubeObject, type ObjectClient, R, type ResourceRef } from '../lib/kube/client.js';
 import type { ObjectCache } from '../lib/kube/informer.js';
 import type { Desired } from './desired-state.js';
-import { canaryDeployment, canaryHpa } from './generated-objects.js';
+import { buildCanaryCopy, canaryHpa } from './generated-objects.js';
 
 export interface GeneratedCaches {
   services: ObjectCache<KubeObject & { spec?: Record<string, unknown> }>;
@@ -43,12 +43,12 @@ export class GeneratedWrites {
     const ns = canary.metadata.namespace!;
     if (!copy) {
       // desiredState always says what a missing copy starts from.
-      await this.createMissing(at(R.deployments, ns), canaryDeployment(canary, target, want.template!, want.revision!, want.replicas));
+      await this.createMissing(at(R.deployments, ns), buildCanaryCopy(canary, target, want.template!, want.revision!, want.replicas));
       return;
     }
     const ops: unknown[] = [];
     if (want.template && want.revision && copy.metadata.annotations?.[A.revision] !== want.revision) {
-      const fresh = canaryDeployment(canary, target, want.template, want.revision, want.replicas);
+      const fresh = buildCanaryCopy(canary, target, want.template, want.revision, want.replicas);
       ops.push({ op: 'replace', path: '/spec/template', value: fresh.spec.template });
       ops.push({ op: 'add', path: '/metadata/annotations', value: { ...(copy.metadata.annotations ?? {}), [A.revision]: want.revision } });
     }

@@ -15,6 +15,7 @@ import type { ConfigObject } from './config-tracker.js';
 import type { ControllerMetrics } from './controller-metrics.js';
 import type { EventRecorder } from './event-recorder.js';
 import type { DriverTable } from './kinds/index.js';
+import type { Router } from './router/router.js';
 import type { Settings } from './state-machine.js';
 import type { PodLister } from './statefulset-ordinals.js';
 
@@ -55,6 +56,11 @@ export interface ReconcilerDeps {
   listPods?: PodLister;
   /** The workload drivers by kind (controller/kinds/; default DRIVERS): a test registers another here. */
   drivers?: DriverTable;
+  /**
+   * Routers beside the HTTPRoute router, built on the reconciler's (leader-guarded) client: each
+   * serves the providers its route kind names (router/router-choice.ts). A test registers another here.
+   */
+  routers?: (client: ObjectClient) => readonly Router[];
   /** Reads a DaemonSet's ControllerRevisions when its revisions' hashes are not known yet (daemonset-nodes.ts). */
   listRevisions?: RevisionLister;
 }

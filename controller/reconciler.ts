@@ -9,6 +9,7 @@ import { FINALIZER, names } from '../api/contract.js';
 import { type Canary, type CanaryStatus, CR } from '../api/flagger-types.js';
 import { phase as phaseFacts } from '../api/phases.js';
 import type { ClusterCanaryPolicy } from '../api/policy-types.js';
+import type { RouteKindFacts } from '../api/route-kinds.js';
 import { type Deployment, revisionOf } from '../api/workload.js';
 import { at } from '../lib/kube/client.js';
 import { enforce } from '../policy/constraints.js';
@@ -63,14 +64,17 @@ export class Reconciler {
   private readonly newest: NewestCanary;
 
   private readonly drivers: DriverTable;
+  /** The route kinds this controller has a router for, the default first. */
+  private readonly routeKinds: readonly RouteKindFacts[];
 
   constructor(private readonly d: ReconcilerDeps) {
     this.drivers = d.drivers ?? DRIVERS;
     const { client, caches, logger } = d;
     this.tracker = new ConfigTracker(client, caches);
     this.newest = new NewestCanary(client, caches.canaries);
-    // One route kind today; another is one more router here (router/router-choice.ts).
-    const routers = new RouterChoice([new HttpRouteRouter(client, caches.routes)]);
+    // The HTTPRoute router first: it serves Canaries without a provider (router/router-choice.ts).
+    const routers = new RouterChoice([new HttpRouteRouter(client, caches.routes), ...(d.routers?.(client) ?? [])]);
+    this.routeKinds = routers.all().map((r) => r.facts);
     this.ownership = new GeneratedOwnership(client, caches, logger, routers);
     this.announcer = new Announcer(logger, d.notifier);
     this.inbox = new ActionInbox(client, caches.actions, d.events, logger);
@@ -173,7 +177,7 @@ export class Reconciler {
     // The revision covers the ConfigMaps and Secrets the template reads (docs/tracked-configs.md);
     // a kind that is its own canary reads the live ones, so its revision is its template alone.
     const tracked = target && hasCopy ? await this.tracker.track(target as Deployment) : undefined;
-    const copy = hasCopy ? this.d.caches.deployments.get(ns, names.canaryDeployment(canary.spec.targetRef.name)) : undefined;
+    const copy = hasCopy ? this.d.caches.deployments.get(ns, names.canaryCopy(canary.spec.targetRef.name)) : undefined;
     // A kind without a copy is scaled by its autoscaler as it is: there is no copy to give one.
     const autoscaler = canary.spec.autoscalerRef && hasCopy ? this.d.caches.hpas.get(ns, canary.spec.autoscalerRef.name) : undefined;
     // A person's action is decided before anything else (state-machine.ts, act()).
@@ -184,7 +188,7 @@ export class Reconciler {
       slices && phaseFacts(canary.status?.phase).copyActive ? readyEndpoints(slices, ns, names.canaryService(apexName(canary))) : undefined;
     const revision = target ? revisionOf(target, tracked?.hash) : undefined;
     return {
-      observed: { kind: driver, target, revision, canaryDeployment: copy, autoscaler, action, canaryEndpoints },
+      observed: { kind: driver, target, revision, canaryCopy: copy, autoscaler, action, canaryEndpoints },
       view: target && driver ? { target, driver, copy, autoscaler, tracked } : undefined,
     };
   }
@@ -244,7 +248,7 @@ export class Reconciler {
     let retryMs = convergedFirst ? await this.converger.converge(canary, status, view) : undefined;
     if (!(await this.status.write(canary, status))) return { requeueAfterMs: 0 };
     if (canary.metadata.generation !== canary.status?.observedGeneration)
-      for (const w of specWarnings(stored.spec, policies)) this.d.events.record(canary, w);
+      for (const w of specWarnings(stored.spec, policies, this.routeKinds)) this.d.events.record(canary, w);
     for (const ev of decision.events) this.d.events.record(canary, ev);
     this.announcer.announce(canary, status, decision.events);
     this.observeTransitions(canary, key, status);

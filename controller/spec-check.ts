@@ -3,6 +3,7 @@
 // event once per generation.
 import type { Canary } from '../api/flagger-types.js';
 import type { ClusterCanaryPolicy } from '../api/policy-types.js';
+import { choosesRouteKind, DEFAULT_ROUTE_KIND, ROUTE_KINDS, type RouteKindFacts } from '../api/route-kinds.js';
 import { policyViolations } from '../policy/constraints.js';
 import type { CanaryEvent } from './check-results.js';
 
@@ -87,23 +88,30 @@ export function unsupportedFields(spec: Record<string, unknown>, prefix = ''): s
 }
 
 /**
- * Flagger's `spec.provider` names the mesh or ingress that shifts traffic. sluice shifts it with
- * Gateway API HTTPRoutes only: `gatewayapi` (with or without a version) is what it does anyway;
- * any other provider would be silently replaced, so it is named. Undefined when there is nothing to say.
+ * Flagger's `spec.provider` names the mesh or ingress that shifts traffic. sluice serves the
+ * providers of its route kinds (api/route-kinds.ts); any other provider would be silently
+ * replaced by the default route kind, so it is named. Undefined when there is nothing to say.
+ * `served`: the route kinds this controller has a router for, the default first.
  */
-export function providerProblem(spec: Record<string, unknown>): string | undefined {
+export function providerProblem(spec: Record<string, unknown>, served: readonly RouteKindFacts[] = BUILT_IN): string | undefined {
   const p = spec.provider;
   if (p === undefined || p === null || p === '') return undefined;
-  if (typeof p === 'string' && /^gatewayapi(:v1(beta1)?)?$/.test(p)) return undefined;
-  return `spec.provider ${JSON.stringify(p)} is not supported: sluice shifts traffic through a Gateway API HTTPRoute (provider gatewayapi:v1) and does so for this Canary too`;
+  if (typeof p === 'string' && served.some((k) => choosesRouteKind(p, k))) return undefined;
+  return `spec.provider ${JSON.stringify(p)} is not supported: sluice shifts traffic through ${(served[0] ?? DEFAULT_ROUTE_KIND).described} and does so for this Canary too`;
 }
 
+const BUILT_IN: readonly RouteKindFacts[] = [DEFAULT_ROUTE_KIND, ...Object.values(ROUTE_KINDS).filter((k) => k !== DEFAULT_ROUTE_KIND)];
+
 /** What is said once per generation about a Canary's spec: fields ignored, provider, cluster policy broken. */
-export function specWarnings(spec: Canary['spec'], policies: ClusterCanaryPolicy[]): CanaryEvent[] {
+export function specWarnings(
+  spec: Canary['spec'],
+  policies: ClusterCanaryPolicy[],
+  served: readonly RouteKindFacts[] = BUILT_IN,
+): CanaryEvent[] {
   const out: CanaryEvent[] = [];
   const fields = unsupportedFields(spec as Record<string, unknown>);
   if (fields.length > 0) out.push({ type: 'Warning', message: `Unsupported by sluice, ignored: spec.${fields.join(', spec.')}` });
-  const provider = providerProblem(spec as Record<string, unknown>);
+  const provider = providerProblem(spec as Record<string, unknown>, served);
   if (provider) out.push({ type: 'Warning', message: provider });
   const broken = policyViolations(spec, policies);
   if (broken.length > 0)

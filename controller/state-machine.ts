@@ -13,19 +13,19 @@ import { annotations, names, objectName, shortRevision } from '../api/contract.j
 import type { Canary, CanaryCondition, CanaryStatus, Phase } from '../api/flagger-types.js';
 import { allowed, type KnownPhase, phase as phaseFacts } from '../api/phases.js';
 import type { Revision } from '../api/revision.js';
-import { type Deployment, type HorizontalPodAutoscaler, targetKind, type Workload } from '../api/workload.js';
+import { type Deployment, type HorizontalPodAutoscaler, MANAGED_KINDS, targetKind, type Workload } from '../api/workload.js';
 import { type Candidate, type KindFacts, kindFacts } from '../api/workload-kinds.js';
 import type { CanaryEvent, HookResult, HookResults, MetricResult } from './check-results.js';
 
 export interface Observed {
   /** The target's kind (its driver, controller/kinds/); without it, the built-in kind targetRef names. */
   kind?: KindFacts;
-  /** The Deployment, StatefulSet or DaemonSet the Canary targets (its kind is targetRef.kind). */
+  /** The workload the Canary targets (its kind is targetRef.kind). */
   target: Workload | undefined;
   /** The target's revision, covering the tracked configs its template reads (undefined without a target). */
   revision: Revision | undefined;
-  /** The canary copy (Deployments only: a StatefulSet's canary is its own highest ordinals). */
-  canaryDeployment: Deployment | undefined;
+  /** The canary copy, for a kind that runs one (KindFacts.hasCopy); undefined for a kind that is its own canary. */
+  canaryCopy: Deployment | undefined;
   autoscaler: HorizontalPodAutoscaler | undefined;
   /** The oldest CanaryAction not yet taken: decided before anything else in this pass. */
   action?: ActionRequest;
@@ -48,7 +48,7 @@ export interface Settings {
   /** Floor for analysis intervals (tests run with seconds). */
   minIntervalMs: number;
   /**
-   * How soon to look again while waiting on a Deployment's rollout. Its status changes wake the
+   * How soon to look again while waiting on the target's own rollout. Its status changes wake the
    * Canary at once (controller/wake-ups.ts); this only covers a lost event.
    */
   pollMs: number;
@@ -588,10 +588,7 @@ export function decide(
   const target = observed.target;
   const kind = observed.kind ?? kindFacts(targetKind(canary.spec.targetRef));
   if (!kind) {
-    return blocked(
-      'TargetNotSupported',
-      `targetRef kind ${canary.spec.targetRef.kind} is not supported; sluice manages Deployments, StatefulSets and DaemonSets`,
-    );
+    return blocked('TargetNotSupported', `targetRef kind ${canary.spec.targetRef.kind} is not supported; sluice manages ${MANAGED_KINDS}`);
   }
   const limits = limitProblems(canary.spec, canary.metadata.name);
   if (limits.length > 0)
@@ -611,7 +608,7 @@ export function decide(
     target,
     kind,
     revision: observed.revision,
-    copy: observed.canaryDeployment,
+    copy: observed.canaryCopy,
     metrics,
     hooks,
     now,

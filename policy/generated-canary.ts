@@ -5,6 +5,7 @@ import { GROUP, labels as L, MANAGED_BY } from '../api/contract.js';
 import { type Canary, type CanarySpec, FLAGGER_GROUP, FLAGGER_VERSION } from '../api/flagger-types.js';
 import { type ClusterCanaryPolicy, POLICY_KIND, POLICY_VERSION } from '../api/policy-types.js';
 import type { HorizontalPodAutoscaler, Workload, WorkloadKind } from '../api/workload.js';
+import { KINDS } from '../api/workload-kinds.js';
 
 /** Hash of the generated spec and ownership: equal hashes mean nothing to write. */
 export const TEMPLATE_HASH = `${GROUP}/template-hash`;
@@ -45,13 +46,13 @@ export function generatedCanary(
     return { problem: `no containerPort in the pod template and no canaryTemplate.service.port in the policy; add a port to one of them` };
   }
   const hosts = [...(service.hosts ?? []), ...(hostPattern ? [expandHost(hostPattern, d)] : [])];
-  // The Deployment's own autoscaler keeps working on the primary; the canary copy gets a copy of it.
-  // A StatefulSet or DaemonSet has no copy: an autoscaler scales it as it is (a DaemonSet none).
+  // The target's own autoscaler keeps working on the primary; the canary copy gets a copy of it.
+  // A kind without a copy is scaled as it is by its autoscaler (a DaemonSet has none).
   const hpa = hpas.find(
     (h) =>
-      kind === 'Deployment' &&
+      KINDS[kind].hasCopy &&
       h.metadata.namespace === d.metadata.namespace &&
-      h.spec.scaleTargetRef.kind === 'Deployment' &&
+      h.spec.scaleTargetRef.kind === kind &&
       h.spec.scaleTargetRef.name === d.metadata.name,
   );
   const spec: CanarySpec = {

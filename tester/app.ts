@@ -46,6 +46,60 @@ function sameToken(given: string, want: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** The Canary a hook names, as `name.namespace`; answers 400 and gives undefined when it names none. */
+function canaryOf(req: Request, res: Response): string | undefined {
+  const b = (req.body ?? {}) as HookBody;
+  if (typeof b.name !== 'string' || typeof b.namespace !== 'string' || !b.name || !b.namespace) {
+    res
+      .status(400)
+      .json({ error: 'expected a JSON body with the Canary\'s name and namespace, e.g. {"name":"podinfo","namespace":"test"}' });
+    return undefined;
+  }
+  if (!NAME.test(b.name) || !NAMESPACE.test(b.namespace)) {
+    res.status(400).json({
+      error:
+        'name and namespace must be a Canary\'s name and namespace as Kubernetes spells them (lowercase letters, digits, "-", at most 253 and 63 characters)',
+    });
+    return undefined;
+  }
+  return `${b.name}.${b.namespace}`;
+}
+
+// A body that is not JSON, too large, or anything else that fails: a JSON answer naming it,
+// never express's HTML page (hook callers log the body they get).
+function jsonErrors(logger: Logger) {
+  return (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const e = err as { status?: number; type?: string; message?: string };
+    const status = typeof e.status === 'number' && e.status >= 400 && e.status < 500 ? e.status : 500;
+    if (status === 500) logger.error(`tester: ${e.message ?? String(err)}`);
+    res.status(status).json({
+      error:
+        e.type === 'entity.too.large' ? 'body larger than 64kb' : status === 500 ? 'internal error' : `bad request: ${e.message ?? ''}`,
+    });
+  };
+}
+
+/** The load task a hook's metadata describes; throws saying what the metadata must be. */
+function loadTaskOf(meta: Record<string, string>) {
+  if (meta.type === 'load') return parsePlain(meta);
+  if ((meta.type === undefined || meta.type === 'cmd') && meta.cmd) return parseHey(meta.cmd);
+  throw new Error(`metadata must be {type: cmd, cmd: "hey …"} or {type: load, url, rate, duration}; got type ${meta.type ?? '(none)'}`);
+}
+
+/** What GET /status shows: gates and switches open, and each running task's progress. */
+function statusOf(gates: Set<string>, rollbacks: Set<string>, tasks: Map<string, RunningTask>) {
+  return {
+    gates: [...gates].sort(),
+    rollbacks: [...rollbacks].sort(),
+    tasks: [...tasks.values()].map((t) => ({
+      task: t.key,
+      sent: t.sent,
+      failed: t.failed,
+      secondsLeft: Math.max(0, Math.round((t.task.durationMs - (Date.now() - t.started)) / 1000)),
+    })),
+  };
+}
+
 export function createTester(logger: Logger, opts: TesterOptions = {}): Tester {
   const maxSwitches = opts.maxSwitches ?? TESTER_DEFAULTS.maxSwitches;
   const maxTasks = opts.maxTasks ?? TESTER_DEFAULTS.maxTasks;
@@ -56,23 +110,6 @@ export function createTester(logger: Logger, opts: TesterOptions = {}): Tester {
   const rollbacks = new Set<string>();
   const tasks = new Map<string, RunningTask>();
 
-  const canaryOf = (req: Request, res: Response): string | undefined => {
-    const b = (req.body ?? {}) as HookBody;
-    if (typeof b.name !== 'string' || typeof b.namespace !== 'string' || !b.name || !b.namespace) {
-      res
-        .status(400)
-        .json({ error: 'expected a JSON body with the Canary\'s name and namespace, e.g. {"name":"podinfo","namespace":"test"}' });
-      return undefined;
-    }
-    if (!NAME.test(b.name) || !NAMESPACE.test(b.namespace)) {
-      res.status(400).json({
-        error:
-          'name and namespace must be a Canary\'s name and namespace as Kubernetes spells them (lowercase letters, digits, "-", at most 253 and 63 characters)',
-      });
-      return undefined;
-    }
-    return `${b.name}.${b.namespace}`;
-  };
   /** Whether the caller may open or close (always, without a token); answers 401 when not. */
   const authorised = (req: Request, res: Response): boolean => {
     if (opts.token === undefined) return true;
@@ -128,12 +165,7 @@ export function createTester(logger: Logger, opts: TesterOptions = {}): Tester {
     }
     let task;
     try {
-      if (meta.type === 'load') task = parsePlain(meta);
-      else if ((meta.type === undefined || meta.type === 'cmd') && meta.cmd) task = parseHey(meta.cmd);
-      else
-        throw new Error(
-          `metadata must be {type: cmd, cmd: "hey …"} or {type: load, url, rate, duration}; got type ${meta.type ?? '(none)'}`,
-        );
+      task = loadTaskOf(meta);
     } catch (err) {
       res.status(400).json({ error: `${key}: ${(err as Error).message}` });
       return;
@@ -157,30 +189,9 @@ export function createTester(logger: Logger, opts: TesterOptions = {}): Tester {
     res.json({ task: taskKey, state: 'started' });
   });
 
-  app.get('/status', (_req, res) => {
-    res.json({
-      gates: [...gates].sort(),
-      rollbacks: [...rollbacks].sort(),
-      tasks: [...tasks.values()].map((t) => ({
-        task: t.key,
-        sent: t.sent,
-        failed: t.failed,
-        secondsLeft: Math.max(0, Math.round((t.task.durationMs - (Date.now() - t.started)) / 1000)),
-      })),
-    });
-  });
+  app.get('/status', (_req, res) => void res.json(statusOf(gates, rollbacks, tasks)));
   app.get('/healthz', (_req, res) => void res.type('text').send('ok'));
-  // A body that is not JSON, too large, or anything else that fails: a JSON answer naming it,
-  // never express's HTML page (hook callers log the body they get).
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const e = err as { status?: number; type?: string; message?: string };
-    const status = typeof e.status === 'number' && e.status >= 400 && e.status < 500 ? e.status : 500;
-    if (status === 500) logger.error(`tester: ${e.message ?? String(err)}`);
-    res.status(status).json({
-      error:
-        e.type === 'entity.too.large' ? 'body larger than 64kb' : status === 500 ? 'internal error' : `bad request: ${e.message ?? ''}`,
-    });
-  });
+  app.use(jsonErrors(logger));
 
   return {
     app,

@@ -8,6 +8,8 @@
 import { annotations as A, labels as L, values } from '../api/contract.js';
 import { type Canary, CR } from '../api/flagger-types.js';
 import { type ClusterCanaryPolicy, POLICY_REF } from '../api/policy-types.js';
+import { targetKind, targetKindName } from '../api/workload.js';
+import { kindFacts } from '../api/workload-kinds.js';
 import { type KubeClient, type KubeObject, R } from '../lib/kube/client.js';
 import { Informer, type ObjectCache } from '../lib/kube/informer.js';
 import type { Logger } from '../lib/logger.js';
@@ -150,7 +152,7 @@ export class AdmissionCache {
   }
 
   readonly freeze: FreezeContext = {
-    canaryFor: (namespace, name, kind = 'Deployment') => {
+    canaryFor: (namespace, name, kind) => {
       if (!this.synced) return undefined;
       const c = this.sources.canaries
         .items()
@@ -158,7 +160,7 @@ export class AdmissionCache {
           (x) =>
             x.metadata.namespace === namespace &&
             x.spec?.targetRef?.name === name &&
-            (x.spec.targetRef.kind ?? 'Deployment') === kind &&
+            targetKindName(x.spec.targetRef) === kind &&
             !x.metadata.deletionTimestamp,
         );
       return c ? { name: c.metadata.name, stableRevision: c.status?.lastPromotedSpec } : undefined;
@@ -193,7 +195,7 @@ export class AdmissionCache {
               (c) =>
                 c.metadata.namespace === namespace &&
                 c.spec?.targetRef?.name === deployment &&
-                (c.spec.targetRef.kind ?? 'Deployment') === 'Deployment' &&
+                kindFacts(targetKind(c.spec.targetRef))?.hasCopy === true &&
                 !c.metadata.deletionTimestamp,
             )
             .map((c) => c.metadata.uid ?? '')

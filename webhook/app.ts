@@ -74,50 +74,7 @@ export function createApp(opts: AppOptions): express.Express {
   );
 
   const json = express.json({ limit: opts.bodyLimit ?? '4mb', type: () => true, strict: false });
-
-  // Both endpoints: parse, decide (pure), log what matters, answer, measure.
-  // Every decision but one answers from memory; a frozen DaemonSet's pod may need a read.
-  const review = (
-    path: 'mutate' | 'validate' | 'validate-copy' | 'mutate-pod' | 'mutate-daemon-pod' | 'mutate-action',
-    decide: (r: AdmissionRequest) => Answer | Promise<Answer>,
-  ) => {
-    app.post(`/${path}`, (req, res, next) => {
-      const started = performance.now();
-      res.locals.started = started;
-      res.locals.endpoint = path;
-      json(req, res, (err?: unknown) => {
-        if (err) return next(err);
-        let request: AdmissionRequest;
-        let decided;
-        try {
-          request = parseReview(req.body);
-          // This callback runs outside express's own error handling: whatever throws here must
-          // reach the error handler below, or it would end the process.
-          decided = decide(request);
-        } catch (e) {
-          return next(e);
-        }
-        if (decided instanceof Promise) decided.then((a) => send(request, a), next);
-        else send(request, decided);
-      });
-      const send = (request: AdmissionRequest, answer: Answer) => {
-        const quiet = answer.decision === 'passed' || answer.decision === 'allowed';
-        const level = answer.decision === 'error' ? 'error' : quiet && !answer.notable ? 'debug' : 'info';
-        // Most reviews pass; building a log entry nobody keeps would be paid on every one of them.
-        if (opts.logger.isLevelEnabled(level)) {
-          opts.logger.log(level, answer.note, {
-            key: answer.subject,
-            endpoint: path,
-            decision: answer.decision,
-            user: request.userInfo.username,
-            dryRun: request.dryRun === true,
-          });
-        }
-        res.json(answer.review);
-        opts.metrics.observe(path, answer.decision, (performance.now() - started) / 1000);
-      };
-    });
-  };
+  const review = (path: ReviewPath, decide: Decide) => app.post(`/${path}`, reviewHandler(opts, json, path, decide));
   review('mutate', (r) => answerMutate(r, opts.flags, opts.freeze));
   review('validate', (r) => answerValidate(r, { ...opts.validation, controllerUsers: opts.flags.controllerUsers }));
   review('mutate-pod', (r) => answerPin(r, opts.pins ?? (() => undefined)));
@@ -131,8 +88,61 @@ export function createApp(opts: AppOptions): express.Express {
   };
   review('mutate-daemon-pod', (r) => answerDaemonPod(r, opts.daemonPods ?? noDaemonSets));
 
-  // Bad input: a clear message and a 4xx status, never a crash or a hang.
-  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+  app.use(badInputHandler(opts));
+  // Anything else: 404, connection closed (set above).
+  app.use((_req: Request, res: Response) => void res.status(404).json({ error: 'not found: this port answers admission reviews only' }));
+  return app;
+}
+
+type ReviewPath = 'mutate' | 'validate' | 'validate-copy' | 'mutate-pod' | 'mutate-daemon-pod' | 'mutate-action';
+type Decide = (r: AdmissionRequest) => Answer | Promise<Answer>;
+
+/**
+ * One admission endpoint: parse, decide (pure), log what matters, answer, measure. Every
+ * decision but one answers from memory; a frozen DaemonSet's pod may need a read.
+ */
+function reviewHandler(opts: AppOptions, json: express.RequestHandler, path: ReviewPath, decide: Decide): express.RequestHandler {
+  return (req, res, next) => {
+    const started = performance.now();
+    res.locals.started = started;
+    res.locals.endpoint = path;
+    json(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      let request: AdmissionRequest;
+      let decided;
+      try {
+        request = parseReview(req.body);
+        // This callback runs outside express's own error handling: whatever throws here must
+        // reach the error handler below, or it would end the process.
+        decided = decide(request);
+      } catch (e) {
+        return next(e);
+      }
+      if (decided instanceof Promise) decided.then((a) => send(request, a), next);
+      else send(request, decided);
+    });
+    const send = (request: AdmissionRequest, answer: Answer) => {
+      const quiet = answer.decision === 'passed' || answer.decision === 'allowed';
+      const level = answer.decision === 'error' ? 'error' : quiet && !answer.notable ? 'debug' : 'info';
+      // Most reviews pass; building a log entry nobody keeps would be paid on every one of them.
+      if (opts.logger.isLevelEnabled(level)) {
+        opts.logger.log(level, answer.note, {
+          key: answer.subject,
+          endpoint: path,
+          decision: answer.decision,
+          user: request.userInfo.username,
+          dryRun: request.dryRun === true,
+        });
+      }
+      res.json(answer.review);
+      opts.metrics.observe(path, answer.decision, (performance.now() - started) / 1000);
+    };
+  };
+}
+
+/** Bad input: a clear message and a 4xx status, never a crash or a hang. */
+function badInputHandler(opts: AppOptions) {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const e = err as { type?: string; status?: number; message?: string };
     let status = 500;
     let message = 'internal error';
@@ -161,8 +171,5 @@ export function createApp(opts: AppOptions): express.Express {
     // The connection stays open: an error answer does not count as serving (lib/connection-governor.ts),
     // so a client sending only junk keeps no connection against the apiserver's.
     res.status(status).json({ error: message });
-  });
-  // Anything else: 404, connection closed (set above).
-  app.use((_req: Request, res: Response) => void res.status(404).json({ error: 'not found: this port answers admission reviews only' }));
-  return app;
+  };
 }

@@ -3,7 +3,8 @@
 import { annotations, labels, objectName, shortRevision, values } from '../api/contract.js';
 import type { LabelSelector } from '../api/policy-types.js';
 import { Revision, templatePart } from '../api/revision.js';
-import type { AdmittedDeployment } from '../api/workload.js';
+import type { AdmittedWorkload, WorkloadKind } from '../api/workload.js';
+import { KINDS } from '../api/workload-kinds.js';
 import type { AdmissionRequest } from './admission-types.js';
 import { type FreezeHold, HOLDS } from './workload-freeze.js';
 
@@ -18,7 +19,7 @@ export interface FreezeFlags {
  */
 export interface FreezeContext {
   /** The Canary targeting this workload (of `kind`, Deployment by default), if any, and the revision it last released. */
-  canaryFor(namespace: string, name: string, kind?: string): { name: string; stableRevision?: string } | undefined;
+  canaryFor(namespace: string, name: string, kind: WorkloadKind): { name: string; stableRevision?: string } | undefined;
   /** Ready pods of ReplicaSets the Deployment would adopt (its predecessor's, after an orphaning delete). */
   servingPods(namespace: string, deployment: string, selector: LabelSelector): number;
 }
@@ -29,15 +30,15 @@ export type Decision =
   /** `unexpected`: the webhook should never have been sent this (a misconfigured rule): worth a note in the log. */
   | { kind: 'passed'; reason: string; unexpected?: boolean; warning?: string }
   /** Admitted as it is, carrying the label and annotations that put its later updates under the freeze. */
-  | { kind: 'marked'; mutated: AdmittedDeployment; reason: string }
-  | { kind: 'frozen'; mutated: AdmittedDeployment; warning: string }
-  | { kind: 're-paused'; mutated: AdmittedDeployment; warning: string }
+  | { kind: 'marked'; mutated: AdmittedWorkload; reason: string }
+  | { kind: 'frozen'; mutated: AdmittedWorkload; warning: string }
+  | { kind: 're-paused'; mutated: AdmittedWorkload; warning: string }
   | { kind: 'refused'; code: number; message: string };
 
 export type DecisionKind = Decision['kind'];
 
-function isDeployment(value: unknown): value is AdmittedDeployment {
-  const d = value as AdmittedDeployment | undefined;
+function isAdmittedWorkload(value: unknown): value is AdmittedWorkload {
+  const d = value as AdmittedWorkload | undefined;
   return (
     typeof d === 'object' &&
     d !== null &&
@@ -49,7 +50,7 @@ function isDeployment(value: unknown): value is AdmittedDeployment {
 }
 
 /** `d` carrying what the webhook's objectSelector and the UPDATE freeze read. */
-function marked(d: AdmittedDeployment, canary: string, stable: string): AdmittedDeployment {
+function marked(d: AdmittedWorkload, canary: string, stable: string): AdmittedWorkload {
   return {
     ...d,
     metadata: {
@@ -71,7 +72,7 @@ export function decideFreeze(req: AdmissionRequest, flags: FreezeFlags, ctx: Fre
       reason: `not a CREATE of an apps Deployment or an UPDATE of an apps Deployment, StatefulSet or DaemonSet (${req.operation} ${kind.group}/${kind.version} ${kind.kind}${req.subResource ? `/${req.subResource}` : ''}); passed unchanged, check the webhook configuration's rules`,
     };
   }
-  if (!isDeployment(req.object) || !isDeployment(req.oldObject)) {
+  if (!isAdmittedWorkload(req.object) || !isAdmittedWorkload(req.oldObject)) {
     throw new Error(`the request carries no ${hold.kind} in object and oldObject`);
   }
   const next = req.object;
@@ -121,7 +122,7 @@ export function decideFreeze(req: AdmissionRequest, flags: FreezeFlags, ctx: Fre
       kind: 're-paused',
       mutated: hold.hold(next, prev),
       warning:
-        `sluice: ${name} stays ${hold.kind === 'Deployment' ? 'paused' : 'frozen'}: revision ${shortRevision(nextRev)} has not passed analysis ` +
+        `sluice: ${name} stays ${KINDS[hold.kind].heldWord}: revision ${shortRevision(nextRev)} has not passed analysis ` +
         `(stable is ${shortRevision(stable)}); canary ${canary} releases it, or revert the template to resume at once`,
     };
   }
@@ -141,7 +142,7 @@ export function decideFreeze(req: AdmissionRequest, flags: FreezeFlags, ctx: Fre
  * either way (docs/webhook.md, "Recreated workloads").
  */
 function decideCreate(req: AdmissionRequest, flags: FreezeFlags, ctx: FreezeContext, hold: FreezeHold): Decision {
-  if (!isDeployment(req.object)) throw new Error(`the request carries no ${hold.kind} in object`);
+  if (!isAdmittedWorkload(req.object)) throw new Error(`the request carries no ${hold.kind} in object`);
   const next = req.object;
   const who = req.userInfo.username ?? '(unknown user)';
   if (flags.controllerUsers.includes(who)) return { kind: 'passed', reason: 'write by the sluice controller' };
@@ -169,7 +170,7 @@ function decideCreate(req: AdmissionRequest, flags: FreezeFlags, ctx: FreezeCont
       message: `sluice: ${hold.kind} ${name} is targeted by canary ${canary.name}, but its template cannot be held back: ${why}`,
     };
   }
-  if (hold.kind === 'Deployment') {
+  if (hold.countsPredecessorPods) {
     const selector = (next.spec as { selector?: LabelSelector }).selector;
     const hasSelector = Object.keys(selector?.matchLabels ?? {}).length > 0 || (selector?.matchExpressions ?? []).length > 0;
     const serving = hasSelector ? ctx.servingPods(ns, workload, selector!) : 0;
@@ -187,7 +188,7 @@ function decideCreate(req: AdmissionRequest, flags: FreezeFlags, ctx: FreezeCont
       mutated: hold.freeze(marked(next, canary.name, stable)),
       warning:
         `sluice: ${name} recreated while ${serving} pod(s) of its stable revision ${shortRevision(stable)} still serve: ` +
-        `created paused on them; revision ${shortRevision(nextRev)} will roll out through canary ${canary.name}`,
+        `created ${KINDS[hold.kind].heldWord} on them; revision ${shortRevision(nextRev)} will roll out through canary ${canary.name}`,
     };
   }
   return {

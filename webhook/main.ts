@@ -7,9 +7,9 @@ import { DEFAULT_POLICY } from '../certs/rotation-plan.js';
 import { SecretStore } from '../certs/secret-store.js';
 import { type CertificateSource, FileCertificates, SecretCertificates } from '../certs/serving-certificates.js';
 import { ConnectionGovernor, SERVER_TIMEOUTS, smallPlainServer } from '../lib/connection-governor.js';
-import { FlagError, flagsOrHelp, positiveCount, positiveSeconds } from '../lib/flags.js';
+import { FlagError, type FlagValues, flagsOrHelp, positiveCount, positiveSeconds } from '../lib/flags.js';
 import { KubeClient } from '../lib/kube/client.js';
-import { createLogger } from '../lib/logger.js';
+import { createLogger, type Logger } from '../lib/logger.js';
 import { AdmissionCache, informerSources } from './admission-cache.js';
 import { createApp } from './app.js';
 import { DaemonSetReads } from './daemon-set-reads.js';
@@ -87,10 +87,11 @@ export const webhookProgram = {
   },
 } as const;
 
-export async function runWebhook(argv: string[]): Promise<void> {
-  const flags = flagsOrHelp(webhookProgram, argv);
-  const seconds = (name: keyof typeof flags) => positiveSeconds(name, flags[name] as string | undefined);
-  // Every flag is checked before anything starts, so a typo exits 2 with its name.
+type WebhookFlags = FlagValues<typeof webhookProgram.options>;
+
+/** Every flag checked before anything starts, so a typo exits 2 with its name. */
+function webhookSettings(flags: WebhookFlags) {
+  const seconds = (name: keyof WebhookFlags & string) => positiveSeconds(name, flags[name] as string | undefined);
   const certFiles = flags['tls-cert-file'] || flags['tls-key-file'];
   if (certFiles && (!flags['tls-cert-file'] || !flags['tls-key-file']))
     throw new FlagError('--tls-cert-file and --tls-key-file go together');
@@ -113,32 +114,46 @@ export async function runWebhook(argv: string[]): Promise<void> {
   const shutdownDelayMs = Number(flags['shutdown-delay']) * 1000;
   if (!Number.isFinite(shutdownDelayMs) || shutdownDelayMs < 0)
     throw new FlagError(`--shutdown-delay must be zero or more seconds, got ${flags['shutdown-delay']}`);
+  return { secret: { ns, name }, targets, lifetimes, maxConnections, maxPerSource, shutdownDelayMs };
+}
+
+/** Certificates from files when given, else issued and rotated by the webhook in its Secret. */
+function certificateSource(
+  flags: WebhookFlags,
+  settings: ReturnType<typeof webhookSettings>,
+  client: KubeClient,
+  logger: Logger,
+): CertificateSource {
+  if (flags['tls-cert-file'] && flags['tls-key-file']) return new FileCertificates(flags['tls-cert-file'], flags['tls-key-file'], logger);
+  const { secret, lifetimes } = settings;
+  return new SecretCertificates(
+    client,
+    new SecretStore(client, secret.ns, secret.name),
+    {
+      caLifetimeSeconds: lifetimes.ca,
+      servingLifetimeSeconds: lifetimes.serving,
+      renewWhenRemaining: DEFAULT_POLICY.renewWhenRemaining,
+      propagationSeconds: lifetimes.propagation,
+      dnsNames: flags['dns-name'],
+      ipAddresses: flags['ip-address'],
+    },
+    settings.targets,
+    logger,
+    lifetimes.check * 1000,
+  );
+}
+
+export async function runWebhook(argv: string[]): Promise<void> {
+  const flags = flagsOrHelp(webhookProgram, argv);
+  const settings = webhookSettings(flags);
+  const { maxConnections, maxPerSource, shutdownDelayMs } = settings;
 
   const logger = createLogger('webhook');
   const metrics = new WebhookMetrics();
   const client = await KubeClient.load(flags.kubeconfig, 'sluice-webhook', flags['in-cluster-root']);
   const cache = new AdmissionCache(informerSources(client, logger), new DaemonSetReads((m, p, o) => client.request(m, p, o)));
   cache.start();
-  let source: CertificateSource;
-  if (flags['tls-cert-file'] && flags['tls-key-file']) {
-    source = new FileCertificates(flags['tls-cert-file'], flags['tls-key-file'], logger);
-  } else {
-    source = new SecretCertificates(
-      client,
-      new SecretStore(client, ns, name),
-      {
-        caLifetimeSeconds: lifetimes.ca,
-        servingLifetimeSeconds: lifetimes.serving,
-        renewWhenRemaining: DEFAULT_POLICY.renewWhenRemaining,
-        propagationSeconds: lifetimes.propagation,
-        dnsNames: flags['dns-name'],
-        ipAddresses: flags['ip-address'],
-      },
-      targets,
-      logger,
-      lifetimes.check * 1000,
-    );
-  }
+  const source = certificateSource(flags, settings, client, logger);
   let draining = false;
   // Ready once it can serve TLS and its policy answers are complete; not while draining.
   const isReady = () => !draining && source.current() !== undefined && cache.synced;

@@ -3,34 +3,40 @@
 import { annotations as A } from '../api/contract.js';
 import { FROZEN_STRATEGY, heldBySluice, ownOnDelete } from '../api/daemonset.js';
 import { FROZEN_PARTITION, usesOnDelete } from '../api/statefulset.js';
-import type { AdmittedDeployment, StatefulSetUpdateStrategy } from '../api/workload.js';
+import type { AdmittedWorkload, StatefulSetUpdateStrategy, WorkloadKind } from '../api/workload.js';
 
 export interface FreezeHold {
-  /** How messages name the kind. */
-  kind: string;
+  kind: WorkloadKind;
+  /**
+   * Recreated, it adopts its predecessor's ReplicaSets, which the webhook can count: created with
+   * none of them serving it starts as it is (freezing would hold it at zero pods). A kind that
+   * adopts pods themselves (the webhook keeps no cache of pods) is always created frozen.
+   */
+  countsPredecessorPods: boolean;
   /** The object as admitted when its template changes to an untested revision (`prev`: the stored one, on an UPDATE). */
-  freeze(next: AdmittedDeployment, prev?: AdmittedDeployment): AdmittedDeployment;
+  freeze(next: AdmittedWorkload, prev?: AdmittedWorkload): AdmittedWorkload;
   /** This write would let the untested template reach more pods than the stored object does. */
-  loosens(next: AdmittedDeployment, prev: AdmittedDeployment): boolean;
+  loosens(next: AdmittedWorkload, prev: AdmittedWorkload): boolean;
   /** `next`, held as the stored object holds it. */
-  hold(next: AdmittedDeployment, prev: AdmittedDeployment): AdmittedDeployment;
+  hold(next: AdmittedWorkload, prev: AdmittedWorkload): AdmittedWorkload;
   /** Why a template change of this object cannot be frozen at all (undefined: it can). */
-  unfreezable?(next: AdmittedDeployment, prev?: AdmittedDeployment): string | undefined;
+  unfreezable?(next: AdmittedWorkload, prev?: AdmittedWorkload): string | undefined;
   /** What a person runs to release it unanalysed, for the re-pause warning. */
   verb: string;
 }
 
-const withSpec = (o: AdmittedDeployment, spec: Record<string, unknown>): AdmittedDeployment => ({ ...o, spec: { ...o.spec, ...spec } });
+const withSpec = (o: AdmittedWorkload, spec: Record<string, unknown>): AdmittedWorkload => ({ ...o, spec: { ...o.spec, ...spec } });
 
-const strategyOf = (o: AdmittedDeployment) => o.spec.updateStrategy as StatefulSetUpdateStrategy | undefined;
-const onDelete = (o: AdmittedDeployment) => usesOnDelete({ spec: { updateStrategy: strategyOf(o) } });
-const partitionOf = (o: AdmittedDeployment) => {
-  const p = strategyOf(o)?.rollingUpdate?.partition;
+const updateStrategyOf = (o: AdmittedWorkload) => o.spec.updateStrategy as StatefulSetUpdateStrategy | undefined;
+const onDelete = (o: AdmittedWorkload) => usesOnDelete({ spec: { updateStrategy: updateStrategyOf(o) } });
+const partitionOf = (o: AdmittedWorkload) => {
+  const p = updateStrategyOf(o)?.rollingUpdate?.partition;
   return typeof p === 'number' ? p : 0;
 };
 
 const DEPLOYMENT: FreezeHold = {
   kind: 'Deployment',
+  countsPredecessorPods: true,
   freeze: (next) => withSpec(next, { paused: true }),
   loosens: (next) => next.spec.paused !== true,
   hold: (next) => withSpec(next, { paused: true }),
@@ -43,8 +49,9 @@ const DEPLOYMENT: FreezeHold = {
  */
 const STATEFUL_SET: FreezeHold = {
   kind: 'StatefulSet',
+  countsPredecessorPods: false,
   freeze: (next) => {
-    const s = strategyOf(next);
+    const s = updateStrategyOf(next);
     return withSpec(next, {
       updateStrategy: { ...s, type: 'RollingUpdate', rollingUpdate: { ...s?.rollingUpdate, partition: FROZEN_PARTITION } },
     });
@@ -58,9 +65,9 @@ const STATEFUL_SET: FreezeHold = {
   verb: 'lowering the partition',
 };
 
-const typeOf = (o: AdmittedDeployment) => (o.spec.updateStrategy as { type?: string } | undefined)?.type;
+const typeOf = (o: AdmittedWorkload) => (o.spec.updateStrategy as { type?: string } | undefined)?.type;
 
-const withAnnotation = (o: AdmittedDeployment, key: string, value: string | undefined): AdmittedDeployment => {
+const withAnnotation = (o: AdmittedWorkload, key: string, value: string | undefined): AdmittedWorkload => {
   const { [key]: _old, ...rest } = o.metadata.annotations ?? {};
   return { ...o, metadata: { ...o.metadata, annotations: value === undefined ? rest : { ...rest, [key]: value } } };
 };
@@ -73,6 +80,7 @@ const withAnnotation = (o: AdmittedDeployment, key: string, value: string | unde
  */
 const DAEMON_SET: FreezeHold = {
   kind: 'DaemonSet',
+  countsPredecessorPods: false,
   freeze: (next, prev) => {
     if (heldBySluice(next)) return next;
     const setAside =
@@ -97,9 +105,8 @@ const DAEMON_SET: FreezeHold = {
   verb: 'restoring its update strategy',
 };
 
-// A Map, not an object literal: a review naming kind "constructor" must find nothing.
-export const HOLDS: ReadonlyMap<string, FreezeHold> = new Map([
-  ['Deployment', DEPLOYMENT],
-  ['StatefulSet', STATEFUL_SET],
-  ['DaemonSet', DAEMON_SET],
-]);
+/** A kind missing here fails to compile (Record over the WorkloadKind union). */
+const BY_KIND: Record<WorkloadKind, FreezeHold> = { Deployment: DEPLOYMENT, StatefulSet: STATEFUL_SET, DaemonSet: DAEMON_SET };
+
+// Looked up through a Map, not the object: a review naming kind "constructor" must find nothing.
+export const HOLDS: ReadonlyMap<string, FreezeHold> = new Map(Object.entries(BY_KIND));

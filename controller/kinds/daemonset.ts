@@ -13,7 +13,6 @@ import type { WorkloadDriver } from './workload-driver.js';
 
 export const daemonSetDriver: WorkloadDriver = {
   ...KINDS.DaemonSet,
-  hasCopy: false,
   read: (caches, ns, name) => caches.daemonsets.get(ns, name),
   desired(canary, status, target) {
     const ds = target as DaemonSet;

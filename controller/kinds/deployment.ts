@@ -13,7 +13,6 @@ import type { WorkloadDriver } from './workload-driver.js';
 
 export const deploymentDriver: WorkloadDriver = {
   ...KINDS.Deployment,
-  hasCopy: true,
   read: (caches, ns, name) => caches.deployments.get(ns, name),
   desired(canary, status, target, copy, autoscaler, tracked = { snapshots: {}, hash: undefined }) {
     const deployment = target as Deployment;

@@ -2,7 +2,7 @@
 // asks of "the target's kind" without naming one.
 import { annotations as A, labels as L } from '../../api/contract.js';
 import type { Canary, CanaryStatus } from '../../api/flagger-types.js';
-import { type Deployment, type HorizontalPodAutoscaler, targetKind, type Workload, type WorkloadKind } from '../../api/workload.js';
+import { type Deployment, type HorizontalPodAutoscaler, targetKindName, type Workload, type WorkloadKind } from '../../api/workload.js';
 import type { DaemonSetHashes } from '../daemonset-nodes.js';
 import type { Desired, TrackedNow } from '../desired-state.js';
 import { generatedServices } from '../generated-objects.js';
@@ -25,7 +25,8 @@ export const DRIVERS: Record<WorkloadKind, WorkloadDriver> = {
 
 /** The driver of the kind a Canary targets, or undefined for a kind sluice does not manage. */
 export function driverOf(canary: Canary, table: DriverTable = DRIVERS): WorkloadDriver | undefined {
-  const kind = targetKind(canary.spec.targetRef);
+  // By the name as written, not the WorkloadKind union: a table may carry a kind of its own (a test's).
+  const kind = targetKindName(canary.spec.targetRef);
   return Object.hasOwn(table, kind) ? table[kind] : undefined;
 }
 

@@ -11,7 +11,6 @@ import type { WorkloadDriver } from './workload-driver.js';
 
 export const statefulSetDriver: WorkloadDriver = {
   ...KINDS.StatefulSet,
-  hasCopy: false,
   read: (caches, ns, name) => caches.statefulsets.get(ns, name),
   desired(canary, status, target) {
     const { canaryWeight, want } = ownPodsWant(canary, status, target);

@@ -33,12 +33,6 @@ export interface ServiceSelectors {
 }
 
 export interface WorkloadDriver extends KindFacts {
-  /**
-   * Runs its candidate in a copy: a canary Deployment, with its own autoscaler, whose template
-   * reads snapshots of the tracked configs. A kind without one is its own canary (some of its
-   * pods run the candidate) and has neither copy, nor canary autoscaler, nor tracked configs.
-   */
-  readonly hasCopy: boolean;
   /** The target, from the cache of its kind. */
   read(caches: WorkloadCaches, namespace: string | undefined, name: string): Workload | undefined;
   /** What the copy, the route weight and the target should be for this status. Pure. */

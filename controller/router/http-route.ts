@@ -8,11 +8,12 @@
 // then at release all traffic to the canary, and back to the primary once it runs the revision.
 import crypto from 'node:crypto';
 import { strategyOf } from '../../api/canary-analysis.js';
-import { annotations as A, isManagedRule, labels as L, names, objectName } from '../../api/contract.js';
+import { annotations as A, labels as L, names, objectName } from '../../api/contract.js';
 import type { Canary, CanaryStatus } from '../../api/flagger-types.js';
 import { phase as phaseFacts } from '../../api/phases.js';
 import { Revision } from '../../api/revision.js';
-import { at, isAlreadyExists, type KubeObject, type ObjectClient, R } from '../../lib/kube/client.js';
+import { isManagedRule, ROUTE_KINDS } from '../../api/route-kinds.js';
+import { at, isAlreadyExists, type KubeObject, type ObjectClient } from '../../lib/kube/client.js';
 import type { ObjectCache } from '../../lib/kube/informer.js';
 import { apexName, generatedMeta, NameClashError } from '../generated-objects.js';
 import { combine, type GatewayMatch, toGatewayMatch } from './flagger-match.js';
@@ -74,33 +75,16 @@ const cookieMatch = (name: string, value: string): GatewayMatch => ({
   headers: [{ type: 'RegularExpression', name: 'Cookie', value: `(.*; ?)?${name}=${value}(;.*)?` }],
 });
 
-/** The route's name and spec for a Canary in this status, with `canaryWeight` to the canary. Pure. */
-export function routeFor(canary: Canary, status: CanaryStatus, canaryWeight: number) {
-  const apex = canary.spec.service.name ?? canary.spec.targetRef.name;
-  const s = canary.spec.service;
-  const a = canary.spec.analysis ?? {};
-  const phase = status.phase ?? '';
-  const strategy = strategyOf(canary);
-  const w = Math.max(0, Math.min(100, Math.round(canaryWeight)));
-  const primaryName = names.primaryService(apex);
-  const canaryName = names.canaryService(apex);
-  const ref = (name: string, weight: number, filters?: unknown[]): BackendRef => ({
-    group: '',
-    kind: 'Service',
-    name,
-    port: s.port,
-    weight,
-    ...(filters?.length ? { filters } : {}),
-  });
+type ServiceExtras = Canary['spec']['service'] & {
+  headers?: { request?: HeaderOps; response?: HeaderOps };
+  rewrite?: { uri?: string; authority?: string };
+  backendTimeout?: string;
+  apex?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+};
 
-  // Service-wide parts every rule carries: headers, rewrite, timeouts.
-  const service = s as typeof s & {
-    headers?: { request?: HeaderOps; response?: HeaderOps };
-    rewrite?: { uri?: string; authority?: string };
-    backendTimeout?: string;
-    apex?: { labels?: Record<string, string>; annotations?: Record<string, string> };
-  };
-  const baseMatches: GatewayMatch[] = (Array.isArray(s.match) ? s.match : []).map(toGatewayMatch);
+/** What every rule of a Canary's route carries from spec.service: its matches, header and rewrite filters, timeouts. */
+function serviceWide(service: ServiceExtras) {
+  const baseMatches: GatewayMatch[] = (Array.isArray(service.match) ? service.match : []).map(toGatewayMatch);
   const common: unknown[] = [
     ...headerModifier('RequestHeaderModifier', service.headers?.request),
     ...headerModifier('ResponseHeaderModifier', service.headers?.response),
@@ -122,14 +106,38 @@ export function routeFor(canary: Canary, status: CanaryStatus, canaryWeight: num
     });
   }
   const timeouts =
-    s.timeout || service.backendTimeout
+    service.timeout || service.backendTimeout
       ? {
           timeouts: {
-            ...(s.timeout ? { request: s.timeout } : {}),
+            ...(service.timeout ? { request: service.timeout } : {}),
             ...(service.backendTimeout ? { backendRequest: service.backendTimeout } : {}),
           },
         }
       : {};
+  return { baseMatches, common, timeouts };
+}
+
+/** The route's name and spec for a Canary in this status, with `canaryWeight` to the canary. Pure. */
+export function routeFor(canary: Canary, status: CanaryStatus, canaryWeight: number) {
+  const apex = canary.spec.service.name ?? canary.spec.targetRef.name;
+  const s = canary.spec.service;
+  const a = canary.spec.analysis ?? {};
+  const phase = status.phase ?? '';
+  const strategy = strategyOf(canary);
+  const w = Math.max(0, Math.min(100, Math.round(canaryWeight)));
+  const primaryName = names.primaryService(apex);
+  const canaryName = names.canaryService(apex);
+  const ref = (name: string, weight: number, filters?: unknown[]): BackendRef => ({
+    group: '',
+    kind: 'Service',
+    name,
+    port: s.port,
+    weight,
+    ...(filters?.length ? { filters } : {}),
+  });
+
+  const service = s as ServiceExtras;
+  const { baseMatches, common, timeouts } = serviceWide(service);
   const rule = (matches: GatewayMatch[], backendRefs: BackendRef[], extraFilters: unknown[] = []): RouteRule => ({
     ...(matches.length ? { matches } : {}),
     backendRefs,
@@ -180,8 +188,12 @@ export function routeFor(canary: Canary, status: CanaryStatus, canaryWeight: num
   }
   return {
     apiVersion: 'gateway.networking.k8s.io/v1',
-    kind: 'HTTPRoute',
-    metadata: { name: names.httpRoute(apex), labels: service.apex?.labels ?? {}, annotations: service.apex?.annotations ?? {} },
+    kind: ROUTE_KINDS.HTTPRoute.kind,
+    metadata: {
+      name: ROUTE_KINDS.HTTPRoute.objectName(apex),
+      labels: service.apex?.labels ?? {},
+      annotations: service.apex?.annotations ?? {},
+    },
     spec: {
       parentRefs: (s.gatewayRefs ?? []).map((g) => ({
         group: g.group ?? 'gateway.networking.k8s.io',
@@ -231,7 +243,7 @@ type LiveRule = { backendRefs?: { name?: string; weight?: number; port?: number 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 export class HttpRouteRouter implements Router {
-  readonly providers = ['gatewayapi'] as const;
+  readonly facts = ROUTE_KINDS.HTTPRoute;
 
   constructor(
     private readonly client: ObjectClient,
@@ -245,25 +257,23 @@ export class HttpRouteRouter implements Router {
 
   objects(canary: Canary): RouteObject[] {
     const ns = canary.metadata.namespace!;
-    const name = names.httpRoute(apexName(canary));
-    return [{ ref: at(R.httproutes, ns, name), kind: 'HTTPRoute', cached: this.routes.get(ns, name) }];
+    const name = this.facts.objectName(apexName(canary));
+    return [{ ref: at(this.facts.ref, ns, name), kind: this.facts.kind, cached: this.routes.get(ns, name) }];
   }
 
   weights(canary: Canary): Record<string, number> | undefined {
-    const route = this.routes.get(canary.metadata.namespace, names.httpRoute(apexName(canary)));
-    const rules = (route?.spec as { rules?: LiveRule[] } | undefined)?.rules;
-    const last = rules?.filter((r) => isManagedRule(r, apexName(canary))).at(-1);
-    return last ? Object.fromEntries((last.backendRefs ?? []).map((b) => [b.name ?? '', b.weight ?? 1])) : undefined;
+    const apex = apexName(canary);
+    return this.facts.split(this.routes.get(canary.metadata.namespace, this.facts.objectName(apex)), apex);
   }
 
   async ensure(canary: Canary, status: CanaryStatus, canaryWeight: number): Promise<void> {
     const ns = canary.metadata.namespace!;
     const want = desiredRoute(canary, status, canaryWeight);
-    const ref = at(R.httproutes, ns, want.metadata.name);
+    const ref = at(this.facts.ref, ns, want.metadata.name);
     const have = this.routes.get(ns, want.metadata.name);
     if (!have) {
       try {
-        await this.client.create(at(R.httproutes, ns), want);
+        await this.client.create(at(this.facts.ref, ns), want);
         return;
       } catch (err) {
         if (!isAlreadyExists(err)) throw err;
@@ -271,7 +281,7 @@ export class HttpRouteRouter implements Router {
       // Created meanwhile: patched only if it is sluice's (the cache had not caught up), never adopted.
       const existing = await this.client.find<KubeObject>(ref);
       if (existing && existing.metadata.labels?.[L.canaryName] === undefined)
-        throw new NameClashError(objectName(canary.metadata.name, ns), [{ kind: 'HTTPRoute', name: want.metadata.name }]);
+        throw new NameClashError(objectName(canary.metadata.name, ns), [{ kind: this.facts.kind, name: want.metadata.name }]);
       await this.client.patch(ref, { spec: want.spec });
       return;
     }

@@ -1,24 +1,11 @@
 // Which router shifts a Canary's traffic, from Flagger's spec.provider as Flagger's router
-// factory does. sluice has one route kind, the Gateway API HTTPRoute: `gatewayapi` (with or
-// without a version) and no provider choose it; any other provider is named in a Warning
-// (spec-check.ts) and the HTTPRoute router is used all the same, so a Flagger manifest naming
-// another mesh still gets a working rollout instead of none.
+// factory does: the provider names a route kind (api/route-kinds.ts) and each router serves one.
+// `gatewayapi` (with or without a version) and no provider choose the HTTPRoute router; any other
+// provider is named in a Warning (spec-check.ts) and the default router is used all the same, so
+// a Flagger manifest naming another mesh still gets a working rollout instead of none.
 import type { Canary } from '../../api/flagger-types.js';
+import { choosesRouteKind } from '../../api/route-kinds.js';
 import type { Router } from './router.js';
-
-/** The provider's name without its version (`gatewayapi:v1` → `gatewayapi`); '' for none. */
-export function providerName(provider: unknown): string | undefined {
-  if (provider === undefined || provider === null || provider === '') return '';
-  if (typeof provider !== 'string') return undefined;
-  return provider.split(':')[0];
-}
-
-/** Whether sluice has a router for this provider (the spec's own version suffix checked too). */
-export function isSupportedProvider(provider: unknown, routers: readonly Router[]): boolean {
-  if (provider === undefined || provider === null || provider === '') return true;
-  if (typeof provider !== 'string') return false;
-  return routers.some((r) => r.providers.some((p) => provider === p || new RegExp(`^${p}:v1(beta1)?$`).test(provider)));
-}
 
 export class RouterChoice {
   /** `routers[0]` serves a Canary without a provider, and one whose provider no router serves. */
@@ -29,7 +16,8 @@ export class RouterChoice {
   }
 
   for(canary: Canary): Router {
-    const name = providerName((canary.spec as { provider?: unknown }).provider);
-    return this.routers.find((r) => name !== undefined && r.providers.includes(name)) ?? this.routers[0];
+    const provider = (canary.spec as { provider?: unknown }).provider;
+    if (typeof provider !== 'string' || provider === '') return this.routers[0];
+    return this.routers.find((r) => choosesRouteKind(provider, r.facts)) ?? this.routers[0];
   }
 }

@@ -4,6 +4,7 @@
 // controller knows about routes (which objects to own and hand over, what weights are live)
 // comes through this interface. docs/architecture.md "Adding a route kind" lists the files.
 import type { Canary, CanaryStatus } from '../../api/flagger-types.js';
+import type { RouteKindFacts } from '../../api/route-kinds.js';
 import type { KubeObject, ResourceRef } from '../../lib/kube/client.js';
 
 /** An object a router writes for a Canary, and what the router's cache holds at its name. */
@@ -16,8 +17,8 @@ export interface RouteObject {
 }
 
 export interface Router {
-  /** The providers (Flagger's spec.provider values) this router serves. */
-  readonly providers: readonly string[];
+  /** The route kind it writes, and so the providers (Flagger's spec.provider values) it serves. */
+  readonly facts: RouteKindFacts;
   /** The route objects as this router would write them for a Canary in this status. Pure. */
   build(canary: Canary, status: CanaryStatus, canaryWeight: number): KubeObject[];
   /**

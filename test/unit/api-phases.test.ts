@@ -90,7 +90,7 @@ function run(x: Situation) {
   const metrics: MetricResult[] | undefined =
     x.metrics === 'none' ? undefined : [{ name: 'request-success-rate', ok: x.metrics === 'pass', message: 'success rate 90% < 99%' }];
   const copy = x.copy ? copyOf(image(x.copy.image), x.copy.replicas, x.copy.ready) : undefined;
-  const observed = { target, revision: revisionOf(target), canaryDeployment: copy, autoscaler: undefined };
+  const observed = { target, revision: revisionOf(target), canaryCopy: copy, autoscaler: undefined };
   return decide(canary, observed, metrics, NOW, { minIntervalMs: 1000, pollMs: 1000 }, hooks);
 }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { annotations, labels } from '../../api/contract.js';
 import type { HorizontalPodAutoscaler } from '../../api/workload.js';
 import { primaryReplicas, targetPatch } from '../../controller/desired-state.js';
-import { canaryDeployment, canaryHpa } from '../../controller/generated-objects.js';
+import { buildCanaryCopy, canaryHpa } from '../../controller/generated-objects.js';
 import { desiredState, servicesFor } from '../../controller/kinds/index.js';
 import { desiredRoute } from '../../controller/router/http-route.js';
 import { copyOf, deployment, rev, seedCanary } from './controller-fixtures.js';
@@ -101,7 +101,7 @@ describe('generated objects', () => {
   const c = seedCanary();
   const target = deployment(V0);
   it("suffixes every selector value with -canary and marks the copy's pods", () => {
-    const copy = canaryDeployment(c, target, target.spec.template, rev(V0), 2);
+    const copy = buildCanaryCopy(c, target, target.spec.template, rev(V0), 2);
     assert.equal(copy.metadata.name, 'podinfo-canary');
     assert.deepEqual(copy.spec.selector.matchLabels, { app: 'podinfo-canary' });
     assert.deepEqual(copy.spec.template.metadata?.labels, { app: 'podinfo-canary', [labels.role]: 'canary' });

@@ -84,7 +84,7 @@ export function copyOf(image: string, replicas: number, ready = true): Deploymen
 export const observed = (target: Deployment, copy: Deployment | undefined): Observed => ({
   target,
   revision: revisionOf(target),
-  canaryDeployment: copy,
+  canaryCopy: copy,
   autoscaler: undefined,
 });
 

@@ -23,7 +23,7 @@ describe('rollout state machine', () => {
     it('reports a missing target on status and events, and retries', () => {
       const d = decide(
         seedCanary(),
-        { target: undefined, revision: undefined, canaryDeployment: undefined, autoscaler: undefined },
+        { target: undefined, revision: undefined, canaryCopy: undefined, autoscaler: undefined },
         undefined,
         T0,
         settings,
@@ -35,7 +35,7 @@ describe('rollout state machine', () => {
       assert.equal(d.requeueAfterMs, 10_000);
     });
     it('a block that has not changed leaves the status as it was: no write, so no pass woken by its own write', () => {
-      const missing = { target: undefined, revision: undefined, canaryDeployment: undefined, autoscaler: undefined };
+      const missing = { target: undefined, revision: undefined, canaryCopy: undefined, autoscaler: undefined };
       const first = decide(seedCanary(), missing, undefined, T0, settings);
       const again = decide(seedCanary({ status: first.status }), missing, undefined, after(5_000), settings);
       assert.deepEqual(again.status, first.status, 'the same block, the same status, times included');

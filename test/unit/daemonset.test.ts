@@ -291,7 +291,7 @@ describe('DaemonSet desired state', () => {
       lastPromotedSpec: V1,
       lastTransitionTime: new Date().toISOString(),
     };
-    const obs = (t: DaemonSet) => ({ target: t, revision: revisionOf(t), canaryDeployment: undefined, autoscaler: undefined });
+    const obs = (t: DaemonSet) => ({ target: t, revision: revisionOf(t), canaryCopy: undefined, autoscaler: undefined });
     const waiting = decide(canaryFor(st), obs(frozen({ numberReady: 2 }, 'n-0')), undefined, new Date(), settings);
     assert.match(waiting.events[0]?.message ?? '', /Waiting for the pods on the canary nodes of agent\.test rollout to finish: 0 of 1/);
     assert.equal(decide(canaryFor(st), obs(frozen({}, 'n-0')), undefined, new Date(), settings).status.canaryWeight, 10);

@@ -14,6 +14,7 @@ import { EventRecorder } from '../../controller/event-recorder.js';
 import type { DriverTable } from '../../controller/kinds/index.js';
 import { leaderGuarded } from '../../controller/leader-guarded-client.js';
 import { Reconciler } from '../../controller/reconciler.js';
+import type { ReconcilerDeps } from '../../controller/reconciler-deps.js';
 import { at, type KubeObject, R, type ResourceRef } from '../../lib/kube/client.js';
 import { MemoryCluster } from '../fixtures/memory-cluster.js';
 import { deployment, seedCanary } from './controller-fixtures.js';
@@ -62,8 +63,11 @@ export class Harness {
 
   constructor(
     prometheus: string,
-    /** Another kind's driver, and where its targets live: a kind registered only in a test. */
-    readonly kind: { drivers?: DriverTable; targets: ResourceRef } = { targets: R.deployments },
+    /**
+     * Another kind's driver, and where its targets live: a kind registered only in a test; and
+     * routers beside the HTTPRoute router: a route kind registered only in a test.
+     */
+    readonly kind: { drivers?: DriverTable; targets: ResourceRef; routers?: ReconcilerDeps['routers'] } = { targets: R.deployments },
   ) {
     const c = this.cluster;
     const sluiceRoutes = (o: KubeObject) => o.metadata.labels?.[L.managedBy] === 'sluice';
@@ -97,6 +101,7 @@ export class Harness {
       checks: this.checks,
       clock: () => this.now,
       drivers: kind.drivers,
+      routers: kind.routers,
     });
   }
 

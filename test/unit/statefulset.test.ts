@@ -161,7 +161,7 @@ describe('StatefulSet state machine', () => {
     };
     const notYet = analysing({ readyReplicas: 4 }, 4);
     const target = analysing({}, 4);
-    const obs = (t: StatefulSet) => ({ target: t, revision: revisionOf(t), canaryDeployment: undefined, autoscaler: undefined });
+    const obs = (t: StatefulSet) => ({ target: t, revision: revisionOf(t), canaryCopy: undefined, autoscaler: undefined });
     const waiting = decide(canaryFor(st), obs(notYet), undefined, new Date(), settings);
     assert.match(waiting.events[0]?.message ?? '', /Waiting for the canary ordinals of db\.test rollout to finish: 0 of 1/);
     const started = decide(canaryFor(st), obs(target), undefined, new Date(), settings);
@@ -172,7 +172,7 @@ describe('StatefulSet state machine', () => {
     sts.spec.updateStrategy = { type: 'OnDelete' };
     const d = decide(
       canaryFor(),
-      { target: sts, revision: revisionOf(sts), canaryDeployment: undefined, autoscaler: undefined },
+      { target: sts, revision: revisionOf(sts), canaryCopy: undefined, autoscaler: undefined },
       undefined,
       new Date(),
       settings,

@@ -66,13 +66,13 @@ describe('admission cache', () => {
     delete canary.status;
     await cluster.create(at(CR.canaries, 'test'), canary);
     cluster.setStatus(at(CR.canaries, 'test', 'podinfo'), { phase: 'Initialized', lastPromotedSpec: 'abc' });
-    assert.deepEqual(cache.freeze.canaryFor('test', 'podinfo'), { name: 'podinfo', stableRevision: 'abc' });
-    assert.equal(cache.freeze.canaryFor('test', 'other'), undefined);
-    assert.equal(cache.freeze.canaryFor('elsewhere', 'podinfo'), undefined);
+    assert.deepEqual(cache.freeze.canaryFor('test', 'podinfo', 'Deployment'), { name: 'podinfo', stableRevision: 'abc' });
+    assert.equal(cache.freeze.canaryFor('test', 'other', 'Deployment'), undefined);
+    assert.equal(cache.freeze.canaryFor('elsewhere', 'podinfo', 'Deployment'), undefined);
     // A Canary being deleted no longer holds its target.
     await cluster.patch(at(CR.canaries, 'test', 'podinfo'), { metadata: { finalizers: ['x'] } });
     await cluster.delete(at(CR.canaries, 'test', 'podinfo'));
-    assert.equal(cache.freeze.canaryFor('test', 'podinfo'), undefined);
+    assert.equal(cache.freeze.canaryFor('test', 'podinfo', 'Deployment'), undefined);
   });
 
   it("counts a predecessor's serving pods: orphaned ReplicaSets or ones still naming the Deployment, matching its selector", async () => {
@@ -104,7 +104,7 @@ describe('admission cache', () => {
     setSynced(false);
     assert.equal(cache.context.policiesFor('shop'), undefined);
     assert.equal(cache.context.canaryExists('shop', 'nope'), true);
-    assert.equal(cache.freeze.canaryFor('shop', 'x'), undefined);
+    assert.equal(cache.freeze.canaryFor('shop', 'x', 'Deployment'), undefined);
   });
 
   it("reads the pins of a managed Deployment's primary pods, and ignores a broken annotation", async () => {
