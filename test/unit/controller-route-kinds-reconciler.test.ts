@@ -86,7 +86,8 @@ describe('reconciler: one router per route kind, chosen by spec.provider (in-mem
   });
   after(() => prom.close());
 
-  async function withSplitRouter(provider: string | undefined) {
+  /** A controller with the split router beside the HTTPRoute one; `first` runs before the Canary is created. */
+  async function withSplitRouter(provider: string | undefined, first: (h: Harness) => Promise<unknown> = async () => undefined) {
     let router: SplitRouter | undefined;
     let splits: ObjectCache<Split> | undefined;
     const h = new Harness(prom.url, {
@@ -101,6 +102,7 @@ describe('reconciler: one router per route kind, chosen by spec.provider (in-mem
     delete target.status;
     await h.cluster.create(at(R.deployments, NS), target);
     h.rollOut('podinfo');
+    await first(h);
     const canary = seedCanary({
       spec: { autoscalerRef: undefined, ...(provider ? { provider } : {}) } as never,
       analysis: { interval: '1m', metrics: [], maxWeight: 20, stepWeight: 10 },
@@ -164,40 +166,21 @@ describe('reconciler: one router per route kind, chosen by spec.provider (in-mem
   });
 
   it("a name clash on the new kind's object is reported as on an HTTPRoute", async () => {
-    let router: SplitRouter | undefined;
-    let splits: ObjectCache<Split> | undefined;
-    const h = new Harness(prom.url, {
-      targets: R.deployments,
-      routers: (client) => {
-        router = new SplitRouter(client, () => splits!);
-        return [router];
-      },
-    });
-    splits = h.cluster.cache<Split>(R.configmaps, (o) => o.metadata.labels?.[L.canaryName] !== undefined);
-    const target = deployment(V0);
-    delete target.status;
-    await h.cluster.create(at(R.deployments, NS), target);
-    h.rollOut('podinfo');
     // Someone else's ConfigMap at the name the new route kind would write.
-    await h.cluster.create(at(R.configmaps, NS), {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: 'podinfo-split' },
-      data: { mine: '1' },
-    });
-    const canary = seedCanary({
-      spec: { autoscalerRef: undefined, provider: 'splitmesh' } as never,
-      analysis: { interval: '1m', metrics: [] },
-    });
-    delete canary.status;
-    await h.cluster.create(at(CR.canaries, NS), canary);
-    await h.settle();
+    const { h, router } = await withSplitRouter('splitmesh', (x) =>
+      x.cluster.create(at(R.configmaps, NS), {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'podinfo-split' },
+        data: { mine: '1' },
+      }),
+    );
     const c = await h.canary();
     assert.notEqual(c.status?.phase, 'Initialized');
     const msg = (c.status?.conditions ?? []).map((x) => x.message).join('; ');
     assert.match(msg, /ConfigMap podinfo-split/, msg);
     const theirs = await h.cluster.get<Split>(at(R.configmaps, NS, 'podinfo-split'));
     assert.deepEqual(theirs.data, { mine: '1' }, 'left as it was');
-    assert.equal(router!.writes, 0);
+    assert.equal(router.writes, 0);
   });
 });
