@@ -6,7 +6,7 @@ WORLD := $(NODE) dist/test/world/world.js
 
 PREFIX ?= $(HOME)/.local/bin
 
-.PHONY: plugin all install build lint format docs binaries test test-unit test-integration test-e2e world-up world-down up down demo bench bench-scale bench-attack bench-cold fault clear-fault clean
+.PHONY: plugin all install build lint format docs binaries test test-unit test-integration test-e2e world-up world-down up down demo bench bench-scale bench-attack bench-cold mutation fault clear-fault clean
 
 all: build
 
@@ -96,6 +96,18 @@ bench-scale: build binaries
 # Admissions while attacker processes hold thousands of connections to the webhook's ports (about 8 minutes).
 bench-attack: build binaries
 	$(NODE) dist/bench/run.js attack
+
+# Mutation testing of the safety core (docs/testing.md): StrykerJS from tools/mutation, with its own
+# lockfile (Stryker 9 is the last line that runs on Node 20, and its mocha runner wants mocha < 12).
+# Incremental: a re-run tests only the mutants whose code or covering tests changed. Not part of
+# make test. Writes reports/mutation/, bench/MUTATION.md and the score in bench/RESULTS.md.
+tools/mutation/node_modules/.package-lock.json: tools/mutation/package.json tools/mutation/package-lock.json
+	cd tools/mutation && npm ci --no-audit --no-fund
+	@touch $@
+
+mutation: build tools/mutation/node_modules/.package-lock.json
+	tools/mutation/node_modules/.bin/stryker run tools/mutation/stryker.config.json
+	$(NODE) dist/bench/mutation-score.js
 
 bench-cold:
 	$(NODE) dist/bench/run.js cold-build

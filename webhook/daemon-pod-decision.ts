@@ -55,7 +55,11 @@ export async function decideDaemonPod(req: AdmissionRequest, sources: DaemonPodS
   if (req.operation !== 'CREATE' || req.kind.kind !== 'Pod' || (req.subResource ?? '') !== '') return pass('not a pod creation');
   const pod = req.object as Pod | undefined;
   if (typeof pod !== 'object' || pod === null) throw new Error('the request carries no Pod');
-  const owner = pod.metadata?.ownerReferences?.find((o) => o.kind === 'DaemonSet' && o.controller === true);
+  // Read as it comes: the apiserver has decoded it, but a field of the wrong shape is still "none", not a crash.
+  const refs: unknown = pod.metadata?.ownerReferences;
+  const owner = (Array.isArray(refs) ? (refs as NonNullable<Pod['metadata']>['ownerReferences']) : [])?.find(
+    (o) => typeof o === 'object' && o !== null && o.kind === 'DaemonSet' && o.controller === true,
+  );
   if (!owner?.name) return pass('not created by a DaemonSet');
   const ns = req.namespace ?? '';
   const cached = sources.managed(ns, owner.name);

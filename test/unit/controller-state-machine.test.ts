@@ -273,6 +273,20 @@ describe('rollout state machine', () => {
       );
       assert.deepEqual(messages(d), ['Waiting for podinfo.test rollout to finish: 0 of 2 updated replicas are available']);
     });
+    it('does not complete while the target is still held, whatever its status says', () => {
+      // A paused Deployment's status can look rolled out (its old ReplicaSet is all there is): the
+      // release is not done until the target is released and its own rollout has finished.
+      const held = decide(
+        seedCanary({ status: promoting() }),
+        obs(deployment(V1, { paused: true }), copyOf(V1, 2)),
+        undefined,
+        after(1000),
+        settings,
+      );
+      assert.equal(held.status.phase, 'Promoting');
+      assert.equal(held.status.lastPromotedSpec, promoting().lastPromotedSpec, 'the candidate is not recorded as released');
+      assert.match(messages(held)[0] ?? '', /^Waiting for podinfo\.test rollout to finish/);
+    });
     it('completes once the primary runs the revision', () => {
       const d = decide(seedCanary({ status: promoting() }), obs(deployment(V1), copyOf(V1, 2)), undefined, after(1000), settings);
       assert.equal(d.status.phase, 'Succeeded');

@@ -259,6 +259,24 @@ describe('StatefulSet freeze at admission', () => {
       d.kind === 're-paused' && (d.mutated.spec.updateStrategy as { rollingUpdate: { partition: number } }).rollingUpdate.partition === 3,
     );
   });
+  it('a write keeping the partition under an untested template passes as written (only a lower one loosens the hold)', () => {
+    const frozenAt = (partition: number, maxUnavailable: number) => ({
+      type: 'RollingUpdate',
+      rollingUpdate: { partition, maxUnavailable },
+    });
+    for (const partition of [3, FROZEN_PARTITION]) {
+      const d = decideFreeze(
+        stsReview((r) => {
+          r.object.spec.template = r.oldObject.spec.template;
+          r.oldObject.metadata.annotations = { ...r.oldObject.metadata.annotations, 'sluice.dev/stable-revision': '0000000000000000' };
+          r.oldObject.spec.updateStrategy = frozenAt(partition, 1);
+          r.object.spec.updateStrategy = frozenAt(partition, 2);
+        }),
+        flags,
+      );
+      assert.equal(d.kind, 'passed', `partition ${partition}: ${JSON.stringify(d)}`);
+    }
+  });
   it('refuses a template change it cannot hold back (OnDelete), naming what to change', () => {
     const d = decideFreeze(
       stsReview((r) => {
