@@ -2,7 +2,7 @@
 // Writes carry the resourceVersion they read: two replicas rotating at once cannot both win.
 
 import { GROUP } from '../api/contract.js';
-import { at, isAlreadyExists, isConflict, type KubeClient, type KubeObject, R } from '../lib/kube/client.js';
+import { at, isAlreadyExists, isConflict, type KubeObject, type ObjectClient, R } from '../lib/kube/client.js';
 import { caBundle, type TlsState } from './rotation-plan.js';
 
 type Secret = KubeObject & { data?: Record<string, string>; type?: string };
@@ -61,7 +61,8 @@ export interface StoredState {
 
 export class SecretStore {
   constructor(
-    private readonly client: KubeClient,
+    // Only reads and writes one object: any ObjectClient will do (the unit tests' in-memory one too).
+    private readonly client: ObjectClient,
     readonly namespace: string,
     readonly name: string,
   ) {}

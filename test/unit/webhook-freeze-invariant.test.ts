@@ -10,8 +10,8 @@ import { annotations as A, labels as L } from '../../api/contract.js';
 import { Revision } from '../../api/revision.js';
 import { FROZEN_PARTITION } from '../../api/statefulset.js';
 import type { AdmittedWorkload } from '../../api/workload.js';
-import type { AdmissionRequest } from '../../webhook/admission-types.js';
 import { answerMutate } from '../../webhook/admission-review.js';
+import type { AdmissionRequest } from '../../webhook/admission-types.js';
 import { controllerUser } from '../world/layout.js';
 
 const KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
