@@ -93,6 +93,8 @@ async function main(): Promise<void> {
           })
         ).figures,
     },
+    // Starts its own webhook processes: nothing of sluice's needed beforehand.
+    latency: { start: async () => {}, measure: () => webhookLatency() },
     'webhook-memory': { start: () => startWebhook(), measure: () => webhookMemory(webhookMemoryOptions()) },
     overhead: { start: () => startWebhook(), measure: () => apiserverOverhead() },
     attack: {

@@ -15,10 +15,6 @@ import { thisBuild, webhookSpec } from '../test/world/sluice.js';
 import { type Figure, percentile, round } from './results.js';
 import { inBatches, sample } from './scale-bench.js';
 
-/** What this figure was before each change that moved it (same machine, same objects). */
-const HISTORY =
-  'Earlier runs: 126 MiB with whole Canaries and Deployments cached and client-node loaded; 116 MiB with slim caches; 81 MiB without client-node (image setting: 82); 73-75 MiB once certificates are read with Node’s own X509Certificate and node-forge and yaml load only when a certificate is issued or a kubeconfig file read (image setting: 76-78, two runs)';
-
 export interface WebhookMemoryOptions {
   namespaces: number;
   perNamespace: number;
@@ -151,7 +147,7 @@ export async function webhookMemory(o: WebhookMemoryOptions): Promise<Figure[]> 
         value: rss,
         unit: 'MiB',
         target: label === 'image' ? '< 80 MiB' : '',
-        note: `a webhook process (${flags.length ? `node ${flags.join(' ')}` : 'node defaults'}) with ${total} Canaries (status as after a release) and ${total} managed Deployments in ${o.namespaces} namespaces in its caches: median VmRSS over the last ${Math.ceil(o.settleSeconds / 3)} s of ${o.settleSeconds} s after it was ready${label === 'node_defaults' ? `. ${HISTORY}` : ''}`,
+        note: `a webhook process (${flags.length ? `node ${flags.join(' ')}` : 'node defaults'}) with ${total} Canaries (status as after a release) and ${total} managed Deployments in ${o.namespaces} namespaces in its caches: median VmRSS over the last ${Math.ceil(o.settleSeconds / 3)} s of ${o.settleSeconds} s after it was ready`,
       });
     }
     return figures;
