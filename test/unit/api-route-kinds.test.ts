@@ -4,6 +4,7 @@ import type { CanaryStatus } from '../../api/flagger-types.js';
 import { DEFAULT_ROUTE_KIND, ROUTE_KINDS, routeKindFacts, routeKindFor, routeKindOf } from '../../api/route-kinds.js';
 import { mergeRules, routeFor } from '../../controller/router/http-route.js';
 import { rev, seedCanary } from './controller-fixtures.js';
+import { runs } from './runs.js';
 
 const HTTP = ROUTE_KINDS.HTTPRoute;
 const progressing: CanaryStatus = { phase: 'Progressing', lastAppliedSpec: rev('podinfo:6.0.1') };
@@ -57,7 +58,7 @@ describe('route kinds (api/route-kinds.ts)', () => {
         const split = HTTP.split(route, 'podinfo');
         if (split !== undefined) for (const w of Object.values(split)) assert.equal(typeof w, 'number');
       }),
-      { numRuns: 2000 },
+      { numRuns: runs(2000) },
     );
     fc.assert(
       fc.property(fc.array(fc.record({ backendRefs: fc.anything() })), (rules) => {

@@ -8,6 +8,7 @@ import { allowed, PHASES } from '../../api/phases.js';
 import type { MetricResult } from '../../controller/check-results.js';
 import { type ActionRequest, decide, type Settings } from '../../controller/state-machine.js';
 import { analysingStatus, copyOf, deployment, observed, rev, seedCanary } from './controller-fixtures.js';
+import { runs } from './runs.js';
 
 const settings: Settings = { minIntervalMs: 1000, pollMs: 500 };
 const T0 = new Date('2026-11-28T10:00:00Z');
@@ -131,7 +132,7 @@ describe('control actions', () => {
           assert.equal(d.status.lastAction?.by, 'dana');
         },
       ),
-      { numRuns: 2000 },
+      { numRuns: runs(2000) },
     );
   });
 });

@@ -7,6 +7,7 @@ import { compareResourceVersions, NewestCanary } from '../../controller/newest-c
 import { at, type KubeObject, type ResourceRef } from '../../lib/kube/client.js';
 import type { ObjectCache } from '../../lib/kube/informer.js';
 import { MemoryCluster } from '../fixtures/memory-cluster.js';
+import { runs } from './runs.js';
 
 const NS = 'team';
 
@@ -61,7 +62,7 @@ describe('newest canary', () => {
         const want = a < b ? -1 : a > b ? 1 : 0;
         assert.equal(compareResourceVersions(String(a), String(b)), want);
       }),
-      { numRuns: 1000 },
+      { numRuns: runs(1000) },
     );
     for (const bad of ['', '0', '007', '12a', '-3', ' 1', undefined])
       assert.equal(compareResourceVersions(bad, '5'), undefined, `"${bad}" is not a comparable version`);

@@ -26,6 +26,7 @@ import { decideFreeze } from '../../webhook/freeze-decision.js';
 import { reviewFixture } from '../fixtures/admission-fixtures.js';
 import { controllerUser } from '../world/layout.js';
 import { seedCanary } from './controller-fixtures.js';
+import { runs } from './runs.js';
 
 const HELD = 'sluice.dev/held-update-strategy';
 const NODES = 'sluice.dev/canary-nodes';
@@ -129,7 +130,7 @@ describe('DaemonSet canary nodes', () => {
           return true;
         },
       ),
-      { numRuns: 1000 },
+      { numRuns: runs(1000) },
     );
   });
 
@@ -510,7 +511,7 @@ describe('a frozen DaemonSet’s pod at admission', () => {
         const d = await decideDaemonPod(request(pod), sources(facts('n-0')).s);
         return typeof d === 'object' && d !== null;
       }),
-      { numRuns: 500 },
+      { numRuns: runs(500) },
     );
   });
 

@@ -15,6 +15,7 @@ import { decideFreeze } from '../../webhook/freeze-decision.js';
 import { reviewFixture } from '../fixtures/admission-fixtures.js';
 import { controllerUser } from '../world/layout.js';
 import { seedCanary } from './controller-fixtures.js';
+import { runs } from './runs.js';
 
 const template = (image: string) => ({ metadata: { labels: { app: 'db' } }, spec: { containers: [{ name: 'db', image }] } });
 
@@ -76,7 +77,7 @@ describe('StatefulSet canary ordinals', () => {
         if (n < 1 || n > replicas - 1) return false;
         return n === replicas - 1 || (n * 100) / replicas >= weight;
       }),
-      { numRuns: 2000 },
+      { numRuns: runs(2000) },
     );
   });
 });

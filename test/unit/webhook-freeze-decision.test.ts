@@ -74,7 +74,13 @@ describe('freeze decision on reviews captured from the real apiserver', () => {
   it('gives a dry run exactly the answer of the real request', () => {
     const real = reviewFixture('set-image').request;
     const dry = { ...real, dryRun: true };
-    assert.deepEqual(answerMutate(dry, flags).review, answerMutate(real, flags).review);
+    // A guard, not a tautology: the decision never reads dryRun today, and a change that answers
+    // dry runs differently (`kubectl apply --dry-run=server` would then show a change going out
+    // that the real apply holds) fails here. The answer compared is a real freeze, with its patch.
+    const answer = answerMutate(dry, flags);
+    assert.equal(answer.decision, 'frozen');
+    assert.ok(answer.review.response?.patch, 'the dry run is frozen with a patch, as the real one');
+    assert.deepEqual(answer.review, answerMutate(real, flags).review);
   });
 
   it('changes nothing when invoked again on its own output', () => {

@@ -13,6 +13,7 @@ import type { AdmittedWorkload } from '../../api/workload.js';
 import { answerMutate } from '../../webhook/admission-review.js';
 import type { AdmissionRequest } from '../../webhook/admission-types.js';
 import { controllerUser } from '../world/layout.js';
+import { runs } from './runs.js';
 
 const KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
 type Kind = (typeof KINDS)[number];
@@ -166,7 +167,7 @@ describe('freeze invariant: generated writes of every kind and operation', () =>
           `${outcome}: the stored object exposes ${exposure(stored)} pods to an untested template, at most ${allowed} allowed\n${JSON.stringify({ c, spec: stored.spec, annotations: stored.metadata.annotations })}`,
         );
       }),
-      { numRuns: 5000 },
+      { numRuns: runs(5000) },
     );
     // The run reached every kind and operation, and both freezes and refusals.
     for (const kind of KINDS)

@@ -1,12 +1,116 @@
 import assert from 'node:assert/strict';
+import jsonPatch from 'fast-json-patch';
 import request from 'supertest';
 import winston from 'winston';
+import { annotations as A } from '../../api/contract.js';
+import { templateRevision } from '../../api/revision.js';
 import { createApp } from '../../webhook/app.js';
+import { daemonSetFacts } from '../../webhook/daemon-pod-decision.js';
 import { WebhookMetrics } from '../../webhook/metrics.js';
 import { fixtureNames, reviewFixture } from '../fixtures/admission-fixtures.js';
 import { controllerUser } from '../world/layout.js';
+import { runs } from './runs.js';
 
 const silent = winston.createLogger({ silent: true });
+
+/**
+ * The app with every source configured, as webhook/main.ts wires it, so that no endpoint is a
+ * pass-through: pins for every Deployment, a frozen managed DaemonSet, Canaries for every target.
+ */
+function wiredApp() {
+  const stable = { metadata: { labels: { app: 'agent' } }, spec: { containers: [{ name: 'agent', image: 'agent:1' }] } };
+  const candidate = { metadata: { labels: { app: 'agent' } }, spec: { containers: [{ name: 'agent', image: 'agent:2' }] } };
+  const facts = daemonSetFacts({
+    metadata: { uid: 'ds-uid', annotations: { [A.stableRevision]: templateRevision(stable), [A.canaryNodes]: 'n-0' } },
+    spec: { template: candidate, selector: { matchLabels: { app: 'agent' } } },
+  });
+  return createApp({
+    flags: { controllerUsers: [controllerUser] },
+    validation: { policiesFor: () => [], canaryExists: () => true },
+    freeze: { canaryFor: (_ns, name) => ({ name, stableRevision: templateRevision(stable) }), servingPods: () => 1 },
+    pins: (_ns, deployment) => ({ 'ConfigMap/settings': `settings-${deployment}-sluice-1`, 'Secret/creds': 'creds-sluice-2' }),
+    daemonPods: {
+      managed: () => facts,
+      fresh: async () => facts,
+      revisions: async () => [
+        { name: 'agent-h1', hash: 'h1', template: stable as never, generation: '1' },
+        { name: 'agent-h2', hash: 'h2', template: candidate as never, generation: '2' },
+      ],
+    },
+    copies: { canariesTargeting: () => ['uid-1'], target: async () => ({ spec: { template: candidate as never } }) },
+    metrics: new WebhookMetrics(false),
+    logger: silent,
+    ready: () => true,
+  });
+}
+
+/** Reviews of the kinds the fixtures (all Deployment UPDATEs) lack: pods of each owner, a CREATE, a StatefulSet. */
+function podAndWorkloadReviews(): Record<string, { request: Record<string, unknown> }[]> {
+  const review = (kind: string, group: string, operation: string, object: unknown, oldObject?: unknown) => ({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: 'f1',
+      kind: { group, version: 'v1', kind },
+      resource: { group, version: 'v1', resource: `${kind.toLowerCase()}s` },
+      namespace: 'shop',
+      name: 'web',
+      operation,
+      userInfo: { username: 'alice' },
+      object,
+      ...(oldObject ? { oldObject } : {}),
+    },
+  });
+  const primaryPod = {
+    metadata: { labels: { 'pod-template-hash': 'abc' }, ownerReferences: [{ kind: 'ReplicaSet', name: 'web-abc', controller: true }] },
+    spec: {
+      volumes: [{ name: 's', configMap: { name: 'settings' } }],
+      containers: [
+        {
+          name: 'c',
+          envFrom: [{ secretRef: { name: 'creds' } }],
+          env: [{ name: 'X', valueFrom: { configMapKeyRef: { name: 'settings', key: 'k' } } }],
+        },
+      ],
+    },
+  };
+  const daemonPod = {
+    metadata: {
+      labels: { app: 'agent', 'controller-revision-hash': 'h2', 'pod-template-generation': '2' },
+      ownerReferences: [{ kind: 'DaemonSet', name: 'agent', uid: 'ds-uid', controller: true }],
+    },
+    spec: { nodeName: 'n-1', containers: [{ name: 'agent', image: 'agent:2' }], tolerations: [{ operator: 'Exists' }] },
+  };
+  const workload = (kind: string, image: string, extra: Record<string, unknown> = {}) => ({
+    apiVersion: 'apps/v1',
+    kind,
+    metadata: { name: 'web', namespace: 'shop', annotations: { 'sluice.dev/canary': 'web' }, labels: { 'sluice.dev/managed': 'true' } },
+    spec: {
+      replicas: 3,
+      selector: { matchLabels: { app: 'web' } },
+      template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image }] } },
+      ...extra,
+    },
+  });
+  const sts = (image: string) =>
+    workload('StatefulSet', image, { updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0 } } });
+  const action = {
+    apiVersion: 'sluice.dev/v1alpha1',
+    kind: 'CanaryAction',
+    metadata: { generateName: 'web-abort-' },
+    spec: { canary: 'web', action: 'abort', username: 'forged' },
+  };
+  return {
+    '/mutate': [
+      review('Deployment', 'apps', 'CREATE', workload('Deployment', 'web:2')),
+      review('StatefulSet', 'apps', 'UPDATE', sts('web:2'), sts('web:1')),
+      review('DaemonSet', 'apps', 'UPDATE', workload('DaemonSet', 'web:2'), workload('DaemonSet', 'web:1')),
+    ],
+    '/mutate-pod': [review('Pod', '', 'CREATE', primaryPod)],
+    '/mutate-daemon-pod': [review('Pod', '', 'CREATE', daemonPod)],
+    '/mutate-action': [review('CanaryAction', 'sluice.dev', 'CREATE', action)],
+  };
+}
 
 function makeApp(ready = true) {
   const metrics = new WebhookMetrics(false);
@@ -252,35 +356,57 @@ describe('webhook over HTTP', () => {
       return out;
     }
 
-    it('answers every one of 3000 requests to /mutate, /validate, /mutate-pod and /mutate-daemon-pod with 200, 400 or 413 and stays up', async () => {
-      const { app } = makeApp();
+    it('answers every one of 3000 requests (fewer under mutation testing) to every endpoint with 200, 400 or 413, every patch applying to what was sent, and stays up', async () => {
+      const app = wiredApp();
       const agent = request(app);
       const names = fixtureNames();
+      const extra = podAndWorkloadReviews();
+      const endpoints = ['/mutate', '/validate', '/validate-copy', '/mutate-pod', '/mutate-daemon-pod', '/mutate-action'];
       const statuses = new Map<number, number>();
-      for (let i = 0; i < 3000; i++) {
-        const base = reviewFixture(pick(names));
+      const patched = new Map<string, number>();
+      const total = runs(3000);
+      for (let i = 0; i < total; i++) {
+        // Mostly the kind each endpoint is for (pods, CanaryActions, CREATEs, StatefulSets), else the fixtures' Deployment UPDATEs.
+        const endpoint = endpoints[i % endpoints.length]!;
+        const own = extra[endpoint] ?? [];
+        const base = (own.length > 0 && rnd() < 0.6 ? structuredClone(pick(own)) : reviewFixture(pick(names))) as ReturnType<
+          typeof reviewFixture
+        >;
         // A mix: junk, reviews damaged anywhere, and reviews damaged only inside the objects.
         const r = rnd();
         let body: string;
         if (r < 0.15) body = JSON.stringify(junk());
-        else if (r < 0.5) body = JSON.stringify(mutate(base));
+        else if (r < 0.4) body = JSON.stringify(mutate(base));
+        // Some as sent: each endpoint's own answer (a pin, a stable template, a stamp) is checked too.
+        else if (r < 0.55) body = JSON.stringify(base);
         else {
           base.request.object = mutate(base.request.object) as typeof base.request.object;
           if (rnd() < 0.5) base.request.oldObject = mutate(base.request.oldObject) as typeof base.request.oldObject;
           body = JSON.stringify(base);
         }
-        const res = await agent
-          .post(['/mutate', '/validate', '/mutate-pod', '/mutate-daemon-pod'][i % 4]!)
-          .set('content-type', 'application/json')
-          .send(body)
-          .timeout(5000);
+        const res = await agent.post(endpoint).set('content-type', 'application/json').send(body).timeout(5000);
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         assert.ok([200, 400, 413].includes(res.status), `request ${i} got ${res.status}: ${JSON.stringify(res.body)}`);
-        if (res.status === 200) assert.equal(typeof res.body.response?.allowed, 'boolean');
-        else assert.equal(typeof res.body.error, 'string');
+        if (res.status !== 200) {
+          assert.equal(typeof res.body.error, 'string');
+          continue;
+        }
+        assert.equal(typeof res.body.response?.allowed, 'boolean');
+        // A patch the apiserver cannot apply to the object it sent fails the request: every patch
+        // given must apply, with its `test` operations holding.
+        if (res.body.response.patch) {
+          const sent = (JSON.parse(body) as { request: { object: unknown } }).request.object;
+          assert.doesNotThrow(
+            () => jsonPatch.applyPatch(structuredClone(sent), decode(res.body.response.patch), true, false),
+            `request ${i} to ${endpoint}: its patch does not apply`,
+          );
+          patched.set(endpoint, (patched.get(endpoint) ?? 0) + 1);
+        }
       }
-      assert.ok((statuses.get(200) ?? 0) > 500, `too few valid reviews exercised: ${JSON.stringify([...statuses])}`);
-      assert.ok((statuses.get(400) ?? 0) > 100, `too few invalid reviews exercised: ${JSON.stringify([...statuses])}`);
+      for (const e of ['/mutate', '/mutate-pod', '/mutate-daemon-pod', '/mutate-action'])
+        assert.ok((patched.get(e) ?? 0) > total / 300, `${e} patched too few reviews to be fuzzed: ${JSON.stringify([...patched])}`);
+      assert.ok((statuses.get(200) ?? 0) > total / 6, `too few valid reviews exercised: ${JSON.stringify([...statuses])}`);
+      assert.ok((statuses.get(400) ?? 0) > total / 30, `too few invalid reviews exercised: ${JSON.stringify([...statuses])}`);
       await agent.get('/healthz').expect(200);
     });
   });

@@ -1,0 +1,294 @@
+// Whole rollouts through the state machine, pass after pass, as the reconciler drives it: the world
+// answers each status as the objects would (the frozen target, the canary copy scaled up and ready,
+// the primary rolled out after the release), the clock moves to each requeue, metrics answer when
+// asked. What is checked is what a person sees: the Events, in order and in Flagger's words (the
+// seed guide's `kubectl describe canary`), and the status at each phase. A step taken twice, an
+// Event lost or reworded, a phase skipped fails here.
+import assert from 'node:assert/strict';
+import { annotations } from '../../api/contract.js';
+import type { Canary, CanaryStatus } from '../../api/flagger-types.js';
+import type { MetricResult } from '../../controller/check-results.js';
+import { type Decision, decide, type Observed, type Settings } from '../../controller/state-machine.js';
+import { copyOf, deployment, observed, rev, seedCanary } from './controller-fixtures.js';
+
+const settings: Settings = { minIntervalMs: 1000, pollMs: 500 };
+const T0 = new Date('2026-11-27T10:00:00Z');
+const V0 = 'podinfo:6.0.0';
+const V1 = 'podinfo:6.0.1';
+const short = (image: string) => rev(image).slice(0, 10);
+
+const ok = (name = 'request-success-rate', value = 100): MetricResult => ({ name, ok: true, value, message: '' });
+const bad = (value: number): MetricResult => ({
+  name: 'request-success-rate',
+  ok: false,
+  value,
+  message: `request-success-rate ${value} < 99`,
+});
+
+/** The objects as they are for a status: the target frozen on V1 until the release rolls it out. */
+function world(st: CanaryStatus): Observed {
+  const releasing = st.phase === 'Promoting' || st.phase === 'Finalising' || st.phase === 'Succeeded';
+  const target = releasing
+    ? deployment(V1, { annotations: { [annotations.stableRevision]: rev(V1) } })
+    : deployment(V1, { paused: true, annotations: { [annotations.stableRevision]: rev(V0) } });
+  const analysed = st.lastAppliedSpec === rev(V1) && st.phase !== 'Failed' && st.phase !== 'Succeeded';
+  return observed(target, analysed ? copyOf(V1, 2) : copyOf(V0, 0));
+}
+
+interface Trace {
+  events: string[];
+  phases: string[];
+  weights: number[];
+  last: Decision;
+  passes: number;
+}
+
+/** Decides until the rollout ends (or maxPasses), answering metrics with `metrics(n)` for the n-th check. */
+function run(c: Canary, metrics: (n: number) => MetricResult[], maxPasses = 60): Trace {
+  const t: Trace = { events: [], phases: [], weights: [], last: undefined as never, passes: 0 };
+  let status = c.status ?? {};
+  let now = T0;
+  let checks = 0;
+  for (; t.passes < maxPasses; t.passes++) {
+    const canary = { ...c, status };
+    let d = decide(canary, world(status), undefined, now, settings);
+    if (d.needMetrics) d = decide(canary, world(status), metrics(checks++), now, settings);
+    const at = (now.getTime() - T0.getTime()) / 1000;
+    t.events.push(...d.events.map((e) => `${at} s ${e.type}: ${e.message}`));
+    if (d.status.phase !== t.phases.at(-1)) t.phases.push(d.status.phase ?? '');
+    if (d.status.canaryWeight !== undefined && d.status.canaryWeight !== t.weights.at(-1)) t.weights.push(d.status.canaryWeight);
+    t.last = d;
+    status = d.status;
+    if ((status.phase === 'Succeeded' || status.phase === 'Failed') && t.passes > 0 && d.requeueAfterMs === undefined) break;
+    now = new Date(now.getTime() + Math.max(d.requeueAfterMs ?? 60_000, 1));
+  }
+  return t;
+}
+
+const atRest: CanaryStatus = {
+  phase: 'Succeeded',
+  lastPromotedSpec: rev(V0),
+  lastAppliedSpec: rev(V0),
+  lastTransitionTime: T0.toISOString(),
+};
+
+const PROMOTED = {
+  type: 'Promoted',
+  status: 'True',
+  reason: 'Succeeded',
+  message: 'Canary analysis completed successfully, promotion finished.',
+};
+const FAILED = { type: 'Promoted', status: 'False', reason: 'Failed', message: 'Canary analysis failed, canary scaled to zero.' };
+const conditionsOf = (st: CanaryStatus) => st.conditions?.map(({ type, status, reason, message }) => ({ type, status, reason, message }));
+const A_B = { stepWeight: undefined, maxWeight: undefined };
+
+describe('whole rollouts through the state machine', () => {
+  it('progressive: each weight step once, one interval apart, then the release', () => {
+    const t = run(seedCanary({ status: atRest }), () => [ok()]);
+    assert.deepEqual(t.events, [
+      '0 s Normal: New revision detected! Scaling up podinfo-canary.test',
+      '0.001 s Normal: Starting canary analysis for podinfo.test',
+      '0.001 s Normal: Advance podinfo.test canary weight 10',
+      '60.001 s Normal: Advance podinfo.test canary weight 20',
+      '120.001 s Normal: Advance podinfo.test canary weight 30',
+      '180.001 s Normal: Advance podinfo.test canary weight 40',
+      '240.001 s Normal: Advance podinfo.test canary weight 50',
+      '300.001 s Normal: Routing all traffic to canary',
+      `300.001 s Normal: Promoting revision ${short(V1)}… to podinfo.test`,
+      '300.501 s Normal: Promotion completed! Scaling down podinfo-canary.test',
+    ]);
+    assert.deepEqual(t.phases, ['Progressing', 'Promoting', 'Succeeded']);
+    assert.deepEqual(t.weights, [0, 10, 20, 30, 40, 50, 100, 0]);
+    const st = t.last.status;
+    assert.deepEqual([st.lastPromotedSpec, st.lastAppliedSpec, st.failedChecks, st.iterations], [rev(V1), rev(V1), 0, 6]);
+    assert.deepEqual(conditionsOf(st), [PROMOTED]);
+    assert.equal(st.conditions![0]!.lastTransitionTime, '2026-11-27T10:05:00.501Z');
+    assert.deepEqual(st.lastChecks, [{ name: 'request-success-rate', ok: true, value: 100, at: '2026-11-27T10:05:00.001Z' }]);
+  });
+
+  it('stepWeightPromotion: traffic goes back to the primary in steps, one interval apart', () => {
+    const t = run(seedCanary({ status: atRest, analysis: { stepWeightPromotion: 50 } }), () => [ok()]);
+    assert.deepEqual(t.events.slice(-4), [
+      '300.001 s Normal: Routing all traffic to canary',
+      `300.001 s Normal: Promoting revision ${short(V1)}… to podinfo.test`,
+      '300.501 s Normal: Advance podinfo.test primary weight 50',
+      '360.501 s Normal: Promotion completed! Scaling down podinfo-canary.test',
+    ]);
+    assert.deepEqual(t.phases, ['Progressing', 'Promoting', 'Finalising', 'Succeeded']);
+    assert.deepEqual(t.weights.slice(-3), [100, 50, 0]);
+  });
+
+  it('a failing metric: halts with its message at each check, rolls back at the threshold, records the failure', () => {
+    const t = run(seedCanary({ status: atRest }), (n) => (n === 0 ? [ok()] : [bad(69.17)]));
+    assert.deepEqual(t.events, [
+      '0 s Normal: New revision detected! Scaling up podinfo-canary.test',
+      '0.001 s Normal: Starting canary analysis for podinfo.test',
+      '0.001 s Normal: Advance podinfo.test canary weight 10',
+      '60.001 s Normal: Advance podinfo.test canary weight 20',
+      ...[120, 180, 240, 300, 360].map((s) => `${s}.001 s Normal: Halt podinfo.test advancement request-success-rate 69.17 < 99`),
+      '360.001 s Warning: Rolling back podinfo.test failed checks threshold reached 5',
+      '360.001 s Warning: Canary failed! Scaling down podinfo-canary.test',
+    ]);
+    assert.deepEqual(t.phases, ['Progressing', 'Failed']);
+    assert.deepEqual(t.weights, [0, 10, 20, 0]);
+    const st = t.last.status;
+    assert.deepEqual([st.lastPromotedSpec, st.lastAppliedSpec, st.failedChecks], [rev(V0), rev(V1), 5]);
+    assert.deepEqual(conditionsOf(st), [FAILED]);
+    assert.deepEqual(st.lastChecks, [
+      { name: 'request-success-rate', ok: false, value: 69.17, message: 'request-success-rate 69.17 < 99', at: '2026-11-27T10:06:00.001Z' },
+    ]);
+  });
+
+  it('lastChecks keep each metric’s bounds and drop a value that is not a number', () => {
+    const t = run(seedCanary({ status: atRest }), () => [
+      { ...ok('latency', 250), max: 500 },
+      { ...ok(), min: 99 },
+      { ...ok('errors'), value: Number.NaN },
+    ]);
+    assert.deepEqual(t.last.status.lastChecks, [
+      { name: 'latency', ok: true, value: 250, max: 500, at: '2026-11-27T10:05:00.001Z' },
+      { name: 'request-success-rate', ok: true, value: 100, min: 99, at: '2026-11-27T10:05:00.001Z' },
+      { name: 'errors', ok: true, at: '2026-11-27T10:05:00.001Z' },
+    ]);
+  });
+
+  it('A/B: iterations counted one interval apart, the match named once, then the release', () => {
+    const t = run(seedCanary({ status: atRest, analysis: { iterations: 3, match: [{ headers: { x: { exact: 'y' } } }], ...A_B } }), () => [
+      ok(),
+    ]);
+    assert.deepEqual(t.events, [
+      '0 s Normal: New revision detected! Scaling up podinfo-canary.test',
+      '0.001 s Normal: Starting canary analysis for podinfo.test',
+      '0.001 s Normal: Advance podinfo.test canary iteration 1/3 (requests matching analysis.match to the canary)',
+      '60.001 s Normal: Advance podinfo.test canary iteration 2/3',
+      '120.001 s Normal: Advance podinfo.test canary iteration 3/3',
+      '180.001 s Normal: Routing all traffic to canary podinfo-canary.test',
+      `180.001 s Normal: Promoting revision ${short(V1)}… to podinfo.test`,
+      '180.501 s Normal: Promotion completed! Scaling down podinfo-canary.test',
+    ]);
+    assert.deepEqual(t.weights, [0, 100, 0]);
+    assert.equal(t.last.status.iterations, 4);
+  });
+
+  it('blue/green: with a mirror, and without traffic', () => {
+    const mirrored = run(seedCanary({ status: atRest, analysis: { iterations: 2, mirror: true, ...A_B } }), () => [ok()]);
+    assert.equal(mirrored.events[2], '0.001 s Normal: Advance podinfo.test canary iteration 1/2 (a mirror of the traffic to the canary)');
+    assert.equal(mirrored.events[4], '120.001 s Normal: Routing all traffic to canary podinfo-canary.test');
+    const dark = run(seedCanary({ status: atRest, analysis: { iterations: 2, ...A_B } }), () => [ok()]);
+    assert.equal(dark.events[2], '0.001 s Normal: Advance podinfo.test canary iteration 1/2 (no traffic to the canary)');
+    assert.deepEqual(dark.phases, ['Progressing', 'Promoting', 'Succeeded']);
+  });
+
+  it('skipAnalysis: released at once, said so', () => {
+    const t = run(seedCanary({ status: atRest, spec: { skipAnalysis: true } }), () => assert.fail('no metric is asked for'));
+    assert.deepEqual(t.events, [
+      '0 s Normal: New revision detected! Skipping analysis of podinfo.test (skipAnalysis)',
+      '0 s Normal: Routing all traffic to canary',
+      `0 s Normal: Promoting revision ${short(V1)}… to podinfo.test`,
+      '0.5 s Normal: Promotion completed! Scaling down podinfo-canary.test',
+    ]);
+    assert.deepEqual(t.weights, [100, 0]);
+    assert.equal(t.last.status.lastChecks, undefined);
+  });
+});
+
+describe('control actions: what each answers, in the words a person reads', () => {
+  const V2 = 'podinfo:6.0.2';
+  const analysing: CanaryStatus = {
+    phase: 'Progressing',
+    lastPromotedSpec: rev(V0),
+    lastAppliedSpec: rev(V1),
+    canaryWeight: 30,
+    lastTransitionTime: T0.toISOString(),
+  };
+  const pausedByBob: CanaryStatus = { ...analysing, analysisPaused: { by: 'bob', at: T0.toISOString() } };
+  const asked = (verb: string) => `${verb} of podinfo.test requested by alice (urgent fix)`;
+  type Row = [
+    verb: string,
+    status: CanaryStatus,
+    image: string,
+    result: 'Applied' | 'Rejected',
+    phase: string,
+    message: string,
+    more?: string[],
+  ];
+  const rows: Row[] = [
+    [
+      'promote',
+      analysing,
+      V1,
+      'Applied',
+      'Promoting',
+      'remaining analysis skipped, releasing to the primary',
+      [`Normal: Promoting revision ${short(V1)}… to podinfo.test`],
+    ],
+    ['promote', { ...analysing, phase: 'Succeeded' }, V1, 'Rejected', 'Succeeded', 'no analysis to cut short (phase Succeeded)'],
+    [
+      'promote',
+      analysing,
+      V2,
+      'Rejected',
+      'Progressing',
+      'podinfo.test changed to a newer revision, whose analysis is starting; promote that one once it runs',
+    ],
+    ['pause', analysing, V1, 'Applied', 'Progressing', 'analysis held; the freeze still holds'],
+    ['pause', pausedByBob, V1, 'Rejected', 'Progressing', 'already paused by bob since 2026-11-27T10:00:00.000Z'],
+    ['resume', analysing, V1, 'Rejected', 'Progressing', 'it is not paused'],
+    ['resume', pausedByBob, V1, 'Applied', 'Progressing', 'analysis goes on'],
+    [
+      'abort',
+      { ...analysing, phase: 'Promoting' },
+      V1,
+      'Rejected',
+      'Promoting',
+      'the release to the primary has begun (phase Promoting); push the previous revision to undo it',
+    ],
+    ['abort', { ...analysing, phase: 'Succeeded' }, V1, 'Rejected', 'Succeeded', 'no rollout in progress (phase Succeeded)'],
+    [
+      'abort',
+      analysing,
+      V1,
+      'Applied',
+      'Failed',
+      'rolled back; the primary pods were not touched',
+      ['Warning: Rolling back podinfo.test aborted by alice', 'Warning: Canary failed! Scaling down podinfo-canary.test'],
+    ],
+    ['retry', analysing, V1, 'Rejected', 'Progressing', 'only a Failed rollout can be retried (phase Progressing)'],
+    [
+      'retry',
+      { ...analysing, phase: 'Failed' },
+      V1,
+      'Applied',
+      'Progressing',
+      `analysing revision ${short(V1)}… again`,
+      ['Normal: New revision detected! Scaling up podinfo-canary.test'],
+    ],
+    [
+      'retry',
+      { ...analysing, phase: 'Failed' },
+      V2,
+      'Rejected',
+      'Failed',
+      'podinfo.test holds another revision now, which is analysed on its own',
+    ],
+    ['pause', { phase: 'Initializing' }, V1, 'Rejected', 'Initializing', 'podinfo.test is not initialized yet; act once it is'],
+  ];
+  for (const [verb, st, image, result, phase, message, more = []] of rows) {
+    it(`${verb} in ${st.phase}${st.analysisPaused ? ' (paused)' : ''} on ${image}: ${result}`, () => {
+      const target = deployment(image, { paused: true, annotations: { [annotations.stableRevision]: rev(V0) } });
+      const action = { name: 'a1', verb: verb as never, by: 'alice', reason: 'urgent fix' };
+      const d = decide(seedCanary({ status: st }), { ...observed(target, copyOf(V1, 2)), action }, [ok()], T0, settings);
+      assert.deepEqual(d.action, { name: 'a1', result, message });
+      assert.equal(d.status.phase, phase);
+      const first = result === 'Applied' ? `Normal: Accepted ${asked(verb)}: ${message}` : `Warning: Refused ${asked(verb)}: ${message}`;
+      assert.deepEqual(
+        d.events.map((e) => `${e.type}: ${e.message}`),
+        [first, ...more],
+      );
+      assert.deepEqual(d.status.lastAction, { name: 'a1', action: verb, by: 'alice', at: T0.toISOString(), result, message });
+      assert.equal(d.requeueAfterMs, 0, 'decided again at once: the action may have changed what is due');
+      if (verb === 'pause' && result === 'Applied') assert.deepEqual(d.status.analysisPaused, { by: 'alice', at: T0.toISOString() });
+      if (result === 'Applied' && verb !== 'pause') assert.equal(d.status.analysisPaused, undefined, 'an explicit decision lifts a pause');
+    });
+  }
+});
