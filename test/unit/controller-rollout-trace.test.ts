@@ -5,9 +5,10 @@
 // seed guide's `kubectl describe canary`), and the status at each phase. A step taken twice, an
 // Event lost or reworded, a phase skipped fails here.
 import assert from 'node:assert/strict';
+import { type HookType, hooksOf } from '../../api/canary-analysis.js';
 import { annotations } from '../../api/contract.js';
-import type { Canary, CanaryStatus } from '../../api/flagger-types.js';
-import type { MetricResult } from '../../controller/check-results.js';
+import type { Canary, CanaryCondition, CanaryStatus } from '../../api/flagger-types.js';
+import type { HookResults, MetricResult } from '../../controller/check-results.js';
 import { type Decision, decide, type Observed, type Settings } from '../../controller/state-machine.js';
 import { copyOf, deployment, observed, rev, seedCanary } from './controller-fixtures.js';
 
@@ -39,24 +40,51 @@ interface Trace {
   events: string[];
   phases: string[];
   weights: number[];
+  /** The status after each pass. */
+  statuses: CanaryStatus[];
   last: Decision;
   passes: number;
 }
 
+interface RunOptions {
+  /** The objects for a status (default: world()). */
+  world?: (st: CanaryStatus, pass: number) => Observed;
+  /** Whether the hooks of a type answer 2xx, the n-th time that type is asked (default: yes). */
+  hooks?: (type: HookType, n: number) => boolean;
+  maxPasses?: number;
+}
+
 /** Decides until the rollout ends (or maxPasses), answering metrics with `metrics(n)` for the n-th check. */
-function run(c: Canary, metrics: (n: number) => MetricResult[], maxPasses = 60): Trace {
-  const t: Trace = { events: [], phases: [], weights: [], last: undefined as never, passes: 0 };
+function run(c: Canary, metrics: (n: number) => MetricResult[], o: RunOptions = {}): Trace {
+  const t: Trace = { events: [], phases: [], weights: [], statuses: [], last: undefined as never, passes: 0 };
   let status = c.status ?? {};
   let now = T0;
   let checks = 0;
-  for (; t.passes < maxPasses; t.passes++) {
+  const asked = new Map<HookType, number>();
+  for (; t.passes < (o.maxPasses ?? 60); t.passes++) {
     const canary = { ...c, status };
-    let d = decide(canary, world(status), undefined, now, settings);
-    if (d.needMetrics) d = decide(canary, world(status), metrics(checks++), now, settings);
+    const objects = (o.world ?? world)(status, t.passes);
+    let hooks: HookResults = {};
+    let m: MetricResult[] | undefined;
+    let d = decide(canary, objects, undefined, now, settings);
+    for (let i = 0; i < 10 && (d.needHooks || d.needMetrics); i++) {
+      if (d.needHooks) {
+        const type = d.needHooks;
+        const n = asked.get(type) ?? 0;
+        asked.set(type, n + 1);
+        const open = o.hooks?.(type, n) ?? true;
+        hooks = {
+          ...hooks,
+          [type]: hooksOf(c, type).map((h) => ({ name: h.name, ok: open, message: open ? 'answered 200' : 'answered 403' })),
+        };
+      } else m = metrics(checks++);
+      d = decide(canary, objects, m, now, settings, hooks);
+    }
     const at = (now.getTime() - T0.getTime()) / 1000;
     t.events.push(...d.events.map((e) => `${at} s ${e.type}: ${e.message}`));
     if (d.status.phase !== t.phases.at(-1)) t.phases.push(d.status.phase ?? '');
     if (d.status.canaryWeight !== undefined && d.status.canaryWeight !== t.weights.at(-1)) t.weights.push(d.status.canaryWeight);
+    t.statuses.push(d.status);
     t.last = d;
     status = d.status;
     if ((status.phase === 'Succeeded' || status.phase === 'Failed') && t.passes > 0 && d.requeueAfterMs === undefined) break;
@@ -72,13 +100,18 @@ const atRest: CanaryStatus = {
   lastTransitionTime: T0.toISOString(),
 };
 
-const PROMOTED = {
+const PROMOTED: Omit<CanaryCondition, 'lastUpdateTime' | 'lastTransitionTime'> = {
   type: 'Promoted',
   status: 'True',
   reason: 'Succeeded',
   message: 'Canary analysis completed successfully, promotion finished.',
 };
-const FAILED = { type: 'Promoted', status: 'False', reason: 'Failed', message: 'Canary analysis failed, canary scaled to zero.' };
+const FAILED: Omit<CanaryCondition, 'lastUpdateTime' | 'lastTransitionTime'> = {
+  type: 'Promoted',
+  status: 'False',
+  reason: 'Failed',
+  message: 'Canary analysis failed, canary scaled to zero.',
+};
 const conditionsOf = (st: CanaryStatus) => st.conditions?.map(({ type, status, reason, message }) => ({ type, status, reason, message }));
 const A_B = { stepWeight: undefined, maxWeight: undefined };
 
@@ -291,4 +324,192 @@ describe('control actions: what each answers, in the words a person reads', () =
       if (result === 'Applied' && verb !== 'pause') assert.equal(d.status.analysisPaused, undefined, 'an explicit decision lifts a pause');
     });
   }
+});
+
+describe('gates, hooks and waits through whole rollouts', () => {
+  const hook = (type: HookType, name: string) => ({ name, type, url: `http://tester/${name}` });
+  const withHooks = (...hs: ReturnType<typeof hook>[]) => seedCanary({ status: atRest, analysis: { webhooks: hs } });
+  const released = (at: number) => [
+    `${at}.001 s Normal: Routing all traffic to canary`,
+    `${at}.001 s Normal: Promoting revision ${short(V1)}… to podinfo.test`,
+    `${at}.501 s Normal: Promotion completed! Scaling down podinfo-canary.test`,
+  ];
+  const weights = (from: number, ...ws: number[]) =>
+    ws.map((w, i) => `${from + 60 * i}.001 s Normal: Advance podinfo.test canary weight ${w}`);
+
+  it('confirm-rollout closed: the revision waits (said once), then starts from scratch when it opens', () => {
+    const t = run(withHooks(hook('confirm-rollout', 'gate-a')), () => [ok()], { hooks: (_t, n) => n >= 2 });
+    assert.deepEqual(t.events, [
+      '0 s Normal: Halt podinfo.test advancement waiting for approval gate-a',
+      '120 s Normal: New revision detected! Scaling up podinfo-canary.test',
+      '120.001 s Normal: Starting canary analysis for podinfo.test',
+      ...weights(120, 10, 20, 30, 40, 50),
+      ...released(420),
+    ]);
+    assert.deepEqual(t.phases, ['Waiting', 'Progressing', 'Promoting', 'Succeeded']);
+    assert.deepEqual(
+      t.statuses.slice(0, 2).map((st) => [st.phase, st.lastAppliedSpec, st.canaryWeight]),
+      [
+        ['Waiting', rev(V1), 0],
+        ['Waiting', rev(V1), 0],
+      ],
+    );
+  });
+
+  it('confirm-promotion closed: held at the last weight (said once, metrics still checked), then released', () => {
+    let checked = 0;
+    const t = run(
+      withHooks(hook('confirm-promotion', 'promo')),
+      () => {
+        checked++;
+        return [ok()];
+      },
+      { hooks: (_t, n) => n >= 2 },
+    );
+    assert.deepEqual(t.events.slice(7), [
+      '300.001 s Normal: Halt podinfo.test advancement waiting for promotion approval promo',
+      ...released(420),
+    ]);
+    assert.deepEqual(t.phases, ['Progressing', 'WaitingPromotion', 'Promoting', 'Succeeded']);
+    assert.equal(checked, 7, 'a check at each of the 5 steps, and at each of the 2 closed asks');
+  });
+
+  it('confirm-traffic-increase closed once: that step is held for an interval, then goes on', () => {
+    const t = run(withHooks(hook('confirm-traffic-increase', 'more')), () => [ok()], { hooks: (_t, n) => n !== 1 });
+    assert.deepEqual(t.events.slice(2), [
+      ...weights(0, 10, 20),
+      '120.001 s Normal: Halt podinfo.test advancement waiting for traffic increase approval more',
+      ...weights(180, 30, 40, 50),
+      ...released(360),
+    ]);
+  });
+
+  it('a rollback hook answering 2xx rolls back at the next step', () => {
+    const t = run(withHooks(hook('rollback', 'stop')), () => [ok()], { hooks: (_t, n) => n === 3 });
+    assert.deepEqual(t.events.slice(-3), [
+      '180.001 s Normal: Advance podinfo.test canary weight 40',
+      '240.001 s Warning: Rolling back podinfo.test manual webhook invoked',
+      '240.001 s Warning: Canary failed! Scaling down podinfo-canary.test',
+    ]);
+    assert.deepEqual(t.phases, ['Progressing', 'Failed']);
+    assert.deepEqual(conditionsOf(t.last.status), [FAILED]);
+  });
+
+  it('a failing pre-rollout hook: a failed check each interval before any traffic, then the analysis starts', () => {
+    const t = run(withHooks(hook('pre-rollout', 'smoke')), () => [ok()], { hooks: (_t, n) => n >= 2 });
+    assert.deepEqual(t.events.slice(0, 5), [
+      '0 s Normal: New revision detected! Scaling up podinfo-canary.test',
+      '0.001 s Warning: Halt podinfo.test advancement pre-rollout check smoke failed answered 403',
+      '60.001 s Warning: Halt podinfo.test advancement pre-rollout check smoke failed answered 403',
+      '120.001 s Normal: Starting canary analysis for podinfo.test',
+      '120.001 s Normal: Advance podinfo.test canary weight 10',
+    ]);
+    assert.deepEqual(
+      t.statuses.slice(1, 3).map((st) => [st.failedChecks, st.canaryWeight]),
+      [
+        [1, 0],
+        [2, 0],
+      ],
+    );
+  });
+
+  it('a failing rollout hook halts its step like a failing metric', () => {
+    const t = run(withHooks(hook('rollout', 'load')), () => [ok()], { hooks: (_t, n) => n !== 2 });
+    assert.deepEqual(t.events.slice(2, 7), [
+      ...weights(0, 10, 20, 30),
+      '180.001 s Warning: Halt podinfo.test advancement rollout check load failed answered 403',
+      '240.001 s Normal: Advance podinfo.test canary weight 40',
+    ]);
+    assert.equal(t.statuses.find((st) => st.failedChecks === 1)?.canaryWeight, 30);
+  });
+
+  it('a canary copy never ready: a Warning each poll, rolled back when the progress deadline passes', () => {
+    const t = run(seedCanary({ status: atRest }), () => [ok()], {
+      world: (st) => ({ ...world(st), canaryCopy: copyOf(V1, 2, false) }),
+      maxPasses: 400,
+    });
+    const waits = t.events.filter((e) =>
+      / Warning: Waiting for podinfo-canary\.test rollout to finish: 0 of 2 updated replicas are available$/.test(e),
+    );
+    assert.equal(waits.length, 120, 'one every 500 ms for 60 s');
+    assert.deepEqual(t.events.slice(-2), [
+      '60.001 s Warning: Rolling back podinfo.test progress deadline exceeded: podinfo-canary.test not ready after 60 s',
+      '60.001 s Warning: Canary failed! Scaling down podinfo-canary.test',
+    ]);
+    assert.deepEqual(t.phases, ['Progressing', 'Failed']);
+  });
+
+  it('ready pods the canary Service does not list yet: no traffic until it does', () => {
+    const t = run(seedCanary({ status: atRest }), () => [ok()], { world: (st, n) => ({ ...world(st), canaryEndpoints: n < 3 ? 0 : 2 }) });
+    assert.deepEqual(t.events.slice(0, 5), [
+      '0 s Normal: New revision detected! Scaling up podinfo-canary.test',
+      '0.001 s Warning: Waiting for podinfo-canary.test to list the ready pods of podinfo-canary.test: no ready endpoint yet',
+      '0.501 s Warning: Waiting for podinfo-canary.test to list the ready pods of podinfo-canary.test: no ready endpoint yet',
+      '1.001 s Normal: Starting canary analysis for podinfo.test',
+      '1.001 s Normal: Advance podinfo.test canary weight 10',
+    ]);
+  });
+
+  it('a newer revision mid-analysis restarts it from weight 0; a revert to the stable revision abandons it', () => {
+    const V2 = 'podinfo:6.0.2';
+    const newer = run(seedCanary({ status: atRest }), () => [ok()], {
+      world: (st, n) => (n >= 3 ? observed(deployment(V2, { paused: true }), copyOf(V1, 2)) : world(st)),
+      maxPasses: 4,
+    });
+    assert.equal(newer.events.at(-1), '120.001 s Normal: New revision detected! Restarting analysis for podinfo.test');
+    assert.deepEqual(
+      [newer.last.status.phase, newer.last.status.lastAppliedSpec, newer.last.status.canaryWeight, newer.last.status.lastPromotedSpec],
+      ['Progressing', rev(V2), 0, rev(V0)],
+    );
+    const reverted = run(seedCanary({ status: atRest }), () => [ok()], {
+      world: (st, n) => (n === 3 ? observed(deployment(V0, { paused: true }), copyOf(V1, 2)) : world(st)),
+      maxPasses: 4,
+    });
+    assert.equal(
+      reverted.events.at(-1),
+      `120.001 s Normal: podinfo.test reverted to its stable revision ${short(V0)}…; analysis of ${short(V1)}… abandoned`,
+    );
+    assert.deepEqual(
+      [reverted.last.status.phase, reverted.last.status.lastAppliedSpec, reverted.last.status.canaryWeight],
+      ['Initialized', rev(V0), 0],
+    );
+  });
+
+  it('the release waits for the primary pods, saying how many are ready', () => {
+    const t = run(seedCanary({ status: atRest }), () => [ok()], {
+      world: (st, n) => (st.phase === 'Promoting' && n < 9 ? observed(deployment(V1, { rolledOut: false }), copyOf(V1, 2)) : world(st)),
+    });
+    assert.deepEqual(t.events.slice(-3), [
+      '300.501 s Warning: Waiting for podinfo.test rollout to finish: 0 of 2 updated replicas are available',
+      '301.001 s Warning: Waiting for podinfo.test rollout to finish: 0 of 2 updated replicas are available',
+      '301.501 s Normal: Promotion completed! Scaling down podinfo-canary.test',
+    ]);
+  });
+
+  it('the Promoted condition moves its transition time only when its status changes, and keeps other conditions', () => {
+    const other: CanaryCondition = {
+      type: 'Ready',
+      status: 'True',
+      reason: 'Ok',
+      message: 'kept',
+      lastUpdateTime: 'then',
+      lastTransitionTime: 'then',
+    };
+    const start = {
+      ...atRest,
+      conditions: [{ ...PROMOTED, lastUpdateTime: '2026-11-27T09:00:00.000Z', lastTransitionTime: '2026-11-27T09:00:00.000Z' }, other],
+    };
+    const t = run(seedCanary({ status: start }), () => [ok()]);
+    const [first, second] = t.statuses;
+    assert.deepEqual(first!.conditions![1], other, 'another condition kept, after Promoted');
+    assert.deepEqual(
+      [first!.conditions![0]!.status, first!.conditions![0]!.reason, first!.conditions![0]!.lastTransitionTime],
+      ['Unknown', 'Progressing', T0.toISOString()],
+    );
+    // Still Unknown one step later: the transition time stays, only the update time moves.
+    assert.equal(second!.conditions![0]!.status, 'Unknown');
+    assert.equal(second!.conditions![0]!.lastTransitionTime, T0.toISOString());
+    assert.deepEqual(conditionsOf(t.last.status), [PROMOTED, { type: 'Ready', status: 'True', reason: 'Ok', message: 'kept' }]);
+    assert.equal(t.last.status.conditions![0]!.lastTransitionTime, '2026-11-27T10:05:00.501Z');
+  });
 });

@@ -124,4 +124,81 @@ describe('canary copies the controller writes', () => {
     assert.deepEqual(copyDifferences(asCopy(pods()), pods()), []);
     assert.deepEqual(copyDifferences(asCopy(pods({ hostIPC: true, hostNetwork: true })), pods()), ['spec.hostIPC', 'spec.hostNetwork']);
   });
+
+  it('answers each refusal with its code, reason and a message naming the Deployment', async () => {
+    assert.deepEqual(await decideCopy(review('miner', pods()), [controllerUser], sources()), {
+      allowed: false,
+      code: 403,
+      reason: 'Forbidden',
+      message: 'Deployment miner.test is labelled sluice.dev/role=canary but is not named <target>-canary',
+    });
+    assert.deepEqual(await decideCopy(review('podinfo-canary', pods()), [controllerUser], sources(pods(), null)), {
+      allowed: false,
+      code: 503,
+      reason: 'ServiceUnavailable',
+      message: "Deployment podinfo-canary.test: sluice's webhook has not loaded the Canaries yet; retry in a few seconds",
+    });
+    const one = await decideCopy(review('podinfo-canary', asCopy(pods({ hostPID: true }))), [controllerUser], sources());
+    assert.deepEqual(one, {
+      allowed: false,
+      code: 403,
+      reason: 'Forbidden',
+      message:
+        'Deployment podinfo-canary.test must run the pods of Deployment podinfo, only reading snapshots of its ConfigMaps and Secrets; spec.hostPID differs',
+    });
+    const two = await decideCopy(review('podinfo-canary', asCopy(pods({ hostPID: true, hostIPC: true }))), [controllerUser], sources());
+    assert.match(two.allowed ? '' : two.message, /; spec\.hostIPC, spec\.hostPID differ$/);
+    assert.deepEqual(await decideCopy(review('podinfo-canary', asCopy(pods())), [controllerUser], sources()), {
+      allowed: true,
+      reason: 'canary copy of podinfo, owned by its Canary, running its pods',
+    });
+  });
+
+  it('an owner reference counts only as a controller reference to a Flagger Canary', async () => {
+    const owned = (ref: Record<string, unknown>) => {
+      const r = review('podinfo-canary', asCopy(pods()));
+      (r.object as { metadata: { ownerReferences: unknown[] } }).metadata.ownerReferences = [ref];
+      return r;
+    };
+    const canary = { apiVersion: 'flagger.app/v1beta1', kind: 'Canary', name: 'podinfo', uid: 'uid-1', controller: true };
+    for (const [what, ref] of [
+      ['not the controller', { ...canary, controller: false }],
+      ['another API group', { ...canary, apiVersion: 'example.com/v1' }],
+      ['no API version', { ...canary, apiVersion: undefined }],
+      ['another kind', { ...canary, kind: 'Rollout' }],
+      ['no uid', { ...canary, uid: undefined }],
+    ] as const)
+      await deny(owned(ref), sources(), /must be owned \(controller reference\)/).catch((e: Error) => assert.fail(`${what}: ${e.message}`));
+    const r = review('podinfo-canary', asCopy(pods()));
+    delete (r.object as { metadata: { ownerReferences?: unknown } }).metadata.ownerReferences;
+    await deny(r, sources(), /must be owned/);
+  });
+
+  it('checks creations and updates only; a request without a Deployment is an error; an unlabelled Deployment passes', async () => {
+    const del = { ...review('podinfo-canary', pods()), operation: 'DELETE' as const };
+    assert.deepEqual(await decideCopy(del, [controllerUser], sources()), { allowed: true, reason: 'DELETE is not checked' });
+    const update = { ...review('podinfo-canary', asCopy(pods({ hostPID: true }))), operation: 'UPDATE' as const };
+    assert.equal((await decideCopy(update, [controllerUser], sources())).allowed, false);
+    for (const object of [[], 'x'])
+      await assert.rejects(
+        decideCopy({ ...review('podinfo-canary', pods()), object }, [controllerUser], sources()),
+        /carries no Deployment/,
+      );
+    const plain = review('podinfo-canary', pods());
+    (plain.object as { metadata: { labels?: unknown } }).metadata.labels = { app: 'podinfo' };
+    assert.deepEqual(await decideCopy(plain, [controllerUser], sources()), { allowed: true, reason: 'not a canary copy' });
+    const unnamed = { ...review('podinfo-canary', asCopy(pods())), name: undefined };
+    assert.equal((await decideCopy(unnamed, [controllerUser], sources())).allowed, true, 'the name read from the object');
+  });
+
+  it('no annotations and empty annotations are the same; fields are named in order', () => {
+    assert.deepEqual(copyDifferences({ spec: {} }, { metadata: { annotations: {} }, spec: {} }), []);
+    assert.deepEqual(copyDifferences({ metadata: {}, spec: {} }, { spec: {} }), []);
+    assert.deepEqual(copyDifferences(undefined, undefined), []);
+    assert.deepEqual(copyDifferences({ spec: { b: 1, a: 1 } }, { metadata: { annotations: { x: 'y' } }, spec: {} }), [
+      'spec.a',
+      'spec.b',
+      'metadata.annotations',
+    ]);
+  });
 });

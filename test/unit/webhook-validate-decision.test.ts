@@ -240,3 +240,140 @@ describe('validating decision: limits, canary copies and actions', () => {
     assert.ok(!v2.allowed && v2.code === 503);
   });
 });
+
+describe('validating decision: each answer exactly', () => {
+  const r = reviewFixture('label').request;
+  it('what is not checked says why', () => {
+    assert.deepEqual(decideValidate({ ...r, operation: 'DELETE' }, ctx()), { allowed: true, reason: 'DELETE is not checked' });
+    assert.deepEqual(decideValidate({ ...r, subResource: 'status' }, ctx()), {
+      allowed: true,
+      reason: 'subresource status is not checked',
+    });
+    assert.deepEqual(decideValidate({ ...r, userInfo: bot }, ctx()), { allowed: true, reason: 'written by the controller, or a creation' });
+    assert.deepEqual(decideValidate(r, ctx()), { allowed: true, reason: 'contract labels and annotations unchanged' });
+    const unmanaged = structuredClone(r);
+    delete unmanaged.oldObject!.metadata.labels!['sluice.dev/managed'];
+    assert.deepEqual(decideValidate(unmanaged, ctx()), { allowed: true, reason: 'not an object sluice keeps' });
+  });
+
+  it('a Canary: each way through, with its reason', () => {
+    const c = withMaxWeight(50);
+    assert.deepEqual(decideValidate(canaryReview('CREATE', c), ctx()), { allowed: true, reason: 'meets 1 policy(ies)' });
+    assert.deepEqual(decideValidate(canaryReview('CREATE', c), ctx([])), { allowed: true, reason: 'no policy covers the namespace' });
+    assert.deepEqual(decideValidate(canaryReview('UPDATE', withMaxWeight(90), withMaxWeight(90)), ctx()), {
+      allowed: true,
+      reason: 'spec unchanged',
+    });
+    const deleting = withMaxWeight(95);
+    (deleting.metadata as { deletionTimestamp?: string }).deletionTimestamp = '2026-12-06T00:00:00Z';
+    assert.deepEqual(decideValidate(canaryReview('UPDATE', deleting, withMaxWeight(50)), ctx()), {
+      allowed: true,
+      reason: 'being deleted',
+    });
+    assert.deepEqual(decideValidate(canaryReview('CREATE', withMaxWeight(90)), { ...ctx(), policiesFor: () => undefined }), {
+      allowed: false,
+      code: 503,
+      reason: 'ServiceUnavailable',
+      message: "Canary podinfo.test: sluice's webhook has not loaded the cluster policies yet; retry in a few seconds",
+    });
+    assert.deepEqual(decideValidate(canaryReview('CREATE', withMaxWeight(90)), ctx()), {
+      allowed: false,
+      code: 422,
+      reason: 'Invalid',
+      message:
+        'Canary podinfo.test breaks cluster policy (1 violation): 1) analysis.maxWeight 90 is above the ceiling 50 (ClusterCanaryPolicy cap)',
+    });
+    // Named by the object when the request does not name it (a generateName creation).
+    const unnamed = { ...canaryReview('CREATE', withMaxWeight(90)), name: undefined, namespace: undefined };
+    (unnamed.object as Canary).metadata = { name: 'web', namespace: 'shop' };
+    assert.match((decideValidate(unnamed, ctx()) as { message: string }).message, /^Canary web\.shop breaks cluster policy/);
+  });
+
+  it('a policy label a person adds is refused; the controller may set it', () => {
+    const labelled = withMaxWeight(50, { 'sluice.dev/policy': 'cap' });
+    assert.deepEqual(decideValidate(canaryReview('UPDATE', labelled, withMaxWeight(50)), ctx()), {
+      allowed: false,
+      code: 403,
+      reason: 'Forbidden',
+      message:
+        "Canary podinfo.test: the label sluice.dev/policy is set only by sluice's controller, on the Canaries a ClusterCanaryPolicy generates; remove it",
+    });
+    assert.equal(decideValidate(canaryReview('UPDATE', labelled, withMaxWeight(50), bot), ctx()).allowed, true);
+    // Taking a generated Canary over (the label removed) is a person's right.
+    assert.deepEqual(decideValidate(canaryReview('UPDATE', withMaxWeight(50), generated(50)), ctx()), {
+      allowed: true,
+      reason: 'spec unchanged',
+    });
+  });
+
+  it('a CanaryAction allowed, or refused while the policies load', () => {
+    const req: AdmissionRequest = {
+      uid: 'u',
+      kind: { group: 'sluice.dev', version: 'v1alpha1', kind: 'CanaryAction' },
+      namespace: 'test',
+      name: 'a1',
+      operation: 'CREATE',
+      userInfo: user,
+      object: { spec: { canary: 'podinfo', action: 'abort' } },
+    };
+    assert.deepEqual(decideValidate(req, ctx([])), { allowed: true, reason: 'allowed by cluster policy' });
+    assert.deepEqual(decideValidate(req, { ...ctx(), policiesFor: () => undefined }), {
+      allowed: false,
+      code: 503,
+      reason: 'ServiceUnavailable',
+      message: "CanaryAction a1.test: sluice's webhook has not loaded the cluster policies yet; retry in a few seconds",
+    });
+    // An UPDATE of a CanaryAction (its status) is not a new request: not judged as one.
+    const update = { ...req, operation: 'UPDATE' as const, oldObject: req.object };
+    assert.deepEqual(decideValidate(update, { ...ctx(), policiesFor: () => undefined }), {
+      allowed: true,
+      reason: 'not an object sluice keeps',
+    });
+  });
+
+  it("a generated object's labels are locked one by one; a gone Canary's lock can be cleared", () => {
+    const svc = (labels: Record<string, string>) => ({ metadata: { name: 'podinfo-canary', labels }, spec: { ports: [{ port: 9898 }] } });
+    const mine = { 'app.kubernetes.io/managed-by': 'sluice', 'sluice.dev/canary-name': 'podinfo', 'sluice.dev/role': 'canary' };
+    const req = (object: unknown): AdmissionRequest => ({
+      uid: 'u',
+      kind: { group: '', version: 'v1', kind: 'Service' },
+      namespace: 'test',
+      name: 'podinfo-canary',
+      operation: 'UPDATE',
+      userInfo: user,
+      object,
+      oldObject: svc(mine),
+    });
+    assert.deepEqual(decideValidate(req(svc(mine)), ctx()), { allowed: true, reason: 'no change to what sluice generates' });
+    const { 'sluice.dev/role': _r, ...noRole } = mine;
+    assert.deepEqual(decideValidate(req(svc({ ...noRole, app: 'x' })), ctx()), {
+      allowed: false,
+      code: 403,
+      reason: 'Forbidden',
+      message:
+        "Service podinfo-canary.test is generated by Canary podinfo.test and changed only by sluice's controller (you changed label sluice.dev/role); change the Canary instead, or suspend it (spec.suspend: true)",
+    });
+    const bare = { metadata: { name: 'podinfo-canary' }, spec: { ports: [{ port: 1 }] } };
+    assert.match(
+      (decideValidate(req(bare), ctx()) as { message: string }).message,
+      /you changed spec, label app\.kubernetes\.io\/managed-by, label sluice\.dev\/canary-name, label sluice\.dev\/role\)/,
+    );
+    const gone = structuredClone(r);
+    delete gone.object.metadata.labels!['sluice.dev/managed'];
+    assert.deepEqual(decideValidate(gone, ctx([cap], false)), {
+      allowed: true,
+      reason: 'contract changed, but no Canary podinfo owns the Deployment any more',
+    });
+    delete gone.oldObject!.metadata.annotations!['sluice.dev/canary'];
+    assert.deepEqual(decideValidate(gone, ctx()), {
+      allowed: true,
+      reason: 'contract changed, but no Canary  owns the Deployment any more',
+    });
+    const one = structuredClone(r);
+    one.object.metadata.annotations!['sluice.dev/stable-revision'] = 'ffffffffffffffff';
+    assert.match(
+      (decideValidate(one, ctx()) as { message: string }).message,
+      /: annotation sluice\.dev\/stable-revision is sluice's record/,
+    );
+  });
+});
