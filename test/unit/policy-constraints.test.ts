@@ -310,3 +310,188 @@ describe('policy constraints', () => {
     });
   });
 });
+
+describe('policy constraints, rule by rule', () => {
+  const policy = (name: string, constraints: PolicyConstraints): ClusterCanaryPolicy => ({ metadata: { name }, spec: { constraints } });
+  const spec = (analysis: NonNullable<CanarySpec['analysis']>, extra: Partial<CanarySpec> = {}): CanarySpec => ({
+    ...seedCanary().spec,
+    analysis,
+    ...extra,
+  });
+  const rate = (thresholdRange?: { min?: number; max?: number }, more: Record<string, unknown> = {}) => ({
+    name: 'request-success-rate',
+    interval: '1m',
+    ...(thresholdRange ? { thresholdRange } : {}),
+    ...more,
+  });
+
+  it('judges stepWeights as climbed in order, whatever order they are written in', () => {
+    assert.deepEqual(violations(spec({ stepWeights: [30, 10] }), { maxStepWeight: 15 }), [
+      'analysis.stepWeights step 10→30 is above the ceiling 15 per step',
+    ]);
+    assert.deepEqual(violations(spec({ stepWeights: [10, 20, 30] }), { maxStepWeight: 10 }), []);
+    // Without maxWeight, the entries are the ceiling: only those above it are named.
+    assert.deepEqual(violations(spec({ stepWeights: [20, 60, 80] }), { maxWeight: 50 }), [
+      'analysis.stepWeights entry 60 is above the ceiling 50',
+      'analysis.stepWeights entry 80 is above the ceiling 50',
+    ]);
+  });
+
+  it('names a missing or looser bound of a required metric, each side on its own', () => {
+    const want = { maxWeight: undefined, requiredMetrics: [{ name: 'request-success-rate', thresholdRange: { min: 99, max: 100 } }] };
+    assert.deepEqual(violations(spec({ metrics: [rate()] }), want), [
+      'analysis.metrics "request-success-rate" thresholdRange.min unset is looser than 99',
+      'analysis.metrics "request-success-rate" thresholdRange.max unset is looser than 100',
+    ]);
+    assert.deepEqual(violations(spec({ metrics: [rate({ min: 98, max: 101 })] }), want), [
+      'analysis.metrics "request-success-rate" thresholdRange.min 98 is looser than 99',
+      'analysis.metrics "request-success-rate" thresholdRange.max 101 is looser than 100',
+    ]);
+    assert.deepEqual(violations(spec({ metrics: [rate({ min: 99, max: 100 })] }), want), []);
+    assert.deepEqual(violations(spec({ metrics: [rate({ min: 99.5, max: 99.9 })] }), want), []);
+  });
+
+  it("a template's variables compare whatever their order, and are named in order", () => {
+    const want = { name: 'm', templateRef: { name: 't', namespace: 'ops' }, templateVariables: { b: '2', a: '1' } };
+    const c = { requiredMetrics: [want] };
+    assert.deepEqual(violations(spec({ metrics: [{ ...want, templateVariables: { a: '1', b: '2' } }] }), c), []);
+    assert.deepEqual(violations(spec({ metrics: [{ ...want, templateVariables: { a: '1', b: '3' } }] }), c), [
+      'analysis.metrics "m" must be computed by templateRef ops/t with templateVariables a=1, b=2, not templateRef ops/t with templateVariables a=1, b=3',
+    ]);
+    assert.deepEqual(
+      violations(spec({ metrics: [{ name: 'm', templateRef: { name: 't' } }] }), {
+        requiredMetrics: [{ name: 'm', templateRef: { name: 't' } }],
+      }),
+      [],
+    );
+  });
+
+  it('a required hook without a type is any type; a hook without a type is a rollout hook', () => {
+    const hooks = (...w: Record<string, unknown>[]) => spec({ webhooks: w as never });
+    assert.deepEqual(violations(hooks({ name: 'load', url: 'http://l' }), { requiredWebhooks: [{ type: 'rollout', name: 'load' }] }), []);
+    assert.deepEqual(
+      violations(hooks({ name: 'load', type: 'pre-rollout', url: 'http://l' }), { requiredWebhooks: [{ name: 'load' }] }),
+      [],
+    );
+    assert.deepEqual(violations(hooks(), { requiredWebhooks: [{ name: 'load', url: 'http://l' }] }), [
+      'analysis.webhooks has no any-type "load" at http://l hook, which is required',
+    ]);
+    assert.deepEqual(
+      violations(hooks({ name: 'x', type: 'rollout', url: 'http://x' }), { requiredWebhooks: [{ type: 'confirm-rollout' }] }),
+      ['analysis.webhooks has no confirm-rollout hook, which is required'],
+    );
+  });
+
+  it('promote is guarded only by a gate a promote walks past, or a forbidden skipAnalysis', () => {
+    const all = ['promote', 'abort', 'retry', 'pause', 'resume'];
+    assert.deepEqual(allowedActions({ requiredWebhooks: [{ type: 'pre-rollout' }, { name: 'untyped' }] }), all);
+    for (const gate of ['confirm-rollout', 'confirm-traffic-increase', 'confirm-promotion'] as const)
+      assert.ok(!allowedActions({ requiredWebhooks: [{ type: gate }] }).includes('promote'), gate);
+    assert.deepEqual(allowedActions({ forbidSkipAnalysis: false }), all);
+    assert.equal(
+      actionRefusal('abort', [policy('frozen', { allowedActions: [] })]),
+      'ClusterCanaryPolicy frozen does not allow abort here (it allows only no action); ask a platform owner, or let the analysis finish',
+    );
+    assert.equal(
+      actionRefusal('promote', [policy('open', {}), policy('gated', { forbidSkipAnalysis: true })]),
+      'ClusterCanaryPolicy gated does not allow promote here (it forbids skipping analysis or requires a gate, which a promote would walk past); ask a platform owner, or let the analysis finish',
+    );
+  });
+
+  it("another namespace's templates and providers: named only when forbidden, and only when they are another namespace's", () => {
+    const s = spec({
+      metrics: [
+        { name: 'own', templateRef: { name: 't', namespace: 'test' } },
+        { name: 'theirs', templateRef: { name: 't', namespace: 'ops' } },
+        { name: 'plain', templateRef: { name: 't' } },
+      ],
+      alerts: [
+        { name: 'own', providerRef: { name: 'p', namespace: 'test' } },
+        { name: 'theirs', providerRef: { name: 'p', namespace: 'ops' } },
+        { name: 'bare' },
+        null,
+      ] as never,
+    });
+    assert.deepEqual(violations(s, { forbidCrossNamespaceRefs: true }, 'test'), [
+      'analysis.metrics "theirs" uses MetricTemplate ops/t: another namespace\'s objects are forbidden',
+      'analysis.alerts "theirs" uses AlertProvider ops/p: another namespace\'s objects are forbidden',
+    ]);
+    assert.deepEqual(violations(s, { forbidCrossNamespaceRefs: true }), [], 'no namespace to compare with');
+    assert.deepEqual(violations(s, { forbidCrossNamespaceRefs: false }, 'test'), []);
+  });
+
+  describe('enforce, rule by rule', () => {
+    it('no policy: the very same spec', () => {
+      const s = spec({ maxWeight: 90 });
+      assert.equal(enforce(s, []), s);
+    });
+
+    it('stepWeights sorted, split, capped and deduplicated; maxWeight follows', () => {
+      const out = enforce(spec({ stepWeights: [50, 10, 30, 30] }), [policy('p', { maxStepWeight: 15, maxWeight: 40 })]);
+      assert.deepEqual(out.analysis!.stepWeights, [10, 25, 30, 40]);
+      assert.equal(out.analysis!.maxWeight, 40);
+      assert.deepEqual(enforce(spec({ stepWeights: [20, 40] }), [policy('p', { maxWeight: 30 })]).analysis!.stepWeights, [20, 30]);
+      assert.deepEqual(enforce(spec({ stepWeights: [20, 40] }), [policy('p', {})]).analysis!.stepWeights, [20, 40]);
+    });
+
+    it('skipAnalysis off only when forbidden; interval raised only when below the floor; threshold lowered only when above', () => {
+      const p = (c: PolicyConstraints) => [policy('p', c)];
+      assert.equal(enforce(spec({}, { skipAnalysis: true }), p({ forbidSkipAnalysis: true })).skipAnalysis, false);
+      assert.equal(enforce(spec({}, { skipAnalysis: true }), p({ maxWeight: 50 })).skipAnalysis, true);
+      assert.equal(enforce(spec({ interval: '10s' }), p({ minInterval: '30s' })).analysis!.interval, '30s');
+      assert.equal(enforce(spec({ interval: '30s' }), p({ minInterval: '30s' })).analysis!.interval, '30s');
+      assert.equal(enforce(spec({ interval: '2m' }), p({ minInterval: '30s' })).analysis!.interval, '2m');
+      assert.equal(enforce(spec({ interval: '10s' }), p({ maxWeight: 50 })).analysis!.interval, '10s');
+      assert.equal(enforce(spec({}), p({ maxThreshold: 3 })).analysis!.threshold, 3);
+      assert.equal(enforce(spec({ threshold: 2 }), p({ maxThreshold: 3 })).analysis!.threshold, 2);
+      assert.equal(enforce(spec({ threshold: 9 }), p({ maxWeight: 50 })).analysis!.threshold, 9);
+      assert.equal(enforce(spec({ stepWeight: 30 }), p({ maxWeight: 50 })).analysis!.stepWeight, 30);
+    });
+
+    it("a required metric: the policy's computation, the tighter bound on each side, no bound invented", () => {
+      const c = {
+        requiredMetrics: [{ name: 'request-success-rate', templateRef: { name: 'rate', namespace: 'ops' }, thresholdRange: { min: 99 } }],
+      };
+      const cheat = rate({ min: 90, max: 100 }, { query: 'vector(100)', templateVariables: { x: '1' } });
+      const [m] = enforce(spec({ metrics: [cheat] }), [policy('p', c)]).analysis!.metrics!;
+      assert.deepEqual(m, {
+        name: 'request-success-rate',
+        interval: '1m',
+        thresholdRange: { min: 99, max: 100 },
+        templateRef: { name: 'rate', namespace: 'ops' },
+      });
+      const [tighter] = enforce(spec({ metrics: [rate({ min: 99.5 })] }), [policy('p', c)]).analysis!.metrics!;
+      assert.deepEqual(tighter!.thresholdRange, { min: 99.5 });
+      const [bare] = enforce(spec({ metrics: [rate()] }), [
+        policy('p', { requiredMetrics: [{ name: 'request-success-rate', query: 'q', thresholdRange: { max: 5 } }] }),
+      ]).analysis!.metrics!;
+      assert.deepEqual([bare!.query, bare!.thresholdRange], ['q', { max: 5 }]);
+      const [capped] = enforce(spec({ metrics: [rate({ max: 3 })] }), [
+        policy('p', { requiredMetrics: [{ name: 'request-success-rate', thresholdRange: { max: 5 } }] }),
+      ]).analysis!.metrics!;
+      assert.deepEqual(capped!.thresholdRange, { max: 3 });
+      const none = enforce(spec({}), [policy('p', c)]).analysis!.metrics!;
+      assert.deepEqual(
+        none.map((x) => x.name),
+        ['request-success-rate'],
+        'a missing required metric is added',
+      );
+    });
+
+    it('a required hook is added once, and only when it can be called (a name and a URL)', () => {
+      const load = { type: 'rollout' as const, name: 'load', url: 'http://load' };
+      const once = enforce(spec({}), [policy('a', { requiredWebhooks: [load] }), policy('b', { requiredWebhooks: [load] })]);
+      assert.deepEqual(once.analysis!.webhooks, [load]);
+      assert.equal(
+        enforce(spec({}), [policy('a', { requiredWebhooks: [{ type: 'rollout', name: 'load' }] })]).analysis!.webhooks,
+        undefined,
+      );
+      assert.equal(
+        enforce(spec({}), [policy('a', { requiredWebhooks: [{ type: 'rollout', url: 'http://load' }] })]).analysis!.webhooks,
+        undefined,
+      );
+      const kept = enforce(spec({ webhooks: [load] }), [policy('a', { requiredWebhooks: [load] })]);
+      assert.deepEqual(kept.analysis!.webhooks, [load]);
+    });
+  });
+});
