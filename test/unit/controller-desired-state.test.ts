@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { annotations, labels } from '../../api/contract.js';
-import type { HorizontalPodAutoscaler } from '../../api/workload.js';
-import { primaryReplicas, targetPatch } from '../../controller/desired-state.js';
+import type { Deployment, HorizontalPodAutoscaler } from '../../api/workload.js';
+import { copyTemplate, type DesiredTarget, primaryReplicas, targetPatch } from '../../controller/desired-state.js';
 import { buildCanaryCopy, canaryHpa } from '../../controller/generated-objects.js';
 import { desiredState, servicesFor } from '../../controller/kinds/index.js';
 import { desiredRoute } from '../../controller/router/http-route.js';
@@ -140,5 +140,71 @@ describe('generated objects', () => {
     assert.equal(h.metadata.name, 'podinfo-canary');
     assert.equal(h.spec.scaleTargetRef.name, 'podinfo-canary');
     assert.equal(h.spec.minReplicas, 2);
+  });
+});
+
+describe('desired state: the target patch and the copy, field by field', () => {
+  const base = () =>
+    ({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'web', namespace: 'test' },
+      spec: { selector: { matchLabels: { app: 'web' } }, template: { spec: { containers: [{ name: 'web', image: 'web:1' }] } } },
+    }) as unknown as Deployment;
+  const want = (o: Partial<DesiredTarget> = {}): DesiredTarget => ({ paused: false, labels: {}, annotations: {}, ...o });
+
+  it('a target with no labels, annotations or template metadata gets exactly what is missing', () => {
+    assert.deepEqual(
+      targetPatch(base(), want({ labels: { a: '1' }, annotations: { b: '2', gone: null }, templateAnnotations: { c: '3', off: null } })),
+      {
+        metadata: { labels: { a: '1' }, annotations: { b: '2' } },
+        spec: { template: { metadata: { annotations: { c: '3' } } } },
+      },
+    );
+  });
+
+  it('a template annotation: set when different, removed only when present', () => {
+    const t = base();
+    t.spec.template.metadata = { annotations: { c: '3', off: 'x' } };
+    assert.equal(targetPatch(t, want({ templateAnnotations: { c: '3' } })), undefined);
+    assert.deepEqual(targetPatch(t, want({ templateAnnotations: { c: '4', off: null } })), {
+      spec: { template: { metadata: { annotations: { c: '4', off: null } } } },
+    });
+  });
+
+  it('a partition is written only when it differs; paused only for a kind without partition or canary nodes', () => {
+    const sts = { ...base(), kind: 'StatefulSet' } as unknown as Deployment;
+    (sts.spec as Record<string, unknown>).updateStrategy = { rollingUpdate: { partition: 3 } };
+    assert.equal(targetPatch(sts, want({ paused: true, partition: 3 })), undefined);
+    assert.deepEqual(targetPatch(sts, want({ paused: true, partition: 1 })), {
+      spec: { updateStrategy: { rollingUpdate: { partition: 1 } } },
+    });
+    assert.equal(targetPatch(base(), want({ paused: true, canaryNodes: 2 })), undefined, "a DaemonSet's hold is its strategy, not paused");
+    assert.deepEqual(targetPatch(base(), want({ paused: true })), { spec: { paused: true } });
+    assert.equal(targetPatch(base(), want({ paused: false })), undefined);
+  });
+
+  it("the copy's replicas: the target's, the autoscaler's minimum, at least one", () => {
+    const d = base();
+    assert.equal(primaryReplicas(d, undefined), 1, 'no replicas: one');
+    d.spec.replicas = 0;
+    assert.equal(primaryReplicas(d, undefined), 1);
+    d.spec.replicas = 3;
+    assert.equal(primaryReplicas(d, { spec: { minReplicas: 5 } } as never), 5);
+    assert.equal(primaryReplicas(d, { spec: {} } as never), 3);
+  });
+
+  it("the copy's template reads the snapshots when there are any, and is the target's very template otherwise", () => {
+    const d = base();
+    (d.spec.template.spec as Record<string, unknown>).volumes = [{ name: 'c', configMap: { name: 'settings' } }];
+    assert.equal(copyTemplate(d, {}), d.spec.template);
+    const copied = copyTemplate(d, { 'ConfigMap/settings': 'settings-sluice-1' });
+    assert.deepEqual((copied.spec as { volumes: { configMap: { name: string } }[] }).volumes[0]!.configMap.name, 'settings-sluice-1');
+    assert.deepEqual((copied.spec as { containers: unknown[] }).containers, (d.spec.template.spec as { containers: unknown[] }).containers);
+    assert.equal(
+      (d.spec.template.spec as { volumes: { configMap: { name: string } }[] }).volumes[0]!.configMap.name,
+      'settings',
+      'the target untouched',
+    );
   });
 });
