@@ -377,3 +377,87 @@ describe('validating decision: each answer exactly', () => {
     );
   });
 });
+
+describe('validating decision: objects of any shape, kinds by group', () => {
+  const req = (
+    kind: { group: string; kind: string },
+    object: unknown,
+    oldObject?: unknown,
+    o: Partial<AdmissionRequest> = {},
+  ): AdmissionRequest => ({
+    uid: 'u',
+    kind: { ...kind, version: 'v1' },
+    namespace: 'test',
+    name: 'x',
+    operation: oldObject ? 'UPDATE' : 'CREATE',
+    userInfo: user,
+    object,
+    ...(oldObject ? { oldObject } : {}),
+    ...o,
+  });
+  const loose = withMaxWeight(90);
+
+  it('only flagger.app Canaries are judged as Canaries, only sluice.dev CanaryAction creations as actions', () => {
+    assert.deepEqual(decideValidate(req({ group: 'example.com', kind: 'Canary' }, loose), ctx()), {
+      allowed: true,
+      reason: 'written by the controller, or a creation',
+    });
+    assert.deepEqual(decideValidate(req({ group: 'flagger.app', kind: 'MetricTemplate' }, loose), ctx()), {
+      allowed: true,
+      reason: 'written by the controller, or a creation',
+    });
+    assert.equal(decideValidate(req({ group: 'flagger.app', kind: 'Canary' }, loose), ctx()).allowed, false);
+    const action = { spec: { canary: 'podinfo', action: 'promote' } };
+    const gated = [{ metadata: { name: 'g' }, spec: { constraints: { forbidSkipAnalysis: true } } }] as ClusterCanaryPolicy[];
+    assert.equal(decideValidate(req({ group: 'sluice.dev', kind: 'CanaryAction' }, action), ctx(gated)).allowed, false);
+    assert.equal(decideValidate(req({ group: 'example.com', kind: 'CanaryAction' }, action), ctx(gated)).allowed, true);
+    assert.equal(decideValidate(req({ group: 'sluice.dev', kind: 'Other' }, action), ctx(gated)).allowed, true);
+  });
+
+  it('objects without metadata are judged, never a crash', () => {
+    assert.deepEqual(decideValidate(req({ group: '', kind: 'ConfigMap' }, { data: {} }, { data: {} }), ctx()), {
+      allowed: true,
+      reason: 'not an object sluice keeps',
+    });
+    assert.deepEqual(decideValidate(req({ group: 'apps', kind: 'Deployment' }, { spec: {} }, { spec: {} }), ctx()), {
+      allowed: true,
+      reason: 'not an object sluice keeps',
+    });
+    // A managed Deployment written without its metadata: everything of the contract is named as changed.
+    const managed = { metadata: { labels: { 'sluice.dev/managed': 'true' }, annotations: { 'sluice.dev/canary': 'podinfo' } }, spec: {} };
+    const v = decideValidate(req({ group: 'apps', kind: 'Deployment' }, { spec: {} }, managed), ctx());
+    assert.match(
+      (v as { message: string }).message,
+      /^Deployment x\.test: label sluice\.dev\/managed, annotation sluice\.dev\/canary are sluice's record/,
+    );
+    // A generated object whose labels are dropped by the write.
+    const gen = { metadata: { labels: { 'app.kubernetes.io/managed-by': 'sluice', 'sluice.dev/canary-name': 'podinfo' } }, spec: { a: 1 } };
+    const g = decideValidate(req({ group: '', kind: 'Service' }, { spec: { a: 1 } }, gen), ctx());
+    assert.match(
+      (g as { message: string }).message,
+      /\(you changed label app\.kubernetes\.io\/managed-by, label sluice\.dev\/canary-name\)/,
+    );
+    // Labelled by another manager, or named for no Canary: not sluice's.
+    const foreign = { metadata: { labels: { 'app.kubernetes.io/managed-by': 'helm', 'sluice.dev/canary-name': 'podinfo' } }, spec: {} };
+    assert.equal(decideValidate(req({ group: '', kind: 'Service' }, { spec: { b: 2 } }, foreign), ctx()).allowed, true);
+    const unnamed = { metadata: { labels: { 'app.kubernetes.io/managed-by': 'sluice' } }, spec: {} };
+    assert.equal(decideValidate(req({ group: '', kind: 'Service' }, { spec: { b: 2 } }, unnamed), ctx()).allowed, true);
+    // A Canary without metadata, created or updated.
+    assert.equal(decideValidate(req({ group: 'flagger.app', kind: 'Canary' }, { spec: loose.spec }), ctx()).allowed, false);
+    assert.equal(
+      decideValidate(req({ group: 'flagger.app', kind: 'Canary' }, { spec: loose.spec }, { spec: loose.spec }), ctx()).allowed,
+      true,
+    );
+    // Named from the object when the request does not say, in its namespace.
+    const named = decideValidate(
+      req({ group: 'apps', kind: 'Deployment' }, { metadata: { name: 'n', namespace: 'm' }, spec: {} }, managed, {
+        name: undefined,
+        namespace: undefined,
+      }),
+      ctx(),
+    );
+    assert.match((named as { message: string }).message, /^Deployment n\.m: /);
+    assert.throws(() => decideValidate(req({ group: '', kind: 'ConfigMap' }, [], undefined), ctx()), /the request carries no object/);
+    assert.throws(() => decideValidate(req({ group: '', kind: 'ConfigMap' }, null, undefined), ctx()), /the request carries no object/);
+  });
+});
