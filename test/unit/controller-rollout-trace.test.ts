@@ -513,3 +513,85 @@ describe('gates, hooks and waits through whole rollouts', () => {
     assert.equal(t.last.status.conditions![0]!.lastTransitionTime, '2026-11-27T10:05:00.501Z');
   });
 });
+
+describe('defaults and deadlines', () => {
+  it('a Canary without analysis settings rolls out with the defaults (steps of 10 up to 100, one a minute), never a crash', () => {
+    const c = seedCanary({ status: atRest });
+    delete c.spec.analysis;
+    const t = run(c, () => []);
+    assert.deepEqual(t.weights, [0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 0]);
+    assert.equal(t.events.at(-1), '600.501 s Normal: Promotion completed! Scaling down podinfo-canary.test');
+  });
+
+  it('waiting for the copy, the next look is at the poll interval or just past the deadline, whichever is sooner', () => {
+    const since = new Date(T0.getTime() - 59_900).toISOString();
+    const st: CanaryStatus = {
+      phase: 'Progressing',
+      lastPromotedSpec: rev(V0),
+      lastAppliedSpec: rev(V1),
+      canaryWeight: 0,
+      lastTransitionTime: since,
+    };
+    const notReady = { ...world(st), canaryCopy: copyOf(V1, 2, false) };
+    assert.equal(decide(seedCanary({ status: st }), notReady, undefined, T0, settings).requeueAfterMs, 101);
+    const early = { ...st, lastTransitionTime: new Date(T0.getTime() - 10_000).toISOString() };
+    assert.equal(decide(seedCanary({ status: early }), notReady, undefined, T0, settings).requeueAfterMs, 500);
+    const exactly = { ...st, lastTransitionTime: new Date(T0.getTime() - 60_000).toISOString() };
+    assert.equal(
+      decide(seedCanary({ status: exactly }), notReady, undefined, T0, settings).status.phase,
+      'Progressing',
+      'at the deadline, not past it',
+    );
+    const past = { ...st, lastTransitionTime: new Date(T0.getTime() - 60_001).toISOString() };
+    assert.equal(decide(seedCanary({ status: past }), notReady, undefined, T0, settings).status.phase, 'Failed');
+  });
+
+  it('a step is due exactly one interval after the last; a failed pre-rollout check is retried only then', () => {
+    const since = new Date(T0.getTime() - 60_000).toISOString();
+    const st: CanaryStatus = {
+      phase: 'Progressing',
+      lastPromotedSpec: rev(V0),
+      lastAppliedSpec: rev(V1),
+      canaryWeight: 20,
+      iterations: 2,
+      lastTransitionTime: since,
+    };
+    assert.equal(decide(seedCanary({ status: st }), world(st), undefined, T0, settings).needMetrics, true, 'due at exactly one interval');
+    const notYet = { ...st, lastTransitionTime: new Date(T0.getTime() - 59_999).toISOString() };
+    assert.deepEqual(decide(seedCanary({ status: notYet }), world(notYet), undefined, T0, settings).requeueAfterMs, 1);
+    const hook = { name: 'smoke', type: 'pre-rollout' as const, url: 'http://tester/smoke' };
+    const pre: CanaryStatus = {
+      ...st,
+      canaryWeight: 0,
+      iterations: 0,
+      failedChecks: 1,
+      lastTransitionTime: new Date(T0.getTime() - 30_000).toISOString(),
+    };
+    const c = seedCanary({ status: pre, analysis: { webhooks: [hook] } });
+    assert.deepEqual(decide(c, world(pre), undefined, T0, settings).requeueAfterMs, 30_000, 'retried an interval after the failure');
+    const fresh: CanaryStatus = { ...pre, failedChecks: 0 };
+    assert.equal(
+      decide(seedCanary({ status: fresh, analysis: { webhooks: [hook] } }), world(fresh), undefined, T0, settings).needHooks,
+      'pre-rollout',
+      'the first try at once',
+    );
+  });
+
+  it('the release waits for the primary pods only as far as primaryReadyThreshold asks', () => {
+    const st: CanaryStatus = {
+      phase: 'Promoting',
+      lastPromotedSpec: rev(V0),
+      lastAppliedSpec: rev(V1),
+      canaryWeight: 100,
+      lastTransitionTime: T0.toISOString(),
+    };
+    const half = deployment(V1, { replicas: 2 });
+    half.status = { ...half.status, availableReplicas: 1, readyReplicas: 1 };
+    const objects = observed(half, copyOf(V1, 2));
+    assert.equal(decide(seedCanary({ status: st }), objects, undefined, T0, settings).status.phase, 'Promoting');
+    assert.equal(
+      decide(seedCanary({ status: st, analysis: { primaryReadyThreshold: 50 } }), objects, undefined, T0, settings).status.phase,
+      'Succeeded',
+    );
+  });
+});
