@@ -106,7 +106,7 @@ export async function decideDaemonPod(req: AdmissionRequest, sources: DaemonPodS
     return {
       refused: true,
       code: 500,
-      message: `sluice: could not give this pod of DaemonSet ${name} for ${node} its stable template: ${(err as Error).message}; the DaemonSet controller retries`,
+      message: `sluice: could not give this pod of DaemonSet ${name} for ${node} its stable template: ${(err as Error).message.split('\n')[0]}; the DaemonSet controller retries`,
     };
   }
   const labels: Record<string, string> = { ...swapped.metadata.labels, [REVISION_LABEL]: stable.hash };

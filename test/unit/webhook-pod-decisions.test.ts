@@ -197,6 +197,10 @@ describe('daemon pod decision, reason by reason', () => {
     const { s, calls } = sources(facts());
     await decideDaemonPod(req(pod()), s);
     assert.deepEqual(calls, ['managed shop/agent', 'fresh shop/agent', 'revisions shop ds-uid h2 app=agent']);
+    // The cache already says it is a canary node: nothing more is read.
+    const onCanary = sources(facts());
+    await decideDaemonPod(req(pod({ node: 'n-0' })), onCanary.s);
+    assert.deepEqual(onCanary.calls, ['managed shop/agent']);
     const noUid = sources(facts({ uid: null }));
     await decideDaemonPod(req(pod({ owner: { uid: undefined } }), { namespace: undefined }), noUid.s);
     assert.deepEqual(noUid.calls.at(-1), 'revisions   h2 app=agent');
@@ -235,13 +239,19 @@ describe('daemon pod decision, reason by reason', () => {
       /^sluice: DaemonSet agent\.shop is frozen at revision \S+, but none of its ControllerRevisions holds that template, so this pod for n-1 cannot be given it/,
     );
     const missingSource = await decideDaemonPod(req(pod()), sources(facts(), facts(), [revisions[0]!]).s);
-    assert.ok('refused' in missingSource);
-    assert.deepEqual(
-      [missingSource.code, missingSource.message],
-      [
-        503,
+    assert.deepEqual(missingSource, {
+      refused: true,
+      code: 503,
+      message:
         'sluice: DaemonSet agent.shop has no ControllerRevision for the hash h2 this pod for n-1 carries; the DaemonSet controller retries',
-      ],
+    });
+    assert.equal((missingStable as { refused?: boolean }).refused, true);
+    // A pod the templates' difference cannot be applied to: refused, and the DaemonSet controller retries.
+    const odd = await decideDaemonPod(req({ ...pod(), spec: { nodeName: 'n-1', containers: 'x' } }), sources(facts()).s);
+    assert.ok('refused' in odd && odd.refused === true && odd.code === 500, JSON.stringify(odd));
+    assert.match(
+      odd.message,
+      /^sluice: could not give this pod of DaemonSet agent\.shop for n-1 its stable template: .+; the DaemonSet controller retries$/,
     );
   });
 });
