@@ -103,6 +103,7 @@ export async function decideDaemonPod(req: AdmissionRequest, sources: DaemonPodS
   try {
     swapped = jsonPatch.applyPatch(jsonPatch.deepClone(part), jsonPatch.compare(from, to), true, false).newDocument;
   } catch (err) {
+    // fast-json-patch's message carries the whole document after its first line: not for a refusal.
     return {
       refused: true,
       code: 500,
