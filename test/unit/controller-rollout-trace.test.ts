@@ -595,3 +595,186 @@ describe('defaults and deadlines', () => {
     );
   });
 });
+
+describe('the state machine at its edges', () => {
+  const V2 = 'podinfo:6.0.2';
+  const analysing = (over: Partial<CanaryStatus> = {}): CanaryStatus => ({
+    phase: 'Progressing',
+    lastPromotedSpec: rev(V0),
+    lastAppliedSpec: rev(V1),
+    canaryWeight: 0,
+    iterations: 0,
+    lastTransitionTime: T0.toISOString(),
+    ...over,
+  });
+  const once = (c: Canary, o: Observed, metrics?: MetricResult[], hooks: HookResults = {}) => decide(c, o, metrics, T0, settings, hooks);
+  const texts = (d: Decision) => d.events.map((e) => `${e.type}: ${e.message}`);
+
+  it('bootstrap waits for a rollout only when nothing says which revision is stable', () => {
+    const midRollout = (o: { paused?: boolean; stable?: string }) =>
+      deployment(V1, {
+        rolledOut: false,
+        paused: o.paused,
+        annotations: o.stable ? { [annotations.stableRevision]: o.stable } : undefined,
+      });
+    assert.equal(once(seedCanary(), observed(midRollout({}), undefined)).status.phase, 'Initializing');
+    assert.equal(
+      once(seedCanary(), observed(midRollout({ paused: true }), undefined)).status.phase,
+      'Initialized',
+      'held: its running pods are what it has',
+    );
+    const kept = once(seedCanary(), observed(midRollout({ stable: rev(V0) }), undefined));
+    assert.deepEqual([kept.status.phase, kept.status.lastPromotedSpec], ['Initialized', rev(V0)]);
+    assert.deepEqual(texts(kept), ['Normal: Initialization done! podinfo.test']);
+  });
+
+  it('blocked: the reason on the Promoted condition, other conditions kept, the same block leaving the status as it was', () => {
+    const other = { type: 'Ready', status: 'True' as const, reason: 'Ok', message: 'kept' };
+    const cron = seedCanary({ status: { phase: 'Initialized', conditions: [other] } });
+    cron.spec.targetRef.kind = 'CronJob';
+    const d = once(cron, observed(deployment(V0), undefined));
+    assert.deepEqual(
+      d.status.conditions!.map(({ type, status, reason, message }) => ({ type, status, reason, message })),
+      [
+        {
+          type: 'Promoted',
+          status: 'Unknown',
+          reason: 'TargetNotSupported',
+          message: 'targetRef kind CronJob is not supported; sluice manages Deployments, StatefulSets and DaemonSets',
+        },
+        other,
+      ],
+    );
+    assert.deepEqual(texts(d), [
+      'Warning: targetRef kind CronJob is not supported; sluice manages Deployments, StatefulSets and DaemonSets',
+    ]);
+    assert.equal(d.status.phase, 'Initialized', 'the phase it had');
+    const again = decide(
+      { ...cron, status: d.status },
+      observed(deployment(V0), undefined),
+      undefined,
+      new Date(T0.getTime() + 5000),
+      settings,
+    );
+    assert.deepEqual(again.status.conditions, d.status.conditions, 'times kept');
+    const missing = once(seedCanary(), { target: deployment(V0), revision: undefined, canaryCopy: undefined, autoscaler: undefined });
+    assert.equal(missing.status.conditions?.[0]?.reason, 'TargetNotFound', 'a target without a revision is not found');
+  });
+
+  it('a target that cannot be managed: TargetNotSupported before the selector check, any other problem after it', () => {
+    const sts = seedCanary({ spec: { targetRef: { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'podinfo' } } });
+    const onDelete = {
+      ...deployment(V0),
+      kind: 'StatefulSet',
+      spec: { ...deployment(V0).spec, selector: {}, updateStrategy: { type: 'OnDelete' } },
+    } as never;
+    assert.equal(once(sts, observed(onDelete, undefined)).status.conditions?.[0]?.reason, 'TargetNotSupported');
+    const long = deployment(V0);
+    long.spec.selector = { matchLabels: { app: 'a'.repeat(60) } };
+    assert.equal(once(seedCanary(), observed(long, undefined)).status.conditions?.[0]?.reason, 'TargetInvalid');
+    assert.match(
+      once(seedCanary(), observed(long, undefined)).status.conditions?.[0]?.message ?? '',
+      /leaves no room for the canary copy's suffix/,
+    );
+  });
+
+  it("past sluice's limits: every limit named in one message", () => {
+    const c = seedCanary({ analysis: { interval: '600h', threshold: 0 } });
+    c.spec.targetRef.name = 'a'.repeat(59);
+    const d = once(c, observed(deployment(V0), undefined));
+    assert.match(d.status.conditions![0]!.message ?? '', /^podinfo\.test passes sluice's limits: .+; .+/);
+  });
+
+  it('the copy: not running the revision yet, gone, or ready but not listed, each said as it is', () => {
+    const st = analysing();
+    const old = once(seedCanary({ status: st }), { ...observed(deployment(V1, { paused: true }), copyOf(V0, 2)), canaryEndpoints: 0 });
+    assert.deepEqual(texts(old), ['Warning: Waiting for podinfo-canary.test rollout to finish: 2 of 2 updated replicas are available']);
+    const gone = once(seedCanary({ status: st }), observed(deployment(V1, { paused: true }), undefined));
+    assert.deepEqual(texts(gone), ['Warning: Waiting for podinfo-canary.test rollout to finish: 0 of 0 updated replicas are available']);
+    const starting = once(seedCanary({ status: st }), {
+      ...observed(deployment(V1, { paused: true }), copyOf(V1, 2, false)),
+      canaryEndpoints: 0,
+    });
+    assert.deepEqual(texts(starting), [
+      'Warning: Waiting for podinfo-canary.test rollout to finish: 0 of 2 updated replicas are available',
+    ]);
+  });
+
+  it('a newer revision while waiting for approval is recorded and waits, said again', () => {
+    const hook = { name: 'gate', type: 'confirm-rollout' as const, url: 'http://tester/gate' };
+    const waiting: CanaryStatus = { ...analysing(), phase: 'Waiting' };
+    const closed: HookResults = { 'confirm-rollout': [{ name: 'gate', ok: false, message: 'closed' }] };
+    const c = seedCanary({ status: waiting, analysis: { webhooks: [hook] } });
+    const same = once(c, observed(deployment(V1, { paused: true }), copyOf(V0, 0)), undefined, closed);
+    assert.deepEqual([texts(same), same.status], [[], waiting], 'the same revision: nothing new to say or write');
+    const newer = once(c, observed(deployment(V2, { paused: true }), copyOf(V0, 0)), undefined, closed);
+    assert.deepEqual(texts(newer), ['Normal: Halt podinfo.test advancement waiting for approval gate']);
+    assert.deepEqual([newer.status.phase, newer.status.lastAppliedSpec], ['Waiting', rev(V2)]);
+    // Retried after a failure with the gate closed: it waits, and the retry is not recorded until the gate is asked.
+    const failed: CanaryStatus = { ...analysing(), phase: 'Failed' };
+    const cf = seedCanary({ status: failed, analysis: { webhooks: [hook] } });
+    const asked = decide(
+      cf,
+      { ...observed(deployment(V1, { paused: true }), copyOf(V0, 0)), action: { name: 'r', verb: 'retry', by: 'alice' } },
+      undefined,
+      T0,
+      settings,
+    );
+    assert.deepEqual([asked.needHooks, asked.action, asked.status.lastAction], ['confirm-rollout', undefined, undefined]);
+    const retried = decide(
+      cf,
+      { ...observed(deployment(V1, { paused: true }), copyOf(V0, 0)), action: { name: 'r', verb: 'retry', by: 'alice' } },
+      undefined,
+      T0,
+      settings,
+      closed,
+    );
+    assert.equal(retried.status.phase, 'Waiting');
+    assert.ok(texts(retried).includes('Normal: Halt podinfo.test advancement waiting for approval gate'), texts(retried).join('\n'));
+  });
+
+  it('a revision that slipped in before the release began: the tested one becomes stable, the newer one is analysed', () => {
+    const promoting: CanaryStatus = { ...analysing(), phase: 'Promoting', canaryWeight: 100 };
+    const d = once(seedCanary({ status: promoting }), observed(deployment(V2, { paused: true }), copyOf(V1, 2)));
+    assert.deepEqual(texts(d), ['Normal: New revision detected! Restarting analysis for podinfo.test']);
+    assert.deepEqual(
+      [
+        d.status.phase,
+        d.status.lastPromotedSpec,
+        d.status.lastAppliedSpec,
+        d.status.canaryWeight,
+        d.status.failedChecks,
+        d.status.iterations,
+      ],
+      ['Progressing', rev(V1), rev(V2), 0, 0, 0],
+    );
+  });
+
+  it('stepWeightPromotion 0 or less means all at once', () => {
+    for (const step of [0, -10]) {
+      const t = run(seedCanary({ status: atRest, analysis: { stepWeightPromotion: step } }), () => [ok()]);
+      assert.deepEqual(t.phases, ['Progressing', 'Promoting', 'Succeeded'], String(step));
+    }
+  });
+
+  it('promote from WaitingPromotion keeps the canary share; abort from Waiting rolls back', () => {
+    const held: CanaryStatus = { ...analysing(), phase: 'WaitingPromotion', canaryWeight: 50 };
+    const p = decide(
+      seedCanary({ status: held }),
+      { ...world(held), action: { name: 'p', verb: 'promote', by: 'alice' } },
+      undefined,
+      T0,
+      settings,
+    );
+    assert.deepEqual([p.action?.result, p.status.phase, p.status.canaryWeight], ['Applied', 'Promoting', 50]);
+    const waiting: CanaryStatus = { ...analysing(), phase: 'Waiting' };
+    const a = decide(
+      seedCanary({ status: waiting }),
+      { ...world(waiting), action: { name: 'a', verb: 'abort', by: 'alice' } },
+      undefined,
+      T0,
+      settings,
+    );
+    assert.deepEqual([a.action?.result, a.status.phase], ['Applied', 'Failed']);
+  });
+});
