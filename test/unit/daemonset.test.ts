@@ -24,6 +24,7 @@ import type { AdmissionRequest } from '../../webhook/admission-types.js';
 import { type DaemonPodSources, type DaemonSetFacts, daemonSetFacts, decideDaemonPod } from '../../webhook/daemon-pod-decision.js';
 import { decideFreeze } from '../../webhook/freeze-decision.js';
 import { reviewFixture } from '../fixtures/admission-fixtures.js';
+import { podCreate } from '../fixtures/pod-review.js';
 import { controllerUser } from '../world/layout.js';
 import { seedCanary } from './controller-fixtures.js';
 import { runs } from './runs.js';
@@ -423,15 +424,7 @@ describe('a frozen DaemonSet’s pod at admission', () => {
     },
   });
   const request = (pod: unknown): AdmissionRequest =>
-    ({
-      uid: 'u',
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      operation: 'CREATE',
-      namespace: 'test',
-      object: pod,
-      userInfo: { username: 'system:serviceaccount:kube-system:daemon-set-controller' },
-    }) as AdmissionRequest;
+    podCreate(pod, { userInfo: { username: 'system:serviceaccount:kube-system:daemon-set-controller' } });
   const facts = (nodes: string, tpl = 'agent:2'): DaemonSetFacts =>
     daemonSetFacts({
       metadata: { uid: 'ds-uid', annotations: { 'sluice.dev/stable-revision': V1, [NODES]: nodes } },

@@ -7,6 +7,7 @@ import { targetPatch } from '../../controller/desired-state.js';
 import { desiredState } from '../../controller/kinds/index.js';
 import type { AdmissionRequest } from '../../webhook/admission-types.js';
 import { decidePin, deploymentOf } from '../../webhook/pin-decision.js';
+import { podCreate } from '../fixtures/pod-review.js';
 import { deployment, seedCanary } from './controller-fixtures.js';
 
 const podSpec = {
@@ -119,14 +120,7 @@ describe('tracked configs', () => {
         containers: [{ name: 'app', envFrom: [{ secretRef: { name: 'creds' } }] }],
       },
     });
-    const req = (object: unknown): AdmissionRequest => ({
-      uid: 'u',
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      namespace: 'shop',
-      operation: 'CREATE',
-      userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
-      object,
-    });
+    const req = (object: unknown): AdmissionRequest => podCreate(object, { namespace: 'shop' });
     const pins = (ns: string, d: string) =>
       ns === 'shop' && d === 'cfg' ? { 'ConfigMap/settings': 'settings-sluice-1', 'Secret/creds': 'creds-sluice-2' } : undefined;
 

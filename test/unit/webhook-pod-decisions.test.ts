@@ -5,16 +5,9 @@ import { templateRevision } from '../../api/revision.js';
 import type { AdmissionRequest } from '../../webhook/admission-types.js';
 import { type DaemonPodSources, type DaemonSetFacts, daemonSetFacts, decideDaemonPod } from '../../webhook/daemon-pod-decision.js';
 import { decidePin, deploymentOf } from '../../webhook/pin-decision.js';
+import { podCreate } from '../fixtures/pod-review.js';
 
-const req = (object: unknown, o: Partial<AdmissionRequest> = {}): AdmissionRequest => ({
-  uid: 'u',
-  kind: { group: '', version: 'v1', kind: 'Pod' },
-  namespace: 'shop',
-  operation: 'CREATE',
-  userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
-  object,
-  ...o,
-});
+const req = (object: unknown, o: Partial<AdmissionRequest> = {}): AdmissionRequest => podCreate(object, { namespace: 'shop', ...o });
 
 describe('pin decision, reason by reason', () => {
   const pod = (labels: Record<string, string> | undefined, refs?: { kind?: string; name?: string; controller?: boolean }[]) => ({

@@ -16,23 +16,13 @@ import type { Answer } from '../../webhook/admission-review.js';
 import { answerDaemonPod, answerPin } from '../../webhook/admission-review.js';
 import type { AdmissionRequest } from '../../webhook/admission-types.js';
 import { type DaemonPodSources, daemonSetFacts } from '../../webhook/daemon-pod-decision.js';
+import { podCreate } from '../fixtures/pod-review.js';
 import { runs } from './runs.js';
 
 type Json = Record<string, unknown>;
 
-const podRequest = (pod: unknown): AdmissionRequest =>
-  // As it comes over the wire: JSON, so a field set to undefined is absent.
-  JSON.parse(
-    JSON.stringify({
-      uid: 'u',
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      operation: 'CREATE',
-      namespace: 'test',
-      object: pod,
-      userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
-    }),
-  ) as AdmissionRequest;
+// As it comes over the wire: JSON, so a field set to undefined is absent.
+const podRequest = (pod: unknown): AdmissionRequest => JSON.parse(JSON.stringify(podCreate(pod))) as AdmissionRequest;
 
 /** The pod the apiserver stores after the answer: undefined when refused. */
 function stored(req: AdmissionRequest, answer: Answer): Json | undefined {
