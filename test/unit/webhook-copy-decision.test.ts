@@ -202,3 +202,30 @@ describe('canary copies the controller writes', () => {
     ]);
   });
 });
+
+describe('canary copies of any shape', () => {
+  it('a copy with bare metadata, or without a template, is judged, never a crash', async () => {
+    const r = review('podinfo-canary', asCopy(pods()));
+    (r.object as { metadata: unknown }).metadata = {};
+    assert.deepEqual(await decideCopy({ ...r, name: undefined }, [controllerUser], sources()), {
+      allowed: true,
+      reason: 'not a canary copy',
+    });
+    const labelled = review('podinfo-canary', asCopy(pods()));
+    (labelled.object as { metadata: Record<string, unknown> }).metadata = {
+      name: 'podinfo-canary',
+      labels: { 'sluice.dev/role': 'canary' },
+    };
+    await deny({ ...labelled, name: undefined }, sources(), /must be owned \(controller reference\)/);
+    const noSpec = review('podinfo-canary', undefined);
+    delete (noSpec.object as { spec?: unknown }).spec;
+    await deny(noSpec, sources(), /must run the pods of Deployment podinfo/);
+    const s = sources();
+    s.target = async () => ({});
+    await deny(review('podinfo-canary', asCopy(pods())), s, /must run the pods of Deployment podinfo/);
+    assert.deepEqual(await decideCopy(review('podinfo-canary', pods(), 'uid-1', 'alice'), [controllerUser], sources()), {
+      allowed: true,
+      reason: 'not written by the controller (a person editing a copy is judged by /validate)',
+    });
+  });
+});

@@ -199,3 +199,74 @@ describe('freeze decision: each answer exactly', () => {
     });
   });
 });
+
+describe('freeze decision on objects without annotations or selector', () => {
+  it('an UPDATE whose stored object carries no annotations: not managed by annotation, named by the workload', () => {
+    const prev = workload('Deployment', 'web:1');
+    const next = workload('Deployment', 'web:2', { namespace: null });
+    const d = decideFreeze(request('UPDATE', next, prev), flags);
+    assert.deepEqual(d.kind, 'frozen');
+    assert.equal(
+      (d as { warning: string }).warning,
+      `sluice: web.shop frozen at revision unknown; revision ${short(NEXT)} will roll out through canary web`,
+    );
+    assert.deepEqual(decideFreeze(request('UPDATE', workload('Deployment', 'web:1', { spec: { paused: false } }), prev), flags), {
+      kind: 'passed',
+      reason: 'pod template unchanged',
+    });
+  });
+
+  it('a Deployment created with no selector at all is counted as serving nothing', () => {
+    const c = ctx({ name: 'web', stableRevision: STABLE }, 3);
+    const d = workload('Deployment', 'web:2');
+    delete (d.spec as { selector?: unknown }).selector;
+    assert.equal(decideFreeze(request('CREATE', d), flags, c).kind, 'passed');
+    assert.equal(c.counted, 0);
+  });
+
+  it('only a write of the apps group is a workload; a re-pause says how to go on', () => {
+    const other = {
+      ...request('UPDATE', workload('Deployment', 'web:2'), workload('Deployment', 'web:1')),
+      kind: { group: 'example.com', version: 'v1', kind: 'Deployment' },
+    };
+    assert.equal((decideFreeze(other, flags) as { unexpected?: boolean }).unexpected, true);
+    const managed = (image: string, paused: boolean) =>
+      workload('Deployment', image, { annotations: { [A.stableRevision]: STABLE, [A.canary]: 'web' }, spec: { paused } });
+    const d = decideFreeze(request('UPDATE', managed('web:2', false), managed('web:2', true)), flags);
+    assert.deepEqual(
+      [d.kind, (d as { warning: string }).warning],
+      [
+        're-paused',
+        `sluice: web.shop stays paused: revision ${short(NEXT)} has not passed analysis (stable is ${short(STABLE)}); canary web releases it, or revert the template to resume at once`,
+      ],
+    );
+    assert.throws(
+      () =>
+        decideFreeze(
+          { ...request('UPDATE', managed('web:2', false), managed('web:2', true)), object: { metadata: null, spec: {} } },
+          flags,
+        ),
+      /carries no Deployment/,
+    );
+    assert.throws(
+      () =>
+        decideFreeze(
+          { ...request('UPDATE', managed('web:2', false), managed('web:2', true)), object: { metadata: {}, spec: null } },
+          flags,
+        ),
+      /carries no Deployment/,
+    );
+    assert.throws(
+      () => decideFreeze({ ...request('UPDATE', managed('web:2', false), managed('web:2', true)), object: { metadata: {} } }, flags),
+      /carries no Deployment/,
+    );
+    assert.throws(
+      () => decideFreeze({ ...request('UPDATE', managed('web:2', false), managed('web:2', true)), object: { spec: {} } }, flags),
+      /carries no Deployment/,
+    );
+    assert.throws(
+      () => decideFreeze({ ...request('UPDATE', managed('web:2', false), managed('web:2', true)), object: null }, flags),
+      /carries no Deployment/,
+    );
+  });
+});

@@ -461,3 +461,46 @@ describe('validating decision: objects of any shape, kinds by group', () => {
     assert.throws(() => decideValidate(req({ group: '', kind: 'ConfigMap' }, null, undefined), ctx()), /the request carries no object/);
   });
 });
+
+describe('validating decision: metadata without labels or annotations', () => {
+  const req = (kind: string, group: string, object: unknown, oldObject: unknown): AdmissionRequest => ({
+    uid: 'u',
+    kind: { group, version: 'v1', kind },
+    namespace: 'test',
+    name: 'x',
+    operation: 'UPDATE',
+    userInfo: user,
+    object,
+    oldObject,
+  });
+  it('reads absent labels and annotations as absent, never a crash', () => {
+    const bare = { metadata: {}, spec: {} };
+    for (const [kind, group] of [
+      ['ConfigMap', ''],
+      ['Deployment', 'apps'],
+      ['Service', ''],
+    ])
+      assert.deepEqual(
+        decideValidate(req(kind!, group!, bare, bare), ctx()),
+        { allowed: true, reason: 'not an object sluice keeps' },
+        kind,
+      );
+    // A managed target whose write drops its annotations, and one stored without any.
+    const managed = { metadata: { labels: { 'sluice.dev/managed': 'true' } }, spec: {} };
+    assert.deepEqual(decideValidate(req('Deployment', 'apps', managed, managed), ctx()), {
+      allowed: true,
+      reason: 'contract labels and annotations unchanged',
+    });
+    const v = decideValidate(req('Deployment', 'apps', { metadata: {}, spec: {} }, managed), ctx());
+    assert.deepEqual(v, { allowed: true, reason: 'contract changed, but no Canary  owns the Deployment any more' });
+    const gen = { metadata: { labels: { 'app.kubernetes.io/managed-by': 'sluice', 'sluice.dev/canary-name': 'podinfo' } }, spec: {} };
+    assert.match(
+      (decideValidate(req('Service', '', { metadata: {}, spec: {} }, gen), ctx()) as { message: string }).message,
+      /you changed label/,
+    );
+    // A Canary whose stored version had no labels.
+    const c = withMaxWeight(50);
+    const noLabels = { ...c, metadata: { name: 'podinfo' } };
+    assert.equal(decideValidate(req('Canary', 'flagger.app', { ...noLabels, spec: { ...c.spec } }, noLabels), ctx()).allowed, true);
+  });
+});
