@@ -141,3 +141,27 @@ describe('HandBack.finalize', () => {
     assert.deepEqual(alone.takenOver, []);
   });
 });
+
+describe('HandBack.finalize: a target gone or bare', () => {
+  it('a target that no longer exists: only the finalizer goes', async () => {
+    const w = await world();
+    await w.cluster.delete(at(R.deployments, 'test', 'podinfo'));
+    w.cluster.writes.length = 0;
+    await w.hb.finalize(w.stored);
+    assert.deepEqual(
+      w.cluster.writes.map((x) => `${x.verb} ${x.ref.plural}`),
+      ['patch canaries'],
+    );
+  });
+
+  it('a target without annotations is nobody’s: left alone', async () => {
+    const w = await world();
+    await w.cluster.patch(at(R.deployments, 'test', 'podinfo'), { metadata: { annotations: null } }, 'merge');
+    w.cluster.writes.length = 0;
+    await w.hb.finalize(w.stored);
+    assert.deepEqual(
+      w.cluster.writes.map((x) => `${x.verb} ${x.ref.plural}`),
+      ['patch canaries'],
+    );
+  });
+});

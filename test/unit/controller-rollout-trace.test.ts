@@ -778,3 +778,106 @@ describe('the state machine at its edges', () => {
     assert.deepEqual([a.action?.result, a.status.phase], ['Applied', 'Failed']);
   });
 });
+
+describe('the state machine: conditions, gates and thresholds exactly', () => {
+  const st = (over: Partial<CanaryStatus> = {}): CanaryStatus => ({
+    phase: 'Progressing',
+    lastPromotedSpec: rev(V0),
+    lastAppliedSpec: rev(V1),
+    canaryWeight: 20,
+    iterations: 2,
+    lastTransitionTime: new Date(T0.getTime() - 60_000).toISOString(),
+    ...over,
+  });
+  const ready: CanaryCondition = { type: 'Ready', status: 'True', reason: 'Ok', message: 'kept' };
+
+  it('the Promoted condition is found wherever it is in the list', () => {
+    const earlier = '2026-11-27T09:00:00.000Z';
+    const s = st({
+      conditions: [ready, { type: 'Promoted', status: 'Unknown', reason: 'Progressing', message: 'x', lastTransitionTime: earlier }],
+    });
+    const d = decide(seedCanary({ status: s }), world(s), [ok()], T0, settings);
+    assert.equal(
+      d.status.conditions?.find((c) => c.type === 'Promoted')?.lastTransitionTime,
+      earlier,
+      'still Unknown: its transition time stays',
+    );
+    assert.deepEqual(
+      d.status.conditions?.find((c) => c.type === 'Ready'),
+      ready,
+    );
+  });
+
+  it('a block: found wherever it is, renewed when its message changes, the only condition when there were none', () => {
+    const missing = { target: undefined, revision: undefined, canaryCopy: undefined, autoscaler: undefined };
+    const fresh = decide(seedCanary(), missing, undefined, T0, settings);
+    assert.equal(fresh.status.conditions?.length, 1);
+    const earlier = '2026-11-27T09:00:00.000Z';
+    const message = 'target Deployment podinfo.test not found; create it or correct spec.targetRef';
+    const same = {
+      type: 'Promoted',
+      status: 'Unknown' as const,
+      reason: 'TargetNotFound',
+      message,
+      lastUpdateTime: earlier,
+      lastTransitionTime: earlier,
+    };
+    const kept = decide(seedCanary({ status: { phase: 'Initializing', conditions: [ready, same] } }), missing, undefined, T0, settings);
+    assert.deepEqual(kept.status.conditions?.[0], same, 'the same block keeps its times, even after another condition');
+    const other = { ...same, message: 'target Deployment old.test not found; create it or correct spec.targetRef' };
+    const renewed = decide(seedCanary({ status: { phase: 'Initializing', conditions: [other] } }), missing, undefined, T0, settings);
+    assert.deepEqual(
+      [renewed.status.conditions?.[0]?.message, renewed.status.conditions?.[0]?.lastTransitionTime],
+      [message, T0.toISOString()],
+    );
+  });
+
+  it('gates name every closed hook; one rollback hook of several answering is enough', () => {
+    const hooks = [
+      { name: 'a', type: 'confirm-traffic-increase' as const, url: 'http://t/a' },
+      { name: 'b', type: 'confirm-traffic-increase' as const, url: 'http://t/b' },
+    ];
+    const s = st();
+    const closed: HookResults = { 'confirm-traffic-increase': hooks.map((h) => ({ name: h.name, ok: false, message: 'closed' })) };
+    const d = decide(seedCanary({ status: s, analysis: { webhooks: hooks } }), world(s), [ok()], T0, settings, closed);
+    assert.deepEqual(
+      d.events.map((e) => e.message),
+      ['Halt podinfo.test advancement waiting for traffic increase approval a, b'],
+    );
+    const rb = [
+      { name: 'x', type: 'rollback' as const, url: 'http://t/x' },
+      { name: 'y', type: 'rollback' as const, url: 'http://t/y' },
+    ];
+    const answers: HookResults = {
+      rollback: [
+        { name: 'x', ok: false, message: 'no' },
+        { name: 'y', ok: true, message: 'yes' },
+      ],
+    };
+    assert.equal(
+      decide(seedCanary({ status: s, analysis: { webhooks: rb } }), world(s), [ok()], T0, settings, answers).status.phase,
+      'Failed',
+    );
+  });
+
+  it('canaryReadyThreshold: a copy ready enough for it starts the step', () => {
+    const s = st({ canaryWeight: 0, iterations: 0 });
+    const half = { ...world(s), canaryCopy: copyOf(V1, 2, false) };
+    half.canaryCopy!.status = { ...half.canaryCopy!.status, updatedReplicas: 2, availableReplicas: 1, readyReplicas: 1 };
+    assert.equal(decide(seedCanary({ status: s }), half, [ok()], T0, settings).status.canaryWeight, 0);
+    assert.equal(
+      decide(seedCanary({ status: s, analysis: { canaryReadyThreshold: 50 } }), half, [ok()], T0, settings).status.canaryWeight,
+      10,
+    );
+  });
+
+  it('a wait for the target says so as a Warning; past the limits the reason is SpecInvalid', () => {
+    const d = decide(seedCanary(), observed(deployment(V0, { rolledOut: false }), undefined), undefined, T0, settings);
+    assert.deepEqual(
+      d.events.map((e) => e.type),
+      ['Warning'],
+    );
+    const c = seedCanary({ analysis: { interval: '600h' } });
+    assert.equal(decide(c, observed(deployment(V0), undefined), undefined, T0, settings).status.conditions?.[0]?.reason, 'SpecInvalid');
+  });
+});
