@@ -682,7 +682,7 @@ describe('the state machine at its edges', () => {
     const c = seedCanary({ analysis: { interval: '600h', threshold: 0 } });
     c.spec.targetRef.name = 'a'.repeat(59);
     const d = once(c, observed(deployment(V0), undefined));
-    assert.match(d.status.conditions![0]!.message ?? '', /^podinfo\.test passes sluice's limits: .+; .+/);
+    assert.match(d.status.conditions![0]!.message ?? '', /^podinfo\.test passes sluice's limits: .+ at most 55; analysis\.interval 600h /);
   });
 
   it('the copy: not running the revision yet, gone, or ready but not listed, each said as it is', () => {
@@ -796,7 +796,15 @@ describe('the state machine: conditions, gates and thresholds exactly', () => {
     const s = st({
       conditions: [ready, { type: 'Promoted', status: 'Unknown', reason: 'Progressing', message: 'x', lastTransitionTime: earlier }],
     });
-    const d = decide(seedCanary({ status: s }), world(s), [ok()], T0, settings);
+    // A newer revision restarts the analysis: a phase change that keeps the condition Unknown.
+    const d = decide(
+      seedCanary({ status: s }),
+      observed(deployment('podinfo:6.0.2', { paused: true }), copyOf(V1, 2)),
+      [ok()],
+      T0,
+      settings,
+    );
+    assert.equal(d.status.phase, 'Progressing');
     assert.equal(
       d.status.conditions?.find((c) => c.type === 'Promoted')?.lastTransitionTime,
       earlier,

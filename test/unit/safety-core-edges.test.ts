@@ -10,7 +10,9 @@ import { canaryOrdinalsProgress, statefulSetProgress } from '../../api/statefuls
 import type { DaemonSet, StatefulSet } from '../../api/workload.js';
 import { desiredState, servicesFor } from '../../controller/kinds/index.js';
 import { actionRefusal, enforce, violations } from '../../policy/constraints.js';
+import { decideCopy } from '../../webhook/copy-decision.js';
 import { type DaemonPodSources, daemonSetFacts, decideDaemonPod } from '../../webhook/daemon-pod-decision.js';
+import { decideValidate } from '../../webhook/validate-decision.js';
 import { podCreate } from '../fixtures/pod-review.js';
 import { copyOf, deployment, rev, seedCanary } from './controller-fixtures.js';
 
@@ -52,6 +54,7 @@ describe('safety core edges', () => {
     assert.match(Revision.of({ spec: { containers: [] } }).id, /^[0-9a-f]{16}$/, 'a template without metadata');
     assert.equal(typeof Revision.of(undefined).id, 'string');
     assert.deepEqual(daemonSetFacts({ metadata: {} }), daemonSetFacts({ metadata: { annotations: {} }, spec: { selector: {} } }));
+    assert.deepEqual(daemonSetFacts({ metadata: {}, spec: {} }).selector, '');
   });
 
   it('a daemon pod: at rest nothing more is read; no labels is no hash; the uid asked is the DaemonSet’s, else the pod’s owner’s', async () => {
@@ -164,5 +167,27 @@ describe('safety core edges', () => {
     const cron = seedCanary();
     cron.spec.targetRef.kind = 'CronJob';
     assert.equal(servicesFor(cron, deployment('podinfo:6.0.1')), undefined);
+  });
+
+  it('a copy or a validated object with neither a name nor metadata is judged, never a crash', async () => {
+    const bare = {
+      uid: 'u',
+      kind: { group: 'apps', version: 'v1', kind: 'Deployment' },
+      operation: 'CREATE' as const,
+      userInfo: { username: 'bot' },
+      object: { spec: {} },
+    };
+    const sources = { canariesTargeting: () => [], target: async () => undefined };
+    assert.deepEqual(await decideCopy(bare, ['bot'], sources), { allowed: true, reason: 'not a canary copy' });
+    assert.deepEqual(
+      decideValidate(
+        { ...bare, userInfo: { username: 'alice' } },
+        { controllerUsers: [], policiesFor: () => [], canaryExists: () => false },
+      ),
+      {
+        allowed: true,
+        reason: 'written by the controller, or a creation',
+      },
+    );
   });
 });
