@@ -99,7 +99,7 @@ bench-attack: build binaries
 
 # Mutation testing of the safety core (docs/testing.md): StrykerJS from tools/mutation, with its own
 # lockfile (Stryker 9 is the last line that runs on Node 20, and its mocha runner wants mocha < 12).
-# Incremental: a re-run tests only the mutants whose code or covering tests changed. Not part of
+# Every run is a full run (docs/testing.md says why incremental mode is off). Not part of
 # make test. Writes reports/mutation/, bench/MUTATION.md and the score in bench/RESULTS.md.
 tools/mutation/node_modules/.package-lock.json: tools/mutation/package.json tools/mutation/package-lock.json
 	cd tools/mutation && npm ci --no-audit --no-fund
