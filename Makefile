@@ -6,7 +6,7 @@ WORLD := $(NODE) dist/test/world/world.js
 
 PREFIX ?= $(HOME)/.local/bin
 
-.PHONY: plugin all install build lint format docs binaries test test-unit test-integration test-e2e world-up world-down up down demo bench bench-scale bench-attack bench-cold mutation fault clear-fault clean
+.PHONY: plugin all install build lint format docs binaries test test-unit test-integration test-e2e world-up world-down up down demo bench bench-scale bench-attack bench-cold bench-judge mutation fault clear-fault clean
 
 all: build
 
@@ -94,6 +94,10 @@ bench-scale: build binaries
 	$(NODE) dist/bench/run.js scale
 
 # Admissions while attacker processes hold thousands of connections to the webhook's ports (about 8 minutes).
+# The statistical judge on seeded samples: false alarms, power, warm-up, time (bench/judge-bench.ts; no world).
+bench-judge: build
+	$(NODE) dist/bench/run.js judge
+
 bench-attack: build binaries
 	$(NODE) dist/bench/run.js attack
 

@@ -2,6 +2,7 @@
 // bench/results.json. `node dist/bench/run.js cold-build` measures the 15-20 minute cold build;
 // `node dist/bench/run.js controller` only the controller's and cluster policy's figures;
 // `node dist/bench/run.js webhook-memory` only the webhook's memory with 1,000 Canaries;
+// `node dist/bench/run.js judge` (make bench-judge) only the statistical judge, without the world;
 // `node dist/bench/run.js overhead` only what the webhook adds to an UPDATE, beside the floor webhook;
 // `node dist/bench/run.js attack` (make bench-attack) admissions while pods hold connections to the webhook's ports;
 // `node dist/bench/run.js scale` (make bench-scale) 1,000 Canaries in 100 namespaces and a wave of
@@ -16,6 +17,7 @@ import { apiserverOverhead } from './apiserver-overhead.js';
 import { ATTACKS, connectionAttack } from './connection-attack.js';
 import { controllerBench } from './controller-bench.js';
 import { imageNodeFlags } from './image-flags.js';
+import { judgeBench } from './judge-bench.js';
 import { policyBench } from './policy-bench.js';
 import { type Figure, percentile, record, round } from './results.js';
 import { scaleBench } from './scale-bench.js';
@@ -66,6 +68,10 @@ async function main(): Promise<void> {
         note: 'bench/cold-build.sh: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok with an empty Go build cache (module downloads excluded), 2 cores',
       },
     ]);
+    return;
+  }
+  if (process.argv[2] === 'judge') {
+    record(judgeBench());
     return;
   }
   const n = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -123,7 +129,7 @@ async function main(): Promise<void> {
     record(figures);
     return;
   }
-  const figures: Figure[] = [];
+  const figures: Figure[] = [...judgeBench()];
   figures.push(...(await worldStart()));
   // The webhook reads namespaces and policies from the apiserver: the world and CRDs come first.
   installManifests(buildBinaries().binDir);
