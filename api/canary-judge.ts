@@ -78,10 +78,31 @@ export interface JudgementReport {
   baseline: 'fresh' | 'primary';
   /** Why the judge compared with the primary though a fresh baseline was asked for. */
   fallback?: string;
+  /** Seconds between samples: the judge's sampleStep, or the query's range window when that is longer (samples never overlap). */
+  sampleStepSeconds?: number;
   metrics: JudgeMetricReport[];
   at: string;
   /** When the step first came out Marginal, while it still is. */
   marginalSince?: string;
+}
+
+/** The longest range window (`[5m]`, a subquery's `[5m:1m]`) a PromQL query reads, in ms; 0 for none. */
+export function longestRangeWindow(promql: string): number {
+  let longest = 0;
+  for (const m of promql.matchAll(/\[\s*((?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w|y))+)\s*(?::[^\]]*)?\]/g)) {
+    const text = m[1]!;
+    // d, w and y are Prometheus's, not Go's: read as hours.
+    const ms = text.replace(
+      /(\d+(?:\.\d+)?)(d|w|y)/g,
+      (_a, n: string, u: string) => `${Number(n) * { d: 24, w: 168, y: 8760 }[u as 'd' | 'w' | 'y']}h`,
+    );
+    try {
+      longest = Math.max(longest, parseDuration(ms, 0));
+    } catch {
+      // Not a range window (a label matcher's text, say): nothing to widen for.
+    }
+  }
+  return longest;
 }
 
 export type CanaryJudge = KubeObject & { spec: CanaryJudgeSpec };
@@ -140,7 +161,12 @@ export function resolveJudge(judge: CanaryJudge): ResolvedJudge | { error: strin
   const tolerance = s.tolerance ?? JUDGE_DEFAULTS.tolerance;
   if (!isNum(tolerance) || tolerance < 0 || tolerance > 10)
     return fail(`spec.tolerance must be from 0 to 10, got ${JSON.stringify(s.tolerance)}`);
-  const sampleStepMs = s.sampleStep === undefined ? JUDGE_DEFAULTS.sampleStepMs : parseDuration(s.sampleStep, Number.NaN);
+  let sampleStepMs = Number.NaN;
+  try {
+    sampleStepMs = s.sampleStep === undefined ? JUDGE_DEFAULTS.sampleStepMs : parseDuration(s.sampleStep, Number.NaN);
+  } catch {
+    // Said below, naming the field.
+  }
   if (!(sampleStepMs >= 1000)) return fail(`spec.sampleStep must be a duration of at least 1s, got ${JSON.stringify(s.sampleStep)}`);
   const pass = s.scoreThresholds?.pass ?? JUDGE_DEFAULTS.pass;
   const marginal = s.scoreThresholds?.marginal ?? JUDGE_DEFAULTS.marginal;

@@ -65,6 +65,8 @@ export function sharesWith(obj: { metadata: { namespace?: string; annotations?: 
 export const values = {
   managed: 'true',
   canaryRole: 'canary',
+  /** A fresh copy of the stable revision a CanaryJudge compares the candidate with (docs/analysis.md). */
+  baselineRole: 'baseline',
   rolloutsEnabled: 'enabled',
   tracked: 'true',
   managedBy: 'sluice',
@@ -80,6 +82,8 @@ export const MANAGED_BY = { [labels.managedBy]: values.managedBy } as const;
 export const names = {
   canaryCopy: (target: string) => `${target}-canary`,
   canaryHpa: (target: string) => `${target}-canary`,
+  baselineCopy: (target: string) => `${target}-baseline`,
+  baselineService: (apex: string) => `${apex}-baseline`,
   primaryService: (apex: string) => `${apex}-primary`,
   canaryService: (apex: string) => `${apex}-canary`,
   apexService: (apex: string) => apex,

@@ -1,6 +1,8 @@
 // Flagger's flagger.app/v1beta1 kinds, as far as sluice reads them. The CRDs accept every field
 // Flagger documents; fields not listed here are reported as unsupported (controller/spec-check.ts).
+
 import type { KubeObject } from '../lib/kube/client.js';
+import type { JudgementReport } from './canary-judge.js';
 
 export const FLAGGER_GROUP = 'flagger.app';
 export const FLAGGER_VERSION = 'v1beta1';
@@ -126,6 +128,8 @@ export interface CanaryStatus {
   lastAction?: { name: string; action: string; by: string; at: string; result: 'Applied' | 'Rejected'; message: string };
   /** The metrics of the last analysis step: value against bounds, for `kubectl sluice get`. */
   lastChecks?: { name: string; ok: boolean; value?: number; min?: number; max?: number; message?: string; at: string }[];
+  /** The CanaryJudge's last judgement (docs/analysis.md), with when a Marginal verdict began holding the step. */
+  judgement?: JudgementReport;
 }
 
 export type Canary = KubeObject & { spec: CanarySpec; status?: CanaryStatus };

@@ -2,6 +2,7 @@
 // Shared by the state machine, the checks (analysis/, hooks/) and what announces decisions
 // (alerts/, event-recorder.ts).
 import type { HookType } from '../api/canary-analysis.js';
+import type { JudgementReport } from '../api/canary-judge.js';
 
 export interface MetricResult {
   name: string;
@@ -12,6 +13,10 @@ export interface MetricResult {
   /** The bounds it was judged against (for `kubectl sluice get`). */
   min?: number;
   max?: number;
+  /** The step is neither passed nor failed: it waits (a judge's Marginal verdict, docs/analysis.md). */
+  hold?: boolean;
+  /** The statistical judge's report, on its one result (named `judge`). */
+  judgement?: JudgementReport;
 }
 
 export interface HookResult {

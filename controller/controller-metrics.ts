@@ -1,5 +1,6 @@
 // The controller's Prometheus metrics, under Flagger's names so existing dashboards and alerts work.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { JudgementReport } from '../api/canary-judge.js';
 import type { Canary, Phase } from '../api/flagger-types.js';
 import { collectProcessMetrics } from '../lib/process-metrics.js';
 import type { MetricResult } from './check-results.js';
@@ -46,6 +47,12 @@ export class ControllerMetrics {
     labelNames: ['name', 'namespace', 'metric'],
     registers: [this.canaryRegistry],
   });
+  private readonly judge = new Gauge({
+    name: 'sluice_canary_judge',
+    help: 'The statistical judge\'s last judgement (docs/analysis.md): stat score (metric ""), verdict (1 Pass, 0.5 Marginal, 0 Fail), and per metric estimate, lower, upper (shift canary − baseline), ratio, canary_n, baseline_n',
+    labelNames: ['name', 'namespace', 'metric', 'stat'],
+    registers: [this.canaryRegistry],
+  });
   private readonly successes = new Counter({
     name: 'flagger_canary_successes_total',
     help: 'Rollouts that passed analysis and were released',
@@ -72,7 +79,7 @@ export class ControllerMetrics {
   });
 
   /** Per Canary, the label values of its series, so they can all be removed with it. */
-  private readonly seriesOf = new Map<string, { workloads: Set<string>; metrics: Set<string>; ended: Set<string> }>();
+  private readonly seriesOf = new Map<string, { workloads: Set<string>; metrics: Set<string>; ended: Set<string>; judged: Set<string> }>();
 
   constructor(withProcessMetrics = true) {
     if (withProcessMetrics) collectProcessMetrics(this.registry);
@@ -107,7 +114,7 @@ export class ControllerMetrics {
   private series(canary: Canary) {
     const key = `${canary.metadata.namespace ?? ''}/${canary.metadata.name}`;
     let s = this.seriesOf.get(key);
-    if (!s) this.seriesOf.set(key, (s = { workloads: new Set(), metrics: new Set(), ended: new Set() }));
+    if (!s) this.seriesOf.set(key, (s = { workloads: new Set(), metrics: new Set(), ended: new Set(), judged: new Set() }));
     return s;
   }
 
@@ -124,9 +131,30 @@ export class ControllerMetrics {
   metricResults(canary: Canary, results: MetricResult[]): void {
     this.changed();
     for (const r of results) {
+      if (r.judgement) this.judgement(canary, r.judgement);
       if (r.value === undefined) continue;
       this.series(canary).metrics.add(r.name);
       this.analysis.set({ name: canary.metadata.name, namespace: canary.metadata.namespace ?? '', metric: r.name }, r.value);
+    }
+  }
+
+  private judgement(canary: Canary, j: JudgementReport): void {
+    const s = this.series(canary);
+    const base = { name: canary.metadata.name, namespace: canary.metadata.namespace ?? '' };
+    const set = (metric: string, stat: string, v: number | undefined) => {
+      if (v === undefined || !Number.isFinite(v)) return;
+      s.judged.add(JSON.stringify([metric, stat]));
+      this.judge.set({ ...base, metric, stat }, v);
+    };
+    set('', 'score', j.score);
+    set('', 'verdict', j.verdict === 'Pass' ? 1 : j.verdict === 'Marginal' ? 0.5 : 0);
+    for (const m of j.metrics) {
+      set(m.name, 'estimate', m.estimate);
+      set(m.name, 'lower', m.lower);
+      set(m.name, 'upper', m.upper);
+      set(m.name, 'ratio', m.ratio);
+      set(m.name, 'canary_n', m.canaryN);
+      set(m.name, 'baseline_n', m.baselineN);
     }
   }
 
@@ -142,6 +170,10 @@ export class ControllerMetrics {
     if (!s) return;
     for (const workload of s.workloads) this.weight.remove({ workload, namespace });
     for (const metric of s.metrics) this.analysis.remove({ name, namespace, metric });
+    for (const k of s.judged) {
+      const [metric, stat] = JSON.parse(k) as [string, string];
+      this.judge.remove({ name, namespace, metric, stat });
+    }
     for (const status of s.ended) {
       const labels = { name, namespace, deployment_strategy: 'canary', analysis_status: status };
       this.successes.remove(labels);

@@ -1,14 +1,18 @@
 // Makes the generated objects and the target match a Canary's status, in an order that never
 // leaves traffic or pods pointing at something missing: snapshots, ownership, the copy, the
 // Services, the autoscaler, the route, then the target and what its kind does after that write.
-import { annotations as A, labels as L, objectName, shortRevision } from '../api/contract.js';
+import type { CanaryJudge } from '../api/canary-judge.js';
+import { annotations as A, labels as L, names, objectName, shortRevision } from '../api/contract.js';
 import type { Canary, CanaryStatus } from '../api/flagger-types.js';
 import { phase as phaseFacts } from '../api/phases.js';
 import { type Deployment, type HorizontalPodAutoscaler, revisionOf, type Workload } from '../api/workload.js';
 import { at, type ObjectClient } from '../lib/kube/client.js';
+import type { ObjectCache } from '../lib/kube/informer.js';
+import { baselineWeight, desiredBaseline, isReady, judgeOf, noBaselineBecause } from './baseline.js';
 import type { ConfigTracker, Tracked } from './config-tracker.js';
 import { targetPatch } from './desired-state.js';
 import type { EventRecorder } from './event-recorder.js';
+import { apexName, baselineSelector, service } from './generated-objects.js';
 import type { GeneratedOwnership } from './generated-ownership.js';
 import type { GeneratedWrites } from './generated-writes.js';
 import { servicesFor } from './kinds/index.js';
@@ -22,6 +26,8 @@ export interface TargetView {
   copy: Deployment | undefined;
   autoscaler: HorizontalPodAutoscaler | undefined;
   tracked: Tracked | undefined;
+  /** `<target>-baseline`, when it exists (controller/baseline.ts). */
+  baseline?: Deployment;
 }
 
 export interface ConvergeDeps {
@@ -33,6 +39,8 @@ export interface ConvergeDeps {
   routers: RouterChoice;
   writes: GeneratedWrites;
   writers: KindWriters;
+  /** CanaryJudges (api/canary-judge.ts); without it no baseline is ever run. */
+  judges?: ObjectCache<CanaryJudge>;
 }
 
 export class Converger {
@@ -49,10 +57,20 @@ export class Converger {
     await this.d.ownership.refuseForeign(canary, target, autoscaler, driver.hasCopy);
     await this.d.ownership.adoptGenerated(canary);
     if (want.copy) await this.d.writes.ensureCopy(canary, target as Deployment, copy, want.copy);
+    const baselineShare = await this.ensureBaseline(canary, status, view, want.copy?.replicas ?? 0, want.canaryWeight);
     const hashes = await driver.revisionHashes(this.d.writers, target, want.target);
-    await this.d.writes.ensureServices(canary, servicesFor(canary, target, hashes, driver));
+    const services = servicesFor(canary, target, hashes, driver);
+    await this.d.writes.ensureServices(
+      canary,
+      services && baselineShare !== undefined
+        ? {
+            ...services,
+            baseline: service(canary, names.baselineService(apexName(canary)), baselineSelector(services.primary.spec.selector)),
+          }
+        : services,
+    );
     if (autoscaler) await this.d.writes.ensureHpa(canary, autoscaler);
-    await this.d.routers.for(canary).ensure(canary, status, want.canaryWeight);
+    await this.d.routers.for(canary).ensure(canary, status, want.canaryWeight, baselineShare ?? 0);
     if (phaseFacts(status.phase).idle && tracked) await this.d.tracker.collect(canary, target as Deployment, tracked);
     if (want.target) {
       const patch = targetPatch(target, want.target);
@@ -67,6 +85,34 @@ export class Converger {
       }
     }
     return await driver.afterTargetWrite(this.d.writers, target, want.target, hashes);
+  }
+
+  /**
+   * A CanaryJudge's fresh baseline (controller/baseline.ts): created while the target runs its
+   * released revision, scaled with the canary while it is analysed, to zero otherwise or when the
+   * judge goes. Answers its share of traffic, or undefined when this Canary runs no baseline.
+   */
+  private async ensureBaseline(
+    canary: Canary,
+    status: CanaryStatus,
+    { target, driver, baseline, tracked }: TargetView,
+    copyReplicas: number,
+    canaryWeight: number,
+  ): Promise<number | undefined> {
+    // A Deployment of that name that sluice did not generate is someone else's: never touched.
+    const ours = baseline === undefined || baseline.metadata.labels?.[L.canaryName] === canary.metadata.name;
+    const judge = judgeOf(canary, this.d.judges);
+    const wanted = judge !== undefined && !('error' in judge) && noBaselineBecause(canary, judge, driver.hasCopy) === undefined;
+    if (!ours) return undefined;
+    if (!wanted) {
+      if (baseline && (baseline.spec.replicas ?? 1) > 0)
+        await this.d.writes.ensureCopy(canary, target as Deployment, baseline, { replicas: 0 }, 'baseline');
+      return undefined;
+    }
+    const want = desiredBaseline(status, target as Deployment, baseline, tracked, copyReplicas);
+    if (!want) return undefined;
+    await this.d.writes.ensureCopy(canary, target as Deployment, baseline, want, 'baseline');
+    return baselineWeight(status, canaryWeight, isReady(baseline));
   }
 
   /** The webhook would have held this template; reaching here means it was bypassed. */

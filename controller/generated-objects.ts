@@ -35,12 +35,34 @@ export function canarySelector(primarySelector: Record<string, string>): Record<
   return Object.fromEntries(Object.entries(primarySelector).map(([k, v]) => [k, `${v}-canary`]));
 }
 
-export function canaryTemplate(template: PodTemplate, primarySelector: Record<string, string>): PodTemplate {
-  const podLabels = { ...(template.metadata?.labels ?? {}), ...canarySelector(primarySelector), [L.role]: values.canaryRole };
+/** The baseline's pods: `-baseline` on every selector value, as canarySelector does with `-canary`. */
+export function baselineSelector(primarySelector: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(primarySelector).map(([k, v]) => [k, `${v}-baseline`]));
+}
+
+/** Which generated workload a copy is: the candidate's (`-canary`) or the stable revision's fresh baseline (`-baseline`). */
+export type CopyRole = 'canary' | 'baseline';
+
+const ROLE = {
+  canary: { selector: canarySelector, label: values.canaryRole, name: names.canaryCopy },
+  baseline: { selector: baselineSelector, label: values.baselineRole, name: names.baselineCopy },
+} as const;
+
+export function canaryTemplate(template: PodTemplate, primarySelector: Record<string, string>, role: CopyRole = 'canary'): PodTemplate {
+  const r = ROLE[role];
+  const podLabels = { ...(template.metadata?.labels ?? {}), ...r.selector(primarySelector), [L.role]: r.label };
   return { ...template, metadata: { ...template.metadata, labels: podLabels } };
 }
 
-export function buildCanaryCopy(canary: Canary, target: Deployment, template: PodTemplate, revision: string, replicas: number): Deployment {
+export function buildCanaryCopy(
+  canary: Canary,
+  target: Deployment,
+  template: PodTemplate,
+  revision: string,
+  replicas: number,
+  role: CopyRole = 'canary',
+): Deployment {
+  const r = ROLE[role];
   const selector = target.spec.selector.matchLabels ?? {};
   // Copy what shapes the rollout of the canary's own pods; never the target's paused flag.
   const { minReadySeconds, strategy, revisionHistoryLimit, progressDeadlineSeconds } = target.spec as Record<string, unknown>;
@@ -48,13 +70,13 @@ export function buildCanaryCopy(canary: Canary, target: Deployment, template: Po
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: {
-      ...generatedMeta(canary, names.canaryCopy(target.metadata.name), { [L.role]: values.canaryRole }),
+      ...generatedMeta(canary, r.name(target.metadata.name), { [L.role]: r.label }),
       annotations: { [A.revision]: revision },
     },
     spec: {
       replicas,
-      selector: { matchLabels: canarySelector(selector) },
-      template: canaryTemplate(template, selector),
+      selector: { matchLabels: r.selector(selector) },
+      template: canaryTemplate(template, selector, role),
       ...(minReadySeconds !== undefined ? { minReadySeconds } : {}),
       ...(strategy !== undefined ? { strategy } : {}),
       ...(revisionHistoryLimit !== undefined ? { revisionHistoryLimit } : {}),

@@ -7,14 +7,14 @@ import type { Deployment, HorizontalPodAutoscaler } from '../api/workload.js';
 import { at, isAlreadyExists, type KubeObject, type ObjectClient, R, type ResourceRef } from '../lib/kube/client.js';
 import type { ObjectCache } from '../lib/kube/informer.js';
 import type { Desired } from './desired-state.js';
-import { buildCanaryCopy, canaryHpa } from './generated-objects.js';
+import { buildCanaryCopy, type CopyRole, canaryHpa } from './generated-objects.js';
 
 export interface GeneratedCaches {
   services: ObjectCache<KubeObject & { spec?: Record<string, unknown> }>;
   hpas: ObjectCache<HorizontalPodAutoscaler>;
 }
 
-type Services = Record<'primary' | 'canary' | 'apex', KubeObject & { spec: { selector: unknown; ports: unknown } }>;
+type Services = Partial<Record<'primary' | 'canary' | 'apex' | 'baseline', KubeObject & { spec: { selector: unknown; ports: unknown } }>>;
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -39,16 +39,23 @@ export class GeneratedWrites {
     }
   }
 
-  async ensureCopy(canary: Canary, target: Deployment, copy: Deployment | undefined, want: NonNullable<Desired['copy']>): Promise<void> {
+  /** The canary copy, or (`role` baseline) a CanaryJudge's fresh baseline of the stable revision. */
+  async ensureCopy(
+    canary: Canary,
+    target: Deployment,
+    copy: Deployment | undefined,
+    want: NonNullable<Desired['copy']>,
+    role: CopyRole = 'canary',
+  ): Promise<void> {
     const ns = canary.metadata.namespace!;
     if (!copy) {
       // desiredState always says what a missing copy starts from.
-      await this.createMissing(at(R.deployments, ns), buildCanaryCopy(canary, target, want.template!, want.revision!, want.replicas));
+      await this.createMissing(at(R.deployments, ns), buildCanaryCopy(canary, target, want.template!, want.revision!, want.replicas, role));
       return;
     }
     const ops: unknown[] = [];
     if (want.template && want.revision && copy.metadata.annotations?.[A.revision] !== want.revision) {
-      const fresh = buildCanaryCopy(canary, target, want.template, want.revision, want.replicas);
+      const fresh = buildCanaryCopy(canary, target, want.template, want.revision, want.replicas, role);
       ops.push({ op: 'replace', path: '/spec/template', value: fresh.spec.template });
       ops.push({ op: 'add', path: '/metadata/annotations', value: { ...(copy.metadata.annotations ?? {}), [A.revision]: want.revision } });
     }
@@ -62,6 +69,7 @@ export class GeneratedWrites {
     if (!services) return;
     const ns = canary.metadata.namespace!;
     for (const [role, want] of Object.entries(services)) {
+      if (!want) continue;
       const have = this.caches.services.get(ns, want.metadata.name);
       if (!have) {
         await this.createMissing(at(R.services, ns), want);

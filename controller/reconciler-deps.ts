@@ -1,6 +1,7 @@
 // What the Canary reconciler is given: the informer caches it reads and the clients, clocks and
 // settings it acts with (built by main.ts, and by the unit harness on the in-memory apiserver).
 import type { CanaryAction } from '../api/canary-action.js';
+import type { CanaryJudge } from '../api/canary-judge.js';
 import type { RevisionLister } from '../api/daemonset-revisions.js';
 import type { Canary, MetricTemplate } from '../api/flagger-types.js';
 import type { ClusterCanaryPolicy } from '../api/policy-types.js';
@@ -35,6 +36,8 @@ export interface Caches {
   secrets: ObjectCache<ConfigObject>;
   /** CanaryActions (api/canary-action.ts), in every namespace. */
   actions: ObjectCache<CanaryAction>;
+  /** CanaryJudges (api/canary-judge.ts): a Canary's statistical judge has its name. */
+  judges?: ObjectCache<CanaryJudge>;
   /** The EndpointSlices of sluice's Services, slim (canary-endpoints.ts); without it, traffic is not held for them. */
   endpointSlices?: ObjectCache<SlimEndpointSlice>;
 }

@@ -91,9 +91,19 @@ export class Reconciler {
       routers,
       writes,
       writers,
+      ...(caches.judges ? { judges: caches.judges } : {}),
     });
     this.handBack = new HandBack(client, this.ownership, d.events, this.drivers);
-    this.checkRunner = new CheckRunner({ client, templates: caches.templates, metrics: d.metrics, logger, ...d.settings });
+    this.checkRunner = new CheckRunner({
+      client,
+      templates: caches.templates,
+      metrics: d.metrics,
+      logger,
+      ...d.settings,
+      judges: caches.judges,
+      deployments: caches.deployments,
+      ...(d.clock ? { clock: d.clock } : {}),
+    });
     this.status = new CanaryStatusWriter(client, this.newest);
   }
 
@@ -189,7 +199,17 @@ export class Reconciler {
     const revision = target ? revisionOf(target, tracked?.hash) : undefined;
     return {
       observed: { kind: driver, target, revision, canaryCopy: copy, autoscaler, action, canaryEndpoints },
-      view: target && driver ? { target, driver, copy, autoscaler, tracked } : undefined,
+      view:
+        target && driver
+          ? {
+              target,
+              driver,
+              copy,
+              autoscaler,
+              tracked,
+              baseline: this.d.caches.deployments.get(ns, names.baselineCopy(target.metadata.name)),
+            }
+          : undefined,
     };
   }
 

@@ -16,6 +16,7 @@ import type { Revision } from '../api/revision.js';
 import { type Deployment, type HorizontalPodAutoscaler, MANAGED_KINDS, targetKind, type Workload } from '../api/workload.js';
 import { type Candidate, type KindFacts, kindFacts } from '../api/workload-kinds.js';
 import type { CanaryEvent, HookResult, HookResults, MetricResult } from './check-results.js';
+import { describeJudgement } from './judge/judge.js';
 
 export interface Observed {
   /** The target's kind (its driver, controller/kinds/); without it, the built-in kind targetRef names. */
@@ -340,7 +341,19 @@ function analysisStep(x: Step): Decision {
   const load = gate(x, 'rollout');
   if ('need' in load) return ask(x, load.need);
   if (!x.metrics) return { status: x.st, events: [], requeueAfterMs: 0, needMetrics: true };
-  return judge({ ...x, st: { ...x.st, lastChecks: checksOf(x.metrics, x.now) } }, load);
+  const { judgement: _last, ...rest } = x.st;
+  const judgement = judgementOf(x.metrics, x.st.judgement);
+  return judge({ ...x, st: { ...rest, lastChecks: checksOf(x.metrics, x.now), ...(judgement ? { judgement } : {}) } }, load);
+}
+
+/**
+ * The CanaryJudge's report for the status (docs/analysis.md): a Marginal verdict keeps the time
+ * it began holding the step, so the progress deadline counts from there.
+ */
+function judgementOf(metrics: MetricResult[], last: CanaryStatus['judgement']): CanaryStatus['judgement'] {
+  const report = metrics.find((m) => m.judgement)?.judgement;
+  if (!report) return undefined;
+  return report.verdict === 'Marginal' ? { ...report, marginalSince: last?.marginalSince ?? report.at } : report;
 }
 
 /** What `kubectl sluice get` shows of a step's metrics: each value against its bounds. */
@@ -375,7 +388,33 @@ function judge(x: Step, load: { ok: true } | { ok: false; failed: HookResult[] }
       ...failed.map((m): CanaryEvent => ({ type: 'Normal', message: `Halt ${x.cname} advancement ${m.message}` })),
     ]);
   }
-  return advance(x);
+  const held = (x.metrics ?? []).find((m) => m.hold);
+  if (held) return hold(x, held);
+  const judged = x.st.judgement;
+  const passed = judged ? [{ type: 'Normal' as const, message: `Judged ${x.cname} ${describeJudgement(judged)}` }] : [];
+  const next = advance(x);
+  return { ...next, events: [...passed, ...next.events] };
+}
+
+/**
+ * A Marginal judgement: neither a step forward nor a failed check. The weight stays and the next
+ * judgement reads the samples after this one; past the progress deadline it counts as a failure.
+ */
+function hold(x: Step, held: MetricResult): Decision {
+  const deadline = (x.canary.spec.progressDeadlineSeconds ?? DEFAULTS.progressDeadlineSeconds) * 1000;
+  const since = msSince(x.st.judgement?.marginalSince, x.now);
+  if (since >= deadline)
+    return failCheck(x, [
+      {
+        type: 'Warning',
+        message: `Halt ${x.cname} advancement: the judge stayed Marginal past the progress deadline (${deadline / 1000}s): ${held.message}`,
+      },
+    ]);
+  return go(
+    { ...x.st, lastTransitionTime: x.now.toISOString() },
+    [{ type: 'Normal', message: `Hold ${x.cname} at weight ${x.st.canaryWeight ?? 0}: ${held.message}` }],
+    x.interval,
+  );
 }
 
 /** A passing step: promote after the last one, otherwise the next weight (or iteration). */

@@ -3,6 +3,7 @@
 // one the mapper from a change to the Canaries it concerns (wake-ups.ts, each unit-tested) and
 // whether it feeds its namespace's cluster-policy pass.
 import { ACTION_REF, type CanaryAction } from '../api/canary-action.js';
+import { type CanaryJudge, JUDGE_REF } from '../api/canary-judge.js';
 import { labels as L, values } from '../api/contract.js';
 import { type Canary, CR, type MetricTemplate } from '../api/flagger-types.js';
 import { type ClusterCanaryPolicy, POLICY_REF } from '../api/policy-types.js';
@@ -51,6 +52,12 @@ export function watchedInformers(client: KubeClient, logger: Logger, relistInter
         ),
       relistIntervalMs,
     }),
+    // Likewise not waited for: without the CanaryJudge CRD, Canaries are analysed as Flagger does.
+    judges: new Informer<CanaryJudge>(client, JUDGE_REF, {
+      onError: (err) =>
+        logger.warn(`watch canaryjudges: ${(err as Error).message} (statistical judges need the CanaryJudge CRD: apply manifests/crds/)`),
+      relistIntervalMs,
+    }),
   };
 }
 
@@ -75,6 +82,8 @@ export const CANARY_WAKES: Partial<Record<keyof Watched, CanaryMapper>> = {
   routes: concerned('route'),
   hpas: concerned('hpa'),
   actions: (_t, a) => actionFor(a as CanaryAction),
+  // A CanaryJudge carries its Canary's name.
+  judges: (_t, j) => [objectKey(j)],
   configmaps: (_t, o, _old, cs) => readersOf(o, cs),
   secrets: (_t, o, _old, cs) => readersOf(o, cs),
   templates: (_t, t, _old, cs) => usersOf(t as MetricTemplate, cs),
@@ -111,7 +120,8 @@ export function wireWatches(w: Watched, to: WakeTargets): void {
 
 /** Caches fill before any reconcile, so no pass acts on a half-listed world; actions are not waited for. */
 export async function startAndSync(w: Watched): Promise<void> {
-  const { actions, ...rest } = w;
+  const { actions, judges, ...rest } = w;
   await Promise.all(Object.values(rest).map((i) => (i as Informer<KubeObject>).start()));
   void actions.start();
+  void judges.start();
 }

@@ -18,9 +18,11 @@ export function policiesForNamespace(policies: ClusterCanaryPolicy[], ns: KubeOb
   return policies.filter((p) => !p.metadata.deletionTimestamp && selectorMatches(p.spec.namespaceSelector, ns.metadata.labels));
 }
 
-/** sluice's own workload (canary copies) is never a target. */
+/** sluice's own workload (canary copies, baselines) is never a target. */
 export const isSluiceWorkload = (d: Workload) =>
-  d.metadata.labels?.[L.role] === values.canaryRole || d.metadata.labels?.[L.managedBy] === values.managedBy;
+  d.metadata.labels?.[L.role] === values.canaryRole ||
+  d.metadata.labels?.[L.role] === values.baselineRole ||
+  d.metadata.labels?.[L.managedBy] === values.managedBy;
 
 /** Whether the policy covers workload `d` of `kind` (Deployments unless spec.workloadKinds says otherwise). */
 export function selectsDeployment(p: ClusterCanaryPolicy, d: Workload, kind: WorkloadKind = 'Deployment'): boolean {

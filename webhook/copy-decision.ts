@@ -10,22 +10,28 @@
 // apiserver of Kubernetes 1.36 such a policy loses its parameters for good once its binding is
 // deleted and created again (kubernetes/kubernetes#130887): after an uninstall and install every
 // copy was refused, until the apiserver restarted (docs/security.md).
-import { labels as L, objectName, values } from '../api/contract.js';
+import { annotations as A, labels as L, objectName, values } from '../api/contract.js';
+import { templatePart, templateRevision } from '../api/revision.js';
 import { withoutSnapshots } from '../api/tracked-configs.js';
 import { canonicalJson } from '../lib/canonical-json.js';
 import type { AdmissionRequest } from './admission-types.js';
 import type { Verdict } from './validate-decision.js';
 
 export interface PodTemplateLike {
-  metadata?: { annotations?: Record<string, string> };
+  metadata?: { annotations?: Record<string, string>; labels?: Record<string, string> };
   spec?: Record<string, unknown>;
+}
+
+interface TargetLike {
+  metadata?: { annotations?: Record<string, string> };
+  spec?: { template?: PodTemplateLike; selector?: { matchLabels?: Record<string, string> } };
 }
 
 export interface CopySources {
   /** The uids of the live Canaries that target Deployment `deployment`; undefined while the caches fill. */
   canariesTargeting(namespace: string, deployment: string): string[] | undefined;
   /** The Deployment as last written, or undefined when there is none. */
-  target(namespace: string, name: string): Promise<{ spec?: { template?: PodTemplateLike } } | undefined>;
+  target(namespace: string, name: string): Promise<TargetLike | undefined>;
 }
 
 interface OwnerRef {
@@ -52,6 +58,27 @@ export function copyDifferences(copy: PodTemplateLike | undefined, target: PodTe
   return differ;
 }
 
+/**
+ * Whether a baseline's template is its target's stable revision: the baseline's own labels (the
+ * selector values with `-baseline`, the role) and snapshot names read back as the target's, the
+ * result must hash to the revision the target's stable-revision annotation records. The webhook
+ * cannot see the stable template itself (the target holds the candidate's), only that hash.
+ */
+export function baselineDifference(baseline: PodTemplateLike | undefined, target: TargetLike): string | undefined {
+  const stable = templatePart(target.metadata?.annotations?.[A.stableRevision]);
+  if (!stable) return 'its target has no released revision yet';
+  const labels = { ...(baseline?.metadata?.labels ?? {}) };
+  delete labels[L.role];
+  for (const [k, v] of Object.entries(target.spec?.selector?.matchLabels ?? {})) if (labels[k] === `${v}-baseline`) labels[k] = v;
+  const restored = { ...baseline, metadata: { ...baseline?.metadata, labels }, spec: withoutSnapshots(baseline?.spec) };
+  return templateRevision(restored) === stable ? undefined : `its pod template is not the released revision ${stable}`;
+}
+
+const ROLES: Record<string, { suffix: string; what: string }> = {
+  [values.canaryRole]: { suffix: '-canary', what: 'canary copy' },
+  [values.baselineRole]: { suffix: '-baseline', what: 'baseline' },
+};
+
 export async function decideCopy(req: AdmissionRequest, controllerUsers: string[], sources: CopySources): Promise<Verdict> {
   if (req.operation !== 'CREATE' && req.operation !== 'UPDATE') return { allowed: true, reason: `${req.operation} is not checked` };
   if (!controllerUsers.includes(req.userInfo.username ?? ''))
@@ -61,9 +88,11 @@ export async function decideCopy(req: AdmissionRequest, controllerUsers: string[
   const ns = req.namespace ?? '';
   const name = req.name ?? obj.metadata?.name ?? '';
   const subject = `Deployment ${objectName(name, ns)}`;
-  if (obj.metadata?.labels?.[L.role] !== values.canaryRole) return { allowed: true, reason: 'not a canary copy' };
-  if (!name.endsWith('-canary')) return forbid(`${subject} is labelled ${L.role}=${values.canaryRole} but is not named <target>-canary`);
-  const targetName = name.slice(0, -'-canary'.length);
+  const roleLabel = obj.metadata?.labels?.[L.role] ?? '';
+  const role = Object.hasOwn(ROLES, roleLabel) ? ROLES[roleLabel] : undefined;
+  if (!role) return { allowed: true, reason: 'not a canary copy' };
+  if (!name.endsWith(role.suffix)) return forbid(`${subject} is labelled ${L.role}=${roleLabel} but is not named <target>${role.suffix}`);
+  const targetName = name.slice(0, -role.suffix.length);
   const uids = sources.canariesTargeting(ns, targetName);
   if (uids === undefined)
     return {
@@ -73,14 +102,19 @@ export async function decideCopy(req: AdmissionRequest, controllerUsers: string[
       message: `${subject}: sluice's webhook has not loaded the Canaries yet; retry in a few seconds`,
     };
   if (uids.length === 0)
-    return forbid(`${subject} is not the canary copy of anything: no Canary in ${ns} targets Deployment ${targetName}`);
+    return forbid(`${subject} is not the ${role.what} of anything: no Canary in ${ns} targets Deployment ${targetName}`);
   const owner = (obj.metadata?.ownerReferences ?? []).find(
     (o) => o.kind === 'Canary' && o.apiVersion?.startsWith('flagger.app/') && o.controller,
   );
   if (owner?.uid === undefined || !uids.includes(owner.uid))
     return forbid(`${subject} must be owned (controller reference) by the Canary that targets Deployment ${targetName}`);
   const target = await sources.target(ns, targetName);
-  if (!target) return forbid(`${subject} is the canary copy of Deployment ${targetName}, which does not exist`);
+  if (!target) return forbid(`${subject} is the ${role.what} of Deployment ${targetName}, which does not exist`);
+  if (role.suffix === '-baseline') {
+    const why = baselineDifference(obj.spec?.template, target);
+    if (why) return forbid(`${subject} must run the released revision of Deployment ${targetName}: ${why}`);
+    return { allowed: true, reason: `baseline of ${targetName}, owned by its Canary, running its released revision` };
+  }
   const differ = copyDifferences(obj.spec?.template, target.spec?.template);
   if (differ.length > 0)
     return forbid(

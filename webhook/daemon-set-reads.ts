@@ -3,6 +3,7 @@
 // ControllerRevisions; for a canary copy the controller writes (copy-decision.ts), its target
 // Deployment as last written. Every other answer comes from memory. Revisions are immutable once written,
 // so a DaemonSet's list is kept until a pod names a hash it lacks (a bounded number of them).
+import { annotations as A } from '../api/contract.js';
 import type { DaemonSetRevision } from '../api/daemonset.js';
 import { DaemonSetRevisions } from '../api/daemonset-revisions.js';
 import { at, isNotFound, type KubeList, type KubeObject, R, type RequestOptions, resourcePath } from '../lib/kube/client.js';
@@ -50,11 +51,23 @@ export class DaemonSetReads {
     }
   }
 
-  /** A Deployment's pod template as last written, or undefined when there is none. */
-  async deployment(namespace: string, name: string): Promise<{ spec?: { template?: PodTemplateLike } } | undefined> {
+  /**
+   * A Deployment as last written, as a copy is checked against it: its pod template and selector,
+   * and its stable-revision annotation (what a baseline must run); undefined when there is none.
+   */
+  async deployment(
+    namespace: string,
+    name: string,
+  ): Promise<
+    | {
+        metadata: { annotations?: Record<string, string> };
+        spec?: { template?: PodTemplateLike; selector?: { matchLabels?: Record<string, string> } };
+      }
+    | undefined
+  > {
     try {
       const d = (
-        await this.request<KubeObject & { spec?: { template?: PodTemplateLike } }>(
+        await this.request<KubeObject & { spec?: { template?: PodTemplateLike; selector?: { matchLabels?: Record<string, string> } } }>(
           'GET',
           resourcePath(at(R.deployments, namespace, name)),
           {
@@ -62,7 +75,11 @@ export class DaemonSetReads {
           },
         )
       ).body;
-      return { spec: { template: d.spec?.template } };
+      const stable = d.metadata.annotations?.[A.stableRevision];
+      return {
+        metadata: stable !== undefined ? { annotations: { [A.stableRevision]: stable } } : {},
+        spec: { template: d.spec?.template, ...(d.spec?.selector ? { selector: d.spec.selector } : {}) },
+      };
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;

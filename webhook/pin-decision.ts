@@ -30,8 +30,9 @@ export function decidePin(
     return { pinned: false, reason: 'not a pod creation' };
   const pod = req.object as Pod | undefined;
   if (typeof pod !== 'object' || pod === null) throw new Error('the request carries no Pod');
-  // Canary pods come from sluice's copy, whose template names the snapshots already.
-  if (pod.metadata?.labels?.[L.role] === values.canaryRole) return { pinned: false, reason: 'a canary pod' };
+  // Canary and baseline pods come from sluice's copies, whose templates name the snapshots already.
+  const role = pod.metadata?.labels?.[L.role];
+  if (role === values.canaryRole || role === values.baselineRole) return { pinned: false, reason: `a ${role} pod` };
   const deployment = deploymentOf(pod);
   if (!deployment) return { pinned: false, reason: 'not created by a Deployment' };
   const map = pins(req.namespace ?? '', deployment);

@@ -63,11 +63,9 @@ export class PrometheusClient {
     this.address = url.toString().replace(/\/$/, '');
   }
 
-  /** Every series of an instant query (vector or scalar). */
-  async query(promql: string, at?: Date): Promise<Sample[]> {
-    const url = new URL('api/v1/query', this.base);
-    const form = new URLSearchParams({ query: promql });
-    if (at) form.set('time', String(at.getTime() / 1000));
+  /** One call of Prometheus's HTTP API: its `data`, or a PrometheusError saying what went wrong. */
+  private async api(path: string, form: URLSearchParams): Promise<ApiResponse['data']> {
+    const url = new URL(path, this.base);
     let res: Response;
     try {
       res = await this.send(url, {
@@ -108,7 +106,14 @@ export class PrometheusClient {
         `Prometheus rejected the query (${body.errorType ?? res.status}): ${body.error ?? 'no reason given'}`,
       );
     }
-    const data = body.data;
+    return body.data;
+  }
+
+  /** Every series of an instant query (vector or scalar). */
+  async query(promql: string, at?: Date): Promise<Sample[]> {
+    const form = new URLSearchParams({ query: promql });
+    if (at) form.set('time', String(at.getTime() / 1000));
+    const data = await this.api('api/v1/query', form);
     if (data?.resultType === 'scalar') {
       const [, v] = data.result as [number, string];
       return [{ labels: {}, value: Number(v) }];
@@ -122,6 +127,29 @@ export class PrometheusClient {
       labels: r.metric,
       value: Number(r.value[1]),
     }));
+  }
+
+  /**
+   * The values of a range query from `start` to `end` every `stepSeconds`: one series (a query
+   * that returns several must be aggregated), its points in time order; no series is no samples.
+   */
+  async range(promql: string, start: Date, end: Date, stepSeconds: number): Promise<number[]> {
+    const form = new URLSearchParams({
+      query: promql,
+      start: String(start.getTime() / 1000),
+      end: String(end.getTime() / 1000),
+      step: String(stepSeconds),
+    });
+    const data = await this.api('api/v1/query_range', form);
+    if (data?.resultType !== 'matrix')
+      throw new PrometheusError('bad-response', `expected a range query's matrix, got ${data?.resultType ?? 'nothing'}`);
+    const series = data.result as { values?: [number, string][] }[];
+    if (series.length > 1)
+      throw new PrometheusError(
+        'bad-query',
+        `the query returned ${series.length} series; a judge compares one: aggregate it (sum(), histogram_quantile() over sum by (le))`,
+      );
+    return (series[0]?.values ?? []).map(([, v]) => Number(v));
   }
 
   /** The single value of a query; no series and NaN are errors of their own. */

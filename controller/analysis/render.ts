@@ -7,6 +7,8 @@ export interface TemplateContext {
   service: string;
   interval: string;
   variables: Record<string, string>;
+  /** A CanaryJudge's side: canary, baseline or primary (docs/analysis.md). Only a judge's queries have one. */
+  variant?: string;
 }
 
 export class TemplateError extends Error {}
@@ -30,8 +32,14 @@ export function renderQuery(query: string, ctx: TemplateContext): string {
         return ctx.service;
       case 'interval':
         return ctx.interval;
+      case 'variant':
+        if (ctx.variant === undefined)
+          throw new TemplateError('{{ variant }} is only set for a CanaryJudge metric (canary or baseline); a Canary metric cannot use it');
+        return ctx.variant;
       default:
-        throw new TemplateError(`unknown placeholder {{ ${expr} }}; use name, namespace, target, service, interval or variables.<key>`);
+        throw new TemplateError(
+          `unknown placeholder {{ ${expr} }}; use name, namespace, target, service, interval, variant (a judge's) or variables.<key>`,
+        );
     }
   });
 }

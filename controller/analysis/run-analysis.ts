@@ -57,7 +57,7 @@ async function credentials(tpl: MetricTemplate, deps: AnalysisDeps): Promise<Rec
   return `Secret ${where} of MetricTemplate ${objectName(tpl.metadata.name, tpl.metadata.namespace)} has neither "token" nor "username" and "password"`;
 }
 
-function explain(err: unknown, canary: Canary): string {
+export function explain(err: unknown, canary: Canary): string {
   if (err instanceof PrometheusError) {
     if (err.kind === 'no-data')
       return `no values found; is ${objectName(`${apexName(canary)}-canary`, canary.metadata.namespace)} receiving traffic?`;
@@ -67,47 +67,66 @@ function explain(err: unknown, canary: Canary): string {
   return (err as Error).message;
 }
 
-async function checkOne(canary: Canary, metric: CanaryMetric, deps: AnalysisDeps): Promise<MetricResult> {
+/** Where a metric's query comes from (a template, its own query, or a builtin), as Flagger reads it. */
+export interface MetricSource {
+  name: string;
+  templateRef?: { name: string; namespace?: string };
+  query?: string;
+}
+
+/** The query, the Prometheus that answers it and the credentials to send; or why there is none. */
+export async function querySource(
+  metric: MetricSource,
+  canary: Canary,
+  deps: AnalysisDeps,
+): Promise<{ query: string; address: string; headers?: Record<string, string> } | { failure: string }> {
   const ns = canary.metadata.namespace ?? 'default';
-  let query: string | undefined;
-  let address = deps.defaultPrometheus;
-  let headers: Record<string, string> | undefined;
   if (metric.templateRef) {
     const tns = metric.templateRef.namespace ?? ns;
     const tpl = deps.metricTemplate(tns, metric.templateRef.name);
-    if (!tpl) return failure(metric, `MetricTemplate ${objectName(metric.templateRef.name, tns)} not found; create it or fix templateRef`);
+    if (!tpl) return { failure: `MetricTemplate ${objectName(metric.templateRef.name, tns)} not found; create it or fix templateRef` };
     if (tpl.spec.provider.type !== 'prometheus')
-      return failure(
-        metric,
-        `provider type "${tpl.spec.provider.type}" of MetricTemplate ${objectName(tpl.metadata.name, tns)} is not supported; sluice queries Prometheus`,
-      );
+      return {
+        failure: `provider type "${tpl.spec.provider.type}" of MetricTemplate ${objectName(tpl.metadata.name, tns)} is not supported; sluice queries Prometheus`,
+      };
     // Flagger lets a Canary name another namespace's template; its credentials are that
     // namespace's to lend, so they are sent on another namespace's behalf only where its owners say so.
     if (tpl.spec.provider.secretRef?.name && !sharesWith(tpl, ns))
-      return failure(
-        metric,
-        `MetricTemplate ${objectName(tpl.metadata.name, tns)} holds credentials (provider.secretRef) and does not share them with namespace ${ns}; its owners may add the annotation ${A.sharedWith}: ${ns}, or copy the template into ${ns}`,
-      );
-    query = tpl.spec.query;
-    address = tpl.spec.provider.address ?? deps.defaultPrometheus;
+      return {
+        failure: `MetricTemplate ${objectName(tpl.metadata.name, tns)} holds credentials (provider.secretRef) and does not share them with namespace ${ns}; its owners may add the annotation ${A.sharedWith}: ${ns}, or copy the template into ${ns}`,
+      };
+    const address = tpl.spec.provider.address ?? deps.defaultPrometheus;
     const auth = await credentials(tpl, deps);
-    if (typeof auth === 'string') return failure(metric, auth);
-    headers = auth;
-  } else if (metric.query) {
-    query = metric.query;
-  } else {
-    query = BUILTIN_QUERIES[metric.name];
-    if (!query)
-      return failure(metric, `"${metric.name}" is not a builtin metric (request-success-rate, request-duration); give it a templateRef`);
+    if (typeof auth === 'string') return { failure: auth };
+    return await guarded({ query: tpl.spec.query, address, ...(auth ? { headers: auth } : {}) }, deps);
   }
+  if (metric.query) return await guarded({ query: metric.query, address: deps.defaultPrometheus }, deps);
+  const builtin = BUILTIN_QUERIES[metric.name];
+  if (!builtin)
+    return { failure: `"${metric.name}" is not a builtin metric (request-success-rate, request-duration); give it a templateRef` };
+  return await guarded({ query: builtin, address: deps.defaultPrometheus }, deps);
+}
+
+async function guarded<T extends { address: string }>(source: T, deps: AnalysisDeps): Promise<T | { failure: string }> {
   try {
-    await deps.egress?.check(address);
+    await deps.egress?.check(source.address);
   } catch (err) {
-    if (err instanceof EgressDenied) return failure(metric, `Prometheus at ${redact(address)} may not be called: ${err.message}`);
+    if (err instanceof EgressDenied) return { failure: `Prometheus at ${redact(source.address)} may not be called: ${err.message}` };
     throw err;
   }
+  return source;
+}
+
+/** The client for a source: shared unless it carries credentials of its own. */
+export const clientOf = (source: { address: string; headers?: Record<string, string> }, deps: AnalysisDeps) =>
+  clientFor(source.address, deps.timeoutMs, source.headers);
+
+async function checkOne(canary: Canary, metric: CanaryMetric, deps: AnalysisDeps): Promise<MetricResult> {
+  const ns = canary.metadata.namespace ?? 'default';
+  const source = await querySource(metric, canary, deps);
+  if ('failure' in source) return failure(metric, source.failure);
   try {
-    const rendered = renderQuery(query, {
+    const rendered = renderQuery(source.query, {
       name: canary.metadata.name,
       namespace: ns,
       target: canary.spec.targetRef.name,
@@ -115,7 +134,7 @@ async function checkOne(canary: Canary, metric: CanaryMetric, deps: AnalysisDeps
       interval: promDuration(parseDuration(metric.interval, 60_000)),
       variables: metric.templateVariables ?? {},
     });
-    return verdict(metric, await clientFor(address, deps.timeoutMs, headers).value(rendered));
+    return verdict(metric, await clientOf(source, deps).value(rendered));
   } catch (err) {
     return failure(metric, explain(err, canary));
   }

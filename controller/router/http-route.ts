@@ -117,8 +117,11 @@ function serviceWide(service: ServiceExtras) {
   return { baseMatches, common, timeouts };
 }
 
-/** The route's name and spec for a Canary in this status, with `canaryWeight` to the canary. Pure. */
-export function routeFor(canary: Canary, status: CanaryStatus, canaryWeight: number) {
+/**
+ * The route's name and spec for a Canary in this status, with `canaryWeight` to the canary and
+ * `baselineWeight` to a CanaryJudge's fresh baseline (taken from the primary's share). Pure.
+ */
+export function routeFor(canary: Canary, status: CanaryStatus, canaryWeight: number, baselineWeight = 0) {
   const apex = canary.spec.service.name ?? canary.spec.targetRef.name;
   const s = canary.spec.service;
   const a = canary.spec.analysis ?? {};
@@ -183,7 +186,9 @@ export function routeFor(canary: Canary, status: CanaryStatus, canaryWeight: num
         ]),
       );
     } else {
-      rules.push(rule(baseMatches, [ref(primaryName, 100 - w), ref(canaryName, w)]));
+      const b = analysing ? Math.max(0, Math.min(100 - w, Math.round(baselineWeight))) : 0;
+      const baseline = b > 0 ? [ref(names.baselineService(apex), b)] : [];
+      rules.push(rule(baseMatches, [ref(primaryName, 100 - w - b), ref(canaryName, w), ...baseline]));
     }
   }
   return {
@@ -229,8 +234,8 @@ export function mergeRules(
 }
 
 /** The HTTPRoute as sluice writes it: routeFor's spec with sluice's labels, owner and spec hash. */
-export function desiredRoute(canary: Canary, status: CanaryStatus, canaryWeight: number) {
-  const r = routeFor(canary, status, canaryWeight);
+export function desiredRoute(canary: Canary, status: CanaryStatus, canaryWeight: number, baselineWeight = 0) {
+  const r = routeFor(canary, status, canaryWeight, baselineWeight);
   const m = generatedMeta(canary, r.metadata.name);
   const hash = crypto.createHash('sha256').update(JSON.stringify(r.spec)).digest('hex').slice(0, 16);
   return {
@@ -251,8 +256,8 @@ export class HttpRouteRouter implements Router {
     private readonly routes: ObjectCache<KubeObject & { spec?: Record<string, unknown> }>,
   ) {}
 
-  build(canary: Canary, status: CanaryStatus, canaryWeight: number): KubeObject[] {
-    return [desiredRoute(canary, status, canaryWeight) as KubeObject];
+  build(canary: Canary, status: CanaryStatus, canaryWeight: number, baselineWeight = 0): KubeObject[] {
+    return [desiredRoute(canary, status, canaryWeight, baselineWeight) as KubeObject];
   }
 
   objects(canary: Canary): RouteObject[] {
@@ -266,9 +271,9 @@ export class HttpRouteRouter implements Router {
     return this.facts.split(this.routes.get(canary.metadata.namespace, this.facts.objectName(apex)), apex);
   }
 
-  async ensure(canary: Canary, status: CanaryStatus, canaryWeight: number): Promise<void> {
+  async ensure(canary: Canary, status: CanaryStatus, canaryWeight: number, baselineWeight = 0): Promise<void> {
     const ns = canary.metadata.namespace!;
-    const want = desiredRoute(canary, status, canaryWeight);
+    const want = desiredRoute(canary, status, canaryWeight, baselineWeight);
     const ref = at(this.facts.ref, ns, want.metadata.name);
     const have = this.routes.get(ns, want.metadata.name);
     if (!have) {

@@ -20,13 +20,14 @@ export interface Router {
   /** The route kind it writes, and so the providers (Flagger's spec.provider values) it serves. */
   readonly facts: RouteKindFacts;
   /** The route objects as this router would write them for a Canary in this status. Pure. */
-  build(canary: Canary, status: CanaryStatus, canaryWeight: number): KubeObject[];
+  build(canary: Canary, status: CanaryStatus, canaryWeight: number, baselineWeight?: number): KubeObject[];
   /**
    * Makes the Canary's route send `canaryWeight` percent (or the strategy's share) to the canary
-   * for this status, writing only what differs. Throws NameClashError when an object at the
-   * route's name is not sluice's.
+   * for this status, and `baselineWeight` to a CanaryJudge's fresh baseline (a router that cannot
+   * route to one ignores it, and the judge compares with the primary), writing only what differs.
+   * Throws NameClashError when an object at the route's name is not sluice's.
    */
-  ensure(canary: Canary, status: CanaryStatus, canaryWeight: number): Promise<void>;
+  ensure(canary: Canary, status: CanaryStatus, canaryWeight: number, baselineWeight?: number): Promise<void>;
   /** The objects it writes for this Canary: what ownership checks, adopts and hands over. */
   objects(canary: Canary): RouteObject[];
   /** The weights live now, by backend name (the default rule's), or undefined without a route. */

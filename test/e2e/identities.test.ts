@@ -107,7 +107,7 @@ describe('identities: the webhook and the controller, each with only its rights'
     assert.notEqual(denied.code, 0);
     assert.match(
       denied.stderr,
-      /sluice-controller-contract.*denied request: the sluice controller may only create Deployments named <target>-canary labelled sluice.dev\/role=canary and owned by their Canary/,
+      /sluice-controller-contract.*denied request: the sluice controller may only create Deployments named <target>-canary \(or <target>-baseline\) labelled sluice.dev\/role=canary \(baseline\) and owned by their Canary/,
     );
     // A -canary name without the label is not enough either, nor the label in kube-system.
     const unlabelled = await asController(['create', '-f', '-'], deploymentManifest(ns, 'miner-canary'));
@@ -215,6 +215,57 @@ describe('identities: the webhook and the controller, each with only its rights'
     } finally {
       await deleteNamespace(empty);
     }
+  });
+
+  it("a CanaryJudge's baseline runs its target's released revision and nothing else", async () => {
+    const client = await admin();
+    const web = await waitFor(
+      async () => {
+        const d = await client.find<
+          KubeObject & { spec: { template: { metadata: Record<string, unknown>; spec: Record<string, unknown> } } }
+        >(at(R.deployments, ns, 'web'));
+        return d?.metadata.annotations?.['sluice.dev/stable-revision'] ? d : undefined;
+      },
+      { timeoutMs: 30_000, what: 'web to have a released revision' },
+    );
+    // The baseline as the controller writes it: the target's template with its own labels.
+    const baselineOf = (namespace: string, target: string, image?: string) => {
+      const d = deploymentManifest(namespace, `${target}-baseline`, { labels: { 'sluice.dev/role': 'baseline' } });
+      const template = structuredClone(web.spec.template);
+      template.metadata = { ...template.metadata, labels: { app: `${target}-baseline`, 'sluice.dev/role': 'baseline' } };
+      if (image) (template.spec.containers as { image: string }[])[0]!.image = image;
+      d.spec.selector.matchLabels = { app: `${target}-baseline` };
+      return {
+        ...d,
+        metadata: {
+          ...d.metadata,
+          ownerReferences: [
+            {
+              apiVersion: 'flagger.app/v1beta1',
+              kind: 'Canary',
+              name: copyOwner.metadata.name,
+              uid: copyOwner.metadata.uid,
+              controller: true,
+            },
+          ],
+        },
+        spec: { ...d.spec, template },
+      };
+    };
+    const ok = await asController(['create', '--dry-run=server', '-f', '-'], baselineOf(ns, 'web'));
+    assert.equal(ok.code, 0, ok.stderr);
+    const otherImage = await asController(['create', '--dry-run=server', '-f', '-'], baselineOf(ns, 'web', 'example.com/miner:1'));
+    assert.match(
+      otherImage.stderr,
+      /canary-copies\.sluice\.dev.*Deployment web-baseline\.[^ ]+ must run the released revision of Deployment web: its pod template is not the released revision/,
+    );
+    const ofNothing = await asController(['create', '--dry-run=server', '-f', '-'], baselineOf(ns, 'miner'));
+    assert.match(ofNothing.stderr, /Deployment miner-baseline\.[^ ]+ is not the baseline of anything/);
+    // A baseline's name with a canary's role, or the other way round, is refused by the apiserver's own policy.
+    const misnamed = baselineOf(ns, 'web');
+    misnamed.metadata = { ...misnamed.metadata, name: 'web-canary2' };
+    const r = await asController(['create', '--dry-run=server', '-f', '-'], misnamed);
+    assert.match(r.stderr, /may only create Deployments named <target>-canary \(or <target>-baseline\)/);
   });
 
   it('the controller cannot create a service-account token Secret, whatever it labels it', async () => {

@@ -30,7 +30,7 @@ import { admin } from '../world/test-clients.js';
 import { buildBinaries } from '../world/world.js';
 import { type Case, caseBatches, FIXTURE_NAME, FIXTURE_NAMESPACE, hostileValue } from './hostile-reviews.js';
 
-const REVIEWS = Number(process.env.SLUICE_HOSTILE_REVIEWS ?? 60_000);
+const REVIEWS = Number(process.env.SLUICE_HOSTILE_REVIEWS ?? 30_000);
 const TESTER_REQUESTS = Math.ceil(REVIEWS / 5);
 const SEED = Number(process.env.SLUICE_HOSTILE_SEED ?? Date.now() % 2 ** 31);
 const BATCH = 500;
