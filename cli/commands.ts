@@ -3,6 +3,7 @@
 
 import { stringify as toYaml } from 'yaml';
 import { ACTION_KIND, ACTION_REF, ACTION_VERSION, type ActionVerb, type CanaryAction, VERB_MEANING } from '../api/canary-action.js';
+import { describeJudgement } from '../api/canary-judge.js';
 import { GROUP, objectName } from '../api/contract.js';
 import { type Canary, CR } from '../api/flagger-types.js';
 import { MANAGED_KINDS, revisionOf, WORKLOAD_KINDS, type Workload, type WorkloadKind } from '../api/workload.js';
@@ -204,6 +205,7 @@ export async function why(ctx: Context, workload: string): Promise<number> {
   );
   lines.push(`  Stable:  ${stable}: what the primary pods run.`);
   if (candidate) lines.push(`  Waiting: ${candidate}: in the ${kind}'s spec, ${facts.waitsWhere} until analysis releases it.`);
+  if (v.judgement) lines.push(`  Judge:   ${describeJudgement(v.judgement)}`);
   lines.push('What happens next, and what you can do:');
   const todo = (s: string) => lines.push(`  - ${s}`);
   if (v.phase === 'Failed' && holds !== undefined) {

@@ -1,7 +1,9 @@
 // Everything `kubectl sluice get` shows of one Canary, read from the apiserver with the caller's
 // own credentials (the Canary, its target and canary copy, their ReplicaSets, the HTTPRoute and
 // the Canary's Events) into one plain value: the screen renders it, `-o json|yaml` prints it.
+
 import { apexName, maxWeight, strategyOf } from '../api/canary-analysis.js';
+import type { JudgementReport } from '../api/canary-judge.js';
 import { annotations as A, names, shortRevision } from '../api/contract.js';
 import { canaryNodesOf, nodeOfPod, nodesOf } from '../api/daemonset.js';
 import { type Canary, type CanaryCondition, CR } from '../api/flagger-types.js';
@@ -45,6 +47,8 @@ export interface RolloutView {
   gates: string[];
   conditions: { type: string; status: string; reason?: string; message?: string }[];
   lastAction?: { action: string; by: string; result: string; message: string; at: string };
+  /** The CanaryJudge's last judgement (docs/analysis.md), as the Canary's status records it. */
+  judgement?: JudgementReport;
   events: { type: string; reason?: string; message: string; age: string; time: string }[];
 }
 
@@ -143,6 +147,7 @@ export function canaryView(canary: Canary): RolloutView {
           },
         }
       : {}),
+    ...(st.judgement ? { judgement: st.judgement } : {}),
     events: [],
   };
 }

@@ -1,5 +1,6 @@
 // A RolloutView as text: `kubectl sluice get`'s screen and `list`'s table. Colours only when
 // asked for (a terminal, and NO_COLOR unset): captured output stays plain.
+import { describeMetric } from '../api/canary-judge.js';
 import type { RevisionView, RolloutView } from './rollout-view.js';
 
 export interface Paint {
@@ -62,6 +63,13 @@ export function screen(v: RolloutView, p: Paint = PLAIN): string {
       const detail = c.ok ? '' : `  ${c.message ?? ''}`;
       out.push(`  ${mark} ${c.name.padEnd(w)}  ${fmt(c.value)} ${bounds(c)}${detail}`);
     }
+  }
+  if (v.judgement) {
+    const j = v.judgement;
+    const verdict = j.verdict === 'Pass' ? p.ok(j.verdict) : j.verdict === 'Fail' ? p.bad(j.verdict) : p.warn(j.verdict);
+    const against = j.baseline === 'fresh' ? 'a fresh baseline' : `the primary${j.fallback ? ` (${j.fallback})` : ''}`;
+    out.push(`${p.bold('Judge:'.padEnd(15))}${verdict}, score ${j.score}${j.reason ? ` (${j.reason})` : ''}, against ${against}`);
+    for (const m of j.metrics) out.push(`  ${m.label === 'Pass' ? p.ok('ok  ') : p.bad(m.label.padEnd(4))} ${describeMetric(m)}`);
   }
   const ready = v.conditions.find((c) => c.type === 'Ready');
   if (ready) out.push(`${p.bold('Ready:'.padEnd(15))}${ready.status} (${ready.reason ?? ''})${ready.message ? `: ${ready.message}` : ''}`);

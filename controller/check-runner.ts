@@ -1,7 +1,7 @@
 // The checks a step asks for, run beside the reconcile workers (checks-in-flight.ts): one type of
 // a Canary's hooks at once (their timeouts overlap rather than add up), or its metric queries.
 import { analysisInterval, type HookType, hooksOf } from '../api/canary-analysis.js';
-import { type CanaryJudge, type JudgementReport, plannedJudgements } from '../api/canary-judge.js';
+import { type CanaryJudge, describeJudgement, type JudgementReport, plannedJudgements } from '../api/canary-judge.js';
 import { labels as L, names, objectName } from '../api/contract.js';
 import type { Canary, MetricTemplate } from '../api/flagger-types.js';
 import type { Revision } from '../api/revision.js';
@@ -16,7 +16,7 @@ import type { HookResult, MetricResult } from './check-results.js';
 import type { ControllerMetrics } from './controller-metrics.js';
 import { callHook, hookPayload } from './hooks/call-hook.js';
 import { collectSamples, stepWindow } from './judge/collect-samples.js';
-import { describeJudgement, judgeSamples } from './judge/judge.js';
+import { judgeSamples } from './judge/judge.js';
 import { driverOf } from './kinds/index.js';
 
 /** How soon a Canary that found every check slot taken tries again. */

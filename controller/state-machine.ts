@@ -8,6 +8,7 @@
 
 import type { ActionResult, ActionVerb } from '../api/canary-action.js';
 import { analysisInterval, apexName, DEFAULTS, type HookType, hooksOf, maxWeight, nextWeight, strategyOf } from '../api/canary-analysis.js';
+import { describeJudgement } from '../api/canary-judge.js';
 import { limitProblems } from '../api/canary-limits.js';
 import { annotations, names, objectName, shortRevision } from '../api/contract.js';
 import type { Canary, CanaryCondition, CanaryStatus, Phase } from '../api/flagger-types.js';
@@ -16,7 +17,6 @@ import type { Revision } from '../api/revision.js';
 import { type Deployment, type HorizontalPodAutoscaler, MANAGED_KINDS, targetKind, type Workload } from '../api/workload.js';
 import { type Candidate, type KindFacts, kindFacts } from '../api/workload-kinds.js';
 import type { CanaryEvent, HookResult, HookResults, MetricResult } from './check-results.js';
-import { describeJudgement } from './judge/judge.js';
 
 export interface Observed {
   /** The target's kind (its driver, controller/kinds/); without it, the built-in kind targetRef names. */

@@ -22,7 +22,7 @@ export interface PodTemplateLike {
   spec?: Record<string, unknown>;
 }
 
-interface TargetLike {
+export interface TargetLike {
   metadata?: { annotations?: Record<string, string> };
   spec?: { template?: PodTemplateLike; selector?: { matchLabels?: Record<string, string> } };
 }

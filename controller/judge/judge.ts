@@ -70,26 +70,3 @@ export function judgeSamples(
     at: now.toISOString(),
   };
 }
-
-function num(v: number): string {
-  const a = Math.abs(v);
-  return a !== 0 && (a < 0.001 || a >= 1e6) ? v.toExponential(2) : Number(v.toPrecision(3)).toString();
-}
-
-/** One metric for Events and `kubectl sluice why`: "latency High: shift +3.1 [+2.2, +4.0], ratio 1.27, n 12/12". */
-export function describeMetric(m: JudgeMetricReport): string {
-  const sign = (v: number) => (v > 0 ? `+${num(v)}` : num(v));
-  const parts: string[] = [];
-  if (m.estimate !== undefined && m.lower !== undefined && m.upper !== undefined)
-    parts.push(`shift ${sign(m.estimate)} [${sign(m.lower)}, ${sign(m.upper)}]`);
-  if (m.ratio !== undefined) parts.push(`ratio ${num(m.ratio)}`);
-  parts.push(`n ${m.canaryN}/${m.baselineN}`);
-  if (m.label !== 'Pass' && m.reason && !m.reason.includes(`classified as ${m.label}`)) parts.push(m.reason);
-  return `${m.name} ${m.label}${m.critical ? ' (critical)' : ''}: ${parts.join(', ')}`;
-}
-
-/** The judgement in one line: "judge Fail, score 0: latency High: shift +3.1 [...] ...". */
-export function describeJudgement(r: Pick<JudgementReport, 'verdict' | 'score' | 'reason' | 'metrics'>): string {
-  const head = `judge ${r.verdict}, score ${num(r.score)}${r.reason ? ` (${r.reason})` : ''}`;
-  return `${head}: ${r.metrics.map(describeMetric).join('; ')}`;
-}

@@ -2,7 +2,10 @@
 // and ThresholdScoreClassifier do: each group scores the share of its metrics that passed; the
 // summary is the groups' scores weighted (groups without a weight share what the weighted ones
 // leave of 100; a group with nothing to judge counts as 100); a critical metric that did not pass,
-// or Nodata on half the metrics or more, forces the score to 0.
+// or Nodata on half the metrics or more, forces the score to 0. One departure: Kayenta leaves a
+// metric whose classification failed (Error: its query could not be answered) out of its group,
+// so a group of broken queries scores 100; here it counts against its group as NodataFail does,
+// because a rollout must never pass on a judgement that could not be made.
 import type { MetricLabel } from './classify-metric.js';
 
 export type Verdict = 'Pass' | 'Marginal' | 'Fail';
@@ -36,7 +39,7 @@ function groupScores(results: readonly Classified[]): GroupScore[] {
   const byGroup = new Map<string, MetricLabel[]>();
   for (const r of results) for (const g of r.groups) byGroup.set(g, [...(byGroup.get(g) ?? []), r.label]);
   return [...byGroup].map(([name, labels]) => {
-    const counted = labels.filter((l) => l === 'Pass' || l === 'High' || l === 'Low' || l === 'NodataFail');
+    const counted = labels.filter((l) => l === 'Pass' || l === 'High' || l === 'Low' || l === 'NodataFail' || l === 'Error');
     const pass = counted.filter((l) => l === 'Pass').length;
     return counted.length === 0 ? { name, score: 0, noData: true } : { name, score: (pass / counted.length) * 100, noData: false };
   });

@@ -258,6 +258,9 @@ describe("judge statistics: Kayenta's scorer cases, as a table", () => {
     },
     { name: 'a critical metric that did not pass forces 0', results: [m('a', 'Pass', ['g']), m('b', 'High', ['h'], true)], score: 0 },
     { name: 'NodataFail counts against its group', results: [m('a', 'Pass', ['g']), m('b', 'NodataFail', ['g'])], score: 50 },
+    // sluice's one departure from Kayenta (controller/judge/score.ts): a query that failed is not left out.
+    { name: 'an Error counts against its group', results: [m('a', 'Pass', ['g']), m('b', 'Error', ['g'])], score: 50 },
+    { name: 'a group of Errors alone scores 0, not 100', results: [m('a', 'Error', ['g'])], score: 0 },
   ];
   for (const c of cases)
     it(c.name, () => assert.equal(scoreJudgement(c.results, c.weights ?? {}, { pass: 95, marginal: 75 }).score, c.score));
