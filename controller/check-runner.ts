@@ -2,7 +2,7 @@
 // a Canary's hooks at once (their timeouts overlap rather than add up), or its metric queries.
 import { analysisInterval, type HookType, hooksOf } from '../api/canary-analysis.js';
 import { type CanaryJudge, describeJudgement, type JudgementReport, plannedJudgements } from '../api/canary-judge.js';
-import { labels as L, names, objectName } from '../api/contract.js';
+import { annotations as A, labels as L, names, objectName, shortRevision } from '../api/contract.js';
 import type { Canary, MetricTemplate } from '../api/flagger-types.js';
 import type { Revision } from '../api/revision.js';
 import type { Deployment } from '../api/workload.js';
@@ -113,6 +113,8 @@ export class CheckRunner {
       if (!baseline || baseline.metadata.labels?.[L.canaryName] !== canary.metadata.name)
         fallback = `${objectName(name, ns)} is not running (its stable template is taken while the target runs its released revision: a judge added mid-rollout takes effect at the next one)`;
       else if (!isReady(baseline)) fallback = `${objectName(name, ns)} has no ready pod yet`;
+      else if (baseline.metadata.annotations?.[A.revision] !== canary.status?.lastPromotedSpec)
+        fallback = `${objectName(name, ns)} runs revision ${shortRevision(baseline.metadata.annotations?.[A.revision])}, not the released ${shortRevision(canary.status?.lastPromotedSpec)}`;
     }
     const now = this.d.clock?.() ?? new Date();
     const window = stepWindow(canary, now, analysisInterval(canary, this.d.minIntervalMs ?? 0));

@@ -57,7 +57,8 @@ export class Converger {
     await this.d.ownership.refuseForeign(canary, target, autoscaler, driver.hasCopy);
     await this.d.ownership.adoptGenerated(canary);
     if (want.copy) await this.d.writes.ensureCopy(canary, target as Deployment, copy, want.copy);
-    const baselineShare = await this.ensureBaseline(canary, status, view, want.copy?.replicas ?? 0, want.canaryWeight);
+    const baseline = await this.ensureBaseline(canary, status, view, want.copy?.replicas ?? 0, want.canaryWeight);
+    const baselineShare = baseline?.share;
     const hashes = await driver.revisionHashes(this.d.writers, target, want.target);
     const services = servicesFor(canary, target, hashes, driver);
     await this.d.writes.ensureServices(
@@ -71,6 +72,8 @@ export class Converger {
     );
     if (autoscaler) await this.d.writes.ensureHpa(canary, autoscaler);
     await this.d.routers.for(canary).ensure(canary, status, want.canaryWeight, baselineShare ?? 0);
+    // Fewer baseline pods only once the route no longer sends them their share.
+    await baseline?.scaleDown?.();
     if (phaseFacts(status.phase).idle && tracked) await this.d.tracker.collect(canary, target as Deployment, tracked);
     if (want.target) {
       const patch = targetPatch(target, want.target);
@@ -90,7 +93,8 @@ export class Converger {
   /**
    * A CanaryJudge's fresh baseline (controller/baseline.ts): created while the target runs its
    * released revision, scaled with the canary while it is analysed, to zero otherwise or when the
-   * judge goes. Answers its share of traffic, or undefined when this Canary runs no baseline.
+   * judge goes. Answers its share of traffic (undefined: this Canary runs no baseline) and, when it
+   * must shrink, the write that does it, for after the route has stopped sending it traffic.
    */
   private async ensureBaseline(
     canary: Canary,
@@ -98,21 +102,21 @@ export class Converger {
     { target, driver, baseline, tracked }: TargetView,
     copyReplicas: number,
     canaryWeight: number,
-  ): Promise<number | undefined> {
+  ): Promise<{ share?: number; scaleDown?: () => Promise<void> } | undefined> {
     // A Deployment of that name that sluice did not generate is someone else's: never touched.
-    const ours = baseline === undefined || baseline.metadata.labels?.[L.canaryName] === canary.metadata.name;
+    if (baseline !== undefined && baseline.metadata.labels?.[L.canaryName] !== canary.metadata.name) return undefined;
     const judge = judgeOf(canary, this.d.judges);
     const wanted = judge !== undefined && !('error' in judge) && noBaselineBecause(canary, judge, driver.hasCopy) === undefined;
-    if (!ours) return undefined;
-    if (!wanted) {
-      if (baseline && (baseline.spec.replicas ?? 1) > 0)
-        await this.d.writes.ensureCopy(canary, target as Deployment, baseline, { replicas: 0 }, 'baseline');
-      return undefined;
-    }
-    const want = desiredBaseline(status, target as Deployment, baseline, tracked, copyReplicas);
+    const deployment = target as Deployment;
+    const want = wanted ? desiredBaseline(status, deployment, baseline, tracked, copyReplicas) : baseline ? { replicas: 0 } : undefined;
     if (!want) return undefined;
-    await this.d.writes.ensureCopy(canary, target as Deployment, baseline, want, 'baseline');
-    return baselineWeight(status, canaryWeight, isReady(baseline));
+    const have = baseline?.spec.replicas ?? 0;
+    const write = (w: typeof want) => this.d.writes.ensureCopy(canary, deployment, baseline, w, 'baseline');
+    const scaleDown = baseline && want.replicas < have ? () => write(want) : undefined;
+    // A new template, or more pods, now; fewer pods later (scaleDown keeps the template write with it).
+    if (!scaleDown) await write(want);
+    if (!wanted) return { scaleDown };
+    return { share: scaleDown ? 0 : baselineWeight(status, canaryWeight, isReady(baseline)), scaleDown };
   }
 
   /** The webhook would have held this template; reaching here means it was bypassed. */

@@ -5,7 +5,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
-import { classifyMetric, type Direction, type EffectSizeMeasure, neutralEffect } from '../../controller/judge/classify-metric.js';
+import {
+  type ClassifierSettings,
+  classifyMetric,
+  type Direction,
+  type EffectSizeMeasure,
+  neutralEffect,
+} from '../../controller/judge/classify-metric.js';
 import { removeOutliers } from '../../controller/judge/prepare-samples.js';
 import { type Classified, scoreJudgement } from '../../controller/judge/score.js';
 import { cles, meanRatio, percentile } from '../../lib/stats/effect-size.js';
@@ -177,20 +183,22 @@ describe("judge statistics: Kayenta's classifier cases, as a table", () => {
     });
   }
 
+  const settings: ClassifierSettings = {
+    tolerance: 0,
+    confidence: 0.95,
+    direction: 'either',
+    nanStrategy: 'remove',
+    critical: false,
+    mustHaveData: false,
+    measure: 'meanRatio',
+    allowedIncrease: 1,
+    allowedDecrease: 1,
+    criticalIncrease: 1,
+    criticalDecrease: 1,
+  };
+
   it('turns missing data required of a non-critical metric into NodataFail', () => {
-    const base = {
-      tolerance: 0,
-      confidence: 0.95,
-      direction: 'either' as const,
-      nanStrategy: 'remove' as const,
-      critical: false,
-      mustHaveData: true,
-      measure: 'meanRatio' as const,
-      allowedIncrease: 1,
-      allowedDecrease: 1,
-      criticalIncrease: 1,
-      criticalDecrease: 1,
-    };
+    const base = { ...settings, mustHaveData: true };
     assert.equal(classifyMetric('m', [1, 2], [], base).label, 'NodataFail');
     assert.match(classifyMetric('m', [1, 2], [], base).reason ?? '', /no samples from the canary/);
     assert.deepEqual(
@@ -200,19 +208,7 @@ describe("judge statistics: Kayenta's classifier cases, as a table", () => {
   });
 
   it('gives the same verdict for the same data every time, even where it breaks ties with noise', () => {
-    const s = {
-      tolerance: 0.1,
-      confidence: 0.95,
-      direction: 'either' as const,
-      nanStrategy: 'remove' as const,
-      critical: false,
-      mustHaveData: false,
-      measure: 'meanRatio' as const,
-      allowedIncrease: 1,
-      allowedDecrease: 1,
-      criticalIncrease: 1,
-      criticalDecrease: 1,
-    };
+    const s = { ...settings, tolerance: 0.1 };
     const a = classifyMetric('m', [1, 1, 1, 1, 1], [10, 10, 10, 10, 10], s);
     const b = classifyMetric('m', [1, 1, 1, 1, 1], [10, 10, 10, 10, 10], s);
     assert.deepEqual(a, b);

@@ -5,6 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import winston from 'winston';
 import { ACTION_REF } from '../../api/canary-action.js';
+import { JUDGE_REF } from '../../api/canary-judge.js';
 import { labels as L } from '../../api/contract.js';
 import { type Canary, CR } from '../../api/flagger-types.js';
 import type { Deployment, HorizontalPodAutoscaler } from '../../api/workload.js';
@@ -93,6 +94,7 @@ export class Harness {
         configmaps: c.cache(R.configmaps, tracked),
         secrets: c.cache(R.secrets, tracked),
         actions: c.cache(ACTION_REF),
+        judges: c.cache(JUDGE_REF),
       },
       events: this.recorder,
       metrics: new ControllerMetrics(false),

@@ -1,17 +1,6 @@
 import assert from 'node:assert/strict';
-import { BASE_LATENCY_MEDIAN_MS, logNormal, type Random, requestOutcome, validateFault } from '../world/simulator/outcome.js';
-
-/** Deterministic generator (mulberry32) so statistical assertions are exact and repeatable. */
-function seeded(seed: number): Random {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as seeded } from '../../lib/stats/seeded-random.js';
+import { BASE_LATENCY_MEDIAN_MS, logNormal, requestOutcome, validateFault } from '../world/simulator/outcome.js';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
