@@ -264,7 +264,8 @@ export function describeMetric(m: JudgeMetricReport): string {
 }
 
 /** The judgement in one line: "judge Fail, score 0: latency High: shift +3.1 [...] ...". */
-export function describeJudgement(r: Pick<JudgementReport, 'verdict' | 'score' | 'reason' | 'metrics'>): string {
-  const head = `judge ${r.verdict}, score ${num(r.score)}${r.reason ? ` (${r.reason})` : ''}`;
+export function describeJudgement(r: Pick<JudgementReport, 'verdict' | 'score' | 'reason' | 'metrics' | 'fallback'>): string {
+  const against = r.fallback ? ` against the primary, not a fresh baseline (${r.fallback})` : '';
+  const head = `judge ${r.verdict}, score ${num(r.score)}${r.reason ? ` (${r.reason})` : ''}${against}`;
   return `${head}: ${r.metrics.map(describeMetric).join('; ')}`;
 }

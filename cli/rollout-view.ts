@@ -42,7 +42,8 @@ export interface RolloutView {
   stable?: RevisionView;
   candidate?: RevisionView;
   pods: { primary: { ready: number; desired: number }; canary: { ready: number; desired: number } };
-  route?: { primary: number; canary: number };
+  /** The live split; `baseline` while a CanaryJudge's baseline takes its share (docs/analysis.md). */
+  route?: { primary: number; canary: number; baseline?: number };
   checks: { name: string; ok: boolean; value?: number; min?: number; max?: number; message?: string }[];
   gates: string[];
   conditions: { type: string; status: string; reason?: string; message?: string }[];
@@ -82,7 +83,12 @@ function routeWeights(route: KubeObject | undefined, canary: Canary): RolloutVie
   const apex = apexName(canary);
   const split = routeKindOf(canary.spec as { provider?: unknown }).split(route, apex);
   if (!split) return undefined;
-  return { primary: split[names.primaryService(apex)] ?? 0, canary: split[names.canaryService(apex)] ?? 0 };
+  const baseline = split[names.baselineService(apex)];
+  return {
+    primary: split[names.primaryService(apex)] ?? 0,
+    canary: split[names.canaryService(apex)] ?? 0,
+    ...(baseline !== undefined ? { baseline } : {}),
+  };
 }
 
 /** The Canary's route object, wherever its kind lives. */

@@ -52,7 +52,8 @@ export function screen(v: RolloutView, p: Paint = PLAIN): string {
   row('Stable', v.stable ? revision(v.stable) : p.dim('none recorded yet'));
   row('Candidate', v.candidate ? revision(v.candidate) : p.dim('none'));
   row('Pods ready', `primary ${v.pods.primary.ready}/${v.pods.primary.desired}, canary ${v.pods.canary.ready}/${v.pods.canary.desired}`);
-  row('Route', v.route ? `primary ${v.route.primary}%, canary ${v.route.canary}%` : p.dim('no HTTPRoute yet'));
+  const baselineShare = v.route?.baseline !== undefined ? `, baseline ${v.route.baseline}%` : '';
+  row('Route', v.route ? `primary ${v.route.primary}%, canary ${v.route.canary}%${baselineShare}` : p.dim('no HTTPRoute yet'));
   for (const g of v.gates) row('Gate', p.warn(g));
   const out = rows.map(([k, val]) => `${p.bold(`${k}:`.padEnd(15))}${val}`);
   if (v.checks.length > 0) {
@@ -69,7 +70,8 @@ export function screen(v: RolloutView, p: Paint = PLAIN): string {
     const verdict = j.verdict === 'Pass' ? p.ok(j.verdict) : j.verdict === 'Fail' ? p.bad(j.verdict) : p.warn(j.verdict);
     const against = j.baseline === 'fresh' ? 'a fresh baseline' : `the primary${j.fallback ? ` (${j.fallback})` : ''}`;
     out.push(`${p.bold('Judge:'.padEnd(15))}${verdict}, score ${j.score}${j.reason ? ` (${j.reason})` : ''}, against ${against}`);
-    for (const m of j.metrics) out.push(`  ${m.label === 'Pass' ? p.ok('ok  ') : p.bad(m.label.padEnd(4))} ${describeMetric(m)}`);
+    const mark = (label: string) => (label === 'Pass' ? p.ok('ok  ') : label === 'Nodata' ? p.warn('none') : p.bad('FAIL'));
+    for (const m of j.metrics) out.push(`  ${mark(m.label)} ${describeMetric(m)}`);
   }
   const ready = v.conditions.find((c) => c.type === 'Ready');
   if (ready) out.push(`${p.bold('Ready:'.padEnd(15))}${ready.status} (${ready.reason ?? ''})${ready.message ? `: ${ready.message}` : ''}`);

@@ -126,13 +126,12 @@ export class CheckRunner {
       sampleStepSeconds: stepSeconds,
     };
     const line = describeJudgement(report);
-    const against = fallback ? ` (against the primary: ${fallback})` : '';
     if (report.verdict === 'Pass') return { name: 'judge', ok: true, message: '', value: report.score, judgement: report };
     return {
       name: 'judge',
       ok: report.verdict === 'Marginal',
       hold: report.verdict === 'Marginal',
-      message: `${line}${against}`,
+      message: line,
       value: report.score,
       judgement: report,
     };

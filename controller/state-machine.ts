@@ -391,7 +391,10 @@ function judge(x: Step, load: { ok: true } | { ok: false; failed: HookResult[] }
   const held = (x.metrics ?? []).find((m) => m.hold);
   if (held) return hold(x, held);
   const judged = x.st.judgement;
-  const passed = judged ? [{ type: 'Normal' as const, message: `Judged ${x.cname} ${describeJudgement(judged)}` }] : [];
+  // Compared with the warm primary instead of a fresh baseline: said as a Warning at every step.
+  const passed: CanaryEvent[] = judged
+    ? [{ type: judged.fallback ? 'Warning' : 'Normal', message: `Judged ${x.cname} ${describeJudgement(judged)}` }]
+    : [];
   const next = advance(x);
   return { ...next, events: [...passed, ...next.events] };
 }

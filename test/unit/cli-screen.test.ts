@@ -45,4 +45,31 @@ describe('kubectl sluice screen', () => {
     assert.match(t[1]!, /^test +podinfo +Succeeded +weight 0\/50 +0\/5 +abcdef0123… +-$/);
     assert.match(t[2]!, /Initializing/);
   });
+
+  it("shows a CanaryJudge's last judgement: the verdict, the reference, and each metric's shift, interval, ratio and n", () => {
+    const c = seedCanary({
+      status: {
+        ...analysingStatus(T0, { phase: 'Progressing', canaryWeight: 20 }),
+        judgement: {
+          verdict: 'Fail',
+          score: 0,
+          confidence: 0.998,
+          baseline: 'primary',
+          fallback: 'podinfo-baseline.test has no ready pod yet',
+          metrics: [
+            { name: 'latency', label: 'High', canaryN: 12, baselineN: 11, estimate: 3.14159, lower: 1.5, upper: 4.75, ratio: 1.3 },
+            { name: 'errors', label: 'Nodata', canaryN: 0, baselineN: 12, reason: 'errors: no samples from the canary' },
+          ],
+          at: T0.toISOString(),
+        },
+      },
+    });
+    const text = screen(canaryView(c), PLAIN);
+    assert.match(text, /^Judge: +Fail, score 0, against the primary \(podinfo-baseline\.test has no ready pod yet\)$/m);
+    assert.match(text, /^ {2}FAIL latency High: shift \+3\.14 \[\+1\.5, \+4\.75\], ratio 1\.3, n 12\/11$/m);
+    assert.match(text, /^ {2}none errors Nodata: n 0\/12, errors: no samples from the canary$/m);
+    const shares = canaryView(c);
+    shares.route = { primary: 60, canary: 20, baseline: 20 };
+    assert.match(screen(shares), /^Route: +primary 60%, canary 20%, baseline 20%$/m);
+  });
 });

@@ -24,6 +24,35 @@ describe('controller metrics', () => {
     assert.ok((await series('kept')).length >= 6, 'the other Canary keeps its series');
   });
 
+  it("exports a judgement's score, verdict and per-metric shift, and removes them with the Canary", async () => {
+    const m = new ControllerMetrics(false);
+    const c = seedCanary();
+    const judgement = {
+      verdict: 'Marginal' as const,
+      score: 80,
+      confidence: 0.998,
+      baseline: 'fresh' as const,
+      metrics: [{ name: 'latency', label: 'High', canaryN: 12, baselineN: 11, estimate: 3.5, lower: 1, upper: 6, ratio: 1.25 }],
+      at: new Date(0).toISOString(),
+    };
+    m.metricResults(c, [{ name: 'judge', ok: true, hold: true, value: 80, message: 'held', judgement }]);
+    const lines = (await m.exposition()).split('\n').filter((l) => l.startsWith('sluice_canary_judge{'));
+    const value = (metric: string, stat: string) =>
+      lines
+        .find((l) => l.includes(`metric="${metric}"`) && l.includes(`stat="${stat}"`))
+        ?.split(' ')
+        .at(-1);
+    assert.deepEqual(
+      [value('', 'score'), value('', 'verdict'), value('latency', 'estimate'), value('latency', 'lower'), value('latency', 'canary_n')],
+      ['80', '0.5', '3.5', '1', '12'],
+    );
+    m.forget(c.metadata.namespace!, c.metadata.name);
+    assert.deepEqual(
+      (await m.exposition()).split('\n').filter((l) => l.startsWith('sluice_canary_judge{')),
+      [],
+    );
+  });
+
   it("keeps the text of the Canaries' series between changes, and shows every change at the next scrape", async () => {
     const m = new ControllerMetrics(false);
     const c = seedCanary();

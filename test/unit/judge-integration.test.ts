@@ -320,6 +320,17 @@ describe('judge in the controller: the verdict in a rollout', () => {
     assert.match(d.events[0]!.message, /^Judged podinfo\.test judge Pass, score 100: latency Pass: shift \+3 \[\+1, \+5\], n 12\/12$/);
   });
 
+  it('warns at every step where the judge compared with the primary, saying why', () => {
+    const pass = judged('Pass', after(60_000));
+    pass.judgement = { ...pass.judgement!, baseline: 'primary', fallback: 'a StatefulSet has no fresh baseline' };
+    const d = decide(canary(), obs, [pass], after(60_000), settings);
+    assert.equal(d.events[0]!.type, 'Warning');
+    assert.match(
+      d.events[0]!.message,
+      /judge Pass, score 100 against the primary, not a fresh baseline \(a StatefulSet has no fresh baseline\): latency Pass/,
+    );
+  });
+
   it('holds the weight on Marginal without counting a failed check, and the next judgement reads the samples after it', () => {
     const d = decide(canary(), obs, [judged('Marginal', after(60_000))], after(60_000), settings);
     assert.deepEqual([d.status.canaryWeight, d.status.failedChecks, d.status.phase], [10, 0, 'Progressing']);
