@@ -57,7 +57,7 @@ describe('kubectl sluice screen', () => {
           baseline: 'primary',
           fallback: 'podinfo-baseline.test has no ready pod yet',
           metrics: [
-            { name: 'latency', label: 'High', canaryN: 12, baselineN: 11, estimate: 3.14159, lower: 1.5, upper: 4.75, ratio: 1.3 },
+            { name: 'latency', label: 'High', canaryN: 12, baselineN: 11, estimate: 3.13579, lower: 1.5, upper: 4.75, ratio: 1.3 },
             { name: 'errors', label: 'Nodata', canaryN: 0, baselineN: 12, reason: 'errors: no samples from the canary' },
           ],
           at: T0.toISOString(),
