@@ -50,6 +50,8 @@ export interface CanaryJudgeSpec {
   sampleStep?: string;
   scoreThresholds?: { pass?: number; marginal?: number };
   groupWeights?: Record<string, number>;
+  /** Judged and reported at every step, but never failing or holding one (docs/analysis.md). */
+  dryRun?: boolean;
   metrics: JudgeMetricSpec[];
 }
 
@@ -142,6 +144,7 @@ export interface ResolvedJudge {
   pass: number;
   marginal: number;
   groupWeights: Record<string, number>;
+  dryRun: boolean;
   metrics: ResolvedMetric[];
 }
 
@@ -218,7 +221,7 @@ export function resolveJudge(judge: CanaryJudge): ResolvedJudge | { error: strin
       criticalDecrease: effect.criticalDecrease ?? neutral,
     });
   }
-  return { baseline, falseAlarmRate, tolerance, sampleStepMs, pass, marginal, groupWeights, metrics };
+  return { baseline, falseAlarmRate, tolerance, sampleStepMs, pass, marginal, groupWeights, dryRun: s.dryRun === true, metrics };
 }
 
 /** How many judgements a rollout of this Canary makes when every step passes: one per step. */

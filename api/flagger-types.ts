@@ -27,6 +27,8 @@ export interface CanaryMetric {
   query?: string;
   templateRef?: CrossNamespaceRef;
   templateVariables?: Record<string, string>;
+  /** sluice's: queried, judged and reported like any metric, but never fails a step (docs/analysis.md). */
+  dryRun?: boolean;
 }
 
 export interface CanaryWebhook {
@@ -74,6 +76,8 @@ export interface CanaryAnalysis {
   webhooks?: CanaryWebhook[];
   match?: unknown[];
   alerts?: unknown[];
+  /** sluice's: every metric (and the CanaryJudge) of this analysis is a dry run (docs/analysis.md). */
+  dryRun?: boolean;
   [k: string]: unknown;
 }
 
@@ -127,7 +131,7 @@ export interface CanaryStatus {
   /** The last CanaryAction taken, recorded in the same write as its effect (so it is never taken twice). */
   lastAction?: { name: string; action: string; by: string; at: string; result: 'Applied' | 'Rejected'; message: string };
   /** The metrics of the last analysis step: value against bounds, for `kubectl sluice get`. */
-  lastChecks?: { name: string; ok: boolean; value?: number; min?: number; max?: number; message?: string; at: string }[];
+  lastChecks?: { name: string; ok: boolean; value?: number; min?: number; max?: number; message?: string; dryRun?: boolean; at: string }[];
   /** The CanaryJudge's last judgement (docs/analysis.md), with when a Marginal verdict began holding the step. */
   judgement?: JudgementReport;
 }

@@ -44,7 +44,7 @@ export interface RolloutView {
   pods: { primary: { ready: number; desired: number }; canary: { ready: number; desired: number } };
   /** The live split; `baseline` while a CanaryJudge's baseline takes its share (docs/analysis.md). */
   route?: { primary: number; canary: number; baseline?: number };
-  checks: { name: string; ok: boolean; value?: number; min?: number; max?: number; message?: string }[];
+  checks: { name: string; ok: boolean; value?: number; min?: number; max?: number; message?: string; dryRun?: boolean }[];
   gates: string[];
   conditions: { type: string; status: string; reason?: string; message?: string }[];
   lastAction?: { action: string; by: string; result: string; message: string; at: string };

@@ -60,9 +60,11 @@ export function screen(v: RolloutView, p: Paint = PLAIN): string {
     out.push(p.bold('Checks (last step):'));
     const w = v.checks.reduce((m, c) => Math.max(m, c.name.length), 0);
     for (const c of v.checks) {
-      const mark = c.ok ? p.ok('ok  ') : p.bad('FAIL');
+      // A dry run's failure is shown as what it is: reported, never failing the step.
+      const mark = c.ok ? p.ok('ok  ') : c.dryRun ? p.warn('DRY ') : p.bad('FAIL');
       const detail = c.ok ? '' : `  ${c.message ?? ''}`;
-      out.push(`  ${mark} ${c.name.padEnd(w)}  ${fmt(c.value)} ${bounds(c)}${detail}`);
+      const dry = c.dryRun ? p.dim('  (dry run)') : '';
+      out.push(`  ${mark} ${c.name.padEnd(w)}  ${fmt(c.value)} ${bounds(c)}${detail}${dry}`);
     }
   }
   if (v.judgement) {

@@ -15,6 +15,8 @@ export interface MetricResult {
   max?: number;
   /** The step is neither passed nor failed: it waits (a judge's Marginal verdict, docs/analysis.md). */
   hold?: boolean;
+  /** A dry run (docs/analysis.md): reported like any result, never failing or holding a step. */
+  dryRun?: boolean;
   /** The statistical judge's report, on its one result (named `judge`). */
   judgement?: JudgementReport;
 }

@@ -103,6 +103,7 @@ export class CheckRunner {
   private async judge(canary: Canary, deps: AnalysisDeps): Promise<MetricResult | undefined> {
     const resolved = judgeOf(canary, this.d.judges);
     if (!resolved) return undefined;
+    // An unreadable judge fails the step even in a dry run: what it would decide cannot be known.
     if ('error' in resolved) return { name: 'judge', ok: false, message: `judge check failed: ${resolved.error}` };
     const ns = canary.metadata.namespace;
     const driver = driverOf(canary);
@@ -126,7 +127,8 @@ export class CheckRunner {
       sampleStepSeconds: stepSeconds,
     };
     const line = describeJudgement(report);
-    if (report.verdict === 'Pass') return { name: 'judge', ok: true, message: '', value: report.score, judgement: report };
+    const dryRun = resolved.dryRun || canary.spec.analysis?.dryRun === true ? { dryRun: true } : {};
+    if (report.verdict === 'Pass') return { name: 'judge', ok: true, message: '', value: report.score, judgement: report, ...dryRun };
     return {
       name: 'judge',
       ok: report.verdict === 'Marginal',
@@ -134,6 +136,7 @@ export class CheckRunner {
       message: line,
       value: report.score,
       judgement: report,
+      ...dryRun,
     };
   }
 }

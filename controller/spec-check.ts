@@ -48,6 +48,7 @@ const SUPPORTED: Record<string, true> = Object.fromEntries(
     'analysis.mirror',
     'analysis.sessionAffinity',
     'analysis.alerts',
+    'analysis.dryRun',
     'progressDeadlineSeconds',
     'skipAnalysis',
     'suspend',

@@ -366,13 +366,20 @@ function checksOf(metrics: MetricResult[], now: Date): NonNullable<CanaryStatus[
     ...(m.min !== undefined ? { min: m.min } : {}),
     ...(m.max !== undefined ? { max: m.max } : {}),
     ...(m.ok ? {} : { message: m.message }),
+    ...(m.dryRun ? { dryRun: true } : {}),
     at,
   }));
 }
 
 /** The step's verdict from the rollout hooks' gate and the metrics. */
 function judge(x: Step, load: { ok: true } | { ok: false; failed: HookResult[] }): Decision {
-  const failed = (x.metrics ?? []).filter((m) => !m.ok);
+  const failed = (x.metrics ?? []).filter((m) => !m.ok && !m.dryRun);
+  // A dry run's failures are said at every step, as what would have happened, and change nothing;
+  // the step is named, so two steps' failures are two Events, not one the recorder holds back.
+  const at = strategyOf(x.canary) === 'canary' ? `weight ${x.st.canaryWeight ?? 0}` : `iteration ${x.st.iterations ?? 0}`;
+  const dryRuns: CanaryEvent[] = (x.metrics ?? [])
+    .filter((m) => m.dryRun && (!m.ok || m.hold))
+    .map((m) => ({ type: 'Normal', message: `Dry run: ${x.cname} would ${m.hold ? 'hold' : 'halt'} advancement at ${at}: ${m.message}` }));
   const hookHalts: CanaryEvent[] = load.ok
     ? []
     : load.failed.map(
@@ -386,17 +393,24 @@ function judge(x: Step, load: { ok: true } | { ok: false; failed: HookResult[] }
     return failCheck(x, [
       ...hookHalts,
       ...failed.map((m): CanaryEvent => ({ type: 'Normal', message: `Halt ${x.cname} advancement ${m.message}` })),
+      ...dryRuns,
     ]);
   }
-  const held = (x.metrics ?? []).find((m) => m.hold);
-  if (held) return hold(x, held);
+  const held = (x.metrics ?? []).find((m) => m.hold && !m.dryRun);
+  if (held) {
+    const d = hold(x, held);
+    return { ...d, events: [...d.events, ...dryRuns] };
+  }
   const judged = x.st.judgement;
+  const judgeResult = (x.metrics ?? []).find((m) => m.judgement);
   // Compared with the warm primary instead of a fresh baseline: said as a Warning at every step.
-  const passed: CanaryEvent[] = judged
-    ? [{ type: judged.fallback ? 'Warning' : 'Normal', message: `Judged ${x.cname} ${describeJudgement(judged)}` }]
-    : [];
+  // A dry-run judge that did not pass is already said above, as a dry run.
+  const passed: CanaryEvent[] =
+    judged && !(judgeResult?.dryRun && judged.verdict !== 'Pass')
+      ? [{ type: judged.fallback ? 'Warning' : 'Normal', message: `Judged ${x.cname} ${describeJudgement(judged)}` }]
+      : [];
   const next = advance(x);
-  return { ...next, events: [...passed, ...next.events] };
+  return { ...next, events: [...passed, ...dryRuns, ...next.events] };
 }
 
 /**

@@ -124,6 +124,8 @@ export function violations(spec: CanarySpec, c: PolicyConstraints, namespace?: s
     for (const r of crossNamespaceRefs(spec, namespace)) out.push(`${r}: another namespace's objects are forbidden`);
   const a = spec.analysis ?? {};
   if (c.forbidSkipAnalysis && spec.skipAnalysis === true) out.push('skipAnalysis: true is forbidden');
+  // A dry run of the whole analysis decides nothing: skipping it by another name.
+  if (c.forbidSkipAnalysis && a.dryRun === true) out.push('analysis.dryRun: true is forbidden (a dry run decides nothing)');
   if (c.maxWeight !== undefined) {
     const mw = maxWeight(spec);
     // Without maxWeight, stepWeights' largest entry is the ceiling: the entries below name it.
@@ -164,6 +166,7 @@ export function violations(spec: CanarySpec, c: PolicyConstraints, namespace?: s
       out.push(`analysis.metrics "${want.name}" must be computed by ${computation(want)}, not ${computation(have)}`);
     }
     for (const b of boundsLooser(have, want)) out.push(`analysis.metrics "${want.name}" ${b}`);
+    if (have.dryRun === true && want.dryRun !== true) out.push(`analysis.metrics "${want.name}" is required, so it may not be a dry run`);
     // The query's range: a longer one averages a bad revision's errors away (8760h hides them all).
     const ceiling = want.interval ?? DEFAULT_METRIC_INTERVAL;
     if (longerThan(have.interval, ceiling))
@@ -204,6 +207,7 @@ export function enforce(spec: CanarySpec, policies: ClusterCanaryPolicy[]): Cana
   for (const p of policies) {
     const c = p.spec.constraints ?? {};
     if (c.forbidSkipAnalysis && out.skipAnalysis) out.skipAnalysis = false;
+    if (c.forbidSkipAnalysis && a.dryRun) delete a.dryRun;
     if (a.stepWeights && a.stepWeights.length > 0) a.stepWeights = tightenSteps(a.stepWeights, c.maxStepWeight, c.maxWeight);
     else if (c.maxStepWeight !== undefined) a.stepWeight = Math.min(a.stepWeight ?? DEFAULTS.stepWeight, c.maxStepWeight);
     if (c.maxWeight !== undefined) a.maxWeight = Math.min(maxWeight(out), c.maxWeight);
@@ -217,6 +221,9 @@ export function enforce(spec: CanarySpec, policies: ClusterCanaryPolicy[]): Cana
         continue;
       }
       computedAs(have, want);
+      // A required metric decides as the policy says: a dry run only where the policy's own is one.
+      if (want.dryRun === true) have.dryRun = true;
+      else delete have.dryRun;
       const ceiling = want.interval ?? DEFAULT_METRIC_INTERVAL;
       if (longerThan(have.interval, ceiling)) have.interval = ceiling;
       const r = (have.thresholdRange ??= {});

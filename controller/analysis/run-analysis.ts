@@ -141,5 +141,11 @@ async function checkOne(canary: Canary, metric: CanaryMetric, deps: AnalysisDeps
 }
 
 export async function runAnalysis(canary: Canary, deps: AnalysisDeps): Promise<MetricResult[]> {
-  return Promise.all((canary.spec.analysis?.metrics ?? []).map((m) => checkOne(canary, m, deps)));
+  const all = canary.spec.analysis?.dryRun === true;
+  return Promise.all(
+    (canary.spec.analysis?.metrics ?? []).map(async (m) => {
+      const r = await checkOne(canary, m, deps);
+      return all || m.dryRun === true ? { ...r, dryRun: true } : r;
+    }),
+  );
 }

@@ -48,6 +48,7 @@ describe('the statistical judge against a fresh baseline, end to end', function 
   after(async () => {
     await simulator('DELETE', `/faults/${ns}/podinfo-canary`).catch(() => undefined);
     await simulator('DELETE', `/traffic/${ns}/podinfo`).catch(() => undefined);
+    await simulator('DELETE', `/traffic/${ns}/dry`).catch(() => undefined);
     await deleteNamespace(ns);
   });
 
@@ -126,5 +127,37 @@ describe('the statistical judge against a fresh baseline, end to end', function 
     // The Canary's own CRD validation keeps CanaryJudge out of Flagger's schema: the Canary is untouched.
     const stored = await (await admin()).get<KubeObject & { spec: Record<string, unknown> }>(at(CR.canaries, ns, 'podinfo'));
     assert.equal(Object.hasOwn(stored.spec, 'judge'), false);
+  });
+
+  it('promotes through a dry-run metric that fails every check, reporting each failure as a dry run', async () => {
+    // A success rate above 100 % cannot be met: every check of it fails.
+    const impossible = { name: 'request-success-rate', interval: '6s', thresholdRange: { min: 101 }, dryRun: true };
+    await deploymentWithCanary(ns, 'dry', { interval: '2s', threshold: 1, stepWeight: 25, maxWeight: 50, metrics: [impossible] });
+    await waitPhase(ns, 'Initialized', 60_000, undefined, 'dry');
+    await simulator('PUT', `/traffic/${ns}/dry`, { ratePerSecond: 50 });
+    const r = await runKubectl(binDir, ['-n', ns, 'set', 'image', 'deployment/dry', `app=${IMG}:6.0.1`]);
+    assert.equal(r.code, 0, r.stderr);
+    const revision = templateRevision((await (await admin()).get<Deployment>(at(R.deployments, ns, 'dry'))).spec.template);
+    const done = await waitPhase(ns, 'Succeeded', 90_000, revision, 'dry');
+    assert.equal(done.status?.failedChecks, 0);
+    const rows = await canaryEvents(ns, 'dry');
+    const events = rows.map((e) => e.message);
+    // The same words twice are one Event counted twice, as Kubernetes aggregates them.
+    const dryRuns = rows
+      .filter((e) =>
+        /^Dry run: dry\.\S+ would halt advancement at weight (25|50): (success rate \S+ < 101%|request-success-rate check failed)/.test(
+          e.message,
+        ),
+      )
+      .reduce((n, e) => n + e.count, 0);
+    assert.ok(
+      dryRuns >= 2,
+      `a dry-run failure reported at each of the two steps:\n${rows.map((e) => `${e.message} (x${e.count})`).join('\n')}`,
+    );
+    assert.ok(!events.some((m) => m.startsWith('Halt dry')), events.join('\n'));
+    assert.ok(
+      events.some((m) => m.startsWith('Promoting revision')),
+      events.join('\n'),
+    );
   });
 });
