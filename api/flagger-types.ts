@@ -132,6 +132,8 @@ export interface CanaryStatus {
   lastAction?: { name: string; action: string; by: string; at: string; result: 'Applied' | 'Rejected'; message: string };
   /** The metrics of the last analysis step: value against bounds, for `kubectl sluice get`. */
   lastChecks?: { name: string; ok: boolean; value?: number; min?: number; max?: number; message?: string; dryRun?: boolean; at: string }[];
+  /** Held by a ClusterCanaryPolicy's stopTheLine (docs/policy.md): which policy, why, since when. */
+  lineStopped?: { policy: string; reason: string; by?: string; since: string };
   /** The CanaryJudge's last judgement (docs/analysis.md), with when a Marginal verdict began holding the step. */
   judgement?: JudgementReport;
 }

@@ -62,6 +62,11 @@ export interface ClusterCanaryPolicySpec {
   exclude?: { name: string; namespace?: string }[];
   canaryTemplate?: CanaryTemplate;
   constraints?: PolicyConstraints;
+  /**
+   * Stop the line (docs/policy.md): while set, every rollout in the policy's namespaces holds at
+   * its step (no weight increase, no promotion, no new analysis); aborts still work. Removed: they go on.
+   */
+  stopTheLine?: { reason: string; by?: string };
 }
 
 export interface PolicyProblem {

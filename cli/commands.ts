@@ -212,6 +212,10 @@ export async function why(ctx: Context, workload: string): Promise<number> {
     todo('the revision failed analysis and was rolled back; the primary pods never ran it');
     todo(`analyse it again: kubectl sluice retry ${cn} ${n}`);
     todo('or push a fixed revision, or revert the template to the stable one (both start or end a rollout by themselves)');
+  } else if (st.lineStopped) {
+    todo(`the line is stopped by ClusterCanaryPolicy ${st.lineStopped.policy} since ${st.lineStopped.since}: ${st.lineStopped.reason}`);
+    todo("it goes on by itself when the policy's stopTheLine is removed; an abort still works");
+    todo(`roll it back now: kubectl sluice abort ${cn} ${n}`);
   } else if (st.analysisPaused) {
     todo(`the analysis is paused by ${st.analysisPaused.by} since ${st.analysisPaused.at}`);
     todo(`go on: kubectl sluice resume ${cn} ${n}`);

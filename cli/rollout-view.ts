@@ -48,6 +48,8 @@ export interface RolloutView {
   gates: string[];
   conditions: { type: string; status: string; reason?: string; message?: string }[];
   lastAction?: { action: string; by: string; result: string; message: string; at: string };
+  /** Held by a ClusterCanaryPolicy's stopTheLine (docs/policy.md). */
+  lineStopped?: string;
   /** The CanaryJudge's last judgement (docs/analysis.md), as the Canary's status records it. */
   judgement?: JudgementReport;
   events: { type: string; reason?: string; message: string; age: string; time: string }[];
@@ -154,6 +156,11 @@ export function canaryView(canary: Canary): RolloutView {
         }
       : {}),
     ...(st.judgement ? { judgement: st.judgement } : {}),
+    ...(st.lineStopped
+      ? {
+          lineStopped: `by ClusterCanaryPolicy ${st.lineStopped.policy}${st.lineStopped.by ? ` (${st.lineStopped.by})` : ''} since ${st.lineStopped.since}: ${st.lineStopped.reason}`,
+        }
+      : {}),
     events: [],
   };
 }

@@ -45,6 +45,7 @@ export function screen(v: RolloutView, p: Paint = PLAIN): string {
   row('Name', `${v.name} (namespace ${v.namespace}, target Deployment ${v.target})`);
   const hold = v.paused ? p.warn(`  paused ${v.paused}`) : v.suspended ? p.warn('  suspended (spec.suspend)') : '';
   row('Status', `${phaseColour(p, v.phase)}${hold}`);
+  if (v.lineStopped) row('Line stopped', p.warn(v.lineStopped));
   row('Strategy', `${v.strategy}, ${stepText(v)}`);
   const failed = v.failedChecks > 0 ? p.bad(`${v.failedChecks}/${v.threshold}`) : `${v.failedChecks}/${v.threshold}`;
   row('Failed checks', failed);

@@ -197,8 +197,26 @@ export class Reconciler {
     const canaryEndpoints =
       slices && phaseFacts(canary.status?.phase).copyActive ? readyEndpoints(slices, ns, names.canaryService(apexName(canary))) : undefined;
     const revision = target ? revisionOf(target, tracked?.hash) : undefined;
+    // Stop the line (docs/policy.md): the first policy in scope, by name, that stops it.
+    const stopping = [...policies].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name)).find((p) => p.spec.stopTheLine);
+    const lineStop = stopping?.spec.stopTheLine
+      ? {
+          policy: stopping.metadata.name,
+          reason: stopping.spec.stopTheLine.reason,
+          ...(stopping.spec.stopTheLine.by ? { by: stopping.spec.stopTheLine.by } : {}),
+        }
+      : undefined;
     return {
-      observed: { kind: driver, target, revision, canaryCopy: copy, autoscaler, action, canaryEndpoints },
+      observed: {
+        kind: driver,
+        target,
+        revision,
+        canaryCopy: copy,
+        autoscaler,
+        action,
+        canaryEndpoints,
+        ...(lineStop ? { lineStop } : {}),
+      },
       view:
         target && driver
           ? {

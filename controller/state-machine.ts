@@ -35,6 +35,8 @@ export interface Observed {
    * pod is Ready before the EndpointSlice controller lists it; traffic sent in between gets 503s.
    */
   canaryEndpoints?: number;
+  /** A ClusterCanaryPolicy in scope stops the line (docs/policy.md): the first such policy, by name. */
+  lineStop?: { policy: string; reason: string; by?: string };
 }
 
 /** A person's request (api/canary-action.ts), with who asked as admission recorded it. */
@@ -413,6 +415,40 @@ function judge(x: Step, load: { ok: true } | { ok: false; failed: HookResult[] }
   return { ...next, events: [...passed, ...dryRuns, ...next.events] };
 }
 
+/** The line is stopped: the Canary holds where it is, saying so once, by whom and why. */
+function lineStopped(x: Step, stop: NonNullable<Observed['lineStop']>): Decision {
+  const same = x.st.lineStopped?.policy === stop.policy && x.st.lineStopped.reason === stop.reason;
+  if (same) return stay(x, undefined);
+  const by = stop.by ? ` by ${stop.by}` : '';
+  return go(
+    { ...x.st, lineStopped: { policy: stop.policy, reason: stop.reason, ...(stop.by ? { by: stop.by } : {}), since: x.now.toISOString() } },
+    [
+      {
+        type: 'Warning',
+        message: `Stopped ${x.cname}: ClusterCanaryPolicy ${stop.policy} stops the line${by}: ${stop.reason}; the rollout holds at its step until it is lifted (an abort still works)`,
+      },
+    ],
+    undefined,
+  );
+}
+
+/** The stop is lifted: the rollout goes on from the step it held at; the interval counts again from now. */
+function lineReopened(x: Step, d: Decision): Decision {
+  const { lineStopped: was, ...rest } = d.status;
+  return {
+    ...d,
+    status: rest,
+    events: [
+      {
+        type: 'Normal',
+        message: `Line reopened for ${x.cname} (stopped by ClusterCanaryPolicy ${was!.policy} since ${was!.since}): the rollout goes on from its step`,
+      },
+      ...d.events,
+    ],
+    requeueAfterMs: d.requeueAfterMs ?? x.interval,
+  };
+}
+
 /**
  * A Marginal judgement: neither a step forward nor a failed check. The weight stays and the next
  * judgement reads the samples after this one; past the progress deadline it counts as a failure.
@@ -561,7 +597,7 @@ function blockedBy(st: CanaryStatus, now: Date, reason: string, message: string)
  * one decision whose status records it as lastAction, so a crash before the action's own status
  * is written never takes it twice. Every outcome is an event naming who asked.
  */
-function act(x: Step, a: ActionRequest): Decision {
+function act(x: Step, a: ActionRequest, lineStop?: Observed['lineStop']): Decision {
   const { st, now, cname } = x;
   const at = now.toISOString();
   const asked = `${a.verb} of ${cname} requested by ${a.by}${a.reason ? ` (${a.reason})` : ''}`;
@@ -576,6 +612,11 @@ function act(x: Step, a: ActionRequest): Decision {
     record({ ...d, events: [{ type: 'Normal', message: `Accepted ${asked}: ${message}` }, ...d.events] }, 'Applied', message);
   const p = phaseFacts(x.phase);
   if (p.bootstrapping) return refuse(`${cname} is not initialized yet; act once it is`);
+  // A stopped line releases nothing and starts no analysis: promote and retry wait for it to be lifted.
+  if (lineStop && (a.verb === 'promote' || a.verb === 'retry'))
+    return refuse(
+      `the line is stopped by ClusterCanaryPolicy ${lineStop.policy}: ${lineStop.reason}; abort, pause and resume are taken, ${a.verb} once it is lifted`,
+    );
   // Promote, abort and retry are explicit decisions about the revision: a pause gives way to them.
   const unpaused: CanaryStatus = { ...st, analysisPaused: undefined };
   const current = x.revision.id === st.lastAppliedSpec;
@@ -680,8 +721,19 @@ export function decide(
   // is resumed; the webhook still freezes template changes. A Canary is bootstrapped first, so its
   // target is frozen. Actions are still taken (resume among them).
   const held = (canary.spec.suspend === true || st.analysisPaused !== undefined) && !phaseFacts(phase).bootstrapping;
-  const run = observed.action ? (x: Step) => act(x, observed.action!) : held ? (x: Step) => stay(x, undefined) : STEPS[phase as KnownPhase];
-  const decision = (run ?? ((x: Step) => stay(x, undefined)))(step);
+  // A stopped line holds like a pause, and is said on the Canary when it starts and when it is lifted.
+  // A revert to the released revision still goes through: rollbacks are never held.
+  const reverted = observed.revision?.isReleased(releasedRevision(st)) === true && phaseFacts(phase).copyActive;
+  const stopped = observed.lineStop !== undefined && !phaseFacts(phase).bootstrapping && !reverted;
+  const run = observed.action
+    ? (x: Step) => act(x, observed.action!, observed.lineStop)
+    : held
+      ? (x: Step) => stay(x, undefined)
+      : stopped
+        ? (x: Step) => lineStopped(x, observed.lineStop!)
+        : STEPS[phase as KnownPhase];
+  const decided = (run ?? ((x: Step) => stay(x, undefined)))(step);
+  const decision = observed.lineStop === undefined && st.lineStopped ? lineReopened(step, decided) : decided;
   if (!allowed(phase, decision.status.phase)) {
     throw new Error(
       `the state machine moved ${objectName(canary.metadata.name, ns)} from ${phase || '(none)'} to ${decision.status.phase}, a transition api/phases.ts does not list (a bug: please report it)`,
