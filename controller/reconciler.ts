@@ -13,7 +13,7 @@ import type { RouteKindFacts } from '../api/route-kinds.js';
 import { type Deployment, revisionOf } from '../api/workload.js';
 import { at } from '../lib/kube/client.js';
 import { enforce } from '../policy/constraints.js';
-import { isGenerated, policiesForNamespace } from '../policy/selection.js';
+import { isGenerated, linesStopped, policiesForNamespace } from '../policy/selection.js';
 import { ActionInbox } from './action-inbox.js';
 import { Announcer } from './announcer.js';
 import { readyEndpoints } from './canary-endpoints.js';
@@ -197,8 +197,8 @@ export class Reconciler {
     const canaryEndpoints =
       slices && phaseFacts(canary.status?.phase).copyActive ? readyEndpoints(slices, ns, names.canaryService(apexName(canary))) : undefined;
     const revision = target ? revisionOf(target, tracked?.hash) : undefined;
-    // Stop the line (docs/policy.md): the first policy in scope, by name, that stops it.
-    const stopping = [...policies].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name)).find((p) => p.spec.stopTheLine);
+    // Stop the line (docs/policy.md): the first policy, by name, that stops it in this namespace.
+    const [stopping] = linesStopped(this.d.caches.policies.items(), this.d.caches.namespaces.get(undefined, ns));
     const lineStop = stopping?.spec.stopTheLine
       ? {
           policy: stopping.metadata.name,

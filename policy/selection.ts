@@ -12,6 +12,17 @@ import { selectorMatches } from './label-selector.js';
 
 export const optedIn = (ns: KubeObject) => ns.metadata.labels?.[L.rollouts] === values.rolloutsEnabled;
 
+/**
+ * Policies that stop the line in namespace `ns` (docs/policy.md): their namespaceSelector selects
+ * it, opted in or not (an on-call halting rollouts means every one of them), first by name.
+ */
+export function linesStopped(policies: ClusterCanaryPolicy[], ns: KubeObject | undefined): ClusterCanaryPolicy[] {
+  if (!ns) return [];
+  return policies
+    .filter((p) => !p.metadata.deletionTimestamp && p.spec.stopTheLine && selectorMatches(p.spec.namespaceSelector, ns.metadata.labels))
+    .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+}
+
 /** Policies whose rules hold in namespace `ns`: it opted in and their namespaceSelector selects it. */
 export function policiesForNamespace(policies: ClusterCanaryPolicy[], ns: KubeObject | undefined): ClusterCanaryPolicy[] {
   if (!ns || !optedIn(ns) || ns.metadata.deletionTimestamp) return [];

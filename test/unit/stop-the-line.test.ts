@@ -7,6 +7,7 @@ import { canaryView } from '../../cli/rollout-view.js';
 import { PLAIN, screen } from '../../cli/screen.js';
 import type { MetricResult } from '../../controller/check-results.js';
 import { decide, type Observed, type Settings } from '../../controller/state-machine.js';
+import { linesStopped } from '../../policy/selection.js';
 import { analysingStatus, copyOf, deployment, observed, rev, seedCanary } from './controller-fixtures.js';
 
 const settings: Settings = { minIntervalMs: 1000, pollMs: 500 };
@@ -81,5 +82,20 @@ describe('stop the line', () => {
       screen(canaryView(c), PLAIN),
       /^Line stopped: +by ClusterCanaryPolicy freeze-friday \(oncall\) since 2026-12-01T10:00:00\.000Z: incident 42$/m,
     );
+  });
+
+  it('is the policies whose namespaceSelector selects the namespace, opted in or not, first by name', () => {
+    const policy = (name: string, stopTheLine?: { reason: string }, deleting = false) => ({
+      metadata: { name, ...(deleting ? { deletionTimestamp: T0.toISOString() } : {}) },
+      spec: { namespaceSelector: { matchLabels: { tier: 'prod' } }, ...(stopTheLine ? { stopTheLine } : {}) },
+    });
+    const prod = { metadata: { name: 'shop', labels: { tier: 'prod' } } };
+    const all = [policy('zeta', { reason: 'z' }), policy('alpha', { reason: 'a' }), policy('quiet'), policy('gone', { reason: 'g' }, true)];
+    assert.deepEqual(
+      linesStopped(all, prod).map((p) => p.metadata.name),
+      ['alpha', 'zeta'],
+    );
+    assert.deepEqual(linesStopped(all, { metadata: { name: 'dev', labels: { tier: 'dev' } } }), []);
+    assert.deepEqual(linesStopped(all, undefined), []);
   });
 });
