@@ -722,9 +722,10 @@ export function decide(
   // target is frozen. Actions are still taken (resume among them).
   const held = (canary.spec.suspend === true || st.analysisPaused !== undefined) && !phaseFacts(phase).bootstrapping;
   // A stopped line holds like a pause, and is said on the Canary when it starts and when it is lifted.
-  // A revert to the released revision still goes through: rollbacks are never held.
+  // A revert to the released revision still goes through (rollbacks are never held), and so does a
+  // release already under way: stopping it half-done would leave the canary serving everything.
   const reverted = observed.revision?.isReleased(releasedRevision(st)) === true && phaseFacts(phase).copyActive;
-  const stopped = observed.lineStop !== undefined && !phaseFacts(phase).bootstrapping && !reverted;
+  const stopped = observed.lineStop !== undefined && !phaseFacts(phase).bootstrapping && !phaseFacts(phase).releasing && !reverted;
   const run = observed.action
     ? (x: Step) => act(x, observed.action!, observed.lineStop)
     : held

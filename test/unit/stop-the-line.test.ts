@@ -68,6 +68,14 @@ describe('stop the line', () => {
     assert.equal(r.status.phase, 'Initialized');
   });
 
+  it('lets a release already under way finish', () => {
+    const promoting = seedCanary({ status: analysingStatus(T0, { phase: 'Promoting', canaryWeight: 100 }) });
+    const released = deployment('podinfo:6.0.1', { annotations: {} });
+    const d = decide(promoting, stopped(observed(released, copyOf('podinfo:6.0.1', 2))), undefined, after(1000), settings);
+    assert.notEqual(d.status.phase, 'Promoting', 'the release moved on');
+    assert.equal(d.status.lineStopped, undefined);
+  });
+
   it('goes on from the same step once lifted, saying so', () => {
     const held = progressing({ lineStopped: { ...stop, since: after(30_000).toISOString() } });
     const d = decide(held, frozen, pass, after(90_000), settings);
