@@ -30,14 +30,17 @@ export function generatedMeta(canary: Canary, name: string, extraLabels: Record<
 
 export { apexName };
 
+const suffixed = (selector: Record<string, string>, suffix: string) =>
+  Object.fromEntries(Object.entries(selector).map(([k, v]) => [k, `${v}${suffix}`]));
+
 /** Every value of the primary's selector labels gets `-canary`, so no canary pod is ever selected by the primary's selector (or the user's Services). */
 export function canarySelector(primarySelector: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(primarySelector).map(([k, v]) => [k, `${v}-canary`]));
+  return suffixed(primarySelector, '-canary');
 }
 
 /** The baseline's pods: `-baseline` on every selector value, as canarySelector does with `-canary`. */
 export function baselineSelector(primarySelector: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(primarySelector).map(([k, v]) => [k, `${v}-baseline`]));
+  return suffixed(primarySelector, '-baseline');
 }
 
 /** Which generated workload a copy is: the candidate's (`-canary`) or the stable revision's fresh baseline (`-baseline`). */

@@ -4,7 +4,7 @@
 // metric cares about, and the effect size (mean ratio or CLES) is past its allowed limit; Nodata
 // when a side has no samples; critical High/Low when the effect also passes the critical limit.
 import { cles, meanRatio } from '../../lib/stats/effect-size.js';
-import { rejectsShift, shiftInterval } from '../../lib/stats/mann-whitney.js';
+import { type ShiftTest, shiftTest } from '../../lib/stats/mann-whitney.js';
 import { gaussian, seededRandom } from '../../lib/stats/seeded-random.js';
 import type { NanStrategy } from './prepare-samples.js';
 
@@ -83,12 +83,13 @@ export function classifyMetric(
   const noisy = distinct(canary) === 1 && distinct(baseline) === 1;
   const c = noisy ? jitter(canary, canary.length * 31 + 7) : canary;
   const b = noisy ? jitter(baseline, baseline.length * 17 + 3) : baseline;
-  let interval: { lower: number; upper: number; estimate: number };
+  let test: ShiftTest;
   try {
-    interval = shiftInterval(c, b, s.confidence);
+    test = shiftTest(c, b, s.confidence);
   } catch (err) {
     return { label: 'Error', reason: `${name}: ${(err as Error).message}`, critical: s.critical, ratio: Number.NaN };
   }
+  const { interval } = test;
   const ratio = meanRatio(b, c);
   const effectSize = s.measure === 'cles' ? cles(b, c) : ratio;
   const bound = s.tolerance * Math.abs(interval.estimate);
@@ -97,12 +98,12 @@ export function classifyMetric(
   // mostly of ties (error ratios that are 0 most of the time) is still judged.
   const high =
     (s.direction === 'increase' || s.direction === 'either') &&
-    rejectsShift(c, b, bound, s.confidence, true) &&
+    test.rejects(bound, true) &&
     (Number.isNaN(effectSize) || effectSize >= s.allowedIncrease);
   const low =
     !high &&
     (s.direction === 'decrease' || s.direction === 'either') &&
-    rejectsShift(c, b, -bound, s.confidence, false) &&
+    test.rejects(-bound, false) &&
     (Number.isNaN(effectSize) || effectSize <= s.allowedDecrease);
   const label: MetricLabel = high ? 'High' : low ? 'Low' : 'Pass';
   const critical =

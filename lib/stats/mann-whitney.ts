@@ -183,8 +183,20 @@ function crossing(quantile: number, xs: Float64Array, ys: Float64Array, lo: numb
   return from + (to - from) / 2;
 }
 
-/** The confidence interval and estimate of the location shift x − y at `confidence` (two-sided). */
-export function shiftInterval(x: readonly number[], y: readonly number[], confidence = 0.95): ShiftInterval {
+/** The shift's interval, and the test it inverts, over samples sorted once. */
+export interface ShiftTest {
+  interval: ShiftInterval;
+  /**
+   * Whether the data reject "the shift x − y is `shift`" in favour of a larger shift (`above`) or
+   * a smaller one. For continuous data this is "the interval lies wholly above (below) `shift`";
+   * it stays right where ties make the statistic jump across both quantiles at one point and the
+   * interval collapses to that point.
+   */
+  rejects(shift: number, above: boolean): boolean;
+}
+
+/** The confidence interval and estimate of the location shift x − y at `confidence` (two-sided), and its test. */
+export function shiftTest(x: readonly number[], y: readonly number[], confidence = 0.95): ShiftTest {
   checkSample(x, 'first');
   checkSample(y, 'second');
   if (!(confidence > 0 && confidence < 1)) throw new RangeError(`confidence must be between 0 and 1, got ${confidence}`);
@@ -194,21 +206,16 @@ export function shiftInterval(x: readonly number[], y: readonly number[], confid
   const hi = (xs[xs.length - 1] as number) - (ys[0] as number);
   const q = normalQuantile(1 - (1 - confidence) / 2);
   return {
-    lower: crossing(q, xs, ys, lo, hi),
-    upper: crossing(-q, xs, ys, lo, hi),
-    estimate: crossing(0, xs, ys, lo, hi),
+    interval: {
+      lower: crossing(q, xs, ys, lo, hi),
+      upper: crossing(-q, xs, ys, lo, hi),
+      estimate: crossing(0, xs, ys, lo, hi),
+    },
+    rejects: (shift, above) => (above ? shiftStatistic(shift, q, xs, ys) > 0 : shiftStatistic(shift, -q, xs, ys) < 0),
   };
 }
 
-/**
- * Whether the data reject "the shift x − y is `shift`" in favour of a larger shift (`above`) or a
- * smaller one, at two-sided `confidence`: the test the interval inverts. For continuous data
- * this is "the interval lies wholly above (below) `shift`"; it stays right where ties make the
- * statistic jump across both quantiles at one point and the interval collapses to that point.
- */
-export function rejectsShift(x: readonly number[], y: readonly number[], shift: number, confidence: number, above: boolean): boolean {
-  const xs = sorted(x);
-  const ys = sorted(y);
-  const q = normalQuantile(1 - (1 - confidence) / 2);
-  return above ? shiftStatistic(shift, q, xs, ys) > 0 : shiftStatistic(shift, -q, xs, ys) < 0;
+/** The confidence interval and estimate of the location shift x − y at `confidence` (two-sided). */
+export function shiftInterval(x: readonly number[], y: readonly number[], confidence = 0.95): ShiftInterval {
+  return shiftTest(x, y, confidence).interval;
 }

@@ -14,7 +14,7 @@ import { templateRevision } from '../../api/revision.js';
 import { at, type KubeObject, R } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { paths, root } from '../world/layout.js';
-import { canaryEvents, deploymentWithCanary, getCanary, sluiceAndNamespace, waitPhase } from '../world/seed.js';
+import { canaryEvents, deploymentWithCanary, getCanary, setImage as setImageOf, sluiceAndNamespace, waitPhase } from '../world/seed.js';
 import { admin, type Deployment, deleteNamespace, installKubectlPlugin, simulator } from '../world/test-clients.js';
 import { buildBinaries, kubectlAsync, runKubectl } from '../world/world.js';
 
@@ -78,11 +78,7 @@ describe('operating rollouts: kubectl sluice, CanaryActions, kstatus', function 
     await waitPhase(ns, 'Initialized', 60_000, undefined, name);
     await simulator('PUT', `/traffic/${ns}/${name}`, { ratePerSecond: 100 });
   }
-  async function setImage(name: string, tag: string): Promise<string> {
-    const r = await runKubectl(binDir, ['-n', ns, 'set', 'image', `deployment/${name}`, `app=${IMG}:${tag}`]);
-    assert.equal(r.code, 0, r.stderr);
-    return templateRevision((await (await admin()).get<Deployment>(at(R.deployments, ns, name))).spec.template);
-  }
+  const setImage = (name: string, tag: string) => setImageOf(ns, name, tag);
   const atWeight = (name: string, min: number) =>
     waitFor(async () => ((await getCanary(ns, name)).status?.canaryWeight ?? 0) >= min || undefined, {
       timeoutMs: 60_000,

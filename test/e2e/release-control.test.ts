@@ -5,19 +5,15 @@
 import assert from 'node:assert/strict';
 import { ACTION_REF } from '../../api/canary-action.js';
 import { type ClusterCanaryPolicy, POLICY_REF } from '../../api/policy-types.js';
-import { templateRevision } from '../../api/revision.js';
-import { at, R } from '../../lib/kube/client.js';
+import { at } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
-import { canaryEvents, deploymentWithCanary, getCanary, sluiceAndNamespace, waitPhase } from '../world/seed.js';
-import { admin, type Deployment, deleteNamespace, simulator } from '../world/test-clients.js';
-import { buildBinaries, runKubectl } from '../world/world.js';
+import { canaryEvents, deploymentWithCanary, getCanary, setImage as setImageOf, sluiceAndNamespace, waitPhase } from '../world/seed.js';
+import { admin, deleteNamespace, simulator } from '../world/test-clients.js';
 
-const IMG = 'ghcr.io/stefanprodan/podinfo';
 const INTERVAL_MS = 2000;
 
 describe('release control: stop the line', function () {
   this.timeout(180_000);
-  const { binDir } = buildBinaries();
   let ns: string;
   let policyName: string;
 
@@ -52,11 +48,7 @@ describe('release control: stop the line', function () {
 
   const setStop = async (stop: { reason: string; by: string } | null) =>
     (await admin()).patch(at(POLICY_REF, undefined, policyName), { spec: { stopTheLine: stop } });
-  async function setImage(tag: string): Promise<string> {
-    const r = await runKubectl(binDir, ['-n', ns, 'set', 'image', 'deployment/podinfo', `app=${IMG}:${tag}`]);
-    assert.equal(r.code, 0, r.stderr);
-    return templateRevision((await (await admin()).get<Deployment>(at(R.deployments, ns, 'podinfo'))).spec.template);
-  }
+  const setImage = (tag: string) => setImageOf(ns, 'podinfo', tag);
   const atWeight = (min: number) =>
     waitFor(async () => ((await getCanary(ns)).status?.canaryWeight ?? 0) >= min || undefined, {
       timeoutMs: 60_000,

@@ -7,15 +7,20 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import winston from 'winston';
 import { type CanaryAnalysis, CR } from '../../api/flagger-types.js';
-import { templateRevision } from '../../api/revision.js';
 import { at, type KubeObject, R } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { createTester } from '../../tester/app.js';
-import { canaryEvents, deploymentWithCanary, eventuallyInOrder, getCanary, sluiceAndNamespace, waitPhase } from '../world/seed.js';
+import {
+  canaryEvents,
+  deploymentWithCanary,
+  eventuallyInOrder,
+  getCanary,
+  setImage as setImageOf,
+  sluiceAndNamespace,
+  waitPhase,
+} from '../world/seed.js';
 import { admin, type Deployment, deleteNamespace, prometheus, simulator } from '../world/test-clients.js';
-import { buildBinaries, runKubectl } from '../world/world.js';
 
-const IMG = 'ghcr.io/stefanprodan/podinfo';
 const SUCCESS = { name: 'request-success-rate', interval: '6s', thresholdRange: { min: 99 } };
 type Route = KubeObject & {
   spec: {
@@ -28,7 +33,6 @@ type Route = KubeObject & {
 };
 
 describe('strategies, hooks and alerts, end to end', () => {
-  const { binDir } = buildBinaries();
   let ns: string;
   const tester = createTester(winston.createLogger({ silent: true }));
   let testerServer: http.Server;
@@ -50,11 +54,7 @@ describe('strategies, hooks and alerts, end to end', () => {
     await waitPhase(ns, 'Initialized', 60_000, undefined, name);
     await simulator('PUT', `/traffic/${ns}/${name}`, traffic);
   }
-  async function setImage(name: string, tag: string): Promise<string> {
-    const r = await runKubectl(binDir, ['-n', ns, 'set', 'image', `deployment/${name}`, `app=${IMG}:${tag}`]);
-    assert.equal(r.code, 0, r.stderr);
-    return templateRevision((await (await admin()).get<Deployment>(at(R.deployments, ns, name))).spec.template);
-  }
+  const setImage = (name: string, tag: string) => setImageOf(ns, name, tag);
   const route = async (name: string) => (await admin()).get<Route>(at(R.httproutes, ns, name));
   const weights = (r: Route) =>
     r.spec.rules.map((rule) => rule.backendRefs.map((b) => `${b.name.replace(/^.*-(primary|canary)$/, '$1')}=${b.weight}`).join(' '));

@@ -4,12 +4,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { type Canary, type CanaryAnalysis, CR } from '../../api/flagger-types.js';
+import { templateRevision } from '../../api/revision.js';
 import { at, type KubeObject, R } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { root } from './layout.js';
 import { installManifests, startController, startWebhook } from './sluice.js';
-import { admin, deploymentManifest, testNamespace } from './test-clients.js';
-import { buildBinaries } from './world.js';
+import { admin, type Deployment, deploymentManifest, testNamespace } from './test-clients.js';
+import { buildBinaries, runKubectl } from './world.js';
 
 export const ANALYSIS_INTERVAL = '2s';
 export const METRIC_INTERVAL = '6s';
@@ -69,6 +70,23 @@ export async function deploymentWithCanary(
       analysis,
     },
   });
+}
+
+/**
+ * `kubectl set image` of the podinfo container (`app`) of Deployment `name` to `tag`, as a person
+ * does it; answers the revision of the template now stored (what the webhook froze).
+ */
+export async function setImage(namespace: string, name: string, tag: string): Promise<string> {
+  const r = await runKubectl(buildBinaries().binDir, [
+    '-n',
+    namespace,
+    'set',
+    'image',
+    `deployment/${name}`,
+    `app=ghcr.io/stefanprodan/podinfo:${tag}`,
+  ]);
+  if (r.code !== 0) throw new Error(`kubectl set image deployment/${name} failed: ${r.stderr}`);
+  return templateRevision((await (await admin()).get<Deployment>(at(R.deployments, namespace, name))).spec.template);
 }
 
 export async function getCanary(namespace: string, name = 'podinfo'): Promise<Canary> {

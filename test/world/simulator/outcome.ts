@@ -1,5 +1,6 @@
 // What one simulated request to a backend Service returns: its status code and latency, from
 // the Service's readiness and the faults a test injected. Pure given a random source.
+import { gaussian, type Random } from '../../../lib/stats/seeded-random.js';
 
 export interface Fault {
   /** Share of requests answered 500, 0..1. */
@@ -20,14 +21,7 @@ export interface Outcome {
   reachedWorkload: boolean;
 }
 
-export type Random = () => number;
-
-/** Standard normal sample by Box-Muller. */
-function gaussian(random: Random): number {
-  const u = Math.max(random(), Number.EPSILON);
-  const v = random();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-}
+export type { Random } from '../../../lib/stats/seeded-random.js';
 
 /** Log-normal sample with the given median and shape: latencies have a long right tail. */
 export function logNormal(random: Random, medianMs: number, sigma: number): number {
