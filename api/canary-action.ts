@@ -11,7 +11,7 @@ export const ACTION_VERSION = 'v1alpha1';
 export const ACTION_KIND = 'CanaryAction';
 export const ACTION_REF = { group: GROUP, version: ACTION_VERSION, plural: 'canaryactions' } as const;
 
-export const VERBS = ['promote', 'abort', 'retry', 'pause', 'resume'] as const;
+export const VERBS = ['promote', 'abort', 'retry', 'pause', 'resume', 'break-glass'] as const;
 export type ActionVerb = (typeof VERBS)[number];
 
 /** What each verb does, for help texts and the CRD's description. */
@@ -21,7 +21,11 @@ export const VERB_MEANING: Record<ActionVerb, string> = {
   retry: 'analyse a Failed revision again, without changing the Deployment',
   pause: 'hold the analysis where it is (no step, no check); the freeze still holds',
   resume: 'go on with a paused analysis',
+  'break-glass': 'let the revision under test through a closed change window or a stopped line (needs the breakglass right and a reason)',
 };
+
+/** The RBAC verb on canaryactions.sluice.dev that a break-glass needs, granted on its own (ClusterRole sluice-break-glass). */
+export const BREAK_GLASS_VERB = 'breakglass';
 
 export interface CanaryActionSpec {
   /** The Canary, in the action's namespace. */

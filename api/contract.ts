@@ -49,6 +49,12 @@ export const annotations = {
    * whose Canaries may use it, and so its credentials. Set by its owners; absent: its own namespace only.
    */
   sharedWith: `${GROUP}/shared-with`,
+  /**
+   * On a Canary: how many revisions released before the current one a change may go back to
+   * without analysis (docs/operating.md, "Fast rollback"); 0 or absent: off. An annotation, so
+   * Flagger's schema stays as it is.
+   */
+  fastRollback: `${GROUP}/fast-rollback`,
 } as const;
 
 /** Whether the owners of `obj` (a MetricTemplate or AlertProvider) let Canaries of `namespace` use its credentials. */

@@ -134,6 +134,14 @@ export interface CanaryStatus {
   lastChecks?: { name: string; ok: boolean; value?: number; min?: number; max?: number; message?: string; dryRun?: boolean; at: string }[];
   /** Held by a ClusterCanaryPolicy's stopTheLine (docs/policy.md): which policy, why, since when. */
   lineStopped?: { policy: string; reason: string; by?: string; since: string };
+  /** Held by a closed change window (docs/policy.md): which policy and window, until when, since when. */
+  changeWindow?: { policy: string; window: string; until?: string; message: string; since: string };
+  /** A person broke glass for this revision (docs/operating.md): no window or stopped line holds it. */
+  breakGlass?: { revision: string; by: string; reason: string; at: string };
+  /** Revisions released to the primary, newest first (at most 10): what a fast rollback may return to. */
+  releases?: { revision: string; at: string }[];
+  /** Released again without analysis (fast rollback): the revision and when it was released before. */
+  fastRollback?: { revision: string; releasedAt: string };
   /** The CanaryJudge's last judgement (docs/analysis.md), with when a Marginal verdict began holding the step. */
   judgement?: JudgementReport;
 }

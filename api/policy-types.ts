@@ -45,6 +45,38 @@ export interface PolicyConstraints {
   forbidCrossNamespaceRefs?: boolean;
 }
 
+export const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+
+/**
+ * One change window (policy/change-windows.ts): recurring (days, start, end on the wall clock of
+ * changeWindows.timeZone; end before start crosses midnight) or one-off (from, until: RFC 3339).
+ */
+export interface ChangeWindow {
+  name: string;
+  /** Default: every day. */
+  days?: Weekday[];
+  /** HH:MM. */
+  start?: string;
+  /** HH:MM, up to 24:00. */
+  end?: string;
+  from?: string;
+  until?: string;
+}
+
+/**
+ * When new revisions may start analysis and be released in the policy's namespaces (docs/policy.md,
+ * "Change windows"): never inside a deny window; only inside an allow window when there are any.
+ */
+export interface ChangeWindows {
+  /** IANA time zone the recurring windows are read in; default UTC. */
+  timeZone?: string;
+  deny?: ChangeWindow[];
+  allow?: ChangeWindow[];
+  /** Only Canaries whose target's labels match (default: every Canary in the policy's namespaces). */
+  workloadSelector?: LabelSelector;
+}
+
 export interface CanaryTemplate {
   service?: Partial<CanaryService> & { hostPattern?: string };
   analysis?: CanaryAnalysis;
@@ -67,6 +99,14 @@ export interface ClusterCanaryPolicySpec {
    * its step (no weight increase, no promotion, no new analysis); aborts still work. Removed: they go on.
    */
   stopTheLine?: { reason: string; by?: string };
+  /** Change windows for every Canary in the policy's namespaces, opted in or not. */
+  changeWindows?: ChangeWindows;
+  /**
+   * Fast rollback (docs/operating.md): a change back to one of this many revisions released
+   * before the current one is released at once without analysis. Default 0 (off); a Canary's
+   * sluice.dev/fast-rollback annotation wins over it.
+   */
+  fastRollback?: { revisions: number };
 }
 
 export interface PolicyProblem {

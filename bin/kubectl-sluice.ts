@@ -77,6 +77,8 @@ async function main(argv: string[]): Promise<number> {
         if ((VERBS as readonly string[]).includes(command)) {
           const waitS = Number(f.wait ?? '30');
           if (!Number.isFinite(waitS) || waitS < 0) throw new UserError(`--wait must be a number of seconds, not "${f.wait}"`);
+          if (command === 'break-glass' && !f.reason?.trim())
+            throw new UserError('break-glass needs --reason: it is recorded with your name in the CanaryAction, an Event and a metric');
           return await act(ctx, command as ActionVerb, needName('a Canary name'), f.reason, waitS * 1000);
         }
         throw new UserError(`unknown command "${command}"; see kubectl sluice --help`);

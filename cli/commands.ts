@@ -212,9 +212,14 @@ export async function why(ctx: Context, workload: string): Promise<number> {
     todo('the revision failed analysis and was rolled back; the primary pods never ran it');
     todo(`analyse it again: kubectl sluice retry ${cn} ${n}`);
     todo('or push a fixed revision, or revert the template to the stable one (both start or end a rollout by themselves)');
+  } else if (st.changeWindow) {
+    todo(`held: ${st.changeWindow.message}`);
+    todo('it goes on by itself when the window opens; an abort, a revert or a fast rollback still goes through');
+    todo(`let it through now, with the breakglass right and a reason: kubectl sluice break-glass ${cn} ${n} --reason "..."`);
   } else if (st.lineStopped) {
     todo(`the line is stopped by ClusterCanaryPolicy ${st.lineStopped.policy} since ${st.lineStopped.since}: ${st.lineStopped.reason}`);
     todo("it goes on by itself when the policy's stopTheLine is removed; an abort still works");
+    todo(`let it through now, with the breakglass right and a reason: kubectl sluice break-glass ${cn} ${n} --reason "..."`);
     todo(`roll it back now: kubectl sluice abort ${cn} ${n}`);
   } else if (st.analysisPaused) {
     todo(`the analysis is paused by ${st.analysisPaused.by} since ${st.analysisPaused.at}`);
@@ -237,7 +242,7 @@ usage:
   kubectl sluice get [NAME] [-w] [-o json|yaml]   one screen per Canary; -w redraws as it changes
   kubectl sluice list [-A]                        one line per Canary
   kubectl sluice why [KIND/]NAME                  why a Deployment (StatefulSet, DaemonSet) is frozen, what is stable, what waits, what to do
-${(Object.entries(VERB_MEANING) as [ActionVerb, string][]).map(([v, m]) => `  kubectl sluice ${v.padEnd(8)} NAME ${' '.repeat(22)}${m}`).join('\n')}
+${(Object.entries(VERB_MEANING) as [ActionVerb, string][]).map(([v, m]) => `  kubectl sluice ${v.padEnd(11)} NAME ${' '.repeat(19)}${m}`).join('\n')}
 
 flags:
   -n, --namespace NS        the namespace (default: the kubeconfig context's, else "default")

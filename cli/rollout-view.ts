@@ -50,6 +50,12 @@ export interface RolloutView {
   lastAction?: { action: string; by: string; result: string; message: string; at: string };
   /** Held by a ClusterCanaryPolicy's stopTheLine (docs/policy.md). */
   lineStopped?: string;
+  /** Held by a closed change window (docs/policy.md): which, until when. */
+  changeWindow?: string;
+  /** Glass broken for the revision under test: who, why, when. */
+  breakGlass?: string;
+  /** Released again without analysis (fast rollback), and when it was released before. */
+  fastRollback?: string;
   /** The CanaryJudge's last judgement (docs/analysis.md), as the Canary's status records it. */
   judgement?: JudgementReport;
   events: { type: string; reason?: string; message: string; age: string; time: string }[];
@@ -160,6 +166,15 @@ export function canaryView(canary: Canary): RolloutView {
       ? {
           lineStopped: `by ClusterCanaryPolicy ${st.lineStopped.policy}${st.lineStopped.by ? ` (${st.lineStopped.by})` : ''} since ${st.lineStopped.since}: ${st.lineStopped.reason}`,
         }
+      : {}),
+    ...(st.changeWindow ? { changeWindow: `${st.changeWindow.message} (held since ${st.changeWindow.since})` } : {}),
+    ...(st.breakGlass
+      ? {
+          breakGlass: `by ${st.breakGlass.by} at ${st.breakGlass.at} for revision ${shortRevision(st.breakGlass.revision)}: ${st.breakGlass.reason}`,
+        }
+      : {}),
+    ...(st.fastRollback
+      ? { fastRollback: `to revision ${shortRevision(st.fastRollback.revision)}, released before at ${st.fastRollback.releasedAt}` }
       : {}),
     events: [],
   };

@@ -46,6 +46,9 @@ export function screen(v: RolloutView, p: Paint = PLAIN): string {
   const hold = v.paused ? p.warn(`  paused ${v.paused}`) : v.suspended ? p.warn('  suspended (spec.suspend)') : '';
   row('Status', `${phaseColour(p, v.phase)}${hold}`);
   if (v.lineStopped) row('Line stopped', p.warn(v.lineStopped));
+  if (v.changeWindow) row('Window', p.warn(v.changeWindow));
+  if (v.breakGlass) row('Break-glass', p.warn(v.breakGlass));
+  if (v.fastRollback) row('Fast rollback', v.fastRollback);
   row('Strategy', `${v.strategy}, ${stepText(v)}`);
   const failed = v.failedChecks > 0 ? p.bad(`${v.failedChecks}/${v.threshold}`) : `${v.failedChecks}/${v.threshold}`;
   row('Failed checks', failed);

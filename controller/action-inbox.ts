@@ -7,21 +7,24 @@ import {
   ACTION_REF,
   ACTION_RETENTION_MS,
   type ActionResult,
+  BREAK_GLASS_VERB,
   byAge,
   type CanaryAction,
   type CanaryActionStatus,
   isPending,
   VERBS,
 } from '../api/canary-action.js';
-import { objectName } from '../api/contract.js';
+import { GROUP, objectName } from '../api/contract.js';
 import type { Canary } from '../api/flagger-types.js';
 import type { ClusterCanaryPolicy } from '../api/policy-types.js';
-import { at, isNotFound, type ObjectClient } from '../lib/kube/client.js';
+import { at, isNotFound, type KubeObject, type ObjectClient } from '../lib/kube/client.js';
 import type { ObjectCache } from '../lib/kube/informer.js';
 import type { Logger } from '../lib/logger.js';
 import { actionRefusal } from '../policy/constraints.js';
 import type { EventRecorder } from './event-recorder.js';
 import type { ActionRequest } from './state-machine.js';
+
+const SAR_REF = { group: 'authorization.k8s.io', version: 'v1', plural: 'subjectaccessreviews' } as const;
 
 export class ActionInbox {
   constructor(
@@ -64,7 +67,7 @@ export class ActionInbox {
           : age > ACTION_EXPIRY_MS
             ? `not acted on within ${ACTION_EXPIRY_MS / 60_000} minutes of being asked (the controller was away); the rollout may have moved on, so ask again if it is still wanted`
             : // Refused at admission too; here for an action admitted before the policy, or while the webhook was away.
-              actionRefusal(a.spec.action, policies);
+              (actionRefusal(a.spec.action, policies) ?? (a.spec.action === 'break-glass' ? await this.breakGlassRefusal(a) : undefined));
       if (problem) {
         await this.refuse(canary, a, problem, now);
         continue;
@@ -72,6 +75,28 @@ export class ActionInbox {
       return { name: a.metadata.name, verb: a.spec.action, by: a.spec.username!, reason: a.spec.reason };
     }
     return undefined;
+  }
+
+  /**
+   * A break-glass needs a reason and the breakglass right, which sluice-break-glass-right (a
+   * ValidatingAdmissionPolicy) checked at admission; asked again of the apiserver for the user
+   * admission recorded, in case the action was admitted while that policy was not installed.
+   */
+  private async breakGlassRefusal(a: CanaryAction): Promise<string | undefined> {
+    if (!a.spec.reason?.trim()) return 'a break-glass needs a reason (kubectl sluice break-glass NAME --reason "...")';
+    const review = await this.client.create<KubeObject & { status?: { allowed?: boolean } }>(SAR_REF, {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SubjectAccessReview',
+      spec: {
+        user: a.spec.username,
+        ...(a.spec.uid ? { uid: a.spec.uid } : {}),
+        groups: a.spec.groups ?? [],
+        resourceAttributes: { group: GROUP, resource: ACTION_REF.plural, verb: BREAK_GLASS_VERB, namespace: a.metadata.namespace },
+      },
+    });
+    return review.status?.allowed === true
+      ? undefined
+      : `${a.spec.username} may not break glass in namespace ${a.metadata.namespace}: it needs the ${BREAK_GLASS_VERB} right on canaryactions.sluice.dev (ClusterRole sluice-break-glass)`;
   }
 
   private async refuse(canary: Canary, a: CanaryAction, why: string, now: Date): Promise<void> {

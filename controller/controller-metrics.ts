@@ -65,6 +65,13 @@ export class ControllerMetrics {
     labelNames: ['name', 'namespace', 'deployment_strategy', 'analysis_status'],
     registers: [this.canaryRegistry],
   });
+  /** Break-glass actions taken (docs/operating.md): by whom, for which Canary; the CanaryAction and an Event say why. */
+  readonly breakGlass = new Counter({
+    name: 'sluice_break_glass_total',
+    help: 'Break-glass CanaryActions taken: a revision let through a closed change window or a stopped line',
+    labelNames: ['name', 'namespace', 'user'],
+    registers: [this.registry],
+  });
   readonly apiRequests = new Counter({
     name: 'sluice_controller_apiserver_requests_total',
     help: 'Requests this controller sent to the apiserver, by verb (WATCH: a watch opened) and resource',

@@ -2,6 +2,7 @@
 // the plan (policy/selection.ts), and one status pass tells each policy what it covers and what it
 // could not apply. Both level-triggered; the Canaries they write are then rolled out by the usual
 // Canary reconciler.
+
 import { labels as L, objectName } from '../api/contract.js';
 import { type Canary, CR } from '../api/flagger-types.js';
 import {
@@ -23,6 +24,7 @@ import {
 import { at, isAlreadyExists, isConflict, isNotFound, type KubeObject, type ObjectClient } from '../lib/kube/client.js';
 import type { ObjectCache } from '../lib/kube/informer.js';
 import type { Logger } from '../lib/logger.js';
+import { windowProblems, windowWarnings } from '../policy/change-windows.js';
 import { TEMPLATE_HASH } from '../policy/generated-canary.js';
 import { type Coverage, planNamespace } from '../policy/selection.js';
 import type { EventRecorder } from './event-recorder.js';
@@ -167,6 +169,15 @@ export class PolicyReconciler {
         namespaces.push(ns);
         deployments.push(...cov.deployments.sort());
         problems.push(...cov.problems);
+      }
+      // Its change windows, as written (policy/change-windows.ts): broken ones close, and say why here.
+      if (policy.spec.changeWindows) {
+        const broken = windowProblems(policy.spec.changeWindows);
+        const said =
+          broken.length > 0
+            ? broken.map((p) => `${p}; until fixed, the windows count as closed`)
+            : windowWarnings({ policy: name, windows: policy.spec.changeWindows }, new Date());
+        problems.push(...said.map((reason) => ({ object: 'spec.changeWindows', reason })));
       }
       const ready = problems.length === 0;
       const message = ready

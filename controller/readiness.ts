@@ -37,6 +37,15 @@ function verdictOf(st: CanaryStatus, suspended: boolean): Verdict {
       message: `revision ${shortRevision(st.lastAppliedSpec)} failed analysis and was rolled back; the primary runs ${shortRevision(st.lastPromotedSpec)}. Push a new revision, revert, or retry it (kubectl sluice retry)`,
     };
   }
+  // Held by the organisation, not by the rollout: in progress, with who holds it and until when.
+  if (st.changeWindow) return { ...no, reconciling: true, reason: 'ChangeWindowClosed', message: `held: ${st.changeWindow.message}` };
+  if (st.lineStopped)
+    return {
+      ...no,
+      reconciling: true,
+      reason: 'LineStopped',
+      message: `held: the line is stopped by ClusterCanaryPolicy ${st.lineStopped.policy}: ${st.lineStopped.reason}`,
+    };
   if (phaseFacts(phase).idle) {
     return { ...no, ready: true, reason: phase, message: `revision ${shortRevision(st.lastPromotedSpec)} is released` };
   }

@@ -12,8 +12,9 @@ import type { ClusterCanaryPolicy } from '../api/policy-types.js';
 import type { RouteKindFacts } from '../api/route-kinds.js';
 import { type Deployment, revisionOf } from '../api/workload.js';
 import { at } from '../lib/kube/client.js';
+import { closedWindowFor } from '../policy/change-windows.js';
 import { enforce } from '../policy/constraints.js';
-import { isGenerated, linesStopped, policiesForNamespace } from '../policy/selection.js';
+import { fastRollbackRevisions, isGenerated, linesStopped, policiesForNamespace } from '../policy/selection.js';
 import { ActionInbox } from './action-inbox.js';
 import { Announcer } from './announcer.js';
 import { readyEndpoints } from './canary-endpoints.js';
@@ -206,6 +207,12 @@ export class Reconciler {
           ...(stopping.spec.stopTheLine.by ? { by: stopping.spec.stopTheLine.by } : {}),
         }
       : undefined;
+    const window = closedWindowFor(
+      this.d.caches.policies.items(),
+      this.d.caches.namespaces.get(undefined, ns),
+      target?.metadata.labels,
+      now,
+    );
     return {
       observed: {
         kind: driver,
@@ -216,6 +223,8 @@ export class Reconciler {
         action,
         canaryEndpoints,
         ...(lineStop ? { lineStop } : {}),
+        ...(window ? { window } : {}),
+        fastRollbackRevisions: fastRollbackRevisions(canary, policies),
       },
       view:
         target && driver
@@ -300,6 +309,9 @@ export class Reconciler {
     if (decision.action) {
       const { name: actionName, result, message } = decision.action;
       await this.inbox.completeNamed(ns, actionName, result, message, status.phase, now);
+      const glass = status.breakGlass;
+      if (result === 'Applied' && glass && status.lastAction?.action === 'break-glass')
+        this.d.metrics.breakGlass.inc({ name: canary.metadata.name, namespace: ns, user: glass.by });
     }
     const apex = apexName(canary);
     this.d.metrics.observe(canary, status.phase, status.canaryWeight ?? 0, names.primaryService(apex), names.canaryService(apex));

@@ -16,6 +16,7 @@ import { allowed, type KnownPhase, phase as phaseFacts } from '../api/phases.js'
 import type { Revision } from '../api/revision.js';
 import { type Deployment, type HorizontalPodAutoscaler, MANAGED_KINDS, targetKind, type Workload } from '../api/workload.js';
 import { type Candidate, type KindFacts, kindFacts } from '../api/workload-kinds.js';
+import type { ClosedWindow } from '../policy/change-windows.js';
 import type { CanaryEvent, HookResult, HookResults, MetricResult } from './check-results.js';
 
 export interface Observed {
@@ -37,6 +38,10 @@ export interface Observed {
   canaryEndpoints?: number;
   /** A ClusterCanaryPolicy in scope stops the line (docs/policy.md): the first such policy, by name. */
   lineStop?: { policy: string; reason: string; by?: string };
+  /** A change window in scope is closed now (policy/change-windows.ts). */
+  window?: ClosedWindow;
+  /** Fast rollback (docs/operating.md): how many revisions released before the current one may come back unanalysed; 0: off. */
+  fastRollbackRevisions?: number;
 }
 
 /** A person's request (api/canary-action.ts), with who asked as admission recorded it. */
@@ -96,6 +101,11 @@ interface Step {
   copyName: string;
   canaryEndpoints: number | undefined;
   canaryService: string;
+  /** The closed change window that holds this revision (none when open, or when glass was broken for it). */
+  window: ClosedWindow | undefined;
+  /** The window hold the stored status records (steps see a status without it, and decide it afresh). */
+  wasHeld: CanaryStatus['changeWindow'];
+  fastRollbackRevisions: number;
 }
 
 const promotedCondition = (phase: Phase, now: string, prev: CanaryCondition[] | undefined): CanaryCondition[] => {
@@ -218,7 +228,13 @@ function bootstrap(x: Step): Decision {
   // A Deployment sluice managed before (Canary recreated) keeps the stable revision it recorded
   // (the annotation holds the template part; tracked configs add `+hash`).
   const known = stable === undefined || x.revision.isReleased(stable) ? revision : stable;
-  const next = withPhase(st, 'Initialized', x.now, { lastPromotedSpec: known, canaryWeight: 0, failedChecks: 0, iterations: 0 });
+  const next = withPhase(st, 'Initialized', x.now, {
+    lastPromotedSpec: known,
+    canaryWeight: 0,
+    failedChecks: 0,
+    iterations: 0,
+    releases: released(st, known, x.now),
+  });
   return go(next, [{ type: 'Normal', message: `Initialization done! ${x.cname}` }], 0);
 }
 
@@ -226,7 +242,7 @@ function bootstrap(x: Step): Decision {
 function idle(x: Step): Decision {
   if (x.revision.id === x.st.lastPromotedSpec) return stay(x, undefined);
   if (x.phase === 'Failed' && x.revision.id === x.st.lastAppliedSpec) return stay(x, undefined);
-  return startAnalysis(x, false);
+  return fastRollback(x) ?? heldByWindow(x, 'its analysis starts') ?? startAnalysis(x, false);
 }
 
 /** Waiting for confirm-rollout. */
@@ -237,13 +253,83 @@ function waiting(x: Step): Decision {
   if (typeof rb === 'object') return ask(x, rb.need);
   if (rb) return rollback(x, 'manual webhook invoked');
   // A newer revision while waiting waits for the same approval; startAnalysis records it.
-  return startAnalysis(x, false);
+  return fastRollback(x) ?? heldByWindow(x, 'its analysis starts') ?? startAnalysis(x, false);
+}
+
+const RELEASES_KEPT = 10;
+
+/** The release history with `revision` released at `now` first (once), at most RELEASES_KEPT long. */
+function released(st: CanaryStatus, revision: string | undefined, now: Date): CanaryStatus['releases'] {
+  const rest = (st.releases ?? []).filter((r) => r.revision !== revision);
+  return (revision ? [{ revision, at: now.toISOString() }, ...rest] : rest).slice(0, RELEASES_KEPT);
+}
+
+/**
+ * A change back to one of the last fastRollbackRevisions revisions released before the current
+ * one (docs/operating.md, "Fast rollback"): it ran on the primary pods and passed then, so it is
+ * released at once without analysis, the canary copy left at zero. Never held by a window or a
+ * stopped line: a rollback is what an incident needs.
+ */
+function fastRollback(x: Step): Decision | undefined {
+  const back = fastRollbackTarget(x.st, x.revision.id, x.fastRollbackRevisions);
+  if (!back) return undefined;
+  const { breakGlass: _glass, changeWindow: _window, ...st } = x.st;
+  return go(
+    withPhase(st, 'Promoting', x.now, {
+      lastAppliedSpec: x.revision.id,
+      canaryWeight: 0,
+      failedChecks: 0,
+      iterations: 0,
+      fastRollback: { revision: back.revision, releasedAt: back.at },
+    }),
+    [
+      {
+        type: 'Normal',
+        message: `Fast rollback of ${x.cname} to revision ${shortRevision(back.revision)}, last released ${back.at}: releasing it to ${x.tname} without analysis`,
+      },
+    ],
+    x.s.pollMs,
+  );
+}
+
+/** The earlier release `revision` is, when it is within the last `n` before the current one. */
+export function fastRollbackTarget(st: CanaryStatus, revision: string, n: number): { revision: string; at: string } | undefined {
+  if (n <= 0 || revision === st.lastPromotedSpec) return undefined;
+  return (st.releases ?? [])
+    .filter((r) => r.revision !== st.lastPromotedSpec)
+    .slice(0, n)
+    .find((r) => r.revision === revision);
+}
+
+/**
+ * A closed change window holds what would start now (`what`: an analysis, or a release): the
+ * Canary says which window and until when, once, and looks again when it opens.
+ */
+function heldByWindow(x: Step, what: string, phase?: Phase): Decision | undefined {
+  const w = x.window;
+  if (!w) return undefined;
+  const prev = x.wasHeld;
+  const same = prev?.policy === w.policy && prev.window === w.window && prev.until === w.until;
+  const changeWindow = { ...w, since: same ? prev.since : x.now.toISOString() };
+  const base = phase && phase !== x.phase ? withPhase(x.st, phase, x.now) : x.st;
+  const status = { ...base, changeWindow, ...(phase ? { lastTransitionTime: x.now.toISOString() } : {}) };
+  const events: CanaryEvent[] = same
+    ? []
+    : [
+        {
+          type: 'Warning',
+          message: `Held ${x.cname} at revision ${shortRevision(x.revision.id)}: ${w.message}; ${what} once it opens (an abort or a rollback still goes through)`,
+        },
+      ];
+  // Looked at again when it opens (and at least every minute, in case the policy changes without a wake-up).
+  const untilOpen = w.until ? Math.max(0, Date.parse(w.until) - x.now.getTime()) + 1 : 60_000;
+  return go(status, events, Math.min(untilOpen, 60_000, phase ? x.interval : 60_000));
 }
 
 /** Progressing and WaitingPromotion: the copy must be ready, then one step per interval. */
 function analysing(x: Step): Decision {
   const { canary, st, now } = x;
-  if (x.revision.id !== st.lastAppliedSpec) return abandonOnRevert(x) ?? startAnalysis(x, true);
+  if (x.revision.id !== st.lastAppliedSpec) return abandonOnRevert(x) ?? fastRollback(x) ?? startAnalysis(x, true);
   const { runs, progress } = candidate(x);
   // Ready pods the canary Service does not list yet would answer its share of traffic with 503s.
   const unlisted = runs && progress?.done === true && progress.desired > 0 && x.canaryEndpoints === 0;
@@ -432,21 +518,30 @@ function lineStopped(x: Step, stop: NonNullable<Observed['lineStop']>): Decision
   );
 }
 
-/** The stop is lifted: the rollout goes on from the step it held at; the interval counts again from now. */
-function lineReopened(x: Step, d: Decision): Decision {
+/** The stop is lifted (or glass broken through it): the rollout goes on from the step it held at; the interval counts again from now. */
+function lineReopened(x: Step, d: Decision, glass: boolean): Decision {
   const { lineStopped: was, ...rest } = d.status;
+  const message = glass
+    ? `Glass broken for ${x.cname} through the line stopped by ClusterCanaryPolicy ${was!.policy}: the rollout goes on from its step`
+    : `Line reopened for ${x.cname} (stopped by ClusterCanaryPolicy ${was!.policy} since ${was!.since}): the rollout goes on from its step`;
   return {
     ...d,
     status: rest,
-    events: [
-      {
-        type: 'Normal',
-        message: `Line reopened for ${x.cname} (stopped by ClusterCanaryPolicy ${was!.policy} since ${was!.since}): the rollout goes on from its step`,
-      },
-      ...d.events,
-    ],
+    events: [{ type: 'Normal', message }, ...d.events],
     requeueAfterMs: d.requeueAfterMs ?? x.interval,
   };
+}
+
+/** No step is held by a change window any more: said once, with what had held it. */
+function windowOpened(x: Step, d: Decision, was: NonNullable<CanaryStatus['changeWindow']>, glass: boolean): Decision {
+  // Still closed, but nothing waits on it (the target went back to its released revision): nothing to say.
+  if (x.window && !glass) return d;
+  const why = glass ? 'glass broken through the closed change window' : 'change window open';
+  const event: CanaryEvent = {
+    type: 'Normal',
+    message: `${x.cname}: ${why} (held by ${was.window} of ClusterCanaryPolicy ${was.policy} since ${was.since}); the rollout goes on`,
+  };
+  return { ...d, events: [event, ...d.events] };
 }
 
 /**
@@ -478,6 +573,10 @@ function advance(x: Step): Decision {
   const iterations = (st.iterations ?? 0) + 1;
   const done = strategy === 'canary' ? weight >= maxWeight(canary.spec) : (st.iterations ?? 0) >= canary.spec.analysis!.iterations!;
   if (done) {
+    // A closed window holds the release: the analysis goes on each interval (a failure still
+    // rolls back), the weight stays at its last step (docs/policy.md).
+    const closed = heldByWindow(x, 'the release follows', 'WaitingPromotion');
+    if (closed) return closed;
     const promote = gate(x, 'confirm-promotion');
     if ('need' in promote) return ask(x, promote.need);
     if (!promote.ok) {
@@ -568,9 +667,21 @@ function finalise(x: Step): Decision {
       x.interval,
     );
   }
+  const { fastRollback: fast, breakGlass: _glass, ...rest } = st;
   return go(
-    withPhase(st, 'Succeeded', now, { canaryWeight: 0, lastPromotedSpec: st.lastAppliedSpec }),
-    [{ type: 'Normal', message: `Promotion completed! Scaling down ${x.copyName}` }],
+    withPhase(rest, 'Succeeded', now, {
+      canaryWeight: 0,
+      lastPromotedSpec: st.lastAppliedSpec,
+      releases: released(st, st.lastAppliedSpec, now),
+    }),
+    [
+      {
+        type: 'Normal',
+        message: fast
+          ? `Fast rollback completed! ${x.tname} runs revision ${shortRevision(fast.revision)} again`
+          : `Promotion completed! Scaling down ${x.copyName}`,
+      },
+    ],
     undefined,
   );
 }
@@ -597,7 +708,7 @@ function blockedBy(st: CanaryStatus, now: Date, reason: string, message: string)
  * one decision whose status records it as lastAction, so a crash before the action's own status
  * is written never takes it twice. Every outcome is an event naming who asked.
  */
-function act(x: Step, a: ActionRequest, lineStop?: Observed['lineStop']): Decision {
+function act(x: Step, a: ActionRequest, lineStop: Observed['lineStop'], window: ClosedWindow | undefined): Decision {
   const { st, now, cname } = x;
   const at = now.toISOString();
   const asked = `${a.verb} of ${cname} requested by ${a.by}${a.reason ? ` (${a.reason})` : ''}`;
@@ -617,6 +728,9 @@ function act(x: Step, a: ActionRequest, lineStop?: Observed['lineStop']): Decisi
     return refuse(
       `the line is stopped by ClusterCanaryPolicy ${lineStop.policy}: ${lineStop.reason}; abort, pause and resume are taken, ${a.verb} once it is lifted`,
     );
+  // A closed window starts and releases nothing: promote and retry wait for it, or for a break-glass.
+  if (x.window && (a.verb === 'promote' || a.verb === 'retry'))
+    return refuse(`${x.window.message}; ${a.verb} once it opens, or break glass (kubectl sluice break-glass)`);
   // Promote, abort and retry are explicit decisions about the revision: a pause gives way to them.
   const unpaused: CanaryStatus = { ...st, analysisPaused: undefined };
   const current = x.revision.id === st.lastAppliedSpec;
@@ -643,6 +757,25 @@ function act(x: Step, a: ActionRequest, lineStop?: Observed['lineStop']): Decisi
       if (!unreleased) return refuse(`no rollout in progress (phase ${x.phase})`);
       const r = rollback({ ...x, st: unpaused }, `aborted by ${a.by}`);
       return taken(r, 'rolled back; the primary pods were not touched');
+    }
+    case 'break-glass': {
+      if (!a.reason?.trim()) return refuse('a break-glass needs a reason');
+      if (x.revision.id === st.lastPromotedSpec) return refuse(`${x.tname} runs its released revision; there is nothing to let through`);
+      if (st.breakGlass?.revision === x.revision.id)
+        return refuse(`glass already broken for revision ${shortRevision(x.revision.id)} by ${st.breakGlass.by}`);
+      const holds = [
+        ...(window ? [window.message] : []),
+        ...(lineStop ? [`the line is stopped by ClusterCanaryPolicy ${lineStop.policy}: ${lineStop.reason}`] : []),
+      ];
+      if (holds.length === 0) return refuse('no closed change window and no stopped line holds it; nothing to break');
+      const next: CanaryStatus = { ...st, breakGlass: { revision: x.revision.id, by: a.by, reason: a.reason, at } };
+      const events: CanaryEvent[] = [
+        {
+          type: 'Warning',
+          message: `Break-glass by ${a.by} for revision ${shortRevision(x.revision.id)} of ${cname} (${a.reason}): no longer held by ${holds.join('; ')}`,
+        },
+      ];
+      return taken(go(next, events, 0), `revision ${shortRevision(x.revision.id)} goes through: ${holds.join('; ')}`);
     }
     case 'retry': {
       if (x.phase !== 'Failed') return refuse(`only a Failed rollout can be retried (phase ${x.phase})`);
@@ -698,6 +831,9 @@ export function decide(
     return blocked('TargetInvalid', `${tname} has no spec.selector.matchLabels; sluice needs them to tell primary pods from canary pods`);
   }
   if (unsupported) return blocked(unsupported.reason, unsupported.message);
+  // Glass broken for the revision the target holds: no window and no stopped line holds it.
+  const glass = observed.revision !== undefined && st.breakGlass?.revision === observed.revision.id;
+  const lineStop = glass ? undefined : observed.lineStop;
   const step: Step = {
     canary,
     st,
@@ -716,6 +852,9 @@ export function decide(
     copyName: kind.candidateName(targetName, ns),
     canaryEndpoints: observed.canaryEndpoints,
     canaryService: objectName(names.canaryService(apexName(canary)), ns),
+    window: glass ? undefined : observed.window,
+    wasHeld: st.changeWindow,
+    fastRollbackRevisions: observed.fastRollbackRevisions ?? 0,
   };
   // Suspended (Flagger's spec.suspend) or paused by an action: no analysis and no step until it
   // is resumed; the webhook still freezes template changes. A Canary is bootstrapped first, so its
@@ -725,16 +864,21 @@ export function decide(
   // A revert to the released revision still goes through (rollbacks are never held), and so does a
   // release already under way: stopping it half-done would leave the canary serving everything.
   const reverted = observed.revision?.isReleased(releasedRevision(st)) === true && phaseFacts(phase).copyActive;
-  const stopped = observed.lineStop !== undefined && !phaseFacts(phase).bootstrapping && !phaseFacts(phase).releasing && !reverted;
+  const fastBack = !phaseFacts(phase).releasing && fastRollbackTarget(st, observed.revision.id, step.fastRollbackRevisions) !== undefined;
+  const stopped = lineStop !== undefined && !phaseFacts(phase).bootstrapping && !phaseFacts(phase).releasing && !reverted && !fastBack;
+  const stepping = !observed.action && !held && !stopped;
   const run = observed.action
-    ? (x: Step) => act(x, observed.action!, observed.lineStop)
+    ? (x: Step) => act(x, observed.action!, observed.lineStop, observed.window)
     : held
       ? (x: Step) => stay(x, undefined)
       : stopped
-        ? (x: Step) => lineStopped(x, observed.lineStop!)
+        ? (x: Step) => lineStopped(x, lineStop!)
         : STEPS[phase as KnownPhase];
-  const decided = (run ?? ((x: Step) => stay(x, undefined)))(step);
-  const decision = observed.lineStop === undefined && st.lineStopped ? lineReopened(step, decided) : decided;
+  // A window hold is decided afresh by each step (heldByWindow): what no step holds any more is let go.
+  const { changeWindow: wasHeld, ...unheld } = st;
+  const decided = (run ?? ((x: Step) => stay(x, undefined)))(stepping ? { ...step, st: unheld } : step);
+  const reopened = lineStop === undefined && st.lineStopped ? lineReopened(step, decided, glass) : decided;
+  const decision = stepping && wasHeld && !decided.status.changeWindow ? windowOpened(step, reopened, wasHeld, glass) : reopened;
   if (!allowed(phase, decision.status.phase)) {
     throw new Error(
       `the state machine moved ${objectName(canary.metadata.name, ns)} from ${phase || '(none)'} to ${decision.status.phase}, a transition api/phases.ts does not list (a bug: please report it)`,

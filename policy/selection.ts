@@ -1,7 +1,7 @@
 // Which policy covers what: namespaces (opted in and selected), Deployments (selected, not
 // excluded, not sluice's own copies), the winner among several policies, and for one namespace the
 // whole plan: Canaries to generate, to remove, to let go of, and what could not be applied.
-import { labels as L, values } from '../api/contract.js';
+import { annotations as A, labels as L, values } from '../api/contract.js';
 import type { Canary } from '../api/flagger-types.js';
 import { type ClusterCanaryPolicy, POLICY_KIND, type PolicyProblem } from '../api/policy-types.js';
 import type { DaemonSet, Deployment, HorizontalPodAutoscaler, StatefulSet, Workload, WorkloadKind } from '../api/workload.js';
@@ -21,6 +21,28 @@ export function linesStopped(policies: ClusterCanaryPolicy[], ns: KubeObject | u
   return policies
     .filter((p) => !p.metadata.deletionTimestamp && p.spec.stopTheLine && selectorMatches(p.spec.namespaceSelector, ns.metadata.labels))
     .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+}
+
+/** The most a fast rollback may reach back (status.releases keeps ten, the current one among them). */
+export const MAX_FAST_ROLLBACK = 9;
+
+/**
+ * How many revisions released before the current one a change may return to without analysis
+ * (docs/operating.md, "Fast rollback"): the Canary's sluice.dev/fast-rollback annotation, else the
+ * highest-priority covering policy's fastRollback.revisions (the smaller on a tie), else 0 (off).
+ * An unreadable annotation counts as off.
+ */
+export function fastRollbackRevisions(c: Canary, covering: ClusterCanaryPolicy[]): number {
+  const raw = c.metadata.annotations?.[A.fastRollback];
+  if (raw !== undefined) {
+    const n = /^\d{1,2}$/.test(raw.trim()) ? Number(raw.trim()) : 0;
+    return Math.min(n, MAX_FAST_ROLLBACK);
+  }
+  const setting = covering.filter((p) => p.spec.fastRollback !== undefined);
+  if (setting.length === 0) return 0;
+  const top = Math.max(...setting.map((p) => p.spec.priority ?? 0));
+  const n = Math.min(...setting.filter((p) => (p.spec.priority ?? 0) === top).map((p) => p.spec.fastRollback!.revisions));
+  return Math.max(0, Math.min(Math.floor(n), MAX_FAST_ROLLBACK));
 }
 
 /** Policies whose rules hold in namespace `ns`: it opted in and their namespaceSelector selects it. */

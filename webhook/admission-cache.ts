@@ -13,6 +13,7 @@ import { kindFacts } from '../api/workload-kinds.js';
 import { type KubeClient, type KubeObject, R } from '../lib/kube/client.js';
 import { Informer, type ObjectCache } from '../lib/kube/informer.js';
 import type { Logger } from '../lib/logger.js';
+import { closedWindowFor } from '../policy/change-windows.js';
 import { selectorMatches } from '../policy/label-selector.js';
 import { policiesForNamespace } from '../policy/selection.js';
 import type { CopySources } from './copy-decision.js';
@@ -177,6 +178,10 @@ export class AdmissionCache {
         })
         .filter((rs) => selectorMatches(selector, rs.metadata.labels))
         .reduce((n, rs) => n + rs.status.readyReplicas, 0),
+    closedWindow: (namespace, labels) =>
+      this.synced
+        ? closedWindowFor(this.sources.policies.items(), this.sources.namespaces.get(undefined, namespace), labels, new Date())?.message
+        : undefined,
   };
 
   readonly context: Omit<ValidateContext, 'controllerUsers'> = {

@@ -91,7 +91,13 @@ export function answerMutate(req: AdmissionRequest, flags: FreezeFlags, ctx?: Fr
         notable: decision.unexpected,
       };
     case 'marked':
-      return { review: wrap(allowedAs(req, decision.mutated).response), decision: 'passed', note: decision.reason, subject, notable: true };
+      return {
+        review: wrap(allowedAs(req, decision.mutated, decision.warning ? [decision.warning] : undefined).response),
+        decision: 'passed',
+        note: decision.warning ?? decision.reason,
+        subject,
+        notable: true,
+      };
     case 'refused':
       return {
         review: wrap({ uid: req.uid, allowed: false, status: { code: decision.code, message: decision.message, reason: 'Conflict' } }),

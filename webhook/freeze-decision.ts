@@ -22,6 +22,8 @@ export interface FreezeContext {
   canaryFor(namespace: string, name: string, kind: WorkloadKind): { name: string; stableRevision?: string } | undefined;
   /** Ready pods of ReplicaSets the Deployment would adopt (its predecessor's, after an orphaning delete). */
   servingPods(namespace: string, deployment: string, selector: LabelSelector): number;
+  /** Why a change window holds the workload's new revisions now (policy/change-windows.ts), if one does. */
+  closedWindow?(namespace: string, labels: Record<string, string> | undefined): string | undefined;
 }
 
 const NO_CONTEXT: FreezeContext = { canaryFor: () => undefined, servingPods: () => 0 };
@@ -30,7 +32,7 @@ export type Decision =
   /** `unexpected`: the webhook should never have been sent this (a misconfigured rule): worth a note in the log. */
   | { kind: 'passed'; reason: string; unexpected?: boolean; warning?: string }
   /** Admitted as it is, carrying the label and annotations that put its later updates under the freeze. */
-  | { kind: 'marked'; mutated: AdmittedWorkload; reason: string }
+  | { kind: 'marked'; mutated: AdmittedWorkload; reason: string; warning?: string }
   | { kind: 'frozen'; mutated: AdmittedWorkload; warning: string }
   | { kind: 're-paused'; mutated: AdmittedWorkload; warning: string }
   | { kind: 'refused'; code: number; message: string };
@@ -75,16 +77,60 @@ export function decideFreeze(req: AdmissionRequest, flags: FreezeFlags, ctx: Fre
   if (!isAdmittedWorkload(req.object) || !isAdmittedWorkload(req.oldObject)) {
     throw new Error(`the request carries no ${hold.kind} in object and oldObject`);
   }
-  const next = req.object;
   const prev = req.oldObject;
   const who = req.userInfo.username ?? '(unknown user)';
   if (flags.controllerUsers.includes(who)) return { kind: 'passed', reason: 'write by the sluice controller' };
+  const { workload: next, restored } = keepBookkeeping(req.object, prev);
+  const decided = decideUpdate(req, hold, next, prev, ctx);
+  if (restored.length === 0) return decided;
+  // `kubectl rollout undo` copies a ReplicaSet's annotations onto the Deployment, sluice's stale
+  // bookkeeping among them: those are put back as stored, so the undo goes through (and is frozen
+  // or released like any template change) instead of being refused for touching them.
+  const warning = `sluice: kept ${restored.join(', ')} on ${objectName(next.metadata.name, next.metadata.namespace ?? req.namespace)} as sluice recorded them; only its controller changes them`;
+  if (decided.kind === 'passed') return { kind: 'marked', mutated: next, reason: decided.reason, warning };
+  if (decided.kind === 'frozen' || decided.kind === 're-paused')
+    return { ...decided, warning: `${decided.warning}; ${warning.slice('sluice: '.length)}` };
+  return decided;
+}
 
+/** Contract annotations only the controller writes (api/contract.ts), as a workload carries them. */
+const BOOKKEEPING = [
+  annotations.stableRevision,
+  annotations.canary,
+  annotations.promoting,
+  annotations.stableConfigs,
+  annotations.canaryNodes,
+];
+
+/** `next` with sluice's bookkeeping annotations as `prev` stores them, and which ones that changed. */
+function keepBookkeeping(next: AdmittedWorkload, prev: AdmittedWorkload): { workload: AdmittedWorkload; restored: string[] } {
+  const was = prev.metadata.annotations ?? {};
+  const now = { ...(next.metadata.annotations ?? {}) };
+  const restored = BOOKKEEPING.filter((a) => was[a] !== now[a]);
+  if (restored.length === 0) return { workload: next, restored };
+  for (const a of restored) {
+    if (was[a] === undefined) delete now[a];
+    else now[a] = was[a];
+  }
+  return { workload: { ...next, metadata: { ...next.metadata, annotations: now } }, restored };
+}
+
+function decideUpdate(
+  req: AdmissionRequest,
+  hold: FreezeHold,
+  next: AdmittedWorkload,
+  prev: AdmittedWorkload,
+  ctx: FreezeContext,
+): Decision {
   const name = objectName(next.metadata.name, next.metadata.namespace ?? req.namespace);
   // The stable revision is what the stored object says, never what this write claims: a forged
   // annotation in the same write must not make an untested template look released.
   const stable = prev.metadata.annotations?.[annotations.stableRevision];
-  const canary = prev.metadata.annotations?.[annotations.canary] ?? next.metadata.annotations?.[annotations.canary] ?? next.metadata.name;
+  // The write's own annotation only names it (keepBookkeeping already put the stored one back).
+  const canary =
+    prev.metadata.annotations?.[annotations.canary] ??
+    (req.object as AdmittedWorkload).metadata.annotations?.[annotations.canary] ??
+    next.metadata.name;
   const nextRevision = Revision.of(next.spec.template);
   const nextRev = nextRevision.id;
   const templateChanged = nextRev !== Revision.of(prev.spec.template).id;
@@ -109,10 +155,13 @@ export function decideFreeze(req: AdmissionRequest, flags: FreezeFlags, ctx: Fre
         message: `sluice: ${hold.kind} ${name} is managed by canary ${canary}, but its template change cannot be held back: ${why}`,
       };
     }
+    // Said at once, so the person pushing knows it will wait: the freeze is the same either way.
+    const closed = ctx.closedWindow?.(next.metadata.namespace ?? req.namespace ?? '', next.metadata.labels);
+    const when = closed ? `; ${closed}, and its analysis starts once it opens (a rollback is not held)` : '';
     return {
       kind: 'frozen',
       mutated: hold.freeze(next, prev),
-      warning: `sluice: ${name} frozen at revision ${shortRevision(stable)}; revision ${shortRevision(nextRev)} will roll out through canary ${canary}`,
+      warning: `sluice: ${name} frozen at revision ${shortRevision(stable)}; revision ${shortRevision(nextRev)} will roll out through canary ${canary}${when}`,
     };
   }
   // Unpausing (or any write leaving it unpaused) while the template is not the stable revision

@@ -7,9 +7,10 @@ import { ACTION_KIND } from '../api/canary-action.js';
 import { limitProblems } from '../api/canary-limits.js';
 import { annotations as A, GROUP, labels as L, objectName, values } from '../api/contract.js';
 import type { CanarySpec } from '../api/flagger-types.js';
-import type { ClusterCanaryPolicy } from '../api/policy-types.js';
+import { type ChangeWindows, type ClusterCanaryPolicy, POLICY_KIND } from '../api/policy-types.js';
 import { routeKindFacts } from '../api/route-kinds.js';
 import { isWorkloadKind } from '../api/workload.js';
+import { windowProblems, windowState } from '../policy/change-windows.js';
 import { actionRefusal, policyViolations } from '../policy/constraints.js';
 
 import type { AdmissionRequest } from './admission-types.js';
@@ -71,6 +72,7 @@ export function decideValidate(req: AdmissionRequest, ctx: ValidateContext): Ver
   const controller = ctx.controllerUsers.includes(req.userInfo.username ?? '');
   if (req.kind.group === 'flagger.app' && req.kind.kind === 'Canary') return canary(obj, old, ns, name, controller, ctx);
   if (req.kind.group === GROUP && req.kind.kind === ACTION_KIND && req.operation === 'CREATE') return action(obj, ns, name, ctx);
+  if (req.kind.group === GROUP && req.kind.kind === POLICY_KIND) return policy(obj, name);
   if (!old || controller) return allow('written by the controller, or a creation');
   const generatedBy = old.metadata?.labels?.[L.canaryName];
   if (old.metadata?.labels?.[L.managedBy] === values.managedBy && generatedBy) {
@@ -108,6 +110,25 @@ function canary(obj: Obj, old: Obj | undefined, ns: string, name: string, contro
   const broken = policyViolations((obj.spec ?? {}) as CanarySpec, policies, ns);
   if (broken.length === 0) return allow(policies.length > 0 ? `meets ${policies.length} policy(ies)` : 'no policy covers the namespace');
   return invalid(`${subject} breaks cluster policy (${broken.length} violation${broken.length > 1 ? 's' : ''}): ${numbered(broken)}`);
+}
+
+/**
+ * A ClusterCanaryPolicy's change windows (policy/change-windows.ts): what the CRD's schema cannot
+ * check (the time zone, windows that never open again) is refused here, so a freeze is never
+ * silently broken or silently permanent. Overlaps are said in the policy's status.
+ */
+function policy(obj: Obj, name: string): Verdict {
+  const windows = (obj.spec as { changeWindows?: ChangeWindows } | undefined)?.changeWindows;
+  if (!windows) return allow('no change windows');
+  const subject = `ClusterCanaryPolicy ${name}`;
+  const problems = windowProblems(windows);
+  if (problems.length > 0) return invalid(`${subject}: ${numbered(problems)}`);
+  const state = windowState([{ policy: name, windows }], new Date());
+  if (!state.open && state.until === undefined)
+    return invalid(
+      `${subject}: its changeWindows never open again as written (closed now by ${state.closure.kind} window(s) ${state.closure.window}), so nothing in scope could ever be released; to halt every rollout until further notice, use spec.stopTheLine`,
+    );
+  return allow('change windows can be evaluated');
 }
 
 /** A person's CanaryAction: refused at once when a cluster policy covering the namespace does not allow it. */

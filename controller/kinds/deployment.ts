@@ -17,7 +17,8 @@ export const deploymentDriver: WorkloadDriver = {
   desired(canary, status, target, copy, autoscaler, tracked = { snapshots: {}, hash: undefined }) {
     const deployment = target as Deployment;
     const phase = status.phase ?? '';
-    const active = phaseFacts(phase).copyActive;
+    // A fast rollback releases a revision that ran before: no copy runs it, no traffic is split.
+    const active = phaseFacts(phase).copyActive && status.fastRollback === undefined;
     const revision = revisionOf(target, tracked.hash).id;
     // The copy runs the revision under test while a rollout is active; otherwise it keeps what it
     // had (at zero replicas), or the stable template when it is first created.

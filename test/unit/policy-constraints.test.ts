@@ -194,15 +194,23 @@ describe('policy constraints', () => {
 
   describe('actions a policy allows', () => {
     it('by default every action, but no promote past a forbidden skipAnalysis or a required gate', () => {
-      assert.deepEqual(allowedActions({}), ['promote', 'abort', 'retry', 'pause', 'resume']);
-      assert.deepEqual(allowedActions({ forbidSkipAnalysis: true }), ['abort', 'retry', 'pause', 'resume']);
+      assert.deepEqual(allowedActions({}), ['promote', 'abort', 'retry', 'pause', 'resume', 'break-glass']);
+      assert.deepEqual(allowedActions({ forbidSkipAnalysis: true }), ['abort', 'retry', 'pause', 'resume', 'break-glass']);
       assert.deepEqual(allowedActions({ requiredWebhooks: [{ type: 'confirm-rollout', url: 'http://x/' }] }), [
         'abort',
         'retry',
         'pause',
         'resume',
+        'break-glass',
       ]);
-      assert.deepEqual(allowedActions({ requiredWebhooks: [{ type: 'pre-rollout' }] }), ['promote', 'abort', 'retry', 'pause', 'resume']);
+      assert.deepEqual(allowedActions({ requiredWebhooks: [{ type: 'pre-rollout' }] }), [
+        'promote',
+        'abort',
+        'retry',
+        'pause',
+        'resume',
+        'break-glass',
+      ]);
       assert.deepEqual(allowedActions({ forbidSkipAnalysis: true, allowedActions: ['promote', 'abort'] }), ['promote', 'abort']);
     });
 
@@ -383,7 +391,7 @@ describe('policy constraints, rule by rule', () => {
   });
 
   it('promote is guarded only by a gate a promote walks past, or a forbidden skipAnalysis', () => {
-    const all = ['promote', 'abort', 'retry', 'pause', 'resume'];
+    const all = ['promote', 'abort', 'retry', 'pause', 'resume', 'break-glass'];
     assert.deepEqual(allowedActions({ requiredWebhooks: [{ type: 'pre-rollout' }, { name: 'untyped' }] }), all);
     for (const gate of ['confirm-rollout', 'confirm-traffic-increase', 'confirm-promotion'] as const)
       assert.ok(!allowedActions({ requiredWebhooks: [{ type: gate }] }).includes('promote'), gate);

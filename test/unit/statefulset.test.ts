@@ -269,7 +269,8 @@ describe('StatefulSet freeze at admission', () => {
       const d = decideFreeze(
         stsReview((r) => {
           r.object.spec.template = r.oldObject.spec.template;
-          r.oldObject.metadata.annotations = { ...r.oldObject.metadata.annotations, 'sluice.dev/stable-revision': '0000000000000000' };
+          for (const o of [r.object, r.oldObject])
+            o.metadata.annotations = { ...o.metadata.annotations, 'sluice.dev/stable-revision': '0000000000000000' };
           r.oldObject.spec.updateStrategy = frozenAt(partition, 1);
           r.object.spec.updateStrategy = frozenAt(partition, 2);
         }),

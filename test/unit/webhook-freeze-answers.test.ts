@@ -165,8 +165,14 @@ describe('freeze decision: each answer exactly', () => {
         (decideFreeze(request('UPDATE', next, prev), flags) as { warning: string }).warning;
       assert.match(warningOf(managed('web:1'), managed('web:2')), /through canary web-canary-object$/);
       const unnamedPrev = workload('Deployment', 'web:1', { annotations: { [A.stableRevision]: STABLE } });
-      assert.match(warningOf(unnamedPrev, managed('web:2')), /through canary web-canary-object$/);
-      assert.match(warningOf(unnamedPrev, workload('Deployment', 'web:2')), /through canary web$/);
+      assert.match(
+        warningOf(unnamedPrev, managed('web:2')),
+        /through canary web-canary-object; kept sluice\.dev\/canary on web\.shop as sluice recorded them/,
+      );
+      assert.match(
+        warningOf(unnamedPrev, workload('Deployment', 'web:2')),
+        /through canary web; kept sluice\.dev\/stable-revision on web\.shop/,
+      );
     });
 
     it('the controller’s writes, reverts and other fields pass, each saying why', () => {

@@ -106,7 +106,8 @@ describe('freeze decision on reviews captured from the real apiserver', () => {
 
   it('lets non-template writes through while promoting', () => {
     const req = reviewFixture('rollout-pause').request;
-    req.oldObject.metadata.annotations = { ...req.oldObject.metadata.annotations, 'sluice.dev/promoting': '0123456789abcdef' };
+    for (const o of [req.object, req.oldObject])
+      o.metadata.annotations = { ...o.metadata.annotations, 'sluice.dev/promoting': '0123456789abcdef' };
     assert.equal(decideFreeze(req, flags).kind, 'passed');
   });
 
@@ -276,5 +277,38 @@ describe('freeze decision on reviews captured from the real apiserver', () => {
         assert.match(d.warning, new RegExp(`${kind} podinfo\\.fixtures created at revision .* created frozen`));
       });
     }
+  });
+});
+
+describe('kubectl rollout undo: stale bookkeeping copied from a ReplicaSet', () => {
+  const flags = { controllerUsers: [controllerUser] };
+  it("puts sluice's annotations back as stored, so the undo is frozen or released like any change", () => {
+    const review = reviewFixture('set-image').request;
+    const stored = review.oldObject.metadata.annotations ?? {};
+    // What the ReplicaSet recorded when it was created: an older stable revision, no canary name.
+    review.object.metadata.annotations = { ...stored, 'sluice.dev/stable-revision': 'an-older-revision', 'sluice.dev/promoting': 'x' };
+    delete review.object.metadata.annotations['sluice.dev/canary'];
+    const d = decideFreeze(review, flags);
+    assert.equal(d.kind, 'frozen');
+    assert.ok(d.kind === 'frozen');
+    for (const a of ['sluice.dev/stable-revision', 'sluice.dev/canary', 'sluice.dev/promoting'])
+      assert.equal(d.mutated.metadata.annotations?.[a], stored[a], a);
+    assert.match(
+      d.warning,
+      /kept sluice\.dev\/stable-revision, sluice\.dev\/canary, sluice\.dev\/promoting on podinfo\.fixtures as sluice recorded them/,
+    );
+    // Back to the stable template with stale annotations: passed, the annotations restored.
+    const revert = reviewFixture('revert-to-stable').request;
+    revert.object.metadata.annotations = {
+      ...(revert.oldObject.metadata.annotations ?? {}),
+      'sluice.dev/stable-revision': 'an-older-revision',
+    };
+    const r = decideFreeze(revert, flags);
+    assert.equal(r.kind, 'marked');
+    assert.ok(r.kind === 'marked');
+    assert.equal(
+      r.mutated.metadata.annotations?.['sluice.dev/stable-revision'],
+      revert.oldObject.metadata.annotations?.['sluice.dev/stable-revision'],
+    );
   });
 });
