@@ -126,10 +126,13 @@ describe('installing sluice as a platform team does', function () {
       'validatingadmissionpolicybinding/sluice-controller-contract',
       'validatingadmissionpolicy/sluice-canary-action-requester',
       'validatingadmissionpolicybinding/sluice-canary-action-requester',
+      'validatingadmissionpolicy/sluice-break-glass-right',
+      'validatingadmissionpolicybinding/sluice-break-glass-right',
       'validatingadmissionpolicy/sluice-webhook-ca-bundle-only',
       'validatingadmissionpolicybinding/sluice-webhook-ca-bundle-only',
       'clusterrole/sluice-rollout-viewer',
       'clusterrole/sluice-rollout-operator',
+      'clusterrole/sluice-break-glass',
     ]);
     try {
       const manifests = renderChart(binDir, SLUICE_NAMESPACE, ['image.repository=registry.example.com/platform/sluice', 'image.tag=test']);

@@ -54,6 +54,8 @@ describe('the Helm chart', function () {
       ['ClusterRole', 'sluice-rollout-viewer', 'rules'],
       ['ClusterRole', 'sluice-rollout-operator', 'rules'],
       ['ValidatingAdmissionPolicy', 'sluice-canary-action-requester', 'spec'],
+      ['ValidatingAdmissionPolicy', 'sluice-break-glass-right', 'spec'],
+      ['ClusterRole', 'sluice-break-glass', 'rules'],
       ['ValidatingAdmissionPolicy', 'sluice-webhook-ca-bundle-only', 'spec'],
     ] as const) {
       assert.deepEqual(find(fromChart, kind, name)[field], find(fromKustomize, kind, name)[field], `${kind} ${name} ${field}`);
