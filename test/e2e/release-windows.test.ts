@@ -14,6 +14,7 @@ import { type ChangeWindows, POLICY_REF } from '../../api/policy-types.js';
 import { templateRevision } from '../../api/revision.js';
 import { at, R } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
+import { ports } from '../world/layout.js';
 import { canaryEvents, deploymentWithCanary, getCanary, setImage as setImageOf, sluiceAndNamespace, waitPhase } from '../world/seed.js';
 import { admin, type Deployment, deleteNamespace, simulator } from '../world/test-clients.js';
 import { buildBinaries, kubectlAsync, runKubectl } from '../world/world.js';
@@ -110,7 +111,7 @@ describe('release control: change windows, break-glass, fast rollback', function
     );
 
   it('holds kubectl set image while a deny window is open, naming it and its end, then analyses and releases by itself', async () => {
-    await setWindows(denyFor('deploy-freeze', 20_000));
+    await setWindows(denyFor('deploy-freeze', 12_000));
     await webhookSees('6.0.1', 'deploy-freeze');
     const pushed = await setImageRaw('6.0.1');
     assert.equal(pushed.code, 0, pushed.stderr);
@@ -176,6 +177,10 @@ describe('release control: change windows, break-glass, fast rollback', function
     assert.equal(glass.revision, revision);
     const done = await waitPhase(ns, 'Succeeded', 90_000, revision);
     assert.equal(done.status?.breakGlass, undefined, 'spent on its release');
+    // Counted, by whom, on the controller's own metrics.
+    const metrics = await (await fetch(`http://127.0.0.1:${ports.controllerMetrics}/metrics`)).text();
+    const line = metrics.split('\n').find((l) => l.startsWith('sluice_break_glass_total{') && l.includes(`namespace="${ns}"`));
+    assert.ok(line?.includes(`user="system:serviceaccount:${ns}:oscar"`) && line.endsWith(' 1'), line ?? metrics);
     const said = await messages();
     assert.ok(
       said.some(
@@ -202,13 +207,17 @@ describe('release control: change windows, break-glass, fast rollback', function
         copyScaled ||= (copy.spec.replicas ?? 0) > 0;
         const c = await getCanary(ns);
         const d = await (await admin()).get<Deployment>(at(R.deployments, ns, 'podinfo'));
-        const rolled = (d.status?.updatedReplicas ?? 0) === d.spec.replicas && (d.status?.availableReplicas ?? 0) === d.spec.replicas;
+        const rolled =
+          (d.status?.observedGeneration ?? 0) >= (d.metadata.generation ?? 0) &&
+          (d.status?.updatedReplicas ?? 0) === d.spec.replicas &&
+          (d.status?.availableReplicas ?? 0) === d.spec.replicas;
         return c.status?.phase === 'Succeeded' && c.status.lastPromotedSpec === previous && rolled ? c : undefined;
       },
       { timeoutMs: 30_000, intervalMs: 200, what: 'the primary pods back on the previous release' },
     );
     const took = Date.now() - t0;
     assert.ok(took < 15_000, `back in ${took} ms`);
+    process.stdout.write(`      (the primary pods back on the previous release ${took} ms after kubectl rollout undo)\n`);
     assert.equal(copyScaled, false, 'no canary pods');
     assert.equal(back.status?.canaryWeight, 0);
     const said = await messages();
