@@ -39,7 +39,8 @@ function verdictOf(st: CanaryStatus, suspended: boolean): Verdict {
   }
   // Held by the organisation, not by the rollout: in progress, with who holds it and until when.
   if (st.changeWindow) return { ...no, reconciling: true, reason: 'ChangeWindowClosed', message: `held: ${st.changeWindow.message}` };
-  if (st.lineStopped)
+  // An idle Canary under a stop has nothing held unless a revision waits, which the status cannot tell: it stays Current.
+  if (st.lineStopped && !phaseFacts(phase).idle)
     return {
       ...no,
       reconciling: true,

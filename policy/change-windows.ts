@@ -92,15 +92,25 @@ function instantOf(year: number, month: number, day: number, minute: number, tim
 
 const isOneOff = (w: ChangeWindow) => w.from !== undefined || w.until !== undefined;
 
-function contains(w: ChangeWindow, t: number, timeZone: string): boolean {
-  if (isOneOff(w)) return Date.parse(w.from!) <= t && t < Date.parse(w.until!);
-  const { weekday, minute } = localTime(t, timeZone);
-  const days = new Set((w.days ?? WEEKDAYS).map((d) => WEEKDAYS.indexOf(d)));
-  const start = minutesOf(w.start!);
-  const end = minutesOf(w.end!);
-  if (start < end) return days.has(weekday) && start <= minute && minute < end;
+/** A window parsed once: a one-off span, or a recurring one on days of the week. */
+type Span = { name: string; from: number; until: number } | { name: string; days: Set<number>; start: number; end: number };
+
+function span(w: ChangeWindow): Span {
+  if (isOneOff(w)) return { name: w.name, from: Date.parse(w.from!), until: Date.parse(w.until!) };
+  return {
+    name: w.name,
+    days: new Set((w.days ?? WEEKDAYS).map((d) => WEEKDAYS.indexOf(d))),
+    start: minutesOf(w.start!),
+    end: minutesOf(w.end!),
+  };
+}
+
+function contains(w: Span, t: number, local: () => LocalTime): boolean {
+  if ('from' in w) return w.from <= t && t < w.until;
+  const { weekday, minute } = local();
+  if (w.start < w.end) return w.days.has(weekday) && w.start <= minute && minute < w.end;
   // Crosses midnight: the evening of a listed day, or the morning after one.
-  return (days.has(weekday) && minute >= start) || (days.has((weekday + 6) % 7) && minute < end);
+  return (w.days.has(weekday) && minute >= w.start) || (w.days.has((weekday + 6) % 7) && minute < w.end);
 }
 
 /**
@@ -108,6 +118,14 @@ function contains(w: ChangeWindow, t: number, timeZone: string): boolean {
  * schema refuses most of this at admission, and the webhook the rest (docs/policy.md).
  */
 export function windowProblems(cw: ChangeWindows): string[] {
+  // Shapes first: a policy sent to the webhook directly, or stored before the schema said so.
+  const isList = (v: unknown) => v === undefined || (Array.isArray(v) && v.every((w) => typeof w === 'object' && w !== null));
+  const text = (v: unknown) => v === undefined || typeof v === 'string';
+  if (typeof cw !== 'object' || cw === null || !isList(cw.deny) || !isList(cw.allow) || !text(cw.timeZone))
+    return ['changeWindows must be an object whose deny and allow are lists of windows and whose timeZone is a string'];
+  const fields = [...(cw.deny ?? []), ...(cw.allow ?? [])].flatMap((w) => [w.name, w.start, w.end, w.from, w.until]);
+  if (!fields.every(text) || ![...(cw.deny ?? []), ...(cw.allow ?? [])].every((w) => w.days === undefined || Array.isArray(w.days)))
+    return ['every window has a name, start, end, from and until that are strings, and days that is a list'];
   const problems: string[] = [];
   const tz = cw.timeZone ?? 'UTC';
   if (!knownTimeZone(tz)) problems.push(`timeZone "${tz}" is not an IANA time zone this runtime knows (for example Europe/Berlin or UTC)`);
@@ -153,37 +171,86 @@ export interface Closure {
   kind: 'deny' | 'allow';
 }
 
-function closureAt(p: PolicyWindows, t: number): Closure | undefined {
-  const tz = p.windows.timeZone ?? 'UTC';
-  const deny = (p.windows.deny ?? []).find((w) => contains(w, t, tz));
-  if (deny) return { policy: p.policy, window: deny.name, kind: 'deny' };
-  const allow = p.windows.allow ?? [];
-  if (allow.length > 0 && !allow.some((w) => contains(w, t, tz)))
-    return { policy: p.policy, window: allow.map((w) => w.name).join(', '), kind: 'allow' };
-  return undefined;
-}
+/** A policy's windows parsed once, with the recurring boundaries of each local date computed once. */
+class Schedule {
+  readonly tz: string;
+  readonly deny: Span[];
+  readonly allow: Span[];
+  private readonly recurring: { start: number; end: number }[];
+  /** One-off boundaries, ascending. */
+  readonly fixed: number[];
+  private readonly byDate = new Map<string, number[]>();
 
-/** Every instant in (after, horizon] at which one of the policy's windows begins or ends. */
-function boundaries(p: PolicyWindows, after: number): number[] {
-  const tz = p.windows.timeZone ?? 'UTC';
-  const all = [...(p.windows.deny ?? []), ...(p.windows.allow ?? [])];
-  const oneOffs = all.filter(isOneOff).flatMap((w) => [Date.parse(w.from!), Date.parse(w.until!)]);
-  // Recurring windows are looked at around now and around the end of each one-off window, since a
-  // long one-off freeze may end on a day whose recurring windows decide what follows.
-  const anchors = [after, ...oneOffs.filter((t) => t > after)];
-  const out = new Set(oneOffs);
-  for (const anchor of anchors) {
-    const today = localTime(anchor, tz);
-    for (let k = -1; k <= HORIZON_DAYS; k++) {
-      const date = new Date(Date.UTC(today.year, today.month - 1, today.day + k));
-      for (const w of all) {
-        if (isOneOff(w)) continue;
-        for (const m of [minutesOf(w.start!), minutesOf(w.end!)])
-          out.add(instantOf(date.getUTCFullYear(), date.getUTCMonth() + 1, date.getUTCDate(), m, tz));
+  constructor(readonly p: PolicyWindows) {
+    this.tz = p.windows.timeZone ?? 'UTC';
+    this.deny = (p.windows.deny ?? []).map(span);
+    this.allow = (p.windows.allow ?? []).map(span);
+    const all = [...this.deny, ...this.allow];
+    this.recurring = all.filter((w): w is Extract<Span, { days: Set<number> }> => 'days' in w);
+    this.fixed = all.flatMap((w) => ('from' in w ? [w.from, w.until] : [])).sort((a, b) => a - b);
+  }
+
+  /** The deny windows and allow windows containing `t` (the local time read at most once). */
+  at(t: number): { deny: Span[]; allow: Span[] } {
+    let memo: LocalTime | undefined;
+    const local = () => (memo ??= localTime(t, this.tz));
+    return { deny: this.deny.filter((w) => contains(w, t, local)), allow: this.allow.filter((w) => contains(w, t, local)) };
+  }
+
+  closure(t: number): Closure | undefined {
+    const { deny, allow } = this.at(t);
+    if (deny[0]) return { policy: this.p.policy, window: deny[0].name, kind: 'deny' };
+    if (this.allow.length > 0 && allow.length === 0)
+      return { policy: this.p.policy, window: this.allow.map((w) => w.name).join(', '), kind: 'allow' };
+    return undefined;
+  }
+
+  /** The first instant after `t` at which one of the windows begins or ends (undefined: none). */
+  next(t: number): number | undefined {
+    let best = this.fixed.find((b) => b > t);
+    if (this.recurring.length > 0) {
+      const today = localTime(t, this.tz);
+      // Every date has recurring boundaries, so the next one is on the date before, of, or after t's.
+      for (let k = -1; k <= 2; k++) {
+        const after = this.boundsOn(today.year, today.month, today.day + k).find((b) => b > t);
+        if (after !== undefined && (best === undefined || after < best)) best = after;
       }
     }
+    return best;
   }
-  return [...out].filter((t) => t > after).sort((a, b) => a - b);
+
+  private boundsOn(year: number, month: number, day: number): number[] {
+    const date = new Date(Date.UTC(year, month - 1, day));
+    const key = date.toISOString().slice(0, 10);
+    let bounds = this.byDate.get(key);
+    if (!bounds) {
+      const [y, m, d] = [date.getUTCFullYear(), date.getUTCMonth() + 1, date.getUTCDate()];
+      bounds = [...new Set(this.recurring.flatMap((w) => [instantOf(y, m, d, w.start, this.tz), instantOf(y, m, d, w.end, this.tz)]))].sort(
+        (a, b) => a - b,
+      );
+      this.byDate.set(key, bounds);
+    }
+    return bounds;
+  }
+}
+
+/** A ceiling on the boundaries looked at for one answer: windows as written never need more. */
+const MAX_STEPS = 10_000;
+
+/** The first instant after `t0` at which every schedule is open; undefined when none comes. */
+function nextOpening(schedules: Schedule[], t0: number): number | undefined {
+  // Past the last one-off boundary the schedules repeat weekly: eight days more shows every state.
+  const limit = Math.max(t0, ...schedules.flatMap((s) => s.fixed)) + HORIZON_DAYS * DAY;
+  let t = t0;
+  for (let i = 0; i < MAX_STEPS; i++) {
+    // Inside a one-off deny window it stays closed until its end: jump there.
+    const jump = Math.max(t, ...schedules.flatMap((s) => s.at(t).deny.flatMap((w) => ('from' in w ? [w.until] : []))));
+    const next = jump > t ? jump : Math.min(...schedules.map((s) => s.next(t) ?? Number.POSITIVE_INFINITY));
+    if (!Number.isFinite(next) || next > limit) return undefined;
+    t = next;
+    if (schedules.every((s) => s.closure(t) === undefined)) return t;
+  }
+  return undefined;
 }
 
 export type WindowState = { open: true } | { open: false; closure: Closure; until: Date | undefined };
@@ -194,10 +261,10 @@ export type WindowState = { open: true } | { open: false; closure: Closure; unti
  */
 export function windowState(policies: PolicyWindows[], now: Date): WindowState {
   const t = now.getTime();
-  const closure = policies.map((p) => closureAt(p, t)).find((c) => c !== undefined);
+  const schedules = policies.map((p) => new Schedule(p));
+  const closure = schedules.map((s) => s.closure(t)).find((c) => c !== undefined);
   if (!closure) return { open: true };
-  const candidates = [...new Set(policies.flatMap((p) => boundaries(p, t)))].sort((a, b) => a - b);
-  const opening = candidates.find((b) => policies.every((p) => closureAt(p, b) === undefined));
+  const opening = nextOpening(schedules, t);
   return { open: false, closure, until: opening === undefined ? undefined : new Date(opening) };
 }
 
@@ -213,13 +280,15 @@ export function windowWarnings(p: PolicyWindows, now: Date): string[] {
     warnings.push(
       `changeWindows never open again as written (closed now by ${describeClosure(state.closure)}); nothing in scope can be released`,
     );
-  const tz = p.windows.timeZone ?? 'UTC';
-  const t = now.getTime();
+  const schedule = new Schedule(p);
   const seen = new Set<string>();
-  // Two windows overlap exactly when the later one begins inside the earlier: a boundary.
-  for (const b of [t, ...boundaries(p, t)].filter((x) => x <= t + HORIZON_DAYS * DAY)) {
-    for (const d of (p.windows.deny ?? []).filter((w) => contains(w, b, tz)))
-      for (const a of (p.windows.allow ?? []).filter((w) => contains(w, b, tz))) {
+  // Two windows overlap exactly when the later one begins inside the earlier: at a boundary.
+  let t: number | undefined = now.getTime();
+  const limit = t + HORIZON_DAYS * DAY;
+  for (let i = 0; t !== undefined && t <= limit && i < MAX_STEPS; i++, t = schedule.next(t)) {
+    const { deny, allow } = schedule.at(t);
+    for (const d of deny)
+      for (const a of allow) {
         const key = `${d.name}/${a.name}`;
         if (seen.has(key)) continue;
         seen.add(key);
@@ -263,6 +332,27 @@ export interface ClosedWindow {
 }
 
 /**
+ * Answers for the current second: a thousand Canaries under one policy, or a burst of admissions,
+ * evaluate its windows once. A cached closure whose end has passed is evaluated again.
+ */
+const memo = { second: Number.NaN, states: new Map<string, WindowState>() };
+function memoState(usable: PolicyWindows[], now: Date): WindowState {
+  const second = Math.floor(now.getTime() / 1000);
+  if (second !== memo.second) {
+    memo.second = second;
+    memo.states.clear();
+  }
+  const key = JSON.stringify(usable);
+  let state = memo.states.get(key);
+  // Closed until a moment already past: it opened within this second.
+  if (!state || (!state.open && state.until !== undefined && state.until.getTime() <= now.getTime())) {
+    state = windowState(usable, now);
+    memo.states.set(key, state);
+  }
+  return state;
+}
+
+/**
  * Whether change windows hold a Canary in namespace `ns` whose target carries `workloadLabels`:
  * every policy selecting the namespace (opted in or not, as for stopping the line) whose
  * workloadSelector, if any, matches. Undefined when they are open.
@@ -291,7 +381,8 @@ export function closedWindowFor(
       window: 'changeWindows',
       message: `the changeWindows of ClusterCanaryPolicy ${first.policy} cannot be read (${first.problems.join('; ')}), so they count as closed until fixed`,
     };
-  const state = windowState(usable, now);
+  if (usable.length === 0) return undefined;
+  const state = memoState(usable, now);
   if (state.open) return undefined;
   const until = state.until?.toISOString();
   return {

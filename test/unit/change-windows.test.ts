@@ -135,6 +135,19 @@ describe('change windows', () => {
     assert.equal(v.code, 422);
     assert.match(v.message, /^ClusterCanaryPolicy windows: 1\) timeZone "Mars\/Olympus_Mons"/);
     assert.equal(decideValidate(policyReview({}), validateCtx).allowed, true);
+    // Shapes no schema let through are refused, not thrown on.
+    for (const hostile of [
+      { deny: 'weekend' },
+      { allow: [null] },
+      { timeZone: 7 },
+      { deny: [{ name: 'x', start: 9, end: 17 }] },
+      { deny: [{ name: 'x', days: 'Mon' }] },
+    ])
+      assert.equal(
+        decideValidate(policyReview({ changeWindows: hostile as unknown as ChangeWindows }), validateCtx).allowed,
+        false,
+        JSON.stringify(hostile),
+      );
   });
 
   it('holds a Canary only in the namespaces and for the workloads the policy selects; broken windows close', () => {
