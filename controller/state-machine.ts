@@ -724,7 +724,9 @@ function act(x: Step, a: ActionRequest, lineStop: Observed['lineStop'], window: 
   const p = phaseFacts(x.phase);
   if (p.bootstrapping) return refuse(`${cname} is not initialized yet; act once it is`);
   // A stopped line releases nothing and starts no analysis: promote and retry wait for it to be lifted.
-  if (lineStop && (a.verb === 'promote' || a.verb === 'retry'))
+  // Glass broken for this revision: the stop no longer holds it (x.window is already without it).
+  const glassed = st.breakGlass?.revision === x.revision.id;
+  if (lineStop && !glassed && (a.verb === 'promote' || a.verb === 'retry'))
     return refuse(
       `the line is stopped by ClusterCanaryPolicy ${lineStop.policy}: ${lineStop.reason}; abort, pause and resume are taken, ${a.verb} once it is lifted`,
     );

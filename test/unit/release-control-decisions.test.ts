@@ -186,6 +186,14 @@ describe('break-glass', () => {
     assert.match(d.action!.message, /the line is stopped by ClusterCanaryPolicy incident: INC-7/);
     const step = decide(seedCanary({ status: d.status }), o, pass, after(61_000), settings);
     assert.equal(step.status.canaryWeight, 20, 'steps on past the stop');
+    const promote = decide(
+      seedCanary({ status: d.status }),
+      { ...o, action: { name: 'p', verb: 'promote', by: 'oncall' } },
+      undefined,
+      after(2000),
+      settings,
+    );
+    assert.equal(promote.action?.result, 'Applied', 'a promote of the glassed revision is not refused by the stop');
     const noReason = decide(progressing, { ...o, action: glass() }, undefined, after(1000), settings);
     assert.equal(noReason.action?.result, 'Rejected');
     assert.match(noReason.action!.message, /needs a reason/);
