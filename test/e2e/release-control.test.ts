@@ -7,8 +7,8 @@ import { ACTION_REF } from '../../api/canary-action.js';
 import { type ClusterCanaryPolicy, POLICY_REF } from '../../api/policy-types.js';
 import { at } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
-import { canaryEvents, deploymentWithCanary, getCanary, setImage as setImageOf, sluiceAndNamespace, waitPhase } from '../world/seed.js';
-import { admin, deleteNamespace, simulator } from '../world/test-clients.js';
+import { canaryEvents, getCanary, podinfoUnderPolicy, setImage as setImageOf, waitPhase } from '../world/seed.js';
+import { admin } from '../world/test-clients.js';
 
 const INTERVAL_MS = 2000;
 
@@ -16,35 +16,11 @@ describe('release control: stop the line', function () {
   this.timeout(180_000);
   let ns: string;
   let policyName: string;
+  let remove: () => Promise<void> = async () => undefined;
 
-  before(async () => {
-    ns = await sluiceAndNamespace('stop');
-    policyName = `stop-${ns}`;
-    await deploymentWithCanary(ns, 'podinfo', {
-      interval: '2s',
-      threshold: 2,
-      stepWeight: 10,
-      maxWeight: 40,
-      metrics: [{ name: 'request-success-rate', interval: '6s', thresholdRange: { min: 99 } }],
-    });
-    await waitPhase(ns, 'Initialized', 60_000);
-    await simulator('PUT', `/traffic/${ns}/podinfo`, { ratePerSecond: 100 });
-    // A policy for this namespace that generates nothing (it selects no Deployment) and only stops.
-    await (await admin()).create(POLICY_REF, {
-      apiVersion: 'sluice.dev/v1alpha1',
-      kind: 'ClusterCanaryPolicy',
-      metadata: { name: policyName },
-      spec: {
-        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
-        deploymentSelector: { matchLabels: { 'sluice.dev/selects': 'nothing' } },
-      },
-    });
-  });
-  after(async () => {
-    await (await admin()).delete(at(POLICY_REF, undefined, policyName)).catch(() => undefined);
-    await simulator('DELETE', `/traffic/${ns}/podinfo`).catch(() => undefined);
-    await deleteNamespace(ns);
-  });
+  // A policy for this namespace that generates nothing (it selects no Deployment) and only stops.
+  before(async () => ({ ns, policy: policyName, remove } = await podinfoUnderPolicy('stop', 10)));
+  after(() => remove());
 
   const setStop = async (stop: { reason: string; by: string } | null) =>
     (await admin()).patch(at(POLICY_REF, undefined, policyName), { spec: { stopTheLine: stop } });

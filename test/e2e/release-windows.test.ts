@@ -15,8 +15,8 @@ import { templateRevision } from '../../api/revision.js';
 import { at, R } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { ports } from '../world/layout.js';
-import { canaryEvents, deploymentWithCanary, getCanary, setImage as setImageOf, sluiceAndNamespace, waitPhase } from '../world/seed.js';
-import { admin, type Deployment, deleteNamespace, simulator } from '../world/test-clients.js';
+import { canaryEvents, getCanary, podinfoUnderPolicy, setImage as setImageOf, waitPhase } from '../world/seed.js';
+import { admin, type Deployment } from '../world/test-clients.js';
 import { buildBinaries, kubectlAsync, runKubectl } from '../world/world.js';
 
 const IMAGE = 'ghcr.io/stefanprodan/podinfo';
@@ -26,37 +26,17 @@ describe('release control: change windows, break-glass, fast rollback', function
   const { binDir } = buildBinaries();
   let ns: string;
   let policyName: string;
-  let dir: string;
+  let dir: string | undefined;
+  let remove: () => Promise<void> = async () => undefined;
 
+  // A policy for this namespace that generates nothing (it selects no Deployment): only its windows count.
   before(async () => {
-    ns = await sluiceAndNamespace('windows');
-    policyName = `windows-${ns}`;
+    ({ ns, policy: policyName, remove } = await podinfoUnderPolicy('windows', 20));
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-windows-'));
-    await deploymentWithCanary(ns, 'podinfo', {
-      interval: '2s',
-      threshold: 2,
-      stepWeight: 20,
-      maxWeight: 40,
-      metrics: [{ name: 'request-success-rate', interval: '6s', thresholdRange: { min: 99 } }],
-    });
-    await waitPhase(ns, 'Initialized', 60_000);
-    await simulator('PUT', `/traffic/${ns}/podinfo`, { ratePerSecond: 100 });
-    // A policy for this namespace that generates nothing (it selects no Deployment): only its windows count.
-    await (await admin()).create(POLICY_REF, {
-      apiVersion: 'sluice.dev/v1alpha1',
-      kind: 'ClusterCanaryPolicy',
-      metadata: { name: policyName },
-      spec: {
-        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
-        deploymentSelector: { matchLabels: { 'sluice.dev/selects': 'nothing' } },
-      },
-    });
   });
   after(async () => {
-    await (await admin()).delete(at(POLICY_REF, undefined, policyName)).catch(() => undefined);
-    await simulator('DELETE', `/traffic/${ns}/podinfo`).catch(() => undefined);
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
-    await deleteNamespace(ns);
+    await remove();
   });
 
   const setWindows = async (w: ChangeWindows | null) =>
@@ -94,7 +74,7 @@ describe('release control: change windows, break-glass, fast rollback', function
     const view = YAML.parse(await kubectlAsync(binDir, ['config', 'view', '--raw', '--minify', '-o', 'yaml']));
     view.users = [{ name: who, user: { token } }];
     view.contexts[0].context.user = who;
-    const file = path.join(dir, `${who}.kubeconfig`);
+    const file = path.join(dir!, `${who}.kubeconfig`);
     fs.writeFileSync(file, YAML.stringify(view), { mode: 0o600 });
     return file;
   }

@@ -4,12 +4,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { type Canary, type CanaryAnalysis, CR } from '../../api/flagger-types.js';
+import { POLICY_REF } from '../../api/policy-types.js';
 import { templateRevision } from '../../api/revision.js';
 import { at, type KubeObject, R } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { root } from './layout.js';
 import { installManifests, startController, startWebhook } from './sluice.js';
-import { admin, type Deployment, deploymentManifest, testNamespace } from './test-clients.js';
+import { admin, type Deployment, deleteNamespace, deploymentManifest, simulator, testNamespace } from './test-clients.js';
 import { buildBinaries, runKubectl } from './world.js';
 
 export const ANALYSIS_INTERVAL = '2s';
@@ -187,4 +188,45 @@ export async function sluiceAndNamespace(prefix: string, labels: Record<string, 
   await startWebhook();
   await startController();
   return testNamespace(prefix, labels);
+}
+
+/**
+ * The release-control suites' world: podinfo under a Canary (two steps of `stepWeight` up to 40,
+ * one success-rate check), Initialized, with traffic, and a ClusterCanaryPolicy selecting only its
+ * namespace and generating nothing, for the test to set stopTheLine or changeWindows on. `remove`
+ * takes it all away again.
+ */
+export async function podinfoUnderPolicy(
+  prefix: string,
+  stepWeight: number,
+): Promise<{ ns: string; policy: string; remove: () => Promise<void> }> {
+  const ns = await sluiceAndNamespace(prefix);
+  const policy = `${prefix}-${ns}`;
+  await deploymentWithCanary(ns, 'podinfo', {
+    interval: '2s',
+    threshold: 2,
+    stepWeight,
+    maxWeight: 40,
+    metrics: [{ name: 'request-success-rate', interval: '6s', thresholdRange: { min: 99 } }],
+  });
+  await waitPhase(ns, 'Initialized', 60_000);
+  await simulator('PUT', `/traffic/${ns}/podinfo`, { ratePerSecond: 100 });
+  await (await admin()).create(POLICY_REF, {
+    apiVersion: 'sluice.dev/v1alpha1',
+    kind: 'ClusterCanaryPolicy',
+    metadata: { name: policy },
+    spec: {
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
+      deploymentSelector: { matchLabels: { 'sluice.dev/selects': 'nothing' } },
+    },
+  });
+  return {
+    ns,
+    policy,
+    remove: async () => {
+      await (await admin()).delete(at(POLICY_REF, undefined, policy)).catch(() => undefined);
+      await simulator('DELETE', `/traffic/${ns}/podinfo`).catch(() => undefined);
+      await deleteNamespace(ns);
+    },
+  };
 }
