@@ -294,10 +294,9 @@ function fastRollback(x: Step): Decision | undefined {
 
 /** The earlier release `revision` is, when it is within the last `n` before the current one. */
 export function fastRollbackTarget(st: CanaryStatus, revision: string, n: number): { revision: string; at: string } | undefined {
-  if (n <= 0 || revision === st.lastPromotedSpec) return undefined;
   return (st.releases ?? [])
     .filter((r) => r.revision !== st.lastPromotedSpec)
-    .slice(0, n)
+    .slice(0, Math.max(0, n))
     .find((r) => r.revision === revision);
 }
 

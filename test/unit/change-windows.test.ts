@@ -150,6 +150,51 @@ describe('change windows', () => {
       );
   });
 
+  it('opens at the first of several one-off allow windows whatever their order, and counts from as inside and until as outside', () => {
+    const windows: ChangeWindows = {
+      allow: [
+        { name: 'later', from: '2026-12-09T10:00:00Z', until: '2026-12-09T12:00:00Z' },
+        { name: 'sooner', from: '2026-12-08T10:00:00Z', until: '2026-12-08T12:00:00Z' },
+      ],
+    };
+    const s = windowState(pw(windows), at('2026-12-07T00:00:00Z'));
+    assert.ok(!s.open);
+    assert.deepEqual(s.closure, { policy: 'release-policy', window: 'later, sooner', kind: 'allow' });
+    assert.equal(s.until?.toISOString(), '2026-12-08T10:00:00.000Z');
+    assert.equal(windowState(pw(windows), at('2026-12-08T10:00:00Z')).open, true, 'from is inside');
+    const after = windowState(pw(windows), at('2026-12-08T12:00:00Z'));
+    assert.ok(!after.open, 'until is outside');
+    assert.equal(after.until?.toISOString(), '2026-12-09T10:00:00.000Z');
+    const deny: ChangeWindows = { deny: [{ name: 'd', from: '2026-12-08T10:00:00Z', until: '2026-12-08T12:00:00Z' }] };
+    assert.equal(windowState(pw(deny), at('2026-12-08T10:00:00Z')).open, false, 'a deny window is closed from its from');
+    assert.equal(windowState(pw(deny), at('2026-12-08T12:00:00Z')).open, true, 'and open at its until');
+  });
+
+  it('names each problem of a window as written', () => {
+    const problem = (w: Partial<ChangeWindow>) => windowProblems({ deny: [w as ChangeWindow] });
+    assert.deepEqual(problem({ start: '09:00', end: '10:00' }), ['changeWindows.deny[0]: a name is required']);
+    assert.deepEqual(problem({ name: 'x', from: 'soon', until: 'later' }), [
+      'changeWindows.deny[0] (x): from and until must both be RFC 3339 times',
+    ]);
+    assert.deepEqual(problem({ name: 'x', start: '9:00', end: '10:00' }), [
+      'changeWindows.deny[0] (x): start and end are required, as HH:MM (00:00 to 24:00)',
+    ]);
+    assert.deepEqual(problem({ name: 'x', end: '10:00' }), [
+      'changeWindows.deny[0] (x): start and end are required, as HH:MM (00:00 to 24:00)',
+    ]);
+    assert.deepEqual(problem({ name: 'x', start: '24:00', end: '10:00' }), [
+      'changeWindows.deny[0] (x): start is at most 23:59; 24:00 only ends a day',
+    ]);
+    assert.deepEqual(problem({ name: 'x', days: [], start: '09:00', end: '10:00' }), [
+      'changeWindows.deny[0] (x): days is empty, so the window never happens; leave it out for every day',
+    ]);
+    assert.deepEqual(problem({ name: 'x', days: ['Funday' as 'Mon'], start: '09:00', end: '10:00' }), [
+      'changeWindows.deny[0] (x): days are Sun, Mon, Tue, Wed, Thu, Fri, Sat',
+    ]);
+    assert.deepEqual(problem({ name: 'x', days: ['Mon'], start: '00:00', end: '24:00' }), []);
+    assert.deepEqual(windowProblems({ allow: [{ name: 'a', from: '2026-12-08T10:00:00Z', until: '2026-12-08T12:00:00Z' }] }), []);
+  });
+
   it('holds a Canary only in the namespaces and for the workloads the policy selects; broken windows close', () => {
     const ns = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop', labels: { tier: 'prod' } } };
     const p = policy('freeze', {

@@ -72,6 +72,41 @@ describe('change windows in the state machine', () => {
     assert.match(open.events[1]!.message, /^New revision detected!/);
   });
 
+  it('holds a revision waiting for confirm-rollout too, and says so again when the window or its end changes', () => {
+    const waiting = seedCanary({ status: analysingStatus(T0, { phase: 'Waiting', canaryWeight: 0 }) });
+    const d = decide(waiting, pushed('podinfo:6.0.1', undefined, { window: closed }), undefined, after(1000), settings);
+    assert.equal(d.status.phase, 'Waiting');
+    assert.ok(d.status.changeWindow);
+    assert.match(d.events[0]!.message, /; its analysis starts once it opens/);
+    const soon = { ...closed, until: new Date(T0.getTime() + 11_000).toISOString() };
+    const moved = decide(
+      seedCanary({ status: d.status }),
+      pushed('podinfo:6.0.1', undefined, { window: soon }),
+      undefined,
+      after(1000),
+      settings,
+    );
+    assert.equal(moved.events.length, 1, 'a new end is said');
+    assert.equal(moved.status.changeWindow?.since, after(1000).toISOString());
+    assert.equal(moved.requeueAfterMs, 10_001, 'woken just after the window ends');
+    const renamed = decide(
+      seedCanary({ status: moved.status }),
+      pushed('podinfo:6.0.1', undefined, { window: { ...soon, window: 'other' } }),
+      undefined,
+      after(2000),
+      settings,
+    );
+    assert.equal(renamed.events.length, 1, 'another window is said');
+    const other = decide(
+      seedCanary({ status: renamed.status }),
+      pushed('podinfo:6.0.1', undefined, { window: { ...soon, window: 'other', policy: 'p2' } }),
+      undefined,
+      after(3000),
+      settings,
+    );
+    assert.equal(other.events.length, 1, "another policy's window is said");
+  });
+
   it('lets an analysis under way finish but holds its release, still rolling back on failure', () => {
     const last = seedCanary({ status: analysingStatus(T0, { phase: 'Progressing', canaryWeight: 50, iterations: 5 }) });
     const d = decide(
@@ -83,6 +118,17 @@ describe('change windows in the state machine', () => {
     );
     assert.equal(d.status.phase, 'WaitingPromotion');
     assert.equal(d.status.canaryWeight, 50);
+    assert.equal(d.status.lastTransitionTime, after(60_000).toISOString(), 'the next check is an interval from now');
+    assert.equal(d.requeueAfterMs, 60_000);
+    const again = decide(
+      seedCanary({ status: d.status }),
+      { ...pushed('podinfo:6.0.1'), canaryCopy: copyOf('podinfo:6.0.1', 2), window: closed },
+      pass,
+      after(120_000),
+      settings,
+    );
+    assert.equal(again.status.lastTransitionTime, after(120_000).toISOString());
+    assert.deepEqual(again.events, []);
     assert.ok(d.status.changeWindow);
     assert.match(d.events.at(-1)!.message, /the release follows once it opens/);
     const waiting = seedCanary({ status: { ...d.status, failedChecks: 4 } });
@@ -219,6 +265,7 @@ describe('fast rollback', () => {
       d.events[0]!.message,
       /^Fast rollback of podinfo\.test to revision \S+, last released 2026-12-01T08:00:00\.000Z: releasing it to podinfo\.test without analysis$/,
     );
+    assert.equal(d.events[0]!.type, 'Normal');
     const want = deploymentDriver.desired(seedCanary({ status: d.status }), d.status, o.target!, o.canaryCopy, undefined, undefined);
     assert.equal(want.copy?.replicas, 0, 'the canary copy stays at zero');
     assert.equal(want.canaryWeight, 0);
@@ -261,6 +308,42 @@ describe('fast rollback', () => {
     const d = decide(analysing, { ...held, canaryCopy: copyOf('podinfo:6.0.2', 2) }, undefined, after(1000), settings);
     assert.equal(d.status.phase, 'Promoting');
     assert.equal(d.status.canaryWeight, 0, 'traffic back on the primary at once');
+  });
+
+  it('keeps the ten latest releases, newest first, each once', () => {
+    const images = Array.from({ length: 10 }, (_, i) => `podinfo:6.0.${i}`);
+    const promoting = seedCanary({
+      status: analysingStatus(T0, {
+        phase: 'Finalising',
+        canaryWeight: 0,
+        lastAppliedSpec: rev('podinfo:6.0.3'),
+        releases: history(...images),
+      }),
+    });
+    const d = decide(promoting, observed(deployment('podinfo:6.0.3'), copyOf('podinfo:6.0.3', 0)), undefined, after(60_000), settings);
+    assert.equal(d.status.phase, 'Succeeded');
+    const kept = d.status.releases!.map((r) => r.revision);
+    assert.equal(kept.length, 10);
+    assert.equal(kept[0], rev('podinfo:6.0.3'));
+    assert.equal(new Set(kept).size, 10);
+    assert.deepEqual(
+      kept.slice(1),
+      [0, 1, 2, 4, 5, 6, 7, 8, 9].map((i) => rev(`podinfo:6.0.${i}`)),
+    );
+    // A revision not released before pushes the oldest out.
+    const fresh = seedCanary({
+      status: analysingStatus(T0, {
+        phase: 'Finalising',
+        canaryWeight: 0,
+        lastAppliedSpec: rev('podinfo:6.1.0'),
+        releases: history(...images),
+      }),
+    });
+    const next = decide(fresh, observed(deployment('podinfo:6.1.0'), copyOf('podinfo:6.1.0', 0)), undefined, after(60_000), settings);
+    assert.deepEqual(
+      next.status.releases!.map((r) => r.revision),
+      ['podinfo:6.1.0', ...images.slice(0, 9)].map(rev),
+    );
   });
 
   it('records the revision found at initialization as released', () => {
