@@ -136,6 +136,12 @@ describe('change windows', () => {
     assert.match(v.message, /^ClusterCanaryPolicy windows: 1\) timeZone "Mars\/Olympus_Mons"/);
     assert.equal(decideValidate(policyReview({}), validateCtx).allowed, true);
     // Shapes no schema let through are refused, not thrown on.
+    assert.deepEqual(windowProblems({ deny: 'weekend' } as unknown as ChangeWindows), [
+      'changeWindows must be an object whose deny and allow are lists of windows and whose timeZone is a string',
+    ]);
+    assert.deepEqual(windowProblems({ allow: [{ name: 'x', start: 9 }] } as unknown as ChangeWindows), [
+      'every window has a name, start, end, from and until that are strings, and days that is a list',
+    ]);
     for (const hostile of [
       { deny: 'weekend' },
       { allow: [null] },
@@ -219,6 +225,44 @@ describe('change windows', () => {
       b!.message,
       /changeWindows of ClusterCanaryPolicy typo cannot be read \(timeZone "Europe\/Berln".*count as closed until fixed/,
     );
+  });
+
+  it('says a Canary is held outside allow windows, or for good, and which of several policies closes it', () => {
+    const ns = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop', labels: { tier: 'prod' } } };
+    const now = at('2026-12-07T12:00:00Z');
+    const allowOnly = policy('b-hours', {
+      changeWindows: {
+        allow: [
+          { name: 'morning', start: '08:00', end: '09:00' },
+          { name: 'evening', start: '18:00', end: '19:00' },
+        ],
+      },
+    });
+    assert.equal(
+      closedWindowFor([allowOnly], ns, {}, now)?.message,
+      'the change window is closed by being outside the allow windows (morning, evening) of ClusterCanaryPolicy b-hours until 2026-12-07T18:00:00.000Z',
+    );
+    const gone = policy('a-past', {
+      changeWindows: { allow: [{ name: 'once', from: '2026-11-01T00:00:00Z', until: '2026-11-02T00:00:00Z' }] },
+    });
+    const both = closedWindowFor([allowOnly, gone], ns, {}, now);
+    assert.equal(both?.policy, 'a-past', 'the first policy by name that closes it');
+    assert.equal(both?.until, undefined);
+    assert.match(both!.message, / and never opens again as written$/);
+  });
+
+  it('answers from one evaluation a second, but never past the end of a window it found closed', () => {
+    const ns = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } };
+    const p = policy('short', {
+      changeWindows: { deny: [{ name: 'blip', from: '2026-12-07T12:00:00.000Z', until: '2026-12-07T12:00:00.500Z' }] },
+    });
+    assert.equal(closedWindowFor([p], ns, {}, at('2026-12-07T12:00:00.100Z'))?.until, '2026-12-07T12:00:00.500Z');
+    assert.equal(closedWindowFor([p], ns, {}, at('2026-12-07T12:00:00.600Z')), undefined, 'open again within the same second');
+    const q = policy('next', {
+      changeWindows: { deny: [{ name: 'later', from: '2026-12-07T12:00:01.000Z', until: '2026-12-07T12:00:02.000Z' }] },
+    });
+    assert.equal(closedWindowFor([q], ns, {}, at('2026-12-07T12:00:00.900Z')), undefined);
+    assert.equal(closedWindowFor([q], ns, {}, at('2026-12-07T12:00:01.000Z'))?.window, 'later', 'the next second is evaluated afresh');
   });
 
   it('agrees with a minute-by-minute walk: closed or not, and the first open minute', function () {
