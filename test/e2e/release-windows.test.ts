@@ -14,7 +14,7 @@ import { type ChangeWindows, POLICY_REF } from '../../api/policy-types.js';
 import { templateRevision } from '../../api/revision.js';
 import { at, R } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
-import { ports } from '../world/layout.js';
+import { ports, root } from '../world/layout.js';
 import { canaryEvents, getCanary, podinfoUnderPolicy, setImage as setImageOf, waitPhase } from '../world/seed.js';
 import { admin, type Deployment } from '../world/test-clients.js';
 import { buildBinaries, kubectlAsync, runKubectl } from '../world/world.js';
@@ -89,6 +89,32 @@ describe('release control: change windows, break-glass, fast rollback', function
         spec: { canary: 'podinfo', action: 'break-glass', reason },
       }),
     );
+
+  it('admits the release-control example as written, and refuses a policy whose time zone does not exist', async () => {
+    const example = path.join(root, 'examples/release-control/release-hours.yaml');
+    const ok = await runKubectl(binDir, ['apply', '--dry-run=server', '-f', example]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const never = await runKubectl(
+      binDir,
+      ['apply', '--dry-run=server', '-f', '-'],
+      YAML.stringify({
+        apiVersion: 'sluice.dev/v1alpha1',
+        kind: 'ClusterCanaryPolicy',
+        metadata: { name: `never-${ns}` },
+        spec: {
+          changeWindows: {
+            timeZone: 'Mars/Olympus_Mons',
+            allow: [{ name: 'once', from: '2020-01-01T00:00:00Z', until: '2020-01-02T00:00:00Z' }],
+          },
+        },
+      }),
+    );
+    assert.notEqual(never.code, 0);
+    assert.match(
+      never.stderr,
+      /denied the request: ClusterCanaryPolicy never-\S+: 1\) timeZone "Mars\/Olympus_Mons" is not an IANA time zone/,
+    );
+  });
 
   it('holds kubectl set image while a deny window is open, naming it and its end, then analyses and releases by itself', async () => {
     await setWindows(denyFor('deploy-freeze', 12_000));
