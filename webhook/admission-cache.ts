@@ -178,10 +178,16 @@ export class AdmissionCache {
         })
         .filter((rs) => selectorMatches(selector, rs.metadata.labels))
         .reduce((n, rs) => n + rs.status.readyReplicas, 0),
-    closedWindow: (namespace, labels) =>
-      this.synced
-        ? closedWindowFor(this.sources.policies.items(), this.sources.namespaces.get(undefined, namespace), labels, new Date())?.message
-        : undefined,
+    // Only words in a warning: whatever goes wrong here must not turn into a refused change.
+    closedWindow: (namespace, labels) => {
+      if (!this.synced) return undefined;
+      try {
+        return closedWindowFor(this.sources.policies.items(), this.sources.namespaces.get(undefined, namespace), labels, new Date())
+          ?.message;
+      } catch {
+        return undefined;
+      }
+    },
   };
 
   readonly context: Omit<ValidateContext, 'controllerUsers'> = {
