@@ -86,7 +86,7 @@ function main(): void {
       value: score,
       unit: '%',
       target: '>= 90 %',
-      note: `make mutation: StrykerJS over the webhook's decisions and freezes, the state machine, desired state, hand-back, the kind drivers, policy constraints, revisions, phases and the kinds' arithmetic, judged by the unit suite; ${totals.detected} of ${valid} mutants killed or timed out, ${totals.undetected} not (listed in bench/MUTATION.md, ${totals.explained} with a reason), ${totals.ignored} static mutants ignored`,
+      note: `make mutation: StrykerJS over the webhook's decisions and freezes, the state machine, desired state, hand-back, the kind drivers, policy constraints and change windows, revisions, phases and the kinds' arithmetic, judged by the unit suite; ${totals.detected} of ${valid} mutants killed or timed out, ${totals.undetected} not (listed in bench/MUTATION.md, ${totals.explained} with a reason), ${totals.ignored} static mutants ignored`,
     },
   ]);
 }
