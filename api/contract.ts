@@ -57,6 +57,15 @@ export const annotations = {
   fastRollback: `${GROUP}/fast-rollback`,
 } as const;
 
+/** The annotations on a target that record its rollout: written by the controller only (the webhooks keep them so). */
+export const targetBookkeeping = [
+  annotations.stableRevision,
+  annotations.canary,
+  annotations.promoting,
+  annotations.stableConfigs,
+  annotations.canaryNodes,
+] as const;
+
 /** Whether the owners of `obj` (a MetricTemplate or AlertProvider) let Canaries of `namespace` use its credentials. */
 export function sharesWith(obj: { metadata: { namespace?: string; annotations?: Record<string, string> } }, namespace: string): boolean {
   if (obj.metadata.namespace === namespace) return true;

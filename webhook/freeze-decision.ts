@@ -1,6 +1,6 @@
 // The freeze decision: a pure function of one AdmissionRequest and the webhook's flags.
 // It never calls the apiserver, so admission stays fast and dry-run requests get the same answer.
-import { annotations, labels, objectName, shortRevision, values } from '../api/contract.js';
+import { annotations, labels, objectName, shortRevision, targetBookkeeping, values } from '../api/contract.js';
 import type { LabelSelector } from '../api/policy-types.js';
 import { Revision, templatePart } from '../api/revision.js';
 import type { AdmittedWorkload, WorkloadKind } from '../api/workload.js';
@@ -93,20 +93,11 @@ export function decideFreeze(req: AdmissionRequest, flags: FreezeFlags, ctx: Fre
   return decided;
 }
 
-/** Contract annotations only the controller writes (api/contract.ts), as a workload carries them. */
-const BOOKKEEPING = [
-  annotations.stableRevision,
-  annotations.canary,
-  annotations.promoting,
-  annotations.stableConfigs,
-  annotations.canaryNodes,
-];
-
 /** `next` with sluice's bookkeeping annotations as `prev` stores them, and which ones that changed. */
 function keepBookkeeping(next: AdmittedWorkload, prev: AdmittedWorkload): { workload: AdmittedWorkload; restored: string[] } {
   const was = prev.metadata.annotations ?? {};
   const now = { ...(next.metadata.annotations ?? {}) };
-  const restored = BOOKKEEPING.filter((a) => was[a] !== now[a]);
+  const restored = targetBookkeeping.filter((a) => was[a] !== now[a]);
   if (restored.length === 0) return { workload: next, restored };
   for (const a of restored) {
     if (was[a] === undefined) delete now[a];

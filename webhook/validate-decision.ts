@@ -5,7 +5,7 @@
 
 import { ACTION_KIND } from '../api/canary-action.js';
 import { limitProblems } from '../api/canary-limits.js';
-import { annotations as A, GROUP, labels as L, objectName, values } from '../api/contract.js';
+import { annotations as A, GROUP, labels as L, objectName, targetBookkeeping, values } from '../api/contract.js';
 import type { CanarySpec } from '../api/flagger-types.js';
 import { type ChangeWindows, type ClusterCanaryPolicy, POLICY_KIND } from '../api/policy-types.js';
 import { routeKindFacts } from '../api/route-kinds.js';
@@ -29,7 +29,6 @@ export type Verdict =
 
 /** Labels that tie a generated object to its Canary (generated-objects.ts writes them). */
 const GENERATED_LABELS = [L.managedBy, L.canaryName, L.role];
-const TARGET_ANNOTATIONS = [A.stableRevision, A.canary, A.promoting, A.stableConfigs, A.canaryNodes];
 
 interface Meta {
   name?: string;
@@ -161,8 +160,7 @@ function generatedObject(kind: string, obj: Obj, old: Obj, ns: string, name: str
 function target(kind: string, obj: Obj, old: Obj, ns: string, name: string, ctx: ValidateContext): Verdict {
   const changed: string[] = [];
   if (old.metadata?.labels?.[L.managed] !== obj.metadata?.labels?.[L.managed]) changed.push(`label ${L.managed}`);
-  for (const a of TARGET_ANNOTATIONS)
-    if (old.metadata?.annotations?.[a] !== obj.metadata?.annotations?.[a]) changed.push(`annotation ${a}`);
+  for (const a of targetBookkeeping) if (old.metadata?.annotations?.[a] !== obj.metadata?.annotations?.[a]) changed.push(`annotation ${a}`);
   if (changed.length === 0) return allow('contract labels and annotations unchanged');
   const owner = old.metadata?.annotations?.[A.canary];
   // A lock whose Canary is gone (its finalizer forced away) would hold forever: let a person clear it.

@@ -7,16 +7,23 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import YAML from 'yaml';
 import { ACTION_REF, type CanaryAction } from '../../api/canary-action.js';
 import { type Canary, type CanaryAnalysis, CR } from '../../api/flagger-types.js';
 import { templateRevision } from '../../api/revision.js';
 import { at, type KubeObject, R } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { paths, root } from '../world/layout.js';
-import { canaryEvents, deploymentWithCanary, getCanary, setImage as setImageOf, sluiceAndNamespace, waitPhase } from '../world/seed.js';
+import {
+  canaryEvents,
+  deploymentWithCanary,
+  getCanary,
+  setImage as setImageOf,
+  sluiceAndNamespace,
+  userKubeconfig,
+  waitPhase,
+} from '../world/seed.js';
 import { admin, type Deployment, deleteNamespace, installKubectlPlugin, simulator } from '../world/test-clients.js';
-import { buildBinaries, kubectlAsync, runKubectl } from '../world/world.js';
+import { buildBinaries, runKubectl } from '../world/world.js';
 
 const IMG = 'ghcr.io/stefanprodan/podinfo';
 const ANALYSIS: CanaryAnalysis = {
@@ -58,21 +65,6 @@ describe('operating rollouts: kubectl sluice, CanaryActions, kstatus', function 
       await (await admin()).get(at(R.deployments, ns, name)),
     );
 
-  /** A kubeconfig for a ServiceAccount: the world's cluster, the account's token. */
-  async function userKubeconfig(who: string, clusterRole?: string): Promise<string> {
-    await kubectlAsync(binDir, ['-n', ns, 'create', 'serviceaccount', who]);
-    if (clusterRole)
-      await kubectlAsync(binDir, ['-n', ns, 'create', 'rolebinding', who, `--clusterrole=${clusterRole}`, `--serviceaccount=${ns}:${who}`]);
-    const token = (await kubectlAsync(binDir, ['-n', ns, 'create', 'token', who, '--duration=1h'])).trim();
-    const view = YAML.parse(await kubectlAsync(binDir, ['config', 'view', '--raw', '--minify', '-o', 'yaml']));
-    view.users = [{ name: who, user: { token } }];
-    view.contexts[0].context.user = who;
-    view.contexts[0].context.namespace = ns;
-    const file = path.join(pluginDir, `${who}.kubeconfig`);
-    fs.writeFileSync(file, YAML.stringify(view), { mode: 0o600 });
-    return file;
-  }
-
   async function rollout(name: string): Promise<void> {
     await deploymentWithCanary(ns, name, ANALYSIS);
     await waitPhase(ns, 'Initialized', 60_000, undefined, name);
@@ -92,9 +84,9 @@ describe('operating rollouts: kubectl sluice, CanaryActions, kstatus', function 
     ns = await sluiceAndNamespace('operating');
     // The documented install, into a directory of the test's own.
     pluginDir = installKubectlPlugin();
-    kubeconfigs.alice = await userKubeconfig('alice', 'sluice-rollout-operator');
-    kubeconfigs.victor = await userKubeconfig('victor', 'sluice-rollout-viewer');
-    kubeconfigs.nobody = await userKubeconfig('nobody');
+    kubeconfigs.alice = await userKubeconfig(ns, pluginDir, 'alice', ['sluice-rollout-operator']);
+    kubeconfigs.victor = await userKubeconfig(ns, pluginDir, 'victor', ['sluice-rollout-viewer']);
+    kubeconfigs.nobody = await userKubeconfig(ns, pluginDir, 'nobody');
   });
   after(async () => {
     for (const c of children) c.kill('SIGKILL');

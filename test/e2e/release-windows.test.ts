@@ -15,9 +15,9 @@ import { templateRevision } from '../../api/revision.js';
 import { at, R } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { ports, root } from '../world/layout.js';
-import { canaryEvents, getCanary, podinfoUnderPolicy, setImage as setImageOf, waitPhase } from '../world/seed.js';
+import { canaryEvents, getCanary, podinfoUnderPolicy, setImage as setImageOf, userKubeconfig, waitPhase } from '../world/seed.js';
 import { admin, type Deployment } from '../world/test-clients.js';
-import { buildBinaries, kubectlAsync, runKubectl } from '../world/world.js';
+import { buildBinaries, runKubectl } from '../world/world.js';
 
 const IMAGE = 'ghcr.io/stefanprodan/podinfo';
 
@@ -57,27 +57,6 @@ describe('release control: change windows, break-glass, fast rollback', function
   const targetRevision = async () =>
     templateRevision((await (await admin()).get<Deployment>(at(R.deployments, ns, 'podinfo'))).spec.template);
 
-  /** A ServiceAccount of this namespace bound to the given ClusterRoles, as a kubeconfig file. */
-  async function userKubeconfig(who: string, clusterRoles: string[]): Promise<string> {
-    await kubectlAsync(binDir, ['-n', ns, 'create', 'serviceaccount', who]);
-    for (const role of clusterRoles)
-      await kubectlAsync(binDir, [
-        '-n',
-        ns,
-        'create',
-        'rolebinding',
-        `${who}-${role}`,
-        `--clusterrole=${role}`,
-        `--serviceaccount=${ns}:${who}`,
-      ]);
-    const token = (await kubectlAsync(binDir, ['-n', ns, 'create', 'token', who, '--duration=1h'])).trim();
-    const view = YAML.parse(await kubectlAsync(binDir, ['config', 'view', '--raw', '--minify', '-o', 'yaml']));
-    view.users = [{ name: who, user: { token } }];
-    view.contexts[0].context.user = who;
-    const file = path.join(dir!, `${who}.kubeconfig`);
-    fs.writeFileSync(file, YAML.stringify(view), { mode: 0o600 });
-    return file;
-  }
   const breakGlassAs = (kubeconfig: string, reason: string) =>
     runKubectl(
       binDir,
@@ -156,8 +135,8 @@ describe('release control: change windows, break-glass, fast rollback', function
   });
 
   it('refuses break-glass to an operator without the right and takes it from one with it, naming who and why', async () => {
-    const operator = await userKubeconfig('olive', ['sluice-rollout-operator']);
-    const oncall = await userKubeconfig('oscar', ['sluice-rollout-operator', 'sluice-break-glass']);
+    const operator = await userKubeconfig(ns, dir!, 'olive', ['sluice-rollout-operator']);
+    const oncall = await userKubeconfig(ns, dir!, 'oscar', ['sluice-rollout-operator', 'sluice-break-glass']);
     await setWindows(denyFor('year-end', 10 * 60_000));
     await webhookSees('6.0.2', 'year-end');
     const revision = await setImageOf(ns, 'podinfo', '6.0.2');

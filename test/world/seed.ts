@@ -11,7 +11,7 @@ import { waitFor } from '../../lib/wait.js';
 import { root } from './layout.js';
 import { installManifests, startController, startWebhook } from './sluice.js';
 import { admin, type Deployment, deleteNamespace, deploymentManifest, simulator, testNamespace } from './test-clients.js';
-import { buildBinaries, runKubectl } from './world.js';
+import { buildBinaries, kubectlAsync, runKubectl } from './world.js';
 
 export const ANALYSIS_INTERVAL = '2s';
 export const METRIC_INTERVAL = '6s';
@@ -229,4 +229,31 @@ export async function podinfoUnderPolicy(
       await deleteNamespace(ns);
     },
   };
+}
+
+/**
+ * A ServiceAccount `who` of namespace `ns`, bound there to each of `clusterRoles`, as a kubeconfig
+ * file in `dir` (its context's namespace `ns`): a test acting with that identity's credentials.
+ */
+export async function userKubeconfig(ns: string, dir: string, who: string, clusterRoles: string[] = []): Promise<string> {
+  const { binDir } = buildBinaries();
+  await kubectlAsync(binDir, ['-n', ns, 'create', 'serviceaccount', who]);
+  for (const role of clusterRoles)
+    await kubectlAsync(binDir, [
+      '-n',
+      ns,
+      'create',
+      'rolebinding',
+      `${who}-${role}`,
+      `--clusterrole=${role}`,
+      `--serviceaccount=${ns}:${who}`,
+    ]);
+  const token = (await kubectlAsync(binDir, ['-n', ns, 'create', 'token', who, '--duration=1h'])).trim();
+  const view = YAML.parse(await kubectlAsync(binDir, ['config', 'view', '--raw', '--minify', '-o', 'yaml']));
+  view.users = [{ name: who, user: { token } }];
+  view.contexts[0].context.user = who;
+  view.contexts[0].context.namespace = ns;
+  const file = path.join(dir, `${who}.kubeconfig`);
+  fs.writeFileSync(file, YAML.stringify(view), { mode: 0o600 });
+  return file;
 }
