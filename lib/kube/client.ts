@@ -44,6 +44,13 @@ export function resourceOf(path: string): string {
   return parts[i] ?? '';
 }
 
+/** A request written to a kept-alive connection the server had already closed; never answered. */
+class StaleConnectionError extends Error {
+  constructor(cause: Error) {
+    super(cause.message, { cause });
+  }
+}
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -288,6 +295,18 @@ export class KubeClient implements ObjectClient {
   }
 
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<KubeResponse<T>> {
+    try {
+      return await this.requestOnce<T>(method, path, opts);
+    } catch (err) {
+      // A kept-alive connection the apiserver closed while it sat idle (its idle timeout, or our
+      // event loop blocked past it) fails the first request written to it before any answer: the
+      // apiserver never read that request, so sending it once more on a fresh connection is safe.
+      if (!(err instanceof StaleConnectionError)) throw err;
+      return this.requestOnce<T>(method, path, opts);
+    }
+  }
+
+  private async requestOnce<T>(method: string, path: string, opts: RequestOptions): Promise<KubeResponse<T>> {
     this.count(method, path);
     const url = this.url(path, opts.query);
     const payload = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
@@ -298,8 +317,12 @@ export class KubeClient implements ObjectClient {
     }
     const req = await this.open(method, url, headers, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     return new Promise<KubeResponse<T>>((resolve, reject) => {
-      req.on('error', reject);
+      let answered = false;
+      req.on('error', (err: NodeJS.ErrnoException) =>
+        reject(!answered && req.reusedSocket && err.code === 'ECONNRESET' ? new StaleConnectionError(err) : err),
+      );
       req.on('response', (res) => {
+        answered = true;
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);
