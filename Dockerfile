@@ -13,11 +13,14 @@ COPY bin bin
 COPY certs certs
 COPY cli cli
 COPY controller controller
+COPY dashboard dashboard
 COPY lib lib
 COPY policy policy
 COPY tester tester
 COPY webhook webhook
-RUN npx --no-install tsc -p tsconfig.build.json && chmod 755 dist/bin/kubectl-sluice.js && npm prune --omit=dev --no-audit --no-fund
+COPY scripts/build-ui.mjs scripts/build-ui.mjs
+# The dashboard's page is bundled here (esbuild is a build-time dependency, pruned below).
+RUN npx --no-install tsc -p tsconfig.build.json && node scripts/build-ui.mjs && chmod 755 dist/bin/kubectl-sluice.js && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:24.11.1-bookworm-slim
 # No package manager at run time: npm, npx and corepack are removed from the runtime stage.

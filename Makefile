@@ -6,7 +6,7 @@ WORLD := $(NODE) dist/test/world/world.js
 
 PREFIX ?= $(HOME)/.local/bin
 
-.PHONY: plugin all install build lint format docs binaries test test-unit test-integration test-e2e world-up world-down up down demo bench bench-scale bench-attack bench-cold bench-judge mutation fault clear-fault clean
+.PHONY: plugin all install build lint format docs binaries test test-unit test-integration test-e2e world-up world-down up down demo bench bench-scale bench-attack bench-cold bench-judge bench-dashboard mutation fault clear-fault clean
 
 all: build
 
@@ -18,6 +18,8 @@ install: node_modules/.package-lock.json
 
 build: install
 	npx --no-install tsc -p tsconfig.json
+	npx --no-install tsc -p dashboard/ui/tsconfig.json
+	$(NODE) scripts/build-ui.mjs
 
 # Biome checks formatting and lint rules (biome.json); the layer check fails on an import that
 # points up the layers or a contract string spelled outside api/ (docs/architecture.md).
@@ -97,6 +99,10 @@ bench-scale: build binaries
 # The statistical judge on seeded samples: false alarms, power, warm-up, time (bench/judge-bench.ts; no world).
 bench-judge: build
 	$(NODE) dist/bench/run.js judge
+
+# The dashboard in a real Chromium with 1,000 Canaries: page size, load, status-to-screen, memory (bench/dashboard-bench.ts).
+bench-dashboard: build binaries
+	$(NODE) dist/bench/run.js dashboard
 
 bench-attack: build binaries
 	$(NODE) dist/bench/run.js attack

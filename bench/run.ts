@@ -4,18 +4,20 @@
 // `node dist/bench/run.js webhook-memory` only the webhook's memory with 1,000 Canaries;
 // `node dist/bench/run.js judge` (make bench-judge) only the statistical judge, without the world;
 // `node dist/bench/run.js overhead` only what the webhook adds to an UPDATE, beside the floor webhook;
+// `node dist/bench/run.js dashboard` (make bench-dashboard) the dashboard in a real browser with 1,000 Canaries;
 // `node dist/bench/run.js attack` (make bench-attack) admissions while pods hold connections to the webhook's ports;
 // `node dist/bench/run.js scale` (make bench-scale) 1,000 Canaries in 100 namespaces and a wave of
 // 100 rollouts (SLUICE_SCALE_NAMESPACES, SLUICE_SCALE_PER_NAMESPACE, SLUICE_SCALE_WAVE to vary it).
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { root } from '../test/world/layout.js';
-import { installManifests, startController, startWebhook } from '../test/world/sluice.js';
+import { installManifests, startController, startWebhook, stopController } from '../test/world/sluice.js';
 import { buildBinaries, down, up } from '../test/world/world.js';
 import { webhookProgram } from '../webhook/main.js';
 import { apiserverOverhead } from './apiserver-overhead.js';
 import { ATTACKS, connectionAttack } from './connection-attack.js';
 import { controllerBench } from './controller-bench.js';
+import { dashboardBench } from './dashboard-bench.js';
 import { imageNodeFlags } from './image-flags.js';
 import { judgeBench } from './judge-bench.js';
 import { policyBench } from './policy-bench.js';
@@ -110,6 +112,21 @@ async function main(): Promise<void> {
         for (const a of ATTACKS) figures.push(...(await connectionAttack(a)));
         return figures;
       },
+    },
+    // The dashboard in a real browser with 1,000 Canaries (only the webhook runs: statuses stay as written).
+    dashboard: {
+      // Nothing but the webhook: a controller left running by a test would reconcile the 1,000
+      // Canaries beside the browser and measure itself instead.
+      start: async () => {
+        await stopController();
+        await startWebhook();
+      },
+      measure: () =>
+        dashboardBench({
+          namespaces: n('SLUICE_SCALE_NAMESPACES', 100),
+          perNamespace: n('SLUICE_SCALE_PER_NAMESPACE', 10),
+          changes: 40,
+        }),
     },
     controller: {
       start: async () => {

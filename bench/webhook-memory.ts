@@ -26,8 +26,8 @@ export interface WebhookMemoryOptions {
 
 const nsName = (i: number) => `bench-wmem-${i}`;
 
-/** A Canary as the controller leaves it after a release: spec and a status of realistic size. */
-function canary(ns: string, name: string) {
+/** A Canary as the controller leaves it after a release: spec and a status of realistic size (the dashboard bench too). */
+export function canary(ns: string, name: string) {
   return {
     apiVersion: 'flagger.app/v1beta1',
     kind: 'Canary',
@@ -50,7 +50,7 @@ function canary(ns: string, name: string) {
   };
 }
 
-function status(now: string) {
+export function status(now: string) {
   const condition = (type: string, s: string, reason: string, message: string) => ({
     type,
     status: s,

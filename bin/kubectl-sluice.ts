@@ -1,12 +1,39 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
 // kubectl-sluice: the kubectl plugin (kubectl finds any `kubectl-<name>` executable on PATH and
 // runs it as `kubectl <name>`). Flags follow kubectl's: -n, -A, --context, --kubeconfig, -o.
+// The node flag keeps the young generation small: `kubectl sluice dashboard` stays running on a
+// laptop, and with node's default it took some 30 MiB more at 1,000 Canaries (bench/RESULTS.md,
+// dashboard_rss). scripts/install-kubectl-plugin.sh and the tests read the flags from this line.
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
 import { type ActionVerb, VERBS } from '../api/canary-action.js';
 import { act, type Context, get, HELP, list, UserError, why } from '../cli/commands.js';
 import { COLOURS, PLAIN } from '../cli/screen.js';
+import { dashboard } from '../dashboard/command.js';
 import { ApiError, KubeClient } from '../lib/kube/client.js';
+import { contextNamespace, defaultFile, fileEndpoint } from '../lib/kube/kubeconfig.js';
+
+/**
+ * A client for the kubeconfig's current context. A plain file (certificates, a token) is read
+ * here; anything else (exec plugins, several files, --context) through client-node, which costs
+ * the process some 70 MiB: the dashboard keeps running, so it matters there.
+ */
+async function connect(file: string | undefined, context: string | undefined): Promise<{ client: KubeClient; namespace?: string }> {
+  const plain = context ? undefined : (file ?? defaultFile());
+  const endpoint = plain ? await fileEndpoint(plain) : undefined;
+  if (plain && endpoint) return { client: KubeClient.fromEndpoint(endpoint, 'kubectl-sluice'), namespace: await contextNamespace(plain) };
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const kc = new KubeConfig();
+  if (file) kc.loadFromFile(file);
+  else kc.loadFromDefault();
+  if (context) {
+    if (!kc.getContextObject(context)) throw new UserError(`no context "${context}" in the kubeconfig`);
+    kc.setCurrentContext(context);
+  }
+  return {
+    client: await KubeClient.fromKubeConfig(kc, 'kubectl-sluice'),
+    namespace: kc.getContextObject(kc.getCurrentContext())?.namespace,
+  };
+}
 
 async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -23,6 +50,9 @@ async function main(argv: string[]): Promise<number> {
         watch: { type: 'boolean', short: 'w' },
         reason: { type: 'string' },
         wait: { type: 'string' },
+        port: { type: 'string' },
+        'no-browser': { type: 'boolean' },
+        prometheus: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -39,15 +69,9 @@ async function main(argv: string[]): Promise<number> {
   const output = f.output ?? 'text';
   if (output !== 'text' && output !== 'json' && output !== 'yaml') throw new UserError(`--output must be json or yaml, not "${output}"`);
 
-  const kc = new KubeConfig();
-  if (f.kubeconfig) kc.loadFromFile(f.kubeconfig);
-  else kc.loadFromDefault();
-  if (f.context) {
-    if (!kc.getContextObject(f.context)) throw new UserError(`no context "${f.context}" in the kubeconfig`);
-    kc.setCurrentContext(f.context);
-  }
-  const namespace = f.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
-  const client = await KubeClient.fromKubeConfig(kc, 'kubectl-sluice');
+  const connected = await connect(f.kubeconfig, f.context);
+  const namespace = f.namespace ?? connected.namespace ?? 'default';
+  const client = connected.client;
   const tty = process.stdout.isTTY === true;
   const ctx: Context = {
     client,
@@ -73,6 +97,12 @@ async function main(argv: string[]): Promise<number> {
         return await list(ctx);
       case 'why':
         return await why(ctx, needName('a Deployment name, or statefulset/NAME'));
+      case 'dashboard': {
+        if (name) throw new UserError(`unexpected argument: ${name}`);
+        const port = Number(f.port ?? '0');
+        if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port must be a port number, not "${f.port}"`);
+        return await dashboard(client, { port, namespace, openBrowser: f['no-browser'] !== true, prometheus: f.prometheus });
+      }
       default:
         if ((VERBS as readonly string[]).includes(command)) {
           const waitS = Number(f.wait ?? '30');

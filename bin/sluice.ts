@@ -1,4 +1,4 @@
-// One image, one entry point: `sluice webhook|controller|tester [flags]`.
+// One image, one entry point: `sluice webhook|controller|dashboard|tester [flags]`.
 // Each command is imported by a literal path, so the compiler checks and emits every one of them
 // (a computed path once left the tester out of the image); lazily, so the webhook process does
 // not load the controller's code.
@@ -12,6 +12,10 @@ const commands: Record<string, { summary: string; load: () => Promise<(argv: str
   controller: {
     summary: 'the rollout controller (canary analysis, promotion, rollback)',
     load: async () => (await import('../controller/main.js')).runController,
+  },
+  dashboard: {
+    summary: 'the web dashboard, in the cluster (people act as themselves; kubectl sluice dashboard runs it locally)',
+    load: async () => (await import('../dashboard/main.js')).runDashboard,
   },
   tester: {
     summary: 'gates, rollback switches and load tasks for analysis webhooks',

@@ -242,6 +242,7 @@ usage:
   kubectl sluice get [NAME] [-w] [-o json|yaml]   one screen per Canary; -w redraws as it changes
   kubectl sluice list [-A]                        one line per Canary
   kubectl sluice why [KIND/]NAME                  why a Deployment (StatefulSet, DaemonSet) is frozen, what is stable, what waits, what to do
+  kubectl sluice dashboard                        the web dashboard on 127.0.0.1, acting as you (docs/dashboard.md)
 ${(Object.entries(VERB_MEANING) as [ActionVerb, string][]).map(([v, m]) => `  kubectl sluice ${v.padEnd(11)} NAME ${' '.repeat(19)}${m}`).join('\n')}
 
 flags:
@@ -253,6 +254,9 @@ flags:
   -w, --watch               keep watching (get)
   --reason TEXT             why you act; repeated in the Canary's Event (actions)
   --wait SECONDS            how long an action waits for its outcome; 0 returns at once (default 30)
+  --port N                  the dashboard's port on 127.0.0.1 (default: any free one)
+  --no-browser              print the dashboard's one-time link without opening a browser
+  --prometheus URL          where the dashboard's charts read the analysis metrics (default: no charts)
 
 Actions are CanaryActions created as you: RBAC decides who may (ClusterRole sluice-rollout-operator),
 and the Canary's Event names you. They never edit the Canary, so GitOps tools have nothing to revert.

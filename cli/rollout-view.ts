@@ -181,18 +181,18 @@ export function canaryView(canary: Canary): RolloutView {
 }
 
 /** The whole screen: the Canary's view completed with its objects, route and Events. */
-export async function rolloutView(client: KubeClient, canary: Canary, now = new Date()): Promise<RolloutView> {
+export async function rolloutView(client: KubeClient, canary: Canary, now = new Date(), eventCount = 6): Promise<RolloutView> {
   const kind = targetKind(canary.spec.targetRef);
   switch (kind) {
     case 'Deployment':
-      return copyView(client, canary, now);
+      return copyView(client, canary, now, eventCount);
     case 'StatefulSet':
     case 'DaemonSet':
-      return ownPodsView(client, canary, kind, now);
+      return ownPodsView(client, canary, kind, now, eventCount);
     case undefined: {
       // A kind sluice does not manage: what the Canary says of itself (its condition names the kind).
       const [route, evList] = await Promise.all([findRoute(client, canary), eventsOf(client, canary)]);
-      return withRouteAndEvents(canaryView(canary), canary, route, evList.items, now);
+      return withRouteAndEvents(canaryView(canary), canary, route, evList.items, now, eventCount);
     }
     default:
       return unreachable(kind);
@@ -204,7 +204,7 @@ const unreachable = (kind: never): never => {
 };
 
 /** A target that runs its candidate in a canary copy: primary pods from its ReplicaSets, canary pods from the copy. */
-async function copyView(client: KubeClient, canary: Canary, now: Date): Promise<RolloutView> {
+async function copyView(client: KubeClient, canary: Canary, now: Date, eventCount: number): Promise<RolloutView> {
   const ns = canary.metadata.namespace!;
   const st = canary.status ?? {};
   const targetName = canary.spec.targetRef.name;
@@ -233,15 +233,22 @@ async function copyView(client: KubeClient, canary: Canary, now: Date): Promise<
     primary: { ready: target?.status?.readyReplicas ?? 0, desired: target?.spec.replicas ?? 0 },
     canary: { ready: copy?.status?.readyReplicas ?? 0, desired: copy?.spec.replicas ?? 0 },
   };
-  return withRouteAndEvents(view, canary, route, evList.items, now);
+  return withRouteAndEvents(view, canary, route, evList.items, now, eventCount);
 }
 
 /** The route's weights, the gates and the last Events: the same for every kind. */
-function withRouteAndEvents(view: RolloutView, canary: Canary, route: KubeObject | undefined, evs: Event[], now: Date): RolloutView {
+function withRouteAndEvents(
+  view: RolloutView,
+  canary: Canary,
+  route: KubeObject | undefined,
+  evs: Event[],
+  now: Date,
+  eventCount: number,
+): RolloutView {
   if (route) view.route = routeWeights(route, canary);
   const events = evs.sort((a, b) => eventTime(a).localeCompare(eventTime(b)));
   view.gates = gatesOf(canary, events);
-  view.events = events.slice(-6).map((e) => ({
+  view.events = events.slice(-eventCount).map((e) => ({
     type: e.type ?? 'Normal',
     reason: e.reason,
     message: e.message ?? '',
@@ -258,7 +265,13 @@ type Pod = KubeObject & { spec?: { containers?: { image?: string }[] }; status?:
  * label its controller puts on them, a DaemonSet's by whether their node is a canary node
  * (docs/workloads.md).
  */
-async function ownPodsView(client: KubeClient, canary: Canary, kind: 'StatefulSet' | 'DaemonSet', now: Date): Promise<RolloutView> {
+async function ownPodsView(
+  client: KubeClient,
+  canary: Canary,
+  kind: 'StatefulSet' | 'DaemonSet',
+  now: Date,
+  eventCount: number,
+): Promise<RolloutView> {
   const ns = canary.metadata.namespace!;
   const [target, route, evList] = await Promise.all([
     client.find<StatefulSet | DaemonSet>(at(KINDS[kind].ref, ns, canary.spec.targetRef.name)),
@@ -277,7 +290,7 @@ async function ownPodsView(client: KubeClient, canary: Canary, kind: 'StatefulSe
     primary: { ready: primary.filter(ready).length, desired: total - candidates.length },
     canary: { ready: candidates.filter(ready).length, desired: candidates.length },
   };
-  return withRouteAndEvents(view, canary, route, evList.items, now);
+  return withRouteAndEvents(view, canary, route, evList.items, now, eventCount);
 }
 
 /** A DaemonSet's pods: those on its canary nodes run the candidate. */

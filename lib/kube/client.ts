@@ -169,13 +169,21 @@ export class KubeClient implements ObjectClient {
      * pool the controller's 15 watches took 15 of the 32 sockets its 16 workers share.
      */
     private readonly watchAgent: https.Agent | http.Agent,
-    private readonly credentials: Pick<Endpoint, 'headers'>,
+    private readonly credentials: Pick<Endpoint, 'headers'> & Partial<Omit<Endpoint, 'headers' | 'server'>>,
     readonly userAgent: string,
   ) {}
+
+  private bare: { requests: http.Agent; watches: http.Agent } | undefined;
 
   /** From what lib/kube/kubeconfig.ts read: no client-node in the process. */
   static fromEndpoint(e: Endpoint, userAgent = 'sluice'): KubeClient {
     const server = new URL(e.server);
+    const agents = KubeClient.agents(server, e);
+    return new KubeClient(server, agents.requests, agents.watches, e, userAgent);
+  }
+
+  /** Requests: at most 32 at once. Watches: one socket each, as many as the process has informers. */
+  private static agents(server: URL, e: Omit<Endpoint, 'headers' | 'server'>) {
     const agent = (maxSockets: number) =>
       server.protocol === 'https:'
         ? new https.Agent({
@@ -188,8 +196,7 @@ export class KubeClient implements ObjectClient {
             servername: e.tlsServerName,
           })
         : new http.Agent({ keepAlive: true, maxSockets });
-    // Requests: at most 32 at once. Watches: one socket each, as many as the process has informers.
-    return new KubeClient(server, agent(32), agent(Number.POSITIVE_INFINITY), e, userAgent);
+    return { requests: agent(32), watches: agent(Number.POSITIVE_INFINITY) };
   }
 
   /**
@@ -500,9 +507,25 @@ export class KubeClient implements ObjectClient {
     });
   }
 
+  /**
+   * The same apiserver and connections, acting with other credentials: the in-cluster dashboard
+   * sends each person's requests with that person's own token. Never close() the result; close
+   * this client.
+   */
+  withCredentials(headers: () => Promise<Record<string, string>>, userAgent = this.userAgent): KubeClient {
+    // Connections of their own, trusting the same CA but presenting no client certificate: the
+    // apiserver tries a certificate before a bearer token, so on this client's connections a person
+    // could be taken for this process.
+    const { ca, skipTLSVerify, tlsServerName } = this.credentials;
+    this.bare ??= KubeClient.agents(this.server, { ca, skipTLSVerify, tlsServerName });
+    return new KubeClient(this.server, this.bare.requests, this.bare.watches, { headers }, userAgent);
+  }
+
   close(): void {
     this.agent.destroy();
     this.watchAgent.destroy();
+    this.bare?.requests.destroy();
+    this.bare?.watches.destroy();
   }
 }
 

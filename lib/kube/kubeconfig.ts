@@ -97,6 +97,25 @@ export async function fileEndpoint(file: string): Promise<Endpoint | undefined> 
   };
 }
 
+/** The one kubeconfig file kubectl reads without --kubeconfig, or undefined (several in $KUBECONFIG, or none). */
+export function defaultFile(): string | undefined {
+  const env = process.env.KUBECONFIG;
+  if (env) return env.includes(path.delimiter) ? undefined : env;
+  const home = path.join(os.homedir(), '.kube', 'config');
+  return fs.existsSync(home) ? home : undefined;
+}
+
+/** The namespace of a kubeconfig file's current context, as kubectl defaults -n to it. */
+export async function contextNamespace(file: string): Promise<string | undefined> {
+  const { parse } = await import('yaml');
+  const doc = parse(fs.readFileSync(file, 'utf8')) as {
+    'current-context'?: string;
+    contexts?: Named<{ context?: { namespace?: string } }>[];
+  } | null;
+  const ns = doc?.contexts?.find((c) => c.name === doc['current-context'])?.context?.namespace;
+  return typeof ns === 'string' && ns ? ns : undefined;
+}
+
 /**
  * kubectl's order without a --kubeconfig: $KUBECONFIG (one file), ~/.kube/config, then the
  * in-cluster service account. Undefined when that needs client-node (several files in

@@ -195,6 +195,40 @@ describe('the Helm chart', function () {
     );
   });
 
+  it('renders the dashboard only when asked: its own identity may read, review and ask, never act', () => {
+    assert.ok(!renderChart(binDir, 'sluice-system').some((o) => o.metadata.name === 'sluice-dashboard'), 'off by default');
+    const objs = renderChart(binDir, 'sluice-system', ['dashboard.enabled=true', 'dashboard.basePath=/sluice']);
+    const role = find(objs, 'ClusterRole', 'sluice-dashboard') as Obj & {
+      rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+    };
+    assert.deepEqual(role.rules.flatMap((r) => r.resources.flatMap((res) => r.verbs.map((v) => `${r.apiGroups[0]}/${res}:${v}`))).sort(), [
+      'authentication.k8s.io/tokenreviews:create',
+      'authorization.k8s.io/subjectaccessreviews:create',
+      'flagger.app/canaries:get',
+      'flagger.app/canaries:list',
+      'flagger.app/canaries:watch',
+    ]);
+    const dep = find(objs, 'Deployment', 'sluice-dashboard');
+    assert.equal(podSpec(dep).serviceAccountName, 'sluice-dashboard');
+    assert.deepEqual(containers(dep)[0]!.args, [
+      'dashboard',
+      '--port=8080',
+      '--prometheus=http://prometheus.monitoring:9090',
+      '--base-path=/sluice',
+    ]);
+    assert.deepEqual((podSpec(dep).securityContext as { runAsNonRoot: boolean }).runAsNonRoot, true);
+    const policy = find(objs, 'NetworkPolicy', 'sluice-dashboard').spec as {
+      ingress: { from: unknown[] }[];
+      egress: { ports?: { port: number }[] }[];
+    };
+    assert.deepEqual(policy.ingress[0]!.from, [{ namespaceSelector: { matchLabels: { 'sluice.dev/dashboard': 'ingress' } } }]);
+    assert.ok(
+      policy.egress.some((r) => r.ports?.some((p) => p.port === 9090)),
+      'egress to Prometheus for the charts',
+    );
+    assert.ok(find(objs, 'Service', 'sluice-dashboard'));
+  });
+
   it('renders the ServiceMonitor and the policy examples only when asked', () => {
     const plain = renderChart(binDir, 'sluice-system');
     assert.ok(!plain.some((o) => o.kind === 'ServiceMonitor' || o.kind === 'ClusterCanaryPolicy'));

@@ -16,7 +16,9 @@ const PRODUCTION: Record<string, string[]> = {
   tester: ['lib', 'api'],
   // kubectl-sluice: a client of the apiserver like any other, so it reads the API, never the controller.
   cli: ['lib', 'api'],
-  bin: ['lib', 'api', 'certs', 'policy', 'webhook', 'controller', 'tester', 'cli'],
+  // The dashboard is a client too, showing what the CLI shows (cli/rollout-view.ts).
+  dashboard: ['lib', 'api', 'cli'],
+  bin: ['lib', 'api', 'certs', 'policy', 'webhook', 'controller', 'tester', 'cli', 'dashboard'],
 };
 const everything = [...Object.keys(PRODUCTION)];
 const SUPPORT = ['test/world', 'test/fixtures', 'test/tools'];

@@ -18,8 +18,11 @@ import { buildBinaries, kubectl } from './world.js';
 export const WEBHOOK = 'sluice-webhook';
 export const CONTROLLER = 'sluice-controller';
 export const SLUICE_NAMESPACE = 'sluice-system';
-/** Each process runs as its own ServiceAccount of manifests/rbac.yaml: sluice-webhook, sluice-controller. */
-export type Identity = 'webhook' | 'controller';
+/**
+ * Each process runs as its own ServiceAccount of manifests/rbac.yaml: sluice-webhook,
+ * sluice-controller; and sluice-dashboard of the chart's dashboard.yaml when a test installs it.
+ */
+export type Identity = 'webhook' | 'controller' | 'dashboard';
 /** The webhook pods of manifests/deployment.yaml, whose webhook port the local webhook process serves. */
 const WEBHOOK_POD_LABELS = { 'app.kubernetes.io/name': 'sluice', 'app.kubernetes.io/component': 'webhook' };
 const WEBHOOK_CONTAINER_PORT = 8443;
@@ -46,7 +49,7 @@ export interface WebhookOptions {
 }
 
 /** What a kubelet gives a container of a Pod: the API's address in its environment. */
-function inClusterEnv(): Record<string, string> {
+export function inClusterEnv(): Record<string, string> {
   return { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(ports.apiserver) };
 }
 

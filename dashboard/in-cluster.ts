@@ -1,0 +1,85 @@
+// `sluice dashboard`: the dashboard as a Deployment in the cluster, for everyone. Its own
+// ServiceAccount only reads Canaries (one shared watch), reviews tokens and asks what a person may
+// read; it has no right to act. Each person's reads of one Canary and every action go out with
+// that person's own token (dashboard/cluster-guard.ts).
+
+import type http from 'node:http';
+import type net from 'node:net';
+import { type Canary, CR } from '../api/flagger-types.js';
+import { at, type KubeClient } from '../lib/kube/client.js';
+import { Informer } from '../lib/kube/informer.js';
+import type { Log } from '../lib/stderr-logger.js';
+import { createDashboard } from './app.js';
+import { CanaryFeed, slimForView } from './canary-feed.js';
+import { ClusterGuard, personOf, TokenReviewer } from './cluster-guard.js';
+import { UI_DIR } from './local.js';
+import { MetricHistory } from './metric-history.js';
+import { ReadAccess, RightsCache } from './person.js';
+
+export interface ClusterDashboardOptions {
+  client: KubeClient;
+  port: number;
+  address: string;
+  basePath: string;
+  logger: Log;
+  prometheus?: string;
+}
+
+export interface ClusterDashboard {
+  port: number;
+  ready(): boolean;
+  close(): Promise<void>;
+}
+
+export async function startClusterDashboard(opts: ClusterDashboardOptions): Promise<ClusterDashboard> {
+  const informer = new Informer<Canary>(opts.client, at(CR.canaries, undefined), {
+    onError: (err) => opts.logger.warn('watching Canaries', { err: String(err) }),
+    transform: slimForView,
+  });
+  const feed = new CanaryFeed(informer);
+  const started = informer.start();
+  const access = new ReadAccess(opts.client, CR.canaries);
+  const base = opts.basePath.replace(/\/+$/, '');
+  const guard = new ClusterGuard({ reviewer: new TokenReviewer(opts.client), client: opts.client, basePath: base });
+  // Rights are each person's: their own SelfSubjectAccessReviews, kept per person briefly.
+  const rightsByUser = new Map<string, RightsCache>();
+  const app = createDashboard({
+    guard: (req, res, next) => void guard.middleware(req, res, next),
+    personOf,
+    feedOf: () => feed,
+    rights: (req) => {
+      const who = personOf(req).identity.username;
+      let r = rightsByUser.get(who);
+      if (!r) {
+        if (rightsByUser.size > 10_000) rightsByUser.clear();
+        r = new RightsCache();
+        rightsByUser.set(who, r);
+      }
+      return r;
+    },
+    visibleTo: (req) => access.for(personOf(req).identity),
+    uiDir: UI_DIR,
+    basePath: base,
+    logger: opts.logger,
+    ...(opts.prometheus ? { history: new MetricHistory(opts.prometheus) } : {}),
+  });
+  app.get('/healthz', (_req, res) => void res.type('text').send('ok'));
+  app.get(
+    '/readyz',
+    (_req, res) => void (informer.hasSynced ? res.type('text').send('ok') : res.status(503).send('Canaries not listed yet')),
+  );
+  const server: http.Server = await new Promise((resolve, reject) => {
+    const s = app.listen(opts.port, opts.address, (err?: Error) => (err ? reject(err) : resolve(s)));
+  });
+  void started.then(() => opts.logger.info('dashboard ready', { canaries: informer.items().length }));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    ready: () => informer.hasSynced,
+    async close() {
+      feed.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await informer.stop();
+    },
+  };
+}
