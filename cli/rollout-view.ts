@@ -181,14 +181,23 @@ export function canaryView(canary: Canary): RolloutView {
 }
 
 /** The whole screen: the Canary's view completed with its objects, route and Events. */
-export async function rolloutView(client: KubeClient, canary: Canary, now = new Date(), eventCount = 6): Promise<RolloutView> {
+/** What a caller may ask of rolloutView besides the view. */
+export interface ViewOptions {
+  /** How many of the Canary's last Events (default 6, what a terminal screen holds). */
+  events?: number;
+  /** Filled with the stable and candidate pod templates as read, for a caller that shows their difference. */
+  templates?: { stable?: unknown; candidate?: unknown };
+}
+
+export async function rolloutView(client: KubeClient, canary: Canary, now = new Date(), opts: ViewOptions = {}): Promise<RolloutView> {
+  const eventCount = opts.events ?? 6;
   const kind = targetKind(canary.spec.targetRef);
   switch (kind) {
     case 'Deployment':
-      return copyView(client, canary, now, eventCount);
+      return copyView(client, canary, now, eventCount, opts.templates);
     case 'StatefulSet':
     case 'DaemonSet':
-      return ownPodsView(client, canary, kind, now, eventCount);
+      return ownPodsView(client, canary, kind, now, eventCount, opts.templates);
     case undefined: {
       // A kind sluice does not manage: what the Canary says of itself (its condition names the kind).
       const [route, evList] = await Promise.all([findRoute(client, canary), eventsOf(client, canary)]);
@@ -204,7 +213,13 @@ const unreachable = (kind: never): never => {
 };
 
 /** A target that runs its candidate in a canary copy: primary pods from its ReplicaSets, canary pods from the copy. */
-async function copyView(client: KubeClient, canary: Canary, now: Date, eventCount: number): Promise<RolloutView> {
+async function copyView(
+  client: KubeClient,
+  canary: Canary,
+  now: Date,
+  eventCount: number,
+  templates?: ViewOptions['templates'],
+): Promise<RolloutView> {
   const ns = canary.metadata.namespace!;
   const st = canary.status ?? {};
   const targetName = canary.spec.targetRef.name;
@@ -225,10 +240,11 @@ async function copyView(client: KubeClient, canary: Canary, now: Date, eventCoun
   if (view.stable) view.stable.images = imagesOf(running?.spec.template);
   if (view.candidate && target) {
     // The frozen target holds the candidate's template; once it moved on, the copy still runs it.
-    view.candidate.images = revisionOf(target).isReleased(st.lastAppliedSpec)
-      ? imagesOf(target.spec.template)
-      : imagesOf(copy?.spec.template);
+    const candidate = revisionOf(target).isReleased(st.lastAppliedSpec) ? target.spec.template : copy?.spec.template;
+    view.candidate.images = imagesOf(candidate);
+    if (templates) templates.candidate = candidate;
   }
+  if (templates && view.stable) templates.stable = running?.spec.template;
   view.pods = {
     primary: { ready: target?.status?.readyReplicas ?? 0, desired: target?.spec.replicas ?? 0 },
     canary: { ready: copy?.status?.readyReplicas ?? 0, desired: copy?.spec.replicas ?? 0 },
@@ -271,6 +287,7 @@ async function ownPodsView(
   kind: 'StatefulSet' | 'DaemonSet',
   now: Date,
   eventCount: number,
+  templates?: ViewOptions['templates'],
 ): Promise<RolloutView> {
   const ns = canary.metadata.namespace!;
   const [target, route, evList] = await Promise.all([
@@ -286,6 +303,10 @@ async function ownPodsView(
     kind === 'DaemonSet' ? byCanaryNode(target as DaemonSet, pods) : byRevision(target as StatefulSet, pods);
   if (view.stable) view.stable.images = imagesOf(primary[0] ? { spec: primary[0].spec } : undefined);
   if (view.candidate && target) view.candidate.images = imagesOf(target.spec.template);
+  // Here the stable side is a running pod's spec (the controller's own fields in it too): the
+  // closest there is to its template once the target's template moved on.
+  if (templates && view.stable && primary[0]) templates.stable = { spec: primary[0].spec };
+  if (templates && view.candidate && target) templates.candidate = { spec: target.spec.template.spec };
   view.pods = {
     primary: { ready: primary.filter(ready).length, desired: total - candidates.length },
     canary: { ready: candidates.filter(ready).length, desired: candidates.length },

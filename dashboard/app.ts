@@ -16,6 +16,7 @@ import type { Batch, CanaryFeed } from './canary-feed.js';
 import { EventStream } from './event-stream.js';
 import type { History, MetricHistory } from './metric-history.js';
 import { type Person, type RightsCache, whoAmI } from './person.js';
+import { type TemplateChange, templateDiff } from './revision-diff.js';
 
 export interface DashboardOptions {
   guard: RequestHandler;
@@ -60,6 +61,8 @@ export interface Detail {
   view: RolloutView;
   actions: ActionRecord[];
   history?: History;
+  /** The candidate's pod template against the stable one; empty when nothing is under test. */
+  diff: TemplateChange[];
 }
 
 function actionRecord(a: CanaryAction): ActionRecord {
@@ -77,8 +80,9 @@ function actionRecord(a: CanaryAction): ActionRecord {
 /** One Canary as its page shows it: the view (with more Events than the terminal's), and the actions taken on it. */
 export async function detailOf(person: Person, canary: Canary, history?: MetricHistory): Promise<Detail> {
   const ns = canary.metadata.namespace!;
+  const templates: { stable?: unknown; candidate?: unknown } = {};
   const [view, actions, charts] = await Promise.all([
-    rolloutView(person.client, canary, new Date(), 30),
+    rolloutView(person.client, canary, new Date(), { events: 30, templates }),
     person.client
       .list<CanaryAction>(at(ACTION_REF, ns))
       .then((l) => l.items.filter((a) => a.spec.canary === canary.metadata.name))
@@ -91,6 +95,7 @@ export async function detailOf(person: Person, canary: Canary, history?: MetricH
   ]);
   return {
     ...(charts ? { history: charts } : {}),
+    diff: templateDiff(templates.stable, templates.candidate),
     view,
     actions: actions
       .map(actionRecord)

@@ -4,6 +4,8 @@
 // a restart of the controller and of the dashboard. Asked only for a Canary the person has just
 // read with their own credentials, so it shows nothing their RBAC hides.
 
+import { apexName } from '../api/canary-analysis.js';
+import { names } from '../api/contract.js';
 import type { Canary } from '../api/flagger-types.js';
 import { readBounded } from '../lib/bounded-body.js';
 import { egress, guardedFetch } from '../lib/egress-guard.js';
@@ -22,6 +24,8 @@ export interface History {
   to: number;
   step: number;
   series: MetricSeries[];
+  /** The canary's weight at each step (flagger_canary_weight of its canary workload): the rollout's steps as a timeline. */
+  weight: [number, number | null][];
   /** Why there is no history (no Prometheus configured, or it did not answer). */
   problem?: string;
 }
@@ -65,24 +69,16 @@ export class MetricHistory {
     return history;
   }
 
-  private async query(canary: Canary, now: number): Promise<History> {
-    const to = Math.floor(now / 1000);
-    const from = to - this.windowSeconds;
-    const step = Math.max(1, Math.ceil(this.windowSeconds / MAX_POINTS));
-    const metrics = canary.spec.analysis?.metrics ?? [];
-    const empty = (problem?: string): History => ({
-      from,
-      to,
-      step,
-      series: metrics.map((m) => ({ metric: m.name, points: [], ...band(m) })),
-      ...(problem ? { problem } : {}),
-    });
-    if (metrics.length === 0) return empty();
+  /** One range query: label value (of `by`) → timestamp → value; or why there is none. */
+  private async range(
+    promql: string,
+    by: string,
+    from: number,
+    to: number,
+    step: number,
+  ): Promise<Map<string, Map<number, number>> | string> {
     const url = new URL('api/v1/query_range', this.base);
-    url.searchParams.set(
-      'query',
-      `flagger_canary_metric_analysis{namespace=${quoted(canary.metadata.namespace ?? '')},name=${quoted(canary.metadata.name)}}`,
-    );
+    url.searchParams.set('query', promql);
     url.searchParams.set('start', String(from));
     url.searchParams.set('end', String(to));
     url.searchParams.set('step', String(step));
@@ -90,39 +86,65 @@ export class MetricHistory {
     try {
       const res = await this.send(url, { signal: AbortSignal.timeout(this.timeoutMs) });
       answer = JSON.parse(await readBounded(res, MAX_BODY)) as RangeAnswer;
-      if (!res.ok || answer.status !== 'success') return empty(`Prometheus answered ${res.status}: ${answer.error ?? 'no data'}`);
+      if (!res.ok || answer.status !== 'success') return `Prometheus answered ${res.status}: ${answer.error ?? 'no data'}`;
     } catch (err) {
-      return empty(`Prometheus at ${this.base.host} did not answer: ${(err as Error).message}`);
+      return `Prometheus at ${this.base.host} did not answer: ${(err as Error).message}`;
     }
-    const byMetric = new Map<string, Map<number, number>>();
+    const out = new Map<string, Map<number, number>>();
     for (const r of answer.data?.result ?? []) {
-      const name = r.metric?.metric;
-      if (!name || !Array.isArray(r.values)) continue;
+      const key = r.metric?.[by] ?? '';
+      if (!Array.isArray(r.values)) continue;
       const m = new Map<number, number>();
       for (const v of r.values) {
         const t = Number(v[0]);
         const x = Number(v[1]);
         if (Number.isFinite(t) && Number.isFinite(x)) m.set(t, x);
       }
-      byMetric.set(name, m);
+      out.set(key, m);
     }
+    return out;
+  }
+
+  private async query(canary: Canary, now: number): Promise<History> {
+    const to = Math.floor(now / 1000);
+    const from = to - this.windowSeconds;
+    const step = Math.max(1, Math.ceil(this.windowSeconds / MAX_POINTS));
+    const metrics = canary.spec.analysis?.metrics ?? [];
+    const canaryWorkload = names.canaryService(apexName(canary));
+    const selector = `{namespace=${quoted(canary.metadata.namespace ?? '')},name=${quoted(canary.metadata.name)}}`;
+    const [analysis, weight] = await Promise.all([
+      metrics.length > 0
+        ? this.range(`flagger_canary_metric_analysis${selector}`, 'metric', from, to, step)
+        : new Map<string, Map<number, number>>(),
+      // Flagger's weight gauge is per workload: the canary's is named after its canary Service.
+      this.range(
+        `flagger_canary_weight{namespace=${quoted(canary.metadata.namespace ?? '')},workload=${quoted(canaryWorkload)}}`,
+        'workload',
+        from,
+        to,
+        step,
+      ),
+    ]);
     const steps: number[] = [];
     for (let t = from; t <= to; t += step) steps.push(t);
+    // From the first sample on (the chart spans what there is), every step, with null where
+    // Prometheus had no sample: the chart shows the gap.
+    const points = (samples: Map<number, number> | undefined): [number, number | null][] => {
+      const first = samples ? steps.findIndex((t) => samples.has(t)) : -1;
+      return samples && first >= 0 ? steps.slice(first).map((t): [number, number | null] => [t, samples.get(t) ?? null]) : [];
+    };
+    const problem = typeof analysis === 'string' ? analysis : typeof weight === 'string' ? weight : undefined;
     return {
       from,
       to,
       step,
-      series: metrics.map((m) => {
-        const samples = byMetric.get(m.name);
-        // From the first sample on (the chart spans what there is), every step, with null where
-        // Prometheus had no sample: the chart shows the gap.
-        const first = samples ? steps.findIndex((t) => samples.has(t)) : -1;
-        return {
-          metric: m.name,
-          points: samples && first >= 0 ? steps.slice(first).map((t): [number, number | null] => [t, samples.get(t) ?? null]) : [],
-          ...band(m),
-        };
-      }),
+      series: metrics.map((m) => ({
+        metric: m.name,
+        points: typeof analysis === 'string' ? [] : points(analysis.get(m.name)),
+        ...band(m),
+      })),
+      weight: typeof weight === 'string' ? [] : points(weight.get(canaryWorkload)),
+      ...(problem ? { problem } : {}),
     };
   }
 }

@@ -8,7 +8,7 @@ import type { RolloutView } from '../../cli/rollout-view.js';
 import type { Detail } from '../app.js';
 import type { Batch, Snapshot } from '../canary-feed.js';
 import type { Rights } from '../person.js';
-import { MetricChart } from './chart.js';
+import { MetricChart, WeightChart } from './chart.js';
 import { type LiveState, live } from './live.js';
 
 const keyOf = (v: RolloutView) => `${v.namespace}/${v.name}`;
@@ -267,12 +267,22 @@ function CanaryPage({ ns, name }: { ns: string; name: string }) {
           detail.history
             ? html`<section><h2>Metrics, last ${Math.round((detail.history.to - detail.history.from) / 60)} minutes</h2>
                 ${detail.history.problem ? html`<p class="problem">${detail.history.problem}</p>` : ''}
+                ${detail.history.weight.length > 0 ? html`<${WeightChart} points=${detail.history.weight} />` : ''}
                 ${detail.history.series.map(
                   (s) => html`<${MetricChart} key=${s.metric} series=${s} message=${v.checks.find((c) => c.name === s.metric)?.message} />`,
                 )}
               </section>`
             : ''
         }
+        <section><h2>What the candidate changes</h2>
+          ${
+            detail.diff.length === 0
+              ? html`<p class="empty">${v.candidate ? 'No difference in the pod template.' : 'Nothing under test.'}</p>`
+              : html`<table data-testid="diff"><thead><tr><th>Field</th><th>Stable</th><th>Candidate</th></tr></thead><tbody>
+                  ${detail.diff.map((c) => html`<tr data-path=${c.path}><td><code>${c.path}</code></td><td><code>${c.stable ?? '—'}</code></td><td><code>${c.candidate ?? '—'}</code></td></tr>`)}
+                </tbody></table>`
+          }
+        </section>
         <section><h2>Conditions</h2>
           <table><tbody>${v.conditions.map((c) => html`<tr><td>${c.type}</td><td>${c.status}</td><td>${c.reason ?? ''}</td><td>${c.message ?? ''}</td></tr>`)}</tbody></table>
         </section>

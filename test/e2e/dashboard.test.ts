@@ -133,6 +133,13 @@ describe('the dashboard in a real browser', function () {
       { timeoutMs: 60_000, intervalMs: 100, what: 'the screen to show weight 10, then 20' },
     );
     await screenShows(page, '[data-testid=route-canary]', (t) => Number(t) >= 10, 'the stored route weight');
+    // What the candidate changes, against the stable template.
+    await screenShows(
+      page,
+      '[data-testid=diff] tr[data-path="/spec/containers/0/image"]',
+      (t) => t.includes('podinfo:6.0.0') && t.includes('podinfo:6.0.1'),
+      'the image change in the revision diff',
+    );
     await page.click('button[data-action=promote]');
     await page.type('[data-testid=confirm] input[name=reason]', 'looks good on the dashboard');
     await page.click('[data-testid=confirm-yes]');
@@ -173,6 +180,8 @@ describe('the dashboard in a real browser', function () {
     assert.match(await text(page, `${chart} figcaption`), /band 99 … ∞/);
     assert.ok(Number(await page.$eval(chart, (e) => e.getAttribute('data-samples'))) > 0, 'the chart has samples');
     assert.ok(await page.$(`${chart} canvas`), 'uPlot drew it');
+    // The steps as a timeline: the weights this Canary went through, from the same history.
+    assert.ok(Number(await page.$eval('[data-chart=weight]', (e) => e.getAttribute('data-steps'))) >= 1, 'the weight timeline');
     await screenShows(page, '[data-testid=phase]', (t) => t === 'Failed', 'the rollback on screen', 90_000);
     await screenShows(page, '[data-testid=weight]', (t) => t === '0', 'the weight back to 0');
     await screenshot(page, 'canary');
