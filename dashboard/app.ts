@@ -38,6 +38,15 @@ export interface DashboardOptions {
   logger: Log;
   /** Each metric's recent values for the charts; none without a Prometheus to ask. */
   history?: MetricHistory;
+  /**
+   * Whose streams count together against `streamsPerPerson` (in the cluster, the username;
+   * locally, everyone is the one person).
+   */
+  personKey?: (req: Request) => string;
+  /** Event streams one person may hold open at once (each page holds one); past it, 429. */
+  streamsPerPerson?: number;
+  /** Event streams the process holds open at once, for everyone together. */
+  streamsInAll?: number;
   /** How often an open Canary page's objects (pods, route, Events) are read again. */
   detailRefreshMs?: number;
   heartbeatMs?: number;
@@ -121,6 +130,49 @@ function fail(res: Response, logger: Log, err: unknown, what: string): void {
   res.status(502).json({ error: `${what}: ${(err as Error).message ?? String(err)}` });
 }
 
+/**
+ * Open event streams, per person and in all: each costs the process a subscription (and on a
+ * Canary's page, reads every few seconds), so neither one person's tabs nor everyone's together
+ * may grow without bound.
+ */
+class StreamCount {
+  private readonly byPerson = new Map<string, number>();
+  private total = 0;
+
+  constructor(
+    private readonly perPerson: number,
+    private readonly inAll: number,
+  ) {}
+
+  /** A release function, or a refusal (429) already sent. */
+  take(key: string, res: Response): (() => void) | undefined {
+    const mine = this.byPerson.get(key) ?? 0;
+    if (mine >= this.perPerson || this.total >= this.inAll) {
+      res
+        .status(429)
+        .setHeader('retry-after', '5')
+        .json({
+          error:
+            mine >= this.perPerson
+              ? `you have ${mine} dashboard pages streaming already (at most ${this.perPerson}); close some`
+              : `the dashboard serves ${this.total} streams already (at most ${this.inAll}); try again shortly`,
+        });
+      return undefined;
+    }
+    this.byPerson.set(key, mine + 1);
+    this.total++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.total--;
+      const left = (this.byPerson.get(key) ?? 1) - 1;
+      if (left > 0) this.byPerson.set(key, left);
+      else this.byPerson.delete(key);
+    };
+  }
+}
+
 /** The path's namespace and name, refused unless both are names the apiserver could hold. */
 function named(req: Request, res: Response, next: NextFunction): void {
   const { namespace, name } = req.params as { namespace: string; name: string };
@@ -132,10 +184,13 @@ function named(req: Request, res: Response, next: NextFunction): void {
 }
 
 /** Every Canary the person may read: a snapshot (or what a reconnecting page missed), then each batch. */
-function listStream(opts: DashboardOptions): RequestHandler {
+function listStream(opts: DashboardOptions, count: StreamCount): RequestHandler {
   return (req, res) => {
+    const release = count.take(opts.personKey?.(req) ?? '', res);
+    if (!release) return;
     const feed = opts.feedOf(req);
     const stream = new EventStream(req, res, { heartbeatMs: opts.heartbeatMs });
+    stream.onClose(release);
     // The browser sends Last-Event-ID when it reconnects a stream; a page opening a new one puts it in the query.
     const lastId = req.header('last-event-id') ?? (typeof req.query.lastEventId === 'string' ? req.query.lastEventId : undefined);
     const visible = opts.visibleTo?.(req);
@@ -173,12 +228,15 @@ function listStream(opts: DashboardOptions): RequestHandler {
  * One Canary's page: its detail read with the person's own client whenever the feed says it
  * changed, and every few seconds for what the feed does not carry (pods, the route, Events).
  */
-function detailStream(opts: DashboardOptions): RequestHandler {
+function detailStream(opts: DashboardOptions, count: StreamCount): RequestHandler {
   return (req, res) => {
+    const release = count.take(opts.personKey?.(req) ?? '', res);
+    if (!release) return;
     const { namespace, name } = req.params as { namespace: string; name: string };
     const person = opts.personOf(req);
     const feed = opts.feedOf(req);
     const stream = new EventStream(req, res, { heartbeatMs: opts.heartbeatMs });
+    stream.onClose(release);
     let last = '';
     let reading = false;
     let again = false;
@@ -287,9 +345,10 @@ export function createDashboard(opts: DashboardOptions): express.Express {
     }
   });
 
-  r.get('/api/stream', listStream(opts));
+  const streams = new StreamCount(opts.streamsPerPerson ?? 20, opts.streamsInAll ?? 2000);
+  r.get('/api/stream', listStream(opts, streams));
 
-  r.get('/api/canaries/:namespace/:name/stream', named, detailStream(opts));
+  r.get('/api/canaries/:namespace/:name/stream', named, detailStream(opts, streams));
 
   r.get('/api/rights', async (req, res) => {
     const namespace = String(req.query.namespace ?? '');
@@ -308,5 +367,19 @@ export function createDashboard(opts: DashboardOptions): express.Express {
 
   // Anything else under the prefix: JSON for the API, the page for the rest (the page routes itself).
   r.use('/api', (_req, res) => void res.status(404).json({ error: 'no such dashboard API' }));
+  // A body that is not JSON, or too large: said in one line, never with a stack.
+  app.use((err: Error & { status?: number; type?: string }, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(err);
+    const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
+    if (status === 500) opts.logger.error('dashboard request failed', { err: String(err) });
+    res.status(status).json({
+      error:
+        err.type === 'entity.too.large'
+          ? 'the request body is too large'
+          : status === 500
+            ? 'the dashboard failed; see its log'
+            : 'the request body is not JSON',
+    });
+  });
   return app;
 }

@@ -58,6 +58,7 @@ export async function startClusterDashboard(opts: ClusterDashboardOptions): Prom
       return r;
     },
     visibleTo: (req) => access.for(personOf(req).identity),
+    personKey: (req) => personOf(req).identity.username,
     uiDir: UI_DIR,
     basePath: base,
     logger: opts.logger,
