@@ -17,6 +17,7 @@ import { EventStream } from './event-stream.js';
 import type { History, MetricHistory } from './metric-history.js';
 import { type Person, type RightsCache, whoAmI } from './person.js';
 import { type TemplateChange, templateDiff } from './revision-diff.js';
+import { whyText } from './why-text.js';
 
 export interface DashboardOptions {
   guard: RequestHandler;
@@ -47,6 +48,8 @@ export interface DashboardOptions {
   streamsPerPerson?: number;
   /** Event streams the process holds open at once, for everyone together. */
   streamsInAll?: number;
+  /** The page offers to sign out (in the cluster: the pasted token's cookie is cleared). */
+  signOut?: boolean;
   /** How often an open Canary page's objects (pods, route, Events) are read again. */
   detailRefreshMs?: number;
   heartbeatMs?: number;
@@ -72,6 +75,10 @@ export interface Detail {
   history?: History;
   /** The candidate's pod template against the stable one; empty when nothing is under test. */
   diff: TemplateChange[];
+  /** The analysis webhooks (gates, hooks) the Canary declares: name and type, never their URLs. */
+  hooks: { name: string; type: string }[];
+  /** What `kubectl sluice why` says of its target. */
+  why?: string;
 }
 
 function actionRecord(a: CanaryAction): ActionRecord {
@@ -105,6 +112,7 @@ export async function detailOf(person: Person, canary: Canary, history?: MetricH
   return {
     ...(charts ? { history: charts } : {}),
     diff: templateDiff(templates.stable, templates.candidate),
+    hooks: (canary.spec.analysis?.webhooks ?? []).map((w) => ({ name: w.name, type: w.type ?? 'rollout' })),
     view,
     actions: actions
       .map(actionRecord)
@@ -240,6 +248,8 @@ function detailStream(opts: DashboardOptions, count: StreamCount): RequestHandle
     let last = '';
     let reading = false;
     let again = false;
+    // `why` reads the target and the Canary again: asked only when the Canary changed.
+    let whyOf = { version: '', text: undefined as string | undefined };
     const refresh = async (): Promise<void> => {
       // One read at a time per page; a change during a read asks for one more.
       if (reading) {
@@ -251,7 +261,11 @@ function detailStream(opts: DashboardOptions, count: StreamCount): RequestHandle
         do {
           again = false;
           const canary = await person.client.find<Canary>(at(CR.canaries, namespace, name));
-          const data = canary ? await detailOf(person, canary, opts.history) : { gone: `no Canary ${name} in namespace ${namespace}` };
+          if (canary && canary.metadata.resourceVersion !== whyOf.version)
+            whyOf = { version: canary.metadata.resourceVersion ?? '', text: await whyText(person.client, canary).catch(() => undefined) };
+          const data = canary
+            ? { ...(await detailOf(person, canary, opts.history)), ...(whyOf.text ? { why: whyOf.text } : {}) }
+            : { gone: `no Canary ${name} in namespace ${namespace}` };
           const text = JSON.stringify(data);
           if (text !== last && !stream.isClosed) {
             last = text;
@@ -339,7 +353,7 @@ export function createDashboard(opts: DashboardOptions): express.Express {
 
   r.get('/api/whoami', async (req, res) => {
     try {
-      res.json({ user: await whoAmI(opts.personOf(req).client) });
+      res.json({ user: await whoAmI(opts.personOf(req).client), ...(opts.signOut ? { signOut: true } : {}) });
     } catch (err) {
       fail(res, opts.logger, err, 'who am I');
     }

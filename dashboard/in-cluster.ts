@@ -59,6 +59,7 @@ export async function startClusterDashboard(opts: ClusterDashboardOptions): Prom
     },
     visibleTo: (req) => access.for(personOf(req).identity),
     personKey: (req) => personOf(req).identity.username,
+    signOut: true,
     uiDir: UI_DIR,
     basePath: base,
     logger: opts.logger,

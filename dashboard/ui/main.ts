@@ -26,13 +26,14 @@ interface WhoAmI {
   user?: string;
   error?: string;
   login?: boolean;
+  signOut?: boolean;
 }
 let whoAsked: Promise<WhoAmI> | undefined;
 function whoAmI(): Promise<WhoAmI> {
   whoAsked ??= fetch(api('api/whoami'))
     .then(async (r) => {
       const text = await r.text();
-      let body: { user?: string; error?: string; login?: boolean } = {};
+      let body: { user?: string; error?: string; login?: boolean; signOut?: boolean } = {};
       try {
         body = JSON.parse(text) as typeof body;
       } catch {
@@ -45,14 +46,19 @@ function whoAmI(): Promise<WhoAmI> {
 }
 
 function Header({ state, why }: { state: LiveState; why?: string }) {
-  const [who, setWho] = useState('');
+  const [who, setWho] = useState<WhoAmI | undefined>(undefined);
   useEffect(() => {
-    void whoAmI().then((w) => setWho(w.user ?? ''));
+    void whoAmI().then(setWho);
   }, []);
+  const signOut = async () => {
+    await fetch(api('api/logout'), { method: 'POST' });
+    location.reload();
+  };
   return html`<header>
     <h1><a href=${api('./')}>sluice</a></h1>
     <${Live} state=${state} why=${why} />
-    <span class="who" data-testid="who">${who}</span>
+    <span class="who" data-testid="who">${who?.user ?? ''}</span>
+    ${who?.signOut ? html`<button data-testid="sign-out" onClick=${signOut}>Sign out</button>` : ''}
   </header>`;
 }
 
@@ -261,7 +267,13 @@ function CanaryPage({ ns, name }: { ns: string; name: string }) {
             · candidate ${v.candidate ? html`<code>${v.candidate.id}</code> ${v.candidate.images.join(', ')}` : '—'}</p>
           ${[...holds(v), ...v.gates, ...(v.breakGlass ? [`glass broken ${v.breakGlass}`] : []), ...(v.fastRollback ? [`fast rollback ${v.fastRollback}`] : [])].map((h) => html`<p class="note">${h}</p>`)}
         </section>
+        ${detail.why ? html`<section><h2>Why</h2><pre class="why" data-testid="why">${detail.why}</pre></section>` : ''}
         <section><h2>Actions</h2><${Actions} ns=${ns} name=${name} rights=${rights} /></section>
+        ${
+          detail.hooks.length > 0
+            ? html`<section><h2>Hooks and gates</h2><p data-testid="hooks">${detail.hooks.map((h) => html`<code>${h.name}</code> (${h.type}) `)}</p></section>`
+            : ''
+        }
         <section><h2>Checks</h2><${Checks} v=${v} /></section>
         ${
           detail.history

@@ -149,7 +149,7 @@ describe('the dashboard in the cluster (sluice dashboard)', function () {
 
   it('shows each person only the namespaces their RBAC lets them read', async () => {
     const me = await fetch(`${base}/api/whoami`, { headers: { authorization: `Bearer ${tokenIn(viewer)}` } });
-    assert.equal(((await me.json()) as { user: string }).user, `system:serviceaccount:${ns}:viewer`);
+    assert.deepEqual(await me.json(), { user: `system:serviceaccount:${ns}:viewer`, signOut: true });
     const items = await snapshotFor(base, tokenIn(viewer));
     assert.deepEqual(
       items.map((i) => `${i.namespace}/${i.name}`),

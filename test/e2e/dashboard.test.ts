@@ -183,6 +183,13 @@ describe('the dashboard in a real browser', function () {
     // The steps as a timeline: the weights this Canary went through, from the same history.
     assert.ok(Number(await page.$eval('[data-chart=weight]', (e) => e.getAttribute('data-steps'))) >= 1, 'the weight timeline');
     await screenShows(page, '[data-testid=phase]', (t) => t === 'Failed', 'the rollback on screen', 90_000);
+    // What `kubectl sluice why` says, on the page: the failed revision and what to do.
+    await screenShows(
+      page,
+      '[data-testid=why]',
+      (t) => t.includes('failed analysis and was rolled back') && t.includes('kubectl sluice retry'),
+      'why',
+    );
     await screenShows(page, '[data-testid=weight]', (t) => t === '0', 'the weight back to 0');
     await screenshot(page, 'canary');
     assert.equal(await page.evaluate(() => (window as { notReloaded?: boolean }).notReloaded), true, 'no reload');

@@ -117,6 +117,9 @@ describe('the in-cluster dashboard guard', () => {
     assert.match(cookie, /SameSite=Strict/);
     const me = await fetch(`${base}/api/me`, { headers: { cookie: `${TOKEN_COOKIE}=good` } });
     assert.equal(me.status, 200);
+    const out = await fetch(`${base}/api/logout`, { method: 'POST', headers: { origin: base } });
+    assert.equal(out.status, 204);
+    assert.match(out.headers.get('set-cookie') ?? '', new RegExp(`^${TOKEN_COOKIE}=;.*Max-Age=0`));
   });
 
   it('refuses a write from another origin before asking who it is; behind an ingress, the forwarded host counts', async () => {
