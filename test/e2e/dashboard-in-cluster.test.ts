@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -15,21 +14,13 @@ import { at } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { renderChart, toYamlStream } from '../world/helm.js';
 import { root } from '../world/layout.js';
+import { freePort } from '../world/probe.js';
 import { deploymentWithCanary, sluiceAndNamespace, userKubeconfig, waitPhase } from '../world/seed.js';
 import { ensureServiceAccountToken, inClusterEnv, inClusterRoot, SLUICE_NAMESPACE } from '../world/sluice.js';
 import { admin, deleteNamespace } from '../world/test-clients.js';
 import { buildBinaries, kubectl, runKubectl } from '../world/world.js';
 
 const BASE = '/sluice';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const tokenIn = (kubeconfig: string) =>
   (YAML.parse(fs.readFileSync(kubeconfig, 'utf8')) as { users: { user: { token: string } }[] }).users[0]!.user.token;

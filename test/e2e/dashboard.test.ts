@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ACTION_REF, type CanaryAction } from '../../api/canary-action.js';
@@ -16,6 +15,7 @@ import { waitFor } from '../../lib/wait.js';
 import { type Browser, launchBrowser, newPage, type Page } from '../world/browser.js';
 import { type DashboardProcess, startDashboardProcess } from '../world/dashboard-process.js';
 import { paths, urls } from '../world/layout.js';
+import { freePort } from '../world/probe.js';
 import { canaryEvents, deploymentWithCanary, setImage, sluiceAndNamespace, userKubeconfig, waitPhase } from '../world/seed.js';
 import { admin, deleteNamespace, simulator, testNamespace } from '../world/test-clients.js';
 
@@ -32,15 +32,6 @@ const text = (page: Page, selector: string) => page.$eval(selector, (e) => e.tex
 /** Waits until the element's text satisfies `ok`, reading it from the page (no reload). */
 function screenShows(page: Page, selector: string, ok: (t: string) => boolean, what: string, timeoutMs = 60_000) {
   return waitFor(async () => ok(await text(page, selector)) || undefined, { timeoutMs, intervalMs: 100, what });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** A raw request to the dashboard, for what a browser would never send. */

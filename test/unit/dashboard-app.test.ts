@@ -7,37 +7,15 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type net from 'node:net';
 import path from 'node:path';
-import type { Canary } from '../../api/flagger-types.js';
 import { createDashboard, type DashboardOptions } from '../../dashboard/app.js';
-import { CanaryFeed, type FeedSource } from '../../dashboard/canary-feed.js';
+import { CanaryFeed } from '../../dashboard/canary-feed.js';
 import { RightsCache } from '../../dashboard/person.js';
 import { KubeClient } from '../../lib/kube/client.js';
-import type { ChangeType } from '../../lib/kube/informer.js';
 import { waitFor } from '../../lib/wait.js';
 import { root } from '../world/layout.js';
-import { seedCanary } from './controller-fixtures.js';
+import { FakeCanaries } from './dashboard-fixtures.js';
 
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
-
-class Source implements FeedSource {
-  readonly store = new Map<string, Canary>();
-  private handler: (type: ChangeType, obj: Canary) => void = () => undefined;
-  items() {
-    return [...this.store.values()];
-  }
-  get(ns: string, name: string) {
-    return this.store.get(`${ns}/${name}`);
-  }
-  onChange(h: (type: ChangeType, obj: Canary) => void) {
-    this.handler = h;
-  }
-  put(ns: string, name: string, weight = 0) {
-    const c = seedCanary({ status: { phase: 'Progressing', canaryWeight: weight } as Canary['status'] });
-    c.metadata = { ...c.metadata, name, namespace: ns };
-    this.store.set(`${ns}/${name}`, c);
-    this.handler('MODIFIED', c);
-  }
-}
 
 /** The apiserver the person's client talks to: who-am-I, and CanaryActions (abort is forbidden). */
 async function apiserver() {
@@ -113,12 +91,12 @@ describe('the dashboard app', () => {
   let api: http.Server;
   let server: http.Server;
   let port: number;
-  let source: Source;
+  let source: FakeCanaries;
   let feed: CanaryFeed;
   let client: KubeClient;
 
   async function start(over: Partial<DashboardOptions> = {}) {
-    source = new Source();
+    source = new FakeCanaries();
     source.put('team', 'podinfo');
     source.put('secret', 'hidden');
     feed = new CanaryFeed(source, { coalesceMs: 5 });

@@ -2,37 +2,9 @@
 // that reconnects gets exactly what it missed, and a snapshot instead when that is no longer kept,
 // when the number is from another process (epoch) or from the future.
 import assert from 'node:assert/strict';
-import type { Canary } from '../../api/flagger-types.js';
-import { type Batch, CanaryFeed, type FeedSource } from '../../dashboard/canary-feed.js';
-import type { ChangeType } from '../../lib/kube/informer.js';
+import { type Batch, CanaryFeed } from '../../dashboard/canary-feed.js';
 import { waitFor } from '../../lib/wait.js';
-import { seedCanary } from './controller-fixtures.js';
-
-class Source implements FeedSource {
-  readonly store = new Map<string, Canary>();
-  private handler: (type: ChangeType, obj: Canary) => void = () => undefined;
-  items() {
-    return [...this.store.values()];
-  }
-  get(ns: string, name: string) {
-    return this.store.get(`${ns}/${name}`);
-  }
-  onChange(h: (type: ChangeType, obj: Canary) => void) {
-    this.handler = h;
-  }
-  put(name: string, weight: number, ns = 'team') {
-    const c = seedCanary({ status: { phase: 'Progressing', canaryWeight: weight } as Canary['status'] });
-    c.metadata = { ...c.metadata, name, namespace: ns };
-    const type = this.store.has(`${ns}/${name}`) ? 'MODIFIED' : 'ADDED';
-    this.store.set(`${ns}/${name}`, c);
-    this.handler(type, c);
-  }
-  drop(name: string, ns = 'team') {
-    const c = this.store.get(`${ns}/${name}`)!;
-    this.store.delete(`${ns}/${name}`);
-    this.handler('DELETED', c);
-  }
-}
+import { FakeCanaries } from './dashboard-fixtures.js';
 
 const weightOf = (b: Batch, name: string) => {
   const v = b.upserts.find((u) => u.name === name);
@@ -41,18 +13,18 @@ const weightOf = (b: Batch, name: string) => {
 
 describe('the dashboard feed', () => {
   it('sends the writes of one moment as one batch, each Canary at its latest', async () => {
-    const src = new Source();
+    const src = new FakeCanaries();
     const feed = new CanaryFeed(src, { coalesceMs: 20 });
     const got: Batch[] = [];
     feed.subscribe((b) => got.push(b));
-    src.put('a', 10);
-    src.put('a', 20);
-    src.put('b', 5);
+    src.put('team', 'a', 10);
+    src.put('team', 'a', 20);
+    src.put('team', 'b', 5);
     await waitFor(() => got.length > 0, { timeoutMs: 2000, intervalMs: 5, what: 'a batch' });
     assert.equal(got.length, 1);
     assert.equal(got[0]!.upserts.length, 2);
     assert.equal(weightOf(got[0]!, 'a'), 20);
-    src.drop('b');
+    src.drop('team', 'b');
     feed.flush();
     assert.deepEqual(got[1]!.removed, ['team/b']);
     assert.deepEqual(got[1]!.upserts, []);
@@ -60,14 +32,14 @@ describe('the dashboard feed', () => {
   });
 
   it('gives a reconnecting page what it missed, in order, or a snapshot when it cannot', () => {
-    const src = new Source();
+    const src = new FakeCanaries();
     const feed = new CanaryFeed(src, { coalesceMs: 60_000, keep: 3 });
-    src.put('a', 0);
+    src.put('team', 'a', 0);
     const snap = feed.snapshot();
     assert.equal(snap.items.length, 1);
     assert.deepEqual(feed.since(snap.id), [], 'nothing happened since');
     for (const w of [10, 20, 30]) {
-      src.put('a', w);
+      src.put('team', 'a', w);
       feed.flush();
     }
     const missed = feed.since(snap.id)!;
@@ -79,7 +51,7 @@ describe('the dashboard feed', () => {
       feed.since(missed[1]!.id)!.map((b) => weightOf(b, 'a')),
       [30],
     );
-    src.put('a', 40);
+    src.put('team', 'a', 40);
     feed.flush();
     assert.equal(feed.since(snap.id), undefined, 'the first batch after it is no longer kept');
     assert.equal(feed.since(`${'0'.repeat(8)}-1`), undefined, 'another process');
