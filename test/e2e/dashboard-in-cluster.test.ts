@@ -12,6 +12,7 @@ import YAML from 'yaml';
 import { ACTION_REF, type CanaryAction } from '../../api/canary-action.js';
 import { at } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
+import { launchBrowser, newPage } from '../world/browser.js';
 import { renderChart, toYamlStream } from '../world/helm.js';
 import { root } from '../world/layout.js';
 import { freePort } from '../world/probe.js';
@@ -147,6 +148,30 @@ describe('the dashboard in the cluster (sluice dashboard)', function () {
       [`${ns}/podinfo`],
       `the viewer of ${ns} sees its Canary and not ${other}/hidden`,
     );
+  });
+
+  it('signs a person in, in a real browser, with a pasted token; the page then lists only their namespace', async () => {
+    const browser = await launchBrowser();
+    try {
+      const page = await newPage(browser);
+      await page.goto(`${base}/`);
+      await page.waitForSelector('[data-testid=sign-in]');
+      await page.type('input[name=token]', 'not-a-token-the-apiserver-knows');
+      await page.click('[data-testid=sign-in]');
+      await page.waitForFunction(() => document.querySelector('[data-testid=problem]')?.textContent?.includes('did not accept'));
+      await page.$eval('input[name=token]', (e) => {
+        (e as HTMLInputElement).value = '';
+      });
+      await page.type('input[name=token]', tokenIn(viewer));
+      await page.click('[data-testid=sign-in]');
+      await page.waitForSelector(`tr[data-canary="${ns}/podinfo"]`);
+      assert.equal(await page.$(`tr[data-canary="${other}/hidden"]`), null, 'nothing of a namespace the viewer may not read');
+      assert.equal(await page.$eval('[data-testid=who]', (e) => e.textContent), `system:serviceaccount:${ns}:viewer`);
+      const cookie = (await page.cookies()).find((c) => c.name === 'sluice_dashboard_token');
+      assert.ok(cookie?.httpOnly && cookie.sameSite === 'Strict', 'the token is kept where scripts cannot read it');
+    } finally {
+      await browser.close();
+    }
   });
 
   it("acts with the person's own token: refused for a viewer, applied for an operator and stamped with their name", async () => {
