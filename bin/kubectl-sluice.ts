@@ -2,8 +2,8 @@
 // kubectl-sluice: the kubectl plugin (kubectl finds any `kubectl-<name>` executable on PATH and
 // runs it as `kubectl <name>`). Flags follow kubectl's: -n, -A, --context, --kubeconfig, -o.
 // The node flag keeps the young generation small: `kubectl sluice dashboard` stays running on a
-// laptop, and with node's default it took some 30 MiB more at 1,000 Canaries (bench/RESULTS.md,
-// dashboard_rss). scripts/install-kubectl-plugin.sh and the tests read the flags from this line.
+// laptop (bench/RESULTS.md, dashboard_rss, is measured with it). scripts/install-kubectl-plugin.sh
+// and the tests read the flags from this line.
 import { parseArgs } from 'node:util';
 import { type ActionVerb, VERBS } from '../api/canary-action.js';
 import { act, type Context, get, HELP, list, UserError, why } from '../cli/commands.js';
