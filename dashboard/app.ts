@@ -48,6 +48,8 @@ export interface DashboardOptions {
   streamsPerPerson?: number;
   /** Event streams the process holds open at once, for everyone together. */
   streamsInAll?: number;
+  /** For /readyz: true once the Canaries are listed. */
+  ready?: () => boolean;
   /** The page offers to sign out (in the cluster: the pasted token's cookie is cleared). */
   signOut?: boolean;
   /** How often an open Canary page's objects (pods, route, Events) are read again. */
@@ -330,6 +332,13 @@ export function createDashboard(opts: DashboardOptions): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   const base = (opts.basePath ?? '').replace(/\/+$/, '');
+  // The kubelet's probes, at the root and before the door: they carry no one's token.
+  app.get('/healthz', (_req, res) => void res.type('text').send('ok'));
+  app.get(
+    '/readyz',
+    (_req, res) =>
+      void ((opts.ready?.() ?? true) ? res.type('text').send('ok') : res.status(503).type('text').send('Canaries not listed yet')),
+  );
   const r = express.Router();
   app.use(base || '/', r);
   r.use(opts.guard);

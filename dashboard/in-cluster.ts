@@ -60,16 +60,12 @@ export async function startClusterDashboard(opts: ClusterDashboardOptions): Prom
     visibleTo: (req) => access.for(personOf(req).identity),
     personKey: (req) => personOf(req).identity.username,
     signOut: true,
+    ready: () => informer.hasSynced,
     uiDir: UI_DIR,
     basePath: base,
     logger: opts.logger,
     ...(opts.prometheus ? { history: new MetricHistory(opts.prometheus) } : {}),
   });
-  app.get('/healthz', (_req, res) => void res.type('text').send('ok'));
-  app.get(
-    '/readyz',
-    (_req, res) => void (informer.hasSynced ? res.type('text').send('ok') : res.status(503).send('Canaries not listed yet')),
-  );
   const server: http.Server = await new Promise((resolve, reject) => {
     const s = app.listen(opts.port, opts.address, (err?: Error) => (err ? reject(err) : resolve(s)));
   });

@@ -227,6 +227,19 @@ describe('the dashboard app', () => {
     b.close();
   });
 
+  it("answers the kubelet's probes at the root, before the door, even at the root path", async () => {
+    let synced = false;
+    await start({
+      guard: (_req, res) => void res.status(401).json({ error: 'sign in' }),
+      ready: () => synced,
+    });
+    assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 503);
+    synced = true;
+    assert.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/api/whoami`)).status, 401, 'the rest is behind the door');
+  });
+
   it('serves the page under its base path', async () => {
     await start({ basePath: '/sluice' });
     const page = await fetch(`http://127.0.0.1:${port}/sluice/canary/team/podinfo`);
