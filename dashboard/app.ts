@@ -199,7 +199,7 @@ function listStream(opts: DashboardOptions, count: StreamCount): RequestHandler 
     const release = count.take(opts.personKey?.(req) ?? '', res);
     if (!release) return;
     const feed = opts.feedOf(req);
-    const stream = new EventStream(req, res, { heartbeatMs: opts.heartbeatMs });
+    const stream = new EventStream(res, { heartbeatMs: opts.heartbeatMs });
     stream.onClose(release);
     // The browser sends Last-Event-ID when it reconnects a stream; a page opening a new one puts it in the query.
     const lastId = req.header('last-event-id') ?? (typeof req.query.lastEventId === 'string' ? req.query.lastEventId : undefined);
@@ -245,7 +245,7 @@ function detailStream(opts: DashboardOptions, count: StreamCount): RequestHandle
     const { namespace, name } = req.params as { namespace: string; name: string };
     const person = opts.personOf(req);
     const feed = opts.feedOf(req);
-    const stream = new EventStream(req, res, { heartbeatMs: opts.heartbeatMs });
+    const stream = new EventStream(res, { heartbeatMs: opts.heartbeatMs });
     stream.onClose(release);
     let last = '';
     let reading = false;

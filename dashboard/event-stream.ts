@@ -3,7 +3,7 @@
 // a ceiling on what may wait unsent for a slow reader before the stream is cut (the page
 // reconnects and catches up from its last id).
 
-import type { Request, Response } from 'express';
+import type { Response } from 'express';
 
 export interface EventStreamOptions {
   heartbeatMs?: number;
@@ -18,7 +18,6 @@ export class EventStream {
   private readonly maxBuffered: number;
 
   constructor(
-    req: Request,
     private readonly res: Response,
     opts: EventStreamOptions = {},
   ) {
@@ -32,7 +31,8 @@ export class EventStream {
     // How long the browser waits before it reconnects by itself.
     res.write('retry: 1000\n\n');
     this.heartbeat = setInterval(() => this.comment('heartbeat'), opts.heartbeatMs ?? 15_000);
-    req.on('close', () => this.close());
+    // The response's close, not the request's: a request without a body may count as complete at once.
+    res.on('close', () => this.close());
   }
 
   onClose(fn: () => void): void {

@@ -68,7 +68,9 @@ describe('strategies, hooks and alerts, end to end', () => {
     prometheus.value(`sum(envoy_cluster_upstream_rq{envoy_cluster_name=~"${ns}_${svc}_[0-9]+"}) or vector(0)`, at);
   /** Both counters evaluated at one instant: read at two instants, a scrape landing between them skews the pair by a whole scrape's worth. */
   const totals = async (a: string, b: string) => {
-    const at = new Date();
+    // Two scrape intervals back: an instant whose scrape Prometheus has surely committed, so both
+    // counters come from the same, complete scrape (at "now" a scrape may still be in flight).
+    const at = new Date(Date.now() - 2000);
     return [await total(a, at), await total(b, at)] as const;
   };
   /**
