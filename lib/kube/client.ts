@@ -44,10 +44,15 @@ export function resourceOf(path: string): string {
   return parts[i] ?? '';
 }
 
-/** A request written to a kept-alive connection the server had already closed; never answered. */
+/**
+ * A request written to a kept-alive connection the server had already closed; never answered.
+ * It keeps the socket error's code, so whoever sorts transport failures by code still can.
+ */
 class StaleConnectionError extends Error {
-  constructor(cause: Error) {
+  readonly code: string | undefined;
+  constructor(cause: NodeJS.ErrnoException) {
     super(cause.message, { cause });
+    this.code = cause.code;
   }
 }
 
