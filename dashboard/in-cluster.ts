@@ -3,9 +3,10 @@
 // read; it has no right to act. Each person's reads of one Canary and every action go out with
 // that person's own token (dashboard/cluster-guard.ts).
 
-import type http from 'node:http';
+import http from 'node:http';
 import type net from 'node:net';
 import { type Canary, CR } from '../api/flagger-types.js';
+import { ConnectionGovernor, SERVER_TIMEOUTS } from '../lib/connection-governor.js';
 import { at, type KubeClient } from '../lib/kube/client.js';
 import { Informer } from '../lib/kube/informer.js';
 import type { Log } from '../lib/stderr-logger.js';
@@ -15,6 +16,9 @@ import { ClusterGuard, personOf, TokenReviewer } from './cluster-guard.js';
 import { UI_DIR } from './local.js';
 import { MetricHistory } from './metric-history.js';
 import { ReadAccess, RightsCache } from './person.js';
+
+/** Open connections at once: the 2,000 event streams the app allows (dashboard/app.ts), and room for requests. */
+const MAX_CONNECTIONS = 2_200;
 
 export interface ClusterDashboardOptions {
   client: KubeClient;
@@ -66,8 +70,22 @@ export async function startClusterDashboard(opts: ClusterDashboardOptions): Prom
     logger: opts.logger,
     ...(opts.prometheus ? { history: new MetricHistory(opts.prometheus) } : {}),
   });
-  const server: http.Server = await new Promise((resolve, reject) => {
-    const s = app.listen(opts.port, opts.address, (err?: Error) => (err ? reject(err) : resolve(s)));
+  // The port everyone in front of it reaches: the project's connection governor and short header
+  // and request timeouts (lib/connection-governor.ts), as on the webhook's ports. Behind an
+  // ingress every connection comes from the proxy, so one source may use the whole budget; an
+  // open event stream has a request in flight and is never the one closed to make room.
+  const server = http.createServer(SERVER_TIMEOUTS, app);
+  const governor = new ConnectionGovernor(
+    { maxConnections: MAX_CONNECTIONS, maxPerSource: MAX_CONNECTIONS, slowAfterMs: 2_000 },
+    {
+      refused: (reason) => opts.logger.warn('dashboard connection refused: the port is full', { reason }),
+      evicted: (cls) => opts.logger.info('dashboard connection closed to make room', { class: cls }),
+    },
+  );
+  governor.attach(server);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.address, () => resolve());
   });
   void started.then(() => opts.logger.info('dashboard ready', { canaries: informer.items().length }));
   return {
