@@ -19,21 +19,21 @@ const MEAN_LATENCY =
   `sum(rate(envoy_cluster_upstream_rq_time_count{envoy_cluster_name="${cluster}"}[2s]))`;
 
 describe('the statistical judge against a fresh baseline, end to end', function () {
-  this.timeout(240_000);
+  this.timeout(300_000);
   let ns: string;
 
   before(async () => {
     ns = await sluiceAndNamespace('judge');
     // No metric with a thresholdRange: the judge alone decides.
-    await deploymentWithCanary(ns, 'podinfo', { interval: '12s', threshold: 1, stepWeight: 25, maxWeight: 50, metrics: [] });
+    await deploymentWithCanary(ns, 'podinfo', { interval: '16s', threshold: 1, stepWeight: 25, maxWeight: 50, metrics: [] });
     await (await admin()).create(at({ group: 'sluice.dev', version: 'v1alpha1', plural: 'canaryjudges' }, ns), {
       apiVersion: 'sluice.dev/v1alpha1',
       kind: 'CanaryJudge',
       metadata: { name: 'podinfo', namespace: ns },
       spec: {
         sampleStep: '2s',
-        // Two judgements a rollout, about five samples a side each: a looser rate keeps the test short.
-        falseAlarmRate: 0.05,
+        // The default false-alarm rate (1 %): two judgements a rollout, about seven samples a side each at a
+        // 16 s interval, which is enough for a 30 % shift to stand out at that rate and few enough to stay short.
         metrics: [{ name: 'latency', query: MEAN_LATENCY, direction: 'increase' }],
       },
     });
@@ -74,8 +74,10 @@ describe('the statistical judge against a fresh baseline, end to end', function 
     );
     assert.deepEqual(during, { 'podinfo-primary': 50, 'podinfo-canary': 25, 'podinfo-baseline': 25 });
     assert.ok(((await baseline())?.spec.replicas ?? 0) >= 1, 'the baseline runs while the candidate is analysed');
-    const done = await waitPhase(ns, 'Succeeded', 120_000, revision);
+    // Either end, then say which: a false alarm fails at once with the judgement that raised it.
+    const done = await waitPhase(ns, ['Succeeded', 'Failed'], 180_000, revision);
     const j = done.status?.judgement as JudgementReport;
+    assert.equal(done.status?.phase, 'Succeeded', JSON.stringify(j));
     assert.equal(j.verdict, 'Pass', JSON.stringify(j));
     assert.equal(j.baseline, 'fresh', j.fallback);
     const latency = j.metrics.find((m) => m.name === 'latency')!;
@@ -100,8 +102,9 @@ describe('the statistical judge against a fresh baseline, end to end', function 
     // The world's requests take 12 ms (median, log-normal): 4 ms more on the canary is +30 % on the mean.
     await simulator('PUT', `/faults/${ns}/podinfo-canary`, { latencyMs: 4 });
     const revision = await setImage('6.0.2');
-    const failed = await waitPhase(ns, 'Failed', 120_000, revision);
+    const failed = await waitPhase(ns, ['Succeeded', 'Failed'], 180_000, revision);
     const j = failed.status?.judgement as JudgementReport;
+    assert.equal(failed.status?.phase, 'Failed', JSON.stringify(j));
     assert.equal(j.verdict, 'Fail', JSON.stringify(j));
     const latency = j.metrics.find((m) => m.name === 'latency')!;
     assert.equal(latency.label, 'High');

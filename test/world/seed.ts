@@ -95,19 +95,26 @@ export async function getCanary(namespace: string, name = 'podinfo'): Promise<Ca
 }
 
 /** Waits for `phase`; with `revision`, for that phase reached by that revision (not a previous one's). */
+/** Waits for the Canary to reach one of `phase` (one name, or several when any end will do and the caller asserts which). */
 export async function waitPhase(
   namespace: string,
-  phase: string,
+  phase: string | readonly string[],
   timeoutMs = 120_000,
   revision?: string,
   name = 'podinfo',
 ): Promise<Canary> {
+  const phases: readonly string[] = typeof phase === 'string' ? [phase] : phase;
   return waitFor(
     async () => {
       const c = await getCanary(namespace, name);
-      return c.status?.phase === phase && (revision === undefined || c.status.lastAppliedSpec === revision) ? c : undefined;
+      const at = c.status?.phase;
+      return at !== undefined && phases.includes(at) && (revision === undefined || c.status?.lastAppliedSpec === revision) ? c : undefined;
     },
-    { timeoutMs, intervalMs: 250, what: `Canary ${name}.${namespace} to reach ${phase}${revision ? ` with revision ${revision}` : ''}` },
+    {
+      timeoutMs,
+      intervalMs: 250,
+      what: `Canary ${name}.${namespace} to reach ${phases.join(' or ')}${revision ? ` with revision ${revision}` : ''}`,
+    },
   );
 }
 

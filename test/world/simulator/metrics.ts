@@ -48,9 +48,11 @@ export class SimulatorMetrics {
   }): void {
     const code = String(p.code);
     this.envoyRq.inc({ envoy_cluster_name: p.cluster, envoy_response_code: code });
-    this.envoyRqTime.observe({ envoy_cluster_name: p.cluster }, p.latencyMs);
-    // Answers the gateway produced by itself (no endpoints, missing Service) never reach a pod.
+    // Answers the gateway produced by itself (no endpoints, missing Service) never reach a pod, and
+    // Envoy times only requests it sent upstream: a local 503 in the latency histogram would make a
+    // backend whose pods are not ready yet look faster than it is.
     if (!p.reachedWorkload) return;
+    this.envoyRqTime.observe({ envoy_cluster_name: p.cluster }, p.latencyMs);
     const labels = { namespace: p.namespace, service: p.service, status: code, method: p.method, path: p.path };
     this.httpRequests.inc(labels);
     this.httpDuration.observe(labels, p.latencyMs / 1000);
