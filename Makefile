@@ -6,7 +6,7 @@ WORLD := $(NODE) dist/test/world/world.js
 
 PREFIX ?= $(HOME)/.local/bin
 
-.PHONY: plugin all install build lint format docs binaries test test-unit test-integration test-e2e world-up world-down up down demo bench bench-scale bench-attack bench-cold bench-judge bench-dashboard mutation fault clear-fault clean
+.PHONY: plugin all install build lint format docs binaries test test-unit test-integration test-e2e world-up world-down up down demo bench bench-scale bench-attack bench-cold bench-judge bench-dashboard bench-gateway mutation fault clear-fault clean
 
 all: build
 
@@ -103,6 +103,10 @@ bench-judge: build
 # The dashboard in a real Chromium with 1,000 Canaries: page size, load, status-to-screen, memory (bench/dashboard-bench.ts).
 bench-dashboard: build binaries
 	$(NODE) dist/bench/run.js dashboard
+
+# How long Traefik, the real gateway, takes to serve an HTTPRoute weight after it is written (bench/gateway-propagation.ts).
+bench-gateway: build binaries
+	$(NODE) dist/bench/run.js gateway
 
 bench-attack: build binaries
 	$(NODE) dist/bench/run.js attack

@@ -5,6 +5,7 @@
 // `node dist/bench/run.js judge` (make bench-judge) only the statistical judge, without the world;
 // `node dist/bench/run.js overhead` only what the webhook adds to an UPDATE, beside the floor webhook;
 // `node dist/bench/run.js dashboard` (make bench-dashboard) the dashboard in a real browser with 1,000 Canaries;
+// `node dist/bench/run.js gateway` (make bench-gateway) how long the real gateway takes to serve a written weight;
 // `node dist/bench/run.js attack` (make bench-attack) admissions while pods hold connections to the webhook's ports;
 // `node dist/bench/run.js scale` (make bench-scale) 1,000 Canaries in 100 namespaces and a wave of
 // 100 rollouts (SLUICE_SCALE_NAMESPACES, SLUICE_SCALE_PER_NAMESPACE, SLUICE_SCALE_WAVE to vary it).
@@ -18,6 +19,7 @@ import { apiserverOverhead } from './apiserver-overhead.js';
 import { ATTACKS, connectionAttack } from './connection-attack.js';
 import { controllerBench } from './controller-bench.js';
 import { dashboardBench } from './dashboard-bench.js';
+import { gatewayPropagation } from './gateway-propagation.js';
 import { imageNodeFlags } from './image-flags.js';
 import { judgeBench } from './judge-bench.js';
 import { policyBench } from './policy-bench.js';
@@ -128,6 +130,8 @@ async function main(): Promise<void> {
           changes: 40,
         }),
     },
+    // The real gateway alone: no sluice, only HTTPRoute writes and Traefik's view of them.
+    gateway: { start: async () => {}, measure: () => gatewayPropagation() },
     controller: {
       start: async () => {
         await startWebhook();

@@ -2,7 +2,7 @@
 // from them, each checked with a message naming the flag.
 import os from 'node:os';
 import { DEFAULT_DENIED_CIDRS } from '../lib/egress-guard.js';
-import { type FlagValues, positiveCount, positiveSeconds } from '../lib/flags.js';
+import { type FlagValues, nonNegativeSeconds, positiveCount, positiveSeconds } from '../lib/flags.js';
 import { DEFAULT_CHECK_LIMITS } from './checks-in-flight.js';
 
 export const controllerProgram = {
@@ -28,6 +28,14 @@ export const controllerProgram = {
       type: 'string',
       default: '30',
       help: "seconds before looking again at a Deployment's rollout a Canary waits on, if no change of that Deployment woke it first (each change does)",
+    },
+    // A gateway reports a route as Accepted before its data plane serves it (Traefik applies its
+    // configuration at most every 2 s by default): pods taken out of the route stay this long
+    // after the write, and until every gateway reports it (docs/real-gateway.md has the figures).
+    'drain-delay': {
+      type: 'string',
+      default: '5',
+      help: 'seconds pods the route no longer sends traffic to keep running after the route changes (a canary scaled down, a primary rolled at the release); 0 waits only for the gateways to report the route',
     },
     // A pass mostly waits on the apiserver, so more at once cost little CPU; with 4, a wave of 100
     // new revisions waited in the queue behind each other before their canaries were scaled up.
@@ -89,6 +97,7 @@ export function controllerSettings(flags: ControllerFlags) {
       pollMs: ms('poll-interval'),
       prometheus: flags['metrics-server']!,
       prometheusTimeoutMs: ms('prometheus-timeout'),
+      drainDelayMs: nonNegativeSeconds('drain-delay', flags['drain-delay']) * 1000,
     },
     metrics: { port: Number(flags['metrics-port']), address: flags['bind-address']! },
     lease: flags['leader-elect']

@@ -19,6 +19,10 @@ import { servicesFor } from './kinds/index.js';
 import type { KindWriters, WorkloadDriver } from './kinds/workload-driver.js';
 import type { RouterChoice } from './router/router-choice.js';
 
+/** How often a pass looks again while the gateways take up a route, and how long it waits at most. */
+const DRAIN_POLL_MS = 250;
+const DRAIN_CEILING_MS = 30_000;
+
 /** What one pass read about the target, as converge needs it. */
 export interface TargetView {
   target: Workload;
@@ -41,22 +45,26 @@ export interface ConvergeDeps {
   writers: KindWriters;
   /** CanaryJudges (api/canary-judge.ts); without it no baseline is ever run. */
   judges?: ObjectCache<CanaryJudge>;
+  /** How long after a route change pods it no longer routes to are kept (controller-flags.ts --drain-delay). */
+  drainDelayMs: number;
 }
 
 export class Converger {
   constructor(private readonly d: ConvergeDeps) {}
 
   /** Returns a delay when the pass must come back sooner than its decision says (daemonset-nodes.ts). */
-  async converge(canary: Canary, status: CanaryStatus, view: TargetView): Promise<number | undefined> {
+  async converge(canary: Canary, status: CanaryStatus, view: TargetView, now = new Date()): Promise<number | undefined> {
     const { target, driver, copy, autoscaler, tracked } = view;
     const ns = canary.metadata.namespace!;
     const want = driver.desired(canary, status, target, copy, autoscaler, tracked);
+    // Fewer canary pods only once the gateways no longer send them traffic (see drained()).
+    const shrinkCopy = want.copy !== undefined && copy !== undefined && want.copy.replicas < (copy.spec.replicas ?? 1);
     // Snapshots first: the copy and the primary's pods must never name one that does not exist.
     if (tracked) await this.d.tracker.label(ns, tracked);
     if (tracked && tracked.objects.size > 0) await this.d.tracker.ensureSnapshots(canary, tracked);
     await this.d.ownership.refuseForeign(canary, target, autoscaler, driver.hasCopy);
     await this.d.ownership.adoptGenerated(canary);
-    if (want.copy) await this.d.writes.ensureCopy(canary, target as Deployment, copy, want.copy);
+    if (want.copy && !shrinkCopy) await this.d.writes.ensureCopy(canary, target as Deployment, copy, want.copy);
     const baseline = await this.ensureBaseline(canary, status, view, want.copy?.replicas ?? 0, want.canaryWeight);
     const baselineShare = baseline?.share;
     const hashes = await driver.revisionHashes(this.d.writers, target, want.target);
@@ -72,10 +80,20 @@ export class Converger {
     );
     if (autoscaler) await this.d.writes.ensureHpa(canary, autoscaler);
     await this.d.routers.for(canary).ensure(canary, status, want.canaryWeight, baselineShare ?? 0);
-    // Fewer baseline pods only once the route no longer sends them their share.
-    await baseline?.scaleDown?.();
+    // Fewer canary or baseline pods only once the route no longer sends them their share.
+    let retryMs: number | undefined;
+    if (shrinkCopy || baseline?.scaleDown) {
+      if (this.drained(canary, status, want.canaryWeight, baselineShare ?? 0, now)) {
+        if (shrinkCopy) await this.d.writes.ensureCopy(canary, target as Deployment, copy, want.copy!);
+        await baseline?.scaleDown?.();
+      } else retryMs = DRAIN_POLL_MS;
+    }
     if (phaseFacts(status.phase).idle && tracked) await this.d.tracker.collect(canary, target as Deployment, tracked);
-    if (want.target) {
+    // At the release the route sends everything to the canary first; the primary's pods roll only
+    // once the gateways serve that, or requests still sent to them would meet pods already gone.
+    const releasing = status.phase === 'Promoting' && want.target !== undefined && !want.target.paused && target.spec.paused === true;
+    if (releasing && !this.drained(canary, status, want.canaryWeight, baselineShare ?? 0, now)) retryMs = DRAIN_POLL_MS;
+    else if (want.target) {
       const patch = targetPatch(target, want.target);
       if (patch) {
         const behindOurBack =
@@ -87,7 +105,30 @@ export class Converger {
         if (behindOurBack && target.metadata.labels?.[L.managed] === 'true') this.reportBypass(canary, view);
       }
     }
-    return await driver.afterTargetWrite(this.d.writers, target, want.target, hashes);
+    const after = await driver.afterTargetWrite(this.d.writers, target, want.target, hashes);
+    return after === undefined ? retryMs : retryMs === undefined ? after : Math.min(after, retryMs);
+  }
+
+  /**
+   * Whether pods the route no longer sends traffic to may go: the drain delay has passed since the
+   * phase (and so the route) changed, and the gateways report the route as written, or none
+   * reports status, or DRAIN_CEILING_MS has passed, for a gateway that never reports must not
+   * keep pods for ever (said in a Warning event). A real gateway serves a write a little after it
+   * reports it, and a request sent meanwhile to a pod already gone is a 502 (docs/real-gateway.md).
+   */
+  private drained(canary: Canary, status: CanaryStatus, canaryWeight: number, baselineWeight: number, now: Date): boolean {
+    // The phase's write and the route's are one pass apart: the phase's time is the route's.
+    const since = Date.parse(status.lastTransitionTime ?? '');
+    const elapsed = Number.isFinite(since) ? now.getTime() - since : Number.POSITIVE_INFINITY;
+    if (elapsed < this.d.drainDelayMs) return false;
+    const served = this.d.routers.for(canary).served(canary, status, canaryWeight, baselineWeight);
+    if (served !== false) return true;
+    if (elapsed < DRAIN_CEILING_MS) return false;
+    this.d.events.record(canary, {
+      type: 'Warning',
+      message: `the gateways have not reported the route of ${objectName(canary.metadata.name, canary.metadata.namespace)} as applied within ${DRAIN_CEILING_MS / 1000} s; scaling pods it no longer routes to down anyway`,
+    });
+    return true;
   }
 
   /**

@@ -49,7 +49,8 @@ export interface ReconcilerDeps {
   events: EventRecorder;
   metrics: ControllerMetrics;
   logger: Logger;
-  settings: Settings & { prometheus: string; prometheusTimeoutMs: number };
+  /** drainDelayMs: how long pods the route stopped sending traffic to are kept (0 when unset: the unit harness). */
+  settings: Settings & { prometheus: string; prometheusTimeoutMs: number; drainDelayMs?: number };
   notifier?: Notifier;
   /** Where hooks and metric queries run (never on the reconcile worker). */
   checks: ChecksInFlight;

@@ -92,6 +92,7 @@ export class Reconciler {
       routers,
       writes,
       writers,
+      drainDelayMs: d.settings.drainDelayMs ?? 0,
       ...(caches.judges ? { judges: caches.judges } : {}),
     });
     this.handBack = new HandBack(client, this.ownership, d.events, this.drivers);
@@ -292,14 +293,15 @@ export class Reconciler {
     const startingAnalysis = view?.driver.hasCopy === true && status.phase === 'Progressing' && !was.copyActive && !was.bootstrapping;
     const convergedFirst = view !== undefined && ((was.bootstrapping && status.phase === 'Initialized') || startingAnalysis);
     // A converge that must come back sooner than the decision says (daemonset-nodes.ts) says when.
-    let retryMs = convergedFirst ? await this.converger.converge(canary, status, view) : undefined;
+    let retryMs = convergedFirst ? await this.converger.converge(canary, status, view, now) : undefined;
     if (!(await this.status.write(canary, status))) return { requeueAfterMs: 0 };
     if (canary.metadata.generation !== canary.status?.observedGeneration)
       for (const w of specWarnings(stored.spec, policies, this.routeKinds)) this.d.events.record(canary, w);
     for (const ev of decision.events) this.d.events.record(canary, ev);
     this.announcer.announce(canary, status, decision.events);
     this.observeTransitions(canary, key, status);
-    if (view && !convergedFirst && !phaseFacts(status.phase).bootstrapping) retryMs = await this.converger.converge(canary, status, view);
+    if (view && !convergedFirst && !phaseFacts(status.phase).bootstrapping)
+      retryMs = await this.converger.converge(canary, status, view, now);
     return this.afterCommit(canary, status, decision, retryMs, now);
   }
 

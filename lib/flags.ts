@@ -105,7 +105,6 @@ export function flagsOrHelp<O extends Record<string, FlagSpec>>(program: Program
   process.exit(0);
 }
 
-/** A flag that holds a positive number of seconds. */
 /** A count flag: a whole number of at least 1. */
 export function positiveCount(name: string, raw: string | undefined): number {
   const v = Number(raw);
@@ -113,6 +112,15 @@ export function positiveCount(name: string, raw: string | undefined): number {
   return v;
 }
 
+/** A flag that holds a number of seconds, 0 allowed (to turn a wait off). */
+export function nonNegativeSeconds(name: string, raw: string | undefined): number {
+  const v = Number(raw);
+  if (raw === undefined || raw.trim() === '' || !Number.isFinite(v) || v < 0)
+    throw new FlagError(`--${name} must be a number of seconds, 0 or more, got ${String(raw)}`);
+  return v;
+}
+
+/** A flag that holds a positive number of seconds. */
 export function positiveSeconds(name: string, raw: string | undefined): number {
   const v = Number(raw);
   if (!Number.isFinite(v) || v <= 0) throw new FlagError(`--${name} must be a positive number of seconds, got ${String(raw)}`);

@@ -19,6 +19,24 @@ import { apexName, generatedMeta, NameClashError } from '../generated-objects.js
 import { combine, type GatewayMatch, toGatewayMatch } from './flagger-match.js';
 import type { RouteObject, Router } from './router.js';
 
+type RouteWithStatus = KubeObject & {
+  status?: { parents?: { conditions?: { type: string; status: string; observedGeneration?: number }[] }[] };
+};
+
+/**
+ * Whether every gateway that writes status for the route reports it Accepted at its current
+ * generation (Gateway API: a parent's conditions carry the generation they describe). undefined
+ * when no gateway writes any. A condition without observedGeneration is taken at its word.
+ */
+export function gatewaysReport(route: RouteWithStatus): boolean | undefined {
+  const parents = route.status?.parents ?? [];
+  if (parents.length === 0) return undefined;
+  const generation = route.metadata.generation ?? 0;
+  return parents.every((p) =>
+    (p.conditions ?? []).some((c) => c.type === 'Accepted' && c.status === 'True' && (c.observedGeneration ?? generation) >= generation),
+  );
+}
+
 /** Rule and filter types sluice writes; anything else on a rule of ours is the user's and kept. */
 export const MANAGED_FILTERS = new Set(['RequestMirror', 'RequestHeaderModifier', 'ResponseHeaderModifier', 'URLRewrite']);
 
@@ -269,6 +287,14 @@ export class HttpRouteRouter implements Router {
   weights(canary: Canary): Record<string, number> | undefined {
     const apex = apexName(canary);
     return this.facts.split(this.routes.get(canary.metadata.namespace, this.facts.objectName(apex)), apex);
+  }
+
+  served(canary: Canary, status: CanaryStatus, canaryWeight: number, baselineWeight = 0): boolean | undefined {
+    const want = desiredRoute(canary, status, canaryWeight, baselineWeight);
+    const have = this.routes.get(canary.metadata.namespace, want.metadata.name) as RouteWithStatus | undefined;
+    if (!have) return false;
+    if (have.metadata.annotations?.[A.routeHash] !== want.metadata.annotations[A.routeHash]) return false;
+    return gatewaysReport(have);
   }
 
   async ensure(canary: Canary, status: CanaryStatus, canaryWeight: number, baselineWeight = 0): Promise<void> {

@@ -32,4 +32,11 @@ export interface Router {
   objects(canary: Canary): RouteObject[];
   /** The weights live now, by backend name (the default rule's), or undefined without a route. */
   weights(canary: Canary): Record<string, number> | undefined;
+  /**
+   * Whether the gateways serve the route as `ensure` would write it for this status: the cached
+   * route is that one, and every gateway in its status reports it Accepted at its generation.
+   * false: not yet (the cache or a gateway lags); undefined: no gateway writes status for it, so
+   * there is nothing to wait on. What must not lose traffic (pods scaled away) waits for true.
+   */
+  served(canary: Canary, status: CanaryStatus, canaryWeight: number, baselineWeight?: number): boolean | undefined;
 }

@@ -62,6 +62,11 @@ class SplitRouter implements Router {
     else await this.client.patch(at(R.configmaps, canary.metadata.namespace, want.metadata.name), { data: want.data });
   }
 
+  /** A ConfigMap has no gateway to report on it: nothing to wait on. */
+  served(): boolean | undefined {
+    return undefined;
+  }
+
   objects(canary: Canary): RouteObject[] {
     const name = SPLIT.objectName(apexName(canary));
     return [

@@ -69,6 +69,8 @@ export class Harness {
      * routers beside the HTTPRoute router: a route kind registered only in a test.
      */
     readonly kind: { drivers?: DriverTable; targets: ResourceRef; routers?: ReconcilerDeps['routers'] } = { targets: R.deployments },
+    /** The controller's --drain-delay, in ms (0: pods go as soon as the gateways report the route). */
+    drainDelayMs = 0,
   ) {
     const c = this.cluster;
     const sluiceRoutes = (o: KubeObject) => o.metadata.labels?.[L.managedBy] === 'sluice';
@@ -99,7 +101,7 @@ export class Harness {
       events: this.recorder,
       metrics: new ControllerMetrics(false),
       logger: winston.createLogger({ silent: true }),
-      settings: { minIntervalMs: 1000, pollMs: 1000, prometheus, prometheusTimeoutMs: 2000 },
+      settings: { minIntervalMs: 1000, pollMs: 1000, prometheus, prometheusTimeoutMs: 2000, drainDelayMs },
       checks: this.checks,
       clock: () => this.now,
       drivers: kind.drivers,
@@ -187,8 +189,9 @@ export class Harness {
 export async function bootstrapped(
   prometheus: string,
   analysis: NonNullable<Parameters<typeof seedCanary>[0]>['analysis'] = {},
+  drainDelayMs = 0,
 ): Promise<Harness> {
-  const h = new Harness(prometheus);
+  const h = new Harness(prometheus, undefined, drainDelayMs);
   const target = deployment(V0);
   delete target.status;
   await h.cluster.create(at(R.deployments, NS), target);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds everything the local world runs from Go modules (no release downloads and no package
 # manager exist here): etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok,
-# Prometheus and helm, the tests' GitOps health checker, plus the pinned Gateway API CRDs and kwok's
-# stage definitions.
+# Prometheus and helm, Traefik (the real gateway), the tests' GitOps health checker, plus the pinned
+# Gateway API CRDs and kwok's stage definitions.
 # Output (printed on the last line): $SLUICE_CACHE/world, holding bin/, gateway-api/, kwok-stages/.
 # Each component has its own cache key (its pin, its recipe below, the Go toolchain), so changing
 # one pin rebuilds that component alone. Safe to run concurrently (a lock) and again (a no-op).
@@ -77,6 +77,22 @@ build_wrapped prometheus github.com/prometheus/prometheus "$PROMETHEUS_VERSION" 
 # helm renders and checks the chart in tests (charts/sluice).
 build_wrapped helm helm.sh/helm/v4 "$HELM_VERSION" helm.sh/helm/v4/cmd/helm \
   "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION"
+
+# Traefik, the real Gateway API implementation of the real-gateway tests (test/world/real-gateway).
+# Built as the main module from its own source in the module cache, so its replace directives
+# (forks of gorilla/mux and go-http-auth) apply as in its release; in a wrapper module they would
+# not. v3.7 cannot be built from the proxy (a local replace of traefik/dynamic/ext and two lego
+# DNS-provider modules the proxy refuses); v3.6 can. See docs/real-gateway.md.
+traefik_recipe=("traefik v1" "$TRAEFIK_VERSION")
+if ! fresh traefik "${traefik_recipe[@]}"; then
+  tk_src="$out/src/traefik"
+  log "building traefik $TRAEFIK_VERSION (several minutes on 2 cores with a cold Go cache)"
+  tk_dir=$(cd "$out/src" && go mod download -json "github.com/traefik/traefik/v3@$TRAEFIK_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  rm -rf "$tk_src" && cp -r "$tk_dir" "$tk_src" && chmod -R u+w "$tk_src"
+  (cd "$tk_src" && GOFLAGS=-mod=readonly go build -trimpath \
+    -ldflags "-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION" -o "$bin/traefik" ./cmd/traefik)
+  done_ traefik "${traefik_recipe[@]}"
+fi
 
 # The tests' GitOps health checker (test/gitops-health): kstatus as Flux uses it, and Argo CD's
 # Lua health scripts run by gopher-lua, both from their Go modules (pinned in its go.mod).

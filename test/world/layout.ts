@@ -43,6 +43,10 @@ export const paths = {
     os.tmpdir(),
     `sluice-pod-network-${crypto.createHash('sha256').update(worldDir).digest('hex').slice(0, 10)}.sock`,
   ),
+  /** The real gateway's sockets across its network namespace boundary (short paths, as podNetworkSocket). */
+  realGatewaySocket: (what: 'api' | 'control' | 'metrics') =>
+    path.join(os.tmpdir(), `sluice-gw-${crypto.createHash('sha256').update(worldDir).digest('hex').slice(0, 10)}-${what}.sock`),
+  realGateway: path.join(worldDir, 'real-gateway'),
   /** Where the world's sluice processes find their service account, as a kubelet mounts it. */
   serviceAccountRoot: path.join(worldDir, 'serviceaccount-root'),
 };
@@ -60,6 +64,9 @@ export const ports = {
   webhook: port('SLUICE_WEBHOOK_PORT', 28443),
   webhookMetrics: port('SLUICE_WEBHOOK_METRICS_PORT', 28081),
   controllerMetrics: port('SLUICE_CONTROLLER_METRICS_PORT', 28082),
+  /** The real gateway's control API (pod listeners, load, Traefik's own API) and Traefik's metrics, bridged out of its namespace. */
+  realGatewayControl: port('SLUICE_REAL_GATEWAY_PORT', 28091),
+  realGatewayMetrics: port('SLUICE_REAL_GATEWAY_METRICS_PORT', 28092),
 };
 
 export const urls = {
@@ -67,6 +74,7 @@ export const urls = {
   prometheus: `http://127.0.0.1:${ports.prometheus}`,
   simulator: `http://127.0.0.1:${ports.simulator}`,
   webhook: `https://127.0.0.1:${ports.webhook}`,
+  realGateway: `http://127.0.0.1:${ports.realGatewayControl}`,
 };
 
 /** The identity the controller runs as, in the world and in a cluster alike. */

@@ -10,6 +10,8 @@ export function prometheusConfig(): string {
       job('simulator', ports.simulator),
       job('sluice-webhook', ports.webhookMetrics),
       job('sluice-controller', ports.controllerMetrics),
+      // The real gateway (Traefik) when a test has started it; down otherwise, which nothing reads.
+      job('traefik', ports.realGatewayMetrics),
     ],
   });
 }

@@ -50,14 +50,14 @@ export async function applySeed(namespace: string, iv?: Intervals): Promise<void
 }
 
 /**
- * A Deployment of podinfo 6.0.0 (container `app`) and a Canary for it behind the world's gateway,
- * with `analysis` as given: the shape most e2e tests start from.
+ * A Deployment of podinfo 6.0.0 (container `app`) and a Canary for it behind the world's gateway
+ * (or as `service` says), with `analysis` as given: the shape most e2e tests start from.
  */
 export async function deploymentWithCanary(
   namespace: string,
   name: string,
   analysis: CanaryAnalysis,
-  opts: { replicas?: number } = {},
+  opts: { replicas?: number; service?: Canary['spec']['service'] } = {},
 ): Promise<void> {
   const client = await admin();
   await client.create(at(R.deployments, namespace), deploymentManifest(namespace, name, { replicas: opts.replicas ?? 1 }));
@@ -67,7 +67,7 @@ export async function deploymentWithCanary(
     metadata: { name, namespace },
     spec: {
       targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
-      service: { port: 9898, gatewayRefs: [{ name: 'cilium', namespace: 'cilium' }] },
+      service: opts.service ?? { port: 9898, gatewayRefs: [{ name: 'cilium', namespace: 'cilium' }] },
       analysis,
     },
   });

@@ -143,6 +143,9 @@ export function controllerSpec(opts: ControllerOptions = {}): ProcessSpec {
       '--min-interval=1',
       // Rollouts wake their Canaries by their own status changes; the look-again is a fallback.
       '--poll-interval=5',
+      // The world's gateways: the simulator serves a route as it reports it, Traefik (the real
+      // gateway) within its 2 s configuration throttle; 3 s covers both without slowing every test by 5.
+      '--drain-delay=3',
       `--identity=${name}`,
       ...(opts.extraArgs ?? []),
     ],

@@ -28,6 +28,7 @@ export const STOP_ORDER = [
   'sluice-controller-2',
   'sluice-webhook',
   'simulator',
+  'real-gateway',
   'prometheus',
   'kwok',
   'pod-network',
