@@ -91,7 +91,14 @@ export class Converger {
     if (phaseFacts(status.phase).idle && tracked) await this.d.tracker.collect(canary, target as Deployment, tracked);
     // At the release the route sends everything to the canary first; the primary's pods roll only
     // once the gateways serve that, or requests still sent to them would meet pods already gone.
-    const releasing = status.phase === 'Promoting' && want.target !== undefined && !want.target.paused && target.spec.paused === true;
+    // A fast rollback sends nothing to the canary: its primary rolls under traffic at once, as any
+    // rolling update does (its pods leave the Service's endpoints as they go).
+    const releasing =
+      status.phase === 'Promoting' &&
+      want.canaryWeight > 0 &&
+      want.target !== undefined &&
+      !want.target.paused &&
+      target.spec.paused === true;
     if (releasing && !this.drained(canary, status, want.canaryWeight, baselineShare ?? 0, now)) retryMs = DRAIN_POLL_MS;
     else if (want.target) {
       const patch = targetPatch(target, want.target);

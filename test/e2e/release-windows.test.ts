@@ -181,6 +181,15 @@ describe('release control: change windows, break-glass, fast rollback', function
     await (await admin()).patch(at(CR.canaries, ns, 'podinfo'), { metadata: { annotations: { 'sluice.dev/fast-rollback': '1' } } });
     const before = await getCanary(ns);
     const previous = before.status!.releases![1]!.revision;
+    // The last release's canary pods stay for the drain delay after it (docs/real-gateway.md):
+    // gone before the undo, so any canary pod seen below would be the fast rollback's own.
+    await waitFor(
+      async () => ((await (await admin()).get<Deployment>(at(R.deployments, ns, 'podinfo-canary'))).spec.replicas === 0 ? true : undefined),
+      {
+        timeoutMs: 30_000,
+        what: 'the last release to scale its canary down',
+      },
+    );
     const r = await runKubectl(binDir, ['-n', ns, 'rollout', 'undo', 'deployment/podinfo']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(await targetRevision(), previous, 'undo went back to the release before');

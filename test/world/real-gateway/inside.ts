@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import express from 'express';
 import { KubeClient } from '../../../lib/kube/client.js';
-import { validateFault } from '../simulator/outcome.js';
+import { mountFaultApi } from '../simulator/fault-api.js';
 import { forward } from './bridge.js';
 import { LoadGenerator, validateProfile } from './load.js';
 import { PodListeners } from './pod-listeners.js';
@@ -106,19 +106,7 @@ async function main(): Promise<void> {
     listeners.reset(req.params.namespace);
     res.status(204).end();
   });
-  app.put('/faults/:namespace/:service', (req, res) => {
-    try {
-      const fault = validateFault(req.body);
-      listeners.faults.set(`${req.params.namespace}/${req.params.service}`, fault);
-      res.json(fault);
-    } catch (err) {
-      res.status(400).json({ error: (err as Error).message });
-    }
-  });
-  app.delete('/faults/:namespace/:service', (req, res) => {
-    listeners.faults.delete(`${req.params.namespace}/${req.params.service}`);
-    res.status(204).end();
-  });
+  mountFaultApi(app, listeners.faults);
   app.put('/traffic/:namespace/:route', (req, res) => {
     try {
       const profile = validateProfile(req.body);

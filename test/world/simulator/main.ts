@@ -6,6 +6,7 @@ import express from 'express';
 import { canonicalJson } from '../../../lib/canonical-json.js';
 import { at, KubeClient, type KubeObject, R } from '../../../lib/kube/client.js';
 import { Informer } from '../../../lib/kube/informer.js';
+import { mountFaultApi } from './fault-api.js';
 import {
   CONTROLLER_NAME,
   type Condition,
@@ -18,7 +19,7 @@ import {
   withTransitionTimes,
 } from './gateway-status.js';
 import { SimulatorMetrics } from './metrics.js';
-import { type Fault, validateFault } from './outcome.js';
+import type { Fault } from './outcome.js';
 import type { RouteRule } from './routing.js';
 import { type ActiveRoute, TrafficEngine, type TrafficProfile } from './traffic.js';
 
@@ -196,20 +197,7 @@ async function main(): Promise<void> {
   });
   app.get('/stats', (_req, res) => void res.json(Object.fromEntries(engine.stats)));
   app.get('/status-writes', (_req, res) => void res.json({ statusWrites }));
-  app.get('/faults', (_req, res) => void res.json(Object.fromEntries(faults)));
-  app.put('/faults/:namespace/:service', (req, res) => {
-    try {
-      const fault = validateFault(req.body);
-      faults.set(`${req.params.namespace}/${req.params.service}`, fault);
-      res.json(fault);
-    } catch (err) {
-      res.status(400).json({ error: (err as Error).message });
-    }
-  });
-  app.delete('/faults/:namespace/:service', (req, res) => {
-    faults.delete(`${req.params.namespace}/${req.params.service}`);
-    res.status(204).end();
-  });
+  mountFaultApi(app, faults);
   app.put('/traffic/:namespace/:route', (req, res) => {
     const body = req.body as Partial<TrafficProfile>;
     const rate = body.ratePerSecond ?? args.rate;
