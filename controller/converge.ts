@@ -57,7 +57,7 @@ export class Converger {
     const { target, driver, copy, autoscaler, tracked } = view;
     const ns = canary.metadata.namespace!;
     const want = driver.desired(canary, status, target, copy, autoscaler, tracked);
-    // Fewer canary pods only once the gateways no longer send them traffic (see drained()).
+    // Fewer canary pods only once the gateways no longer send them traffic (see drainWait()).
     const shrinkCopy = want.copy !== undefined && copy !== undefined && want.copy.replicas < (copy.spec.replicas ?? 1);
     // Snapshots first: the copy and the primary's pods must never name one that does not exist.
     if (tracked) await this.d.tracker.label(ns, tracked);
@@ -83,10 +83,11 @@ export class Converger {
     // Fewer canary or baseline pods only once the route no longer sends them their share.
     let retryMs: number | undefined;
     if (shrinkCopy || baseline?.scaleDown) {
-      if (this.drained(canary, status, want.canaryWeight, baselineShare ?? 0, now)) {
+      retryMs = this.drainWait(canary, status, want.canaryWeight, baselineShare ?? 0, now);
+      if (retryMs === undefined) {
         if (shrinkCopy) await this.d.writes.ensureCopy(canary, target as Deployment, copy, want.copy!);
         await baseline?.scaleDown?.();
-      } else retryMs = DRAIN_POLL_MS;
+      }
     }
     if (phaseFacts(status.phase).idle && tracked) await this.d.tracker.collect(canary, target as Deployment, tracked);
     // At the release the route sends everything to the canary first; the primary's pods roll only
@@ -99,7 +100,8 @@ export class Converger {
       want.target !== undefined &&
       !want.target.paused &&
       target.spec.paused === true;
-    if (releasing && !this.drained(canary, status, want.canaryWeight, baselineShare ?? 0, now)) retryMs = DRAIN_POLL_MS;
+    const releaseWait = releasing ? this.drainWait(canary, status, want.canaryWeight, baselineShare ?? 0, now) : undefined;
+    if (releaseWait !== undefined) retryMs = Math.min(retryMs ?? releaseWait, releaseWait);
     else if (want.target) {
       const patch = targetPatch(target, want.target);
       if (patch) {
@@ -117,25 +119,28 @@ export class Converger {
   }
 
   /**
-   * Whether pods the route no longer sends traffic to may go: the drain delay has passed since the
-   * phase (and so the route) changed, and the gateways report the route as written, or none
-   * reports status, or DRAIN_CEILING_MS has passed, for a gateway that never reports must not
-   * keep pods for ever (said in a Warning event). A real gateway serves a write a little after it
-   * reports it, and a request sent meanwhile to a pod already gone is a 502 (docs/real-gateway.md).
+   * How long pods the route no longer sends traffic to must still stay, or undefined when they may
+   * go: once the drain delay has passed since the phase (and so the route) changed, and the
+   * gateways report the route as written, or none reports status, or DRAIN_CEILING_MS has passed,
+   * for a gateway that never reports must not keep pods for ever (said in a Warning event). A real
+   * gateway serves a write a little after it reports it, and a request sent meanwhile to a pod
+   * already gone is a 502 (docs/real-gateway.md). The answer is when to look again: the rest of
+   * the delay in one wait (not a pass every poll at 1,000 Canaries), then a short poll, since a
+   * gateway's status write does not wake the Canary.
    */
-  private drained(canary: Canary, status: CanaryStatus, canaryWeight: number, baselineWeight: number, now: Date): boolean {
+  private drainWait(canary: Canary, status: CanaryStatus, canaryWeight: number, baselineWeight: number, now: Date): number | undefined {
     // The phase's write and the route's are one pass apart: the phase's time is the route's.
     const since = Date.parse(status.lastTransitionTime ?? '');
     const elapsed = Number.isFinite(since) ? now.getTime() - since : Number.POSITIVE_INFINITY;
-    if (elapsed < this.d.drainDelayMs) return false;
+    if (elapsed < this.d.drainDelayMs) return this.d.drainDelayMs - elapsed;
     const served = this.d.routers.for(canary).served(canary, status, canaryWeight, baselineWeight);
-    if (served !== false) return true;
-    if (elapsed < DRAIN_CEILING_MS) return false;
+    if (served !== false) return undefined;
+    if (elapsed < DRAIN_CEILING_MS) return DRAIN_POLL_MS;
     this.d.events.record(canary, {
       type: 'Warning',
       message: `the gateways have not reported the route of ${objectName(canary.metadata.name, canary.metadata.namespace)} as applied within ${DRAIN_CEILING_MS / 1000} s; scaling pods it no longer routes to down anyway`,
     });
-    return true;
+    return undefined;
   }
 
   /**

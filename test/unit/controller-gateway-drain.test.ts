@@ -74,8 +74,9 @@ describe('the canary copy scales down only once the gateways serve the route wit
     await rolledBack(h);
     report(h, await generation(h));
     h.tick(4_000);
-    await h.pass();
+    const waiting = await h.pass();
     assert.ok(((await h.copy())?.spec.replicas ?? 0) > 0, 'within the drain delay the pods stay');
+    assert.equal(waiting.requeueAfterMs, 1_000, 'the rest of the delay in one wait, not a pass every 250 ms');
     h.tick(1_500);
     await h.pass();
     assert.equal((await h.copy())?.spec.replicas, 0);
