@@ -5,17 +5,13 @@
 // serves (docs/real-gateway.md says what that means for intervals).
 import fs from 'node:fs';
 import path from 'node:path';
+import { gatewaysReport } from '../controller/router/http-route.js';
 import { at, type KubeObject, R } from '../lib/kube/client.js';
 import { delay, waitFor } from '../lib/wait.js';
 import { root } from '../test/world/layout.js';
-import { ensureRealGateway, GATEWAY, realGateway } from '../test/world/real-gateway/start.js';
+import { ensureRealGateway, GATEWAY, realGateway, traefikWeight } from '../test/world/real-gateway/start.js';
 import { admin, deleteNamespace, deploymentManifest, serviceManifest, testNamespace, waitAvailable } from '../test/world/test-clients.js';
 import { type Figure, percentile, round } from './results.js';
-
-interface TraefikService {
-  name: string;
-  weighted?: { services: { name: string; weight?: number }[] };
-}
 
 const SAMPLES = 40;
 
@@ -51,19 +47,13 @@ export async function gatewayPropagation(): Promise<Figure[]> {
       },
     });
     await client.create<KubeObject>(at(R.httproutes, ns), route(0));
-    const served = async () => {
-      const services = await realGateway<TraefikService[]>('GET', '/traefik/api/http/services?per_page=1000');
-      const wrr = services.find((s) => s.weighted?.services.some((b) => b.name.startsWith(`${ns}-candidate-http-`)));
-      return wrr?.weighted?.services.find((b) => b.name.startsWith(`${ns}-candidate-http-`))?.weight;
-    };
+    const served = () => traefikWeight(ns, 'candidate');
     await waitFor(async () => ((await served()) === 0 ? true : undefined), { timeoutMs: 30_000, what: 'Traefik to serve the bench route' });
     await realGateway('PUT', `/traffic/${ns}/bench`, { host, ratePerSecond: 300 });
-    type Reported = KubeObject & { status?: { parents?: { conditions?: { type: string; observedGeneration?: number }[] }[] } };
+    // Reported as sluice's controller reads it (Router.served): Accepted at the route's generation.
     const reportedAt = async (generation: number) => {
-      const r = await client.get<Reported>(at(R.httproutes, ns, 'bench'));
-      return (r.status?.parents ?? []).some((p) =>
-        (p.conditions ?? []).some((c) => c.type === 'Accepted' && (c.observedGeneration ?? 0) >= generation),
-      );
+      const r = await client.get<KubeObject>(at(R.httproutes, ns, 'bench'));
+      return (r.metadata.generation ?? 0) >= generation && gatewaysReport(r) === true;
     };
     const delays: number[] = [];
     const reports: number[] = [];

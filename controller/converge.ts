@@ -23,6 +23,9 @@ import type { RouterChoice } from './router/router-choice.js';
 const DRAIN_POLL_MS = 250;
 const DRAIN_CEILING_MS = 30_000;
 
+/** The sooner of two look-again delays, either of which may be absent. */
+const sooner = (a: number | undefined, b: number | undefined) => (a === undefined ? b : b === undefined ? a : Math.min(a, b));
+
 /** What one pass read about the target, as converge needs it. */
 export interface TargetView {
   target: Workload;
@@ -101,7 +104,7 @@ export class Converger {
       !want.target.paused &&
       target.spec.paused === true;
     const releaseWait = releasing ? this.drainWait(canary, status, want.canaryWeight, baselineShare ?? 0, now) : undefined;
-    if (releaseWait !== undefined) retryMs = Math.min(retryMs ?? releaseWait, releaseWait);
+    if (releaseWait !== undefined) retryMs = sooner(retryMs, releaseWait);
     else if (want.target) {
       const patch = targetPatch(target, want.target);
       if (patch) {
@@ -114,8 +117,7 @@ export class Converger {
         if (behindOurBack && target.metadata.labels?.[L.managed] === 'true') this.reportBypass(canary, view);
       }
     }
-    const after = await driver.afterTargetWrite(this.d.writers, target, want.target, hashes);
-    return after === undefined ? retryMs : retryMs === undefined ? after : Math.min(after, retryMs);
+    return sooner(retryMs, await driver.afterTargetWrite(this.d.writers, target, want.target, hashes));
   }
 
   /**

@@ -94,8 +94,10 @@ export async function getCanary(namespace: string, name = 'podinfo'): Promise<Ca
   return (await admin()).get<Canary>(at(CR.canaries, namespace, name));
 }
 
-/** Waits for `phase`; with `revision`, for that phase reached by that revision (not a previous one's). */
-/** Waits for the Canary to reach one of `phase` (one name, or several when any end will do and the caller asserts which). */
+/**
+ * Waits for `phase` (one name, or several when any end will do and the caller asserts which); with
+ * `revision`, for that phase reached by that revision (not a previous one's).
+ */
 export async function waitPhase(
   namespace: string,
   phase: string | readonly string[],

@@ -15,9 +15,9 @@ import { forward } from './bridge.js';
 import { LoadGenerator, validateProfile } from './load.js';
 import { PodListeners } from './pod-listeners.js';
 
-export const POD_CIDR = '10.244.0.0/16';
+const POD_CIDR = '10.244.0.0/16';
 /** Traefik's entrypoints inside the namespace: the Gateway's listener port, its API and ping, its metrics. */
-export const WEB_PORT = 8000;
+const WEB_PORT = 8000;
 const API_PORT = 8080;
 const METRICS_PORT = 8082;
 /** Container ports the world's workloads declare (podinfo's). */

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { KubeClient, KubeObject } from '../../../lib/kube/client.js';
 import { R } from '../../../lib/kube/client.js';
 import { Informer } from '../../../lib/kube/informer.js';
-import { BASE_LATENCY_MEDIAN_MS, type Fault, logNormal } from '../simulator/outcome.js';
+import { type Fault, requestOutcome } from '../simulator/outcome.js';
 
 type Pod = KubeObject & {
   spec: { containers: { image?: string }[] };
@@ -53,7 +53,6 @@ export class PodListeners {
   private readonly pods: Informer<Pod>;
   private readonly services: Informer<Service>;
   private readonly servers: http.Server[] = [];
-  private random = Math.random;
 
   constructor(client: KubeClient) {
     const onError = (what: string) => (err: unknown) => console.error(`listeners: ${what}: ${(err as Error).message}`);
@@ -127,15 +126,13 @@ export class PodListeners {
     const count = this.counts.get(key) ?? { namespace, pod: pod.metadata.name, version, answered: 0, errors: 0 };
     count.version = version;
     this.counts.set(key, count);
-    const fault = this.faultFor(pod);
-    const failed = fault !== undefined && fault.errorRatio > 0 && this.random() < fault.errorRatio;
-    // The same latency model as the simulator's workloads, so templates written for either agree.
-    let latencyMs = logNormal(this.random, BASE_LATENCY_MEDIAN_MS, 0.45);
-    if (fault && fault.latencyMs > 0) latencyMs += logNormal(this.random, fault.latencyMs, 0.2);
+    // The simulator's model of a workload that has a pod to answer (this one), so templates written for either agree.
+    const { code, latencyMs } = requestOutcome({ exists: true, readyEndpoints: 1 }, this.faultFor(pod), Math.random);
+    const failed = code !== 200;
     setTimeout(() => {
       count.answered++;
       if (failed) count.errors++;
-      res.writeHead(failed ? 500 : 200, { 'content-type': 'application/json', 'x-pod': pod.metadata.name, 'x-version': version });
+      res.writeHead(code, { 'content-type': 'application/json', 'x-pod': pod.metadata.name, 'x-version': version });
       res.end(JSON.stringify({ pod: pod.metadata.name, version, ...(failed ? { error: 'injected fault' } : {}) }));
     }, latencyMs);
   }

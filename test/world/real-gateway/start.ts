@@ -9,7 +9,6 @@ import { paths, root, urls } from '../layout.js';
 import { ok } from '../probe.js';
 import { ensureStarted, type ProcessSpec } from '../processes.js';
 import { buildBinaries, kubectl } from '../world.js';
-import { namespacesUnavailable } from './user-namespaces.js';
 
 export const GATEWAY = { name: 'traefik', namespace: 'traefik' } as const;
 export const REAL_GATEWAY = 'real-gateway';
@@ -32,8 +31,8 @@ async function writeToken(client: KubeClient, dir: string): Promise<{ tokenFile:
 
 /** Starts the real gateway unless it runs; resolves once Traefik has programmed its Gateway. */
 export async function ensureRealGateway(): Promise<void> {
-  const why = namespacesUnavailable();
-  if (why) throw new Error(`the real gateway cannot start: ${why}`);
+  // main.js checks that this machine allows unprivileged namespaces, and exits saying why not:
+  // ensureStarted reports that with its log's last lines.
   const { binDir } = buildBinaries();
   kubectl(binDir, ['apply', '--server-side', '-f', path.join(paths.manifests, 'traefik.yaml')]);
   const client = await KubeClient.load(paths.kubeconfig, 'world-real-gateway-start');
@@ -69,4 +68,24 @@ export async function realGateway<T = unknown>(method: 'GET' | 'PUT' | 'DELETE',
   });
   if (!res.ok) throw new Error(`real gateway ${method} ${route}: HTTP ${res.status} ${await res.text()}`);
   return (res.status === 204 ? undefined : await res.json()) as T;
+}
+
+interface TraefikService {
+  name: string;
+  weighted?: { services: { name: string; weight?: number }[] };
+}
+
+/**
+ * The weight Traefik serves now for Service `service` of `namespace` as a backend of an HTTPRoute
+ * rule (its own API, GET /api/http/services: the rule's weighted service lists each backend as
+ * `<namespace>-<service>-http-<port>`), or undefined while it serves no such backend.
+ */
+export async function traefikWeight(namespace: string, service: string): Promise<number | undefined> {
+  const prefix = `${namespace}-${service}-http-`;
+  const services = await realGateway<TraefikService[]>('GET', '/traefik/api/http/services?per_page=1000');
+  for (const s of services) {
+    const backend = s.weighted?.services.find((b) => b.name.startsWith(prefix));
+    if (backend) return backend.weight ?? 1;
+  }
+  return undefined;
 }
