@@ -11,8 +11,17 @@
 // 100 rollouts (SLUICE_SCALE_NAMESPACES, SLUICE_SCALE_PER_NAMESPACE, SLUICE_SCALE_WAVE to vary it).
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
+import { controllerProgram } from '../controller/controller-flags.js';
 import { root } from '../test/world/layout.js';
-import { installManifests, startController, startWebhook, stopController } from '../test/world/sluice.js';
+import {
+  type Build,
+  installManifests,
+  startController,
+  startWebhook,
+  stopController,
+  stopWebhook,
+  thisBuild,
+} from '../test/world/sluice.js';
 import { buildBinaries, down, up } from '../test/world/world.js';
 import { webhookProgram } from '../webhook/main.js';
 import { apiserverOverhead } from './apiserver-overhead.js';
@@ -44,6 +53,28 @@ async function worldStart(runs = 3): Promise<Figure[]> {
       note: `median of ${runs} starts from nothing running with binaries cached (${times.map((t) => t.toFixed(1)).join(', ')} s): etcd, apiserver, controller-manager, scheduler, kwok with 3 Ready nodes, Prometheus, simulator with Gateway Accepted`,
     },
   ];
+}
+
+/**
+ * sluice as the scale benchmark runs it: the product's defaults, not the tests' faster ones. The
+ * webhook checks its certificate every 30 s (the world's 2 s alone cost it 0.35 CPU s a minute at
+ * idle), and the controller looks again at a rollout it waits on every 30 s, not 5: at 1,000
+ * Canaries that is what a cluster would pay. SLUICE_CPU_PROFILE_DIR: both processes write a V8
+ * CPU profile there when they stop (node --cpu-prof; Chrome's DevTools opens it).
+ */
+const startScaleWebhook = () =>
+  startWebhook({
+    certCheckSeconds: Number(webhookProgram.options['cert-check-interval'].default),
+    build: profiledBuild(process.env.SLUICE_CPU_PROFILE_DIR),
+  });
+const startScaleController = () =>
+  startController({ extraArgs: ['--poll-interval=30'], build: profiledBuild(process.env.SLUICE_CPU_PROFILE_DIR) });
+
+/** This checkout's build, run with node --cpu-prof when a directory for the profiles is given. */
+function profiledBuild(dir: string | undefined): Build {
+  if (!dir) return thisBuild;
+  const [node, ...rest] = thisBuild.entrypoint;
+  return { entrypoint: [node!, '--cpu-prof', `--cpu-prof-dir=${path.resolve(dir)}`, ...rest] };
 }
 
 /** The webhook's memory with 1,000 Canaries: node's defaults, smaller young generations, and the image's flags. */
@@ -83,12 +114,8 @@ async function main(): Promise<void> {
   const single: Record<string, { start: () => Promise<void>; measure: () => Promise<Figure[]> }> = {
     scale: {
       start: async () => {
-        // The product's defaults, not the tests' faster ones: the webhook checks its certificate
-        // every 30 s (the world's 2 s alone cost it 0.35 CPU s a minute at idle), and the controller
-        // looks again at a rollout it waits on every 30 s, not 5: at 1,000 Canaries that is what a
-        // cluster would pay.
-        await startWebhook({ certCheckSeconds: Number(webhookProgram.options['cert-check-interval'].default) });
-        await startController({ extraArgs: ['--poll-interval=30'] });
+        await startScaleWebhook();
+        await startScaleController();
       },
       measure: async () =>
         (
@@ -100,6 +127,16 @@ async function main(): Promise<void> {
             idleSeconds: 60,
             ratePerRoute: 5,
             prefix: '',
+            // Three runs by default: a figure met once is not met (issue 31).
+            runs: n('SLUICE_SCALE_RUNS', 3),
+            // Each run against a freshly started sluice, as three installs would be.
+            betweenRuns: async () => {
+              await stopController();
+              await stopWebhook();
+              await startScaleWebhook();
+              await startScaleController();
+            },
+            floor: { concurrency: Number(controllerProgram.options.concurrency.default), stopController: () => stopController() },
           })
         ).figures,
     },

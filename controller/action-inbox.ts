@@ -18,7 +18,7 @@ import { GROUP, objectName } from '../api/contract.js';
 import type { Canary } from '../api/flagger-types.js';
 import type { ClusterCanaryPolicy } from '../api/policy-types.js';
 import { at, isNotFound, type KubeObject, type ObjectClient } from '../lib/kube/client.js';
-import type { ObjectCache } from '../lib/kube/informer.js';
+import { namespaced, type ObjectCache } from '../lib/kube/informer.js';
 import type { Logger } from '../lib/logger.js';
 import { actionRefusal } from '../policy/constraints.js';
 import type { EventRecorder } from './event-recorder.js';
@@ -35,9 +35,8 @@ export class ActionInbox {
   ) {}
 
   private of(ns: string, canary: string): CanaryAction[] {
-    return this.cache
-      .items()
-      .filter((a) => a.metadata.namespace === ns && a.spec?.canary === canary)
+    return namespaced(this.cache, ns)
+      .filter((a) => a.spec?.canary === canary)
       .sort(byAge);
   }
 

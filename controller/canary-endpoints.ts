@@ -6,7 +6,7 @@
 // and each is kept as its Service's name and its count of ready endpoints.
 import { KEY_PREFIX } from '../api/contract.js';
 import type { KubeObject } from '../lib/kube/client.js';
-import type { ObjectCache } from '../lib/kube/informer.js';
+import { namespaced, type ObjectCache } from '../lib/kube/informer.js';
 
 /** The label the EndpointSlice controller puts on a slice: the Service it belongs to. */
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
@@ -32,8 +32,7 @@ export function slimEndpointSlice(slice: EndpointSlice): SlimEndpointSlice {
 
 /** Ready endpoints of a Service, over all its slices. */
 export function readyEndpoints(slices: ObjectCache<SlimEndpointSlice>, namespace: string, service: string): number {
-  return slices
-    .items()
-    .filter((s) => s.metadata.namespace === namespace && s.metadata.labels?.[SERVICE_NAME_LABEL] === service)
+  return namespaced(slices, namespace)
+    .filter((s) => s.metadata.labels?.[SERVICE_NAME_LABEL] === service)
     .reduce((n, s) => n + s.ready, 0);
 }

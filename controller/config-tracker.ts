@@ -7,7 +7,7 @@ import type { Canary } from '../api/flagger-types.js';
 import { type ConfigRef, configHash, configRefs, fingerprint, refKey, snapshotName, TRACKING_ANNOTATION } from '../api/tracked-configs.js';
 import type { Deployment } from '../api/workload.js';
 import { at, isAlreadyExists, type KubeObject, type ObjectClient, R } from '../lib/kube/client.js';
-import type { ObjectCache } from '../lib/kube/informer.js';
+import { namespaced, type ObjectCache } from '../lib/kube/informer.js';
 import { ownerReference } from './generated-objects.js';
 
 export type ConfigObject = KubeObject & {
@@ -125,13 +125,8 @@ export class ConfigTracker {
       ['ConfigMap', this.caches.configmaps],
       ['Secret', this.caches.secrets],
     ] as const) {
-      for (const o of inf.items()) {
-        if (
-          o.metadata.namespace !== ns ||
-          o.metadata.labels?.[L.tracked] !== 'snapshot' ||
-          o.metadata.labels?.[L.canaryName] !== canary.metadata.name
-        )
-          continue;
+      for (const o of namespaced(inf, ns)) {
+        if (o.metadata.labels?.[L.tracked] !== 'snapshot' || o.metadata.labels?.[L.canaryName] !== canary.metadata.name) continue;
         if (keep.has(o.metadata.name)) continue;
         await this.client.delete(at(refOf(kind), ns, o.metadata.name));
       }

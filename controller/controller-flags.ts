@@ -37,9 +37,10 @@ export const controllerProgram = {
       default: '5',
       help: 'seconds pods the route no longer sends traffic to keep running after the route changes (a canary scaled down, a primary rolled at the release); 0 waits only for the gateways to report the route',
     },
-    // A pass mostly waits on the apiserver, so more at once cost little CPU; with 4, a wave of 100
-    // new revisions waited in the queue behind each other before their canaries were scaled up.
-    concurrency: { type: 'string', default: '16', help: 'Canaries reconciled at once' },
+    // A pass mostly waits on the apiserver, so more at once cost little CPU; with 4, and still
+    // with 16, a wave of 100 new revisions waited in the queue behind each other before their
+    // canaries were scaled up (sluice_controller_queue_wait_seconds shows it; issue 31).
+    concurrency: { type: 'string', default: '64', help: 'Canaries reconciled at once' },
     'max-checks': {
       type: 'string',
       default: String(DEFAULT_CHECK_LIMITS.maxInFlight),

@@ -5,7 +5,7 @@ import { labels as L, names, objectName } from '../api/contract.js';
 import type { Canary } from '../api/flagger-types.js';
 import type { Deployment, HorizontalPodAutoscaler, Workload } from '../api/workload.js';
 import { at, type KubeObject, type ObjectClient, R, type ResourceRef } from '../lib/kube/client.js';
-import type { ObjectCache } from '../lib/kube/informer.js';
+import { namespaced, type ObjectCache } from '../lib/kube/informer.js';
 import type { Logger } from '../lib/logger.js';
 import { isGenerated } from '../policy/selection.js';
 import { apexName, foreignObjects, NameClashError, ownerReference } from './generated-objects.js';
@@ -126,15 +126,12 @@ export class GeneratedOwnership {
 
   /** A live Canary for the same Deployment that inherits this one's objects when it is deleted. */
   successorOf(canary: Canary): Canary | undefined {
-    return this.caches.canaries
-      .items()
-      .find(
-        (c) =>
-          c.metadata.namespace === canary.metadata.namespace &&
-          c.metadata.name !== canary.metadata.name &&
-          !c.metadata.deletionTimestamp &&
-          c.spec.targetRef?.name === canary.spec.targetRef.name &&
-          apexName(c) === apexName(canary),
-      );
+    return namespaced(this.caches.canaries, canary.metadata.namespace!).find(
+      (c) =>
+        c.metadata.name !== canary.metadata.name &&
+        !c.metadata.deletionTimestamp &&
+        c.spec.targetRef?.name === canary.spec.targetRef.name &&
+        apexName(c) === apexName(canary),
+    );
   }
 }

@@ -4,7 +4,7 @@
 import { annotations as A, FINALIZER, labels as L, objectName, shortRevision } from '../api/contract.js';
 import { type Canary, CR } from '../api/flagger-types.js';
 import { revisionOf, type Workload } from '../api/workload.js';
-import { at, type ObjectClient } from '../lib/kube/client.js';
+import { at, isNotFound, type ObjectClient } from '../lib/kube/client.js';
 import type { EventRecorder } from './event-recorder.js';
 import type { GeneratedOwnership } from './generated-ownership.js';
 import { type DriverTable, driverOf, handBackPatch } from './kinds/index.js';
@@ -31,14 +31,20 @@ export class HandBack {
     }
     await this.handBackTarget(canary);
     const idx = fins.indexOf(FINALIZER);
-    await this.client.patch(
-      at(CR.canaries, ns, canary.metadata.name),
-      [
-        { op: 'test', path: `/metadata/finalizers/${idx}`, value: FINALIZER },
-        { op: 'remove', path: `/metadata/finalizers/${idx}` },
-      ],
-      'json',
-    );
+    try {
+      await this.client.patch(
+        at(CR.canaries, ns, canary.metadata.name),
+        [
+          { op: 'test', path: `/metadata/finalizers/${idx}`, value: FINALIZER },
+          { op: 'remove', path: `/metadata/finalizers/${idx}` },
+        ],
+        'json',
+      );
+    } catch (err) {
+      // Gone already: a pass before this one (its answer lost, or read from a cache one event
+      // behind) removed the finalizer, and the Canary went with it. Nothing is left to do.
+      if (!isNotFound(err)) throw err;
+    }
   }
 
   private async handBackTarget(canary: Canary): Promise<void> {

@@ -8,6 +8,7 @@ import { FlagError, flagsOrHelp } from '../lib/flags.js';
 import { at, KubeClient, type KubeObject, R } from '../lib/kube/client.js';
 import { objectKey } from '../lib/kube/informer.js';
 import { createLogger, type Logger } from '../lib/logger.js';
+import { sendExposition } from '../lib/metrics-exposition.js';
 import { Notifier } from './alerts/notifier.js';
 import { ChecksInFlight } from './checks-in-flight.js';
 import { controllerProgram, controllerSettings } from './controller-flags.js';
@@ -107,20 +108,30 @@ export async function runController(argv: string[]): Promise<void> {
 
 /** The Canary work queue: one pass at a time per key, `concurrency` keys at once. */
 function canaryQueue(reconciler: Reconciler, metrics: ControllerMetrics, logger: Logger, concurrency: number) {
-  return new WorkQueue(
+  const queue = new WorkQueue(
     async (key) => {
-      const r = await reconciler.reconcile(key);
-      metrics.reconciles.inc({ result: 'ok' });
-      return r;
+      const stop = metrics.reconcileSeconds.startTimer();
+      try {
+        const r = await reconciler.reconcile(key);
+        stop({ result: 'ok' });
+        metrics.reconciles.inc({ result: 'ok' });
+        return r;
+      } catch (err) {
+        stop({ result: 'error' });
+        throw err;
+      }
     },
     {
       concurrency,
+      onStart: (_key, waitedMs) => metrics.queueWait.observe(waitedMs / 1000),
       onError: (key, err, retry) => {
         metrics.reconciles.inc({ result: 'error' });
         logger.warn(`reconcile failed: ${(err as Error).message}; retrying in ${retry} ms`, { key });
       },
     },
   );
+  metrics.depth = () => queue.length;
+  return queue;
 }
 
 /**
@@ -152,8 +163,7 @@ function serveMetrics(metrics: ControllerMetrics, at: { port: number; address: s
   const { server } = smallPlainServer(
     async (req, res) => {
       if (req.url === '/metrics') {
-        res.setHeader('content-type', metrics.contentType);
-        res.end(await metrics.exposition());
+        sendExposition(req, res, metrics.contentType, await metrics.parts());
       } else if (req.url === '/healthz' || req.url === '/readyz') {
         res.end('ok');
       } else {

@@ -22,7 +22,7 @@ import {
   type WorkloadKind,
 } from '../api/workload.js';
 import { at, isAlreadyExists, isConflict, isNotFound, type KubeObject, type ObjectClient } from '../lib/kube/client.js';
-import type { ObjectCache } from '../lib/kube/informer.js';
+import { namespaced, type ObjectCache } from '../lib/kube/informer.js';
 import type { Logger } from '../lib/logger.js';
 import { windowProblems, windowWarnings } from '../policy/change-windows.js';
 import { TEMPLATE_HASH } from '../policy/generated-canary.js';
@@ -42,7 +42,7 @@ export interface PolicyCaches {
 
 export const STATUS_KEY = '*status';
 
-const inNamespace = <T extends KubeObject>(inf: ObjectCache<T>, ns: string) => inf.items().filter((o) => o.metadata.namespace === ns);
+const inNamespace = <T extends KubeObject>(inf: ObjectCache<T>, ns: string) => namespaced(inf, ns);
 
 export class PolicyReconciler {
   /** Per namespace, per policy: what the last pass found. Feeds the status pass. */

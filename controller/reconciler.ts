@@ -12,6 +12,7 @@ import type { ClusterCanaryPolicy } from '../api/policy-types.js';
 import type { RouteKindFacts } from '../api/route-kinds.js';
 import { type Deployment, revisionOf } from '../api/workload.js';
 import { at } from '../lib/kube/client.js';
+import { namespaced } from '../lib/kube/informer.js';
 import { closedWindowFor } from '../policy/change-windows.js';
 import { enforce } from '../policy/constraints.js';
 import { fastRollbackRevisions, isGenerated, linesStopped, policiesForNamespace } from '../policy/selection.js';
@@ -170,15 +171,9 @@ export class Reconciler {
    */
   private givesWayToExplicit(canary: Canary): boolean {
     if (!isGenerated(canary)) return false;
-    return this.d.caches.canaries
-      .items()
-      .some(
-        (c) =>
-          c.metadata.namespace === canary.metadata.namespace &&
-          !isGenerated(c) &&
-          c.spec.targetRef?.name === canary.spec.targetRef.name &&
-          !c.metadata.deletionTimestamp,
-      );
+    return namespaced(this.d.caches.canaries, canary.metadata.namespace!).some(
+      (c) => !isGenerated(c) && c.spec.targetRef?.name === canary.spec.targetRef.name && !c.metadata.deletionTimestamp,
+    );
   }
 
   private async observe(canary: Canary, policies: ClusterCanaryPolicy[], now: Date): Promise<Seen> {

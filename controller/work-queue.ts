@@ -1,6 +1,7 @@
 // A per-key work queue in the shape of client-go's: a key is queued at most once, never
 // processed by two workers at once, re-run if it changed while being processed, delayed by
 // requeue-after timers, and retried with per-key exponential backoff when its handler fails.
+import { performance } from 'node:perf_hooks';
 import { backoffDelay } from '../lib/backoff.js';
 
 /** Node fires a timer longer than 2^31-1 ms at once (with a TimeoutOverflowWarning): longer waits are armed in parts. */
@@ -13,11 +14,14 @@ export interface QueueOptions {
   baseBackoffMs?: number;
   maxBackoffMs?: number;
   onError?: (key: string, err: unknown, retryInMs: number) => void;
+  /** A key taken by a worker, and how long it waited in the queue since it was added. */
+  onStart?: (key: string, waitedMs: number) => void;
 }
 
 export class WorkQueue {
   private readonly queue: string[] = [];
-  private readonly queued = new Set<string>();
+  /** Each queued key and when it was added (for how long it waited). */
+  private readonly queued = new Map<string, number>();
   private readonly processing = new Set<string>();
   private readonly dirty = new Set<string>();
   private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
@@ -37,7 +41,7 @@ export class WorkQueue {
       return;
     }
     if (this.queued.has(key)) return;
-    this.queued.add(key);
+    this.queued.set(key, performance.now());
     this.queue.push(key);
     this.pump();
   }
@@ -91,7 +95,9 @@ export class WorkQueue {
     const concurrency = this.opts.concurrency ?? 4;
     while (!this.stopped && this.running < concurrency && this.queue.length > 0) {
       const key = this.queue.shift()!;
+      const addedAt = this.queued.get(key)!;
       this.queued.delete(key);
+      this.opts.onStart?.(key, performance.now() - addedAt);
       this.processing.add(key);
       this.running++;
       void this.run(key);

@@ -8,6 +8,13 @@ import { collectDefaultMetrics, type Registry } from 'prom-client';
 
 export const EVENT_LOOP_MONITORING_MS = 100;
 
+/**
+ * How long a rendering of these series is served again: they are read from /proc and the event
+ * loop's histogram (a few milliseconds), and a CPU or memory figure at 5 s resolution is more
+ * than any dashboard of them needs, however often Prometheus scrapes (the world's: every second).
+ */
+export const PROCESS_METRICS_MAX_AGE_MS = 5_000;
+
 export function collectProcessMetrics(registry: Registry): void {
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_MONITORING_MS });
 }

@@ -16,7 +16,7 @@ import type { Logger } from '../lib/logger.js';
 import { closedWindowFor } from '../policy/change-windows.js';
 import { selectorMatches } from '../policy/label-selector.js';
 import { policiesForNamespace } from '../policy/selection.js';
-import type { CopySources } from './copy-decision.js';
+import { type CopySources, type PodTemplateLike, templateDigest } from './copy-decision.js';
 import { type DaemonPodSources, type DaemonSetFacts, daemonSetFacts } from './daemon-pod-decision.js';
 import type { DaemonSetReads } from './daemon-set-reads.js';
 import type { FreezeContext } from './freeze-decision.js';
@@ -69,17 +69,52 @@ export function slimCanary(c: Canary): Canary {
   } as Canary;
 }
 
-/** What the webhook keeps of a managed Deployment: the config snapshots its primary pods are pinned to. */
-export function slimManaged(d: KubeObject): KubeObject {
+/**
+ * What the webhook keeps of a managed Deployment: the config snapshots its primary pods are
+ * pinned to, and a digest of its pod template (what /validate-copy compares a canary copy with).
+ */
+export type SlimManaged = KubeObject & { templateDigest?: string };
+
+type ManagedLike = KubeObject & { spec?: { template?: PodTemplateLike } };
+
+export function slimManaged(d: ManagedLike): SlimManaged {
+  return slimManagedWith(d, templateDigest);
+}
+
+function slimManagedWith(d: ManagedLike, digestOf: (t: PodTemplateLike) => string): SlimManaged {
   const m = d.metadata;
   const pins = m.annotations?.[A.stableConfigs];
   return {
     metadata: {
       name: m.name,
       namespace: m.namespace,
+      uid: m.uid,
       resourceVersion: m.resourceVersion,
       ...(pins !== undefined ? { annotations: { [A.stableConfigs]: pins } } : {}),
     },
+    ...(d.spec?.template ? { templateDigest: digestOf(d.spec.template) } : {}),
+  };
+}
+
+/**
+ * templateDigest() once per Deployment generation: most events of a managed Deployment are its
+ * status, written by the Deployment controller, and its template moves only with its generation.
+ */
+export function digestsByGeneration(): { slim: (d: ManagedLike) => SlimManaged; forget: (d: KubeObject) => void } {
+  const kept = new Map<string, { generation: number | undefined; digest: string }>();
+  // By uid too: a Deployment deleted and created again under its name starts at generation 1 again.
+  const key = (d: KubeObject) => `${d.metadata.namespace}/${d.metadata.name}/${d.metadata.uid ?? ''}`;
+  return {
+    slim: (d) =>
+      slimManagedWith(d, (t) => {
+        const generation = (d.metadata as { generation?: number }).generation;
+        const k = kept.get(key(d));
+        if (k && generation !== undefined && k.generation === generation) return k.digest;
+        const digest = templateDigest(t);
+        kept.set(key(d), { generation, digest });
+        return digest;
+      }),
+    forget: (d) => void kept.delete(key(d)),
   };
 }
 
@@ -97,7 +132,7 @@ export interface AdmissionSources {
   policies: ObjectCache<ClusterCanaryPolicy>;
   canaries: ObjectCache<Canary>;
   /** Deployments labelled as managed. */
-  managed: ObjectCache<KubeObject>;
+  managed: ObjectCache<SlimManaged>;
   /** DaemonSets labelled as managed. */
   daemonSets: ObjectCache<SlimDaemonSet>;
   replicaSets: ObjectCache<SlimReplicaSet>;
@@ -110,14 +145,17 @@ export interface AdmissionSources {
 /** The webhook's sources: one informer per cache, on the apiserver. */
 export function informerSources(client: KubeClient, logger: Logger): AdmissionSources {
   const onError = (what: string) => (err: unknown) => logger.warn(`watch ${what}: ${(err as Error).message}`);
+  const digests = digestsByGeneration();
   const informers = {
     namespaces: new Informer<KubeObject>(client, R.namespaces, { onError: onError('namespaces') }),
     policies: new Informer<ClusterCanaryPolicy>(client, POLICY_REF, { onError: onError('clustercanarypolicies') }),
     canaries: new Informer<Canary>(client, CR.canaries, { onError: onError('canaries'), transform: slimCanary }),
-    managed: new Informer<KubeObject>(client, R.deployments, {
+    managed: new Informer<SlimManaged>(client, R.deployments, {
       onError: onError('deployments'),
       labelSelector: `${L.managed}=${values.managed}`,
-      transform: slimManaged,
+      transform: digests.slim,
+    }).onChange((type, d) => {
+      if (type === 'DELETED') digests.forget(d);
     }),
     daemonSets: new Informer<SlimDaemonSet>(client, R.daemonsets, {
       onError: onError('daemonsets'),
@@ -212,6 +250,7 @@ export class AdmissionCache {
             .map((c) => c.metadata.uid ?? '')
         : undefined,
     target: (namespace, name) => (this.reads ? this.reads.deployment(namespace, name) : Promise.resolve(undefined)),
+    cachedTemplateDigest: (namespace, name) => (this.synced ? this.sources.managed.get(namespace, name)?.templateDigest : undefined),
   };
 
   readonly daemonPods: DaemonPodSources = {

@@ -2,14 +2,20 @@
 // live Canary targets, owned by that Canary, running exactly that Deployment's pods (only the
 // names of ConfigMaps and Secrets may differ: the copy reads snapshots of its target's). This
 // webhook runs as another identity than the controller, so a stolen controller token cannot
-// start a workload of its own choosing under a name that merely ends in -canary. It reads the
-// target as last written (one GET, only for a copy's creation or a new template): a cache could
-// judge a copy of a template the user has just pushed against the one before.
+// start a workload of its own choosing under a name that merely ends in -canary. A copy is first
+// compared with a digest of its target's template kept in the webhook's cache of managed
+// Deployments; only when that differs (the target is not managed yet, or the cache has not seen
+// the template the user has just pushed) is the target read as last written (one GET). Under a
+// wave of rollouts that GET, made while the apiserver waits on the webhook, took 300-400 ms
+// (issue 31). A digest match can be at most one watch event behind: a copy of the template the
+// owner wrote just before, never one of the controller's choosing.
 //
 // Why not a ValidatingAdmissionPolicy with the namespace's Deployments as parameters: on the
 // apiserver of Kubernetes 1.36 such a policy loses its parameters for good once its binding is
 // deleted and created again (kubernetes/kubernetes#130887): after an uninstall and install every
 // copy was refused, until the apiserver restarted (docs/security.md).
+
+import { createHash } from 'node:crypto';
 import { annotations as A, labels as L, objectName, values } from '../api/contract.js';
 import { templatePart, templateRevision } from '../api/revision.js';
 import { withoutSnapshots } from '../api/tracked-configs.js';
@@ -32,6 +38,17 @@ export interface CopySources {
   canariesTargeting(namespace: string, deployment: string): string[] | undefined;
   /** The Deployment as last written, or undefined when there is none. */
   target(namespace: string, name: string): Promise<TargetLike | undefined>;
+  /** templateDigest() of a managed Deployment's pod template as the cache last saw it, if it is cached. */
+  cachedTemplateDigest?(namespace: string, name: string): string | undefined;
+}
+
+/**
+ * What a copy must share with its target, as a digest: the pod spec with snapshot names read
+ * back as the configs they copy, and the template's annotations (what copyDifferences compares).
+ */
+export function templateDigest(template: PodTemplateLike | undefined): string {
+  const comparable = canonicalJson({ spec: withoutSnapshots(template?.spec), annotations: template?.metadata?.annotations ?? {} });
+  return createHash('sha256').update(comparable).digest('base64url').slice(0, 22);
 }
 
 interface OwnerRef {
@@ -108,6 +125,9 @@ export async function decideCopy(req: AdmissionRequest, controllerUsers: string[
   );
   if (owner?.uid === undefined || !uids.includes(owner.uid))
     return forbid(`${subject} must be owned (controller reference) by the Canary that targets Deployment ${targetName}`);
+  const copied = role.suffix === '-canary' ? sources.cachedTemplateDigest?.(ns, targetName) : undefined;
+  if (copied !== undefined && copied === templateDigest(obj.spec?.template))
+    return { allowed: true, reason: `canary copy of ${targetName}, owned by its Canary, running its pods (as cached)` };
   const target = await sources.target(ns, targetName);
   if (!target) return forbid(`${subject} is the ${role.what} of Deployment ${targetName}, which does not exist`);
   if (role.suffix === '-baseline') {

@@ -10,6 +10,7 @@ import { ConnectionGovernor, SERVER_TIMEOUTS, smallPlainServer } from '../lib/co
 import { FlagError, type FlagValues, flagsOrHelp, positiveCount, positiveSeconds } from '../lib/flags.js';
 import { KubeClient } from '../lib/kube/client.js';
 import { createLogger, type Logger } from '../lib/logger.js';
+import { sendExposition } from '../lib/metrics-exposition.js';
 import { AdmissionCache, informerSources } from './admission-cache.js';
 import { createApp } from './app.js';
 import { DaemonSetReads } from './daemon-set-reads.js';
@@ -193,8 +194,7 @@ export async function runWebhook(argv: string[]): Promise<void> {
   // Metrics and health on their own port and budget: scrapers and probes never compete with the apiserver.
   const { server: metricsServer, governor: metricsGovernor } = smallPlainServer(async (req, res) => {
     if (req.url === '/metrics') {
-      res.setHeader('content-type', metrics.registry.contentType);
-      res.end(await metrics.registry.metrics());
+      sendExposition(req, res, metrics.registry.contentType, await metrics.parts());
     } else if (req.url === '/healthz') {
       res.end('ok');
     } else if (req.url === '/readyz') {

@@ -1,7 +1,8 @@
 // The webhook's own metrics, served on a separate plain-HTTP port for Prometheus.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { GovernorCounters } from '../lib/connection-governor.js';
-import { collectProcessMetrics } from '../lib/process-metrics.js';
+import { KeptPart, type Rendered, rendered } from '../lib/metrics-exposition.js';
+import { collectProcessMetrics, PROCESS_METRICS_MAX_AGE_MS } from '../lib/process-metrics.js';
 
 export class WebhookMetrics {
   readonly registry = new Registry();
@@ -74,8 +75,17 @@ export class WebhookMetrics {
     };
   }
 
+  /** The process's series (CPU, memory, event loop): read from /proc, so rendered at most every 5 s. */
+  private readonly processRegistry = new Registry();
+  private readonly processPart = new KeptPart(() => this.processRegistry.metrics(), { maxAgeMs: PROCESS_METRICS_MAX_AGE_MS });
+
   constructor(withProcessMetrics = true) {
-    if (withProcessMetrics) collectProcessMetrics(this.registry);
+    if (withProcessMetrics) collectProcessMetrics(this.processRegistry);
+  }
+
+  /** What a scrape gets: the process's series as last rendered, and the webhook's own. */
+  async parts(): Promise<Rendered[]> {
+    return [await this.processPart.get(), rendered(await this.registry.metrics())];
   }
 
   observe(endpoint: string, decision: string, seconds: number): void {

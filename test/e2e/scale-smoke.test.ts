@@ -23,8 +23,8 @@ describe('scale benchmark, smoke run at 20 Canaries', function () {
       prefix: 'smoke_',
     });
     for (const f of r.figures) console.log(`      ${f.name}: ${f.value} ${f.unit}`);
-    assert.equal(r.initialized, 20);
-    assert.equal(r.succeeded, 4);
+    assert.deepEqual(r.initialized, [20]);
+    assert.deepEqual(r.succeeded, [4]);
     for (const f of r.figures) assert.ok(Number.isFinite(f.value), `${f.name} is a number (${f.value})`);
     const names = r.figures.map((f) => f.name);
     for (const n of ['apply_to_all_initialized', 'controller_rss_idle', 'wave_step_lateness_p99', 'wave_set_image_to_canary_p99'])

@@ -121,6 +121,14 @@ describe('the Helm chart', function () {
       /'system:serviceaccount:delivery:sluice-controller'/,
       "copies are checked for the release's controller",
     );
+    const generated = (
+      find(objs, 'ValidatingWebhookConfiguration', 'sluice').webhooks as { name: string; matchConditions: { expression: string }[] }[]
+    ).find((w) => w.name === 'generated.sluice.dev');
+    assert.match(
+      generated!.matchConditions[0]!.expression,
+      /!= 'system:serviceaccount:delivery:sluice-controller'/,
+      "generated objects skip the call only for the release's controller",
+    );
     for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
       for (const w of find(objs, kind, 'sluice').webhooks as {
         clientConfig: { service: { namespace: string } };

@@ -159,3 +159,66 @@ describe('the watch table: which Canaries each other change wakes', () => {
     assert.ok(policyPasses.includes('*'), 'a policy change runs every namespace pass');
   });
 });
+
+describe('wiring of the watches', () => {
+  const subscribe = (canaries: KubeObject[]) => {
+    const subscribed = new Map<string, ((t: string, o: KubeObject, old?: KubeObject) => void)[]>();
+    const asked: (string | undefined)[] = [];
+    const fake = (name: string) => ({
+      onChange: (h: (t: string, o: KubeObject, old?: KubeObject) => void) => {
+        subscribed.set(name, [...(subscribed.get(name) ?? []), h]);
+      },
+      items: () => {
+        asked.push(undefined);
+        return name === 'canaries' ? canaries : [];
+      },
+      // An indexed cache: the mappers are handed one namespace's Canaries.
+      inNamespace: (ns: string) => {
+        asked.push(ns);
+        return name === 'canaries' ? canaries.filter((c) => c.metadata.namespace === ns) : [];
+      },
+    });
+    const watched = Object.fromEntries([...Object.keys(CANARY_WAKES), 'namespaces', 'policies'].map((n) => [n, fake(n)]));
+    const woken: string[] = [];
+    let counted = 0;
+    wireWatches(watched as never, {
+      canary: (k) => woken.push(k),
+      namespace: () => undefined,
+      everyNamespace: () => undefined,
+      canariesChanged: () => counted++,
+    });
+    const fire = (kind: string, type: string, o: KubeObject, old?: KubeObject) => {
+      for (const h of subscribed.get(kind) ?? []) h(type, o, old);
+    };
+    return { fire, woken, asked, counted: () => counted };
+  };
+
+  it("hands a namespaced change only its namespace's Canaries, and a MetricTemplate everyone's", () => {
+    const here = seedCanary({ analysis: { metrics: [{ name: 'errors', templateRef: { name: 'errors', namespace: 'test' } }] } });
+    const there = seedCanary({ analysis: { metrics: [{ name: 'errors', templateRef: { name: 'errors', namespace: 'test' } }] } });
+    there.metadata = { ...there.metadata, namespace: 'shop' };
+    const w = subscribe([here, there]);
+    w.fire(
+      'deployments',
+      'MODIFIED',
+      { metadata: { name: 'podinfo', namespace: 'shop', resourceVersion: '2' } },
+      {
+        metadata: { name: 'podinfo', namespace: 'shop', resourceVersion: '1' },
+      },
+    );
+    assert.deepEqual(w.woken, ['shop/podinfo'], 'the same name in another namespace wakes only its own');
+    assert.ok(w.asked.includes('shop') && !w.asked.includes(undefined), 'read from the index, not by a scan');
+    w.woken.length = 0;
+    w.fire('templates', 'MODIFIED', { metadata: { name: 'errors', namespace: 'test', resourceVersion: '2' } });
+    assert.deepEqual(w.woken.sort(), ['shop/podinfo', 'test/podinfo'], 'a template used across namespaces wakes its users there');
+  });
+
+  it('recounts the Canaries only when one is added or deleted, not at every status write', () => {
+    const w = subscribe([canary]);
+    w.fire('canaries', 'MODIFIED', canary, canary);
+    assert.equal(w.counted(), 0);
+    w.fire('canaries', 'ADDED', canary);
+    w.fire('canaries', 'DELETED', canary);
+    assert.equal(w.counted(), 2);
+  });
+});

@@ -5,7 +5,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { ApiError, KubeClient, type KubeObject, R, type WatchEvent } from '../../lib/kube/client.js';
-import { Informer, needsList } from '../../lib/kube/informer.js';
+import { Informer, namespaced, needsList } from '../../lib/kube/informer.js';
 import { waitFor } from '../../lib/wait.js';
 
 type Script = (res: http.ServerResponse, socket: net.Socket) => void;
@@ -176,6 +176,42 @@ describe('watch streams, every way they end', () => {
         ['ADDED', '2', undefined],
         ['MODIFIED', '3', '2'],
       ]);
+    } finally {
+      await informer.stop();
+      await close();
+    }
+  });
+
+  it('keeps a namespace index that follows adds, moves and deletes, as the store does', async () => {
+    const obj = (ns: string, name: string, rv: string) => ({ metadata: { name, namespace: ns, resourceVersion: rv } });
+    const events = [
+      { type: 'ADDED', object: obj('a', 'x', '2') },
+      { type: 'ADDED', object: obj('a', 'y', '3') },
+      { type: 'ADDED', object: obj('b', 'x', '4') },
+      { type: 'MODIFIED', object: obj('a', 'x', '5') },
+      { type: 'DELETED', object: obj('a', 'y', '6') },
+    ];
+    const { client, close } = await scriptedServer((res) => res.write(events.map((e) => `${JSON.stringify(e)}\n`).join('')), { count: 0 });
+    let seen = 0;
+    const informer = new Informer<KubeObject>(client, R.deployments, { onError: () => undefined });
+    informer.onChange(() => seen++);
+    try {
+      await informer.start();
+      await waitFor(() => seen >= events.length || undefined, { timeoutMs: 5000, what: 'every event' });
+      const names = (ns: string) => informer.inNamespace(ns).map((o) => `${o.metadata.name}@${o.metadata.resourceVersion}`);
+      assert.deepEqual(names('a'), ['x@5']);
+      assert.deepEqual(names('b'), ['x@4']);
+      assert.deepEqual(names('c'), []);
+      assert.deepEqual(
+        namespaced(informer, 'a'),
+        informer.items().filter((o) => o.metadata.namespace === 'a'),
+      );
+      // A cache without an index (a test's fake) is filtered.
+      const plain = { get: () => undefined, items: () => informer.items() };
+      assert.deepEqual(
+        namespaced(plain, 'b').map((o) => o.metadata.name),
+        ['x'],
+      );
     } finally {
       await informer.stop();
       await close();

@@ -1,8 +1,9 @@
 // A canary copy the controller writes must be the copy of a Deployment a live Canary targets,
 // owned by that Canary, running exactly that Deployment's pods (snapshots of its configs aside).
 import assert from 'node:assert/strict';
+import { digestsByGeneration, slimManaged } from '../../webhook/admission-cache.js';
 import type { AdmissionRequest } from '../../webhook/admission-types.js';
-import { type CopySources, copyDifferences, decideCopy } from '../../webhook/copy-decision.js';
+import { type CopySources, copyDifferences, decideCopy, templateDigest } from '../../webhook/copy-decision.js';
 import { controllerUser } from '../world/layout.js';
 
 const pods = (over: Record<string, unknown> = {}) => ({
@@ -227,5 +228,58 @@ describe('canary copies of any shape', () => {
       allowed: true,
       reason: 'not written by the controller (a person editing a copy is judged by /validate)',
     });
+  });
+
+  it('admits a copy whose template matches the cached digest of its target without reading it; any other is read and judged', async () => {
+    const cached = (digest: string | undefined) => {
+      const s = sources();
+      return { ...s, cachedTemplateDigest: (_ns: string, name: string) => (name === 'podinfo' ? digest : undefined) };
+    };
+    const hit = cached(templateDigest(pods()));
+    const v = await decideCopy(review('podinfo-canary', asCopy(pods())), [controllerUser], hit);
+    assert.equal(v.allowed, true);
+    assert.match(v.allowed ? v.reason : '', /as cached/);
+    assert.deepEqual(hit.reads, [], 'no read of the target');
+    // The cache is a template behind (the user has just pushed 6.0.2): the read decides, and admits.
+    const newer = pods({ containers: [{ name: 'podinfod', image: 'ghcr.io/stefanprodan/podinfo:6.0.2' }] });
+    const behind = { ...cached(templateDigest(pods())), target: async () => ({ spec: { template: newer } }) };
+    assert.equal((await decideCopy(review('podinfo-canary', newer), [controllerUser], behind)).allowed, true);
+    // A copy of anything else is read and refused as before, whatever the cache says.
+    const evil = pods({ containers: [{ name: 'podinfod', image: 'evil:1' }] });
+    const miss = cached(templateDigest(pods()));
+    await deny(review('podinfo-canary', evil), miss, /spec\.containers differs/);
+    assert.deepEqual(miss.reads, ['test/podinfo']);
+    // A baseline is never taken from the digest: its template is the released revision, not the target's.
+    const base = cached(templateDigest(pods()));
+    const r = review('podinfo-baseline', asCopy(pods()));
+    (r.object as { metadata: { labels: Record<string, string> } }).metadata.labels['sluice.dev/role'] = 'baseline';
+    await decideCopy(r, [controllerUser], base);
+    assert.deepEqual(base.reads, ['test/podinfo']);
+  });
+
+  it('a digest ignores snapshot names and labels, and sees the spec and annotations', () => {
+    assert.equal(templateDigest(asCopy(pods())), templateDigest(pods()));
+    const labelled = { ...pods(), metadata: { ...pods().metadata, labels: { app: 'x' } } };
+    assert.equal(templateDigest(labelled), templateDigest(pods()));
+    assert.notEqual(templateDigest(pods({ serviceAccountName: 'other' })), templateDigest(pods()));
+    assert.notEqual(templateDigest({ ...pods(), metadata: { annotations: {} } }), templateDigest(pods()));
+    const managed = slimManaged({ metadata: { name: 'podinfo', namespace: 'test' }, spec: { template: pods() } } as never);
+    assert.equal(managed.templateDigest, templateDigest(pods()));
+  });
+
+  it("computes a managed Deployment's digest once per generation, and again for a new object under the same name", () => {
+    const d = digestsByGeneration();
+    const dep = (generation: number, uid: string, template = pods()) =>
+      ({ metadata: { name: 'podinfo', namespace: 'test', uid, generation }, spec: { template } }) as never;
+    const first = d.slim(dep(1, 'a'));
+    assert.equal(first.templateDigest, templateDigest(pods()));
+    // A status write (same generation) keeps the digest, even if handed a template that would differ.
+    assert.equal(d.slim(dep(1, 'a', pods({ serviceAccountName: 'x' }))).templateDigest, first.templateDigest);
+    assert.equal(d.slim(dep(2, 'a', pods({ serviceAccountName: 'x' }))).templateDigest, templateDigest(pods({ serviceAccountName: 'x' })));
+    // Deleted and created again: generation 1 again, another uid, its own digest.
+    const again = pods({ serviceAccountName: 'y' });
+    assert.equal(d.slim(dep(1, 'b', again)).templateDigest, templateDigest(again));
+    d.forget(d.slim(dep(1, 'b', again)));
+    assert.equal(d.slim(dep(1, 'b', pods())).templateDigest, templateDigest(pods()), 'forgotten: computed afresh');
   });
 });

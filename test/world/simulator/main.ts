@@ -18,6 +18,7 @@ import {
   sameParent,
   withTransitionTimes,
 } from './gateway-status.js';
+import { ChangedRoutes, ReadyEndpointIndex } from './indexes.js';
 import { SimulatorMetrics } from './metrics.js';
 import type { Fault } from './outcome.js';
 import type { RouteRule } from './routing.js';
@@ -69,6 +70,12 @@ async function main(): Promise<void> {
       (p) => (p.kind ?? 'Gateway') === 'Gateway' && ourGateway(p.namespace ?? route.metadata.namespace ?? '', p.name),
     );
 
+  // Each request asks how many endpoints its Service has ready: scanning every slice per request
+  // cost the simulator most of a core at 1,000 Services (issue 31); the index follows the watch.
+  const readyEndpoints = new ReadyEndpointIndex();
+  slices.onChange((type, s, old) => readyEndpoints.update(type, s, old));
+  for (const s of slices.items()) readyEndpoints.update('ADDED', s, undefined);
+
   const metrics = new SimulatorMetrics();
   const engine = new TrafficEngine(
     {
@@ -77,15 +84,10 @@ async function main(): Promise<void> {
           .items()
           .filter((r) => ourParents(r).length > 0)
           .map((r) => ({ namespace: r.metadata.namespace ?? '', name: r.metadata.name, rules: r.spec.rules ?? [] })),
-      backend: (namespace, service) => {
-        const exists = services.get(namespace, service) !== undefined;
-        let ready = 0;
-        for (const s of slices.items()) {
-          if (s.metadata.namespace !== namespace || s.metadata.labels?.['kubernetes.io/service-name'] !== service) continue;
-          for (const e of s.endpoints ?? []) if (e.conditions?.ready !== false) ready++;
-        }
-        return { exists, readyEndpoints: ready };
-      },
+      backend: (namespace, service) => ({
+        exists: services.get(namespace, service) !== undefined,
+        readyEndpoints: readyEndpoints.of(namespace, service),
+      }),
       fault: (namespace, service) => faults.get(`${namespace}/${service}`),
       profile: (namespace, route) => profiles.get(`${namespace}/${route}`) ?? defaultProfile,
     },
@@ -125,7 +127,11 @@ async function main(): Promise<void> {
         });
       }
     }
-    for (const route of routes.items()) {
+    // Only the routes that changed, or whose namespace's Services did, since the last pass (all of
+    // them after a GatewayClass or Gateway change): at 1,000 routes a full pass on every change
+    // took the simulator tens of CPU seconds while Canaries initialised.
+    const todo = changedRoutes.take(routes);
+    for (const route of todo) {
       const ns = route.metadata.namespace ?? '';
       const mine = ourParents(route);
       const unresolved = [
@@ -170,12 +176,21 @@ async function main(): Promise<void> {
     statusQueued = false;
     statusRunning = true;
     syncStatus()
-      .catch(onError('status'))
+      .catch((err) => {
+        // The routes this pass took may not have been written: the next pass looks at them all.
+        changedRoutes.all();
+        onError('status')(err);
+      })
       .finally(() => {
         statusRunning = false;
         if (statusQueued) setTimeout(runStatus, 50);
       });
   };
+  const changedRoutes = new ChangedRoutes();
+  classes.onChange(() => changedRoutes.all());
+  gateways.onChange(() => changedRoutes.all());
+  routes.onChange((_t, r) => changedRoutes.route(r.metadata.namespace ?? '', r.metadata.name));
+  services.onChange((_t, svc) => changedRoutes.namespace(svc.metadata.namespace ?? ''));
   for (const inf of [classes, gateways, routes, services] as Informer<KubeObject>[]) inf.onChange(queueStatus);
   queueStatus();
 
