@@ -7,8 +7,8 @@
 // Deployments; only when that differs (the target is not managed yet, or the cache has not seen
 // the template the user has just pushed) is the target read as last written (one GET). Under a
 // wave of rollouts that GET, made while the apiserver waits on the webhook, took 300-400 ms
-// (issue 31). A digest match can be at most one watch event behind: a copy of the template the
-// owner wrote just before, never one of the controller's choosing.
+// (issue 31). A digest match can lag the target by as long as the webhook's watch does: a copy of
+// a template the owner wrote just before, never one of the controller's choosing.
 //
 // Why not a ValidatingAdmissionPolicy with the namespace's Deployments as parameters: on the
 // apiserver of Kubernetes 1.36 such a policy loses its parameters for good once its binding is
