@@ -9,7 +9,7 @@ import type { MetricResult } from './check-results.js';
 export class ControllerMetrics {
   /**
    * Flagger's series, one or more per Canary. Rendering them is what a scrape of a large controller
-   * costs (about 8 ms for 1,000 Canaries, and half a megabyte to send; at one scrape a second, most
+   * costs (about 8 ms for 1,000 Canaries, and some 240 KB to send; at one scrape a second, most
    * of the controller's idle CPU), and they change only when a Canary does, so they are rendered
    * again only after a change, and kept as bytes and gzipped (lib/metrics-exposition.ts).
    */

@@ -1,6 +1,6 @@
 // A /metrics answer built from parts, each rendered no more often than it changes. Prometheus (or
 // the world's, every second) asks far more often than most series move: at 1,000 Canaries the
-// controller's Flagger series are about half a megabyte of text, and rendering, measuring and
+// controller's exposition is about 240 KB of text (238 KB measured), and rendering, measuring and
 // writing them at every scrape was most of its idle CPU (issue 31, bench/RESULTS.md). A part is
 // kept as bytes and as a gzip member; gzip members can be concatenated into one body (RFC 1952),
 // so a scrape that accepts gzip gets the kept members of the rare parts and only the live part
