@@ -24,6 +24,7 @@ import { readyNamespace } from '../test/world/namespaces.js';
 import { runningPid } from '../test/world/processes.js';
 import { CONTROLLER, WEBHOOK } from '../test/world/sluice.js';
 import { simulator } from '../test/world/test-clients.js';
+import { type Quiet, worldQuiet } from '../test/world/world-quiet.js';
 import { controllerQuiet, controllerRequests, requestsBetween } from './controller-probe.js';
 import { type Figure, percentile, round } from './results.js';
 
@@ -53,16 +54,25 @@ export interface ScaleOptions {
   /**
    * The world's floor for init, measured after the runs with the controller stopped: the objects
    * sluice creates for every Canary (three Services, a copy at 0 replicas, an HTTPRoute) created
-   * by a plain client `concurrency` at a time in namespaces of their own. After the runs, because
-   * the controller-manager is still cleaning up after their deletion minutes later, and would be
-   * in the middle of the first run's init.
+   * by a plain client `concurrency` at a time in namespaces of their own. After the runs, from
+   * where each run's init starts: the last run's Canaries removed and the world quiet again.
    */
   floor?: { concurrency: number; stopController: () => Promise<void> };
+  /**
+   * Before each run and the floor, the world must answer at most `perSecond` requests a second
+   * (default 5) over 10 s, within `timeoutMs` (default 20 minutes): see worldQuiet.
+   */
+  quiet?: { perSecond?: number; timeoutMs?: number };
 }
 
 const BENCH_LABEL = 'sluice-bench';
 const nsName = (i: number) => `bench-scale-${i}`;
 const appName = (i: number) => `app${i}`;
+
+/** How long the world may take to finish cleaning up after a run (minutes, at its own pace). */
+const QUIET_TIMEOUT_MS = 20 * 60_000;
+const quietFor = (o: ScaleOptions) => ({ perSecond: o.quiet?.perSecond, timeoutMs: o.quiet?.timeoutMs ?? QUIET_TIMEOUT_MS });
+const quietSaid = (q: Quiet) => `the world quiet (${q.perSecond} apiserver requests a second; waited ${q.waitedSeconds} s for it)`;
 
 function deployment(ns: string, name: string) {
   const app = { app: name };
@@ -280,7 +290,8 @@ export async function scaleBench(o: ScaleOptions): Promise<ScaleResult> {
         await removeCanaries(client, layout, w);
         await o.betweenRuns?.();
       }
-      const run = await oneRun(client, o, layout, w, r);
+      const quiet = await worldQuiet(client, quietFor(o));
+      const run = await oneRun(client, o, layout, w, r, quiet);
       const said = run.figures.map((f) => `${f.name} ${f.value} ${f.unit}`).join(', ');
       console.log(`scale run ${r + 1} of ${count}: ${meetsTargets(run.figures) ? 'every target met' : 'a target missed'}; ${said}`);
       runs.push(run.figures);
@@ -288,8 +299,11 @@ export async function scaleBench(o: ScaleOptions): Promise<ScaleResult> {
       succeeded.push(run.succeeded);
     }
     if (o.floor) {
+      // From where each run's init started: no Canary, and a quiet world.
+      await removeCanaries(client, layout, w);
       await o.floor.stopController();
-      figures.push(await initFloor(client, o, o.floor.concurrency));
+      const quiet = await worldQuiet(client, quietFor(o));
+      figures.push(await initFloor(client, o, o.floor.concurrency, quiet));
     }
     const runsMeetingTargets = runs.filter(meetsTargets).length;
     figures.push(...combineRuns(runs));
@@ -358,7 +372,7 @@ async function worldPart(client: KubeClient, o: ScaleOptions, { namespaces, pair
  * replicas and an HTTPRoute per Canary, written by a plain client with the controller's
  * concurrency. Init cannot be faster than this on the same world.
  */
-async function initFloor(client: KubeClient, o: ScaleOptions, concurrency: number): Promise<Figure> {
+async function initFloor(client: KubeClient, o: ScaleOptions, concurrency: number, quiet: Quiet): Promise<Figure> {
   const namespaces = Array.from({ length: o.namespaces }, (_, i) => `bench-floor-${i}`);
   await inBatches(namespaces, 10, (ns) => readyNamespace(client, ns));
   const jobs = namespaces.flatMap((ns) => Array.from({ length: o.perNamespace }, (_, j) => ({ ns, name: appName(j) })));
@@ -406,7 +420,7 @@ async function initFloor(client: KubeClient, o: ScaleOptions, concurrency: numbe
     name: `${o.prefix}scale_init_floor_world`,
     value: seconds,
     unit: 's',
-    note: `the world alone, no controller running: the objects ${jobs.length} Canaries' initialisation creates (3 Services, a copy Deployment at 0 replicas and an HTTPRoute each) written by a plain client ${concurrency} at a time, as the controller's workers write them; CPU seconds meanwhile: ${cpu}`,
+    note: `the world alone, no controller running: the objects ${jobs.length} Canaries' initialisation creates (3 Services, a copy Deployment at 0 replicas and an HTTPRoute each) written by a plain client ${concurrency} at a time, as the controller's workers write them, from where each run's init starts (no Canary, ${quietSaid(quiet)}); CPU seconds meanwhile: ${cpu}`,
   };
 }
 
@@ -416,15 +430,11 @@ async function initFloor(client: KubeClient, o: ScaleOptions, concurrency: numbe
  * the controller is quiet, so the next run starts from Deployments without Canaries.
  */
 async function removeCanaries(client: KubeClient, { pairs, namespaces }: Layout, w: Watching): Promise<void> {
-  await inBatches(pairs, 20, ({ ns, name }) => client.delete(at(CR.canaries, ns, name)));
-  await waitFor(() => w.canaries.items().length === 0 || undefined, {
-    timeoutMs: 600_000,
-    intervalMs: 500,
-    what: "the benchmark's Canaries to be gone",
-  });
-  // What the Canaries owned, deleted by the benchmark instead of left to the world's garbage
-  // collector: at its client's default 20 requests a second, 5,000 objects took it minutes.
-  // (EndpointSlices carry their Service's labels; a copy's ReplicaSets its pods' role label.)
+  // What the Canaries own is deleted by the benchmark, by label, while they are being deleted,
+  // and not left to the world's controller-manager: at its client's default 20 requests a second,
+  // its garbage collector checked each of the 5,000 dependents (a GET, then a DELETE) and its
+  // endpoints controller deleted the 3,000 Endpoints, for 7 to 10 minutes after each run.
+  // (EndpointSlices and Endpoints carry their Service's labels; a copy's ReplicaSets its pods' role label.)
   const generated = `${L.managedBy}=${values.managedBy}`;
   const deletions: [ResourceRef, string][] = [
     [R.deployments, generated],
@@ -432,20 +442,25 @@ async function removeCanaries(client: KubeClient, { pairs, namespaces }: Layout,
     [R.httproutes, generated],
     [R.hpas, generated],
     [R.endpointslices, generated],
+    [R.endpoints, generated],
     [R.replicasets, L.role],
   ];
-  await inBatches(namespaces, 10, (ns) =>
-    Promise.all(deletions.map(([ref, labelSelector]) => client.delete(at(ref, ns), { labelSelector }))),
-  );
-  await waitFor(
-    () =>
-      (w.canaries.items().length === 0 && w.copies.items().every((d) => !d.metadata.namespace?.startsWith('bench-scale-'))) || undefined,
-    {
-      timeoutMs: 600_000,
-      intervalMs: 500,
-      what: "the benchmark's Canaries and canary copies to be gone",
-    },
-  );
+  const deleteGenerated = () =>
+    inBatches(namespaces, 10, (ns) => Promise.all(deletions.map(([ref, labelSelector]) => client.delete(at(ref, ns), { labelSelector }))));
+  await inBatches(pairs, 20, ({ ns, name }) => client.delete(at(CR.canaries, ns, name)));
+  await deleteGenerated();
+  await waitFor(() => w.canaries.items().length === 0 || undefined, {
+    timeoutMs: 600_000,
+    intervalMs: 500,
+    what: "the benchmark's Canaries to be gone",
+  });
+  // Again, for anything written while the Canaries were handed back.
+  await deleteGenerated();
+  await waitFor(() => w.copies.items().every((d) => !d.metadata.namespace?.startsWith('bench-scale-')) || undefined, {
+    timeoutMs: 600_000,
+    intervalMs: 500,
+    what: "the benchmark's canary copies to be gone",
+  });
   await controllerQuiet(600_000, 5_000);
 }
 
@@ -455,6 +470,7 @@ async function oneRun(
   { pairs, waveSet, inWave }: Layout,
   w: Watching,
   runIndex: number,
+  quiet: Quiet,
 ): Promise<{ figures: RunFigure[]; initialized: number; succeeded: number }> {
   const total = pairs.length;
   const figures: RunFigure[] = [];
@@ -486,7 +502,7 @@ async function oneRun(
     'scale_apply_to_all_initialized',
     round(toInitialized, 1),
     's',
-    `${total} Canaries, a builtin and a MetricTemplate metric each, for ${total} running Deployments (1 replica) in ${o.namespaces} namespaces; from the first Canary created to every one Initialized (creating them took ${round(applied, 1)} s, 20 at a time); CPU seconds meanwhile: ${initCpu}`,
+    `${total} Canaries, a builtin and a MetricTemplate metric each, for ${total} running Deployments (1 replica) in ${o.namespaces} namespaces; from the first Canary created to every one Initialized (creating them took ${round(applied, 1)} s, 20 at a time), started with ${quietSaid(quiet)}; CPU seconds meanwhile: ${initCpu}`,
     '< 60 s at 1,000',
     60,
   );

@@ -549,6 +549,7 @@ export const R = {
   events: { group: '', version: 'v1', plural: 'events' },
   serviceaccounts: { group: '', version: 'v1', plural: 'serviceaccounts' },
   endpointslices: { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices' },
+  endpoints: { group: '', version: 'v1', plural: 'endpoints' },
   hpas: { group: 'autoscaling', version: 'v2', plural: 'horizontalpodautoscalers' },
   leases: { group: 'coordination.k8s.io', version: 'v1', plural: 'leases' },
   httproutes: { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'httproutes' },

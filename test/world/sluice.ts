@@ -7,6 +7,7 @@
 // Usage: node dist/test/world/sluice.js up|down
 import fs from 'node:fs';
 import path from 'node:path';
+import YAML from 'yaml';
 import { at, KubeClient, R } from '../../lib/kube/client.js';
 import { waitFor } from '../../lib/wait.js';
 import { paths, ports, root, urls } from './layout.js';
@@ -51,6 +52,19 @@ export interface WebhookOptions {
 /** What a kubelet gives a container of a Pod: the API's address in its environment. */
 export function inClusterEnv(): Record<string, string> {
   return { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(ports.apiserver) };
+}
+
+/**
+ * The literal environment manifests/deployment.yaml gives a Deployment's first container (its
+ * Node.js options, say): the local process runs as the shipped pod would, not as a second copy
+ * of the settings that could drift from it.
+ */
+export function shippedEnv(deployment: string): Record<string, string> {
+  const docs = YAML.parseAllDocuments(fs.readFileSync(path.join(root, 'manifests/deployment.yaml'), 'utf8')).map((d) => d.toJS());
+  const dep = docs.find((d) => d?.kind === 'Deployment' && d.metadata?.name === deployment);
+  if (!dep) throw new Error(`manifests/deployment.yaml has no Deployment ${deployment}`);
+  const env: { name: string; value?: string }[] = dep.spec.template.spec.containers[0].env ?? [];
+  return Object.fromEntries(env.filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
 }
 
 /** The directory a process treats as its filesystem root for the in-cluster service account. */
@@ -112,7 +126,7 @@ export function webhookSpec(opts: WebhookOptions = {}): ProcessSpec {
       '--shutdown-delay=2',
       ...(opts.extraArgs ?? []),
     ],
-    env: inClusterEnv(),
+    env: { ...shippedEnv(WEBHOOK), ...inClusterEnv() },
     ready: async () => (await probe(`https://127.0.0.1:${port}/readyz`, { insecure: true })).status === 200,
   };
 }
