@@ -433,7 +433,7 @@ async function removeCanaries(client: KubeClient, { pairs, namespaces }: Layout,
   // What the Canaries own is deleted by the benchmark, by label, while they are being deleted,
   // and not left to the world's controller-manager: at its client's default 20 requests a second,
   // its garbage collector checked each of the 5,000 dependents (a GET, then a DELETE) and its
-  // endpoints controller deleted the 3,000 Endpoints, for 7 to 10 minutes after each run.
+  // endpoints controller deleted the 3,000 Endpoints, for 4 to 9 minutes after each run.
   // (EndpointSlices and Endpoints carry their Service's labels; a copy's ReplicaSets its pods' role label.)
   const generated = `${L.managedBy}=${values.managedBy}`;
   const deletions: [ResourceRef, string][] = [
