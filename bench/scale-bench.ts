@@ -67,6 +67,8 @@ export interface ScaleOptions {
 
 const BENCH_LABEL = 'sluice-bench';
 const nsName = (i: number) => `bench-scale-${i}`;
+/** The benchmark's own objects, not other Canaries' in a shared world (make test's smoke run). */
+const mine = (o: { metadata: { namespace?: string } }) => o.metadata.namespace?.startsWith('bench-scale-') === true;
 const appName = (i: number) => `app${i}`;
 
 /** How long the world may take to finish cleaning up after a run (minutes, at its own pace). */
@@ -246,8 +248,7 @@ class Watching {
     this.canaries = new Informer<Canary>(client, CR.canaries, { labelSelector: `${BENCH_LABEL}=scale` });
     this.copies = new Informer<Deployment>(client, R.deployments, { labelSelector: `${L.role}=canary` });
     this.targets = new Informer<Deployment>(client, R.deployments, { labelSelector: `${BENCH_LABEL}=scale` });
-    // Other Canaries in a shared world, as in make test's smoke run, do not hold idle up.
-    const mine = (o: { metadata: { namespace?: string } }) => o.metadata.namespace?.startsWith('bench-scale-') === true;
+    // Other Canaries in a shared world do not hold idle up.
     this.canaries.onChange((_t, c) => {
       if (mine(c)) this.lastChange = Date.now();
       this.wave?.onCanary(c);
@@ -456,7 +457,7 @@ async function removeCanaries(client: KubeClient, { pairs, namespaces }: Layout,
   });
   // Again, for anything written while the Canaries were handed back.
   await deleteGenerated();
-  await waitFor(() => w.copies.items().every((d) => !d.metadata.namespace?.startsWith('bench-scale-')) || undefined, {
+  await waitFor(() => !w.copies.items().some(mine) || undefined, {
     timeoutMs: 600_000,
     intervalMs: 500,
     what: "the benchmark's canary copies to be gone",

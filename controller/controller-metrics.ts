@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { JudgementReport } from '../api/canary-judge.js';
 import type { Canary, Phase } from '../api/flagger-types.js';
 import { KeptPart, type Rendered, rendered } from '../lib/metrics-exposition.js';
-import { collectProcessMetrics, PROCESS_METRICS_MAX_AGE_MS } from '../lib/process-metrics.js';
+import { keptProcessMetrics } from '../lib/process-metrics.js';
 import type { MetricResult } from './check-results.js';
 
 export class ControllerMetrics {
@@ -16,11 +16,10 @@ export class ControllerMetrics {
   private readonly canaryRegistry = new Registry();
   /** The reconciler's own series: few, and they move all the time. */
   readonly registry = new Registry();
-  /** The process's series (CPU, memory, event loop): read from /proc, so rendered at most every 5 s. */
-  private readonly processRegistry = new Registry();
   private version = 0;
   private readonly flaggerPart = new KeptPart(() => this.canaryRegistry.metrics(), { version: () => this.version });
-  private readonly processPart = new KeptPart(() => this.processRegistry.metrics(), { maxAgeMs: PROCESS_METRICS_MAX_AGE_MS });
+  /** The process's series (CPU, memory, event loop): read from /proc, so rendered at most every 5 s. */
+  private readonly processPart: KeptPart;
   private readonly total = new Gauge({
     name: 'flagger_canary_total',
     help: 'Canaries known, by namespace',
@@ -120,7 +119,7 @@ export class ControllerMetrics {
   private readonly seriesOf = new Map<string, { workloads: Set<string>; metrics: Set<string>; ended: Set<string>; judged: Set<string> }>();
 
   constructor(withProcessMetrics = true) {
-    if (withProcessMetrics) collectProcessMetrics(this.processRegistry);
+    this.processPart = keptProcessMetrics(withProcessMetrics);
   }
 
   readonly contentType = this.registry.contentType;

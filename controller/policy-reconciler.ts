@@ -42,8 +42,6 @@ export interface PolicyCaches {
 
 export const STATUS_KEY = '*status';
 
-const inNamespace = <T extends KubeObject>(inf: ObjectCache<T>, ns: string) => namespaced(inf, ns);
-
 export class PolicyReconciler {
   /** Per namespace, per policy: what the last pass found. Feeds the status pass. */
   private readonly coverage = new Map<string, Map<string, Coverage>>();
@@ -61,11 +59,11 @@ export class PolicyReconciler {
     const plan = planNamespace({
       namespace: c.namespaces.get(undefined, ns),
       policies: c.policies.items(),
-      deployments: inNamespace(c.deployments, ns),
-      statefulsets: inNamespace(c.statefulsets, ns),
-      daemonsets: inNamespace(c.daemonsets, ns),
-      canaries: inNamespace(c.canaries, ns),
-      hpas: inNamespace(c.hpas, ns),
+      deployments: namespaced(c.deployments, ns),
+      statefulsets: namespaced(c.statefulsets, ns),
+      daemonsets: namespaced(c.daemonsets, ns),
+      canaries: namespaced(c.canaries, ns),
+      hpas: namespaced(c.hpas, ns),
     });
     const problem = (policy: string, object: string, reason: string) => {
       if (!plan.coverage.has(policy)) plan.coverage.set(policy, { deployments: [], problems: [] });

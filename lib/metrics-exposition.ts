@@ -10,13 +10,21 @@ import { constants, gzipSync } from 'node:zlib';
 
 export interface Rendered {
   raw: Buffer;
-  gzip: Buffer;
+  /** Compressed when first asked for (a scraper that takes no gzip never asks), then kept. */
+  readonly gzip: Buffer;
 }
 
 export function rendered(text: string): Rendered {
   const raw = Buffer.from(text, 'utf8');
-  // The fastest level: a scrape's text compresses about tenfold even so.
-  return { raw, gzip: gzipSync(raw, { level: constants.Z_BEST_SPEED }) };
+  let gzip: Buffer | undefined;
+  return {
+    raw,
+    get gzip() {
+      // The fastest level: a scrape's text compresses about tenfold even so.
+      gzip ??= gzipSync(raw, { level: constants.Z_BEST_SPEED });
+      return gzip;
+    },
+  };
 }
 
 /**

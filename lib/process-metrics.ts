@@ -4,7 +4,8 @@
 // seconds a minute for each process, measured on a bare node, a quarter of sluice's whole idle
 // cost (bench/RESULTS.md, scale_idle_cpu_seconds_per_minute). A loop stalled long enough to
 // matter still shows at 100 ms.
-import { collectDefaultMetrics, type Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { KeptPart } from './metrics-exposition.js';
 
 export const EVENT_LOOP_MONITORING_MS = 100;
 
@@ -17,4 +18,11 @@ export const PROCESS_METRICS_MAX_AGE_MS = 5_000;
 
 export function collectProcessMetrics(registry: Registry): void {
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_MONITORING_MS });
+}
+
+/** The process's series (none when `enabled` is false) in a registry of their own, rendered at most every PROCESS_METRICS_MAX_AGE_MS. */
+export function keptProcessMetrics(enabled: boolean): KeptPart {
+  const registry = new Registry();
+  if (enabled) collectProcessMetrics(registry);
+  return new KeptPart(() => registry.metrics(), { maxAgeMs: PROCESS_METRICS_MAX_AGE_MS });
 }

@@ -77,11 +77,7 @@ export type SlimManaged = KubeObject & { templateDigest?: string };
 
 type ManagedLike = KubeObject & { spec?: { template?: PodTemplateLike } };
 
-export function slimManaged(d: ManagedLike): SlimManaged {
-  return slimManagedWith(d, templateDigest);
-}
-
-function slimManagedWith(d: ManagedLike, digestOf: (t: PodTemplateLike) => string): SlimManaged {
+export function slimManaged(d: ManagedLike, digestOf: (t: PodTemplateLike) => string = templateDigest): SlimManaged {
   const m = d.metadata;
   const pins = m.annotations?.[A.stableConfigs];
   return {
@@ -106,7 +102,7 @@ export function digestsByGeneration(): { slim: (d: ManagedLike) => SlimManaged; 
   const key = (d: KubeObject) => `${d.metadata.namespace}/${d.metadata.name}/${d.metadata.uid ?? ''}`;
   return {
     slim: (d) =>
-      slimManagedWith(d, (t) => {
+      slimManaged(d, (t) => {
         const generation = (d.metadata as { generation?: number }).generation;
         const k = kept.get(key(d));
         if (k && generation !== undefined && k.generation === generation) return k.digest;

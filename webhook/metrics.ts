@@ -1,8 +1,8 @@
 // The webhook's own metrics, served on a separate plain-HTTP port for Prometheus.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { GovernorCounters } from '../lib/connection-governor.js';
-import { KeptPart, type Rendered, rendered } from '../lib/metrics-exposition.js';
-import { collectProcessMetrics, PROCESS_METRICS_MAX_AGE_MS } from '../lib/process-metrics.js';
+import { type KeptPart, type Rendered, rendered } from '../lib/metrics-exposition.js';
+import { keptProcessMetrics } from '../lib/process-metrics.js';
 
 export class WebhookMetrics {
   readonly registry = new Registry();
@@ -76,11 +76,10 @@ export class WebhookMetrics {
   }
 
   /** The process's series (CPU, memory, event loop): read from /proc, so rendered at most every 5 s. */
-  private readonly processRegistry = new Registry();
-  private readonly processPart = new KeptPart(() => this.processRegistry.metrics(), { maxAgeMs: PROCESS_METRICS_MAX_AGE_MS });
+  private readonly processPart: KeptPart;
 
   constructor(withProcessMetrics = true) {
-    if (withProcessMetrics) collectProcessMetrics(this.processRegistry);
+    this.processPart = keptProcessMetrics(withProcessMetrics);
   }
 
   /** What a scrape gets: the process's series as last rendered, and the webhook's own. */

@@ -1,41 +1,46 @@
-// The simulator's indexes follow its watches as the scans they replace would read: ready
+// What the simulator reads without scanning everything, read as the scans it replaced would: ready
 // endpoints per Service, and which routes a status pass must look at.
 import assert from 'node:assert/strict';
-import { ChangedRoutes, ReadyEndpointIndex } from '../world/simulator/indexes.js';
+import { ChangedRoutes, readyEndpointsOf } from '../world/simulator/indexes.js';
 
 const slice = (name: string, service: string | undefined, ready: (boolean | undefined)[], namespace = 'ns') => ({
   metadata: { name, namespace, ...(service ? { labels: { 'kubernetes.io/service-name': service } } : {}) },
   endpoints: ready.map((r) => (r === undefined ? {} : { conditions: { ready: r } })),
 });
+type Slice = ReturnType<typeof slice>;
+/** A cache as the informer is, with its namespace index. */
+const cache = (slices: Slice[]) => ({
+  items: () => slices,
+  get: (ns: string | undefined, name: string) => slices.find((s) => s.metadata.namespace === ns && s.metadata.name === name),
+  inNamespace: (ns: string) => slices.filter((s) => s.metadata.namespace === ns),
+});
 
-describe('simulator ready-endpoint index', () => {
+describe('simulator ready endpoints', () => {
   it('sums the ready endpoints of every slice of a Service, counting an unknown readiness as ready', () => {
-    const idx = new ReadyEndpointIndex();
-    idx.update('ADDED', slice('a-1', 'a', [true, false, undefined]), undefined);
-    idx.update('ADDED', slice('a-2', 'a', [true]), undefined);
-    idx.update('ADDED', slice('b-1', 'b', [true]), undefined);
-    idx.update('ADDED', slice('a-1', 'a', [true], 'other'), undefined);
-    assert.equal(idx.of('ns', 'a'), 3);
-    assert.equal(idx.of('ns', 'b'), 1);
-    assert.equal(idx.of('other', 'a'), 1);
-    assert.equal(idx.of('ns', 'c'), 0);
+    const slices = cache([
+      slice('a-1', 'a', [true, false, undefined]),
+      slice('a-2', 'a', [true]),
+      slice('b-1', 'b', [true]),
+      slice('a-1', 'a', [true], 'other'),
+    ]);
+    assert.equal(readyEndpointsOf(slices, 'ns', 'a'), 3);
+    assert.equal(readyEndpointsOf(slices, 'ns', 'b'), 1);
+    assert.equal(readyEndpointsOf(slices, 'other', 'a'), 1);
+    assert.equal(readyEndpointsOf(slices, 'ns', 'c'), 0);
   });
 
-  it('replaces a modified slice, follows one relabelled to another Service, and forgets a deleted one', () => {
-    const idx = new ReadyEndpointIndex();
-    const first = slice('s', 'a', [true, true]);
-    idx.update('ADDED', first, undefined);
-    const fewer = slice('s', 'a', [true, false]);
-    idx.update('MODIFIED', fewer, first);
-    assert.equal(idx.of('ns', 'a'), 1);
-    const moved = slice('s', 'b', [true, true]);
-    idx.update('MODIFIED', moved, fewer);
-    assert.equal(idx.of('ns', 'a'), 0);
-    assert.equal(idx.of('ns', 'b'), 2);
-    idx.update('DELETED', moved, moved);
-    assert.equal(idx.of('ns', 'b'), 0);
-    idx.update('ADDED', slice('x', undefined, [true]), undefined);
-    assert.equal(idx.of('ns', 'x'), 0, 'a slice of no Service counts for none');
+  it('reads what the cache holds now: a modified slice, one relabelled to another Service, one deleted', () => {
+    assert.equal(readyEndpointsOf(cache([slice('s', 'a', [true, false])]), 'ns', 'a'), 1);
+    const moved = cache([slice('s', 'b', [true, true])]);
+    assert.equal(readyEndpointsOf(moved, 'ns', 'a'), 0);
+    assert.equal(readyEndpointsOf(moved, 'ns', 'b'), 2);
+    assert.equal(readyEndpointsOf(cache([]), 'ns', 'b'), 0);
+    assert.equal(readyEndpointsOf(cache([slice('x', undefined, [true])]), 'ns', 'x'), 0, 'a slice of no Service counts for none');
+  });
+
+  it('reads only the namespace asked for, from the index', () => {
+    const slices = { ...cache([slice('a-1', 'a', [true])]), items: () => assert.fail('every slice scanned') };
+    assert.equal(readyEndpointsOf(slices, 'ns', 'a'), 1);
   });
 });
 

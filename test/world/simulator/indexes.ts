@@ -1,46 +1,20 @@
-// What the simulator looks up per request and per status pass, kept up to date from its watches
-// instead of scanned: at 1,000 Services and routes the scans were most of its CPU (issue 31).
-import type { ChangeType } from '../../../lib/kube/informer.js';
+// What the simulator looks up per request and per status pass without scanning everything: at
+// 1,000 Services and routes the scans were most of its CPU (issue 31).
+import type { KubeObject } from '../../../lib/kube/client.js';
+import { namespaced, type ObjectCache } from '../../../lib/kube/informer.js';
 
-interface Slice {
-  metadata: { namespace?: string; name: string; labels?: Record<string, string> };
-  endpoints?: { conditions?: { ready?: boolean } }[];
-}
+type Slice = KubeObject & { endpoints?: { conditions?: { ready?: boolean } }[] };
 
 const SERVICE_LABEL = 'kubernetes.io/service-name';
 
-/** Ready endpoints per Service, summed over its EndpointSlices. */
-export class ReadyEndpointIndex {
-  /** "namespace/service" → slice name → its ready endpoints. */
-  private readonly bySlice = new Map<string, Map<string, number>>();
-
-  update(type: ChangeType, slice: Slice, old: Slice | undefined): void {
-    // A slice that moved to another Service (its label changed) leaves the old one first.
-    if (old) this.forget(old);
-    if (type !== 'DELETED') {
-      const service = slice.metadata.labels?.[SERVICE_LABEL];
-      if (service === undefined) return;
-      const key = `${slice.metadata.namespace ?? ''}/${service}`;
-      let slices = this.bySlice.get(key);
-      if (!slices) this.bySlice.set(key, (slices = new Map()));
-      slices.set(slice.metadata.name, (slice.endpoints ?? []).filter((e) => e.conditions?.ready !== false).length);
-    } else this.forget(slice);
+/** Ready endpoints of a Service, summed over its EndpointSlices: one namespace's slices read, from the informer's index. */
+export function readyEndpointsOf(slices: ObjectCache<Slice>, namespace: string, service: string): number {
+  let n = 0;
+  for (const s of namespaced(slices, namespace)) {
+    if (s.metadata.labels?.[SERVICE_LABEL] !== service) continue;
+    for (const e of s.endpoints ?? []) if (e.conditions?.ready !== false) n++;
   }
-
-  of(namespace: string, service: string): number {
-    let n = 0;
-    for (const ready of this.bySlice.get(`${namespace}/${service}`)?.values() ?? []) n += ready;
-    return n;
-  }
-
-  private forget(slice: Slice): void {
-    const service = slice.metadata.labels?.[SERVICE_LABEL];
-    if (service === undefined) return;
-    const key = `${slice.metadata.namespace ?? ''}/${service}`;
-    const slices = this.bySlice.get(key);
-    slices?.delete(slice.metadata.name);
-    if (slices?.size === 0) this.bySlice.delete(key);
-  }
+  return n;
 }
 
 interface Named {
