@@ -14,8 +14,8 @@ import { launchBrowser, newPage, type Page } from '../test/world/browser.js';
 import { startDashboardProcess } from '../test/world/dashboard-process.js';
 import { paths, root } from '../test/world/layout.js';
 import { readyNamespace } from '../test/world/namespaces.js';
+import { inBatches } from './process-sample.js';
 import { type Figure, percentile, round } from './results.js';
-import { inBatches } from './scale-bench.js';
 import { canary, status } from './webhook-memory.js';
 
 export interface DashboardBenchOptions {

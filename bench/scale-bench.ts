@@ -11,7 +11,6 @@
 // The traffic simulator gives traffic only to the routes of the wave (`ratePerRoute` requests/s
 // each); every other route is set to 0, so the simulator and Prometheus carry what the analysis
 // reads and no more.
-import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { labels as L, names, values } from '../api/contract.js';
 import { type Canary, CR } from '../api/flagger-types.js';
@@ -21,12 +20,18 @@ import { Informer } from '../lib/kube/informer.js';
 import { delay, waitFor } from '../lib/wait.js';
 import { paths, urls } from '../test/world/layout.js';
 import { readyNamespace } from '../test/world/namespaces.js';
-import { runningPid } from '../test/world/processes.js';
 import { CONTROLLER, WEBHOOK } from '../test/world/sluice.js';
 import { simulator } from '../test/world/test-clients.js';
 import { type Quiet, worldQuiet } from '../test/world/world-quiet.js';
 import { controllerQuiet, controllerRequests, requestsBetween } from './controller-probe.js';
+import { anyControllerInit, type InitFloor, removeFloor } from './init-floor.js';
+import { cpuNow, cpuSaid, inBatches, sample } from './process-sample.js';
 import { type Figure, percentile, round } from './results.js';
+
+export interface FloorOptions {
+  concurrency: number;
+  stopController: () => Promise<void>;
+}
 
 export interface ScaleOptions {
   namespaces: number;
@@ -52,12 +57,11 @@ export interface ScaleOptions {
   /** Between two runs, after the Canaries are gone: e.g. restart sluice, as a fresh install would be. */
   betweenRuns?: () => Promise<void>;
   /**
-   * The world's floor for init, measured after the runs with the controller stopped: the objects
-   * sluice creates for every Canary (three Services, a copy at 0 replicas, an HTTPRoute) created
-   * by a plain client `concurrency` at a time in namespaces of their own. After the runs, from
-   * where each run's init starts: the last run's Canaries removed and the world quiet again.
+   * The floor for init, measured before every run (bench/init-floor.ts) with the controller
+   * stopped by `stopController`; `betweenRuns` must start sluice again. `concurrency`: the
+   * controller's workers.
    */
-  floor?: { concurrency: number; stopController: () => Promise<void> };
+  floor?: FloorOptions;
   /**
    * Before each run and the floor, the world must answer at most `perSecond` requests a second
    * (default 5) over 10 s, within `timeoutMs` (default 20 minutes): see worldQuiet.
@@ -129,37 +133,6 @@ function template(ns: string) {
   };
 }
 
-interface ProcessSample {
-  rssMiB: number;
-  cpuSeconds: number;
-}
-
-/** VmRSS and utime+stime of a world process (Linux /proc; clock ticks at 100 Hz). */
-export function sample(name: string): ProcessSample {
-  const pid = runningPid(name);
-  if (pid === undefined) throw new Error(`${name} is not running`);
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const rssKiB = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN);
-  // Fields after the command name (which may hold spaces) start at index 3 (state).
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return { rssMiB: rssKiB / 1024, cpuSeconds: ticks / 100 };
-}
-
-/** Whose CPU a phase took: sluice's two processes and the world's busiest ones. */
-const CPU_TAKERS = [CONTROLLER, WEBHOOK, 'kube-apiserver', 'etcd', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'simulator'];
-
-function cpuNow(): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const name of CPU_TAKERS) if (runningPid(name) !== undefined) m.set(name, sample(name).cpuSeconds);
-  return m;
-}
-
-function cpuSaid(before: Map<string, number>, after: Map<string, number>): string {
-  return [...after].map(([name, s]) => `${name} ${round(s - (before.get(name) ?? s), 1)}`).join(', ');
-}
-
 /** Requests beyond watches and the Lease between two readings. */
 function beyondWatches(before: Map<string, number>, after: Map<string, number>): number {
   return requestsBetween(before, after).reduce((n, [, k]) => n + k, 0);
@@ -178,11 +151,6 @@ async function prometheusQueries(): Promise<number> {
   for (const m of text.matchAll(/^prometheus_http_requests_total\{[^}]*handler="\/api\/v1\/query(?:_range)?"[^}]*\} (\S+)/gm))
     n += Number(m[1]);
   return n;
-}
-
-/** Runs `fn` over `items`, `width` at a time. */
-export async function inBatches<T>(items: T[], width: number, fn: (t: T) => Promise<unknown>): Promise<void> {
-  for (let i = 0; i < items.length; i += width) await Promise.all(items.slice(i, i + width).map(fn));
 }
 
 export interface ScaleResult {
@@ -287,24 +255,17 @@ export async function scaleBench(o: ScaleOptions): Promise<ScaleResult> {
     const succeeded: number[] = [];
     const count = o.runs ?? 1;
     for (let r = 0; r < count; r++) {
-      if (r > 0) {
-        await removeCanaries(client, layout, w);
-        await o.betweenRuns?.();
-      }
+      if (r > 0) await removeCanaries(client, layout, w);
+      const floor = o.floor ? await floorBeside(client, o, layout, w, o.floor) : undefined;
+      if (r > 0 || floor) await o.betweenRuns?.();
       const quiet = await worldQuiet(client, quietFor(o));
       const run = await oneRun(client, o, layout, w, r, quiet);
+      if (floor) run.figures.push(...floorFigures(o, floor, run.figures));
       const said = run.figures.map((f) => `${f.name} ${f.value} ${f.unit}`).join(', ');
       console.log(`scale run ${r + 1} of ${count}: ${meetsTargets(run.figures) ? 'every target met' : 'a target missed'}; ${said}`);
       runs.push(run.figures);
       initialized.push(run.initialized);
       succeeded.push(run.succeeded);
-    }
-    if (o.floor) {
-      // From where each run's init started: no Canary, and a quiet world.
-      await removeCanaries(client, layout, w);
-      await o.floor.stopController();
-      const quiet = await worldQuiet(client, quietFor(o));
-      figures.push(await initFloor(client, o, o.floor.concurrency, quiet));
     }
     const runsMeetingTargets = runs.filter(meetsTargets).length;
     figures.push(...combineRuns(runs));
@@ -367,62 +328,39 @@ async function worldPart(client: KubeClient, o: ScaleOptions, { namespaces, pair
 }
 
 /**
- * What the world alone takes for the objects sluice creates when Canaries initialise, the
- * controller not running: its three Services (each a ClusterIP, which the apiserver allocates one
- * at a time, holding a lock while it writes the IPAddress object), a copy Deployment at 0
- * replicas and an HTTPRoute per Canary, written by a plain client with the controller's
- * concurrency. Init cannot be faster than this on the same world.
+ * The floor beside a run (bench/init-floor.ts): sluice's controller stopped, the world quiet, the
+ * minimum any controller writes for the run's Canaries, timed; then all of it removed again.
  */
-async function initFloor(client: KubeClient, o: ScaleOptions, concurrency: number, quiet: Quiet): Promise<Figure> {
-  const namespaces = Array.from({ length: o.namespaces }, (_, i) => `bench-floor-${i}`);
-  await inBatches(namespaces, 10, (ns) => readyNamespace(client, ns));
-  const jobs = namespaces.flatMap((ns) => Array.from({ length: o.perNamespace }, (_, j) => ({ ns, name: appName(j) })));
-  const t0 = performance.now();
-  const cpuBefore = cpuNow();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      for (let job = jobs[next++]; job !== undefined; job = jobs[next++]) {
-        const { ns, name } = job;
-        for (const svc of [name, `${name}-primary`, `${name}-canary`])
-          await client.create(at(R.services, ns), {
-            apiVersion: 'v1',
-            kind: 'Service',
-            metadata: { name: svc },
-            spec: { selector: { app: name }, ports: [{ name: 'http', port: 9898, targetPort: 9898 }] },
-          });
-        const copy = deployment(ns, `${name}-canary`);
-        await client.create(at(R.deployments, ns), { ...copy, spec: { ...copy.spec, replicas: 0 } });
-        // Attached to the world's Gateway as sluice's are, with no traffic sent through it.
-        await simulator('PUT', `/traffic/${ns}/${name}`, { ratePerSecond: 0 });
-        await client.create(at(R.httproutes, ns), {
-          apiVersion: 'gateway.networking.k8s.io/v1',
-          kind: 'HTTPRoute',
-          metadata: { name },
-          spec: {
-            parentRefs: [{ name: 'cilium', namespace: 'cilium' }],
-            rules: [
-              {
-                backendRefs: [
-                  { name: `${name}-primary`, port: 9898, weight: 100 },
-                  { name: `${name}-canary`, port: 9898, weight: 0 },
-                ],
-              },
-            ],
-          },
-        });
-      }
-    }),
-  );
-  const seconds = round((performance.now() - t0) / 1000, 1);
-  const cpu = cpuSaid(cpuBefore, cpuNow());
-  await inBatches(namespaces, 20, (ns) => client.delete(at(R.namespaces, undefined, ns)));
-  return {
-    name: `${o.prefix}scale_init_floor_world`,
-    value: seconds,
-    unit: 's',
-    note: `the world alone, no controller running: the objects ${jobs.length} Canaries' initialisation creates (3 Services, a copy Deployment at 0 replicas and an HTTPRoute each) written by a plain client ${concurrency} at a time, as the controller's workers write them, from where each run's init starts (no Canary, ${quietSaid(quiet)}); CPU seconds meanwhile: ${cpu}`,
-  };
+async function floorBeside(client: KubeClient, o: ScaleOptions, { pairs, namespaces }: Layout, w: Watching, floor: FloorOptions) {
+  await floor.stopController();
+  const quiet = await worldQuiet(client, quietFor(o));
+  const measured = await anyControllerInit(client, pairs, floor.concurrency, (ns, name) => canary(ns, name, o.intervalSeconds));
+  await removeFloor(client, pairs, namespaces);
+  await waitFor(() => !w.canaries.items().some(mine) || undefined, {
+    timeoutMs: 600_000,
+    intervalMs: 500,
+    what: "the floor's Canaries to be gone from the benchmark's watch",
+  });
+  return { ...measured, quiet, concurrency: floor.concurrency };
+}
+
+/** The floor as a run's figure, and how much longer the run's init took than it. */
+function floorFigures(o: ScaleOptions, floor: InitFloor & { quiet: Quiet; concurrency: number }, run: RunFigure[]): RunFigure[] {
+  const init = run.find((f) => f.name === `${o.prefix}scale_apply_to_all_initialized`)!.value;
+  return [
+    {
+      name: `${o.prefix}scale_init_floor_any_controller`,
+      value: floor.seconds,
+      unit: 's',
+      note: `just before the run, sluice's controller stopped: the writes any controller that hands Deployments back makes for these Canaries (each created, 20 at a time; then ${floor.concurrency} at a time a finalizer, 3 Services, a copy at 0 replicas, an HTTPRoute, a mark on the target, an Event and the Initialized status) by a plain client, from ${quietSaid(floor.quiet)}; CPU seconds meanwhile: ${floor.cpu}`,
+    },
+    {
+      name: `${o.prefix}scale_init_beyond_floor`,
+      value: round(init - floor.seconds, 1),
+      unit: 's',
+      note: "the run's init less the floor measured just before it: what sluice took beyond the minimum writes (its reads, the copy's admission, its own work)",
+    },
+  ];
 }
 
 /**

@@ -12,8 +12,8 @@ import { readyNamespace } from '../test/world/namespaces.js';
 import { freePort } from '../test/world/probe.js';
 import { ensureStarted, stopComponent } from '../test/world/processes.js';
 import { thisBuild, webhookSpec } from '../test/world/sluice.js';
+import { inBatches, sample } from './process-sample.js';
 import { type Figure, percentile, round } from './results.js';
-import { inBatches, sample } from './scale-bench.js';
 
 export interface WebhookMemoryOptions {
   namespaces: number;
