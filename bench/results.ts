@@ -35,6 +35,8 @@ const RETIRED: Record<string, string> = {
   webhook_handler_p99_at_500rps: 'renamed',
   // Its note was extended by hand; `make bench-cold` records it again with the benchmark's own.
   world_cold_build: 'note not written by the benchmark',
+  // Measured once after the runs, objects only; scale_init_floor_any_controller is measured beside each run.
+  scale_init_floor_world: 'replaced',
 };
 
 /** Merges `figures` into the recorded ones (same name: replaced) and rewrites all three files. */
