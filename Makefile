@@ -92,7 +92,7 @@ bench: build binaries
 
 # About 25 minutes: rebuilds the world's binaries with an empty Go build cache.
 # 1,000 Canaries in 100 namespaces and a wave of 100 rollouts, measured three times on one world
-# (SLUICE_SCALE_RUNS; about 40 minutes: 41 for the recorded run, build included; bench/scale-bench.ts, docs/scale.md).
+# (SLUICE_SCALE_RUNS; about 50 minutes: 52 for the recorded run, build included, with the floor beside each run; bench/scale-bench.ts, docs/scale.md).
 bench-scale: build binaries
 	$(NODE) dist/bench/run.js scale
 
