@@ -3,8 +3,8 @@
 // sluice's controller stopped, in the same world and just before the run it is compared with.
 //
 // Why beside every run: identical writes took 49.0 s once and 68.8–69.1 s twice in the same world
-// over one evening (diagnostic runs, docs/scale.md): what the machine and the world give varies
-// more than what sluice adds. A figure without its floor cannot say which of the two moved.
+// over one evening (diagnostic runs, docs/scale.md): what the machine and the world give varies as
+// much as what sluice adds, or more. A figure without its floor cannot say which of the two moved.
 //
 // Per Canary, as sluice writes them: the Canary created (20 at a time, as the benchmark applies
 // them; it passes the Canary webhook), then, `concurrency` at a time as the controller's workers:

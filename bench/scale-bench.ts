@@ -54,7 +54,10 @@ export interface ScaleOptions {
    * recorded as the median of the runs, with each run's value and the spread in its note.
    */
   runs?: number;
-  /** Between two runs, after the Canaries are gone: e.g. restart sluice, as a fresh install would be. */
+  /**
+   * Before every run but the first, once the last run's Canaries are gone, and after a floor: e.g.
+   * restart sluice, as a fresh install would be.
+   */
   betweenRuns?: () => Promise<void>;
   /**
    * The floor for init, measured before every run (bench/init-floor.ts) with the controller
