@@ -20,7 +20,7 @@ import { cpuNow, cpuSaid, inBatches } from './process-sample.js';
 import { round } from './results.js';
 
 /** Every object the floor writes carries this label, and is deleted by it. */
-export const FLOOR_LABEL = 'bench.sluice.dev/floor';
+const FLOOR_LABEL = 'bench.sluice.dev/floor';
 const FLOOR_FINALIZER = 'bench.sluice.dev/floor';
 const floorSelector = `${FLOOR_LABEL}=any-controller`;
 /** The targets' mark: a key of its own, so that deleting the floor's objects by label never takes a target. */
@@ -156,9 +156,13 @@ export async function removeFloor(client: KubeClient, jobs: FloorJob[], namespac
   const deleteAll = () =>
     inBatches(namespaces, 10, (ns) => Promise.all(kinds.map((ref) => client.delete(at(ref, ns), { labelSelector: floorSelector }))));
   await deleteAll();
+  // The targets' mark counts too: a run must start from targets as the benchmark made them.
+  const remnants: [ResourceRef, string][] = [
+    ...[CR.canaries, R.deployments, R.services, R.httproutes].map((ref): [ResourceRef, string] => [ref, floorSelector]),
+    [R.deployments, TARGET_MARK],
+  ];
   const left = async () => {
-    for (const ref of [CR.canaries, R.deployments, R.services, R.httproutes])
-      if ((await client.list(ref, { labelSelector: floorSelector, limit: 1 })).items.length > 0) return true;
+    for (const [ref, labelSelector] of remnants) if ((await client.list(ref, { labelSelector, limit: 1 })).items.length > 0) return true;
     return false;
   };
   await waitFor(async () => !(await left()), { timeoutMs: 600_000, intervalMs: 1_000, what: "the floor's objects to be gone" });

@@ -7,22 +7,18 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { KeptPart } from './metrics-exposition.js';
 
-export const EVENT_LOOP_MONITORING_MS = 100;
+const EVENT_LOOP_MONITORING_MS = 100;
 
 /**
  * How long a rendering of these series is served again: they are read from /proc and the event
  * loop's histogram (a few milliseconds), and a CPU or memory figure at 5 s resolution is more
  * than any dashboard of them needs, however often Prometheus scrapes (the world's: every second).
  */
-export const PROCESS_METRICS_MAX_AGE_MS = 5_000;
-
-export function collectProcessMetrics(registry: Registry): void {
-  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_MONITORING_MS });
-}
+const PROCESS_METRICS_MAX_AGE_MS = 5_000;
 
 /** The process's series (none when `enabled` is false) in a registry of their own, rendered at most every PROCESS_METRICS_MAX_AGE_MS. */
 export function keptProcessMetrics(enabled: boolean): KeptPart {
   const registry = new Registry();
-  if (enabled) collectProcessMetrics(registry);
+  if (enabled) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_MONITORING_MS });
   return new KeptPart(() => registry.metrics(), { maxAgeMs: PROCESS_METRICS_MAX_AGE_MS });
 }

@@ -2,14 +2,11 @@
 // not rot between runs: every figure comes out a number, every Canary is Initialized and every
 // rollout of the wave Succeeds. Nothing is recorded and no figure is judged here: benchmarks judge.
 import assert from 'node:assert/strict';
-import { CR } from '../../api/flagger-types.js';
-import { FLOOR_LABEL } from '../../bench/init-floor.js';
 import { scaleBench } from '../../bench/scale-bench.js';
-import { R } from '../../lib/kube/client.js';
 import { runningPid } from '../world/processes.js';
 import { sluiceAndNamespace } from '../world/seed.js';
 import { CONTROLLER, startController, stopController } from '../world/sluice.js';
-import { admin, deleteNamespace } from '../world/test-clients.js';
+import { deleteNamespace } from '../world/test-clients.js';
 
 describe('scale benchmark, smoke run at 20 Canaries', function () {
   this.timeout(480_000);
@@ -46,10 +43,8 @@ describe('scale benchmark, smoke run at 20 Canaries', function () {
       'init_beyond_floor',
     ])
       assert.ok(names.includes(`smoke_scale_${n}`), n);
-    // The floor left nothing behind, and the controller the rest of the suite uses runs again.
-    const client = await admin();
-    for (const ref of [CR.canaries, R.deployments, R.services, R.httproutes])
-      assert.deepEqual((await client.list(ref, { labelSelector: FLOOR_LABEL })).items, [], `no ${ref.plural} of the floor left`);
+    // The floor waits until it has left nothing behind (removeFloor); the controller the rest of
+    // the suite uses must run again after it.
     assert.ok(runningPid(CONTROLLER) !== undefined, 'the controller runs again');
   });
 });
